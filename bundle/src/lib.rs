@@ -1,0 +1,21 @@
+//! The kpm bundle format, version 1.
+//!
+//! A bundle is a zip (or an unpacked directory with the same layout) holding
+//! Kubernetes `List` JSON exactly as the API server returns it, container logs
+//! as text, metrics, derived data and a `manifest.json` that records what was
+//! collected, what failed and a SHA-256 of every file. The format is specified
+//! in `docs/bundle-format.md`; this crate is its only implementation, shared by
+//! the collector (writer) and the analyzer and `serve` (reader).
+
+pub mod error;
+pub mod layout;
+pub mod manifest;
+pub mod reader;
+pub mod secret;
+pub mod writer;
+
+pub use error::{BundleError, Result};
+pub use layout::{ResourceKind, Scope, FORMAT_VERSION};
+pub use manifest::{Manifest, Outcome, Step};
+pub use reader::{Bundle, List};
+pub use writer::{BundleWriter, ListWriter};

@@ -1,0 +1,1 @@
+//! Kubernetes semantics shared by kpm.

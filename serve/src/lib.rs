@@ -1,0 +1,1 @@
+//! Read-only Kubernetes API over a bundle.
