@@ -1,1 +1,11 @@
-//! Analysis engine.
+//! kpm-analyze's engine: replays the Kubernetes troubleshooting chain
+//! (Pod → Service → Endpoints → Ingress → HPA → Node) over a bundle, offline,
+//! and builds the [`kpm_model::Report`].
+
+pub mod cli;
+pub mod context;
+pub mod engine;
+pub mod load;
+pub mod rules;
+
+pub use engine::{analyze, Options};

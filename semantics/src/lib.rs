@@ -1,1 +1,28 @@
 //! Kubernetes semantics shared by kpm.
+//!
+//! Every module mirrors one piece of Kubernetes or kubectl source so that the
+//! analyzer, the report and `kpm-analyze serve` show exactly what `kubectl`
+//! would have shown against the live cluster at collection time:
+//!
+//! - [`quantity`]: `apimachinery/pkg/api/resource` Quantity parsing and printing.
+//! - [`selector`]: `apimachinery/pkg/labels` selectors and `metav1.LabelSelector`.
+//! - [`pod_status`]: the `kubectl get pods` row (`printPod` in the API server).
+//! - [`node_status`]: the `kubectl get nodes` row (`printNode`).
+//! - [`duration`]: `apimachinery/pkg/util/duration.HumanDuration` and ages.
+//! - [`resources`]: kubectl's per-pod requests/limits (`PodRequestsAndLimits`).
+//! - [`allocation`]: `kubectl describe node` "Allocated resources" and the
+//!   `derived/node-allocation.json` bundle file.
+//! - [`events`]: the timestamps and counts kubectl shows for core/v1 Events.
+//! - [`time`]: conversion from k8s-openapi timestamps to `chrono`.
+
+pub mod allocation;
+pub mod duration;
+pub mod events;
+pub mod node_status;
+pub mod pod_status;
+pub mod quantity;
+pub mod resources;
+pub mod selector;
+pub mod time;
+
+pub use quantity::Quantity;

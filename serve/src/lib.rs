@@ -1,1 +1,159 @@
 //! Read-only Kubernetes API over a bundle.
+//!
+//! `kpm-analyze serve BUNDLE` starts this server on loopback and writes a
+//! kubeconfig, so real `kubectl` (get, describe, logs, top, cluster-info
+//! dump) works against the snapshot as it would have against the cluster at
+//! collection time: same objects, same printed columns, same error texts.
+//! Everything is read-only; writes are refused with 405.
+//!
+//! Module map: [`server`] (HTTP), [`routes`] (URL → answer), [`discovery`],
+//! [`store`] (lazy cached lists), [`list`] (selection and paging),
+//! [`selectors`], [`table`] (server-side printing), [`logs`], [`metrics`],
+//! [`errors`], [`knobs`] (test knobs), [`kubeconfig`].
+
+pub mod discovery;
+pub mod errors;
+pub mod knobs;
+pub mod kubeconfig;
+pub mod list;
+pub mod logs;
+pub mod metrics;
+pub mod routes;
+pub mod selectors;
+pub mod server;
+pub mod store;
+pub mod table;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use errors::{ApiError, ServeError};
+
+/// Command-line arguments of `kpm-analyze serve`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Bundle to serve: a zip or an unpacked bundle directory.
+    pub bundle: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Where to write the kubeconfig (default: `<bundle>.kubeconfig`, or the
+    /// temp directory when that is not writable).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Test knob: at most this many items per list page, even when the
+    /// client sets no `limit`.
+    #[arg(long)]
+    pub page_size: Option<usize>,
+    /// Test knob: delay every request by this many milliseconds.
+    #[arg(long)]
+    pub latency_ms: Option<u64>,
+    /// Test knob, repeatable: force a failure, e.g. `secrets=403`,
+    /// `pods=500`, `events=timeout`, `configmaps=404`, `shop/secrets=403`,
+    /// `pods/log=500`.
+    #[arg(long = "fail")]
+    pub fail: Vec<String>,
+}
+
+/// A server started by [`start`]. Dropping it stops the server.
+pub struct RunningServer {
+    /// Address it listens on.
+    pub addr: SocketAddr,
+    /// The kubeconfig written for it.
+    pub kubeconfig: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, drops open connections and waits for the server
+    /// task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Opens the bundle, binds 127.0.0.1, writes the kubeconfig and serves in
+/// the background of the current tokio runtime.
+pub async fn start(args: ServeArgs) -> Result<RunningServer, ServeError> {
+    let knobs = knobs::Knobs::new(args.page_size, args.latency_ms, &args.fail)?;
+    let bundle = kpm_bundle::Bundle::open(&args.bundle).map_err(|source| ServeError::Bundle {
+        path: args.bundle.clone(),
+        source,
+    })?;
+    let wanted = server::loopback(args.port);
+    let listener = TcpListener::bind(wanted)
+        .await
+        .map_err(|source| ServeError::Bind { addr: wanted, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr: wanted, source })?;
+    let kubeconfig = args
+        .kubeconfig
+        .clone()
+        .unwrap_or_else(|| kubeconfig::default_path(&args.bundle, addr.port()));
+    let text = kubeconfig::render(bundle.manifest(), &format!("http://{addr}"));
+    std::fs::write(&kubeconfig, text).map_err(|source| ServeError::Kubeconfig {
+        path: kubeconfig.clone(),
+        source,
+    })?;
+    let has_metrics = metrics::bundle_has_metrics(&bundle);
+    let state = Arc::new(routes::State {
+        store: store::Store::new(bundle),
+        knobs,
+        server_address: addr.to_string(),
+        has_metrics,
+    });
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(server::accept_loop(listener, state, stopped));
+    Ok(RunningServer {
+        addr,
+        kubeconfig,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// Blocking entry point of `kpm-analyze serve`: serves until Ctrl-C.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let bundle = args.bundle.clone();
+        let server = start(args)
+            .await
+            .with_context(|| format!("cannot serve {}", bundle.display()))?;
+        println!("Serving {} read-only at {}", bundle.display(), server.url());
+        println!("export KUBECONFIG={}", server.kubeconfig.display());
+        println!("Press Ctrl-C to stop.");
+        tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+        server.shutdown().await;
+        Ok(())
+    })
+}

@@ -1,0 +1,302 @@
+//! Root-cause linking: after every rule ran, consequences are linked to their
+//! causes along the chain (Ingress → Service → Pod → Node, DNS), and
+//! incidents are built from the roots.
+//!
+//! Rules stay independent of one another; the relations used here
+//! ([`Links`]) were recorded while each namespace was loaded.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use kpm_model::{Finding, Incident, Layer, Severity};
+
+use super::apps::Links;
+
+/// Service findings that explain an Ingress backend without endpoints.
+const SERVICE_CAUSES: &[&str] = &[
+    "service-no-ready-endpoints",
+    "service-selector-mismatch",
+    "service-target-port-mismatch",
+];
+
+/// Pod findings that explain a pod not being a ready endpoint.
+const POD_CAUSES: &[&str] = &[
+    "pod-image-not-found",
+    "pod-image-pull-auth",
+    "pod-image-invalid",
+    "pod-image-pull-failed",
+    "pod-crashloop",
+    "pod-oom-killed",
+    "pod-unschedulable",
+    "pod-mount-failed",
+    "pod-config-error",
+    "pod-init-failing",
+    "pod-not-ready",
+];
+
+/// Pod-level findings that an application-level cause in the same pod's
+/// logs (DNS failures, RBAC denials) can explain.
+const LOG_EXPLAINED: &[&str] = &["pod-crashloop", "pod-not-ready", "pod-restart-storm"];
+
+/// Node findings that make pods on that node fail.
+const NODE_CAUSES: &[&str] = &["node-not-ready", "node-pressure"];
+
+/// Fills `caused_by` of every finding from the recorded relations.
+pub fn link(findings: &mut [Finding], links: &Links) {
+    // object display → indices of findings about it
+    let mut by_object: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, f) in findings.iter().enumerate() {
+        by_object.entry(f.object.to_string()).or_default().push(i);
+    }
+    let ids: Vec<(String, String)> = findings
+        .iter()
+        .map(|f| (f.id.clone(), f.rule.clone()))
+        .collect();
+    let on = |object: &str, rules: &[&str]| -> Vec<String> {
+        by_object
+            .get(object)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| ids.get(*i))
+            .filter(|(_, r)| rules.contains(&r.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    let dns_unhealthy: Vec<String> = findings
+        .iter()
+        .filter(|f| f.rule == "dns-unhealthy")
+        .map(|f| f.id.clone())
+        .collect();
+    // Findings that name a pod among their related objects (node-no-room,
+    // autoscaler-no-scale-up name the pending pods they explain).
+    let mut naming_pod: HashMap<String, Vec<String>> = HashMap::new();
+    for f in findings.iter().filter(|f| f.layer == Layer::Node) {
+        for r in &f.related {
+            if r.kind == "Pod" {
+                naming_pod
+                    .entry(r.to_string())
+                    .or_default()
+                    .push(f.id.clone());
+            }
+        }
+        if f.object.kind == "Pod" {
+            naming_pod
+                .entry(f.object.to_string())
+                .or_default()
+                .push(f.id.clone());
+        }
+    }
+
+    for f in findings.iter_mut() {
+        let object = f.object.to_string();
+        let mut causes: Vec<String> = Vec::new();
+        match f.rule.as_str() {
+            "ingress-backend-no-endpoints" => {
+                for svc in links.ingress_services.get(&object).into_iter().flatten() {
+                    causes.extend(on(svc, SERVICE_CAUSES));
+                }
+            }
+            "service-no-ready-endpoints" => {
+                for pod in links.service_pods.get(&object).into_iter().flatten() {
+                    causes.extend(on(pod, POD_CAUSES));
+                }
+            }
+            "pod-unschedulable" => {
+                causes.extend(naming_pod.get(&object).into_iter().flatten().cloned());
+            }
+            "dns-lookup-failures" => causes.extend(dns_unhealthy.iter().cloned()),
+            "hpa-metrics-unavailable" => {}
+            _ => {}
+        }
+        if LOG_EXPLAINED.contains(&f.rule.as_str()) {
+            causes.extend(on(&object, &["dns-lookup-failures", "rbac-forbidden"]));
+        }
+        if f.layer == Layer::Pod && f.object.kind == "Pod" && f.rule != "pod-unschedulable" {
+            if let Some(node) = links.pod_node.get(&object) {
+                causes.extend(on(&format!("Node/{node}"), NODE_CAUSES));
+            }
+        }
+        for c in causes {
+            if c != f.id && !f.caused_by.contains(&c) {
+                f.caused_by.push(c);
+            }
+        }
+    }
+    break_cycles(findings);
+}
+
+/// Removes links that would make a finding its own (indirect) cause, so
+/// every incident has a root.
+fn break_cycles(findings: &mut [Finding]) {
+    let index: HashMap<String, usize> = findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.id.clone(), i))
+        .collect();
+    for i in 0..findings.len() {
+        let Some(start) = findings.get(i).map(|f| f.id.clone()) else {
+            continue;
+        };
+        let causes = findings
+            .get(i)
+            .map(|f| f.caused_by.clone())
+            .unwrap_or_default();
+        let mut keep = Vec::new();
+        for c in causes {
+            if !reaches(findings, &index, &c, &start) {
+                keep.push(c);
+            }
+        }
+        if let Some(f) = findings.get_mut(i) {
+            f.caused_by = keep;
+        }
+    }
+}
+
+fn reaches(findings: &[Finding], index: &HashMap<String, usize>, from: &str, target: &str) -> bool {
+    let mut seen = HashSet::new();
+    let mut queue = VecDeque::from([from.to_string()]);
+    while let Some(id) = queue.pop_front() {
+        if id == target {
+            return true;
+        }
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        if let Some(f) = index.get(&id).and_then(|i| findings.get(*i)) {
+            queue.extend(f.caused_by.iter().cloned());
+        }
+    }
+    false
+}
+
+/// A finding about a shared object (an Ingress routing to several
+/// applications) belongs to the application of its cause, not to whichever
+/// application first claimed the object.
+pub fn adopt_cause_application(findings: &mut [Finding]) {
+    let apps: HashMap<String, Option<String>> = findings
+        .iter()
+        .map(|f| (f.id.clone(), f.application.clone()))
+        .collect();
+    for f in findings.iter_mut() {
+        if f.object.kind != "Ingress" {
+            continue;
+        }
+        let from_cause = f
+            .caused_by
+            .iter()
+            .find_map(|c| apps.get(c).cloned().flatten());
+        if from_cause.is_some() {
+            f.application = from_cause;
+        }
+    }
+}
+
+/// Drops `caused_by` entries naming findings not in the report (filtered
+/// out by severity or namespace).
+pub fn prune_dangling(findings: &mut [Finding]) {
+    let ids: HashSet<String> = findings.iter().map(|f| f.id.clone()).collect();
+    for f in findings.iter_mut() {
+        f.caused_by.retain(|c| ids.contains(c));
+    }
+}
+
+/// For each finding, the root causes it leads back to (itself when a root).
+pub fn roots_of(findings: &[Finding]) -> HashMap<String, Vec<String>> {
+    let index: HashMap<&str, &Finding> = findings.iter().map(|f| (f.id.as_str(), f)).collect();
+    let mut out = HashMap::new();
+    for f in findings {
+        let mut roots = Vec::new();
+        let mut seen = HashSet::new();
+        let mut queue = VecDeque::from([f.id.as_str()]);
+        while let Some(id) = queue.pop_front() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(g) = index.get(id) else { continue };
+            if g.caused_by.is_empty() {
+                roots.push(g.id.clone());
+            } else {
+                queue.extend(g.caused_by.iter().map(String::as_str));
+            }
+        }
+        out.insert(f.id.clone(), roots);
+    }
+    out
+}
+
+/// One incident per root finding: the root and everything that follows from
+/// it (nearest first), worst first.
+pub fn incidents(findings: &[Finding]) -> Vec<Incident> {
+    let mut consequences_of: HashMap<&str, Vec<&Finding>> = HashMap::new();
+    for f in findings {
+        for c in &f.caused_by {
+            consequences_of.entry(c.as_str()).or_default().push(f);
+        }
+    }
+    let mut out: Vec<Incident> = findings
+        .iter()
+        .filter(|f| f.is_root())
+        .map(|root| {
+            let mut consequences: Vec<&Finding> = Vec::new();
+            let mut seen: HashSet<&str> = HashSet::from([root.id.as_str()]);
+            let mut queue = VecDeque::from([root.id.as_str()]);
+            while let Some(id) = queue.pop_front() {
+                for c in consequences_of.get(id).into_iter().flatten() {
+                    if seen.insert(c.id.as_str()) {
+                        consequences.push(c);
+                        queue.push_back(c.id.as_str());
+                    }
+                }
+            }
+            let severity = consequences
+                .iter()
+                .map(|c| c.severity)
+                .chain([root.severity])
+                .max()
+                .unwrap_or(Severity::Info);
+            Incident {
+                root: root.id.clone(),
+                severity,
+                title: title(root, &consequences),
+                consequences: consequences.iter().map(|c| c.id.clone()).collect(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| b.consequences.len().cmp(&a.consequences.len()))
+            .then_with(|| a.root.cmp(&b.root))
+    });
+    out
+}
+
+/// `shop/web: OOMKilled → Service web: no ready endpoints → Ingress shop`.
+fn title(root: &Finding, consequences: &[&Finding]) -> String {
+    let scope = root
+        .application
+        .clone()
+        .unwrap_or_else(|| root.object.to_string());
+    let what = if root.symptom.is_empty() {
+        root.rule.as_str()
+    } else {
+        root.symptom.as_str()
+    };
+    // Name the root object unless the scope already is that object.
+    let head = if root.application.is_some() {
+        format!("{} {} {what}", root.object.kind, root.object.name)
+    } else {
+        what.to_string()
+    };
+    let mut parts = vec![head];
+    let mut seen_layers = Vec::new();
+    for c in consequences {
+        // One step per layer keeps the title readable with many replicas.
+        if seen_layers.contains(&c.layer) {
+            continue;
+        }
+        seen_layers.push(c.layer);
+        parts.push(format!("{} {}: {}", c.object.kind, c.object.name, c.rule));
+    }
+    format!("{scope}: {}", parts.join(" → "))
+}

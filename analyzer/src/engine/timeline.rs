@@ -1,0 +1,168 @@
+//! The merged timeline: events, container terminations and starts,
+//! ConfigMap/Secret updates and the collection itself, oldest first.
+//!
+//! A cluster of 150,000 pods has far more history than a reader can use, so
+//! per namespace only Warning events, events about objects with findings, and
+//! container and config changes of objects with findings are kept, and the
+//! whole timeline is capped at its [`MAX_ENTRIES`] most recent entries.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kpm_model::{Finding, ObjectRef, TimelineEntry};
+
+use crate::context::{pod_ref, to_chrono, NamespaceCtx};
+use crate::engine::index::EventView;
+
+/// Upper bound of timeline entries in a report.
+pub const MAX_ENTRIES: usize = 2000;
+
+/// Timeline entries of one namespace.
+pub fn namespace_entries(ctx: &NamespaceCtx<'_>, findings: &[Finding]) -> Vec<TimelineEntry> {
+    let involved: HashSet<String> = findings
+        .iter()
+        .flat_map(|f| std::iter::once(&f.object).chain(f.related.iter()))
+        .map(ToString::to_string)
+        .collect();
+    let mut out = Vec::new();
+    for ev in &ctx.ns.events {
+        let v = EventView::from_event(ev, ctx.namespace());
+        if v.event_type != "Warning" && !involved.contains(&v.object.to_string()) {
+            continue;
+        }
+        let Some(time) = v.last_seen else { continue };
+        out.push(TimelineEntry {
+            time,
+            source: "event".to_string(),
+            object: Some(v.object),
+            event_type: v.event_type,
+            reason: v.reason,
+            message: v.message,
+            count: v.count,
+        });
+    }
+    for pod in &ctx.ns.pods {
+        let pref = pod_ref(pod);
+        if !involved.contains(&pref.to_string()) {
+            continue;
+        }
+        container_entries(pod, &pref, &mut out);
+    }
+    let config = ctx
+        .ns
+        .config_maps
+        .iter()
+        .map(|c| ("ConfigMap", &c.metadata))
+        .chain(ctx.ns.secrets.iter().map(|s| ("Secret", &s.metadata)));
+    for (kind, meta) in config {
+        let oref = ctx.object(kind, meta.name.as_deref().unwrap_or_default());
+        if !involved.contains(&oref.to_string()) {
+            continue;
+        }
+        if let Some(time) = last_update(meta) {
+            out.push(TimelineEntry {
+                time,
+                source: "config_update".to_string(),
+                message: format!("{kind} {} last written", oref.name),
+                object: Some(oref),
+                event_type: String::new(),
+                reason: "Updated".to_string(),
+                count: 1,
+            });
+        }
+    }
+    out
+}
+
+/// Terminations (last state) and starts (current running) of every
+/// container of a pod.
+fn container_entries(
+    pod: &k8s_openapi::api::core::v1::Pod,
+    pref: &ObjectRef,
+    out: &mut Vec<TimelineEntry>,
+) {
+    let Some(status) = pod.status.as_ref() else {
+        return;
+    };
+    let statuses = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for cs in statuses {
+        let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+        let current = cs.state.as_ref().and_then(|s| s.terminated.as_ref());
+        for t in last.into_iter().chain(current) {
+            if let Some(time) = t.finished_at.as_ref().and_then(|t| to_chrono(&t.0)) {
+                out.push(TimelineEntry {
+                    time,
+                    source: "termination".to_string(),
+                    object: Some(pref.clone()),
+                    event_type: String::new(),
+                    reason: t.reason.clone().unwrap_or_else(|| "Terminated".to_string()),
+                    message: format!("container {} exited with code {}", cs.name, t.exit_code),
+                    count: 1,
+                });
+            }
+        }
+        let started = cs
+            .state
+            .as_ref()
+            .and_then(|s| s.running.as_ref())
+            .and_then(|r| r.started_at.as_ref())
+            .and_then(|t| to_chrono(&t.0));
+        if let Some(time) = started {
+            out.push(TimelineEntry {
+                time,
+                source: "start".to_string(),
+                object: Some(pref.clone()),
+                event_type: String::new(),
+                reason: "Started".to_string(),
+                message: format!(
+                    "container {} started (restart count {})",
+                    cs.name, cs.restart_count
+                ),
+                count: 1,
+            });
+        }
+    }
+}
+
+/// The latest write time of an object, from `managedFields` (every apply or
+/// update records one), else its creation.
+pub fn last_update(meta: &ObjectMeta) -> Option<DateTime<Utc>> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.time.as_ref().and_then(|t| to_chrono(&t.0)))
+        .max()
+        .or_else(|| {
+            meta.creation_timestamp
+                .as_ref()
+                .and_then(|t| to_chrono(&t.0))
+        })
+}
+
+/// Sorts oldest first, keeps the most recent [`MAX_ENTRIES`] and appends
+/// the collection entry.
+pub fn finish(
+    mut entries: Vec<TimelineEntry>,
+    started: DateTime<Utc>,
+    finished: DateTime<Utc>,
+) -> Vec<TimelineEntry> {
+    entries.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.reason.cmp(&b.reason)));
+    if entries.len() > MAX_ENTRIES {
+        entries.drain(..entries.len() - MAX_ENTRIES);
+    }
+    entries.push(TimelineEntry {
+        time: finished,
+        source: "collection".to_string(),
+        object: None,
+        event_type: String::new(),
+        reason: "Collected".to_string(),
+        message: format!("bundle collected from {started} to {finished}"),
+        count: 1,
+    });
+    entries
+}

@@ -1,0 +1,487 @@
+//! Reading a bundle into [`ClusterData`] and, one at a time, [`NamespaceData`].
+//!
+//! Nothing here fails the run: a missing or damaged file becomes a
+//! [`Damage`] entry and an [`Unavailable`] mark, so the engine can say which
+//! checks it could not run instead of passing them silently.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kpm_bundle::layout::{self, ResourceKind, CLUSTER_KINDS, NAMESPACED_KINDS};
+use kpm_bundle::{Bundle, Outcome};
+use kpm_model::{Damage, ObjectRef};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Deserialize;
+
+use crate::context::{
+    AutoscalerKind, ClusterData, Infra, InfraPod, IngressController, NamespaceData, NodeMetrics,
+    PodMetrics, Unavailable,
+};
+
+/// Why `what` (a manifest step name) in `namespace` is unavailable, from the
+/// manifest, or `None` when its step ended `ok` or was not recorded.
+pub fn step_failure(bundle: &Bundle, what: &str, namespace: Option<&str>) -> Option<Unavailable> {
+    let step = bundle
+        .manifest()
+        .steps
+        .iter()
+        .filter(|s| s.what == what && s.namespace.as_deref() == namespace && s.object.is_none())
+        .find(|s| s.outcome != Outcome::Ok)?;
+    Some(Unavailable::Failed {
+        outcome: step.outcome,
+        http_status: step.http_status,
+        message: step.message.clone(),
+    })
+}
+
+/// Reads one list file, recording why it is unavailable when it is.
+fn read_items<T: DeserializeOwned>(
+    bundle: &Bundle,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+    unavailable: &mut BTreeMap<String, Unavailable>,
+    damage: &mut Vec<Damage>,
+) -> Vec<T> {
+    let failure = step_failure(bundle, kind.plural, namespace);
+    let result = bundle.read_kind::<T>(kind, namespace);
+    match result {
+        Ok(Some(list)) => {
+            // A failed step that still left a file (e.g. a timeout during
+            // pagination) gives partial data: use it, but say so.
+            if let Some(f) = failure {
+                unavailable.insert(kind.plural.to_string(), f);
+            }
+            list.items
+        }
+        Ok(None) => {
+            unavailable.insert(
+                kind.plural.to_string(),
+                failure.unwrap_or(Unavailable::NotCollected),
+            );
+            Vec::new()
+        }
+        Err(e) => {
+            let file = kind.path(namespace).unwrap_or_default();
+            damage.push(Damage {
+                file,
+                problem: e.to_string(),
+            });
+            unavailable.insert(
+                kind.plural.to_string(),
+                Unavailable::Damaged {
+                    problem: e.to_string(),
+                },
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Reads an optional JSON file (metrics, derived data); a parse failure is damage.
+fn read_optional<T: DeserializeOwned>(
+    bundle: &Bundle,
+    file: &str,
+    damage: &mut Vec<Damage>,
+) -> Option<T> {
+    if !bundle.contains(file) {
+        return None;
+    }
+    match bundle.read_json::<T>(file) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            damage.push(Damage {
+                file: file.to_string(),
+                problem: e.to_string(),
+            });
+            None
+        }
+    }
+}
+
+fn kind(plural: &str) -> Option<&'static ResourceKind> {
+    CLUSTER_KINDS
+        .iter()
+        .chain(NAMESPACED_KINDS.iter())
+        .find(|k| k.plural == plural)
+}
+
+/// Loads every cluster-scoped file and runs the cheap infra pass over the
+/// pods of every namespace. Damage is appended to `damage`.
+pub fn load_cluster(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData {
+    let manifest = bundle.manifest();
+    let mut unavailable = BTreeMap::new();
+    let mut read =
+        |plural: &str, unavailable: &mut BTreeMap<String, Unavailable>| -> Vec<serde_json::Value> {
+            match kind(plural) {
+                Some(k) => read_items(bundle, k, None, unavailable, damage),
+                None => Vec::new(),
+            }
+        };
+    let nodes_raw = read("nodes", &mut unavailable);
+    let namespaces_raw = read("namespaces", &mut unavailable);
+    let classes_raw = read("ingressclasses", &mut unavailable);
+    let pvs_raw = read("persistentvolumes", &mut unavailable);
+    let nodes = typed(nodes_raw, "cluster/nodes.json", damage);
+    let namespaces = typed(namespaces_raw, "cluster/namespaces.json", damage);
+    let ingress_classes = typed(classes_raw, "cluster/ingressclasses.json", damage);
+    let persistent_volumes = typed(pvs_raw, "cluster/persistentvolumes.json", damage);
+
+    #[derive(Deserialize)]
+    struct VersionInfo {
+        #[serde(rename = "gitVersion")]
+        git_version: Option<String>,
+    }
+    let server_version = read_optional::<VersionInfo>(bundle, layout::CLUSTER_VERSION, damage)
+        .and_then(|v| v.git_version)
+        .or_else(|| manifest.cluster.server_version.clone());
+
+    let node_metrics =
+        read_optional::<kpm_bundle::List<NodeMetrics>>(bundle, layout::NODE_METRICS, damage)
+            .map(|l| l.items);
+    let node_allocation = read_optional::<kpm_semantics::allocation::NodeAllocationFile>(
+        bundle,
+        layout::NODE_ALLOCATION,
+        damage,
+    );
+    let infra = infra_pass(bundle);
+    let node_index: HashMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n): (usize, &k8s_openapi::api::core::v1::Node)| {
+            n.metadata.name.clone().map(|name| (name, i))
+        })
+        .collect();
+    ClusterData {
+        now: manifest.collection.finished_at,
+        server_version,
+        nodes,
+        namespaces,
+        ingress_classes,
+        persistent_volumes,
+        node_metrics,
+        node_allocation,
+        unavailable,
+        infra,
+        pending_pods: Vec::new(),
+        node_index,
+    }
+}
+
+/// Converts items read generically into a typed Vec; an item that does not
+/// fit the type is damage (named by file and position), the others are kept.
+fn typed<T: DeserializeOwned>(
+    items: Vec<serde_json::Value>,
+    file: &str,
+    damage: &mut Vec<Damage>,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match serde_json::from_value(item) {
+            Ok(v) => out.push(v),
+            Err(e) => damage.push(Damage {
+                file: file.to_string(),
+                problem: format!("item {i} is not a valid object: {e}"),
+            }),
+        }
+    }
+    out
+}
+
+/// Loads one namespace fully.
+pub fn load_namespace(bundle: &Bundle, name: &str) -> NamespaceData {
+    let mut ns = NamespaceData {
+        name: name.to_string(),
+        ..NamespaceData::default()
+    };
+    let mut unavailable = BTreeMap::new();
+    let mut damage = Vec::new();
+    macro_rules! load {
+        ($field:ident, $plural:literal) => {
+            if let Some(k) = kind($plural) {
+                ns.$field = read_items(bundle, k, Some(name), &mut unavailable, &mut damage);
+            }
+        };
+    }
+    load!(pods, "pods");
+    load!(events, "events");
+    load!(services, "services");
+    load!(endpoints, "endpoints");
+    load!(endpoint_slices, "endpointslices");
+    load!(ingresses, "ingresses");
+    load!(hpas, "horizontalpodautoscalers");
+    load!(deployments, "deployments");
+    load!(replicasets, "replicasets");
+    load!(statefulsets, "statefulsets");
+    load!(daemonsets, "daemonsets");
+    load!(jobs, "jobs");
+    load!(config_maps, "configmaps");
+    load!(secrets, "secrets");
+    load!(pvcs, "persistentvolumeclaims");
+    let metrics_path = layout::pod_metrics_path(name);
+    ns.pod_metrics =
+        read_optional::<kpm_bundle::List<PodMetrics>>(bundle, &metrics_path, &mut damage)
+            .map(|l| l.items);
+    if ns.pod_metrics.is_none() {
+        let why = step_failure(bundle, "metrics/pods", Some(name))
+            .or_else(|| step_failure(bundle, "metrics/pods", None))
+            .unwrap_or(Unavailable::NotCollected);
+        unavailable.insert("metrics/pods".to_string(), why);
+    }
+    ns.unavailable = unavailable;
+    ns.damage = damage;
+    ns
+}
+
+#[derive(Deserialize)]
+struct SlimPod {
+    #[serde(default)]
+    metadata: SlimMeta,
+    #[serde(default)]
+    spec: SlimSpec,
+    #[serde(default)]
+    status: SlimStatus,
+}
+
+#[derive(Deserialize, Default)]
+struct SlimMeta {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SlimSpec {
+    #[serde(default)]
+    containers: Vec<SlimContainer>,
+    #[serde(default)]
+    node_name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct SlimContainer {
+    #[serde(default)]
+    image: String,
+    #[serde(default)]
+    command: Vec<String>,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SlimStatus {
+    #[serde(default)]
+    phase: String,
+    #[serde(default)]
+    conditions: Vec<SlimCondition>,
+    #[serde(default)]
+    container_statuses: Vec<SlimContainerStatus>,
+}
+
+#[derive(Deserialize)]
+struct SlimCondition {
+    #[serde(rename = "type", default)]
+    type_: String,
+    #[serde(default)]
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct SlimContainerStatus {
+    #[serde(default)]
+    state: BTreeMap<String, IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct SlimList {
+    #[serde(default)]
+    items: Vec<SlimPod>,
+}
+
+/// What kind of infrastructure a pod is, from labels and image.
+enum Role {
+    Dns,
+    MetricsServer,
+    Autoscaler(AutoscalerKind),
+    Ingress {
+        implementation: &'static str,
+        default_class: &'static str,
+    },
+}
+
+fn label_is(labels: &BTreeMap<String, String>, keys: &[&str], values: &[&str]) -> bool {
+    keys.iter()
+        .filter_map(|k| labels.get(*k))
+        .any(|v| values.contains(&v.as_str()))
+}
+
+fn role(pod: &SlimPod) -> Option<Role> {
+    let l = &pod.metadata.labels;
+    let names = ["app.kubernetes.io/name", "k8s-app", "app"];
+    let image = |needle: &str| pod.spec.containers.iter().any(|c| c.image.contains(needle));
+    if label_is(l, &["k8s-app"], &["kube-dns", "coredns"])
+        || label_is(l, &["app.kubernetes.io/name"], &["coredns"])
+    {
+        return Some(Role::Dns);
+    }
+    if label_is(l, &names, &["metrics-server"]) || image("metrics-server") {
+        return Some(Role::MetricsServer);
+    }
+    if label_is(l, &names, &["cluster-autoscaler", "aws-cluster-autoscaler"])
+        || image("cluster-autoscaler")
+    {
+        return Some(Role::Autoscaler(AutoscalerKind::ClusterAutoscaler));
+    }
+    if label_is(l, &names, &["karpenter"]) || image("karpenter") {
+        return Some(Role::Autoscaler(AutoscalerKind::Karpenter));
+    }
+    // Controller pods only: ingress-nginx charts also run admission jobs.
+    let component_ok = l
+        .get("app.kubernetes.io/component")
+        .is_none_or(|c| c == "controller");
+    if component_ok
+        && (label_is(l, &names, &["ingress-nginx", "nginx-ingress"])
+            || image("ingress-nginx/controller"))
+    {
+        return Some(Role::Ingress {
+            implementation: "ingress-nginx",
+            default_class: "k8s.io/ingress-nginx",
+        });
+    }
+    if label_is(l, &names, &["traefik"]) || image("traefik") {
+        return Some(Role::Ingress {
+            implementation: "traefik",
+            default_class: "traefik.io/ingress-controller",
+        });
+    }
+    if label_is(l, &names, &["haproxy-ingress", "kubernetes-ingress"]) || image("haproxy") {
+        return Some(Role::Ingress {
+            implementation: "haproxy",
+            default_class: "haproxy.org/ingress-controller/haproxy",
+        });
+    }
+    if component_ok
+        && (label_is(l, &names, &["kong", "ingress-kong"])
+            || image("kong/kubernetes-ingress-controller"))
+    {
+        return Some(Role::Ingress {
+            implementation: "kong",
+            default_class: "ingress-controllers.konghq.com/kong",
+        });
+    }
+    if label_is(l, &names, &["contour"]) || image("projectcontour/contour") {
+        return Some(Role::Ingress {
+            implementation: "contour",
+            default_class: "projectcontour.io/ingress-controller",
+        });
+    }
+    None
+}
+
+fn infra_pod(bundle: &Bundle, namespace: &str, pod: SlimPod) -> InfraPod {
+    let running = !pod.status.container_statuses.is_empty()
+        && pod
+            .status
+            .container_statuses
+            .iter()
+            .all(|c| c.state.contains_key("running"));
+    let ready = pod
+        .status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let log_files = bundle
+        .pod_logs(namespace, &pod.metadata.name)
+        .into_iter()
+        .map(|(_, _, path)| path)
+        .collect();
+    InfraPod {
+        object: ObjectRef::namespaced("Pod", namespace, &pod.metadata.name),
+        labels: pod.metadata.labels,
+        node: pod.spec.node_name,
+        phase: pod.status.phase,
+        running,
+        ready,
+        images: pod
+            .spec
+            .containers
+            .iter()
+            .map(|c| c.image.clone())
+            .collect(),
+        args: pod
+            .spec
+            .containers
+            .into_iter()
+            .flat_map(|c| c.command.into_iter().chain(c.args))
+            .collect(),
+        log_files,
+    }
+}
+
+/// The cheap first pass: pods of every namespace parsed into a slim shape,
+/// only infrastructure pods kept.
+fn infra_pass(bundle: &Bundle) -> Infra {
+    let mut infra = Infra::default();
+    for ns in bundle.namespaces() {
+        let path = layout::namespaced_path(&ns, "pods");
+        if !bundle.contains(&path) {
+            continue;
+        }
+        // Damage of pods.json is reported when the namespace is loaded.
+        let Ok(list) = bundle.read_json::<SlimList>(&path) else {
+            continue;
+        };
+        infra.pods_total += list.items.len();
+        for pod in list.items {
+            let Some(r) = role(&pod) else { continue };
+            let p = infra_pod(bundle, &ns, pod);
+            match r {
+                Role::Dns => infra.dns_pods.push(p),
+                Role::MetricsServer => infra.metrics_server_pods.push(p),
+                Role::Autoscaler(k) => infra.autoscalers.push((k, p)),
+                Role::Ingress {
+                    implementation,
+                    default_class,
+                } => {
+                    let controller_class = p
+                        .flag("controller-class")
+                        .unwrap_or(default_class)
+                        .to_string();
+                    let ingress_class = p.flag("ingress-class").map(str::to_string);
+                    infra.ingress_controllers.push(IngressController {
+                        pod: p,
+                        implementation: implementation.to_string(),
+                        controller_class: Some(controller_class),
+                        ingress_class,
+                    });
+                }
+            }
+        }
+    }
+    infra.pod_metrics_available = bundle
+        .entries()
+        .any(|e| matches!(layout::classify(e), layout::Entry::PodMetrics { .. }));
+    if !infra.pod_metrics_available {
+        let why = bundle
+            .manifest()
+            .steps
+            .iter()
+            .find(|s| s.what == "metrics/pods" && s.outcome != Outcome::Ok)
+            .map(|s| {
+                let status = s.http_status.map(|c| format!(" ({c})")).unwrap_or_default();
+                let msg = s
+                    .message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default();
+                format!(
+                    "metrics API {}{status} during collection{msg}",
+                    s.outcome.as_str()
+                )
+            })
+            .unwrap_or_else(|| "no pod metrics in the bundle".to_string());
+        infra.pod_metrics_problem = Some(why);
+    }
+    infra
+}

@@ -1,0 +1,338 @@
+//! The "works locally but not in Kubernetes" checklist: cluster DNS and
+//! RBAC, the two things a laptop never exercises. (Image tags and probe
+//! ports, the other usual suspects, are judged by the pod layer.)
+//!
+//! - `dns-unhealthy` (cluster-scoped): CoreDNS / kube-dns pods
+//!   (`k8s-app=kube-dns`) missing, not running or not ready.
+//! - `dns-lookup-failures`: `no such host` / lookup timeouts in a pod's logs,
+//!   cross-checked against the Services of the namespace (a missing Service
+//!   is a naming bug, not a DNS outage).
+//! - `rbac-forbidden`: `... is forbidden: User "system:serviceaccount:..."
+//!   cannot <verb> resource ...` in a pod's logs, with the exact
+//!   `kubectl auth can-i` and Role/RoleBinding to grant it.
+
+mod patterns;
+#[cfg(test)]
+mod tests;
+
+use kpm_model::{Evidence, Finding, Layer, LogLine, ObjectRef, Severity};
+
+use crate::context::{pod_ref, ClusterCtx, InfraPod, NamespaceCtx};
+use crate::rules::service::backends::name_list;
+pub use patterns::{parse_dns_failure, parse_forbidden, DnsFailure, Forbidden};
+
+/// Lines quoted per log file.
+const MAX_LINES: usize = 5;
+
+/// Runs the checklist rules over one namespace: application logs.
+pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for pod in &ctx.ns.pods {
+        let Some(name) = pod.metadata.name.as_deref() else {
+            continue;
+        };
+        // CoreDNS logs its upstream failures; those are dns-unhealthy's.
+        let is_dns = pod
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("k8s-app"))
+            .is_some_and(|v| v == "kube-dns");
+        if is_dns {
+            continue;
+        }
+        let files = ctx.pod_log_files(name);
+        if files.is_empty() {
+            continue;
+        }
+        let mut dns: Vec<(String, Vec<LogLine>)> = Vec::new();
+        let mut rbac: Vec<(String, Vec<LogLine>)> = Vec::new();
+        for file in &files {
+            let lines = ctx.log_grep(&file.path, 4 * MAX_LINES, |l| {
+                parse_dns_failure(l).is_some() || parse_forbidden(l).is_some()
+            });
+            let (d, r): (Vec<LogLine>, Vec<LogLine>) = lines
+                .into_iter()
+                .partition(|l| parse_dns_failure(&l.text).is_some());
+            if !d.is_empty() {
+                dns.push((file.path.clone(), d));
+            }
+            if !r.is_empty() {
+                rbac.push((file.path.clone(), r));
+            }
+        }
+        if !dns.is_empty() {
+            out.push(dns_finding(ctx, pod, &dns));
+        }
+        if !rbac.is_empty() {
+            out.extend(rbac_finding(ctx, pod, &rbac));
+        }
+    }
+    out
+}
+
+fn log_evidence(files: &[(String, Vec<LogLine>)]) -> Vec<Evidence> {
+    files
+        .iter()
+        .map(|(file, lines)| Evidence::Log {
+            file: file.clone(),
+            lines: lines.iter().take(MAX_LINES).cloned().collect(),
+        })
+        .collect()
+}
+
+fn dns_health(ctx: &NamespaceCtx<'_>) -> String {
+    let pods = &ctx.cluster.infra.dns_pods;
+    let healthy = pods.iter().filter(|p| p.healthy()).count();
+    if pods.is_empty() {
+        "no CoreDNS pod was found in the bundle".to_string()
+    } else {
+        format!("{healthy} of {} CoreDNS pods are ready", pods.len())
+    }
+}
+
+fn dns_finding(
+    ctx: &NamespaceCtx<'_>,
+    pod: &k8s_openapi::api::core::v1::Pod,
+    files: &[(String, Vec<LogLine>)],
+) -> Finding {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let ns = ctx.namespace();
+    let failures: Vec<DnsFailure> = files
+        .iter()
+        .flat_map(|(_, lines)| lines.iter().filter_map(|l| parse_dns_failure(&l.text)))
+        .collect();
+    let total: usize = files.iter().map(|(_, l)| l.len()).sum();
+    let first = failures.first().cloned().unwrap_or_default();
+    let mut hosts: Vec<String> = failures.iter().filter_map(|f| f.host.clone()).collect();
+    hosts.sort();
+    hosts.dedup();
+    let host_text = if hosts.is_empty() {
+        "a host name".to_string()
+    } else {
+        name_list(&hosts, 3)
+    };
+    // A cluster-internal name whose Service does not exist is a naming bug.
+    let missing_svc = hosts.iter().find_map(|h| {
+        let (svc, svc_ns) = patterns::service_of_host(h, ns)?;
+        (svc_ns == ns && ctx.service(&svc).is_none()).then_some((h.clone(), svc))
+    });
+    let resolver = first
+        .resolver
+        .as_deref()
+        .map(|r| format!(" via {r}"))
+        .unwrap_or_default();
+    let lines_word = if total == 1 { "line" } else { "lines" };
+    let diagnosis = match (&missing_svc, first.not_found) {
+        (Some((_, svc)), _) => {
+            format!("there is no Service {svc} in namespace {ns}, so the name cannot resolve")
+        }
+        (None, true) => format!(
+            "the name does not exist in DNS ({}); check the spelling and the namespace suffix",
+            dns_health(ctx)
+        ),
+        (None, false) => format!("the DNS server does not answer ({})", dns_health(ctx)),
+    };
+    let mut f = ctx
+        .finding("dns-lookup-failures", Layer::Dns, Severity::Error, pod_ref(pod))
+        .symptom(format!("Pod {name} logs DNS lookup failures for {host_text}"))
+        .cause(format!(
+            "Pod {name} cannot resolve {host_text}{resolver}: {} ({total} log {lines_word}); {diagnosis}.",
+            first.kind
+        ))
+        .evidence_all(log_evidence(files));
+    if let Some((_, svc)) = &missing_svc {
+        f = f.related(ctx.object("Service", svc)).next_step(
+            "List the Services of the namespace",
+            format!("kubectl -n {ns} get services"),
+        );
+    }
+    let host = hosts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "kubernetes.default".to_string());
+    f.next_step(
+        "Resolve the name from inside the cluster",
+        format!("kubectl -n {ns} run dnscheck --rm -it --restart=Never --image=busybox:1.36 -- nslookup {host}"),
+    )
+    .next_step("Check CoreDNS", "kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide")
+    .build()
+}
+
+fn rbac_finding(
+    ctx: &NamespaceCtx<'_>,
+    pod: &k8s_openapi::api::core::v1::Pod,
+    files: &[(String, Vec<LogLine>)],
+) -> Option<Finding> {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let ns = ctx.namespace();
+    let denials: Vec<Forbidden> = files
+        .iter()
+        .flat_map(|(_, lines)| lines.iter().filter_map(|l| parse_forbidden(&l.text)))
+        .collect();
+    let first = denials.first()?;
+    let total: usize = files.iter().map(|(_, l)| l.len()).sum();
+    let scope = match &first.namespace {
+        Some(n) => format!("in namespace {n}"),
+        None => "at cluster scope".to_string(),
+    };
+    let group = if first.group.is_empty() {
+        "\"\" (core)".to_string()
+    } else {
+        first.group.clone()
+    };
+    let sa = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone())
+        .unwrap_or_else(|| "default".into());
+    let mut f = ctx
+        .finding("rbac-forbidden", Layer::Rbac, Severity::Error, pod_ref(pod))
+        .symptom(format!("Pod {name}: {} {} forbidden", first.verb, first.resource))
+        .cause(format!(
+            "Pod {name} runs as {} which may not {} {} (API group {group}) {scope}: the API server answered `{}` ({total} log lines).",
+            first.user, first.verb, first.resource, first.text
+        ))
+        .evidence_all(log_evidence(files))
+        .field(&pod_ref(pod), "spec.serviceAccountName", sa.clone())
+        .related(ctx.object("ServiceAccount", &sa));
+    let as_user = &first.user;
+    let ns_flag = first
+        .namespace
+        .as_deref()
+        .map(|n| format!(" -n {n}"))
+        .unwrap_or_default();
+    let resource = if first.group.is_empty() {
+        first.resource.clone()
+    } else {
+        format!("{}.{}", first.resource, first.group)
+    };
+    f = f.next_step(
+        "Confirm the permission is missing",
+        format!(
+            "kubectl auth can-i {} {resource} --as={as_user}{ns_flag}",
+            first.verb
+        ),
+    );
+    let sa_ref = as_user
+        .strip_prefix("system:serviceaccount:")
+        .unwrap_or(as_user);
+    let role = format!("{}-{}", first.resource.replace('.', "-"), first.verb);
+    match &first.namespace {
+        Some(target_ns) => {
+            f = f
+                .next_step(
+                    "Grant it with a Role",
+                    format!("kubectl -n {target_ns} create role {role} --verb={} --resource={resource}", first.verb),
+                )
+                .next_step(
+                    "Bind the Role to the ServiceAccount",
+                    format!("kubectl -n {target_ns} create rolebinding {role} --role={role} --serviceaccount={sa_ref}"),
+                );
+        }
+        None => {
+            f = f
+                .next_step(
+                    "Grant it with a ClusterRole",
+                    format!("kubectl create clusterrole {role} --verb={} --resource={resource}", first.verb),
+                )
+                .next_step(
+                    "Bind the ClusterRole to the ServiceAccount",
+                    format!("kubectl create clusterrolebinding {ns}-{role} --clusterrole={role} --serviceaccount={sa_ref}"),
+                );
+        }
+    }
+    Some(f.build())
+}
+
+/// The Deployment a CoreDNS pod name belongs to: `coredns-5d78c9869d-x2x7q`
+/// → `coredns` (pod names of a Deployment are `<deploy>-<rs hash>-<suffix>`).
+fn dns_deployment(pods: &[InfraPod]) -> ObjectRef {
+    let name = pods
+        .first()
+        .map(|p| p.object.name.as_str())
+        .and_then(|n| n.rsplitn(3, '-').nth(2))
+        .unwrap_or("coredns");
+    ObjectRef::namespaced("Deployment", "kube-system", name)
+}
+
+/// Runs the cluster-scoped checklist rules: cluster DNS health.
+pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
+    let pods = &ctx.cluster.infra.dns_pods;
+    let healthy = pods.iter().filter(|p| p.healthy()).count();
+    if !pods.is_empty() && healthy == pods.len() {
+        return Vec::new();
+    }
+    if pods.is_empty() {
+        // Absence means something only when kube-system was collected.
+        let collected = ctx
+            .bundle
+            .contains(&kpm_bundle::layout::namespaced_path("kube-system", "pods"));
+        if !collected {
+            return Vec::new();
+        }
+        let svc = ObjectRef::namespaced("Service", "kube-system", "kube-dns");
+        return vec![ctx
+            .finding("dns-unhealthy", Layer::Dns, Severity::Critical, svc)
+            .symptom("No CoreDNS pod in kube-system")
+            .cause("No CoreDNS / kube-dns pod (k8s-app=kube-dns) exists in kube-system, so no pod in the cluster can resolve Service names.")
+            .next_step("Look for the DNS Deployment", "kubectl -n kube-system get deployments,pods -l k8s-app=kube-dns")
+            .build()];
+    }
+    let object = dns_deployment(pods);
+    let states: Vec<String> = pods
+        .iter()
+        .filter(|p| !p.healthy())
+        .map(|p| {
+            let state = if p.running {
+                "running but not ready"
+            } else {
+                "not running"
+            };
+            format!("{} {state} (phase {})", p.object.name, p.phase)
+        })
+        .collect();
+    let severity = if healthy == 0 {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    let impact = if healthy == 0 {
+        "no pod in the cluster can resolve Service names"
+    } else {
+        "lookups sent to the broken replicas time out"
+    };
+    let mut f = ctx
+        .finding("dns-unhealthy", Layer::Dns, Severity::Critical, object)
+        .severity(severity)
+        .symptom(format!("CoreDNS {healthy}/{} ready", pods.len()))
+        .cause(format!(
+            "{} of {} CoreDNS pods are not ready ({}): {impact}.",
+            pods.len() - healthy,
+            pods.len(),
+            name_list(&states, 3)
+        ));
+    for p in pods.iter().filter(|p| !p.healthy()) {
+        f = f.related(p.object.clone());
+        if let Some(file) = p.log_files.first() {
+            if let Some(tail) = ctx.log_tail(file, 5) {
+                f = f.evidence(tail.to_evidence());
+            }
+        }
+    }
+    let first = pods
+        .iter()
+        .find(|p| !p.healthy())
+        .map(|p| p.object.name.clone())
+        .unwrap_or_default();
+    vec![f
+        .next_step(
+            "See why CoreDNS is not ready",
+            format!("kubectl -n kube-system describe pod {first}"),
+        )
+        .next_step(
+            "Read its log",
+            format!("kubectl -n kube-system logs {first}"),
+        )
+        .build()]
+}

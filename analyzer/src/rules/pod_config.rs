@@ -1,0 +1,252 @@
+//! A pod that cannot start its containers for want of an object:
+//! `pod-mount-failed` (a volume's Secret, ConfigMap or PVC is missing) and
+//! `pod-config-error` (`CreateContainerConfigError`: an env source or key is
+//! missing).
+//!
+//! The kubelet's own words are parsed (`MountVolume.SetUp failed for volume
+//! "config" : configmap "web-config" not found`, `couldn't find key
+//! DB_PASSWORD in Secret shop/db`) and checked against what the bundle holds.
+
+use kpm_model::{Finding, Layer, Severity};
+
+use super::pod::PodFacts;
+use crate::context::NamespaceCtx;
+
+/// A missing object named by a kubelet message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// `ConfigMap`, `Secret` or `PersistentVolumeClaim`.
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+    /// The missing key, for key errors.
+    pub key: Option<String>,
+}
+
+/// Parses `configmap "x" not found`, `secret "x" not found`,
+/// `persistentvolumeclaim "x" not found` and `couldn't find key K in
+/// ConfigMap|Secret ns/name`.
+pub fn parse_missing(message: &str) -> Option<Missing> {
+    for (needle, kind) in [
+        ("configmap \"", "ConfigMap"),
+        ("configmaps \"", "ConfigMap"),
+        ("secret \"", "Secret"),
+        ("secrets \"", "Secret"),
+        ("persistentvolumeclaim \"", "PersistentVolumeClaim"),
+        ("persistentvolumeclaims \"", "PersistentVolumeClaim"),
+    ] {
+        if let Some(rest) = message.split_once(needle).map(|(_, r)| r) {
+            if let Some((name, tail)) = rest.split_once('"') {
+                if tail.trim_start().starts_with("not found") {
+                    return Some(Missing {
+                        kind,
+                        name: name.to_string(),
+                        key: None,
+                    });
+                }
+            }
+        }
+    }
+    let rest = message.split_once("couldn't find key ")?.1;
+    let (key, rest) = rest.split_once(" in ")?;
+    let (kind_word, obj) = rest.split_once(' ')?;
+    let kind = match kind_word {
+        "ConfigMap" => "ConfigMap",
+        "Secret" => "Secret",
+        _ => return None,
+    };
+    let obj = obj.trim().trim_end_matches('.');
+    let name = obj.rsplit_once('/').map_or(obj, |(_, n)| n);
+    Some(Missing {
+        kind,
+        name: name.to_string(),
+        key: Some(key.to_string()),
+    })
+}
+
+/// Whether the bundle holds that object now (`None` when its kind was not
+/// collected, so existence is unknown).
+fn exists(ctx: &NamespaceCtx<'_>, m: &Missing) -> Option<bool> {
+    let (plural, found) = match m.kind {
+        "ConfigMap" => ("configmaps", ctx.config_map(&m.name).is_some()),
+        "Secret" => ("secrets", ctx.secret(&m.name).is_some()),
+        _ => ("persistentvolumeclaims", ctx.pvc(&m.name).is_some()),
+    };
+    if ctx.ns.unavailable(plural).is_some() {
+        None
+    } else {
+        Some(found)
+    }
+}
+
+fn describe_missing(ctx: &NamespaceCtx<'_>, m: &Missing) -> String {
+    let ns = ctx.namespace();
+    match (&m.key, exists(ctx, m)) {
+        (Some(k), _) => format!("{} {} has no key {k}", m.kind, m.name),
+        (None, Some(true)) => format!(
+            "{} {} was missing when the kubelet tried (it exists at collection time, so the pod should recover on the next retry)",
+            m.kind, m.name
+        ),
+        (None, _) => format!("{} {} does not exist in namespace {ns}", m.kind, m.name),
+    }
+}
+
+fn get_cmd(ctx: &NamespaceCtx<'_>, m: &Missing) -> String {
+    let kind = match m.kind {
+        "ConfigMap" => "configmap",
+        "Secret" => "secret",
+        _ => "pvc",
+    };
+    format!("kubectl -n {} get {kind} {}", ctx.namespace(), m.name)
+}
+
+/// `pod-mount-failed`: `FailedMount` naming a missing Secret, ConfigMap or
+/// PVC while the pod is `ContainerCreating` (or its init is pending).
+pub fn mount_failed(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
+    let status = facts.row.status.as_str();
+    if !(status == "ContainerCreating" || status == "Pending" || status.starts_with("Init:")) {
+        return None;
+    }
+    let events = facts.events_with(&["FailedMount"]);
+    let (event, missing) = events
+        .iter()
+        .rev()
+        .find_map(|e| parse_missing(&e.message).map(|m| (*e, m)))?;
+    let volume = event
+        .message
+        .split_once("for volume \"")
+        .and_then(|(_, r)| r.split_once('"'))
+        .map(|(v, _)| v.to_string());
+    let cause = match &volume {
+        Some(v) => format!(
+            "volume \"{v}\" cannot be mounted: {}",
+            describe_missing(ctx, &missing)
+        ),
+        None => format!(
+            "a volume cannot be mounted: {}",
+            describe_missing(ctx, &missing)
+        ),
+    };
+    Some(
+        ctx.finding(
+            "pod-mount-failed",
+            Layer::Pod,
+            Severity::Critical,
+            facts.object.clone(),
+        )
+        .symptom(facts.symptom())
+        .cause(cause)
+        .related(ctx.object(missing.kind, &missing.name))
+        .evidence_all(facts.event_evidence(&["FailedMount"]))
+        .next_step(
+            format!("Check the {} exists", missing.kind),
+            get_cmd(ctx, &missing),
+        )
+        .next_step("See the mount errors", facts.describe_cmd())
+        .build(),
+    )
+}
+
+/// `pod-config-error`: a container waiting in `CreateContainerConfigError`.
+pub fn config_error(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
+    let statuses = facts
+        .init_statuses()
+        .iter()
+        .map(|s| (s, true))
+        .chain(facts.container_statuses().iter().map(|s| (s, false)));
+    for (cs, init) in statuses {
+        let Some(w) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
+            continue;
+        };
+        if w.reason.as_deref() != Some("CreateContainerConfigError") {
+            continue;
+        }
+        let message = w
+            .message
+            .clone()
+            .or_else(|| {
+                facts
+                    .events_with(&["Failed"])
+                    .last()
+                    .map(|e| e.message.clone())
+            })
+            .unwrap_or_default();
+        let missing = parse_missing(&message);
+        let which = if init { "init container" } else { "container" };
+        let cause = match &missing {
+            Some(m) => format!(
+                "{which} {} cannot be created: {}",
+                cs.name,
+                describe_missing(ctx, m)
+            ),
+            None => format!("{which} {} cannot be created: {message}", cs.name),
+        };
+        let mut b = ctx
+            .finding(
+                "pod-config-error",
+                Layer::Pod,
+                Severity::Critical,
+                facts.object.clone(),
+            )
+            .symptom(facts.symptom())
+            .cause(cause)
+            .field(
+                &facts.object,
+                format!(
+                    "{}.state.waiting.message",
+                    facts.status_path(&cs.name, init)
+                ),
+                message.clone(),
+            )
+            .evidence_all(facts.event_evidence(&["Failed"]))
+            .next_step("See the error for each container", facts.describe_cmd());
+        if let Some(m) = &missing {
+            b = b.related(ctx.object(m.kind, &m.name)).next_step(
+                format!("Check the {} and its keys", m.kind),
+                format!("{} -o yaml", get_cmd(ctx, m)),
+            );
+        }
+        return Some(b.build());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kubelet_messages() {
+        assert_eq!(
+            parse_missing("MountVolume.SetUp failed for volume \"config\" : configmap \"web-config\" not found"),
+            Some(Missing {
+                kind: "ConfigMap",
+                name: "web-config".into(),
+                key: None
+            })
+        );
+        assert_eq!(
+            parse_missing(
+                "MountVolume.SetUp failed for volume \"tls\" : secret \"api-tls\" not found"
+            )
+            .map(|m| m.kind),
+            Some("Secret")
+        );
+        assert_eq!(
+            parse_missing("couldn't find key DB_PASSWORD in Secret shop/db"),
+            Some(Missing {
+                kind: "Secret",
+                name: "db".into(),
+                key: Some("DB_PASSWORD".into())
+            })
+        );
+        assert_eq!(
+            parse_missing("secret \"db\" not found").map(|m| m.name),
+            Some("db".to_string())
+        );
+        assert_eq!(
+            parse_missing("Unable to attach or mount volumes: timed out waiting for the condition"),
+            None
+        );
+    }
+}

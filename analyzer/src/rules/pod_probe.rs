@@ -1,0 +1,293 @@
+//! Readiness and spec hygiene: `pod-not-ready` (readiness probes failing),
+//! `probe-port-mismatch` (a probe aims at a port no container declares) and
+//! `image-tag-mutable` (`:latest` or no tag).
+
+use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kpm_model::{Finding, Layer, ObjectRef, Severity};
+
+use super::pod::PodFacts;
+use crate::context::NamespaceCtx;
+
+/// `pod-not-ready`: the pod runs but `Ready=False` because readiness probes
+/// fail (`Unhealthy` events quote the probe's answer).
+pub fn not_ready(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
+    let status = facts.pod.status.as_ref()?;
+    if status.phase.as_deref() != Some("Running") {
+        return None;
+    }
+    let ready = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.status.as_str());
+    if ready == Some("True") {
+        return None;
+    }
+    // A running, unready container that has a readiness probe.
+    let cs = facts.container_statuses().iter().find(|cs| {
+        let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
+        let probed = facts
+            .container(&cs.name)
+            .is_some_and(|c| c.readiness_probe.is_some());
+        running && !cs.ready && probed
+    })?;
+    let failures: Vec<_> = facts
+        .events_with(&["Unhealthy"])
+        .into_iter()
+        .filter(|e| e.message.starts_with("Readiness probe failed"))
+        .collect();
+    let cause = match failures.last() {
+        Some(e) => format!(
+            "container {} runs but its readiness probe fails ({}, {} times): {}",
+            cs.name,
+            probe_target(facts.container(&cs.name).and_then(|c| c.readiness_probe.as_ref())),
+            e.count,
+            e.message.trim_start_matches("Readiness probe failed: ").trim()
+        ),
+        None if ctx.ns.unavailable("events").is_some() => format!(
+            "container {} runs but is not ready; the probe's answer is unknown: events were not collected",
+            cs.name
+        ),
+        // Without Unhealthy events the probe has not failed (yet): the
+        // container may still be in its initial delay.
+        None => return None,
+    };
+    Some(
+        ctx.finding(
+            "pod-not-ready",
+            Layer::Pod,
+            Severity::Error,
+            facts.object.clone(),
+        )
+        .symptom(format!(
+            "{} {} (not ready)",
+            facts.row.ready, facts.row.status
+        ))
+        .cause(cause)
+        .field(
+            &facts.object,
+            "status.conditions[Ready].status",
+            ready.unwrap_or("Unknown"),
+        )
+        .evidence_all(facts.event_evidence(&["Unhealthy"]))
+        .next_step("See the probe failures", facts.describe_cmd())
+        .next_step(
+            "Read the app's log around the failures",
+            facts.logs_cmd(&cs.name, false),
+        )
+        .build(),
+    )
+}
+
+/// `GET :8080/healthz`, `TCP :5432`, `gRPC :9090`, `exec`.
+fn probe_target(p: Option<&Probe>) -> String {
+    let Some(p) = p else {
+        return "no probe".to_string();
+    };
+    let port = |v: &IntOrString| match v {
+        IntOrString::Int(n) => n.to_string(),
+        IntOrString::String(s) => s.clone(),
+    };
+    if let Some(h) = &p.http_get {
+        return format!("GET :{}{}", port(&h.port), h.path.as_deref().unwrap_or("/"));
+    }
+    if let Some(t) = &p.tcp_socket {
+        return format!("TCP :{}", port(&t.port));
+    }
+    if let Some(g) = &p.grpc {
+        return format!("gRPC :{}", g.port);
+    }
+    "exec".to_string()
+}
+
+/// The port a probe targets, if it targets one.
+fn probe_port(p: &Probe) -> Option<IntOrString> {
+    if let Some(h) = &p.http_get {
+        return Some(h.port.clone());
+    }
+    if let Some(t) = &p.tcp_socket {
+        return Some(t.port.clone());
+    }
+    p.grpc.as_ref().map(|g| IntOrString::Int(g.port))
+}
+
+/// Why a probe's port is wrong for its container, if it is. A named port
+/// must be declared by the container itself (the kubelet resolves it there);
+/// a number is only judged when the pod declares ports at all, since
+/// declaring ports is optional.
+fn port_problem(c: &Container, all: &[&Container], port: &IntOrString) -> Option<String> {
+    let declared = |c: &Container| c.ports.clone().unwrap_or_default();
+    match port {
+        IntOrString::String(name) => {
+            if declared(c)
+                .iter()
+                .any(|p| p.name.as_deref() == Some(name.as_str()))
+            {
+                return None;
+            }
+            let names: Vec<String> = declared(c).iter().filter_map(|p| p.name.clone()).collect();
+            Some(if names.is_empty() {
+                format!(
+                    "named port \"{name}\", but container {} declares no named port",
+                    c.name
+                )
+            } else {
+                format!(
+                    "named port \"{name}\", but container {} only names {}",
+                    c.name,
+                    names.join(", ")
+                )
+            })
+        }
+        IntOrString::Int(n) => {
+            let ports: Vec<i32> = all
+                .iter()
+                .flat_map(|c| declared(c))
+                .map(|p| p.container_port)
+                .collect();
+            if ports.is_empty() || ports.contains(n) {
+                return None;
+            }
+            let list: Vec<String> = ports.iter().map(ToString::to_string).collect();
+            Some(format!(
+                "port {n}, but the pod's containers declare only {}",
+                list.join(", ")
+            ))
+        }
+    }
+}
+
+/// `probe-port-mismatch`: a liveness, readiness or startup probe targets a
+/// port no container declares.
+pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
+    let spec = facts.pod.spec.as_ref()?;
+    // Every container shares the pod's network namespace, sidecars included,
+    // so a numeric port may be declared by any of them.
+    let all: Vec<&Container> = spec.containers.iter().chain(spec.init_containers.iter().flatten()).collect();
+    for c in &spec.containers {
+        let probes = [
+            ("readiness", c.readiness_probe.as_ref()),
+            ("liveness", c.liveness_probe.as_ref()),
+            ("startup", c.startup_probe.as_ref()),
+        ];
+        for (kind, probe) in probes {
+            let Some(probe) = probe else { continue };
+            let Some(port) = probe_port(probe) else {
+                continue;
+            };
+            let Some(problem) = port_problem(c, &all, &port) else {
+                continue;
+            };
+            let failures = facts
+                .events_with(&["Unhealthy"])
+                .into_iter()
+                .filter(|e| e.message.to_ascii_lowercase().starts_with(kind))
+                .count();
+            let effect = match kind {
+                "readiness" => "the pod never becomes ready",
+                "liveness" => "the kubelet keeps killing the container",
+                _ => "the container never passes startup",
+            };
+            let mut b = ctx
+                .finding("probe-port-mismatch", Layer::Pod, Severity::Error, facts.object.clone())
+                .symptom(facts.symptom())
+                .cause(format!("the {kind} probe of container {} targets {problem}, so {effect}", c.name))
+                .field(
+                    &facts.object,
+                    format!("spec.containers[{}].{kind}Probe", c.name),
+                    probe_target(Some(probe)),
+                )
+                .next_step(
+                    "Compare the probe with the declared ports",
+                    format!(
+                        "kubectl -n {} get pod {} -o jsonpath='{{.spec.containers[?(@.name==\"{}\")].ports}}'",
+                        facts.namespace, facts.name, c.name
+                    ),
+                );
+            if failures > 0 {
+                b = b.evidence_all(facts.event_evidence(&["Unhealthy"]));
+            }
+            return Some(b.build());
+        }
+    }
+    None
+}
+
+/// Whether an image reference floats: `:latest`, or no tag and no digest.
+pub fn is_mutable(image: &str) -> bool {
+    if image.contains('@') {
+        return false;
+    }
+    // The tag is after the last ':' that follows the last '/' (a registry
+    // port like `registry:5000/app` is not a tag).
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.rsplit_once(':') {
+        Some((_, tag)) => tag == "latest",
+        None => true,
+    }
+}
+
+/// `image-tag-mutable` (info): about the workload's spec, so one finding per
+/// workload (or bare pod), not per replica.
+pub fn image_tag_mutable(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
+    let floating: Vec<(String, String)> = facts
+        .containers()
+        .into_iter()
+        .filter_map(|(c, _)| {
+            c.image
+                .as_deref()
+                .filter(|i| is_mutable(i))
+                .map(|i| (c.name.clone(), i.to_string()))
+        })
+        .collect();
+    if floating.is_empty() {
+        return None;
+    }
+    let object: ObjectRef = ctx
+        .owner_workload(facts.pod)
+        .unwrap_or_else(|| facts.object.clone());
+    let list: Vec<String> = floating
+        .iter()
+        .map(|(c, i)| format!("{c} uses \"{i}\""))
+        .collect();
+    Some(
+        ctx.finding(
+            "image-tag-mutable",
+            Layer::Pod,
+            Severity::Info,
+            object.clone(),
+        )
+        .symptom("image without a fixed tag".to_string())
+        .cause(format!(
+            "{}: a restart or new node may pull a different image than the one running",
+            list.join(", ")
+        ))
+        .related(facts.object.clone())
+        .next_step(
+            "See which image digests actually run",
+            format!(
+                "kubectl -n {} get pod {} -o jsonpath='{{.status.containerStatuses[*].imageID}}'",
+                facts.namespace, facts.name
+            ),
+        )
+        .build(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mutable_tags() {
+        assert!(is_mutable("nginx"));
+        assert!(is_mutable("nginx:latest"));
+        assert!(is_mutable("registry.example.com:5000/shop/web"));
+        assert!(!is_mutable("registry.example.com:5000/shop/web:1.4.2"));
+        assert!(!is_mutable(
+            "nginx@sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31"
+        ));
+    }
+}

@@ -1,0 +1,252 @@
+//! Resources layer: limits that are missing, and memory usage about to hit
+//! its limit.
+//!
+//! - `resources-no-limits`: containers without a memory or CPU limit. One
+//!   finding per workload (the pod template is what needs fixing), judged on
+//!   its live pods so limits a LimitRange injected count. System namespaces
+//!   (`kube-system`, `kube-public`, `kube-node-lease`) are the platform's,
+//!   not the application's, and are skipped.
+//! - `resources-near-memory-limit`: a container's working set (PodMetrics
+//!   `usage.memory`, what `kubectl top` shows and what the OOM killer judges)
+//!   is at or above 90 % of its memory limit.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+use kpm_model::{Evidence, Finding, Layer, ObjectRef, Severity};
+use kpm_semantics::quantity::Quantity;
+
+use crate::context::{pod_ref, NamespaceCtx};
+use crate::rules::service::backends::name_list;
+
+/// Namespaces that belong to the platform, not to applications.
+const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];
+
+/// Usage at or above this share of the limit is "near" (per cent).
+pub const NEAR_LIMIT_PERCENT: i128 = 90;
+
+/// Runs the resources rules over one namespace.
+pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if !SYSTEM_NAMESPACES.contains(&ctx.namespace()) {
+        out.extend(no_limits(ctx));
+    }
+    for pod in &ctx.ns.pods {
+        out.extend(near_memory_limit(ctx, pod));
+    }
+    out
+}
+
+/// Containers that run for the pod's life: regular ones and restartable
+/// (sidecar) init containers.
+fn long_running(pod: &Pod) -> Vec<&Container> {
+    let Some(spec) = pod.spec.as_ref() else {
+        return Vec::new();
+    };
+    spec.containers
+        .iter()
+        .chain(
+            spec.init_containers
+                .iter()
+                .flatten()
+                .filter(|c| c.restart_policy.as_deref() == Some("Always")),
+        )
+        .collect()
+}
+
+/// The limits a container lacks, among `memory` and `cpu`.
+pub fn missing_limits(c: &Container) -> Vec<&'static str> {
+    let limits = c.resources.as_ref().and_then(|r| r.limits.as_ref());
+    ["memory", "cpu"]
+        .into_iter()
+        .filter(|r| !limits.is_some_and(|l| l.contains_key(*r)))
+        .collect()
+}
+
+/// A container name and the limits it lacks.
+type MissingByContainer = (String, Vec<&'static str>);
+
+fn no_limits(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
+    // Owner → (first pod seen, its containers' missing limits, pod count).
+    let mut by_owner: BTreeMap<ObjectRef, (&Pod, Vec<MissingByContainer>, usize)> = BTreeMap::new();
+    for pod in &ctx.ns.pods {
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        if matches!(phase, Some("Succeeded" | "Failed")) {
+            continue;
+        }
+        let owner = ctx.owner_workload(pod).unwrap_or_else(|| pod_ref(pod));
+        if let Some(entry) = by_owner.get_mut(&owner) {
+            entry.2 += 1;
+            continue;
+        }
+        let missing: Vec<MissingByContainer> = long_running(pod)
+            .into_iter()
+            .map(|c| (c.name.clone(), missing_limits(c)))
+            .filter(|(_, m)| !m.is_empty())
+            .collect();
+        by_owner.insert(owner, (pod, missing, 1));
+    }
+    let ns = ctx.namespace();
+    let mut out = Vec::new();
+    for (owner, (pod, missing, count)) in by_owner {
+        if missing.is_empty() {
+            continue;
+        }
+        let parts: Vec<String> = missing
+            .iter()
+            .map(|(c, m)| format!("container {c} has no {} limit", m.join(" and no ")))
+            .collect();
+        let memory_missing = missing.iter().any(|(_, m)| m.contains(&"memory"));
+        let risk = if memory_missing {
+            "without a memory limit a leak grows until the node runs out of memory and the kubelet evicts or the kernel OOM-kills other pods"
+        } else {
+            "without a CPU limit a busy container can starve its neighbours of CPU"
+        };
+        let pods_text = if count == 1 {
+            "1 pod".to_string()
+        } else {
+            format!("{count} pods")
+        };
+        let mut f = ctx
+            .finding(
+                "resources-no-limits",
+                Layer::Resources,
+                Severity::Warning,
+                owner.clone(),
+            )
+            .symptom(format!(
+                "{} {}: {}",
+                owner.kind,
+                owner.name,
+                parts.join("; ")
+            ))
+            .cause(format!(
+                "{} {} ({pods_text}): {}; {risk}.",
+                owner.kind,
+                owner.name,
+                parts.join("; ")
+            ))
+            .related(pod_ref(pod));
+        for (c, m) in &missing {
+            f = f.field(
+                &pod_ref(pod),
+                format!("spec.containers[{c}].resources.limits"),
+                format!("no {}", m.join(", no ")),
+            );
+        }
+        let first_container = missing.first().map(|(c, _)| c.as_str()).unwrap_or("app");
+        let target = if owner.kind == "Pod" {
+            format!("pod/{}", owner.name)
+        } else {
+            format!("{}/{}", owner.kind.to_lowercase(), owner.name)
+        };
+        let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
+        out.push(
+            f.next_step("See current usage to size the limits", format!("kubectl -n {ns} top pod {pod_name} --containers"))
+                .next_step(
+                    "Set limits on the workload",
+                    format!("kubectl -n {ns} set resources {target} -c {first_container} --limits=cpu=500m,memory=512Mi"),
+                )
+                .build(),
+        );
+    }
+    out
+}
+
+/// Parses a k8s quantity, `None` when absent or malformed.
+fn qty(q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>) -> Option<Quantity> {
+    q.and_then(|q| Quantity::from_k8s(q).ok())
+}
+
+fn near_memory_limit(ctx: &NamespaceCtx<'_>, pod: &Pod) -> Option<Finding> {
+    let name = pod.metadata.name.as_deref()?;
+    let metrics = ctx.pod_metrics(name)?;
+    let containers = long_running(pod);
+    let mut hot: Vec<(String, Quantity, Quantity, i128)> = Vec::new();
+    for cm in &metrics.containers {
+        let Some(usage) = qty(cm.usage.get("memory")) else {
+            continue;
+        };
+        let Some(c) = containers.iter().find(|c| c.name == cm.name) else {
+            continue;
+        };
+        let limit = qty(c
+            .resources
+            .as_ref()
+            .and_then(|r| r.limits.as_ref())
+            .and_then(|l| l.get("memory")));
+        let Some(limit) = limit.filter(|l| !l.is_zero()) else {
+            continue;
+        };
+        let pct = usage.nanos().saturating_mul(100) / limit.nanos();
+        if pct >= NEAR_LIMIT_PERCENT {
+            hot.push((cm.name.clone(), usage, limit, pct));
+        }
+    }
+    let (c0, u0, l0, p0) = hot.first()?.clone();
+    let ns = ctx.namespace();
+    let parts: Vec<String> = hot
+        .iter()
+        .map(|(c, u, l, p)| {
+            format!(
+                "container {c} uses {} of its {} memory limit ({p}%)",
+                mib(u),
+                l
+            )
+        })
+        .collect();
+    let oom_before = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == c0))
+        .and_then(|c| c.last_state.as_ref()?.terminated.as_ref())
+        .is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"));
+    let tail = if oom_before {
+        "; it was already OOMKilled once and will be again"
+    } else {
+        "; the next allocation spike gets it OOMKilled"
+    };
+    let mut f = ctx
+        .finding(
+            "resources-near-memory-limit",
+            Layer::Resources,
+            Severity::Warning,
+            pod_ref(pod),
+        )
+        .symptom(format!(
+            "Pod {name}: memory {} / limit {} ({p0}%)",
+            mib(&u0),
+            l0
+        ))
+        .cause(format!("Pod {name}: {}{tail}.", name_list(&parts, 3)));
+    for (c, u, l, p) in &hot {
+        f = f.evidence(Evidence::Metric {
+            name: format!("memory usage of container {c}"),
+            value: mib(u),
+            compared_to: Some(format!("limit {l} ({p}%)")),
+        });
+    }
+    if let Some(owner) = ctx.owner_workload(pod) {
+        f = f.related(owner);
+    }
+    Some(
+        f.next_step(
+            "Watch the usage",
+            format!("kubectl -n {ns} top pod {name} --containers"),
+        )
+        .next_step(
+            "See restarts and last termination",
+            format!("kubectl -n {ns} describe pod {name}"),
+        )
+        .build(),
+    )
+}
+
+/// Memory as `kubectl top` prints it: whole MiB.
+fn mib(q: &Quantity) -> String {
+    format!("{}Mi", q.value() / (1024 * 1024))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,126 @@
+//! Tests of the resources rules on realistic pods and PodMetrics.
+
+use serde_json::json;
+
+use super::{missing_limits, run};
+use crate::context::PodMetrics;
+use crate::rules::service::testkit::{obj, pod, Fixture};
+use kpm_model::{Evidence, ObjectRef};
+
+fn rules(f: &[kpm_model::Finding]) -> Vec<&str> {
+    f.iter().map(|f| f.rule.as_str()).collect()
+}
+
+fn replicaset() -> serde_json::Value {
+    json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+           "metadata": {"name": "web-7c9d8f6b5", "namespace": "shop",
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d1", "controller": true}]}})
+}
+
+fn metrics(pod: &str, memory: &str) -> PodMetrics {
+    obj(json!({
+        "metadata": {"name": pod, "namespace": "shop", "creationTimestamp": "2026-11-20T14:32:01Z"},
+        "timestamp": "2026-11-20T14:31:47Z", "window": "15.017s",
+        "containers": [{"name": "app", "usage": {"cpu": "212043817n", "memory": memory}}]
+    }))
+}
+
+#[test]
+fn missing_limits_per_resource() {
+    let c: k8s_openapi::api::core::v1::Container = obj(
+        json!({"name": "app", "resources": {"requests": {"cpu": "100m"}, "limits": {"memory": "256Mi"}}}),
+    );
+    assert_eq!(missing_limits(&c), vec!["cpu"]);
+    let bare: k8s_openapi::api::core::v1::Container = obj(json!({"name": "app"}));
+    assert_eq!(missing_limits(&bare), vec!["memory", "cpu"]);
+}
+
+#[test]
+fn no_limits_is_one_finding_per_workload() {
+    let mut fx = Fixture::new("shop");
+    fx.ns.replicasets = vec![obj(replicaset())];
+    for name in [
+        "web-7c9d8f6b5-x2x7q",
+        "web-7c9d8f6b5-kq4zn",
+        "web-7c9d8f6b5-9fjwm",
+    ] {
+        let mut p = pod(
+            "shop",
+            name,
+            json!({"app": "web"}),
+            true,
+            json!([{"containerPort": 8080}]),
+        );
+        p["spec"]["containers"][0]["resources"] =
+            json!({"requests": {"cpu": "100m", "memory": "128Mi"}});
+        fx.ns.pods.push(obj(p));
+    }
+    let out = run(&fx.ctx());
+    assert_eq!(rules(&out), vec!["resources-no-limits"]);
+    let f = &out[0];
+    assert_eq!(f.object, ObjectRef::namespaced("Deployment", "shop", "web"));
+    assert!(
+        f.cause
+            .contains("Deployment web (3 pods): container app has no memory and no cpu limit"),
+        "{}",
+        f.cause
+    );
+    assert!(f.next_steps.iter().any(|s| s
+        .command
+        .contains("set resources deployment/web -c app --limits=")));
+}
+
+#[test]
+fn pods_with_limits_and_system_namespaces_are_quiet() {
+    let mut fx = Fixture::new("shop");
+    fx.ns.pods = vec![obj(pod(
+        "shop",
+        "web-1",
+        json!({"app": "web"}),
+        true,
+        json!(null),
+    ))];
+    assert!(run(&fx.ctx()).is_empty());
+    let mut sys = Fixture::new("kube-system");
+    let mut p = pod(
+        "kube-system",
+        "coredns-5d78c9869d-x2x7q",
+        json!({"k8s-app": "kube-dns"}),
+        true,
+        json!(null),
+    );
+    p["spec"]["containers"][0]["resources"] =
+        json!({"requests": {"cpu": "100m", "memory": "70Mi"}, "limits": {"memory": "170Mi"}});
+    sys.ns.pods = vec![obj(p)];
+    assert!(run(&sys.ctx()).is_empty());
+}
+
+#[test]
+fn memory_at_ninety_percent_of_limit() {
+    let mut fx = Fixture::new("shop");
+    // Limit 256Mi; usage 245Mi = 95 %.
+    fx.ns.pods = vec![obj(pod(
+        "shop",
+        "web-1",
+        json!({"app": "web"}),
+        true,
+        json!(null),
+    ))];
+    fx.ns.pod_metrics = Some(vec![metrics("web-1", "250880Ki")]);
+    let out = run(&fx.ctx());
+    assert_eq!(rules(&out), vec!["resources-near-memory-limit"]);
+    assert!(
+        out[0]
+            .cause
+            .contains("container app uses 245Mi of its 256Mi memory limit (95%)"),
+        "{}",
+        out[0].cause
+    );
+    assert!(out[0]
+        .evidence
+        .iter()
+        .any(|e| matches!(e, Evidence::Metric { value, compared_to: Some(c), .. } if value == "245Mi" && c == "limit 256Mi (95%)")));
+    // 200Mi of 256Mi (78 %) is fine.
+    fx.ns.pod_metrics = Some(vec![metrics("web-1", "200Mi")]);
+    assert!(run(&fx.ctx()).is_empty());
+}

@@ -1,0 +1,180 @@
+//! Runs the analysis on every scenario bundle of `testdata/` and compares the
+//! findings with `testdata/expected/<scenario>.json`: exactly the expected
+//! findings (rule, layer, object, cause substrings, root-cause link), no
+//! more, no fewer; findings of severity `info` are ignored unless listed.
+
+use std::path::{Path, PathBuf};
+
+use kpm_analyzer::{analyze, Options};
+use kpm_bundle::Bundle;
+use kpm_model::{Report, Severity};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+struct Expected {
+    scenario: String,
+    findings: Vec<ExpectedFinding>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExpectedFinding {
+    rule: String,
+    layer: String,
+    object: String,
+    #[serde(default)]
+    cause_contains: Vec<String>,
+    #[serde(default)]
+    root_cause: Option<String>,
+}
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+}
+
+/// Every problem with `report` against `expected`, empty when it matches.
+fn compare(report: &Report, expected: &Expected) -> Vec<String> {
+    let mut problems = Vec::new();
+    for e in &expected.findings {
+        let found = report
+            .findings
+            .iter()
+            .find(|f| f.rule == e.rule && f.object.to_string() == e.object);
+        let Some(f) = found else {
+            problems.push(format!("missing {}:{}", e.rule, e.object));
+            continue;
+        };
+        if f.layer.as_str() != e.layer {
+            problems.push(format!(
+                "{}: layer {} instead of {}",
+                f.id, f.layer, e.layer
+            ));
+        }
+        for s in &e.cause_contains {
+            if !f.cause.contains(s.as_str()) {
+                problems.push(format!("{}: cause {:?} lacks {:?}", f.id, f.cause, s));
+            }
+        }
+        match &e.root_cause {
+            Some(root) if !f.caused_by.contains(root) => {
+                problems.push(format!(
+                    "{}: caused_by {:?} lacks {root}",
+                    f.id, f.caused_by
+                ));
+            }
+            None if !f.caused_by.is_empty() => {
+                problems.push(format!(
+                    "{}: expected a root cause, but caused_by {:?}",
+                    f.id, f.caused_by
+                ));
+            }
+            _ => {}
+        }
+    }
+    for f in &report.findings {
+        let listed = expected
+            .findings
+            .iter()
+            .any(|e| e.rule == f.rule && e.object == f.object.to_string());
+        if !listed && f.severity > Severity::Info {
+            problems.push(format!("unexpected {} ({}): {}", f.id, f.severity, f.cause));
+        }
+    }
+    problems
+}
+
+fn scenarios() -> Vec<(String, PathBuf, PathBuf)> {
+    let root = testdata();
+    let Ok(dir) = std::fs::read_dir(root.join("expected")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, PathBuf, PathBuf)> = dir
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| {
+            let name = p.file_stem()?.to_str()?.to_string();
+            let bundle = root.join(&name);
+            bundle.is_dir().then_some((name, bundle, p))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_scenario_produces_exactly_its_expected_findings() {
+    let all = scenarios();
+    assert!(
+        !all.is_empty(),
+        "no scenarios under {}",
+        testdata().display()
+    );
+    let mut failures = Vec::new();
+    for (name, bundle_dir, expected_path) in &all {
+        let expected: Expected =
+            serde_json::from_str(&std::fs::read_to_string(expected_path).unwrap()).unwrap();
+        assert_eq!(&expected.scenario, name, "{}", expected_path.display());
+        let bundle = Bundle::open(bundle_dir).unwrap();
+        let report = analyze(&bundle, &Options::default());
+        let problems = compare(&report, &expected);
+        eprintln!(
+            "{name}: {}",
+            if problems.is_empty() { "pass" } else { "FAIL" }
+        );
+        for p in &problems {
+            failures.push(format!("{name}: {p}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "scenario mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn healthy_scenario_has_no_findings_and_full_coverage() {
+    let dir = testdata().join("healthy");
+    if !dir.is_dir() {
+        return;
+    }
+    let bundle = Bundle::open(&dir).unwrap();
+    let report = analyze(&bundle, &Options::default());
+    let serious: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity > Severity::Info)
+        .map(|f| f.id.as_str())
+        .collect();
+    assert!(serious.is_empty(), "{serious:?}");
+    assert!(report.damage.is_empty(), "{:?}", report.damage);
+    assert!(report.summary.pods > 0 && report.summary.nodes > 0);
+    assert!(report.applications.iter().all(|a| a.first_broken.is_none()));
+}
+
+#[test]
+fn root_causes_form_incidents_with_consequences() {
+    let dir = testdata().join("crashloop");
+    if !dir.is_dir() {
+        return;
+    }
+    let bundle = Bundle::open(&dir).unwrap();
+    let report = analyze(&bundle, &Options::default());
+    let svc = "service-no-ready-endpoints:Service/shop/checkout";
+    let incident = report
+        .incidents
+        .iter()
+        .find(|i| i.consequences.iter().any(|c| c == svc))
+        .expect("an incident has the Service as consequence");
+    assert!(incident.root.starts_with("pod-crashloop:"));
+    let app = report
+        .applications
+        .iter()
+        .find(|a| a.key == "shop/checkout")
+        .expect("application shop/checkout");
+    assert_eq!(app.first_broken, Some(kpm_model::Layer::Endpoints));
+    assert!(app
+        .root_causes
+        .iter()
+        .all(|r| r.starts_with("pod-crashloop:")));
+}

@@ -1,0 +1,189 @@
+//! Command line of `kpm-collect`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Snapshot a Kubernetes cluster into a kpm bundle for offline analysis.
+///
+/// Connects like kubectl (KUBECONFIG, ~/.kube/config, --kubeconfig,
+/// --context; in-cluster service account when run in a pod), reads every
+/// object the troubleshooting chain needs, read-only, and writes a zip.
+///
+/// Exit codes: 0 bundle written (failed steps, if any, are listed as
+/// warnings and recorded in the manifest); 2 usage error; 3 cannot connect or
+/// authenticate (no kubeconfig, unreachable server, TLS failure, 401);
+/// 4 nothing usable was collected (a bundle is still written for the
+/// record); 5 cannot write the output.
+#[derive(Debug, Parser)]
+#[command(name = "kpm-collect", version)]
+pub struct Args {
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then the
+    /// in-cluster service account).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use (default: current-context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Bundle to write (default: kpm-<context>-<UTC time>.zip in the current
+    /// directory).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Collect only this namespace (repeatable, or comma separated). Default:
+    /// all namespaces. Cluster-level context (nodes, node allocation, ingress
+    /// controllers, DNS, autoscalers) is collected either way.
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        value_name = "NS",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
+
+    /// Items per list page (`limit`); pages continue with the server's token.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub page_size: u32,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+
+    /// Sustained requests per second (client-side limit; 0 disables).
+    #[arg(long, default_value_t = 20.0)]
+    pub qps: f64,
+
+    /// Requests allowed in a burst above --qps.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub burst: u32,
+
+    /// Time limit of one request (e.g. 30s, 2m, 1500ms).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Time limit of the whole run; what was collected by then is written as
+    /// a valid bundle with the unfinished steps marked `timeout`.
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// At most this many lines of each container log (1..=100000).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub log_lines: u64,
+
+    /// At most this many bytes of each container log (e.g. 262144, 256KiB,
+    /// 1MiB; at most 16MiB).
+    #[arg(long, default_value = "256KiB", value_parser = parse_bytes)]
+    pub log_bytes: u64,
+
+    /// Do not collect container logs.
+    #[arg(long)]
+    pub no_logs: bool,
+
+    /// Turn off pattern redaction (env names, tokens in logs, last-applied).
+    /// Secret values are never collected regardless.
+    #[arg(long)]
+    pub no_redact: bool,
+
+    /// Also replace ConfigMap values (kept by default: config drift analysis
+    /// compares them).
+    #[arg(long)]
+    pub redact_configmaps: bool,
+}
+
+/// Parses `30s`, `2m`, `1h`, `1500ms` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 30s, 2m, 1500ms"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 7.0 * 86400.0 {
+        return Err(format!(
+            "duration {s:?} out of range (must be > 0 and at most a week)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The largest accepted `--log-bytes`.
+pub const MAX_LOG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Parses `262144`, `256KiB`, `1MiB`, `64k`.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected e.g. 262144, 256KiB, 1MiB"))?;
+    let mult = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "ki" | "kib" => 1024,
+        "m" | "mb" | "mi" | "mib" => 1024 * 1024,
+        _ => return Err(format!("invalid size unit in {s:?}: use KiB or MiB")),
+    };
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} too large"))?;
+    if bytes == 0 || bytes > MAX_LOG_BYTES {
+        return Err(format!("size {s:?} out of range (1 byte to 16MiB)"));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("abc").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("256KiB"), Ok(262_144));
+        assert_eq!(parse_bytes("1MiB"), Ok(1_048_576));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert!(parse_bytes("17MiB").is_err());
+        assert!(parse_bytes("0").is_err());
+        assert!(parse_bytes("1GiB").is_err());
+    }
+
+    #[test]
+    fn defaults_and_repeatable_namespaces() {
+        let a = Args::try_parse_from(["kpm-collect", "-n", "shop", "--namespace", "payments,auth"])
+            .unwrap();
+        assert_eq!(a.namespaces, ["shop", "payments", "auth"]);
+        assert_eq!(a.page_size, 500);
+        assert_eq!(a.concurrency, 8);
+        assert_eq!(a.log_lines, 500);
+        assert_eq!(a.log_bytes, 256 * 1024);
+        assert_eq!(a.request_timeout, Duration::from_secs(30));
+        assert!(a.timeout.is_none());
+        assert!(Args::try_parse_from(["kpm-collect", "--concurrency", "0"]).is_err());
+    }
+}

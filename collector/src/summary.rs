@@ -1,0 +1,155 @@
+//! The end-of-run summary: what was written and, for every failed step,
+//! what it means for the analysis.
+
+use std::collections::BTreeMap;
+
+use kpm_bundle::{Outcome, Step};
+
+use crate::sink::Totals;
+
+/// What a missing piece costs the analysis, by step `what`.
+pub fn consequence(what: &str) -> &'static str {
+    match what {
+        "secrets" => "secret-rotation checks will be skipped",
+        "pods" => "pod status, restarts and the Pod → Service chain will be incomplete",
+        "events" => "no event timeline (scheduling, probe, image pull failures)",
+        "services" | "endpoints" | "endpointslices" => "Service → Endpoints checks will be skipped",
+        "ingresses" | "ingressclasses" => "Ingress checks will be skipped",
+        "horizontalpodautoscalers" => "HPA checks will be skipped",
+        "nodes" => "node capacity and pressure checks will be skipped",
+        "namespaces" => {
+            "namespaces could not be listed; only the context's namespace was collected"
+        }
+        "metrics/nodes" | "metrics/pods" => {
+            "resource usage unavailable (metrics-server missing or forbidden)"
+        }
+        "configmaps" => "config rollout checks will be skipped",
+        "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" => {
+            "rollout checks will be skipped for these workloads"
+        }
+        "persistentvolumes" | "persistentvolumeclaims" => "volume checks will be skipped",
+        "logs" | "logs/previous" => "container logs missing for these containers",
+        "infra-pods" => "infrastructure pods (ingress controller, DNS, autoscaler) may be missing",
+        "node-allocation" => "node allocation (requests vs allocatable) unavailable",
+        "version" => "server version unknown",
+        _ => "related checks will be skipped",
+    }
+}
+
+/// Human size: `12.3 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", n / (1024.0 * 1024.0))
+    } else if n >= 1024.0 {
+        format!("{:.1} KiB", n / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+/// Summary lines, one failure group per line: `secrets forbidden in 3
+/// namespaces (shop, payments, …): secret-rotation checks will be skipped`.
+pub fn render(path: &str, size: u64, totals: &Totals, steps: &[Step], seconds: f64) -> Vec<String> {
+    let mut lines = vec![format!(
+        "wrote {path} ({}): {} objects, {} logs in {seconds:.1}s",
+        human_bytes(size),
+        totals.objects,
+        totals.logs
+    )];
+    let mut groups: BTreeMap<(&str, Outcome), Vec<String>> = BTreeMap::new();
+    for s in steps.iter().filter(|s| s.outcome != Outcome::Ok) {
+        let place = match (&s.namespace, &s.object) {
+            (Some(ns), Some(o)) => format!("{ns}/{o}"),
+            (Some(ns), None) => ns.clone(),
+            (None, Some(o)) => o.clone(),
+            (None, None) => "cluster".to_string(),
+        };
+        groups
+            .entry((s.what.as_str(), s.outcome))
+            .or_default()
+            .push(place);
+    }
+    if !groups.is_empty() {
+        let failed: usize = groups.values().map(Vec::len).sum();
+        lines.push(format!(
+            "{failed} steps did not complete (details in manifest.json \"steps\"):"
+        ));
+    }
+    for ((what, outcome), places) in groups {
+        let shown: Vec<&str> = places.iter().take(3).map(String::as_str).collect();
+        let more = if places.len() > 3 {
+            format!(", +{} more", places.len() - 3)
+        } else {
+            String::new()
+        };
+        lines.push(format!(
+            "  {what} {} ({}{more}): {}",
+            outcome.as_str(),
+            shown.join(", "),
+            consequence(what)
+        ));
+    }
+    lines
+}
+
+/// A collection is usable when at least one object list was collected.
+pub fn usable(steps: &[Step]) -> bool {
+    steps.iter().any(|s| {
+        s.outcome == Outcome::Ok
+            && s.path.is_some()
+            && !s.what.starts_with("logs")
+            && s.what != "version"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(what: &str, ns: Option<&str>, outcome: Outcome) -> Step {
+        let mut s = Step::new(what, outcome);
+        s.namespace = ns.map(str::to_string);
+        s
+    }
+
+    #[test]
+    fn groups_failures_with_consequences() {
+        let steps = vec![
+            failed("secrets", Some("shop"), Outcome::Forbidden),
+            failed("secrets", Some("payments"), Outcome::Forbidden),
+            failed("metrics/nodes", None, Outcome::NotFound),
+            Step::new("pods", Outcome::Ok),
+        ];
+        let totals = Totals {
+            objects: 42,
+            logs: 3,
+            bytes: 0,
+        };
+        let lines = render("kpm.zip", 2048, &totals, &steps, 1.25);
+        assert_eq!(
+            lines[0],
+            "wrote kpm.zip (2.0 KiB): 42 objects, 3 logs in 1.2s"
+        );
+        assert_eq!(
+            lines[1],
+            "3 steps did not complete (details in manifest.json \"steps\"):"
+        );
+        assert!(lines.contains(&"  metrics/nodes not_found (cluster): resource usage unavailable (metrics-server missing or forbidden)".to_string()));
+        assert!(lines.contains(
+            &"  secrets forbidden (shop, payments): secret-rotation checks will be skipped"
+                .to_string()
+        ));
+    }
+
+    #[test]
+    fn usable_needs_an_object_list() {
+        let mut v = Step::new("version", Outcome::Ok);
+        v.path = Some("cluster/version.json".into());
+        assert!(!usable(&[v.clone()]));
+        let mut pods = Step::new("pods", Outcome::Ok);
+        pods.path = Some("namespaces/shop/pods.json".into());
+        assert!(usable(&[v, pods]));
+        assert!(!usable(&[failed("pods", Some("shop"), Outcome::Forbidden)]));
+    }
+}

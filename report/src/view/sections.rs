@@ -1,0 +1,313 @@
+//! Views of the non-finding sections: application chains, timeline, nodes,
+//! top pods, coverage, collection and damage.
+
+use chrono::{DateTime, Utc};
+use kpm_model::{
+    Application, ChainLink, Layer, LinkState, NodeSummary, PodUsage, Report, TimelineEntry,
+};
+use serde::Serialize;
+
+use super::findings::FindingIndex;
+use super::format::{age, bar_width, bytes, clip, millis, timestamp};
+use super::{Capped, Limits};
+
+/// A root cause named under an application's chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct RootRef {
+    pub anchor: String,
+    pub rule: String,
+    pub severity: String,
+    pub object: String,
+    pub cause: String,
+}
+
+/// One box of the Ingress → Service → Endpoints → Pods → Nodes drawing.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    pub label: String,
+    pub layer: String,
+    pub state: String,
+    pub state_label: String,
+    pub summary: String,
+    pub objects: Capped<String>,
+    pub findings: usize,
+    /// The first broken link walking from the outside in: the one the
+    /// drawing marks and names the root cause under.
+    pub first_broken: bool,
+    /// One of the application's root-cause findings sits at this link: the
+    /// drawing shows where the break starts, not only where it shows.
+    pub has_root_cause: bool,
+}
+
+/// An application with its chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppView {
+    pub anchor: String,
+    pub key: String,
+    pub namespace: String,
+    pub name: String,
+    pub workload: String,
+    pub severity: String,
+    pub first_broken: String,
+    pub links: Vec<LinkView>,
+    pub root_causes: Capped<RootRef>,
+}
+
+/// Display name of a chain layer.
+pub fn layer_label(l: Layer) -> &'static str {
+    match l {
+        Layer::Ingress => "Ingress",
+        Layer::Service => "Service",
+        Layer::Endpoints => "Endpoints",
+        Layer::Pod => "Pods",
+        Layer::Node => "Nodes",
+        Layer::Autoscaling => "Autoscaling",
+        Layer::Config => "Config",
+        Layer::Resources => "Resources",
+        Layer::Dns => "DNS",
+        Layer::Rbac => "RBAC",
+    }
+}
+
+fn state_names(s: LinkState) -> (&'static str, &'static str) {
+    match s {
+        LinkState::Ok => ("ok", "OK"),
+        LinkState::Degraded => ("degraded", "Degraded"),
+        LinkState::Broken => ("broken", "Broken"),
+        LinkState::Absent => ("absent", "None"),
+        LinkState::Unknown => ("unknown", "Not checked"),
+    }
+}
+
+fn link_view(l: &ChainLink, app: &Application, limits: &Limits) -> LinkView {
+    let first_broken = app.first_broken;
+    let (state, state_label) = state_names(l.state);
+    LinkView {
+        label: layer_label(l.layer).to_string(),
+        layer: l.layer.as_str().to_string(),
+        state: state.to_string(),
+        state_label: state_label.to_string(),
+        summary: clip(&l.summary, limits.short_text),
+        objects: Capped::take(&l.objects, limits.objects_per_link, |o| o.name.clone()),
+        findings: l.findings.len(),
+        first_broken: first_broken == Some(l.layer) && l.state == LinkState::Broken,
+        has_root_cause: l.findings.iter().any(|f| app.root_causes.contains(f)),
+    }
+}
+
+/// Builds the view of one application.
+pub fn app_view(a: &Application, pos: usize, index: &FindingIndex<'_>, limits: &Limits) -> AppView {
+    AppView {
+        anchor: format!("a-{pos}"),
+        key: a.key.clone(),
+        namespace: a.namespace.clone(),
+        name: a.name.clone(),
+        workload: a
+            .workload
+            .as_ref()
+            .map(|w| w.to_string())
+            .unwrap_or_default(),
+        severity: a
+            .severity
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        first_broken: a
+            .first_broken
+            .map(|l| layer_label(l).to_string())
+            .unwrap_or_default(),
+        links: a.chain.iter().map(|l| link_view(l, a, limits)).collect(),
+        root_causes: {
+            let roots: Vec<RootRef> = a
+                .root_causes
+                .iter()
+                .filter_map(|id| index.get(id))
+                .map(|(f, anchor)| RootRef {
+                    anchor,
+                    rule: f.rule.clone(),
+                    severity: f.severity.as_str().to_string(),
+                    object: f.object.to_string(),
+                    cause: clip(&f.cause, limits.short_text),
+                })
+                .collect();
+            Capped::take(&roots, limits.roots_per_app, Clone::clone)
+        },
+    }
+}
+
+/// One timeline row.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineRow {
+    pub time: String,
+    pub age: String,
+    pub source: String,
+    pub object: String,
+    pub namespace: String,
+    pub event_type: String,
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+    pub count: u64,
+}
+
+/// The most recent `limit` entries: closest to the failure, which is what a
+/// post-mortem reads first; older ones are counted as hidden.
+pub fn timeline(
+    entries: &[TimelineEntry],
+    limits: &Limits,
+    now: &DateTime<Utc>,
+) -> Capped<TimelineRow> {
+    let skip = entries.len().saturating_sub(limits.timeline);
+    let items = entries
+        .iter()
+        .skip(skip)
+        .map(|e| TimelineRow {
+            time: timestamp(&e.time),
+            age: age(&e.time, now),
+            source: e.source.clone(),
+            object: e.object.as_ref().map(|o| o.to_string()).unwrap_or_default(),
+            namespace: e
+                .object
+                .as_ref()
+                .and_then(|o| o.namespace.clone())
+                .unwrap_or_default(),
+            warning: e.event_type == "Warning",
+            event_type: e.event_type.clone(),
+            reason: clip(&e.reason, limits.short_text),
+            message: clip(&e.message, limits.timeline_text),
+            count: e.count,
+        })
+        .collect();
+    Capped {
+        items,
+        total: entries.len(),
+        hidden: skip,
+    }
+}
+
+/// One resource bar of a node.
+#[derive(Debug, Clone, Serialize)]
+pub struct BarView {
+    pub resource: String,
+    pub allocatable: String,
+    pub requests: String,
+    pub requests_percent: u32,
+    pub requests_width: u32,
+    pub limits: String,
+    pub limits_percent: u32,
+    pub limits_width: u32,
+    pub usage: String,
+    pub usage_percent: Option<u32>,
+    pub usage_width: u32,
+    /// Requests at or above 90 %: the scheduler is about to refuse pods.
+    pub hot: bool,
+}
+
+/// One node.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeView {
+    pub name: String,
+    pub status: String,
+    pub ready: bool,
+    /// Not ready, cordoned or under pressure.
+    pub attention: bool,
+    pub problems: Vec<String>,
+    pub pods: u32,
+    pub bars: Vec<BarView>,
+}
+
+fn max_requests(n: &NodeSummary) -> u32 {
+    n.allocation
+        .iter()
+        .map(|a| a.requests_percent)
+        .max()
+        .unwrap_or(0)
+}
+
+fn node_needs_attention(n: &NodeSummary) -> bool {
+    !n.problems.is_empty() || n.status != "Ready"
+}
+
+/// Nodes that need attention first (not ready, pressure, cordoned), then the
+/// fullest by requests: on a 5,000-node cluster those are the ones to see.
+pub fn nodes(report: &Report, limits: &Limits) -> Capped<NodeView> {
+    let mut order: Vec<&NodeSummary> = report.nodes.iter().collect();
+    order.sort_by(|a, b| {
+        node_needs_attention(b)
+            .cmp(&node_needs_attention(a))
+            .then(max_requests(b).cmp(&max_requests(a)))
+            .then(a.name.cmp(&b.name))
+    });
+    let items = order
+        .iter()
+        .take(limits.nodes)
+        .map(|n| NodeView {
+            name: n.name.clone(),
+            ready: n.status.split(',').next() == Some("Ready"),
+            attention: node_needs_attention(n),
+            status: clip(&n.status, limits.short_text),
+            problems: n
+                .problems
+                .iter()
+                .take(limits.related)
+                .map(|p| clip(p, limits.short_text))
+                .collect(),
+            pods: n.pods,
+            bars: n
+                .allocation
+                .iter()
+                .map(|a| BarView {
+                    resource: a.resource.clone(),
+                    allocatable: a.allocatable.clone(),
+                    requests: a.requests.clone(),
+                    requests_percent: a.requests_percent,
+                    requests_width: bar_width(a.requests_percent),
+                    limits: a.limits.clone(),
+                    limits_percent: a.limits_percent,
+                    limits_width: bar_width(a.limits_percent),
+                    usage: a.usage.clone().unwrap_or_default(),
+                    usage_percent: a.usage_percent,
+                    usage_width: a.usage_percent.map(bar_width).unwrap_or(0),
+                    hot: a.requests_percent >= 90,
+                })
+                .collect(),
+        })
+        .collect();
+    Capped {
+        items,
+        total: report.nodes.len(),
+        hidden: report.nodes.len().saturating_sub(limits.nodes),
+    }
+}
+
+/// One "top pods" row.
+#[derive(Debug, Clone, Serialize)]
+pub struct PodRow {
+    pub pod: String,
+    pub namespace: String,
+    pub name: String,
+    pub cpu: String,
+    pub memory: String,
+    pub memory_limit: String,
+    pub memory_percent: Option<u64>,
+    pub memory_width: u64,
+}
+
+/// Top pods, in the analyzer's order (by memory).
+pub fn top_pods(pods: &[PodUsage], limits: &Limits) -> Capped<PodRow> {
+    Capped::take(pods, limits.top_pods, |p| {
+        let percent = p
+            .memory_limit_bytes
+            .filter(|l| *l > 0)
+            .map(|l| p.memory_bytes.saturating_mul(100) / l);
+        PodRow {
+            pod: p.pod.to_string(),
+            namespace: p.pod.namespace.clone().unwrap_or_default(),
+            name: p.pod.name.clone(),
+            cpu: millis(p.cpu_millis),
+            memory: bytes(p.memory_bytes),
+            memory_limit: p.memory_limit_bytes.map(bytes).unwrap_or_default(),
+            memory_percent: percent,
+            memory_width: percent.map(|x| x.min(100)).unwrap_or(0),
+        }
+    })
+}

@@ -1,0 +1,229 @@
+//! Test knobs: make the snapshot server misbehave on purpose.
+//!
+//! They exist for the collector's tests, which need an API server that pages,
+//! is slow, refuses or fails, without a cluster. All are off by default.
+//!
+//! * `--page-size N`: at most N items per list page even when the client sent
+//!   no `limit` (a `limit` lower than N still wins), so pagination is always
+//!   exercised.
+//! * `--latency-ms N`: every request waits N milliseconds before it is served.
+//! * `--fail RESOURCE=WHAT`, repeatable, optionally `NAMESPACE/RESOURCE=WHAT`:
+//!   requests for RESOURCE (a plural such as `secrets`, a group-qualified
+//!   plural such as `nodes.metrics.k8s.io`, or a subresource such as
+//!   `pods/log`) answer WHAT instead: `403` (RBAC-style Forbidden), `404`
+//!   (NotFound), `500` (InternalError), or `timeout` (the request is held
+//!   open for [`TIMEOUT_HOLD`], longer than any sensible client timeout, then
+//!   answered 504). With a namespace, only requests in that namespace fail.
+
+use std::time::Duration;
+
+use crate::errors::{ApiError, Gr, ServeError};
+
+/// How long a `timeout` failure holds the request. Bounded so that a client
+/// without a timeout still finishes, and a test run cannot hang forever.
+pub const TIMEOUT_HOLD: Duration = Duration::from_secs(60);
+
+/// What a failing resource answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailMode {
+    /// 403 Forbidden.
+    Forbidden,
+    /// 404 NotFound.
+    NotFound,
+    /// 500 InternalError.
+    Internal,
+    /// Hold the request, then 504.
+    Timeout,
+}
+
+/// One parsed `--fail` flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailRule {
+    /// Namespace the rule is limited to.
+    pub namespace: Option<String>,
+    /// Resource as spelled on the flag.
+    pub resource: String,
+    /// What to answer.
+    pub mode: FailMode,
+}
+
+impl FailRule {
+    /// Parses `secrets=403` or `shop/pods/log=500`.
+    pub fn parse(spec: &str) -> Result<FailRule, ServeError> {
+        let invalid = |reason: &str| ServeError::InvalidFail {
+            spec: spec.to_string(),
+            reason: reason.to_string(),
+        };
+        let (target, what) = spec
+            .rsplit_once('=')
+            .ok_or_else(|| invalid("expected RESOURCE=403|404|500|timeout"))?;
+        let mode = match what.trim() {
+            "403" => FailMode::Forbidden,
+            "404" => FailMode::NotFound,
+            "500" => FailMode::Internal,
+            "timeout" => FailMode::Timeout,
+            _ => return Err(invalid("the answer must be one of 403, 404, 500, timeout")),
+        };
+        let target = target.trim();
+        // `ns/resource` or `ns/resource/sub`: a bare `resource/sub` is told
+        // apart by its known subresource name.
+        let parts: Vec<&str> = target.split('/').collect();
+        let (namespace, resource) = match parts.as_slice() {
+            [r] => (None, r.to_string()),
+            [r, "log"] => (None, format!("{r}/log")),
+            [ns, r] => (Some(ns.to_string()), r.to_string()),
+            [ns, r, sub] => (Some(ns.to_string()), format!("{r}/{sub}")),
+            _ => return Err(invalid("too many '/' in the resource")),
+        };
+        if resource.is_empty() || namespace.as_deref() == Some("") {
+            return Err(invalid("empty resource or namespace"));
+        }
+        Ok(FailRule {
+            namespace,
+            resource,
+            mode,
+        })
+    }
+
+    fn matches(&self, names: &[String], namespace: Option<&str>) -> bool {
+        if let Some(ns) = &self.namespace {
+            if namespace != Some(ns.as_str()) {
+                return false;
+            }
+        }
+        names.contains(&self.resource)
+    }
+}
+
+/// All knobs, as the server uses them.
+#[derive(Debug, Clone, Default)]
+pub struct Knobs {
+    /// Items per page cap.
+    pub page_size: Option<usize>,
+    /// Per-request delay.
+    pub latency: Option<Duration>,
+    /// Forced failures.
+    pub fail: Vec<FailRule>,
+}
+
+/// The resource a request is about, as the fail rules see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Group and plural.
+    pub gr: Gr<'a>,
+    /// Subresource such as `log`.
+    pub subresource: Option<&'a str>,
+    /// Namespace of the request.
+    pub namespace: Option<&'a str>,
+    /// Object name for gets.
+    pub name: Option<&'a str>,
+    /// `list`, `get` or `watch`.
+    pub verb: &'a str,
+}
+
+impl Knobs {
+    /// Builds the knobs from the flags.
+    pub fn new(page_size: Option<usize>, latency_ms: Option<u64>, fail: &[String]) -> Result<Knobs, ServeError> {
+        Ok(Knobs {
+            page_size: page_size.filter(|n| *n > 0),
+            latency: latency_ms.filter(|n| *n > 0).map(Duration::from_millis),
+            fail: fail.iter().map(|s| FailRule::parse(s)).collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The failure forced for this request, if any rule matches.
+    pub fn failure(&self, target: &Target<'_>) -> Option<(FailMode, ApiError)> {
+        let names: Vec<String> = match target.subresource {
+            Some(sub) => vec![format!("{}/{sub}", target.gr.resource)],
+            None if target.gr.group == "metrics.k8s.io" => vec![target.gr.qualified()],
+            None => vec![target.gr.resource.to_string(), target.gr.qualified()],
+        };
+        let rule = self.fail.iter().find(|r| r.matches(&names, target.namespace))?;
+        let err = match rule.mode {
+            FailMode::Forbidden => {
+                let resource = names.first().map(String::as_str).unwrap_or(target.gr.resource);
+                ApiError::forbidden(
+                    Gr {
+                        group: target.gr.group,
+                        resource,
+                    },
+                    target.verb,
+                    target.name,
+                    target.namespace,
+                )
+            }
+            FailMode::NotFound => match target.name {
+                Some(name) => ApiError::not_found(target.gr, name),
+                None => ApiError::no_such_resource(),
+            },
+            FailMode::Internal => ApiError::internal(format!("injected failure (--fail {})", describe(rule))),
+            FailMode::Timeout => ApiError::timeout(format!(
+                "the server was unable to return a response in the time allotted (injected by --fail {})",
+                describe(rule)
+            )),
+        };
+        Some((rule.mode, err))
+    }
+}
+
+fn describe(rule: &FailRule) -> String {
+    let what = match rule.mode {
+        FailMode::Forbidden => "403",
+        FailMode::NotFound => "404",
+        FailMode::Internal => "500",
+        FailMode::Timeout => "timeout",
+    };
+    match &rule.namespace {
+        Some(ns) => format!("{ns}/{}={what}", rule.resource),
+        None => format!("{}={what}", rule.resource),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target<'a>(group: &'a str, resource: &'a str, sub: Option<&'a str>, ns: Option<&'a str>) -> Target<'a> {
+        Target {
+            gr: Gr { group, resource },
+            subresource: sub,
+            namespace: ns,
+            name: None,
+            verb: "list",
+        }
+    }
+
+    #[test]
+    fn parses_every_form() {
+        let r = FailRule::parse("shop/secrets=403").unwrap();
+        assert_eq!(r.namespace.as_deref(), Some("shop"));
+        assert_eq!(r.resource, "secrets");
+        assert_eq!(r.mode, FailMode::Forbidden);
+        assert_eq!(FailRule::parse("pods/log=500").unwrap().resource, "pods/log");
+        assert_eq!(FailRule::parse("pods/log=500").unwrap().namespace, None);
+        assert_eq!(FailRule::parse("events=timeout").unwrap().mode, FailMode::Timeout);
+        assert!(FailRule::parse("events").is_err());
+        assert!(FailRule::parse("events=418").is_err());
+        assert!(FailRule::parse("/pods=404").is_err());
+    }
+
+    #[test]
+    fn namespace_limits_the_rule() {
+        let knobs = Knobs::new(None, None, &["shop/secrets=403".to_string()]).unwrap();
+        assert!(knobs.failure(&target("", "secrets", None, Some("web"))).is_none());
+        let (mode, err) = knobs.failure(&target("", "secrets", None, Some("shop"))).unwrap();
+        assert_eq!(mode, FailMode::Forbidden);
+        assert_eq!(err.code, 403);
+        assert!(err.message.contains("in the namespace \"shop\""));
+    }
+
+    #[test]
+    fn metrics_and_subresources_are_told_apart() {
+        let knobs = Knobs::new(None, None, &["pods=500".to_string(), "nodes.metrics.k8s.io=404".to_string()]).unwrap();
+        assert_eq!(knobs.failure(&target("", "pods", None, Some("a"))).unwrap().1.code, 500);
+        assert!(knobs.failure(&target("", "pods", Some("log"), Some("a"))).is_none());
+        assert!(knobs.failure(&target("metrics.k8s.io", "pods", None, Some("a"))).is_none());
+        assert_eq!(knobs.failure(&target("metrics.k8s.io", "nodes", None, None)).unwrap().1.code, 404);
+        assert!(knobs.failure(&target("", "nodes", None, None)).is_none());
+    }
+}

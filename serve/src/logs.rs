@@ -1,0 +1,287 @@
+//! `GET .../pods/<name>/log`: container logs from the bundle.
+//!
+//! Container choice and its errors follow the API server (`LogLocation` in
+//! `pkg/registry/core/pod/strategy.go`) and the kubelet, because kubectl
+//! prints them as they are. Options:
+//!
+//! * `container`, `previous`, `tailLines` and `limitBytes` behave as on a
+//!   cluster (tail first, then the byte limit, as the kubelet applies them).
+//! * `sinceSeconds`/`sinceTime` are relative to the collection time, not the
+//!   wall clock. Collected lines carry no timestamps of their own unless the
+//!   application wrote an RFC 3339 one at the start of the line: such lines
+//!   are filtered by it; other lines are kept, except that a previous
+//!   container that finished before the cutoff contributes nothing.
+//! * `timestamps=true` cannot add the kubelet's timestamps (they were not
+//!   collected); lines are returned as stored.
+//! * `follow=true` returns the stored log and ends: a snapshot does not grow.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::errors::{ApiError, Gr};
+
+/// The log options of the query string.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogParams {
+    /// `container`.
+    pub container: Option<String>,
+    /// `previous`.
+    pub previous: bool,
+    /// `tailLines`.
+    pub tail_lines: Option<usize>,
+    /// `limitBytes`.
+    pub limit_bytes: Option<usize>,
+    /// Cutoff from `sinceSeconds`/`sinceTime`.
+    pub since: Option<DateTime<Utc>>,
+}
+
+fn parse_num(name: &str, v: &str) -> Result<i64, ApiError> {
+    v.parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid {name} {v:?}: not an integer")))
+}
+
+impl LogParams {
+    /// Reads the options; `now` is the collection time.
+    pub fn from_query(query: &[(String, String)], now: DateTime<Utc>) -> Result<LogParams, ApiError> {
+        let get = |k: &str| query.iter().find(|(qk, _)| qk == k).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+        let mut p = LogParams {
+            container: get("container").map(str::to_string),
+            previous: get("previous") == Some("true"),
+            ..LogParams::default()
+        };
+        if let Some(t) = get("tailLines") {
+            let n = parse_num("tailLines", t)?;
+            // A negative tail means "all lines" (kubectl sends -1).
+            p.tail_lines = usize::try_from(n).ok();
+        }
+        if let Some(b) = get("limitBytes") {
+            let n = parse_num("limitBytes", b)?;
+            if n < 1 {
+                return Err(ApiError::bad_request("limitBytes must be greater than zero"));
+            }
+            p.limit_bytes = usize::try_from(n).ok();
+        }
+        if let Some(s) = get("sinceSeconds") {
+            let n = parse_num("sinceSeconds", s)?;
+            if n < 1 {
+                return Err(ApiError::bad_request("sinceSeconds must be greater than 0"));
+            }
+            p.since = Some(now - chrono::TimeDelta::seconds(n));
+        } else if let Some(t) = get("sinceTime") {
+            let t = DateTime::parse_from_rfc3339(t)
+                .map_err(|_| ApiError::bad_request(format!("invalid sinceTime {t:?}")))?;
+            p.since = Some(t.with_timezone(&Utc));
+        }
+        Ok(p)
+    }
+}
+
+fn names(list: Option<&Value>) -> Vec<String> {
+    list.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Chooses the container as the API server does: the one named, or the only
+/// one; errors with the server's messages otherwise.
+pub fn choose_container(pod: &Value, pod_name: &str, wanted: Option<&str>) -> Result<String, ApiError> {
+    let spec = pod.get("spec");
+    let containers = names(spec.and_then(|s| s.get("containers")));
+    let inits = names(spec.and_then(|s| s.get("initContainers")));
+    let ephemeral = names(spec.and_then(|s| s.get("ephemeralContainers")));
+    match wanted {
+        Some(c) => {
+            if containers.iter().chain(&inits).chain(&ephemeral).any(|n| n == c) {
+                Ok(c.to_string())
+            } else {
+                Err(ApiError::bad_request(format!("container {c} is not valid for pod {pod_name}")))
+            }
+        }
+        None => match containers.as_slice() {
+            [only] => Ok(only.clone()),
+            [] => Err(ApiError::bad_request(format!("a container name must be specified for pod {pod_name}"))),
+            many => {
+                let mut msg = format!(
+                    "a container name must be specified for pod {pod_name}, choose one of: [{}]",
+                    many.join(" ")
+                );
+                if !inits.is_empty() {
+                    msg.push_str(&format!(" or one of the init containers: [{}]", inits.join(" ")));
+                }
+                Err(ApiError::bad_request(msg))
+            }
+        },
+    }
+}
+
+/// The status of container `name` among all container status lists.
+fn container_status<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
+    let status = pod.get("status")?;
+    ["containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"]
+        .iter()
+        .filter_map(|k| status.get(*k).and_then(Value::as_array))
+        .flatten()
+        .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
+}
+
+/// The error for a log the bundle does not hold, as the kubelet words the
+/// cases it has, or "not collected" when the kubelet would have had one.
+pub fn missing_log_error(pod: &Value, pod_name: &str, container: &str, previous: bool, forbidden: bool) -> ApiError {
+    if forbidden {
+        return ApiError::forbidden(
+            Gr {
+                group: "",
+                resource: "pods/log",
+            },
+            "get",
+            Some(pod_name),
+            pod.pointer("/metadata/namespace").and_then(Value::as_str),
+        );
+    }
+    if previous {
+        return ApiError::bad_request(format!(
+            "previous terminated container \"{container}\" in pod \"{pod_name}\" not found"
+        ));
+    }
+    if pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("").is_empty() {
+        return ApiError::bad_request(format!("pod {pod_name} does not have a host assigned"));
+    }
+    if let Some(reason) = container_status(pod, container)
+        .and_then(|s| s.pointer("/state/waiting"))
+        .map(|w| w.get("reason").and_then(Value::as_str).unwrap_or(""))
+    {
+        return ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
+        ));
+    }
+    ApiError::not_collected(&format!("the log of container \"{container}\" in pod \"{pod_name}\""))
+}
+
+/// Whether the container waits to restart after a terminated instance (for
+/// example in CrashLoopBackOff): the kubelet then serves that instance's log
+/// as the current one.
+pub fn waiting_after_termination(pod: &Value, container: &str) -> bool {
+    container_status(pod, container).is_some_and(|s| {
+        s.pointer("/state/waiting").is_some_and(|w| !w.is_null())
+            && s.pointer("/lastState/terminated").is_some_and(|t| !t.is_null())
+    })
+}
+
+/// When the previous instance of the container finished, if recorded.
+fn previous_finished(pod: &Value, container: &str) -> Option<DateTime<Utc>> {
+    let t = container_status(pod, container)?
+        .pointer("/lastState/terminated/finishedAt")?
+        .as_str()?;
+    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn line_time(line: &str) -> Option<DateTime<Utc>> {
+    let first = line.split_whitespace().next()?;
+    DateTime::parse_from_rfc3339(first).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// Applies the options to a stored log.
+pub fn apply(text: &str, params: &LogParams, pod: &Value, container: &str) -> String {
+    if let (Some(since), true) = (params.since, params.previous) {
+        if previous_finished(pod, container).is_some_and(|f| f < since) {
+            return String::new();
+        }
+    }
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    if let Some(since) = params.since {
+        lines.retain(|l| line_time(l).is_none_or(|t| t >= since));
+    }
+    if let Some(n) = params.tail_lines {
+        let skip = lines.len().saturating_sub(n);
+        lines.drain(..skip);
+    }
+    let mut out: String = lines.concat();
+    if let Some(limit) = params.limit_bytes {
+        if out.len() > limit {
+            // Cut on a character boundary at or below the byte limit.
+            let mut cut = limit;
+            while cut > 0 && !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod() -> Value {
+        json!({
+            "metadata": {"name": "web-1", "namespace": "shop"},
+            "spec": {"nodeName": "worker-1", "initContainers": [{"name": "migrate"}], "containers": [{"name": "app"}, {"name": "envoy"}]},
+            "status": {"containerStatuses": [
+                {"name": "app", "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                 "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": "2025-03-01T11:58:00Z"}}},
+                {"name": "envoy", "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}
+            ]}
+        })
+    }
+
+    #[test]
+    fn container_choice_follows_the_api_server() {
+        let p = pod();
+        let err = choose_container(&p, "web-1", None).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert_eq!(
+            err.message,
+            "a container name must be specified for pod web-1, choose one of: [app envoy] or one of the init containers: [migrate]"
+        );
+        assert_eq!(choose_container(&p, "web-1", Some("migrate")).unwrap(), "migrate");
+        assert_eq!(
+            choose_container(&p, "web-1", Some("db")).unwrap_err().message,
+            "container db is not valid for pod web-1"
+        );
+        let single = json!({"spec": {"containers": [{"name": "app"}]}});
+        assert_eq!(choose_container(&single, "x", None).unwrap(), "app");
+    }
+
+    #[test]
+    fn missing_logs_use_kubelet_wording() {
+        let p = pod();
+        assert_eq!(
+            missing_log_error(&p, "web-1", "envoy", true, false).message,
+            "previous terminated container \"envoy\" in pod \"web-1\" not found"
+        );
+        assert_eq!(
+            missing_log_error(&p, "web-1", "envoy", false, false).message,
+            "container \"envoy\" in pod \"web-1\" is waiting to start: ContainerCreating"
+        );
+        assert_eq!(missing_log_error(&p, "web-1", "app", false, true).code, 403);
+        assert!(waiting_after_termination(&p, "app"));
+        assert!(!waiting_after_termination(&p, "envoy"));
+    }
+
+    #[test]
+    fn tail_limit_and_since() {
+        let p = pod();
+        let text = "starting\nlistening on :8080\npanic: nil map\n";
+        let now = DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z").unwrap().with_timezone(&Utc);
+        let q = |pairs: &[(&str, &str)]| {
+            let v: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            LogParams::from_query(&v, now).unwrap()
+        };
+        assert_eq!(apply(text, &q(&[("tailLines", "1")]), &p, "app"), "panic: nil map\n");
+        assert_eq!(apply(text, &q(&[("tailLines", "-1")]), &p, "app"), text);
+        assert_eq!(apply(text, &q(&[("limitBytes", "8")]), &p, "app"), "starting");
+        // The previous instance finished two minutes before collection.
+        assert_eq!(apply(text, &q(&[("previous", "true"), ("sinceSeconds", "60")]), &p, "app"), "");
+        assert_eq!(apply(text, &q(&[("previous", "true"), ("sinceSeconds", "600")]), &p, "app"), text);
+        let stamped = "2025-03-01T11:50:00Z old\n2025-03-01T11:59:30Z new\nplain\n";
+        assert_eq!(apply(stamped, &q(&[("sinceSeconds", "60")]), &p, "app"), "2025-03-01T11:59:30Z new\nplain\n");
+        let bad: Vec<(String, String)> = vec![("limitBytes".into(), "0".into())];
+        assert!(LogParams::from_query(&bad, now).is_err());
+    }
+}

@@ -1,0 +1,441 @@
+//! Request routing: URL → discovery, list, get, log or metrics answer.
+//!
+//! Everything here is synchronous and runs on a blocking thread: the first
+//! request for a big list parses it, and that must not stall the runtime.
+
+use std::sync::Arc;
+
+use kpm_bundle::layout::{self, ResourceKind, Scope};
+use serde_json::Value;
+
+use crate::discovery::{self, METRICS_GROUP, METRICS_VERSION};
+use crate::errors::{ApiError, Gr};
+use crate::knobs::Target;
+use crate::list::{combined_resource_version, list_body, select_page, Candidates, ListParams, Page};
+use crate::logs::{self, LogParams};
+use crate::store::{Loaded, Store};
+use crate::table::{self, Include};
+
+/// Shared server state.
+pub struct State {
+    /// The bundle and its caches.
+    pub store: Store,
+    /// Test knobs.
+    pub knobs: crate::knobs::Knobs,
+    /// `127.0.0.1:PORT`, for `/api`.
+    pub server_address: String,
+    /// Whether the bundle holds any metrics (serves `metrics.k8s.io`).
+    pub has_metrics: bool,
+}
+
+/// A finished answer.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub fn json(status: u16, value: &Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            body: serde_json::to_vec(value).unwrap_or_default(),
+        }
+    }
+
+    /// A `Status` failure.
+    pub fn error(e: &ApiError) -> Reply {
+        Reply::json(e.code, &e.to_status())
+    }
+
+    fn text(body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status: 200,
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        }
+    }
+}
+
+/// What a request asks for, parsed from the URL alone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// A document that is not about objects (`/version`, discovery, health).
+    Static(Vec<String>),
+    /// A list, a get, or a subresource of a kind.
+    Resource {
+        /// API group.
+        group: String,
+        /// Version.
+        version: String,
+        /// Plural name.
+        plural: String,
+        /// Namespace in the URL.
+        namespace: Option<String>,
+        /// Object name.
+        name: Option<String>,
+        /// Subresource (`log`, `status`).
+        subresource: Option<String>,
+    },
+}
+
+impl Route {
+    /// Parses a URL path.
+    pub fn parse(path: &str) -> Route {
+        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        let (group, version, rest) = match segs.as_slice() {
+            [api, v, rest @ ..] if api == "api" && !rest.is_empty() => (String::new(), v.clone(), rest.to_vec()),
+            [apis, g, v, rest @ ..] if apis == "apis" && !rest.is_empty() => (g.clone(), v.clone(), rest.to_vec()),
+            _ => return Route::Static(segs),
+        };
+        let resource = |plural: &str, namespace: Option<&String>, name: Option<&String>, sub: Option<&String>| Route::Resource {
+            group: group.clone(),
+            version: version.clone(),
+            plural: plural.to_string(),
+            namespace: namespace.cloned(),
+            name: name.cloned(),
+            subresource: sub.cloned(),
+        };
+        match rest.as_slice() {
+            // `namespaces/<ns>/<plural>...`, unless `<plural>` is a
+            // subresource of the namespace itself.
+            [ns_word, ns, plural, tail @ ..] if ns_word == "namespaces" && plural != "status" && plural != "finalize" => {
+                match tail {
+                    [] => resource(plural, Some(ns), None, None),
+                    [name] => resource(plural, Some(ns), Some(name), None),
+                    [name, sub] => resource(plural, Some(ns), Some(name), Some(sub)),
+                    _ => Route::Static(segs.clone()),
+                }
+            }
+            [plural] => resource(plural, None, None, None),
+            [plural, name] => resource(plural, None, Some(name), None),
+            [plural, name, sub] => resource(plural, None, Some(name), Some(sub)),
+            _ => Route::Static(segs.clone()),
+        }
+    }
+
+    /// The knob target of this route, if it is about a resource.
+    pub fn target<'a>(&'a self, verb: &'a str) -> Option<Target<'a>> {
+        match self {
+            Route::Static(_) => None,
+            Route::Resource {
+                group,
+                plural,
+                namespace,
+                name,
+                subresource,
+                ..
+            } => Some(Target {
+                gr: Gr { group, resource: plural },
+                subresource: subresource.as_deref().filter(|s| *s != "status"),
+                namespace: namespace.as_deref(),
+                name: name.as_deref(),
+                verb,
+            }),
+        }
+    }
+}
+
+/// The request as the router needs it.
+pub struct Request<'a> {
+    /// Parsed path.
+    pub route: &'a Route,
+    /// Decoded query pairs.
+    pub query: &'a [(String, String)],
+    /// Whether the client asked for a `meta.k8s.io` Table.
+    pub table: bool,
+}
+
+impl Request<'_> {
+    fn param(&self, k: &str) -> Option<&str> {
+        self.query.iter().find(|(qk, _)| qk == k).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Answers a GET.
+pub fn handle(state: &State, req: &Request<'_>) -> Reply {
+    match answer(state, req) {
+        Ok(r) => r,
+        Err(e) => Reply::error(&e),
+    }
+}
+
+fn answer(state: &State, req: &Request<'_>) -> Result<Reply, ApiError> {
+    match req.route {
+        Route::Static(segs) => static_doc(state, segs),
+        Route::Resource {
+            group,
+            version,
+            plural,
+            namespace,
+            name,
+            subresource,
+        } => {
+            if group == METRICS_GROUP {
+                if version != METRICS_VERSION || !state.has_metrics {
+                    return Err(ApiError::no_such_resource());
+                }
+                return crate::metrics::answer(state, req, plural, namespace.as_deref(), name.as_deref());
+            }
+            if group.is_empty() && plural == "replicationcontrollers" {
+                return replication_controllers(state, req, name.as_deref());
+            }
+            let kind = layout::all_kinds()
+                .find(|k| k.group == group && k.version == version && k.plural == plural)
+                .ok_or_else(ApiError::no_such_resource)?;
+            // A namespaced kind under a cluster path (or the reverse) is not
+            // a URL the API server serves, except the all-namespaces list.
+            let ns = namespace.as_deref();
+            match (kind.scope, ns, name) {
+                (Scope::Cluster, Some(_), _) | (Scope::Namespaced, None, Some(_)) => {
+                    return Err(ApiError::no_such_resource())
+                }
+                _ => {}
+            }
+            match (name, subresource.as_deref()) {
+                (None, _) => list(state, req, kind, ns),
+                (Some(n), None | Some("status")) => get(state, req, kind, ns, n),
+                (Some(n), Some("log")) if kind.plural == "pods" => pod_log(state, req, kind, ns.unwrap_or(""), n),
+                _ => Err(ApiError::no_such_resource()),
+            }
+        }
+    }
+}
+
+fn static_doc(state: &State, segs: &[String]) -> Result<Reply, ApiError> {
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let doc = match segs.as_slice() {
+        ["healthz" | "readyz" | "livez", ..] => return Ok(Reply::text("ok")),
+        ["version"] => {
+            let bundle = state.store.bundle();
+            if bundle.contains(layout::CLUSTER_VERSION) {
+                let raw = bundle.read_bytes(layout::CLUSTER_VERSION).map_err(ApiError::internal)?;
+                return Ok(Reply {
+                    status: 200,
+                    content_type: "application/json",
+                    body: raw,
+                });
+            }
+            match &bundle.manifest().cluster.server_version {
+                Some(v) => discovery::version_from_manifest(v),
+                None => return Err(ApiError::not_collected("/version")),
+            }
+        }
+        ["api"] => discovery::core_versions(&state.server_address),
+        ["api", v] => discovery::resource_list("", v, state.has_metrics).ok_or_else(ApiError::no_such_resource)?,
+        ["apis"] => discovery::group_list(state.has_metrics),
+        ["apis", g] => discovery::group(g, state.has_metrics).ok_or_else(ApiError::no_such_resource)?,
+        ["apis", g, v] => discovery::resource_list(g, v, state.has_metrics).ok_or_else(ApiError::no_such_resource)?,
+        [] => serde_json::json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]}),
+        // `/openapi/v2`, `/openapi/v3` and anything else: no schema is
+        // served, kubectl falls back to its built-in knowledge.
+        _ => return Err(ApiError::no_such_resource()),
+    };
+    Ok(Reply::json(200, &doc))
+}
+
+/// The lists to answer from, or the error replayed from the manifest.
+fn lists_for(state: &State, kind: &ResourceKind, ns: Option<&str>) -> Result<Vec<Arc<Loaded>>, ApiError> {
+    let store = &state.store;
+    match (kind.scope, ns) {
+        (Scope::Cluster, _) => match store.load(kind, None)? {
+            Some(l) => Ok(vec![l]),
+            None => Err(store.missing_error(kind, None, "list", None)),
+        },
+        (Scope::Namespaced, None) => store.load_all(kind),
+        (Scope::Namespaced, Some(ns)) => match store.load(kind, Some(ns))? {
+            Some(l) => Ok(vec![l]),
+            None if store.namespaces().iter().any(|n| n == ns) => Err(store.missing_error(kind, Some(ns), "list", None)),
+            None => {
+                if store.bundle().manifest().outcome_of(kind.plural, Some(ns)).is_some() {
+                    return Err(store.missing_error(kind, Some(ns), "list", None));
+                }
+                // A namespace the bundle knows nothing of: empty, as the API
+                // server lists a namespace that does not exist.
+                Ok(Vec::new())
+            }
+        },
+    }
+}
+
+fn list(state: &State, req: &Request<'_>, kind: &ResourceKind, ns: Option<&str>) -> Result<Reply, ApiError> {
+    if matches!(req.param("watch"), Some("true" | "1")) {
+        return Err(ApiError::watch_unsupported());
+    }
+    let params = ListParams::from_query(req.query, kind.plural)?;
+    let lists = lists_for(state, kind, ns)?;
+    let rv = combined_resource_version(lists.iter().map(|l| l.resource_version.as_str()));
+    let cap = state.knobs.page_size;
+    // `kubectl describe node` asks for the pods of one node across every
+    // namespace: answer from the node index instead of a scan.
+    let page: Page = match (kind.plural, params.field.required("spec.nodeName")) {
+        ("pods", Some(node)) if ns.is_none() => {
+            select_page(kind.plural, Candidates::Refs(state.store.pods_on_node(node)?), &params, cap)?
+        }
+        _ => select_page(kind.plural, Candidates::Lists(&lists), &params, cap)?,
+    };
+    if req.table {
+        let items = page_values(&page)?;
+        let t = table::render(kind, &items, Include::from_query(req.param("includeObject")), state.store.now())?;
+        return Ok(Reply::json(200, &table::with_list_meta(t, &rv, page.continue_token.as_deref())));
+    }
+    Ok(Reply {
+        status: 200,
+        content_type: "application/json",
+        body: list_body(&kind.list_kind(), &kind.api_version(), &rv, &page)?,
+    })
+}
+
+/// ReplicationControllers are not collected (a kind superseded by
+/// Deployments), but `kubectl cluster-info dump` lists them in every
+/// namespace and gives up on a 404. They are answered as an empty list, and
+/// deliberately left out of discovery so `kubectl get rc` says the snapshot
+/// has no such resource.
+fn replication_controllers(state: &State, req: &Request<'_>, name: Option<&str>) -> Result<Reply, ApiError> {
+    if let Some(name) = name {
+        return Err(ApiError::not_found(
+            Gr {
+                group: "",
+                resource: "replicationcontrollers",
+            },
+            name,
+        ));
+    }
+    if matches!(req.param("watch"), Some("true" | "1")) {
+        return Err(ApiError::watch_unsupported());
+    }
+    let rv = state.store.bundle_resource_version();
+    let empty = Page {
+        items: Vec::new(),
+        continue_token: None,
+    };
+    Ok(Reply {
+        status: 200,
+        content_type: "application/json",
+        body: list_body("ReplicationControllerList", "v1", &rv, &empty)?,
+    })
+}
+
+fn page_values(page: &Page) -> Result<Vec<Value>, ApiError> {
+    page.items
+        .iter()
+        .filter_map(|(l, i)| l.items.get(*i))
+        .map(|it| it.value())
+        .collect()
+}
+
+/// Finds one object and parses it.
+pub fn find(state: &State, kind: &ResourceKind, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+    let lists = match lists_for(state, kind, ns) {
+        Ok(l) => l,
+        Err(e) if e.code == 403 => {
+            return Err(state.store.missing_error(kind, ns, "get", Some(name)));
+        }
+        Err(e) => return Err(e),
+    };
+    let item = lists
+        .iter()
+        .flat_map(|l| l.items.iter())
+        .find(|it| it.name == name)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                Gr {
+                    group: kind.group,
+                    resource: kind.plural,
+                },
+                name,
+            )
+        })?;
+    item.value()
+}
+
+/// Adds `kind`/`apiVersion`, which list items do not carry but a GET answer
+/// does.
+pub fn with_type_meta(mut obj: Value, kind: &str, api_version: &str) -> Value {
+    if let Some(map) = obj.as_object_mut() {
+        map.entry("kind").or_insert_with(|| kind.into());
+        map.entry("apiVersion").or_insert_with(|| api_version.into());
+    }
+    obj
+}
+
+fn get(state: &State, req: &Request<'_>, kind: &ResourceKind, ns: Option<&str>, name: &str) -> Result<Reply, ApiError> {
+    if matches!(req.param("watch"), Some("true" | "1")) {
+        return Err(ApiError::watch_unsupported());
+    }
+    let obj = find(state, kind, ns, name)?;
+    if req.table {
+        let t = table::render(kind, std::slice::from_ref(&obj), Include::from_query(req.param("includeObject")), state.store.now())?;
+        let rv = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
+        return Ok(Reply::json(200, &table::with_list_meta(t, rv, None)));
+    }
+    Ok(Reply::json(200, &with_type_meta(obj, kind.kind, &kind.api_version())))
+}
+
+fn pod_log(state: &State, req: &Request<'_>, kind: &ResourceKind, ns: &str, name: &str) -> Result<Reply, ApiError> {
+    let pod = find(state, kind, Some(ns), name)?;
+    let params = LogParams::from_query(req.query, state.store.now())?;
+    let container = logs::choose_container(&pod, name, params.container.as_deref())?;
+    let bundle = state.store.bundle();
+    let mut path = layout::log_path(ns, name, &container, params.previous);
+    if !bundle.contains(&path) && !params.previous && logs::waiting_after_termination(&pod, &container) {
+        // The kubelet answers a container waiting to restart with the log
+        // of its last terminated instance.
+        path = layout::log_path(ns, name, &container, true);
+    }
+    if !bundle.contains(&path) {
+        let what = if params.previous { "logs/previous" } else { "logs" };
+        let object = format!("{name}/{container}");
+        let forbidden = bundle.manifest().steps.iter().any(|s| {
+            s.what == what
+                && s.namespace.as_deref() == Some(ns)
+                && s.object.as_deref() == Some(object.as_str())
+                && s.outcome == kpm_bundle::Outcome::Forbidden
+        });
+        return Err(logs::missing_log_error(&pod, name, &container, params.previous, forbidden));
+    }
+    let text = bundle.read_string(&path).map_err(ApiError::internal)?;
+    Ok(Reply::text(logs::apply(&text, &params, &pod, &container)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(g: &str, p: &str, ns: Option<&str>, name: Option<&str>, sub: Option<&str>) -> Route {
+        Route::Resource {
+            group: g.into(),
+            version: "v1".into(),
+            plural: p.into(),
+            namespace: ns.map(Into::into),
+            name: name.map(Into::into),
+            subresource: sub.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn parses_the_api_server_url_shapes() {
+        assert_eq!(Route::parse("/api/v1/pods"), res("", "pods", None, None, None));
+        assert_eq!(Route::parse("/api/v1/namespaces"), res("", "namespaces", None, None, None));
+        assert_eq!(Route::parse("/api/v1/namespaces/shop"), res("", "namespaces", None, Some("shop"), None));
+        assert_eq!(Route::parse("/api/v1/namespaces/shop/status"), res("", "namespaces", None, Some("shop"), Some("status")));
+        assert_eq!(Route::parse("/api/v1/namespaces/shop/pods"), res("", "pods", Some("shop"), None, None));
+        assert_eq!(
+            Route::parse("/api/v1/namespaces/shop/pods/web-1/log"),
+            res("", "pods", Some("shop"), Some("web-1"), Some("log"))
+        );
+        assert_eq!(
+            Route::parse("/apis/apps/v1/namespaces/shop/deployments/web"),
+            res("apps", "deployments", Some("shop"), Some("web"), None)
+        );
+        assert_eq!(Route::parse("/api/v1/nodes/worker-1"), res("", "nodes", None, Some("worker-1"), None));
+        assert_eq!(Route::parse("/apis/apps/v1"), Route::Static(vec!["apis".into(), "apps".into(), "v1".into()]));
+        assert_eq!(Route::parse("/version"), Route::Static(vec!["version".into()]));
+    }
+}

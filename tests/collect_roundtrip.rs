@@ -1,0 +1,228 @@
+//! Round trip: serve a testdata bundle as a Kubernetes API, collect it with
+//! `kpm-collect`, and check the new bundle holds the same objects and logs.
+
+#[path = "collect_support/mod.rs"]
+mod support;
+
+use kpm_bundle::layout::{classify, Entry};
+use kpm_bundle::Outcome;
+use support::*;
+
+fn round_trip(scenario: &str) {
+    let src = kpm_e2e::testdata().join(scenario);
+    let served_bundle = open_verified(&src);
+    // Tiny pages so every list crosses page boundaries.
+    let served = serve(
+        &src,
+        Knobs {
+            page_size: Some(2),
+            ..Knobs::default()
+        },
+    );
+    let out = served.dir.path().join("out.zip");
+    let run = collect(&served, &out, &["--page-size", "3"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "kpm-collect failed:\n{stderr}");
+    assert!(stderr.contains("wrote "), "no summary:\n{stderr}");
+    eprintln!("kpm-collect stderr:\n{stderr}");
+
+    let got = open_verified(&out);
+    let m = got.manifest();
+    assert_eq!(m.tool.name, "kpm-collect");
+    assert!(m.scope.all_namespaces);
+    assert!(!m.collection.interrupted && !m.collection.timed_out);
+    assert_eq!(
+        m.cluster.server_version,
+        served_bundle.manifest().cluster.server_version
+    );
+    // The only acceptable failures: logs the served snapshot itself lacks
+    // (serve answers 404 for them, as the API does for a vanished pod).
+    let failed: Vec<_> = m
+        .failed_steps()
+        .filter(|s| {
+            let snapshot_lacks_log = s.what.starts_with("logs")
+                && s.outcome == Outcome::NotFound
+                && s.namespace
+                    .as_deref()
+                    .zip(s.object.as_deref())
+                    .is_some_and(|(ns, obj)| {
+                        let (pod, container) = obj.split_once('/').unwrap_or((obj, ""));
+                        !served_bundle.contains(&kpm_bundle::layout::log_path(
+                            ns,
+                            pod,
+                            container,
+                            s.what == "logs/previous",
+                        ))
+                    });
+            !snapshot_lacks_log
+        })
+        .collect();
+    assert!(failed.is_empty(), "failed steps: {failed:#?}");
+
+    // Every list and log of the served bundle is back, nothing invented.
+    let want = data_entries(&served_bundle);
+    let have = data_entries(&got);
+    let missing: Vec<_> = want.iter().filter(|p| !have.contains(p)).collect();
+    assert!(
+        missing.is_empty(),
+        "missing from the collected bundle: {missing:?}"
+    );
+
+    for path in &want {
+        match classify(path) {
+            Entry::ClusterList(_)
+            | Entry::NamespacedList { .. }
+            | Entry::NodeMetrics
+            | Entry::PodMetrics { .. } => {
+                let a = items(&served_bundle, path);
+                let b = items(&got, path);
+                assert_eq!(names(&a), names(&b), "{path}: different objects");
+                for item in &b {
+                    assert!(
+                        item.get("kind").is_some() && item.get("apiVersion").is_some(),
+                        "{path}: item without kind"
+                    );
+                }
+            }
+            Entry::Log { .. } => {
+                let a = served_bundle.read_string(path).unwrap_or_default();
+                let b = got.read_string(path).unwrap_or_default();
+                let lines = a.lines().count();
+                if lines <= 500 && a.len() <= 256 * 1024 && !b.contains("[REDACTED by kpm]") {
+                    assert_eq!(a, b, "{path}: log differs");
+                } else {
+                    assert!(
+                        b.lines().count() <= 500 && b.len() <= 256 * 1024,
+                        "{path}: log not bounded"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Secrets keep their key names, never values.
+    for path in want.iter().filter(|p| p.ends_with("/secrets.json")) {
+        for s in items(&got, path) {
+            if let Some(data) = s.get("data").and_then(|d| d.as_object()) {
+                assert!(data.values().all(|v| v == ""), "{path}: secret value kept");
+            }
+        }
+    }
+
+    // Node allocation was derived from the collected nodes and pods.
+    let alloc = step(m, "node-allocation", None);
+    assert_eq!(alloc.outcome, Outcome::Ok);
+    let nodes = items(&got, "cluster/nodes.json").len();
+    let derived: serde_json::Value = got.read_json("derived/node-allocation.json").unwrap();
+    assert_eq!(derived["nodes"].as_array().map(Vec::len), Some(nodes));
+}
+
+#[test]
+fn crashloop_round_trip() {
+    round_trip("crashloop");
+}
+
+#[test]
+fn healthy_round_trip() {
+    round_trip("healthy");
+}
+
+#[test]
+fn namespace_scope_keeps_cluster_context_and_infra_pods() {
+    let src = kpm_e2e::testdata().join("crashloop");
+    let source = open_verified(&src);
+    let served = serve(&src, Knobs::default());
+    let out = served.dir.path().join("scoped.zip");
+    let run = collect(&served, &out, &["-n", "shop"]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let got = open_verified(&out);
+    let m = got.manifest();
+    assert!(!m.scope.all_namespaces);
+    assert_eq!(m.scope.namespaces, ["shop"]);
+    assert!(got.contains("cluster/nodes.json") && got.contains("derived/node-allocation.json"));
+    assert!(got.contains("namespaces/shop/services.json"));
+    assert!(
+        !got.contains("namespaces/default/services.json"),
+        "out-of-scope namespace collected"
+    );
+    // Infrastructure pods outside the scope come along, and only those:
+    // the ingress controller, CoreDNS and metrics-server, not kube-proxy.
+    let labelled = |ns: &str, key: &str, value: &str| -> Vec<serde_json::Value> {
+        items(&source, &format!("namespaces/{ns}/pods.json"))
+            .into_iter()
+            .filter(|p| {
+                p.pointer(&format!("/metadata/labels/{}", key.replace('/', "~1")))
+                    .and_then(|v| v.as_str())
+                    == Some(value)
+            })
+            .collect()
+    };
+    let controllers = labelled("ingress-nginx", "app.kubernetes.io/name", "ingress-nginx");
+    assert!(!controllers.is_empty(), "fixture has no ingress controller");
+    assert_eq!(
+        names(&items(&got, "namespaces/ingress-nginx/pods.json")),
+        names(&controllers)
+    );
+    let s = step(m, "pods", Some("ingress-nginx"));
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("infrastructure pods only"),
+        "{s:?}"
+    );
+    let mut system = labelled("kube-system", "k8s-app", "kube-dns");
+    system.extend(labelled("kube-system", "k8s-app", "metrics-server"));
+    assert!(!system.is_empty(), "fixture has no DNS/metrics-server pods");
+    assert_eq!(
+        names(&items(&got, "namespaces/kube-system/pods.json")),
+        names(&system)
+    );
+    assert!(!got.contains("namespaces/kube-system/services.json"));
+    // Controller logs come along too.
+    assert!(
+        got.entries().any(|e| e.starts_with("logs/ingress-nginx/"))
+            || !source
+                .entries()
+                .any(|e| e.starts_with("logs/ingress-nginx/"))
+    );
+
+    // Allocation counts the non-terminated pods of every namespace, not just
+    // the scope.
+    let mut expected: std::collections::BTreeMap<String, u64> = Default::default();
+    for ns in source.namespaces() {
+        let file = format!("namespaces/{ns}/pods.json");
+        if !source.contains(&file) {
+            continue;
+        }
+        for p in items(&source, &file) {
+            let node = p
+                .pointer("/spec/nodeName")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            let phase = p
+                .pointer("/status/phase")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            if !node.is_empty() && phase != "Succeeded" && phase != "Failed" {
+                *expected.entry(node.to_string()).or_default() += 1;
+            }
+        }
+    }
+    let derived: serde_json::Value = got.read_json("derived/node-allocation.json").unwrap();
+    let mut counted: std::collections::BTreeMap<String, u64> = Default::default();
+    for n in derived["nodes"].as_array().unwrap() {
+        let c = n["nonTerminatedPods"].as_u64().unwrap_or(0);
+        if c > 0 {
+            counted.insert(n["node"].as_str().unwrap_or("").to_string(), c);
+        }
+    }
+    assert!(!expected.is_empty());
+    assert_eq!(counted, expected);
+}

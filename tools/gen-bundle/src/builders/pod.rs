@@ -1,0 +1,653 @@
+//! Pods with the status a v1.33 kubelet reports.
+//!
+//! The interesting part of a broken pod is its status: which condition is
+//! False and why, the waiting reason and message, the previous termination.
+//! [`ContainerState`] describes one container in plain terms and [`pod`]
+//! derives phase, conditions, QoS class and container statuses from it the
+//! way the kubelet does.
+
+use serde_json::{json, Value};
+
+use super::meta;
+use crate::ids;
+
+/// How a container instance ended.
+#[derive(Debug, Clone)]
+pub struct Terminated {
+    /// `Error`, `OOMKilled`, `Completed`.
+    pub reason: String,
+    /// Process exit code (137 for SIGKILL / OOM).
+    pub exit_code: i32,
+    /// Start of that instance, seconds before collection.
+    pub started_ago: i64,
+    /// End of that instance, seconds before collection.
+    pub finished_ago: i64,
+}
+
+impl Terminated {
+    /// A termination with the given reason and exit code.
+    pub fn new(reason: &str, exit_code: i32, started_ago: i64, finished_ago: i64) -> Terminated {
+        Terminated {
+            reason: reason.to_string(),
+            exit_code,
+            started_ago,
+            finished_ago,
+        }
+    }
+}
+
+/// One container's current state, as the scenario wants it.
+#[derive(Debug, Clone)]
+pub enum ContainerState {
+    /// Running since `started_ago`; `ready` is the readiness probe result.
+    Running {
+        /// Start of the current instance, seconds before collection.
+        started_ago: i64,
+        /// Readiness.
+        ready: bool,
+        /// `restartCount`.
+        restarts: u32,
+        /// The previous instance, if it restarted.
+        last: Option<Terminated>,
+    },
+    /// Not running: `reason` is e.g. `CrashLoopBackOff`, `ImagePullBackOff`,
+    /// `ContainerCreating`, `CreateContainerConfigError`.
+    Waiting {
+        /// Waiting reason.
+        reason: String,
+        /// Waiting message (`None` for `ContainerCreating`).
+        message: Option<String>,
+        /// `restartCount`.
+        restarts: u32,
+        /// The previous instance, if it ever ran.
+        last: Option<Terminated>,
+    },
+    /// Ran to completion (Jobs).
+    Done(Terminated),
+}
+
+impl ContainerState {
+    /// Running and ready since `started_ago`, never restarted.
+    pub fn ready(started_ago: i64) -> ContainerState {
+        ContainerState::Running {
+            started_ago,
+            ready: true,
+            restarts: 0,
+            last: None,
+        }
+    }
+
+    /// Waiting with a reason and message, never started.
+    pub fn waiting(reason: &str, message: Option<String>) -> ContainerState {
+        ContainerState::Waiting {
+            reason: reason.to_string(),
+            message,
+            restarts: 0,
+            last: None,
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        matches!(self, ContainerState::Running { ready: true, .. })
+    }
+
+    fn has_run(&self) -> bool {
+        match self {
+            ContainerState::Running { .. } | ContainerState::Done(_) => true,
+            ContainerState::Waiting { last, .. } => last.is_some(),
+        }
+    }
+}
+
+/// Where a scheduled pod runs.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// `spec.nodeName`.
+    pub node: String,
+    /// `status.hostIP`.
+    pub host_ip: String,
+    /// `status.podIP`.
+    pub pod_ip: String,
+    /// When the scheduler bound it, seconds before collection.
+    pub scheduled_ago: i64,
+}
+
+/// What happened to the pod as a whole.
+#[derive(Debug, Clone)]
+pub enum PodFate {
+    /// Bound to a node; container states decide the rest.
+    Placed(Placement),
+    /// `PodScheduled=False` with the scheduler's message.
+    Unschedulable {
+        /// The `0/N nodes are available: …` message.
+        message: String,
+        /// When the scheduler first failed, seconds before collection.
+        since_ago: i64,
+    },
+    /// Evicted by the kubelet: phase `Failed`, reason `Evicted`.
+    Evicted {
+        /// Where it ran.
+        placement: Placement,
+        /// The kubelet's eviction message.
+        message: String,
+        /// When it was evicted, seconds before collection.
+        at_ago: i64,
+    },
+}
+
+/// Normalizes an image reference the way the container runtime reports it in
+/// `containerStatuses[].image` (`nginx:1.27` → `docker.io/library/nginx:1.27`).
+pub fn normalized_image(image: &str) -> String {
+    let first = image.split('/').next().unwrap_or("");
+    let has_registry =
+        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if has_registry {
+        image.to_string()
+    } else if image.contains('/') {
+        format!("docker.io/{image}")
+    } else {
+        format!("docker.io/library/{image}")
+    }
+}
+
+/// The `imageID` the runtime reports for a pulled image: the repository
+/// with the content digest.
+pub fn image_id(image: &str) -> String {
+    let norm = normalized_image(image);
+    let repo = match norm.rsplit_once(':') {
+        Some((r, tag)) if !tag.contains('/') => r.to_string(),
+        _ => norm.clone(),
+    };
+    let repo = repo.split('@').next().unwrap_or("").to_string();
+    format!("{repo}@sha256:{}", ids::hex64(&format!("img/{norm}")))
+}
+
+/// The QoS class the API server computes from requests and limits.
+pub fn qos_class(spec: &Value) -> &'static str {
+    let containers = spec["containers"].as_array().cloned().unwrap_or_default();
+    let mut any = false;
+    let mut guaranteed = !containers.is_empty();
+    for c in &containers {
+        let req = &c["resources"]["requests"];
+        let lim = &c["resources"]["limits"];
+        for r in ["cpu", "memory"] {
+            if !req[r].is_null() || !lim[r].is_null() {
+                any = true;
+            }
+            // Requests default to limits when only limits are set.
+            let effective_req = if req[r].is_null() { &lim[r] } else { &req[r] };
+            if lim[r].is_null() || effective_req != &lim[r] {
+                guaranteed = false;
+            }
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+fn condition(
+    kind: &str,
+    status: bool,
+    ago: i64,
+    reason: Option<&str>,
+    message: Option<&str>,
+) -> Value {
+    let mut c = json!({
+        "type": kind,
+        "status": if status { "True" } else { "False" },
+        "lastProbeTime": null,
+        "lastTransitionTime": ids::ago(ago),
+    });
+    if let Some(map) = c.as_object_mut() {
+        if let Some(r) = reason {
+            map.insert("reason".into(), json!(r));
+        }
+        if let Some(m) = message {
+            map.insert("message".into(), json!(m));
+        }
+    }
+    c
+}
+
+fn terminated_json(t: &Terminated, container_id: &str) -> Value {
+    json!({
+        "terminated": {
+            "exitCode": t.exit_code,
+            "reason": t.reason,
+            "startedAt": ids::ago(t.started_ago),
+            "finishedAt": ids::ago(t.finished_ago),
+            "containerID": container_id,
+        }
+    })
+}
+
+fn container_status(pod_key: &str, c: &Value, state: &ContainerState) -> Value {
+    let name = c["name"].as_str().unwrap_or("");
+    let image = c["image"].as_str().unwrap_or("");
+    let key = format!("{pod_key}/{name}");
+    let restarts = match state {
+        ContainerState::Running { restarts, .. } | ContainerState::Waiting { restarts, .. } => {
+            *restarts
+        }
+        ContainerState::Done(_) => 0,
+    };
+    let current_id = format!("containerd://{}", ids::hex64(&format!("{key}/{restarts}")));
+    let previous_id = format!(
+        "containerd://{}",
+        ids::hex64(&format!("{key}/{}", restarts.saturating_sub(1)))
+    );
+    let (state_json, last_json) = match state {
+        ContainerState::Running {
+            started_ago, last, ..
+        } => (
+            json!({"running": {"startedAt": ids::ago(*started_ago)}}),
+            last.as_ref()
+                .map_or(json!({}), |t| terminated_json(t, &previous_id)),
+        ),
+        ContainerState::Waiting {
+            reason,
+            message,
+            last,
+            ..
+        } => {
+            let mut w = json!({"reason": reason});
+            if let (Some(m), Some(map)) = (message, w.as_object_mut()) {
+                map.insert("message".into(), json!(m));
+            }
+            (
+                json!({ "waiting": w }),
+                last.as_ref()
+                    .map_or(json!({}), |t| terminated_json(t, &previous_id)),
+            )
+        }
+        ContainerState::Done(t) => (terminated_json(t, &current_id), json!({})),
+    };
+    let mut status = json!({
+        "name": name,
+        "state": state_json,
+        "lastState": last_json,
+        "ready": state.is_ready(),
+        "restartCount": restarts,
+        "image": normalized_image(image),
+        "imageID": if state.has_run() { image_id(image) } else { String::new() },
+        "started": matches!(state, ContainerState::Running { .. }),
+    });
+    if let Some(map) = status.as_object_mut() {
+        match state {
+            ContainerState::Running { .. } | ContainerState::Done(_) => {
+                map.insert("containerID".into(), json!(current_id));
+            }
+            ContainerState::Waiting { last: Some(_), .. } => {
+                map.insert("containerID".into(), json!(previous_id));
+            }
+            ContainerState::Waiting { .. } => {}
+        }
+    }
+    status
+}
+
+/// Fills in the fields the API server defaults on every pod spec.
+pub fn default_pod_spec(spec: &mut Value) {
+    let Some(map) = spec.as_object_mut() else {
+        return;
+    };
+    let defaults = [
+        ("restartPolicy", json!("Always")),
+        ("terminationGracePeriodSeconds", json!(30)),
+        ("dnsPolicy", json!("ClusterFirst")),
+        ("serviceAccountName", json!("default")),
+        ("serviceAccount", json!("default")),
+        ("securityContext", json!({})),
+        ("schedulerName", json!("default-scheduler")),
+        ("priority", json!(0)),
+        ("enableServiceLinks", json!(true)),
+        ("preemptionPolicy", json!("PreemptLowerPriority")),
+    ];
+    for (k, v) in defaults {
+        map.entry(k).or_insert(v);
+    }
+    if let Some(containers) = map.get_mut("containers").and_then(Value::as_array_mut) {
+        for c in containers {
+            if let Some(cm) = c.as_object_mut() {
+                cm.entry("terminationMessagePath")
+                    .or_insert(json!("/dev/termination-log"));
+                cm.entry("terminationMessagePolicy")
+                    .or_insert(json!("File"));
+                cm.entry("imagePullPolicy").or_insert(json!("IfNotPresent"));
+                cm.entry("resources").or_insert(json!({}));
+            }
+        }
+    }
+}
+
+/// A pod built from a template `spec` (as in a Deployment), with the given
+/// fate and one state per container (in `spec.containers` order).
+pub fn pod(
+    namespace: &str,
+    name: &str,
+    created_ago: i64,
+    spec: &Value,
+    fate: &PodFate,
+    states: &[ContainerState],
+) -> Value {
+    let mut pod = meta::object("v1", "Pod", Some(namespace), name, created_ago);
+    let mut spec = spec.clone();
+    default_pod_spec(&mut spec);
+    if let Some(map) = spec.as_object_mut() {
+        map.entry("tolerations").or_insert(json!([
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+        ]));
+    }
+    let qos = qos_class(&spec);
+    let containers = spec["containers"].as_array().cloned().unwrap_or_default();
+    let pod_key = format!("{namespace}/{name}");
+    let status = match fate {
+        PodFate::Unschedulable { message, since_ago } => json!({
+            "phase": "Pending",
+            "conditions": [condition("PodScheduled", false, *since_ago, Some("Unschedulable"), Some(message))],
+            "qosClass": qos,
+        }),
+        PodFate::Evicted {
+            placement,
+            message,
+            at_ago,
+        } => {
+            if let Some(map) = spec.as_object_mut() {
+                map.insert("nodeName".into(), json!(placement.node));
+            }
+            json!({
+                "phase": "Failed",
+                "reason": "Evicted",
+                "message": message,
+                "hostIP": placement.host_ip,
+                "hostIPs": [{"ip": placement.host_ip}],
+                "startTime": ids::ago(placement.scheduled_ago),
+                "conditions": [
+                    condition("DisruptionTarget", true, *at_ago, Some("TerminationByKubelet"), Some(message)),
+                    condition("PodReadyToStartContainers", false, *at_ago, None, None),
+                    condition("Initialized", true, placement.scheduled_ago, None, None),
+                    condition("Ready", false, *at_ago, Some("PodFailed"), None),
+                    condition("ContainersReady", false, *at_ago, Some("PodFailed"), None),
+                    condition("PodScheduled", true, placement.scheduled_ago, None, None),
+                ],
+                "containerStatuses": containers.iter().map(|c| {
+                    let t = Terminated::new("Error", 137, placement.scheduled_ago - 5, *at_ago);
+                    container_status(&pod_key, c, &ContainerState::Done(t))
+                }).collect::<Vec<_>>(),
+                "qosClass": qos,
+            })
+        }
+        PodFate::Placed(p) => {
+            if let Some(map) = spec.as_object_mut() {
+                map.insert("nodeName".into(), json!(p.node));
+            }
+            placed_status(&pod_key, p, &containers, states, qos)
+        }
+    };
+    if let Some(map) = pod.as_object_mut() {
+        map.insert("spec".into(), spec);
+        map.insert("status".into(), status);
+    }
+    let status_time = match fate {
+        PodFate::Placed(p) => p.scheduled_ago.min(latest_change(states)),
+        PodFate::Unschedulable { since_ago, .. } => *since_ago,
+        PodFate::Evicted { at_ago, .. } => *at_ago,
+    };
+    meta::add_managed(
+        &mut pod,
+        "kube-controller-manager",
+        "Update",
+        created_ago,
+        json!({"f:metadata": {"f:generateName": {}, "f:labels": {}, "f:ownerReferences": {}}, "f:spec": {}}),
+        None,
+    );
+    let manager = if matches!(fate, PodFate::Unschedulable { .. }) {
+        "kube-scheduler"
+    } else {
+        "kubelet"
+    };
+    meta::add_managed(
+        &mut pod,
+        manager,
+        "Update",
+        status_time.max(0),
+        json!({"f:status": {"f:conditions": {}}}),
+        Some("status"),
+    );
+    pod
+}
+
+/// Seconds-ago of the most recent container state change.
+fn latest_change(states: &[ContainerState]) -> i64 {
+    states
+        .iter()
+        .map(|s| match s {
+            ContainerState::Running { started_ago, .. } => *started_ago,
+            ContainerState::Waiting { last: Some(t), .. } => t.finished_ago,
+            ContainerState::Waiting { .. } => i64::MAX,
+            ContainerState::Done(t) => t.finished_ago,
+        })
+        .min()
+        .unwrap_or(i64::MAX)
+}
+
+fn placed_status(
+    pod_key: &str,
+    p: &Placement,
+    containers: &[Value],
+    states: &[ContainerState],
+    qos: &str,
+) -> Value {
+    let statuses: Vec<Value> = containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let state = states
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| ContainerState::ready(p.scheduled_ago - 5));
+            container_status(pod_key, c, &state)
+        })
+        .collect();
+    let all_states: Vec<ContainerState> = (0..containers.len())
+        .map(|i| {
+            states
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| ContainerState::ready(p.scheduled_ago - 5))
+        })
+        .collect();
+    let all_ready = all_states.iter().all(ContainerState::is_ready);
+    let all_done = all_states
+        .iter()
+        .all(|s| matches!(s, ContainerState::Done(_)));
+    let ever_ran = all_states.iter().all(ContainerState::has_run);
+    // A sandbox exists unless the pod is stuck before creating it (volumes
+    // that cannot be mounted keep it in ContainerCreating without one).
+    let sandbox = !all_states.iter().any(
+        |s| matches!(s, ContainerState::Waiting { reason, .. } if reason == "ContainerCreating"),
+    );
+    let phase = if all_done {
+        "Succeeded"
+    } else if ever_ran {
+        "Running"
+    } else {
+        "Pending"
+    };
+    let unready: Vec<&str> = containers
+        .iter()
+        .zip(all_states.iter())
+        .filter(|(_, s)| !s.is_ready())
+        .filter_map(|(c, _)| c["name"].as_str())
+        .collect();
+    let changed = latest_change(&all_states).min(p.scheduled_ago);
+    let not_ready_msg = format!("containers with unready status: [{}]", unready.join(" "));
+    let (ready_cond, cr_cond) = if all_ready {
+        (
+            condition("Ready", true, changed, None, None),
+            condition("ContainersReady", true, changed, None, None),
+        )
+    } else if all_done {
+        (
+            condition("Ready", false, changed, Some("PodCompleted"), None),
+            condition(
+                "ContainersReady",
+                false,
+                changed,
+                Some("PodCompleted"),
+                None,
+            ),
+        )
+    } else {
+        let since = changed.min(p.scheduled_ago - 1);
+        (
+            condition(
+                "Ready",
+                false,
+                since,
+                Some("ContainersNotReady"),
+                Some(&not_ready_msg),
+            ),
+            condition(
+                "ContainersReady",
+                false,
+                since,
+                Some("ContainersNotReady"),
+                Some(&not_ready_msg),
+            ),
+        )
+    };
+    let mut status = json!({
+        "phase": phase,
+        "conditions": [
+            condition("PodReadyToStartContainers", sandbox, p.scheduled_ago - 2, None, None),
+            condition("Initialized", true, p.scheduled_ago - 1, None, None),
+            ready_cond,
+            cr_cond,
+            condition("PodScheduled", true, p.scheduled_ago, None, None),
+        ],
+        "hostIP": p.host_ip,
+        "hostIPs": [{"ip": p.host_ip}],
+        "startTime": ids::ago(p.scheduled_ago),
+        "containerStatuses": statuses,
+        "qosClass": qos,
+    });
+    if sandbox {
+        if let Some(map) = status.as_object_mut() {
+            map.insert("podIP".into(), json!(p.pod_ip));
+            map.insert("podIPs".into(), json!([{"ip": p.pod_ip}]));
+        }
+    }
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Value {
+        json!({"containers": [{
+            "name": "api",
+            "image": "ghcr.io/acme/api:1.4.2",
+            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+        }]})
+    }
+
+    fn placement() -> Placement {
+        Placement {
+            node: "ip-10-0-1-17.ec2.internal".into(),
+            host_ip: "10.0.1.17".into(),
+            pod_ip: "10.0.1.201".into(),
+            scheduled_ago: 600,
+        }
+    }
+
+    #[test]
+    fn crashlooping_pod_is_running_phase_and_not_ready() {
+        let state = ContainerState::Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: Some(
+                "back-off 5m0s restarting failed container=api pod=api-x_shop(uid)".into(),
+            ),
+            restarts: 6,
+            last: Some(Terminated::new("Error", 1, 130, 128)),
+        };
+        let p = pod(
+            "shop",
+            "api-x",
+            600,
+            &spec(),
+            &PodFate::Placed(placement()),
+            &[state],
+        );
+        assert_eq!(p["status"]["phase"], "Running");
+        assert_eq!(p["status"]["qosClass"], "Burstable");
+        let cs = &p["status"]["containerStatuses"][0];
+        assert_eq!(cs["state"]["waiting"]["reason"], "CrashLoopBackOff");
+        assert_eq!(cs["lastState"]["terminated"]["exitCode"], 1);
+        assert_eq!(cs["restartCount"], 6);
+        assert_eq!(cs["image"], "ghcr.io/acme/api:1.4.2");
+        let ready = p["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .unwrap()
+            .clone();
+        assert_eq!(ready["status"], "False");
+        assert_eq!(ready["message"], "containers with unready status: [api]");
+        let typed: k8s_openapi::api::core::v1::Pod = serde_json::from_value(p).unwrap();
+        assert_eq!(
+            typed.spec.unwrap().node_name.as_deref(),
+            Some("ip-10-0-1-17.ec2.internal")
+        );
+    }
+
+    #[test]
+    fn image_pull_failure_never_ran_so_pending_without_image_id() {
+        let st = ContainerState::waiting("ImagePullBackOff", Some("Back-off pulling image".into()));
+        let p = pod(
+            "shop",
+            "api-y",
+            300,
+            &spec(),
+            &PodFate::Placed(placement()),
+            &[st],
+        );
+        assert_eq!(p["status"]["phase"], "Pending");
+        assert_eq!(p["status"]["containerStatuses"][0]["imageID"], "");
+        assert!(p["status"]["containerStatuses"][0]
+            .get("containerID")
+            .is_none());
+    }
+
+    #[test]
+    fn unschedulable_and_qos() {
+        let fate = PodFate::Unschedulable {
+            message: "0/3 nodes are available: 3 Insufficient cpu.".into(),
+            since_ago: 100,
+        };
+        let p = pod("shop", "api-z", 100, &spec(), &fate, &[]);
+        assert_eq!(p["status"]["conditions"][0]["reason"], "Unschedulable");
+        assert!(p["spec"].get("nodeName").is_none());
+        let guaranteed =
+            json!({"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]});
+        assert_eq!(qos_class(&guaranteed), "Guaranteed");
+        assert_eq!(
+            qos_class(&json!({"containers": [{"name": "a"}]})),
+            "BestEffort"
+        );
+        assert_eq!(
+            normalized_image("nginx:1.27"),
+            "docker.io/library/nginx:1.27"
+        );
+        assert!(image_id("nginx:1.27").starts_with("docker.io/library/nginx@sha256:"));
+    }
+}

@@ -1,0 +1,404 @@
+//! Large generated clusters for benchmarks, streamed into a zip.
+//!
+//! Nothing proportional to the cluster is held in memory: a namespace is a
+//! list of small [`AppDesc`]riptions, and every object (pods, events,
+//! endpoints...) is regenerated from its description, deterministically,
+//! each time a list that contains it is written. Node allocation is computed
+//! incrementally while the pod lists stream by.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use kpm_bundle::layout::{self, ResourceKind, CLUSTER_KINDS, NAMESPACED_KINDS};
+use kpm_bundle::{BundleWriter, Step};
+use serde_json::{json, Value};
+
+use crate::allocation::Allocation;
+use crate::builders::node::{self, NodeId, M5_2XLARGE};
+use crate::builders::{meta, metrics, network};
+use crate::cluster::{manifest, namespace_object, ok_step, version_info};
+use crate::ids::{self, Rng};
+use crate::scale_apps::{self, AppDesc, Failure};
+
+/// A cluster size preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// 50 nodes, 1,500 pods.
+    Small,
+    /// 500 nodes, 15,000 pods.
+    Medium,
+    /// 5,000 nodes, 150,000 pods.
+    Large,
+}
+
+impl Size {
+    /// `(nodes, pods)` of the preset.
+    pub fn counts(self) -> (u64, u64) {
+        match self {
+            Size::Small => (50, 1_500),
+            Size::Medium => (500, 15_000),
+            Size::Large => (5_000, 150_000),
+        }
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct ScaleOptions {
+    /// Worker nodes.
+    pub nodes: u64,
+    /// Pods (approximately: whole Deployments are generated).
+    pub pods: u64,
+    /// PRNG seed; the same seed gives the same bundle.
+    pub seed: u64,
+    /// Fraction (0..=1) of apps and nodes given a failure.
+    pub failure_rate: f64,
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default)]
+pub struct ScaleSummary {
+    /// Nodes written.
+    pub nodes: u64,
+    /// Pods written.
+    pub pods: u64,
+    /// Events written.
+    pub events: u64,
+    /// Namespaces written.
+    pub namespaces: u64,
+    /// Apps with an injected failure, per failure kind.
+    pub failures: std::collections::BTreeMap<String, u64>,
+    /// Bundle path.
+    pub path: PathBuf,
+}
+
+/// The nodes of a generated cluster: names, addresses and which are broken.
+pub struct Fleet {
+    count: u64,
+    seed: u64,
+    failure_rate: f64,
+}
+
+/// A node's generated trouble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeTrouble {
+    /// Healthy.
+    None,
+    /// Stopped posting status.
+    NotReady,
+    /// MemoryPressure=True.
+    MemoryPressure,
+}
+
+impl Fleet {
+    /// The id of node `i`: `10.<16+i/250>.<..>` addresses, EKS names.
+    pub fn id(&self, i: u64) -> NodeId {
+        NodeId::from_ip(&format!(
+            "10.{}.{}.{}",
+            16 + i / 62_500,
+            (i / 250) % 250,
+            i % 250 + 4
+        ))
+    }
+
+    /// Node `i`'s trouble; a tenth of the failure rate so a few nodes break.
+    pub fn trouble(&self, i: u64) -> NodeTrouble {
+        let mut rng = Rng::new(self.seed ^ ids::hash(&format!("node/{i}")));
+        if rng.unit() >= self.failure_rate / 10.0 {
+            NodeTrouble::None
+        } else if rng.below(2) == 0 {
+            NodeTrouble::NotReady
+        } else {
+            NodeTrouble::MemoryPressure
+        }
+    }
+
+    /// The node object.
+    pub fn node(&self, i: u64) -> Value {
+        let id = self.id(i);
+        let mut n = node::node(
+            &id,
+            &M5_2XLARGE,
+            "general-20250410",
+            86_400 * (1 + (i % 40) as i64) + i as i64 % 3_600,
+        );
+        match self.trouble(i) {
+            NodeTrouble::None => {}
+            NodeTrouble::NotReady => node::make_unreachable(&mut n, 600 + (i % 3_000) as i64),
+            NodeTrouble::MemoryPressure => {
+                node::set_condition(
+                    &mut n,
+                    "MemoryPressure",
+                    "True",
+                    "KubeletHasInsufficientMemory",
+                    "kubelet has insufficient memory available",
+                    900,
+                    20,
+                );
+                node::add_taint(
+                    &mut n,
+                    "node.kubernetes.io/memory-pressure",
+                    "NoSchedule",
+                    900,
+                );
+            }
+        }
+        n
+    }
+
+    /// Node count.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+/// Failure writing a scale bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleError {
+    /// The bundle could not be written.
+    #[error("writing {path}")]
+    Bundle {
+        /// Destination.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: kpm_bundle::BundleError,
+    },
+    /// Options make no sense.
+    #[error("invalid options: {0}")]
+    Options(String),
+}
+
+/// Streams one list of items produced by `each`, returning `(items, bytes)`.
+fn stream_list(
+    w: &mut BundleWriter,
+    path: &str,
+    kind: &ResourceKind,
+    each: &mut dyn FnMut(
+        &mut dyn FnMut(&Value) -> kpm_bundle::Result<()>,
+    ) -> kpm_bundle::Result<()>,
+) -> kpm_bundle::Result<(u64, u64)> {
+    let rv = ids::resource_version(path);
+    let mut list = w.start_list(path, &kind.list_kind(), &kind.api_version(), Some(&rv))?;
+    each(&mut |item: &Value| list.push(item))?;
+    let n = list.count();
+    let rec = list.finish()?;
+    Ok((n, rec.size))
+}
+
+/// Writes a generated cluster as a zip at `dest`.
+pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleError> {
+    if opts.nodes == 0 || !(0.0..=1.0).contains(&opts.failure_rate) {
+        return Err(ScaleError::Options(
+            "need at least one node and a failure rate between 0 and 1".into(),
+        ));
+    }
+    let err = |source| ScaleError::Bundle {
+        path: dest.to_path_buf(),
+        source,
+    };
+    let mut w = BundleWriter::create_zip(dest, true).map_err(err)?;
+    let fleet = Fleet {
+        count: opts.nodes,
+        seed: opts.seed,
+        failure_rate: opts.failure_rate,
+    };
+    let plan = scale_apps::plan(opts);
+    let mut summary = ScaleSummary::default();
+    let mut steps: Vec<Step> = Vec::new();
+    let mut alloc = Allocation::new();
+
+    let rec = w
+        .write_json(layout::CLUSTER_VERSION, &version_info())
+        .map_err(err)?;
+    steps.push(ok_step(
+        "version",
+        None,
+        layout::CLUSTER_VERSION,
+        1,
+        rec.size,
+    ));
+    for kind in CLUSTER_KINDS {
+        let path = format!("cluster/{}.json", kind.plural);
+        let (n, size) = match kind.plural {
+            "nodes" => stream_list(&mut w, &path, kind, &mut |push| {
+                for i in 0..fleet.count() {
+                    let n = fleet.node(i);
+                    alloc.add_node(&n);
+                    push(&n)?;
+                }
+                Ok(())
+            }),
+            "namespaces" => stream_list(&mut w, &path, kind, &mut |push| {
+                for ns in &plan.namespaces {
+                    push(&namespace_object(&ns.name, ns.created_ago))?;
+                }
+                Ok(())
+            }),
+            "ingressclasses" => stream_list(&mut w, &path, kind, &mut |push| {
+                push(&network::ingress_class(
+                    "nginx",
+                    "k8s.io/ingress-nginx",
+                    86_400 * 300,
+                ))
+            }),
+            _ => stream_list(&mut w, &path, kind, &mut |_| Ok(())),
+        }
+        .map_err(err)?;
+        steps.push(ok_step(kind.plural, None, &path, n, size));
+    }
+    summary.nodes = fleet.count();
+
+    for ns in &plan.namespaces {
+        for kind in NAMESPACED_KINDS {
+            let path = layout::namespaced_path(&ns.name, kind.plural);
+            let (n, size) = stream_list(&mut w, &path, kind, &mut |push| {
+                for app in &ns.apps {
+                    for obj in scale_apps::objects(kind.plural, ns, app, &fleet) {
+                        if kind.plural == "pods" {
+                            alloc.add_pod(&obj);
+                        }
+                        push(&obj)?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(err)?;
+            match kind.plural {
+                "pods" => summary.pods += n,
+                "events" => summary.events += n,
+                _ => {}
+            }
+            steps.push(ok_step(kind.plural, Some(&ns.name), &path, n, size));
+        }
+        for app in &ns.apps {
+            if let Some(f) = app.failure {
+                *summary.failures.entry(f.name().to_string()).or_default() += 1;
+            }
+            for (pod, container, previous, text) in scale_apps::logs(ns, app) {
+                let path = layout::log_path(&ns.name, &pod, &container, previous);
+                let rec = w.write_entry(&path, text.as_bytes()).map_err(err)?;
+                let mut s = ok_step(
+                    if previous { "logs/previous" } else { "logs" },
+                    Some(&ns.name),
+                    &path,
+                    text.lines().count() as u64,
+                    rec.size,
+                );
+                s.object = Some(format!("{pod}/{container}"));
+                steps.push(s);
+            }
+        }
+    }
+    summary.namespaces = plan.namespaces.len() as u64;
+
+    // Metrics: nodes that answer, then running pods per namespace.
+    let node_kind = ResourceKind {
+        plural: "nodes",
+        singular: "nodemetrics",
+        kind: "NodeMetrics",
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        scope: layout::Scope::Cluster,
+        short_names: &[],
+    };
+    let (n, size) = stream_list(&mut w, layout::NODE_METRICS, &node_kind, &mut |push| {
+        for i in 0..fleet.count() {
+            if fleet.trouble(i) != NodeTrouble::NotReady {
+                let id = fleet.id(i);
+                let busy = 1_500 + (ids::hash(&id.name) % 3_000);
+                let mem = if fleet.trouble(i) == NodeTrouble::MemoryPressure {
+                    30_100
+                } else {
+                    9_000 + ids::hash(&id.name) % 9_000
+                };
+                push(&metrics::node_metrics(&id.name, busy, mem))?;
+            }
+        }
+        Ok(())
+    })
+    .map_err(err)?;
+    steps.push(ok_step(
+        "metrics/nodes",
+        None,
+        layout::NODE_METRICS,
+        n,
+        size,
+    ));
+    let pod_kind = ResourceKind {
+        kind: "PodMetrics",
+        ..node_kind
+    };
+    for ns in &plan.namespaces {
+        let path = layout::pod_metrics_path(&ns.name);
+        let (n, size) = stream_list(&mut w, &path, &pod_kind, &mut |push| {
+            for app in &ns.apps {
+                for m in scale_apps::pod_metrics(ns, app, &fleet) {
+                    push(&m)?;
+                }
+            }
+            Ok(())
+        })
+        .map_err(err)?;
+        steps.push(ok_step("metrics/pods", Some(&ns.name), &path, n, size));
+    }
+    let file = alloc.finish();
+    w.write_json(layout::NODE_ALLOCATION, &file).map_err(err)?;
+    let names = plan.namespaces.iter().map(|n| n.name.clone()).collect();
+    let path = w.finish(manifest(names, steps)).map_err(err)?;
+    summary.path = path;
+    Ok(summary)
+}
+
+/// Peak resident set size of this process in KiB (`VmHWM`), if readable.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Runs [`generate`] and measures it: `(summary, wall seconds)`.
+pub fn timed(opts: &ScaleOptions, dest: &Path) -> Result<(ScaleSummary, f64), ScaleError> {
+    let start = Instant::now();
+    let s = generate(opts, dest)?;
+    Ok((s, start.elapsed().as_secs_f64()))
+}
+
+/// Pods of an app as they would be listed (used by tests).
+pub fn app_pods(ns: &scale_apps::NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<Value> {
+    scale_apps::objects("pods", ns, app, fleet)
+}
+
+/// A fleet for tests and callers that need node ids.
+pub fn fleet(opts: &ScaleOptions) -> Fleet {
+    Fleet {
+        count: opts.nodes,
+        seed: opts.seed,
+        failure_rate: opts.failure_rate,
+    }
+}
+
+/// Kinds of the injected failures (for the summary printout).
+pub fn failure_names() -> Vec<&'static str> {
+    Failure::ALL.iter().map(|f| f.name()).collect()
+}
+
+/// `metadata.name` helper re-exported for tests.
+pub fn name(v: &Value) -> &str {
+    meta::name_of(v)
+}
+
+/// The summary line printed by the CLI.
+pub fn describe(s: &ScaleSummary, secs: f64) -> String {
+    let failures: Vec<String> = s.failures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    json!({
+        "path": s.path.display().to_string(),
+        "nodes": s.nodes, "namespaces": s.namespaces, "pods": s.pods, "events": s.events,
+        "failures": failures.join(","),
+        "wall_seconds": (secs * 100.0).round() / 100.0,
+        "peak_rss_mib": peak_rss_kib().map(|k| k / 1024),
+    })
+    .to_string()
+}

@@ -1,0 +1,604 @@
+//! The applications of a generated cluster: small descriptions from which
+//! every object is regenerated on demand (see [`crate::scale`]).
+
+use serde_json::{json, Value};
+
+use crate::app;
+use crate::builders::event::{self, Source};
+use crate::builders::network::{self, Route, ServicePort};
+use crate::builders::pod::{self, ContainerState, Placement, PodFate, Terminated};
+use crate::builders::workload::{self, HpaState, Replicas};
+use crate::builders::{config, meta, metrics};
+use crate::ids::{self, Rng};
+use crate::scale::{Fleet, ScaleOptions};
+
+/// A failure injected into an app; one per rule family the analyzer knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Tag does not exist.
+    ImageNotFound,
+    /// Private registry without imagePullSecrets.
+    ImagePullAuth,
+    /// Exits with code 1.
+    CrashLoop,
+    /// OOMKilled and near its limit again.
+    OomKilled,
+    /// Requests more CPU than any node has.
+    Unschedulable,
+    /// Mounts a missing Secret.
+    MountFailed,
+    /// Env from a missing ConfigMap key.
+    ConfigError,
+    /// Readiness probe answers 503.
+    NotReady,
+    /// Service selector typo.
+    SelectorMismatch,
+    /// Service targetPort not a containerPort.
+    TargetPortMismatch,
+    /// Readiness probe on an undeclared port.
+    ProbePortMismatch,
+    /// Ingress backend Service missing.
+    IngressServiceMissing,
+    /// Ingress backend port missing.
+    IngressPortMissing,
+    /// HPA on CPU without CPU requests.
+    HpaMissingRequests,
+    /// ConfigMap changed after pods started.
+    StaleConfigMap,
+    /// Secret rotated after pods started.
+    StaleSecret,
+    /// No limits.
+    NoLimits,
+}
+
+impl Failure {
+    /// Every kind, in a fixed order.
+    pub const ALL: [Failure; 17] = [
+        Failure::ImageNotFound,
+        Failure::ImagePullAuth,
+        Failure::CrashLoop,
+        Failure::OomKilled,
+        Failure::Unschedulable,
+        Failure::MountFailed,
+        Failure::ConfigError,
+        Failure::NotReady,
+        Failure::SelectorMismatch,
+        Failure::TargetPortMismatch,
+        Failure::ProbePortMismatch,
+        Failure::IngressServiceMissing,
+        Failure::IngressPortMissing,
+        Failure::HpaMissingRequests,
+        Failure::StaleConfigMap,
+        Failure::StaleSecret,
+        Failure::NoLimits,
+    ];
+
+    /// The rule id it should trigger.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::ImageNotFound => "pod-image-not-found",
+            Failure::ImagePullAuth => "pod-image-pull-auth",
+            Failure::CrashLoop => "pod-crashloop",
+            Failure::OomKilled => "pod-oom-killed",
+            Failure::Unschedulable => "pod-unschedulable",
+            Failure::MountFailed => "pod-mount-failed",
+            Failure::ConfigError => "pod-config-error",
+            Failure::NotReady => "pod-not-ready",
+            Failure::SelectorMismatch => "service-selector-mismatch",
+            Failure::TargetPortMismatch => "service-target-port-mismatch",
+            Failure::ProbePortMismatch => "probe-port-mismatch",
+            Failure::IngressServiceMissing => "ingress-backend-service-missing",
+            Failure::IngressPortMissing => "ingress-backend-port-missing",
+            Failure::HpaMissingRequests => "hpa-missing-requests",
+            Failure::StaleConfigMap => "config-stale-configmap",
+            Failure::StaleSecret => "config-stale-secret",
+            Failure::NoLimits => "resources-no-limits",
+        }
+    }
+}
+
+/// One Deployment (+ Service, Ingress, HPA, ConfigMap, Secret) to generate.
+#[derive(Debug, Clone)]
+pub struct AppDesc {
+    /// Deployment name.
+    pub name: String,
+    /// Replicas.
+    pub replicas: u64,
+    /// Global index of its first pod (fixes node and pod IP).
+    pub first_pod: u64,
+    /// CPU request in millicores.
+    pub cpu: u64,
+    /// Memory limit in MiB (request is half).
+    pub mem: u64,
+    /// Image.
+    pub image: String,
+    /// Age of the Deployment and of its current rollout.
+    pub created_ago: i64,
+    /// Age of the current rollout.
+    pub rollout_ago: i64,
+    /// The injected failure.
+    pub failure: Option<Failure>,
+    /// Has an Ingress.
+    pub ingress: bool,
+    /// Has an HPA.
+    pub hpa: bool,
+}
+
+/// One namespace of the plan.
+#[derive(Debug, Clone)]
+pub struct NsDesc {
+    /// Name.
+    pub name: String,
+    /// Age.
+    pub created_ago: i64,
+    /// Its apps.
+    pub apps: Vec<AppDesc>,
+}
+
+/// The whole cluster as small descriptions (about 100 bytes per app).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Namespaces.
+    pub namespaces: Vec<NsDesc>,
+}
+
+const TEAMS: &[&str] = &[
+    "checkout", "catalog", "payments", "search", "identity", "billing", "shipping", "media",
+    "growth", "data", "platform", "support",
+];
+const APPS: &[&str] = &[
+    "api",
+    "worker",
+    "gateway",
+    "scheduler",
+    "indexer",
+    "renderer",
+    "sync",
+    "consumer",
+    "exporter",
+    "web",
+    "resolver",
+    "notifier",
+];
+
+/// Splits `opts.pods` into namespaces of apps of 2–6 replicas.
+pub fn plan(opts: &ScaleOptions) -> Plan {
+    let mut rng = Rng::new(opts.seed);
+    let ns_count = (opts.pods / 300).max(2);
+    let per_ns = opts.pods / ns_count;
+    let mut next_pod = 0;
+    let mut namespaces = Vec::new();
+    for n in 0..ns_count {
+        let team = TEAMS
+            .get((n % TEAMS.len() as u64) as usize)
+            .copied()
+            .unwrap_or("team");
+        let name = format!("{team}-{n}");
+        let mut apps = Vec::new();
+        let mut pods = 0;
+        let mut a = 0;
+        while pods < per_ns {
+            let replicas = (2 + rng.below(5)).min(per_ns - pods).max(1);
+            let base = APPS
+                .get(rng.below(APPS.len() as u64) as usize)
+                .copied()
+                .unwrap_or("app");
+            let failure = if rng.unit() < opts.failure_rate {
+                rng.pick(&Failure::ALL).copied()
+            } else {
+                None
+            };
+            let created_ago = 86_400 * (5 + rng.below(200) as i64);
+            let rollout_ago = 3_600 * (2 + rng.below(24 * 4) as i64);
+            apps.push(AppDesc {
+                name: format!("{base}-{a}"),
+                replicas,
+                first_pod: next_pod,
+                cpu: 50 + 25 * rng.below(8),
+                mem: 128 << rng.below(3),
+                image: format!(
+                    "ghcr.io/acme-{team}/{base}:{}.{}.{}",
+                    1 + rng.below(5),
+                    rng.below(20),
+                    rng.below(10)
+                ),
+                created_ago,
+                rollout_ago: rollout_ago.min(created_ago),
+                failure,
+                ingress: rng.below(4) == 0,
+                hpa: rng.below(3) == 0,
+            });
+            next_pod += replicas;
+            pods += replicas;
+            a += 1;
+        }
+        namespaces.push(NsDesc {
+            name,
+            created_ago: 86_400 * 300,
+            apps,
+        });
+    }
+    Plan { namespaces }
+}
+
+fn has(app: &AppDesc, f: Failure) -> bool {
+    app.failure == Some(f)
+}
+
+/// The container spec of an app, with its failure's misconfiguration.
+fn pod_spec(app: &AppDesc) -> Value {
+    let mut c = app::container(&app.name, &app.image, 8080);
+    let cpu = format!("{}m", app.cpu);
+    let req_mem = format!("{}Mi", app.mem / 2);
+    let lim_mem = format!("{}Mi", app.mem);
+    let lim_cpu = format!("{}m", app.cpu * 2);
+    match app.failure {
+        Some(Failure::NoLimits) => app::resources(&mut c, Some(&cpu), Some(&req_mem), None, None),
+        Some(Failure::HpaMissingRequests) => {
+            app::resources(&mut c, None, Some(&req_mem), None, Some(&lim_mem))
+        }
+        Some(Failure::Unschedulable) => {
+            app::resources(&mut c, Some("16"), Some("8Gi"), Some("16"), Some("8Gi"))
+        }
+        _ => app::resources(
+            &mut c,
+            Some(&cpu),
+            Some(&req_mem),
+            Some(&lim_cpu),
+            Some(&lim_mem),
+        ),
+    }
+    if has(app, Failure::ProbePortMismatch) {
+        c["readinessProbe"]["httpGet"]["port"] = json!(8081);
+    }
+    let mut env = vec![
+        json!({"name": "CONFIG_HASH", "valueFrom": {"configMapKeyRef": {"name": format!("{}-config", app.name), "key": "LOG_LEVEL"}}}),
+    ];
+    if has(app, Failure::ConfigError) {
+        env.push(json!({"name": "FEATURE_FLAGS", "valueFrom": {"configMapKeyRef": {"name": format!("{}-config", app.name), "key": "FEATURE_FLAGS"}}}));
+    }
+    env.push(json!({"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": format!("{}-db", app.name), "key": "password"}}}));
+    c["env"] = json!(env);
+    let mut spec = json!({"containers": [c]});
+    if has(app, Failure::MountFailed) {
+        spec["containers"][0]["volumeMounts"] =
+            json!([{"name": "tls", "mountPath": "/etc/tls", "readOnly": true}]);
+        spec["volumes"] = json!([{"name": "tls", "secret": {"secretName": format!("{}-tls", app.name), "defaultMode": 420}}]);
+    }
+    spec
+}
+
+fn placement(app: &AppDesc, r: u64, fleet: &Fleet) -> Placement {
+    let g = app.first_pod + r;
+    let id = fleet.id(g % fleet.count().max(1));
+    Placement {
+        node: id.name,
+        host_ip: id.ip,
+        pod_ip: format!("100.{}.{}.{}", 64 + g / 65_536, (g / 256) % 256, g % 256),
+        scheduled_ago: app.rollout_ago - r as i64,
+    }
+}
+
+fn pod_name(ns: &NsDesc, app: &AppDesc, r: u64) -> (String, String) {
+    let (rs, hash) = workload::replica_set_name(&ns.name, &app.name, 1);
+    (
+        format!(
+            "{rs}-{}",
+            ids::suffix(&format!("{}/{}/{r}", ns.name, app.name), 5)
+        ),
+        hash,
+    )
+}
+
+fn fate(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet) -> (PodFate, Vec<ContainerState>) {
+    let pl = placement(app, r, fleet);
+    let started = pl.scheduled_ago - 8;
+    let image = &app.image;
+    let st = match app.failure {
+        Some(Failure::ImageNotFound) => ContainerState::waiting("ImagePullBackOff", Some(format!("Back-off pulling image \"{image}\": ErrImagePull: rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"))),
+        Some(Failure::ImagePullAuth) => ContainerState::waiting("ErrImagePull", Some(format!("rpc error: code = Unknown desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed"))),
+        Some(Failure::CrashLoop) => ContainerState::Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: Some(format!("back-off 5m0s restarting failed container={} pod={}_{}({})", app.name, pod_name(ns, app, r).0, ns.name, ids::uid(&format!("Pod/{}/{}", ns.name, pod_name(ns, app, r).0)))),
+            restarts: 14,
+            last: Some(Terminated::new("Error", 1, 190, 188)),
+        },
+        Some(Failure::OomKilled) => ContainerState::Running { started_ago: 1_800, ready: true, restarts: 2, last: Some(Terminated::new("OOMKilled", 137, 7_000, 1_802)) },
+        Some(Failure::Unschedulable) => {
+            let n = fleet.count();
+            let message = format!("0/{n} nodes are available: {n} Insufficient cpu. preemption: 0/{n} nodes are available: {n} No preemption victims found for incoming pod.");
+            return (PodFate::Unschedulable { message, since_ago: app.rollout_ago }, vec![]);
+        }
+        Some(Failure::MountFailed) => ContainerState::waiting("ContainerCreating", None),
+        Some(Failure::ConfigError) => ContainerState::waiting("CreateContainerConfigError", Some(format!("couldn't find key FEATURE_FLAGS in ConfigMap {}/{}-config", ns.name, app.name))),
+        Some(Failure::NotReady) => ContainerState::Running { started_ago: started, ready: false, restarts: 0, last: None },
+        _ => ContainerState::ready(started),
+    };
+    (PodFate::Placed(pl), vec![st])
+}
+
+fn build_pod(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet, rs: &Value) -> Value {
+    let (name, hash) = pod_name(ns, app, r);
+    let (f, states) = fate(ns, app, r, fleet);
+    let mut p = pod::pod(
+        &ns.name,
+        &name,
+        app.rollout_ago - r as i64,
+        &pod_spec(app),
+        &f,
+        &states,
+    );
+    meta::set_generate_name(&mut p, &format!("{}-", meta::name_of(rs)));
+    meta::add_labels(
+        &mut p,
+        &[
+            ("app.kubernetes.io/name", &app.name),
+            ("pod-template-hash", &hash),
+        ],
+    );
+    meta::set_owner(&mut p, rs);
+    p
+}
+
+fn deployment_and_rs(ns: &NsDesc, app: &AppDesc, pods: &[Value]) -> (Value, Value) {
+    let ready = pods.iter().filter(|p| app::is_ready(p)).count() as i64;
+    let r = Replicas {
+        desired: app.replicas as i64,
+        current: app.replicas as i64,
+        ready,
+    };
+    let d = workload::deployment(
+        &ns.name,
+        &app.name,
+        app.created_ago,
+        &[("app.kubernetes.io/name", &app.name)],
+        &pod_spec(app),
+        r,
+        1,
+        app.rollout_ago,
+    );
+    let rs = workload::replica_set(&d, 1, app.rollout_ago, r);
+    (d, rs)
+}
+
+fn pods_of(ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<Value> {
+    // The owner uid only depends on names, so a provisional RS is enough.
+    let (_, rs) = deployment_and_rs(ns, app, &[]);
+    (0..app.replicas)
+        .map(|r| build_pod(ns, app, r, fleet, &rs))
+        .collect()
+}
+
+fn service(ns: &NsDesc, app: &AppDesc) -> Value {
+    let selector = if has(app, Failure::SelectorMismatch) {
+        format!("{}x", app.name)
+    } else {
+        app.name.clone()
+    };
+    let target = if has(app, Failure::TargetPortMismatch) {
+        json!(9090)
+    } else {
+        json!("http")
+    };
+    let mut svc = network::service(
+        &ns.name,
+        &app.name,
+        app.created_ago,
+        &crate::world::World::cluster_ip(&format!("{}/{}", ns.name, app.name)),
+        &[("app.kubernetes.io/name", &selector)],
+        &[ServicePort::tcp("http", 80, target)],
+    );
+    meta::add_labels(&mut svc, &[("app.kubernetes.io/name", &app.name)]);
+    svc
+}
+
+fn events(ns: &NsDesc, app: &AppDesc, pods: &[Value]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for p in pods {
+        let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+        let k = Source::kubelet(&node);
+        let fp = format!("spec.containers{{{}}}", app.name);
+        let sched = app.rollout_ago;
+        // Two routine events per pod, as a busy cluster keeps within the TTL.
+        out.push(event::event(
+            &ns.name,
+            p,
+            Some(&fp),
+            "Normal",
+            "Pulled",
+            &format!(
+                "Container image \"{}\" already present on machine",
+                app.image
+            ),
+            &k,
+            1,
+            sched - 2,
+            sched - 2,
+        ));
+        out.push(event::event(
+            &ns.name,
+            p,
+            Some(&fp),
+            "Normal",
+            "Started",
+            &format!("Started container {}", app.name),
+            &k,
+            1,
+            sched - 3,
+            sched - 3,
+        ));
+        let warn = |reason: &str, msg: String, count: u32| {
+            event::event(
+                &ns.name,
+                p,
+                Some(&fp),
+                "Warning",
+                reason,
+                &msg,
+                &k,
+                count,
+                sched - 5,
+                20,
+            )
+        };
+        match app.failure {
+            Some(Failure::ImageNotFound) => out.push(warn("Failed", format!("Failed to pull image \"{0}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{0}\": failed to resolve reference \"{0}\": {0}: not found", app.image), 30)),
+            Some(Failure::ImagePullAuth) => out.push(warn("Failed", format!("Failed to pull image \"{0}\": rpc error: code = Unknown desc = failed to pull and unpack image \"{0}\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed", app.image), 30)),
+            Some(Failure::CrashLoop) => out.push(warn("BackOff", format!("Back-off restarting failed container {} in pod {}_{}({})", app.name, meta::name_of(p), ns.name, p["metadata"]["uid"].as_str().unwrap_or("")), 80)),
+            Some(Failure::MountFailed) => out.push(event::event(&ns.name, p, None, "Warning", "FailedMount", &format!("MountVolume.SetUp failed for volume \"tls\" : secret \"{}-tls\" not found", app.name), &k, 40, sched - 5, 30)),
+            Some(Failure::ConfigError) => out.push(warn("Failed", format!("Error: couldn't find key FEATURE_FLAGS in ConfigMap {}/{}-config", ns.name, app.name), 50)),
+            Some(Failure::NotReady) => out.push(warn("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503".into(), 300)),
+            Some(Failure::Unschedulable) => out.push(event::series_event(&ns.name, p, "Warning", "FailedScheduling", "Scheduling", p["status"]["conditions"][0]["message"].as_str().unwrap_or(""), "default-scheduler", "default-scheduler-ip-10-0-0-12", sched, Some((40, 30)))),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The objects of one kind (plural) an app contributes to its namespace.
+pub fn objects(plural: &str, ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<Value> {
+    match plural {
+        "pods" => pods_of(ns, app, fleet),
+        "deployments" | "replicasets" => {
+            let pods = pods_of(ns, app, fleet);
+            let (d, rs) = deployment_and_rs(ns, app, &pods);
+            vec![if plural == "deployments" { d } else { rs }]
+        }
+        "events" => events(ns, app, &pods_of(ns, app, fleet)),
+        "services" => vec![service(ns, app)],
+        "endpoints" => vec![network::endpoints(
+            &service(ns, app),
+            &pods_of(ns, app, fleet),
+        )],
+        "endpointslices" => vec![network::endpoint_slice(
+            &service(ns, app),
+            &pods_of(ns, app, fleet),
+        )],
+        "ingresses"
+            if app.ingress
+                || has(app, Failure::IngressServiceMissing)
+                || has(app, Failure::IngressPortMissing) =>
+        {
+            let svc = if has(app, Failure::IngressServiceMissing) {
+                format!("{}-svc", app.name)
+            } else {
+                app.name.clone()
+            };
+            let port = if has(app, Failure::IngressPortMissing) {
+                json!({"number": 8080})
+            } else {
+                json!({"number": 80})
+            };
+            let host = format!("{}.{}.acme.example", app.name, ns.name);
+            let route = Route {
+                host: host.clone(),
+                path: "/".into(),
+                service: svc,
+                port,
+            };
+            vec![network::ingress(
+                &ns.name,
+                &app.name,
+                app.created_ago,
+                "nginx",
+                &[route],
+                None,
+                Some(crate::baseline::LB_HOSTNAME),
+            )]
+        }
+        "horizontalpodautoscalers" if app.hpa || has(app, Failure::HpaMissingRequests) => {
+            let min = app.replicas as i64;
+            let state = if has(app, Failure::HpaMissingRequests) {
+                let first = pod_name(ns, app, 0).0;
+                HpaState::NoMetrics { reason: "FailedGetResourceMetric".into(), message: format!("the HPA was unable to compute the replica count: failed to get cpu utilization: missing request for cpu in container {} of Pod {first}", app.name) }
+            } else {
+                HpaState::Healthy {
+                    utilization: 35,
+                    average_millis: (app.cpu * 35 / 100) as i64,
+                }
+            };
+            vec![workload::hpa(
+                &ns.name,
+                &app.name,
+                app.created_ago,
+                &app.name,
+                min,
+                min * 4,
+                70,
+                min,
+                &state,
+            )]
+        }
+        "configmaps" => {
+            let changed = if has(app, Failure::StaleConfigMap) {
+                900
+            } else {
+                app.rollout_ago + 300
+            };
+            vec![config::config_map(
+                &ns.name,
+                &format!("{}-config", app.name),
+                app.created_ago,
+                changed.min(app.created_ago),
+                "helm",
+                &[("LOG_LEVEL", "info"), ("MAX_CONNECTIONS", "64")],
+            )]
+        }
+        "secrets" => {
+            let rotated = if has(app, Failure::StaleSecret) {
+                600
+            } else {
+                app.created_ago
+            };
+            let mut s = config::secret(
+                &ns.name,
+                &format!("{}-db", app.name),
+                app.created_ago,
+                rotated,
+                "helm",
+                "Opaque",
+                &[("password", "generated-password")],
+            );
+            kpm_bundle::secret::strip_secret(&mut s);
+            vec![s]
+        }
+        _ => vec![],
+    }
+}
+
+/// Logs of an app's failing pods: `(pod, container, previous, text)`.
+pub fn logs(ns: &NsDesc, app: &AppDesc) -> Vec<(String, String, bool, String)> {
+    if !has(app, Failure::CrashLoop) {
+        return vec![];
+    }
+    (0..app.replicas)
+        .map(|r| {
+            let text = format!("starting {} version={}\nerror: failed to load configuration: open /etc/{}/config.yaml: no such file or directory\n", app.name, app.image.rsplit(':').next().unwrap_or(""), app.name);
+            (pod_name(ns, app, r).0, app.name.clone(), true, text)
+        })
+        .collect()
+}
+
+/// PodMetrics of an app's running pods.
+pub fn pod_metrics(ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<Value> {
+    pods_of(ns, app, fleet)
+        .iter()
+        .filter(|p| {
+            p["status"]["phase"] == "Running"
+                && p["status"]["containerStatuses"][0]["state"]["running"].is_object()
+        })
+        .map(|p| {
+            let mem = if has(app, Failure::OomKilled) {
+                app.mem * 95 / 100
+            } else {
+                app.mem * 45 / 100
+            };
+            metrics::pod_metrics(
+                &ns.name,
+                meta::name_of(p),
+                &p["metadata"]["labels"],
+                &[(&app.name, app.cpu / 3 + 1, mem)],
+            )
+        })
+        .collect()
+}

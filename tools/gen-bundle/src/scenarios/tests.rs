@@ -1,0 +1,197 @@
+//! Scenario-wide tests: every bundle opens and verifies, every object parses
+//! into its k8s-openapi type, regeneration is byte-identical, and expected
+//! findings name objects that exist.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
+    Secret, Service,
+};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kpm_bundle::layout::{self, Entry};
+use kpm_bundle::Bundle;
+use serde::de::DeserializeOwned;
+
+use super::*;
+
+fn parse_all<T: DeserializeOwned>(b: &Bundle, path: &str) -> usize {
+    let list: kpm_bundle::List<T> = b.read_list(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    list.items.len()
+}
+
+fn check_types(b: &Bundle) {
+    let entries: Vec<String> = b.entries().map(str::to_string).collect();
+    for path in &entries {
+        match layout::classify(path) {
+            Entry::ClusterList(k) => match k.kind {
+                "Node" => parse_all::<Node>(b, path),
+                "Namespace" => parse_all::<Namespace>(b, path),
+                "IngressClass" => parse_all::<IngressClass>(b, path),
+                "PersistentVolume" => parse_all::<PersistentVolume>(b, path),
+                other => panic!("unexpected cluster kind {other}"),
+            },
+            Entry::NamespacedList { kind, .. } => match kind.kind {
+                "Pod" => parse_all::<Pod>(b, path),
+                "Event" => parse_all::<Event>(b, path),
+                "Service" => parse_all::<Service>(b, path),
+                "Endpoints" => parse_all::<Endpoints>(b, path),
+                "EndpointSlice" => parse_all::<EndpointSlice>(b, path),
+                "Ingress" => parse_all::<Ingress>(b, path),
+                "HorizontalPodAutoscaler" => parse_all::<HorizontalPodAutoscaler>(b, path),
+                "Deployment" => parse_all::<Deployment>(b, path),
+                "ReplicaSet" => parse_all::<ReplicaSet>(b, path),
+                "StatefulSet" => parse_all::<StatefulSet>(b, path),
+                "DaemonSet" => parse_all::<DaemonSet>(b, path),
+                "Job" => parse_all::<Job>(b, path),
+                "ConfigMap" => parse_all::<ConfigMap>(b, path),
+                "Secret" => parse_all::<Secret>(b, path),
+                "PersistentVolumeClaim" => parse_all::<PersistentVolumeClaim>(b, path),
+                other => panic!("unexpected kind {other}"),
+            },
+            _ => 0,
+        };
+    }
+}
+
+/// Every `Kind/ns/name` (and `Kind/name`) in a bundle.
+fn object_keys(b: &Bundle) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    let entries: Vec<String> = b.entries().map(str::to_string).collect();
+    for path in &entries {
+        let kind = match layout::classify(path) {
+            Entry::ClusterList(k) | Entry::NamespacedList { kind: k, .. } => k,
+            _ => continue,
+        };
+        let list: kpm_bundle::List<serde_json::Value> = b.read_list(path).unwrap();
+        for item in list.items {
+            let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
+            match item["metadata"]["namespace"].as_str() {
+                Some(ns) => keys.insert(format!("{}/{ns}/{name}", kind.kind)),
+                None => keys.insert(format!("{}/{name}", kind.kind)),
+            };
+        }
+    }
+    keys
+}
+
+#[test]
+fn every_scenario_verifies_parses_and_is_deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    for s in all() {
+        let a = write(&s, &tmp.path().join("a")).unwrap();
+        let b = write(&s, &tmp.path().join("b")).unwrap();
+        let ba = Bundle::open(&a).unwrap();
+        let bb = Bundle::open(&b).unwrap();
+        assert!(ba.verify().is_empty(), "{}: {:?}", s.name, ba.verify());
+        assert_eq!(
+            ba.manifest().files,
+            bb.manifest().files,
+            "{} is not deterministic",
+            s.name
+        );
+        let ea = std::fs::read(
+            tmp.path()
+                .join("a/expected")
+                .join(format!("{}.json", s.name)),
+        )
+        .unwrap();
+        let eb = std::fs::read(
+            tmp.path()
+                .join("b/expected")
+                .join(format!("{}.json", s.name)),
+        )
+        .unwrap();
+        assert_eq!(ea, eb);
+        assert!(
+            ba.unlisted_files().is_empty(),
+            "{}: {:?}",
+            s.name,
+            ba.unlisted_files()
+        );
+        check_types(&ba);
+        // Secrets never carry values.
+        for ns in ba.namespaces() {
+            let secrets: kpm_bundle::List<serde_json::Value> = ba
+                .read_list(&layout::namespaced_path(&ns, "secrets"))
+                .unwrap();
+            for sec in secrets.items {
+                for v in sec["data"].as_object().into_iter().flat_map(|m| m.values()) {
+                    assert_eq!(v, "", "{}: secret value kept", s.name);
+                }
+            }
+        }
+        // Expected findings name objects that exist, and root causes name
+        // findings of the same scenario.
+        let keys = object_keys(&ba);
+        let (_, findings) = (s.build)();
+        let finding_keys: BTreeSet<String> = findings.iter().map(|f| f.key()).collect();
+        for f in &findings {
+            assert!(
+                keys.contains(&f.object),
+                "{}: {} does not exist",
+                s.name,
+                f.object
+            );
+            if let Some(rc) = &f.root_cause {
+                assert!(
+                    finding_keys.contains(rc),
+                    "{}: root cause {rc} is not a finding",
+                    s.name
+                );
+            }
+            assert_ne!(crate::expected::layer_of(&f.rule), "unknown", "{}", f.rule);
+        }
+    }
+}
+
+#[test]
+fn scenario_names_are_unique_and_include_the_required_ones() {
+    let names: Vec<&str> = all().iter().map(|s| s.name).collect();
+    let unique: BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len());
+    for required in ["healthy", "crashloop"] {
+        assert!(unique.contains(required), "{required}");
+    }
+}
+
+#[test]
+fn no_node_is_overcommitted_and_unschedulable_pods_really_do_not_fit() {
+    for s in all() {
+        let (cluster, findings) = (s.build)();
+        let nodes = crate::world::cpu_by_node(&cluster);
+        for (node, requested, allocatable) in &nodes {
+            assert!(
+                requested <= allocatable,
+                "{}: {node} has {requested}m requested of {allocatable}m",
+                s.name
+            );
+        }
+        for f in findings.iter().filter(|f| f.rule == "pod-unschedulable") {
+            let name = f.object.rsplit('/').next().unwrap();
+            let pod = cluster
+                .all_pods()
+                .find(|p| p["metadata"]["name"] == name)
+                .unwrap();
+            let want =
+                crate::world::millis(&pod["spec"]["containers"][0]["resources"]["requests"]["cpu"])
+                    .unwrap();
+            for (node, requested, allocatable) in &nodes {
+                assert!(
+                    allocatable - requested < want,
+                    "{}: {name} fits {node}",
+                    s.name
+                );
+                assert!(
+                    want <= *allocatable,
+                    "{}: {name} fits no empty node either",
+                    s.name
+                );
+            }
+        }
+    }
+}
