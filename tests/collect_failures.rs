@@ -143,7 +143,7 @@ fn ctrl_c_writes_a_partial_bundle_that_opens() {
     assert!(m
         .steps
         .iter()
-        .any(|s| s.message.as_deref() == Some("not collected: interrupted (Ctrl-C)")));
+        .any(|s| s.message.as_deref() == Some("not collected: interrupted (Ctrl-C or SIGTERM)")));
     assert!(!out.with_extension("zip.partial").exists());
 }
 

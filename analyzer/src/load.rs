@@ -485,3 +485,77 @@ fn infra_pass(bundle: &Bundle) -> Infra {
     }
     infra
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slim(v: serde_json::Value) -> SlimPod {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn recognises_infrastructure_pods() {
+        let nginx = slim(serde_json::json!({
+            "metadata": {"name": "ingress-nginx-controller-6gkrj6kqbm-2s6qj",
+                "labels": {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}},
+            "spec": {"containers": [{"name": "controller", "image": "registry.k8s.io/ingress-nginx/controller:v1.12.1",
+                "args": ["/nginx-ingress-controller", "--election-id=ingress-nginx-leader",
+                         "--controller-class=k8s.io/ingress-nginx", "--ingress-class=nginx"]}]},
+            "status": {"phase": "Running"}
+        }));
+        assert!(matches!(
+            role(&nginx),
+            Some(Role::Ingress {
+                implementation: "ingress-nginx",
+                ..
+            })
+        ));
+        let admission = slim(serde_json::json!({
+            "metadata": {"name": "ingress-nginx-admission-create-x",
+                "labels": {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "admission-webhook"}},
+            "spec": {"containers": [{"name": "create", "image": "registry.k8s.io/ingress-nginx/kube-webhook-certgen:v1.5.2"}]}
+        }));
+        assert!(role(&admission).is_none());
+        let dns = slim(
+            serde_json::json!({"metadata": {"name": "coredns-668d6bf9bc-9x7tq", "labels": {"k8s-app": "kube-dns"}},
+            "spec": {"containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.11.3"}]}}),
+        );
+        assert!(matches!(role(&dns), Some(Role::Dns)));
+        let ms = slim(
+            serde_json::json!({"metadata": {"name": "metrics-server-7f4db5c6b8-q2m4z", "labels": {"k8s-app": "metrics-server"}},
+            "spec": {"containers": [{"name": "metrics-server", "image": "registry.k8s.io/metrics-server/metrics-server:v0.7.2"}]}}),
+        );
+        assert!(matches!(role(&ms), Some(Role::MetricsServer)));
+        let app = slim(
+            serde_json::json!({"metadata": {"name": "web-1", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}),
+        );
+        assert!(
+            role(&app).is_none(),
+            "plain nginx is not an ingress controller"
+        );
+    }
+
+    #[test]
+    fn flags_are_read_in_both_spellings() {
+        let p = InfraPod {
+            object: ObjectRef::namespaced("Pod", "ingress-nginx", "c"),
+            labels: BTreeMap::new(),
+            node: None,
+            phase: "Running".into(),
+            running: true,
+            ready: true,
+            images: Vec::new(),
+            args: vec![
+                "--ingress-class".into(),
+                "internal".into(),
+                "--controller-class=example.com/internal".into(),
+            ],
+            log_files: Vec::new(),
+        };
+        assert_eq!(p.flag("ingress-class"), Some("internal"));
+        assert_eq!(p.flag("controller-class"), Some("example.com/internal"));
+        assert_eq!(p.flag("election-id"), None);
+    }
+}

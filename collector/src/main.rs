@@ -74,7 +74,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(args)) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("kpm-collect: {:#}", f.error);
+            eprintln!(
+                "kpm-collect: {}",
+                outcome::one_line(&format!("{:#}", f.error))
+            );
             ExitCode::from(f.code)
         }
     }
@@ -220,6 +223,7 @@ async fn run(args: Args) -> Result<u8, Fatal> {
     let stop = tokio::select! {
         () = work => Stop::Done,
         _ = tokio::signal::ctrl_c() => Stop::Interrupted,
+        () = terminated() => Stop::Interrupted,
         () = deadline => Stop::TimedOut,
     };
     match stop {
@@ -243,7 +247,10 @@ async fn run(args: Args) -> Result<u8, Fatal> {
     for mut s in unfinished {
         let (outcome, why) = match stop {
             Stop::TimedOut => (Outcome::Timeout, "not collected: --timeout reached"),
-            Stop::Interrupted => (Outcome::Error, "not collected: interrupted (Ctrl-C)"),
+            Stop::Interrupted => (
+                Outcome::Error,
+                "not collected: interrupted (Ctrl-C or SIGTERM)",
+            ),
             Stop::Done => (Outcome::Error, "not collected"),
         };
         s.outcome = outcome;
@@ -326,6 +333,21 @@ async fn run(args: Args) -> Result<u8, Fatal> {
         return Ok(exit::NOTHING);
     }
     Ok(0)
+}
+
+/// SIGTERM (`kubectl delete` of the collector Job, `timeout(1)`) ends the
+/// run like Ctrl-C: the bundle is still written. Never resolves when the
+/// handler cannot be installed, leaving the default behaviour.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            term.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 fn display(p: &Path) -> String {

@@ -9,10 +9,11 @@
 //! * Workloads (Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job):
 //!   a literal env `value` whose *name* looks secret is replaced by
 //!   [`REDACTED`]. A name looks secret when it contains `PASSWORD`, `PASSWD`,
-//!   `TOKEN`, `SECRET`, `CREDENTIAL` or `PRIVATE` anywhere, or has `KEY`/`KEYS`
-//!   as a whole word part (`API_KEY`, `accessKey`, `SSH_KEYS`) — so
-//!   `KEYCLOAK_URL`, `MONKEY_MODE` and `KEYSPACE` are kept: they name things,
-//!   not credentials. `valueFrom` references are kept (they hold no value).
+//!   `TOKEN`, `SECRET`, `CREDENTIAL` or `PRIVATE` anywhere, or has `KEY`,
+//!   `KEYS`, `APIKEY`, `PASS` or `PWD` as a whole word part (`API_KEY`,
+//!   `accessKey`, `SSH_KEYS`, `REDIS_PASS`) — so `KEYCLOAK_URL`,
+//!   `MONKEY_MODE`, `KEYSPACE` and `PASSENGER_MAX_POOL` are kept: they name
+//!   things, not credentials. `valueFrom` references are kept (they hold no value).
 //!   Other env values, `command` and `args` go through the text patterns below
 //!   (a `postgres://app:pw@db` URL in `DATABASE_URL` is caught there).
 //! * The `kubectl.kubernetes.io/last-applied-configuration` annotation repeats
@@ -91,7 +92,7 @@ pub struct Redactor {
 }
 
 /// Word parts that make an env name secret only as a whole part.
-const SECRET_WORDS: &[&str] = &["KEY", "KEYS", "APIKEY", "PASS", "PWD", "AUTH"];
+const SECRET_WORDS: &[&str] = &["KEY", "KEYS", "APIKEY", "PASS", "PWD"];
 
 /// Fragments that make an env name secret wherever they appear.
 const SECRET_FRAGMENTS: &[&str] = &[
@@ -429,6 +430,7 @@ mod tests {
             "JAVA_OPTS",
             "HOSTNAME",
             "PASSENGER_MAX_POOL",
+            "AUTH_ENABLED",
         ] {
             assert!(!is_secret_env_name(plain), "{plain} should be kept");
         }

@@ -89,7 +89,7 @@ fn template_syntax_in_data_is_inert() {
     let html = renderer.html(&r).unwrap();
     let md = renderer.markdown(&r).unwrap();
     for out in [&html, &md] {
+        // Evaluated, this would print the title and `loop`, without the tags.
         assert!(out.contains("{{ meta.title }}{% for x in [1] %}loop{% endfor %}"));
-        assert!(!out.contains("%}loop{%") || out.contains("[1] %}loop"));
     }
 }

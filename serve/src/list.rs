@@ -14,7 +14,9 @@ use serde_json::value::RawValue;
 
 use crate::errors::ApiError;
 use crate::selectors::{FieldSelector, LabelSelector};
-use crate::store::{ItemRef, Loaded};
+use kpm_bundle::layout::ResourceKind;
+
+use crate::store::{ItemRef, Loaded, Store};
 
 /// The list-related query parameters.
 #[derive(Debug, Clone, Default)]
@@ -112,6 +114,39 @@ pub enum Candidates<'a> {
     Lists(&'a [Arc<Loaded>]),
     /// Chosen items in server order (from an index).
     Refs(Vec<ItemRef>),
+    /// Every namespace's list of a kind, loaded only when the page reaches
+    /// it: the first page of `kubectl get pods -A` on a huge bundle parses
+    /// one namespace, not all of them.
+    Namespaces(&'a Store, &'static ResourceKind),
+}
+
+/// Collects one page while items are offered in server order.
+struct Collector<'p> {
+    plural: &'p str,
+    params: &'p ListParams,
+    size: Option<usize>,
+    items: Vec<ItemRef>,
+    continue_token: Option<String>,
+}
+
+impl Collector<'_> {
+    /// Takes or skips one item; true once the page is full and the next
+    /// selected item has been found (the page is then complete).
+    fn offer(&mut self, (list, i): ItemRef) -> bool {
+        let Some(item) = list.items.get(i) else { return false };
+        let selected = self.params.label.matches(&item.labels) && self.params.field.matches(|f| item.field(self.plural, f));
+        if !selected {
+            return false;
+        }
+        if self.size.is_some_and(|s| self.items.len() >= s) {
+            // Only hand out a token when another selected item exists, so the
+            // last page is never empty.
+            self.continue_token = Some(encode_token(self.plural, ns_of(&list), i));
+            return true;
+        }
+        self.items.push((list, i));
+        false
+    }
 }
 
 /// One page of a list.
@@ -129,37 +164,52 @@ pub fn select_page(plural: &str, candidates: Candidates<'_>, params: &ListParams
         Some(t) => Some(decode_token(plural, t)?),
         None => None,
     };
-    let iter: Box<dyn Iterator<Item = ItemRef> + '_> = match candidates {
-        Candidates::Lists(lists) => Box::new(items_from(lists, start.as_ref().map(|(n, i)| (n.as_str(), *i)))),
-        Candidates::Refs(refs) => Box::new(refs.into_iter()),
+    let from = start.as_ref().map(|(n, i)| (n.as_str(), *i));
+    let mut page = Collector {
+        plural,
+        params,
+        size: match (params.limit, cap) {
+            (Some(l), Some(c)) => Some(l.min(c)),
+            (l, c) => l.or(c),
+        },
+        items: Vec::new(),
+        continue_token: None,
     };
-    let size = match (params.limit, cap) {
-        (Some(l), Some(c)) => Some(l.min(c)),
-        (l, c) => l.or(c),
-    };
-    let mut items = Vec::new();
-    let mut continue_token = None;
-    for (list, i) in iter {
-        if let Some((ns, idx)) = &start {
-            let here = ns_of(&list);
-            if here < ns.as_str() || (here == ns && i < *idx) {
-                continue;
+    match candidates {
+        Candidates::Lists(lists) => {
+            for r in items_from(lists, from) {
+                if page.offer(r) {
+                    break;
+                }
             }
         }
-        let Some(item) = list.items.get(i) else { continue };
-        let selected = params.label.matches(&item.labels) && params.field.matches(|f| item.field(plural, f));
-        if !selected {
-            continue;
+        Candidates::Refs(refs) => {
+            let after = |l: &Loaded, i: usize| from.is_none_or(|(ns, idx)| (ns_of(l), i) >= (ns, idx));
+            for r in refs.into_iter().filter(|(l, i)| after(l, *i)) {
+                if page.offer(r) {
+                    break;
+                }
+            }
         }
-        if size.is_some_and(|s| items.len() >= s) {
-            // Only hand out a token when another selected item exists, so the
-            // last page is never empty.
-            continue_token = Some(encode_token(plural, ns_of(&list), i));
-            break;
+        Candidates::Namespaces(store, kind) => {
+            'namespaces: for ns in store.namespaces() {
+                if from.is_some_and(|(start_ns, _)| ns.as_str() < start_ns) {
+                    continue;
+                }
+                let Some(list) = store.load(kind, Some(ns))? else { continue };
+                let slice = std::slice::from_ref(&list);
+                for r in items_from(slice, from) {
+                    if page.offer(r) {
+                        break 'namespaces;
+                    }
+                }
+            }
         }
-        items.push((list, i));
     }
-    Ok(Page { items, continue_token })
+    Ok(Page {
+        items: page.items,
+        continue_token: page.continue_token,
+    })
 }
 
 /// The list `resourceVersion`: the highest of the stored lists' (they are

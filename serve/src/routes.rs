@@ -264,22 +264,31 @@ fn lists_for(state: &State, kind: &ResourceKind, ns: Option<&str>) -> Result<Vec
     }
 }
 
-fn list(state: &State, req: &Request<'_>, kind: &ResourceKind, ns: Option<&str>) -> Result<Reply, ApiError> {
+fn list(state: &State, req: &Request<'_>, kind: &'static ResourceKind, ns: Option<&str>) -> Result<Reply, ApiError> {
     if matches!(req.param("watch"), Some("true" | "1")) {
         return Err(ApiError::watch_unsupported());
     }
     let params = ListParams::from_query(req.query, kind.plural)?;
-    let lists = lists_for(state, kind, ns)?;
-    let rv = combined_resource_version(lists.iter().map(|l| l.resource_version.as_str()));
     let cap = state.knobs.page_size;
-    // `kubectl describe node` asks for the pods of one node across every
-    // namespace: answer from the node index instead of a scan.
-    let page: Page = match (kind.plural, params.field.required("spec.nodeName")) {
-        ("pods", Some(node)) if ns.is_none() => {
-            select_page(kind.plural, Candidates::Refs(state.store.pods_on_node(node)?), &params, cap)?
+    let lists;
+    let (candidates, rv) = match (kind.scope, ns, params.field.required("spec.nodeName")) {
+        // `kubectl describe node` asks for the pods of one node across
+        // every namespace: answer from the node index instead of a scan.
+        (Scope::Namespaced, None, Some(node)) if kind.plural == "pods" => (
+            Candidates::Refs(state.store.pods_on_node(node)?),
+            state.store.bundle_resource_version(),
+        ),
+        (Scope::Namespaced, None, _) => {
+            state.store.check_all_namespaces(kind)?;
+            (Candidates::Namespaces(&state.store, kind), state.store.bundle_resource_version())
         }
-        _ => select_page(kind.plural, Candidates::Lists(&lists), &params, cap)?,
+        _ => {
+            lists = lists_for(state, kind, ns)?;
+            let rv = combined_resource_version(lists.iter().map(|l| l.resource_version.as_str()));
+            (Candidates::Lists(&lists), rv)
+        }
     };
+    let page: Page = select_page(kind.plural, candidates, &params, cap)?;
     if req.table {
         let items = page_values(&page)?;
         let t = table::render(kind, &items, Include::from_query(req.param("includeObject")), state.store.now())?;
@@ -405,37 +414,5 @@ fn pod_log(state: &State, req: &Request<'_>, kind: &ResourceKind, ns: &str, name
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn res(g: &str, p: &str, ns: Option<&str>, name: Option<&str>, sub: Option<&str>) -> Route {
-        Route::Resource {
-            group: g.into(),
-            version: "v1".into(),
-            plural: p.into(),
-            namespace: ns.map(Into::into),
-            name: name.map(Into::into),
-            subresource: sub.map(Into::into),
-        }
-    }
-
-    #[test]
-    fn parses_the_api_server_url_shapes() {
-        assert_eq!(Route::parse("/api/v1/pods"), res("", "pods", None, None, None));
-        assert_eq!(Route::parse("/api/v1/namespaces"), res("", "namespaces", None, None, None));
-        assert_eq!(Route::parse("/api/v1/namespaces/shop"), res("", "namespaces", None, Some("shop"), None));
-        assert_eq!(Route::parse("/api/v1/namespaces/shop/status"), res("", "namespaces", None, Some("shop"), Some("status")));
-        assert_eq!(Route::parse("/api/v1/namespaces/shop/pods"), res("", "pods", Some("shop"), None, None));
-        assert_eq!(
-            Route::parse("/api/v1/namespaces/shop/pods/web-1/log"),
-            res("", "pods", Some("shop"), Some("web-1"), Some("log"))
-        );
-        assert_eq!(
-            Route::parse("/apis/apps/v1/namespaces/shop/deployments/web"),
-            res("apps", "deployments", Some("shop"), Some("web"), None)
-        );
-        assert_eq!(Route::parse("/api/v1/nodes/worker-1"), res("", "nodes", None, Some("worker-1"), None));
-        assert_eq!(Route::parse("/apis/apps/v1"), Route::Static(vec!["apis".into(), "apps".into(), "v1".into()]));
-        assert_eq!(Route::parse("/version"), Route::Static(vec!["version".into()]));
-    }
-}
+#[path = "routes_tests.rs"]
+mod tests;

@@ -257,6 +257,15 @@ impl Store {
         loaded.clone().map(Some)
     }
 
+    /// Whether the list at `path` has been parsed (tests check laziness).
+    #[cfg(test)]
+    pub(crate) fn is_cached(&self, path: &str) -> bool {
+        self.cache
+            .lock()
+            .map(|c| c.get(path).is_some_and(|slot| slot.get().is_some()))
+            .unwrap_or(false)
+    }
+
     /// Loads the list of `kind` in `namespace` (ignored at cluster scope).
     pub fn load(&self, kind: &ResourceKind, namespace: Option<&str>) -> Result<Option<Arc<Loaded>>, ApiError> {
         match kind.path(namespace) {
@@ -288,17 +297,22 @@ impl Store {
         }
     }
 
-    /// Every stored list of a namespaced kind, in namespace order, with the
-    /// error to answer when none could be served.
-    pub fn load_all(&self, kind: &ResourceKind) -> Result<Vec<Arc<Loaded>>, ApiError> {
-        let mut out = Vec::new();
-        for ns in &self.namespaces {
-            if let Some(l) = self.load(kind, Some(ns))? {
-                out.push(l);
-            }
-        }
-        let cluster_forbidden = self.bundle.manifest().outcome_of(kind.plural, None) == Some(Outcome::Forbidden);
-        if cluster_forbidden || (out.is_empty() && self.any_step_failed(kind)) {
+    /// The error for an all-namespaces list of `kind` the snapshot could not
+    /// serve: forbidden at cluster scope, or forbidden in every namespace
+    /// with nothing collected. Decided from the manifest alone, so nothing
+    /// is loaded.
+    pub fn check_all_namespaces(&self, kind: &ResourceKind) -> Result<(), ApiError> {
+        let manifest = self.bundle.manifest();
+        let cluster_forbidden = manifest.outcome_of(kind.plural, None) == Some(Outcome::Forbidden);
+        let any_forbidden = manifest
+            .steps
+            .iter()
+            .any(|s| s.what == kind.plural && s.outcome == Outcome::Forbidden);
+        let nothing_collected = !self
+            .namespaces
+            .iter()
+            .any(|ns| kind.path(Some(ns)).is_some_and(|p| self.bundle.contains(&p)));
+        if cluster_forbidden || (any_forbidden && nothing_collected) {
             return Err(ApiError::forbidden(
                 Gr {
                     group: kind.group,
@@ -309,15 +323,19 @@ impl Store {
                 None,
             ));
         }
-        Ok(out)
+        Ok(())
     }
 
-    fn any_step_failed(&self, kind: &ResourceKind) -> bool {
-        self.bundle
-            .manifest()
-            .steps
-            .iter()
-            .any(|s| s.what == kind.plural && s.outcome == Outcome::Forbidden)
+    /// Every stored list of a namespaced kind, in namespace order.
+    pub fn load_all(&self, kind: &ResourceKind) -> Result<Vec<Arc<Loaded>>, ApiError> {
+        self.check_all_namespaces(kind)?;
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            if let Some(l) = self.load(kind, Some(ns))? {
+                out.push(l);
+            }
+        }
+        Ok(out)
     }
 
     /// Pods scheduled to `node`, across namespaces, in namespace order.
@@ -350,12 +368,12 @@ mod tests {
           {"metadata":{"name":"web-7c9d8f-x2x","namespace":"shop","labels":{"app":"web"}},
            "spec":{"nodeName":"worker-1","restartPolicy":"Always","containers":[{"name":"app","image":"nginx:1.27"}]},
            "status":{"phase":"Running","podIP":"10.244.1.7"}},
-          {"metadata":{"name":"web-pending","namespace":"shop"},"spec":{"containers":[]},"status":{"phase":"Pending"}}]}"#;
+          {"metadata":{"name":"api-pending","namespace":"shop"},"spec":{"containers":[]},"status":{"phase":"Pending"}}]}"#;
         let loaded = parse_list("pods", Some("shop"), list).unwrap();
         assert_eq!(loaded.resource_version, "48213");
         assert_eq!(loaded.items.len(), 2);
         // Sorted by name as the API server lists.
-        assert_eq!(loaded.items[0].name, "web-pending");
+        assert_eq!(loaded.items[0].name, "api-pending");
         let first = &loaded.items[1];
         assert_eq!(first.field("pods", "spec.nodeName"), "worker-1");
         assert_eq!(first.field("pods", "status.phase"), "Running");

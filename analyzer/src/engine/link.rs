@@ -110,7 +110,10 @@ pub fn link(findings: &mut [Finding], links: &Links) {
         if LOG_EXPLAINED.contains(&f.rule.as_str()) {
             causes.extend(on(&object, &["dns-lookup-failures", "rbac-forbidden"]));
         }
-        if f.layer == Layer::Pod && f.object.kind == "Pod" && f.rule != "pod-unschedulable" {
+        // A failing pod on a broken node: the node explains the runtime
+        // failures, not spec problems (probe ports, tags) or scheduling.
+        let runtime = POD_CAUSES.contains(&f.rule.as_str()) || f.rule == "pod-restart-storm";
+        if runtime && f.object.kind == "Pod" && f.rule != "pod-unschedulable" {
             if let Some(node) = links.pod_node.get(&object) {
                 causes.extend(on(&format!("Node/{node}"), NODE_CAUSES));
             }
@@ -299,4 +302,149 @@ fn title(root: &Finding, consequences: &[&Finding]) -> String {
         parts.push(format!("{} {}: {}", c.object.kind, c.object.name, c.rule));
     }
     format!("{scope}: {}", parts.join(" → "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kpm_model::ObjectRef;
+
+    fn f(rule: &str, layer: Layer, sev: Severity, obj: ObjectRef) -> Finding {
+        crate::context::FindingBuilder::new(rule, layer, sev, obj)
+            .symptom("x")
+            .cause("y")
+            .build()
+    }
+
+    fn chain() -> (Vec<Finding>, Links) {
+        let pod_a = ObjectRef::namespaced("Pod", "shop", "web-1");
+        let pod_b = ObjectRef::namespaced("Pod", "shop", "web-2");
+        let svc = ObjectRef::namespaced("Service", "shop", "web");
+        let ing = ObjectRef::namespaced("Ingress", "shop", "shop");
+        let findings = vec![
+            f(
+                "ingress-backend-no-endpoints",
+                Layer::Ingress,
+                Severity::Critical,
+                ing.clone(),
+            ),
+            f(
+                "service-no-ready-endpoints",
+                Layer::Endpoints,
+                Severity::Critical,
+                svc.clone(),
+            ),
+            f(
+                "pod-oom-killed",
+                Layer::Pod,
+                Severity::Critical,
+                pod_a.clone(),
+            ),
+            f(
+                "pod-crashloop",
+                Layer::Pod,
+                Severity::Critical,
+                pod_b.clone(),
+            ),
+            f(
+                "image-tag-mutable",
+                Layer::Pod,
+                Severity::Info,
+                pod_b.clone(),
+            ),
+            f(
+                "node-not-ready",
+                Layer::Node,
+                Severity::Critical,
+                ObjectRef::cluster("Node", "n2"),
+            ),
+        ];
+        let mut links = Links::default();
+        links
+            .ingress_services
+            .insert(ing.to_string(), vec![svc.to_string()]);
+        links
+            .service_pods
+            .insert(svc.to_string(), vec![pod_a.to_string(), pod_b.to_string()]);
+        links.pod_node.insert(pod_b.to_string(), "n2".to_string());
+        (findings, links)
+    }
+
+    #[test]
+    fn consequences_link_along_the_chain() {
+        let (mut fs, links) = chain();
+        link(&mut fs, &links);
+        let by = |id: &str| {
+            fs.iter()
+                .find(|f| f.id == id)
+                .map(|f| f.caused_by.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            by("ingress-backend-no-endpoints:Ingress/shop/shop"),
+            vec!["service-no-ready-endpoints:Service/shop/web"]
+        );
+        assert_eq!(
+            by("service-no-ready-endpoints:Service/shop/web"),
+            vec![
+                "pod-oom-killed:Pod/shop/web-1",
+                "pod-crashloop:Pod/shop/web-2"
+            ]
+        );
+        assert_eq!(
+            by("pod-crashloop:Pod/shop/web-2"),
+            vec!["node-not-ready:Node/n2"]
+        );
+        assert!(by("pod-oom-killed:Pod/shop/web-1").is_empty());
+
+        let incidents = incidents(&fs);
+        let node = incidents
+            .iter()
+            .find(|i| i.root == "node-not-ready:Node/n2")
+            .unwrap();
+        assert_eq!(
+            node.consequences,
+            vec![
+                "pod-crashloop:Pod/shop/web-2",
+                "service-no-ready-endpoints:Service/shop/web",
+                "ingress-backend-no-endpoints:Ingress/shop/shop"
+            ]
+        );
+        // Roots: the two pod-level causes and the info finding.
+        assert_eq!(incidents.len(), 3);
+        let roots = roots_of(&fs);
+        let mut r = roots
+            .get("ingress-backend-no-endpoints:Ingress/shop/shop")
+            .cloned()
+            .unwrap();
+        r.sort();
+        assert_eq!(
+            r,
+            vec!["node-not-ready:Node/n2", "pod-oom-killed:Pod/shop/web-1"]
+        );
+    }
+
+    #[test]
+    fn cycles_are_cut_and_dangling_links_pruned() {
+        let (mut fs, links) = chain();
+        if let Some(pod) = fs.iter_mut().find(|f| f.rule == "pod-oom-killed") {
+            pod.caused_by
+                .push("service-no-ready-endpoints:Service/shop/web".to_string());
+        }
+        link(&mut fs, &links);
+        assert!(incidents(&fs)
+            .iter()
+            .all(|i| !i.consequences.contains(&i.root)));
+        let svc = fs
+            .iter()
+            .find(|f| f.rule == "service-no-ready-endpoints")
+            .unwrap();
+        let oom = fs.iter().find(|f| f.rule == "pod-oom-killed").unwrap();
+        assert!(!(svc.caused_by.contains(&oom.id) && oom.caused_by.contains(&svc.id)));
+        fs.retain(|f| f.rule != "node-not-ready");
+        prune_dangling(&mut fs);
+        assert!(fs
+            .iter()
+            .all(|f| !f.caused_by.iter().any(|c| c.starts_with("node-not-ready"))));
+    }
 }

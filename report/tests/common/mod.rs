@@ -10,6 +10,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use kpm_model::*;
 
 mod derived;
+// Each test binary uses a different subset of the fixtures.
+#[allow(unused_imports)]
 pub use derived::{hostile, huge};
 
 pub fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {

@@ -57,7 +57,7 @@ struct Global {
     #[arg(long, global = true, default_value = "/usr/bin/kubectl")]
     kubectl: PathBuf,
     /// Generator seed.
-    #[arg(long, global = true, default_value_t = 42)]
+    #[arg(long, global = true, default_value_t = 1)]
     seed: u64,
     /// Generator failure rate.
     #[arg(long, global = true, default_value_t = 0.05)]

@@ -15,5 +15,6 @@ pub mod expected;
 pub mod ids;
 pub mod scale;
 pub mod scale_apps;
+pub mod scale_plan;
 pub mod scenarios;
 pub mod world;

@@ -169,14 +169,15 @@ pub enum ScaleError {
     Options(String),
 }
 
+/// Pushes one item into the list being streamed.
+type Push<'a> = &'a mut dyn FnMut(&Value) -> kpm_bundle::Result<()>;
+
 /// Streams one list of items produced by `each`, returning `(items, bytes)`.
 fn stream_list(
     w: &mut BundleWriter,
     path: &str,
     kind: &ResourceKind,
-    each: &mut dyn FnMut(
-        &mut dyn FnMut(&Value) -> kpm_bundle::Result<()>,
-    ) -> kpm_bundle::Result<()>,
+    each: &mut dyn FnMut(Push<'_>) -> kpm_bundle::Result<()>,
 ) -> kpm_bundle::Result<(u64, u64)> {
     let rv = ids::resource_version(path);
     let mut list = w.start_list(path, &kind.list_kind(), &kind.api_version(), Some(&rv))?;

@@ -61,6 +61,11 @@ pub enum Usage {
     Volume,
 }
 
+/// Objects the control plane injects into every pod (the API server CA
+/// bundle of the `kube-api-access-*` projected volume): not application
+/// configuration, and refreshed in place by design.
+const INJECTED: &[&str] = &["kube-root-ca.crt", "openshift-service-ca.crt"];
+
 /// One object a pod consumes: its kind, name, and how.
 pub type Consumed = (ConfigKind, String, Usage);
 
@@ -177,6 +182,9 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     }
     for (pod, uses) in &specs {
         for (kind, name, usage) in uses {
+            if INJECTED.contains(&name.as_str()) {
+                continue;
+            }
             consumers
                 .entry((*kind, name.as_str()))
                 .or_default()
@@ -191,6 +199,10 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
         }
     }
     for s in &ctx.ns.secrets {
+        // Legacy token Secrets are rewritten by the token controller.
+        if s.type_.as_deref() == Some("kubernetes.io/service-account-token") {
+            continue;
+        }
         let name = s.metadata.name.as_deref().unwrap_or_default();
         if let Some(users) = consumers.get(&(ConfigKind::Secret, name)) {
             out.extend(check(ctx, ConfigKind::Secret, &s.metadata, users));

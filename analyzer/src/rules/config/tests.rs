@@ -187,3 +187,18 @@ fn rotated_secret_is_reported_with_values_stripped() {
         "Secret db-credentials rotated after its consumers started"
     );
 }
+
+#[test]
+fn injected_root_ca_is_not_application_config() {
+    let mut fx = fixture("2026-11-20T12:30:00Z", json!(null));
+    let mut p = consumer_pod();
+    p["spec"]["volumes"] = json!([{"name": "kube-api-access-7xk2p", "projected": {"defaultMode": 420, "sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}}]);
+    fx.ns.pods = vec![obj(p)];
+    let mut ca = config_map("2026-11-20T14:25:00Z");
+    ca["metadata"]["name"] = json!("kube-root-ca.crt");
+    fx.ns.config_maps.push(obj(ca));
+    assert!(run(&fx.ctx()).is_empty(), "{:?}", rules(&run(&fx.ctx())));
+}

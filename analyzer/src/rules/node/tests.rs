@@ -220,3 +220,44 @@ fn cluster_autoscaler_event_explains_no_scale_up() {
     assert!(out[0].cause.contains("Cluster Autoscaler did not add a node for pending pod batch-7f9c-abcde: pod didn't trigger scale-up: 1 max node group size reached"), "{}", out[0].cause);
     assert!(out[0].cause.contains("(14 times)"));
 }
+
+#[test]
+fn autoscaler_log_lines_are_quoted_with_line_numbers() {
+    let log = "I1120 14:30:10.100000       1 static_autoscaler.go:445] No unschedulable pods\n\
+               I1120 14:31:10.200000       1 orchestrator.go:546] Pod shop/batch-7f9c-abcde can't be scheduled on ng-general, predicate checking error: Insufficient cpu\n\
+               I1120 14:31:10.300000       1 event_sink_logging_wrapper.go:48] Event(v1.ObjectReference{Kind:\"Pod\", Namespace:\"shop\", Name:\"batch-7f9c-abcde\"}): type: 'Normal' reason: 'NotTriggerScaleUp' pod didn't trigger scale-up: 1 max node group size reached\n";
+    let path = "logs/kube-system/cluster-autoscaler-6f7d9c8b4-xk2lp/cluster-autoscaler.log";
+    let mut fx = Fixture::with_logs("shop", &[(path, log)]);
+    fx.cluster.infra.autoscalers = vec![(
+        crate::context::AutoscalerKind::ClusterAutoscaler,
+        crate::context::InfraPod {
+            object: ObjectRef::namespaced(
+                "Pod",
+                "kube-system",
+                "cluster-autoscaler-6f7d9c8b4-xk2lp",
+            ),
+            labels: Default::default(),
+            node: None,
+            phase: "Running".into(),
+            running: true,
+            ready: true,
+            images: vec!["registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.0".into()],
+            args: Vec::new(),
+            log_files: vec![path.into()],
+        },
+    )];
+    let out = run_cluster(&fx.cluster_ctx());
+    assert_eq!(rules(&out), vec!["autoscaler-no-scale-up"]);
+    assert!(
+        out[0].cause.contains("max node group size reached"),
+        "{}",
+        out[0].cause
+    );
+    match &out[0].evidence[0] {
+        kpm_model::Evidence::Log { file, lines } => {
+            assert_eq!(file, path);
+            assert_eq!(lines.iter().map(|l| l.number).collect::<Vec<_>>(), vec![3]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
