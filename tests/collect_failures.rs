@@ -213,3 +213,35 @@ fn unreachable_server_and_missing_kubeconfig_exit_3() {
     assert_eq!(run.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("no kubeconfig found"), "{stderr}");
 }
+
+#[test]
+fn tls_failure_exits_3_with_one_line() {
+    // An HTTPS client against the plain-HTTP snapshot server: the handshake
+    // fails.
+    let src = kpm_e2e::testdata().join("healthy");
+    let served = serve(&src, Knobs::default());
+    let text = std::fs::read_to_string(&served.kubeconfig).unwrap();
+    let tls = text.replace("http://127.0.0.1", "https://127.0.0.1");
+    assert_ne!(
+        text, tls,
+        "served kubeconfig has no http server line:\n{text}"
+    );
+    let kc = served.dir.path().join("tls-kubeconfig");
+    std::fs::write(&kc, tls).unwrap();
+    let out = served.dir.path().join("tls.zip");
+    let run = std::process::Command::new(collect_bin())
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .arg("-o")
+        .arg(&out)
+        .env("HOME", served.dir.path())
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("TLS handshake"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    assert!(!out.exists());
+}

@@ -37,15 +37,36 @@ fn get_pods_prints_the_api_server_columns() {
         ]
     );
     assert_eq!(
-        rows(&s.ok(&["get", "pods", "-n", "shop", "-l", "app in (web,worker)", "--no-headers"])),
-        ["web-7c9d8f-abcde 1/1 Running 0 24h", "worker-5d8b-q7x 0/1 Pending 0 10m"]
+        rows(&s.ok(&[
+            "get",
+            "pods",
+            "-n",
+            "shop",
+            "-l",
+            "app in (web,worker)",
+            "--no-headers"
+        ])),
+        [
+            "web-7c9d8f-abcde 1/1 Running 0 24h",
+            "worker-5d8b-q7x 0/1 Pending 0 10m"
+        ]
     );
     assert_eq!(
-        rows(&s.ok(&["get", "pods", "-A", "--field-selector", "spec.nodeName=worker-1", "--no-headers"])),
+        rows(&s.ok(&[
+            "get",
+            "pods",
+            "-A",
+            "--field-selector",
+            "spec.nodeName=worker-1",
+            "--no-headers"
+        ])),
         ["shop web-7c9d8f-abcde 1/1 Running 0 24h"]
     );
     let empty = s.kubectl(&["get", "pods", "-n", "default"]);
-    assert_eq!((empty.code, empty.stdout.as_str(), empty.stderr.as_str()), (Some(0), "", "No resources found in default namespace.\n"));
+    assert_eq!(
+        (empty.code, empty.stdout.as_str(), empty.stderr.as_str()),
+        (Some(0), "", "No resources found in default namespace.\n")
+    );
     assert_eq!(
         rows(&s.ok(&["get", "pod", "web-7c9d8f-abcde", "-n", "shop", "-o", "name"])),
         ["pod/web-7c9d8f-abcde"]
@@ -55,7 +76,8 @@ fn get_pods_prints_the_api_server_columns() {
 #[test]
 fn json_output_is_the_bundle_objects() {
     let (_d, s) = fixture();
-    let out: Value = serde_json::from_str(&s.ok(&["get", "pods", "-n", "shop", "-o", "json"])).expect("json");
+    let out: Value =
+        serde_json::from_str(&s.ok(&["get", "pods", "-n", "shop", "-o", "json"])).expect("json");
     let items = out["items"].as_array().expect("items");
     let want = support::pods();
     assert_eq!(items.len(), want.len());
@@ -68,7 +90,16 @@ fn json_output_is_the_bundle_objects() {
         }
         assert_eq!(&got, want);
     }
-    let one: Value = serde_json::from_str(&s.ok(&["get", "pod", "api-6f7c9d-xk2lp", "-n", "shop", "-o", "json"])).expect("json");
+    let one: Value = serde_json::from_str(&s.ok(&[
+        "get",
+        "pod",
+        "api-6f7c9d-xk2lp",
+        "-n",
+        "shop",
+        "-o",
+        "json",
+    ]))
+    .expect("json");
     assert_eq!(one["status"]["containerStatuses"][0]["restartCount"], 7);
 }
 
@@ -77,31 +108,61 @@ fn describe_pod_shows_its_events_and_describe_node_its_allocation() {
     let (d, s) = fixture();
     let out = s.ok(&["describe", "pod", "api-6f7c9d-xk2lp", "-n", "shop"]);
     let lines = rows(&out);
-    assert!(lines.contains(&"Name: api-6f7c9d-xk2lp".to_string()), "{out}");
-    assert!(lines.contains(&"Node: worker-2/10.0.0.12".to_string()), "{out}");
-    assert!(lines.contains(&"Reason: CrashLoopBackOff".to_string()), "{out}");
+    assert!(
+        lines.contains(&"Name: api-6f7c9d-xk2lp".to_string()),
+        "{out}"
+    );
+    assert!(
+        lines.contains(&"Node: worker-2/10.0.0.12".to_string()),
+        "{out}"
+    );
+    assert!(
+        lines.contains(&"Reason: CrashLoopBackOff".to_string()),
+        "{out}"
+    );
     let events = out.split("Events:").nth(1).expect("events section");
-    assert!(events.contains("Back-off restarting failed container api in pod api-6f7c9d-xk2lp_shop"), "{events}");
+    assert!(
+        events.contains("Back-off restarting failed container api in pod api-6f7c9d-xk2lp_shop"),
+        "{events}"
+    );
     assert!(events.contains("(x41 over"), "{events}");
     assert!(events.contains("Started container api"), "{events}");
     // Only this pod's events.
     assert!(!events.contains("FailedScheduling"), "{events}");
 
-    let alloc: Value = serde_json::from_slice(&std::fs::read(d.path().join("fixture/derived/node-allocation.json")).expect("alloc")).expect("json");
+    let alloc: Value = serde_json::from_slice(
+        &std::fs::read(d.path().join("fixture/derived/node-allocation.json")).expect("alloc"),
+    )
+    .expect("json");
     for node in alloc["nodes"].as_array().expect("nodes") {
         let name = node["node"].as_str().expect("name");
         let out = s.ok(&["describe", "node", name]);
-        let allocated = rows(out.split("Allocated resources:").nth(1).expect("allocated section"));
+        let allocated = rows(
+            out.split("Allocated resources:")
+                .nth(1)
+                .expect("allocated section"),
+        );
         for row in node["rows"].as_array().expect("rows") {
             let cell = |q: &str, p: &str| match row[p].as_i64() {
                 Some(pct) => format!("{} ({pct}%)", row[q].as_str().unwrap_or("")),
                 None => row[q].as_str().unwrap_or("").to_string(),
             };
-            let want = format!("{} {} {}", row["resource"].as_str().unwrap_or(""), cell("requests", "requestsPercent"), cell("limits", "limitsPercent"));
-            assert!(allocated.contains(&want), "{name}: missing {want:?} in {allocated:?}");
+            let want = format!(
+                "{} {} {}",
+                row["resource"].as_str().unwrap_or(""),
+                cell("requests", "requestsPercent"),
+                cell("limits", "limitsPercent")
+            );
+            assert!(
+                allocated.contains(&want),
+                "{name}: missing {want:?} in {allocated:?}"
+            );
         }
         let pods = node["nonTerminatedPods"].as_u64().expect("count");
-        assert!(out.contains(&format!("Non-terminated Pods:          ({pods} in total)")), "{out}");
+        assert!(
+            out.contains(&format!("Non-terminated Pods:          ({pods} in total)")),
+            "{out}"
+        );
     }
 }
 
@@ -146,9 +207,23 @@ fn logs_current_previous_and_their_errors() {
         "10.244.2.17 - - [01/Mar/2025:11:59:59 +0000] \"GET / HTTP/1.1\" 200 615\n"
     );
     let previous = "starting api 1.4.2\nconnecting to postgres at db.shop.svc:5432\npanic: dial tcp 10.96.40.2:5432: connect: connection refused\n";
-    assert_eq!(s.ok(&["logs", "api-6f7c9d-xk2lp", "-n", "shop", "-c", "api", "--previous"]), previous);
+    assert_eq!(
+        s.ok(&[
+            "logs",
+            "api-6f7c9d-xk2lp",
+            "-n",
+            "shop",
+            "-c",
+            "api",
+            "--previous"
+        ]),
+        previous
+    );
     // Waiting to restart: the kubelet serves the last terminated instance.
-    assert_eq!(s.ok(&["logs", "api-6f7c9d-xk2lp", "-n", "shop", "-c", "api"]), previous);
+    assert_eq!(
+        s.ok(&["logs", "api-6f7c9d-xk2lp", "-n", "shop", "-c", "api"]),
+        previous
+    );
     assert_eq!(
         s.fails(&["logs", "api-6f7c9d-xk2lp", "-n", "shop", "-c", "envoy", "--previous"]).trim(),
         "Error from server (BadRequest): previous terminated container \"envoy\" in pod \"api-6f7c9d-xk2lp\" not found"
@@ -172,7 +247,11 @@ fn top_pods_and_nodes() {
     let (_d, s) = fixture();
     assert_eq!(
         rows(&s.ok(&["top", "pods", "-n", "shop"])),
-        ["NAME CPU(cores) MEMORY(bytes)", "api-6f7c9d-xk2lp 120m 256Mi", "web-7c9d8f-abcde 3m 12Mi"]
+        [
+            "NAME CPU(cores) MEMORY(bytes)",
+            "api-6f7c9d-xk2lp 120m 256Mi",
+            "web-7c9d8f-abcde 3m 12Mi"
+        ]
     );
     assert_eq!(
         rows(&s.ok(&["top", "nodes"])),
@@ -188,8 +267,14 @@ fn top_pods_and_nodes() {
 fn cluster_info_dump_completes() {
     let (_d, s) = fixture();
     let out = s.ok(&["cluster-info", "dump", "--all-namespaces"]);
-    assert!(out.contains("\"name\": \"web-7c9d8f-abcde\""), "pods missing from the dump");
-    assert!(out.contains("panic: dial tcp 10.96.40.2:5432"), "logs missing from the dump");
+    assert!(
+        out.contains("\"name\": \"web-7c9d8f-abcde\""),
+        "pods missing from the dump"
+    );
+    assert!(
+        out.contains("panic: dial tcp 10.96.40.2:5432"),
+        "logs missing from the dump"
+    );
 }
 
 #[test]
@@ -209,8 +294,15 @@ fn writes_watches_and_forbidden_kinds_are_refused() {
     );
     let watch = s.kubectl(&["get", "pods", "-n", "shop", "--watch"]);
     assert_ne!(watch.code, Some(0));
-    assert!(watch.stdout.contains("web-7c9d8f-abcde"), "the list is printed before the watch is refused");
-    assert!(watch.stderr.contains("watch is not supported"), "{}", watch.stderr);
+    assert!(
+        watch.stdout.contains("web-7c9d8f-abcde"),
+        "the list is printed before the watch is refused"
+    );
+    assert!(
+        watch.stderr.contains("watch is not supported"),
+        "{}",
+        watch.stderr
+    );
 }
 
 #[test]
@@ -218,13 +310,56 @@ fn knobs_page_and_fail() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bundle = write_fixture(dir.path());
     let paged = serve(&bundle, Some(1), &[]);
-    assert_eq!(rows(&paged.ok(&["get", "pods", "-A", "--no-headers"])).len(), 3);
-    assert_eq!(rows(&paged.ok(&["get", "events", "-A", "--no-headers"])).len(), 4);
+    assert_eq!(
+        rows(&paged.ok(&["get", "pods", "-A", "--no-headers"])).len(),
+        3
+    );
+    assert_eq!(
+        rows(&paged.ok(&["get", "events", "-A", "--no-headers"])).len(),
+        4
+    );
     let failing = serve(&bundle, None, &["shop/pods=500", "nodes=404"]);
     assert_eq!(
         failing.fails(&["get", "pods", "-n", "shop"]).trim(),
         "Error from server (InternalError): Internal error occurred: injected failure (--fail shop/pods=500)"
     );
     assert!(failing.fails(&["get", "nodes"]).contains("(NotFound)"));
-    assert!(failing.kubectl(&["get", "pods", "-n", "default"]).stderr.starts_with("No resources found"));
+    assert!(failing
+        .kubectl(&["get", "pods", "-n", "default"])
+        .stderr
+        .starts_with("No resources found"));
+    let logs = serve(&bundle, None, &["pods/log=403"]);
+    let err = logs.fails(&["logs", "web-7c9d8f-abcde", "-n", "shop"]);
+    assert!(
+        err.contains("(Forbidden)") && err.contains("cannot get resource \"pods/log\""),
+        "{err}"
+    );
+    assert_eq!(
+        rows(&logs.ok(&["get", "pods", "-n", "shop", "--no-headers"])).len(),
+        3
+    );
+}
+
+#[test]
+fn knobs_latency_and_timeout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bundle = write_fixture(dir.path());
+    let slow = support::serve_with_latency(&bundle, 400, &["events=timeout"]);
+    let t = std::time::Instant::now();
+    assert_eq!(slow.ok(&["get", "--raw", "/healthz"]), "ok");
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(400),
+        "latency knob not applied"
+    );
+    // The held request outlives the client's timeout: kubectl gives up.
+    let t = std::time::Instant::now();
+    let err = slow.fails(&["get", "events", "-n", "shop", "--request-timeout=2s"]);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(30),
+        "timeout knob held past the client timeout"
+    );
+    assert!(
+        err.to_lowercase().contains("timeout") || err.contains("deadline"),
+        "{err}"
+    );
 }

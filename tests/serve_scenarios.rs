@@ -20,7 +20,11 @@ fn stored_pods(bundle: &Bundle) -> BTreeSet<(String, String)> {
     for ns in bundle.namespaces() {
         if let Ok(Some(list)) = bundle.read_kind::<Value>(pods, Some(&ns)) {
             for p in list.items {
-                let name = p.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+                let name = p
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 out.insert((ns.clone(), name));
             }
         }
@@ -42,27 +46,48 @@ fn every_scenario_is_browsable_with_kubectl() {
             .iter()
             .map(|r| {
                 let mut f = r.split(' ');
-                (f.next().unwrap_or("").to_string(), f.next().unwrap_or("").to_string())
+                (
+                    f.next().unwrap_or("").to_string(),
+                    f.next().unwrap_or("").to_string(),
+                )
             })
             .collect();
         let want: Vec<(String, String)> = stored_pods(&bundle).into_iter().collect();
         assert_eq!(listed, want, "{name}: get pods -A");
 
         // -o json gives back the stored objects.
-        let json: Value = serde_json::from_str(&s.ok(&["get", "pods", "-A", "-o", "json"])).expect("json");
-        assert_eq!(json["items"].as_array().map(Vec::len), Some(want.len()), "{name}");
+        let json: Value =
+            serde_json::from_str(&s.ok(&["get", "pods", "-A", "-o", "json"])).expect("json");
+        assert_eq!(
+            json["items"].as_array().map(Vec::len),
+            Some(want.len()),
+            "{name}"
+        );
 
         for cmd in [
             vec!["get", "nodes", "-o", "wide"],
             vec!["get", "all", "-A"],
             vec!["get", "events", "-A", "--sort-by=.lastTimestamp"],
-            vec!["get", "svc,endpoints,ingress,hpa,cm,deploy,rs,sts,ds,jobs,pvc", "-A"],
+            vec![
+                "get",
+                "svc,endpoints,ingress,hpa,cm,deploy,rs,sts,ds,jobs,pvc",
+                "-A",
+            ],
             vec!["get", "namespaces"],
         ] {
             let run = s.kubectl(&cmd);
-            assert_eq!(run.code, Some(0), "{name}: kubectl {cmd:?}:\n{}", run.stderr);
+            assert_eq!(
+                run.code,
+                Some(0),
+                "{name}: kubectl {cmd:?}:\n{}",
+                run.stderr
+            );
             // "No resources found" is kubectl's own note, not an error.
-            assert!(run.stderr.is_empty() || run.stderr.starts_with("No resources found"), "{name}: kubectl {cmd:?}:\n{}", run.stderr);
+            assert!(
+                run.stderr.is_empty() || run.stderr.starts_with("No resources found"),
+                "{name}: kubectl {cmd:?}:\n{}",
+                run.stderr
+            );
         }
 
         // describe node counts the same pods as the derived allocation.
@@ -79,12 +104,20 @@ fn every_scenario_is_browsable_with_kubectl() {
                 .and_then(|ns| ns.iter().find(|n| n["node"] == short))
             {
                 let count = entry["nonTerminatedPods"].as_u64().unwrap_or(0);
-                assert!(out.contains(&format!("({count} in total)")), "{name}: {node}");
+                assert!(
+                    out.contains(&format!("({count} in total)")),
+                    "{name}: {node}"
+                );
             }
         }
 
         let dump = s.kubectl(&["cluster-info", "dump", "--all-namespaces"]);
-        assert_eq!(dump.code, Some(0), "{name}: cluster-info dump:\n{}", dump.stderr);
+        assert_eq!(
+            dump.code,
+            Some(0),
+            "{name}: cluster-info dump:\n{}",
+            dump.stderr
+        );
         assert_eq!(dump.stderr, "", "{name}: cluster-info dump");
     }
 }

@@ -30,6 +30,20 @@ impl Drop for Served {
 
 /// Serves `bundle` with optional knobs (`page_size`, `fail`).
 pub fn serve(bundle: &Path, page_size: Option<usize>, fail: &[&str]) -> Served {
+    serve_knobs(bundle, page_size, None, fail)
+}
+
+/// Serves `bundle` delaying every request by `latency_ms`.
+pub fn serve_with_latency(bundle: &Path, latency_ms: u64, fail: &[&str]) -> Served {
+    serve_knobs(bundle, None, Some(latency_ms), fail)
+}
+
+fn serve_knobs(
+    bundle: &Path,
+    page_size: Option<usize>,
+    latency_ms: Option<u64>,
+    fail: &[&str],
+) -> Served {
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = dir.path().join("kubeconfig");
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -42,7 +56,7 @@ pub fn serve(bundle: &Path, page_size: Option<usize>, fail: &[&str]) -> Served {
         port: 0,
         kubeconfig: Some(kubeconfig.clone()),
         page_size,
-        latency_ms: None,
+        latency_ms,
         fail: fail.iter().map(|s| s.to_string()).collect(),
     };
     let server = rt.block_on(kpm_serve::start(args)).expect("serve starts");
@@ -88,7 +102,12 @@ impl Served {
     /// warnings, no errors); returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let run = self.kubectl(args);
-        assert_eq!(run.code, Some(0), "kubectl {args:?} failed:\n{}", run.stderr);
+        assert_eq!(
+            run.code,
+            Some(0),
+            "kubectl {args:?} failed:\n{}",
+            run.stderr
+        );
         assert_eq!(run.stderr, "", "kubectl {args:?} wrote to stderr");
         run.stdout
     }
@@ -96,7 +115,12 @@ impl Served {
     /// Runs kubectl and requires failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let run = self.kubectl(args);
-        assert_ne!(run.code, Some(0), "kubectl {args:?} should fail but printed:\n{}", run.stdout);
+        assert_ne!(
+            run.code,
+            Some(0),
+            "kubectl {args:?} should fail but printed:\n{}",
+            run.stdout
+        );
         run.stderr
     }
 }
@@ -113,7 +137,9 @@ pub fn rows(text: &str) -> Vec<String> {
 pub const FINISHED: &str = "2025-03-01T12:00:00Z";
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(FINISHED).map(|t| t.with_timezone(&Utc)).expect("time")
+    DateTime::parse_from_rfc3339(FINISHED)
+        .map(|t| t.with_timezone(&Utc))
+        .expect("time")
 }
 
 fn list(kind: &str, rv: &str, items: Vec<Value>) -> Value {
@@ -197,32 +223,83 @@ pub fn pods() -> Vec<Value> {
     ]
 }
 
-fn event(name: &str, object: (&str, &str, &str), reason: &str, ty: &str, message: &str, first: &str, last: &str, count: i64, source: (&str, &str)) -> Value {
-    let (kind, obj_name, uid) = object;
+/// One core/v1 Event as the kubelet or scheduler records it.
+struct Ev<'a> {
+    name: &'a str,
+    object: (&'a str, &'a str, &'a str),
+    reason: &'a str,
+    ty: &'a str,
+    message: &'a str,
+    first: &'a str,
+    last: &'a str,
+    count: i64,
+    source: (&'a str, &'a str),
+}
+
+fn event(e: Ev<'_>) -> Value {
+    let (kind, obj_name, uid) = e.object;
     json!({
-        "metadata": {"name": name, "namespace": "shop", "creationTimestamp": first},
+        "metadata": {"name": e.name, "namespace": "shop", "creationTimestamp": e.first},
         "involvedObject": {"kind": kind, "namespace": "shop", "name": obj_name, "uid": uid, "apiVersion": "v1"},
-        "reason": reason, "type": ty, "message": message,
-        "source": {"component": source.0, "host": source.1},
-        "firstTimestamp": first, "lastTimestamp": last, "count": count,
-        "reportingComponent": source.0, "reportingInstance": source.1
+        "reason": e.reason, "type": e.ty, "message": e.message,
+        "source": {"component": e.source.0, "host": e.source.1},
+        "firstTimestamp": e.first, "lastTimestamp": e.last, "count": e.count,
+        "reportingComponent": e.source.0, "reportingInstance": e.source.1
     })
 }
 
 /// Events, deliberately stored out of time order.
 pub fn events() -> Vec<Value> {
-    let api = ("Pod", "api-6f7c9d-xk2lp", "0c9a7e1e-1111-4a5b-9c1d-2e3f4a5b6c7d");
+    let api = (
+        "Pod",
+        "api-6f7c9d-xk2lp",
+        "0c9a7e1e-1111-4a5b-9c1d-2e3f4a5b6c7d",
+    );
     vec![
-        event("api-6f7c9d-xk2lp.182a1", api, "BackOff", "Warning",
-              "Back-off restarting failed container api in pod api-6f7c9d-xk2lp_shop(0c9a7e1e-1111-4a5b-9c1d-2e3f4a5b6c7d)",
-              "2025-03-01T09:05:00Z", "2025-03-01T11:58:00Z", 41, ("kubelet", "worker-2")),
-        event("web-7c9d8f-abcde.182a0", ("Pod", "web-7c9d8f-abcde", "7d1e2f3a-2222-4b5c-8d9e-0f1a2b3c4d5e"), "Scheduled", "Normal",
-              "Successfully assigned shop/web-7c9d8f-abcde to worker-1", "2025-02-28T12:00:00Z", "2025-02-28T12:00:00Z", 1, ("default-scheduler", "")),
-        event("worker-5d8b-q7x.182a2", ("Pod", "worker-5d8b-q7x", "9f8e7d6c-3333-4c5d-9e0f-1a2b3c4d5e6f"), "FailedScheduling", "Warning",
-              "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.",
-              "2025-03-01T11:50:00Z", "2025-03-01T11:55:00Z", 3, ("default-scheduler", "")),
-        event("api-6f7c9d-xk2lp.1829f", api, "Started", "Normal", "Started container api",
-              "2025-03-01T09:00:06Z", "2025-03-01T11:56:50Z", 8, ("kubelet", "worker-2")),
+        event(Ev {
+            name: "api-6f7c9d-xk2lp.182a1",
+            object: api,
+            reason: "BackOff",
+            ty: "Warning",
+            message: "Back-off restarting failed container api in pod api-6f7c9d-xk2lp_shop(0c9a7e1e-1111-4a5b-9c1d-2e3f4a5b6c7d)",
+            first: "2025-03-01T09:05:00Z",
+            last: "2025-03-01T11:58:00Z",
+            count: 41,
+            source: ("kubelet", "worker-2"),
+        }),
+        event(Ev {
+            name: "web-7c9d8f-abcde.182a0",
+            object: ("Pod", "web-7c9d8f-abcde", "7d1e2f3a-2222-4b5c-8d9e-0f1a2b3c4d5e"),
+            reason: "Scheduled",
+            ty: "Normal",
+            message: "Successfully assigned shop/web-7c9d8f-abcde to worker-1",
+            first: "2025-02-28T12:00:00Z",
+            last: "2025-02-28T12:00:00Z",
+            count: 1,
+            source: ("default-scheduler", ""),
+        }),
+        event(Ev {
+            name: "worker-5d8b-q7x.182a2",
+            object: ("Pod", "worker-5d8b-q7x", "9f8e7d6c-3333-4c5d-9e0f-1a2b3c4d5e6f"),
+            reason: "FailedScheduling",
+            ty: "Warning",
+            message: "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.",
+            first: "2025-03-01T11:50:00Z",
+            last: "2025-03-01T11:55:00Z",
+            count: 3,
+            source: ("default-scheduler", ""),
+        }),
+        event(Ev {
+            name: "api-6f7c9d-xk2lp.1829f",
+            object: api,
+            reason: "Started",
+            ty: "Normal",
+            message: "Started container api",
+            first: "2025-03-01T09:00:06Z",
+            last: "2025-03-01T11:56:50Z",
+            count: 8,
+            source: ("kubelet", "worker-2"),
+        }),
     ]
 }
 
@@ -234,10 +311,25 @@ fn manifest() -> Manifest {
     secrets.message = Some("secrets is forbidden: User \"system:serviceaccount:ops:kpm\" cannot list resource \"secrets\" in API group \"\" in the namespace \"shop\"".into());
     Manifest {
         format_version: layout::FORMAT_VERSION,
-        tool: Tool { name: "kpm-collect".into(), version: "0.1.0".into() },
-        collection: Collection { started_at: t - chrono::TimeDelta::seconds(20), finished_at: t, interrupted: false, timed_out: false },
-        cluster: ClusterInfo { server_version: Some("v1.33.2".into()), context: Some("prod-eu".into()), name: Some("prod-eu".into()) },
-        scope: CollectionScope { all_namespaces: true, namespaces: vec!["default".into(), "shop".into()] },
+        tool: Tool {
+            name: "kpm-collect".into(),
+            version: "0.1.0".into(),
+        },
+        collection: Collection {
+            started_at: t - chrono::TimeDelta::seconds(20),
+            finished_at: t,
+            interrupted: false,
+            timed_out: false,
+        },
+        cluster: ClusterInfo {
+            server_version: Some("v1.33.2".into()),
+            context: Some("prod-eu".into()),
+            name: Some("prod-eu".into()),
+        },
+        scope: CollectionScope {
+            all_namespaces: true,
+            namespaces: vec!["default".into(), "shop".into()],
+        },
         options: Default::default(),
         steps: vec![secrets],
         redaction: Default::default(),
@@ -252,76 +344,157 @@ pub fn write_fixture(parent: &Path) -> PathBuf {
     let put = |w: &mut BundleWriter, path: &str, v: &Value| {
         w.write_json(path, v).expect("write");
     };
-    put(&mut w, layout::CLUSTER_VERSION, &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.2", "gitCommit": "4655b0f",
-        "gitTreeState": "clean", "buildDate": "2025-06-17T18:30:05Z", "goVersion": "go1.24.4", "compiler": "gc", "platform": "linux/amd64"}));
-    let nodes = vec![node("worker-1", "10.0.0.11", true), node("worker-2", "10.0.0.12", true)];
-    put(&mut w, "cluster/nodes.json", &list("NodeList", "48213", nodes.clone()));
+    put(
+        &mut w,
+        layout::CLUSTER_VERSION,
+        &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.2", "gitCommit": "4655b0f",
+        "gitTreeState": "clean", "buildDate": "2025-06-17T18:30:05Z", "goVersion": "go1.24.4", "compiler": "gc", "platform": "linux/amd64"}),
+    );
+    let nodes = vec![
+        node("worker-1", "10.0.0.11", true),
+        node("worker-2", "10.0.0.12", true),
+    ];
+    put(
+        &mut w,
+        "cluster/nodes.json",
+        &list("NodeList", "48213", nodes.clone()),
+    );
     let ns = |n: &str| json!({"metadata": {"name": n, "creationTimestamp": "2024-12-01T12:00:00Z"}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
-    put(&mut w, "cluster/namespaces.json", &list("NamespaceList", "48213", vec![ns("default"), ns("shop")]));
-    put(&mut w, &layout::namespaced_path("shop", "pods"), &list("PodList", "48220", pods()));
-    put(&mut w, &layout::namespaced_path("default", "pods"), &list("PodList", "48210", vec![]));
-    put(&mut w, &layout::namespaced_path("shop", "events"), &list("EventList", "48221", events()));
-    put(&mut w, &layout::namespaced_path("shop", "services"), &list("ServiceList", "48222", vec![
-        json!({"metadata": {"name": "web", "namespace": "shop", "creationTimestamp": "2025-02-01T12:00:00Z"},
+    put(
+        &mut w,
+        "cluster/namespaces.json",
+        &list("NamespaceList", "48213", vec![ns("default"), ns("shop")]),
+    );
+    put(
+        &mut w,
+        &layout::namespaced_path("shop", "pods"),
+        &list("PodList", "48220", pods()),
+    );
+    put(
+        &mut w,
+        &layout::namespaced_path("default", "pods"),
+        &list("PodList", "48210", vec![]),
+    );
+    put(
+        &mut w,
+        &layout::namespaced_path("shop", "events"),
+        &list("EventList", "48221", events()),
+    );
+    put(
+        &mut w,
+        &layout::namespaced_path("shop", "services"),
+        &list(
+            "ServiceList",
+            "48222",
+            vec![
+                json!({"metadata": {"name": "web", "namespace": "shop", "creationTimestamp": "2025-02-01T12:00:00Z"},
                "spec": {"type": "ClusterIP", "clusterIP": "10.96.12.7", "clusterIPs": ["10.96.12.7"], "selector": {"app": "web"},
                         "ports": [{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}]}, "status": {"loadBalancer": {}}}),
-    ]));
-    put(&mut w, &layout::namespaced_path("shop", "endpoints"), &list("EndpointsList", "48223", vec![
-        json!({"metadata": {"name": "web", "namespace": "shop", "creationTimestamp": "2025-02-01T12:00:00Z"},
+            ],
+        ),
+    );
+    put(
+        &mut w,
+        &layout::namespaced_path("shop", "endpoints"),
+        &list(
+            "EndpointsList",
+            "48223",
+            vec![
+                json!({"metadata": {"name": "web", "namespace": "shop", "creationTimestamp": "2025-02-01T12:00:00Z"},
                "subsets": [{"addresses": [{"ip": "10.244.1.7", "nodeName": "worker-1", "targetRef": {"kind": "Pod", "name": "web-7c9d8f-abcde", "namespace": "shop"}}],
                             "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}]}),
-    ]));
-    put(&mut w, &layout::namespaced_path("shop", "ingresses"), &List::new("IngressList", "networking.k8s.io/v1", vec![
-        json!({"metadata": {"name": "shop", "namespace": "shop", "creationTimestamp": "2025-02-01T12:00:00Z"},
+            ],
+        ),
+    );
+    put(
+        &mut w,
+        &layout::namespaced_path("shop", "ingresses"),
+        &group_list(
+            "IngressList",
+            "networking.k8s.io/v1",
+            vec![
+                json!({"metadata": {"name": "shop", "namespace": "shop", "creationTimestamp": "2025-02-01T12:00:00Z"},
                "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example.com", "http": {"paths": [
                    {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
                "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}}),
-    ]));
-    put(&mut w, &layout::namespaced_path("shop", "horizontalpodautoscalers"), &List::new("HorizontalPodAutoscalerList", "autoscaling/v2", vec![
-        json!({"metadata": {"name": "web", "namespace": "shop", "creationTimestamp": "2025-02-01T12:00:00Z"},
+            ],
+        ),
+    );
+    put(
+        &mut w,
+        &layout::namespaced_path("shop", "horizontalpodautoscalers"),
+        &group_list(
+            "HorizontalPodAutoscalerList",
+            "autoscaling/v2",
+            vec![
+                json!({"metadata": {"name": "web", "namespace": "shop", "creationTimestamp": "2025-02-01T12:00:00Z"},
                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "minReplicas": 1, "maxReplicas": 5,
                         "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]},
                "status": {"currentReplicas": 1, "desiredReplicas": 1,
                           "conditions": [{"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",
                                           "message": "the HPA was unable to compute the replica count: failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API"}]}}),
-    ]));
-    put(&mut w, layout::NODE_METRICS, &json!({"kind": "NodeMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": [
+            ],
+        ),
+    );
+    put(
+        &mut w,
+        layout::NODE_METRICS,
+        &json!({"kind": "NodeMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": [
         {"metadata": {"name": "worker-1", "creationTimestamp": FINISHED}, "timestamp": "2025-03-01T11:59:50Z", "window": "20s", "usage": {"cpu": "400m", "memory": "4Gi"}},
-        {"metadata": {"name": "worker-2", "creationTimestamp": FINISHED}, "timestamp": "2025-03-01T11:59:50Z", "window": "20s", "usage": {"cpu": "812345678n", "memory": "2097152Ki"}}]}));
-    put(&mut w, &layout::pod_metrics_path("shop"), &json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": [
+        {"metadata": {"name": "worker-2", "creationTimestamp": FINISHED}, "timestamp": "2025-03-01T11:59:50Z", "window": "20s", "usage": {"cpu": "812345678n", "memory": "2097152Ki"}}]}),
+    );
+    put(
+        &mut w,
+        &layout::pod_metrics_path("shop"),
+        &json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": [
         {"metadata": {"name": "api-6f7c9d-xk2lp", "namespace": "shop", "labels": {"app": "api"}}, "timestamp": "2025-03-01T11:59:45Z", "window": "15s",
          "containers": [{"name": "api", "usage": {"cpu": "100m", "memory": "200Mi"}}, {"name": "envoy", "usage": {"cpu": "20m", "memory": "56Mi"}}]},
         {"metadata": {"name": "web-7c9d8f-abcde", "namespace": "shop", "labels": {"app": "web"}}, "timestamp": "2025-03-01T11:59:45Z", "window": "15s",
-         "containers": [{"name": "web", "usage": {"cpu": "3m", "memory": "12Mi"}}]}]}));
+         "containers": [{"name": "web", "usage": {"cpu": "3m", "memory": "12Mi"}}]}]}),
+    );
     let log = |w: &mut BundleWriter, pod: &str, c: &str, prev: bool, text: &str| {
-        w.write_entry(&layout::log_path("shop", pod, c, prev), text.as_bytes()).expect("log");
+        w.write_entry(&layout::log_path("shop", pod, c, prev), text.as_bytes())
+            .expect("log");
     };
     log(&mut w, "web-7c9d8f-abcde", "web", false, "10.244.2.17 - - [01/Mar/2025:11:59:58 +0000] \"GET /healthz HTTP/1.1\" 200 2\n10.244.2.17 - - [01/Mar/2025:11:59:59 +0000] \"GET / HTTP/1.1\" 200 615\n");
     log(&mut w, "api-6f7c9d-xk2lp", "api", true, "starting api 1.4.2\nconnecting to postgres at db.shop.svc:5432\npanic: dial tcp 10.96.40.2:5432: connect: connection refused\n");
-    log(&mut w, "api-6f7c9d-xk2lp", "envoy", false, "[2025-03-01 09:00:05.120][1][info][main] starting main dispatch loop\n");
+    log(
+        &mut w,
+        "api-6f7c9d-xk2lp",
+        "envoy",
+        false,
+        "[2025-03-01 09:00:05.120][1][info][main] starting main dispatch loop\n",
+    );
     // Every other list a collector writes, empty; shop's secrets stay out
     // (the manifest records them forbidden).
     for ns in ["default", "shop"] {
         for kind in layout::NAMESPACED_KINDS {
             let path = layout::namespaced_path(ns, kind.plural);
-            if !w.files().contains_key(&path) && !(ns == "shop" && kind.plural == "secrets") {
+            let forbidden = ns == "shop" && kind.plural == "secrets";
+            if !forbidden && !w.files().contains_key(&path) {
                 let empty = json!({"kind": kind.list_kind(), "apiVersion": kind.api_version(), "metadata": {"resourceVersion": "48230"}, "items": []});
                 put(&mut w, &path, &empty);
             }
         }
     }
-    let typed_nodes: Vec<k8s_openapi::api::core::v1::Node> = nodes.iter().map(|n| serde_json::from_value(n.clone()).expect("node")).collect();
-    let typed_pods: Vec<k8s_openapi::api::core::v1::Pod> = pods().iter().map(|p| serde_json::from_value(p.clone()).expect("pod")).collect();
+    let typed_nodes: Vec<k8s_openapi::api::core::v1::Node> = nodes
+        .iter()
+        .map(|n| serde_json::from_value(n.clone()).expect("node"))
+        .collect();
+    let typed_pods: Vec<k8s_openapi::api::core::v1::Pod> = pods()
+        .iter()
+        .map(|p| serde_json::from_value(p.clone()).expect("pod"))
+        .collect();
     let alloc = kpm_semantics::allocation::compute_at(&typed_nodes, &typed_pods, now());
-    put(&mut w, layout::NODE_ALLOCATION, &serde_json::to_value(&alloc).expect("alloc json"));
+    put(
+        &mut w,
+        layout::NODE_ALLOCATION,
+        &serde_json::to_value(&alloc).expect("alloc json"),
+    );
     w.finish(manifest()).expect("finish")
 }
 
 /// A list of a named-group kind.
-struct List;
-
-impl List {
-    fn new(kind: &str, api_version: &str, items: Vec<Value>) -> Value {
-        json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": "48230"}, "items": items})
-    }
+fn group_list(kind: &str, api_version: &str, items: Vec<Value>) -> Value {
+    json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": "48230"}, "items": items})
 }

@@ -27,7 +27,8 @@ use kpm_bundle::{Bundle, Outcome};
 use kpm_model::{Damage, Evidence, Finding, Layer, LogLine, NextStep, ObjectRef, Severity};
 use serde::Deserialize;
 
-pub use crate::engine::index::{EventView, LogFile, LogTail};
+pub use crate::engine::index::EventView;
+pub use crate::engine::logs::{LogFile, LogTail};
 
 /// `metrics.k8s.io/v1beta1` `NodeMetrics`: what `kubectl top node` reads.
 /// k8s-openapi does not model the metrics API, so the few fields used are
@@ -412,12 +413,12 @@ impl<'a> ClusterCtx<'a> {
     /// The last `n` lines of a log file of the bundle, numbered. A read
     /// failure is recorded as damage and yields `None`.
     pub fn log_tail(&self, file: &str, n: usize) -> Option<LogTail> {
-        crate::engine::index::read_log_tail(self.bundle, file, n, &self.damage)
+        crate::engine::logs::read_log_tail(self.bundle, file, n, &self.damage)
     }
 
     /// Lines of a log file (up to `max`) for which `pred` holds, numbered.
     pub fn log_grep(&self, file: &str, max: usize, pred: impl Fn(&str) -> bool) -> Vec<LogLine> {
-        crate::engine::index::read_log_grep(self.bundle, file, max, pred, &self.damage)
+        crate::engine::logs::read_log_grep(self.bundle, file, max, pred, &self.damage)
     }
 
     /// Damage met by rules (unreadable logs), taken by the engine.

@@ -10,7 +10,9 @@ use kpm_bundle::Bundle;
 use kpm_model::Severity;
 
 fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata")
+        .join(name)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -35,7 +37,8 @@ impl Copy {
         if !src.is_dir() {
             return None;
         }
-        let dir = std::env::temp_dir().join(format!("kpm-engine-test-{}-{tag}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("kpm-engine-test-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         copy_dir(&src, &dir);
         Some(Copy(dir))
@@ -47,7 +50,8 @@ impl Copy {
 
     fn edit_manifest(&self, f: impl FnOnce(&mut serde_json::Value)) {
         let p = self.path("manifest.json");
-        let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let mut m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         f(&mut m);
         std::fs::write(&p, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
     }
@@ -61,7 +65,9 @@ impl Drop for Copy {
 
 #[test]
 fn truncated_file_is_damage_and_a_gap_and_the_rest_is_analysed() {
-    let Some(c) = Copy::of("crashloop", "truncated") else { return };
+    let Some(c) = Copy::of("crashloop", "truncated") else {
+        return;
+    };
     let events = c.path("namespaces/shop/events.json");
     let text = std::fs::read_to_string(&events).unwrap();
     std::fs::write(&events, text.get(..text.len() / 2).unwrap()).unwrap();
@@ -85,7 +91,9 @@ fn truncated_file_is_damage_and_a_gap_and_the_rest_is_analysed() {
 
 #[test]
 fn forbidden_secrets_become_a_named_coverage_gap() {
-    let Some(c) = Copy::of("crashloop", "forbidden") else { return };
+    let Some(c) = Copy::of("crashloop", "forbidden") else {
+        return;
+    };
     std::fs::remove_file(c.path("namespaces/shop/secrets.json")).unwrap();
     c.edit_manifest(|m| {
         let steps = m["steps"].as_array_mut().unwrap();
@@ -102,12 +110,18 @@ fn forbidden_secrets_become_a_named_coverage_gap() {
         .find(|g| g.check == "secret rotation" && g.namespace.as_deref() == Some("shop"))
         .expect("secret rotation gap");
     assert_eq!(gap.reason, "secrets forbidden (403) during collection");
-    assert!(report.collection.failed_steps.iter().any(|s| s.what == "secrets" && s.outcome == "forbidden"));
+    assert!(report
+        .collection
+        .failed_steps
+        .iter()
+        .any(|s| s.what == "secrets" && s.outcome == "forbidden"));
 }
 
 #[test]
 fn verify_lists_checksum_mismatches() {
-    let Some(c) = Copy::of("crashloop", "verify") else { return };
+    let Some(c) = Copy::of("crashloop", "verify") else {
+        return;
+    };
     let nodes = c.path("cluster/nodes.json");
     let mut text = std::fs::read_to_string(&nodes).unwrap();
     text.push(' ');
@@ -142,7 +156,10 @@ fn namespace_filter_and_min_severity() {
             ..Options::default()
         },
     );
-    assert!(only_default.findings.iter().all(|f| f.object.namespace.as_deref() != Some("shop")));
+    assert!(only_default
+        .findings
+        .iter()
+        .all(|f| f.object.namespace.as_deref() != Some("shop")));
     assert!(only_default
         .coverage
         .iter()
@@ -155,14 +172,20 @@ fn namespace_filter_and_min_severity() {
         },
     );
     assert!(!critical.findings.is_empty());
-    assert!(critical.findings.iter().all(|f| f.severity == Severity::Critical));
+    assert!(critical
+        .findings
+        .iter()
+        .all(|f| f.severity == Severity::Critical));
     assert_eq!(critical.summary.findings, critical.findings.len());
     let by: usize = critical.summary.by_severity.values().sum();
     assert_eq!(by, critical.findings.len());
 }
 
 fn kpm_analyze(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kpm-analyze")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_kpm-analyze"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -173,7 +196,12 @@ fn cli_exit_codes_and_formats() {
     }
     let bundle = dir.to_str().unwrap();
     let out = kpm_analyze(&[bundle]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["schema_version"], 1);
 
@@ -182,7 +210,12 @@ fn cli_exit_codes_and_formats() {
     let healthy = scenario("healthy");
     if healthy.is_dir() {
         let out = kpm_analyze(&[healthy.to_str().unwrap(), "--fail-on", "warning"]);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 
     let out = kpm_analyze(&[bundle, "--min-severity", "fatal"]);
@@ -201,7 +234,12 @@ fn cli_exit_codes_and_formats() {
     for (name, needle) in [("report.md", "checkout"), ("report.html", "<html")] {
         let target = not_bundle.join(name);
         let out = kpm_analyze(&[bundle, "-o", target.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = std::fs::read_to_string(&target).unwrap();
         assert!(text.contains(needle), "{name} lacks {needle}");
     }

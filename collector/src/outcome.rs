@@ -143,6 +143,11 @@ pub fn transport_class(chain: &str) -> FailureClass {
         "unknownissuer",
         "invalid peer",
         "notvalidforname",
+        // rustls: a non-TLS server (plain HTTP) answering a TLS client.
+        "corrupt message",
+        "invalidcontenttype",
+        "peer misbehaved",
+        "received fatal alert",
     ]
     .iter()
     .any(|k| lower.contains(k))

@@ -32,7 +32,13 @@ const GROUP_ORDER: &[&str] = &[
 /// Kinds in the `all` category, as the API server declares them.
 fn categories(plural: &str) -> &'static [&'static str] {
     match plural {
-        "pods" | "services" | "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs"
+        "pods"
+        | "services"
+        | "deployments"
+        | "replicasets"
+        | "statefulsets"
+        | "daemonsets"
+        | "jobs"
         | "horizontalpodautoscalers" => &["all"],
         _ => &[],
     }
@@ -43,8 +49,18 @@ fn categories(plural: &str) -> &'static [&'static str] {
 fn subresources(plural: &str) -> &'static [&'static str] {
     match plural {
         "pods" => &["log", "status"],
-        "nodes" | "namespaces" | "services" | "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs"
-        | "horizontalpodautoscalers" | "ingresses" | "persistentvolumeclaims" | "persistentvolumes" => &["status"],
+        "nodes"
+        | "namespaces"
+        | "services"
+        | "deployments"
+        | "replicasets"
+        | "statefulsets"
+        | "daemonsets"
+        | "jobs"
+        | "horizontalpodautoscalers"
+        | "ingresses"
+        | "persistentvolumeclaims"
+        | "persistentvolumes" => &["status"],
         _ => &[],
     }
 }
@@ -87,7 +103,10 @@ pub fn resource_list(group: &str, version: &str, has_metrics: bool) -> Option<Va
     } else {
         format!("{group}/{version}")
     };
-    let resources: Vec<Value> = if group == METRICS_GROUP && version == METRICS_VERSION && has_metrics {
+    let resources: Vec<Value> = if group == METRICS_GROUP
+        && version == METRICS_VERSION
+        && has_metrics
+    {
         vec![
             json!({"name": "nodes", "singularName": "", "namespaced": false, "kind": "NodeMetrics", "verbs": ["get", "list"]}),
             json!({"name": "pods", "singularName": "", "namespaced": true, "kind": "PodMetrics", "verbs": ["get", "list"]}),
@@ -129,7 +148,12 @@ fn groups(has_metrics: bool) -> Vec<(String, String)> {
     if has_metrics {
         out.push((METRICS_GROUP.to_string(), METRICS_VERSION.to_string()));
     }
-    let rank = |g: &str| GROUP_ORDER.iter().position(|x| *x == g).unwrap_or(GROUP_ORDER.len());
+    let rank = |g: &str| {
+        GROUP_ORDER
+            .iter()
+            .position(|x| *x == g)
+            .unwrap_or(GROUP_ORDER.len())
+    };
     out.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then_with(|| a.0.cmp(&b.0)));
     out
 }
@@ -153,7 +177,11 @@ pub fn group_list(has_metrics: bool) -> Value {
             continue;
         }
         seen.push(g);
-        let versions: Vec<String> = all.iter().filter(|(x, _)| x == g).map(|(_, v)| v.clone()).collect();
+        let versions: Vec<String> = all
+            .iter()
+            .filter(|(x, _)| x == g)
+            .map(|(_, v)| v.clone())
+            .collect();
         docs.push(group_doc(g, &versions));
     }
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": docs})
@@ -205,7 +233,9 @@ mod tests {
         assert_eq!(pods["shortNames"], json!(["po"]));
         assert_eq!(pods["categories"], json!(["all"]));
         assert!(rs.iter().any(|r| r["name"] == "pods/log"));
-        assert!(rs.iter().any(|r| r["name"] == "nodes" && r["namespaced"] == false));
+        assert!(rs
+            .iter()
+            .any(|r| r["name"] == "nodes" && r["namespaced"] == false));
         assert!(resource_list("apps", "v1", false).is_some());
         assert!(resource_list("apps", "v2", false).is_none());
     }
@@ -213,14 +243,22 @@ mod tests {
     #[test]
     fn metrics_group_only_with_metrics() {
         let names = |v: &Value| -> Vec<String> {
-            v["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().to_string()).collect()
+            v["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["name"].as_str().unwrap().to_string())
+                .collect()
         };
         assert!(!names(&group_list(false)).contains(&METRICS_GROUP.to_string()));
         let with = group_list(true);
         assert_eq!(names(&with).first().map(String::as_str), Some("apps"));
         assert!(names(&with).contains(&METRICS_GROUP.to_string()));
         assert!(resource_list(METRICS_GROUP, METRICS_VERSION, false).is_none());
-        assert_eq!(group("autoscaling", false).unwrap()["preferredVersion"]["groupVersion"], "autoscaling/v2");
+        assert_eq!(
+            group("autoscaling", false).unwrap()["preferredVersion"]["groupVersion"],
+            "autoscaling/v2"
+        );
     }
 
     #[test]

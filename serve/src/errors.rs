@@ -119,7 +119,12 @@ impl ApiError {
 
     /// 403 in the API server's RBAC wording. `verb` is `list`/`get`,
     /// `namespace` None means cluster scope.
-    pub fn forbidden(gr: Gr<'_>, verb: &str, name: Option<&str>, namespace: Option<&str>) -> ApiError {
+    pub fn forbidden(
+        gr: Gr<'_>,
+        verb: &str,
+        name: Option<&str>,
+        namespace: Option<&str>,
+    ) -> ApiError {
         let subject = match name {
             Some(n) => format!("{} \"{}\"", gr.qualified(), n),
             None => gr.qualified(),
@@ -228,23 +233,53 @@ mod tests {
 
     #[test]
     fn not_found_matches_api_server_text() {
-        let e = ApiError::not_found(Gr { group: "", resource: "pods" }, "web-1");
+        let e = ApiError::not_found(
+            Gr {
+                group: "",
+                resource: "pods",
+            },
+            "web-1",
+        );
         assert_eq!(e.message, "pods \"web-1\" not found");
         let s = e.to_status();
         assert_eq!(s["code"], 404);
         assert_eq!(s["details"]["kind"], "pods");
-        let d = ApiError::not_found(Gr { group: "apps", resource: "deployments" }, "web");
+        let d = ApiError::not_found(
+            Gr {
+                group: "apps",
+                resource: "deployments",
+            },
+            "web",
+        );
         assert_eq!(d.message, "deployments.apps \"web\" not found");
     }
 
     #[test]
     fn forbidden_matches_rbac_text() {
-        let e = ApiError::forbidden(Gr { group: "", resource: "secrets" }, "list", None, Some("shop"));
+        let e = ApiError::forbidden(
+            Gr {
+                group: "",
+                resource: "secrets",
+            },
+            "list",
+            None,
+            Some("shop"),
+        );
         assert_eq!(
             e.message,
             "secrets is forbidden: User \"kpm-snapshot\" cannot list resource \"secrets\" in API group \"\" in the namespace \"shop\""
         );
-        let c = ApiError::forbidden(Gr { group: "", resource: "nodes" }, "list", None, None);
-        assert!(c.message.ends_with("in API group \"\" at the cluster scope"));
+        let c = ApiError::forbidden(
+            Gr {
+                group: "",
+                resource: "nodes",
+            },
+            "list",
+            None,
+            None,
+        );
+        assert!(c
+            .message
+            .ends_with("in API group \"\" at the cluster scope"));
     }
 }

@@ -123,11 +123,18 @@ pub struct Target<'a> {
 
 impl Knobs {
     /// Builds the knobs from the flags.
-    pub fn new(page_size: Option<usize>, latency_ms: Option<u64>, fail: &[String]) -> Result<Knobs, ServeError> {
+    pub fn new(
+        page_size: Option<usize>,
+        latency_ms: Option<u64>,
+        fail: &[String],
+    ) -> Result<Knobs, ServeError> {
         Ok(Knobs {
             page_size: page_size.filter(|n| *n > 0),
             latency: latency_ms.filter(|n| *n > 0).map(Duration::from_millis),
-            fail: fail.iter().map(|s| FailRule::parse(s)).collect::<Result<_, _>>()?,
+            fail: fail
+                .iter()
+                .map(|s| FailRule::parse(s))
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -138,7 +145,10 @@ impl Knobs {
             None if target.gr.group == "metrics.k8s.io" => vec![target.gr.qualified()],
             None => vec![target.gr.resource.to_string(), target.gr.qualified()],
         };
-        let rule = self.fail.iter().find(|r| r.matches(&names, target.namespace))?;
+        let rule = self
+            .fail
+            .iter()
+            .find(|r| r.matches(&names, target.namespace))?;
         let err = match rule.mode {
             FailMode::Forbidden => {
                 let resource = names.first().map(String::as_str).unwrap_or(target.gr.resource);
@@ -183,7 +193,12 @@ fn describe(rule: &FailRule) -> String {
 mod tests {
     use super::*;
 
-    fn target<'a>(group: &'a str, resource: &'a str, sub: Option<&'a str>, ns: Option<&'a str>) -> Target<'a> {
+    fn target<'a>(
+        group: &'a str,
+        resource: &'a str,
+        sub: Option<&'a str>,
+        ns: Option<&'a str>,
+    ) -> Target<'a> {
         Target {
             gr: Gr { group, resource },
             subresource: sub,
@@ -199,9 +214,15 @@ mod tests {
         assert_eq!(r.namespace.as_deref(), Some("shop"));
         assert_eq!(r.resource, "secrets");
         assert_eq!(r.mode, FailMode::Forbidden);
-        assert_eq!(FailRule::parse("pods/log=500").unwrap().resource, "pods/log");
+        assert_eq!(
+            FailRule::parse("pods/log=500").unwrap().resource,
+            "pods/log"
+        );
         assert_eq!(FailRule::parse("pods/log=500").unwrap().namespace, None);
-        assert_eq!(FailRule::parse("events=timeout").unwrap().mode, FailMode::Timeout);
+        assert_eq!(
+            FailRule::parse("events=timeout").unwrap().mode,
+            FailMode::Timeout
+        );
         assert!(FailRule::parse("events").is_err());
         assert!(FailRule::parse("events=418").is_err());
         assert!(FailRule::parse("/pods=404").is_err());
@@ -210,8 +231,12 @@ mod tests {
     #[test]
     fn namespace_limits_the_rule() {
         let knobs = Knobs::new(None, None, &["shop/secrets=403".to_string()]).unwrap();
-        assert!(knobs.failure(&target("", "secrets", None, Some("web"))).is_none());
-        let (mode, err) = knobs.failure(&target("", "secrets", None, Some("shop"))).unwrap();
+        assert!(knobs
+            .failure(&target("", "secrets", None, Some("web")))
+            .is_none());
+        let (mode, err) = knobs
+            .failure(&target("", "secrets", None, Some("shop")))
+            .unwrap();
         assert_eq!(mode, FailMode::Forbidden);
         assert_eq!(err.code, 403);
         assert!(err.message.contains("in the namespace \"shop\""));
@@ -219,11 +244,37 @@ mod tests {
 
     #[test]
     fn metrics_and_subresources_are_told_apart() {
-        let knobs = Knobs::new(None, None, &["pods=500".to_string(), "nodes.metrics.k8s.io=404".to_string()]).unwrap();
-        assert_eq!(knobs.failure(&target("", "pods", None, Some("a"))).unwrap().1.code, 500);
-        assert!(knobs.failure(&target("", "pods", Some("log"), Some("a"))).is_none());
-        assert!(knobs.failure(&target("metrics.k8s.io", "pods", None, Some("a"))).is_none());
-        assert_eq!(knobs.failure(&target("metrics.k8s.io", "nodes", None, None)).unwrap().1.code, 404);
+        let knobs = Knobs::new(
+            None,
+            None,
+            &[
+                "pods=500".to_string(),
+                "nodes.metrics.k8s.io=404".to_string(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            knobs
+                .failure(&target("", "pods", None, Some("a")))
+                .unwrap()
+                .1
+                .code,
+            500
+        );
+        assert!(knobs
+            .failure(&target("", "pods", Some("log"), Some("a")))
+            .is_none());
+        assert!(knobs
+            .failure(&target("metrics.k8s.io", "pods", None, Some("a")))
+            .is_none());
+        assert_eq!(
+            knobs
+                .failure(&target("metrics.k8s.io", "nodes", None, None))
+                .unwrap()
+                .1
+                .code,
+            404
+        );
         assert!(knobs.failure(&target("", "nodes", None, None)).is_none());
     }
 }

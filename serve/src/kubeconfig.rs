@@ -60,12 +60,20 @@ pub fn render(manifest: &Manifest, server: &str) -> String {
 /// bundle (`<bundle>.kubeconfig`) when that directory is writable, else in
 /// the temp directory.
 pub fn default_path(bundle: &Path, port: u16) -> PathBuf {
-    let mut beside = bundle.as_os_str().to_os_string();
+    // `components()` drops a trailing `/`, so a bundle directory given as
+    // `testdata/x/` gets `testdata/x.kubeconfig`, not a file inside it.
+    let mut beside = bundle.components().as_path().as_os_str().to_os_string();
     beside.push(".kubeconfig");
     let beside = PathBuf::from(beside);
     let parent_writable = beside
         .parent()
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .and_then(|p| std::fs::metadata(p).ok())
         .is_some_and(|m| !m.permissions().readonly());
     if parent_writable {
@@ -108,14 +116,39 @@ mod tests {
 
     #[test]
     fn names_follow_the_manifest() {
-        assert_eq!(names(&manifest(Some("prod-eu"), None)), ("prod-eu".into(), "prod-eu".into()));
-        assert_eq!(names(&manifest(Some("admin@prod"), Some("prod"))), ("prod".into(), "admin@prod".into()));
+        assert_eq!(
+            names(&manifest(Some("prod-eu"), None)),
+            ("prod-eu".into(), "prod-eu".into())
+        );
+        assert_eq!(
+            names(&manifest(Some("admin@prod"), Some("prod"))),
+            ("prod".into(), "admin@prod".into())
+        );
         assert_eq!(names(&manifest(None, None)).1, "kpm-snapshot");
     }
 
     #[test]
+    fn default_path_is_beside_the_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("incident-42");
+        std::fs::create_dir(&bundle).unwrap();
+        let with_slash = PathBuf::from(format!("{}/", bundle.display()));
+        assert_eq!(
+            default_path(&with_slash, 8080),
+            dir.path().join("incident-42.kubeconfig")
+        );
+        assert_eq!(
+            default_path(&dir.path().join("b.zip"), 8080),
+            dir.path().join("b.zip.kubeconfig")
+        );
+    }
+
+    #[test]
     fn rendered_config_is_quoted() {
-        let text = render(&manifest(Some("arn:aws:eks:eu-west-1:1:cluster/x"), None), "http://127.0.0.1:4567");
+        let text = render(
+            &manifest(Some("arn:aws:eks:eu-west-1:1:cluster/x"), None),
+            "http://127.0.0.1:4567",
+        );
         assert!(text.contains("server: \"http://127.0.0.1:4567\""));
         assert!(text.contains("current-context: \"arn:aws:eks:eu-west-1:1:cluster/x\""));
         assert!(text.contains("\n  cluster:\n    server:"));

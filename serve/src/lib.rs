@@ -6,6 +6,24 @@
 //! collection time: same objects, same printed columns, same error texts.
 //! Everything is read-only; writes are refused with 405.
 //!
+//! What differs from a live API server, by design or by necessity:
+//!
+//! * Ages printed by the server (the AGE column, "(3m ago)") are relative to
+//!   the collection end (`manifest.collection.finishedAt`); ages kubectl
+//!   computes itself (`kubectl describe`) use the local clock.
+//! * `watch=true` is refused with 405: a snapshot never changes, so
+//!   `kubectl get -w` prints the list and stops instead of hanging.
+//! * No OpenAPI documents are served (`/openapi/v2`, `/openapi/v3` are 404):
+//!   `get`, `describe`, `logs`, `top` do not need them, `kubectl explain`
+//!   fails with NotFound.
+//! * Only legacy discovery is served; kubectl falls back to it silently.
+//! * A kind the manifest records as forbidden answers 403 in RBAC wording
+//!   for user `kpm-snapshot`; a kind not collected answers 404 saying so.
+//! * ReplicationControllers are never collected; they are answered as an
+//!   empty list (not advertised) so `kubectl cluster-info dump` works.
+//! * Logs: see [`logs`] for how `sinceSeconds` and `timestamps` behave on
+//!   stored logs.
+//!
 //! Module map: [`server`] (HTTP), [`routes`] (URL → answer), [`discovery`],
 //! [`store`] (lazy cached lists), [`list`] (selection and paging),
 //! [`selectors`], [`table`] (server-side printing), [`logs`], [`metrics`],
@@ -108,10 +126,14 @@ pub async fn start(args: ServeArgs) -> Result<RunningServer, ServeError> {
     let wanted = server::loopback(args.port);
     let listener = TcpListener::bind(wanted)
         .await
-        .map_err(|source| ServeError::Bind { addr: wanted, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| ServeError::Bind { addr: wanted, source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: wanted,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: wanted,
+        source,
+    })?;
     let kubeconfig = args
         .kubeconfig
         .clone()
@@ -152,7 +174,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("Serving {} read-only at {}", bundle.display(), server.url());
         println!("export KUBECONFIG={}", server.kubeconfig.display());
         println!("Press Ctrl-C to stop.");
-        tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot wait for Ctrl-C")?;
         server.shutdown().await;
         Ok(())
     })

@@ -35,15 +35,20 @@ impl ListParams {
     /// Reads the parameters from the query pairs and checks the field
     /// labels against `plural`.
     pub fn from_query(query: &[(String, String)], plural: &str) -> Result<ListParams, ApiError> {
-        let get = |k: &str| query.iter().find(|(qk, _)| qk == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            query
+                .iter()
+                .find(|(qk, _)| qk == k)
+                .map(|(_, v)| v.as_str())
+        };
         let label = LabelSelector::parse(get("labelSelector").unwrap_or(""))?;
         let field = FieldSelector::parse(get("fieldSelector").unwrap_or(""))?;
         field.validate(plural)?;
         let limit = match get("limit") {
             Some(l) if !l.is_empty() => {
-                let n: i64 = l
-                    .parse()
-                    .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}: not an integer")))?;
+                let n: i64 = l.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid limit {l:?}: not an integer"))
+                })?;
                 usize::try_from(n).ok().filter(|n| *n > 0)
             }
             _ => None,
@@ -52,7 +57,9 @@ impl ListParams {
             label,
             field,
             limit,
-            continue_token: get("continue").filter(|c| !c.is_empty()).map(str::to_string),
+            continue_token: get("continue")
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
         })
     }
 }
@@ -95,7 +102,10 @@ fn ns_of(list: &Loaded) -> &str {
 /// The items of the lists from position `from` (namespace, index) on,
 /// without walking the items before it: later pages of a 150,000-pod list
 /// must not cost more than the first.
-fn items_from<'a>(lists: &'a [Arc<Loaded>], from: Option<(&'a str, usize)>) -> impl Iterator<Item = ItemRef> + 'a {
+fn items_from<'a>(
+    lists: &'a [Arc<Loaded>],
+    from: Option<(&'a str, usize)>,
+) -> impl Iterator<Item = ItemRef> + 'a {
     lists
         .iter()
         .filter(move |l| from.is_none_or(|(ns, _)| ns_of(l) >= ns))
@@ -133,8 +143,11 @@ impl Collector<'_> {
     /// Takes or skips one item; true once the page is full and the next
     /// selected item has been found (the page is then complete).
     fn offer(&mut self, (list, i): ItemRef) -> bool {
-        let Some(item) = list.items.get(i) else { return false };
-        let selected = self.params.label.matches(&item.labels) && self.params.field.matches(|f| item.field(self.plural, f));
+        let Some(item) = list.items.get(i) else {
+            return false;
+        };
+        let selected = self.params.label.matches(&item.labels)
+            && self.params.field.matches(|f| item.field(self.plural, f));
         if !selected {
             return false;
         }
@@ -159,7 +172,12 @@ pub struct Page {
 
 /// Selects one page from `candidates` (in server order). `cap` is the
 /// `--page-size` knob: a page is never larger, even without `limit`.
-pub fn select_page(plural: &str, candidates: Candidates<'_>, params: &ListParams, cap: Option<usize>) -> Result<Page, ApiError> {
+pub fn select_page(
+    plural: &str,
+    candidates: Candidates<'_>,
+    params: &ListParams,
+    cap: Option<usize>,
+) -> Result<Page, ApiError> {
     let start = match &params.continue_token {
         Some(t) => Some(decode_token(plural, t)?),
         None => None,
@@ -184,7 +202,8 @@ pub fn select_page(plural: &str, candidates: Candidates<'_>, params: &ListParams
             }
         }
         Candidates::Refs(refs) => {
-            let after = |l: &Loaded, i: usize| from.is_none_or(|(ns, idx)| (ns_of(l), i) >= (ns, idx));
+            let after =
+                |l: &Loaded, i: usize| from.is_none_or(|(ns, idx)| (ns_of(l), i) >= (ns, idx));
             for r in refs.into_iter().filter(|(l, i)| after(l, *i)) {
                 if page.offer(r) {
                     break;
@@ -196,7 +215,9 @@ pub fn select_page(plural: &str, candidates: Candidates<'_>, params: &ListParams
                 if from.is_some_and(|(start_ns, _)| ns.as_str() < start_ns) {
                     continue;
                 }
-                let Some(list) = store.load(kind, Some(ns))? else { continue };
+                let Some(list) = store.load(kind, Some(ns))? else {
+                    continue;
+                };
                 let slice = std::slice::from_ref(&list);
                 for r in items_from(slice, from) {
                     if page.offer(r) {
@@ -240,7 +261,12 @@ struct ListOut<'a> {
 }
 
 /// The JSON body of a list response, items copied verbatim.
-pub fn list_body(list_kind: &str, api_version: &str, resource_version: &str, page: &Page) -> Result<Vec<u8>, ApiError> {
+pub fn list_body(
+    list_kind: &str,
+    api_version: &str,
+    resource_version: &str,
+    page: &Page,
+) -> Result<Vec<u8>, ApiError> {
     let mut metadata = serde_json::Map::new();
     metadata.insert("resourceVersion".into(), resource_version.into());
     if let Some(c) = &page.continue_token {
@@ -279,17 +305,27 @@ mod tests {
     }
 
     fn names(page: &Page) -> Vec<String> {
-        page.items.iter().map(|(l, i)| l.items[*i].name.clone()).collect()
+        page.items
+            .iter()
+            .map(|(l, i)| l.items[*i].name.clone())
+            .collect()
     }
 
     fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn pages_across_namespaces_with_a_selector() {
         let lists = lists();
-        let mut params = ListParams::from_query(&query(&[("labelSelector", "app=web"), ("limit", "2")]), "pods").unwrap();
+        let mut params = ListParams::from_query(
+            &query(&[("labelSelector", "app=web"), ("limit", "2")]),
+            "pods",
+        )
+        .unwrap();
         let p1 = select_page("pods", Candidates::Lists(&lists), &params, None).unwrap();
         assert_eq!(names(&p1), ["a1", "a3"]);
         params.continue_token = p1.continue_token.clone();
@@ -302,7 +338,11 @@ mod tests {
     #[test]
     fn page_size_knob_caps_pages_without_limit() {
         let lists = lists();
-        let params = ListParams::from_query(&query(&[("fieldSelector", "spec.nodeName=n1,status.phase!=Succeeded")]), "pods").unwrap();
+        let params = ListParams::from_query(
+            &query(&[("fieldSelector", "spec.nodeName=n1,status.phase!=Succeeded")]),
+            "pods",
+        )
+        .unwrap();
         let p = select_page("pods", Candidates::Lists(&lists), &params, Some(1)).unwrap();
         assert_eq!(names(&p), ["a1"]);
         assert!(p.continue_token.is_some());
@@ -317,22 +357,39 @@ mod tests {
             continue_token: Some("not-a-token".into()),
             ..ListParams::default()
         };
-        let err = select_page("pods", Candidates::Lists(&lists), &params, None).err().unwrap();
+        let err = select_page("pods", Candidates::Lists(&lists), &params, None)
+            .err()
+            .unwrap();
         assert_eq!(err.code, 410);
         params.continue_token = Some(encode_token("services", "a", 1));
-        assert_eq!(select_page("pods", Candidates::Lists(&lists), &params, None).err().unwrap().reason, "Expired");
+        assert_eq!(
+            select_page("pods", Candidates::Lists(&lists), &params, None)
+                .err()
+                .unwrap()
+                .reason,
+            "Expired"
+        );
     }
 
     #[test]
     fn resource_version_is_the_highest() {
-        assert_eq!(combined_resource_version(["100", "250", "99"].into_iter()), "250");
+        assert_eq!(
+            combined_resource_version(["100", "250", "99"].into_iter()),
+            "250"
+        );
         assert_eq!(combined_resource_version(["", "abc"].into_iter()), "abc");
     }
 
     #[test]
     fn body_keeps_items_verbatim() {
         let lists = lists();
-        let page = select_page("pods", Candidates::Lists(&lists), &ListParams::default(), None).unwrap();
+        let page = select_page(
+            "pods",
+            Candidates::Lists(&lists),
+            &ListParams::default(),
+            None,
+        )
+        .unwrap();
         let body = list_body("PodList", "v1", "250", &page).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["kind"], "PodList");

@@ -42,8 +42,17 @@ fn parse_num(name: &str, v: &str) -> Result<i64, ApiError> {
 
 impl LogParams {
     /// Reads the options; `now` is the collection time.
-    pub fn from_query(query: &[(String, String)], now: DateTime<Utc>) -> Result<LogParams, ApiError> {
-        let get = |k: &str| query.iter().find(|(qk, _)| qk == k).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+    pub fn from_query(
+        query: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<LogParams, ApiError> {
+        let get = |k: &str| {
+            query
+                .iter()
+                .find(|(qk, _)| qk == k)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
         let mut p = LogParams {
             container: get("container").map(str::to_string),
             previous: get("previous") == Some("true"),
@@ -57,7 +66,9 @@ impl LogParams {
         if let Some(b) = get("limitBytes") {
             let n = parse_num("limitBytes", b)?;
             if n < 1 {
-                return Err(ApiError::bad_request("limitBytes must be greater than zero"));
+                return Err(ApiError::bad_request(
+                    "limitBytes must be greater than zero",
+                ));
             }
             p.limit_bytes = usize::try_from(n).ok();
         }
@@ -88,29 +99,45 @@ fn names(list: Option<&Value>) -> Vec<String> {
 
 /// Chooses the container as the API server does: the one named, or the only
 /// one; errors with the server's messages otherwise.
-pub fn choose_container(pod: &Value, pod_name: &str, wanted: Option<&str>) -> Result<String, ApiError> {
+pub fn choose_container(
+    pod: &Value,
+    pod_name: &str,
+    wanted: Option<&str>,
+) -> Result<String, ApiError> {
     let spec = pod.get("spec");
     let containers = names(spec.and_then(|s| s.get("containers")));
     let inits = names(spec.and_then(|s| s.get("initContainers")));
     let ephemeral = names(spec.and_then(|s| s.get("ephemeralContainers")));
     match wanted {
         Some(c) => {
-            if containers.iter().chain(&inits).chain(&ephemeral).any(|n| n == c) {
+            if containers
+                .iter()
+                .chain(&inits)
+                .chain(&ephemeral)
+                .any(|n| n == c)
+            {
                 Ok(c.to_string())
             } else {
-                Err(ApiError::bad_request(format!("container {c} is not valid for pod {pod_name}")))
+                Err(ApiError::bad_request(format!(
+                    "container {c} is not valid for pod {pod_name}"
+                )))
             }
         }
         None => match containers.as_slice() {
             [only] => Ok(only.clone()),
-            [] => Err(ApiError::bad_request(format!("a container name must be specified for pod {pod_name}"))),
+            [] => Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {pod_name}"
+            ))),
             many => {
                 let mut msg = format!(
                     "a container name must be specified for pod {pod_name}, choose one of: [{}]",
                     many.join(" ")
                 );
                 if !inits.is_empty() {
-                    msg.push_str(&format!(" or one of the init containers: [{}]", inits.join(" ")));
+                    msg.push_str(&format!(
+                        " or one of the init containers: [{}]",
+                        inits.join(" ")
+                    ));
                 }
                 Err(ApiError::bad_request(msg))
             }
@@ -121,16 +148,26 @@ pub fn choose_container(pod: &Value, pod_name: &str, wanted: Option<&str>) -> Re
 /// The status of container `name` among all container status lists.
 fn container_status<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
     let status = pod.get("status")?;
-    ["containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"]
-        .iter()
-        .filter_map(|k| status.get(*k).and_then(Value::as_array))
-        .flatten()
-        .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
+    [
+        "containerStatuses",
+        "initContainerStatuses",
+        "ephemeralContainerStatuses",
+    ]
+    .iter()
+    .filter_map(|k| status.get(*k).and_then(Value::as_array))
+    .flatten()
+    .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
 }
 
 /// The error for a log the bundle does not hold, as the kubelet words the
 /// cases it has, or "not collected" when the kubelet would have had one.
-pub fn missing_log_error(pod: &Value, pod_name: &str, container: &str, previous: bool, forbidden: bool) -> ApiError {
+pub fn missing_log_error(
+    pod: &Value,
+    pod_name: &str,
+    container: &str,
+    previous: bool,
+    forbidden: bool,
+) -> ApiError {
     if forbidden {
         return ApiError::forbidden(
             Gr {
@@ -147,7 +184,12 @@ pub fn missing_log_error(pod: &Value, pod_name: &str, container: &str, previous:
             "previous terminated container \"{container}\" in pod \"{pod_name}\" not found"
         ));
     }
-    if pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("").is_empty() {
+    if pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty()
+    {
         return ApiError::bad_request(format!("pod {pod_name} does not have a host assigned"));
     }
     if let Some(reason) = container_status(pod, container)
@@ -158,7 +200,9 @@ pub fn missing_log_error(pod: &Value, pod_name: &str, container: &str, previous:
             "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
         ));
     }
-    ApiError::not_collected(&format!("the log of container \"{container}\" in pod \"{pod_name}\""))
+    ApiError::not_collected(&format!(
+        "the log of container \"{container}\" in pod \"{pod_name}\""
+    ))
 }
 
 /// Whether the container waits to restart after a terminated instance (for
@@ -167,7 +211,8 @@ pub fn missing_log_error(pod: &Value, pod_name: &str, container: &str, previous:
 pub fn waiting_after_termination(pod: &Value, container: &str) -> bool {
     container_status(pod, container).is_some_and(|s| {
         s.pointer("/state/waiting").is_some_and(|w| !w.is_null())
-            && s.pointer("/lastState/terminated").is_some_and(|t| !t.is_null())
+            && s.pointer("/lastState/terminated")
+                .is_some_and(|t| !t.is_null())
     })
 }
 
@@ -176,12 +221,16 @@ fn previous_finished(pod: &Value, container: &str) -> Option<DateTime<Utc>> {
     let t = container_status(pod, container)?
         .pointer("/lastState/terminated/finishedAt")?
         .as_str()?;
-    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn line_time(line: &str) -> Option<DateTime<Utc>> {
     let first = line.split_whitespace().next()?;
-    DateTime::parse_from_rfc3339(first).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(first)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Applies the options to a stored log.
@@ -239,9 +288,14 @@ mod tests {
             err.message,
             "a container name must be specified for pod web-1, choose one of: [app envoy] or one of the init containers: [migrate]"
         );
-        assert_eq!(choose_container(&p, "web-1", Some("migrate")).unwrap(), "migrate");
         assert_eq!(
-            choose_container(&p, "web-1", Some("db")).unwrap_err().message,
+            choose_container(&p, "web-1", Some("migrate")).unwrap(),
+            "migrate"
+        );
+        assert_eq!(
+            choose_container(&p, "web-1", Some("db"))
+                .unwrap_err()
+                .message,
             "container db is not valid for pod web-1"
         );
         let single = json!({"spec": {"containers": [{"name": "app"}]}});
@@ -268,19 +322,49 @@ mod tests {
     fn tail_limit_and_since() {
         let p = pod();
         let text = "starting\nlistening on :8080\npanic: nil map\n";
-        let now = DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let q = |pairs: &[(&str, &str)]| {
-            let v: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            let v: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
             LogParams::from_query(&v, now).unwrap()
         };
-        assert_eq!(apply(text, &q(&[("tailLines", "1")]), &p, "app"), "panic: nil map\n");
+        assert_eq!(
+            apply(text, &q(&[("tailLines", "1")]), &p, "app"),
+            "panic: nil map\n"
+        );
         assert_eq!(apply(text, &q(&[("tailLines", "-1")]), &p, "app"), text);
-        assert_eq!(apply(text, &q(&[("limitBytes", "8")]), &p, "app"), "starting");
+        assert_eq!(
+            apply(text, &q(&[("limitBytes", "8")]), &p, "app"),
+            "starting"
+        );
         // The previous instance finished two minutes before collection.
-        assert_eq!(apply(text, &q(&[("previous", "true"), ("sinceSeconds", "60")]), &p, "app"), "");
-        assert_eq!(apply(text, &q(&[("previous", "true"), ("sinceSeconds", "600")]), &p, "app"), text);
+        assert_eq!(
+            apply(
+                text,
+                &q(&[("previous", "true"), ("sinceSeconds", "60")]),
+                &p,
+                "app"
+            ),
+            ""
+        );
+        assert_eq!(
+            apply(
+                text,
+                &q(&[("previous", "true"), ("sinceSeconds", "600")]),
+                &p,
+                "app"
+            ),
+            text
+        );
         let stamped = "2025-03-01T11:50:00Z old\n2025-03-01T11:59:30Z new\nplain\n";
-        assert_eq!(apply(stamped, &q(&[("sinceSeconds", "60")]), &p, "app"), "2025-03-01T11:59:30Z new\nplain\n");
+        assert_eq!(
+            apply(stamped, &q(&[("sinceSeconds", "60")]), &p, "app"),
+            "2025-03-01T11:59:30Z new\nplain\n"
+        );
         let bad: Vec<(String, String)> = vec![("limitBytes".into(), "0".into())];
         assert!(LogParams::from_query(&bad, now).is_err());
     }

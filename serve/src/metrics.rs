@@ -19,7 +19,11 @@ const NODE_KEY: &str = "nodemetrics";
 const POD_KEY: &str = "podmetrics";
 
 fn api_version() -> String {
-    format!("{}/{}", crate::discovery::METRICS_GROUP, crate::discovery::METRICS_VERSION)
+    format!(
+        "{}/{}",
+        crate::discovery::METRICS_GROUP,
+        crate::discovery::METRICS_VERSION
+    )
 }
 
 /// Whether the bundle holds any metrics file.
@@ -48,7 +52,9 @@ fn lists(state: &State, plural: &str, ns: Option<&str>) -> Result<Vec<Arc<Loaded
         }
         ("pods", None) => {
             for ns in store.namespaces() {
-                if let Some(l) = store.load_path(POD_KEY, Some(ns), &layout::pod_metrics_path(ns))? {
+                if let Some(l) =
+                    store.load_path(POD_KEY, Some(ns), &layout::pod_metrics_path(ns))?
+                {
                     out.push(l);
                 }
             }
@@ -59,7 +65,13 @@ fn lists(state: &State, plural: &str, ns: Option<&str>) -> Result<Vec<Arc<Loaded
 }
 
 /// Answers a metrics list or get.
-pub fn answer(state: &State, req: &Request<'_>, plural: &str, ns: Option<&str>, name: Option<&str>) -> Result<Reply, ApiError> {
+pub fn answer(
+    state: &State,
+    req: &Request<'_>,
+    plural: &str,
+    ns: Option<&str>,
+    name: Option<&str>,
+) -> Result<Reply, ApiError> {
     let kind = match plural {
         "nodes" => "NodeMetrics",
         "pods" => "PodMetrics",
@@ -84,7 +96,12 @@ pub fn answer(state: &State, req: &Request<'_>, plural: &str, ns: Option<&str>, 
         return Ok(Reply::json(200, &with_type_meta(obj, kind, &api_version())));
     }
     let params = ListParams::from_query(req.query, plural)?;
-    let page = select_page(plural, Candidates::Lists(&lists), &params, state.knobs.page_size)?;
+    let page = select_page(
+        plural,
+        Candidates::Lists(&lists),
+        &params,
+        state.knobs.page_size,
+    )?;
     let rv = combined_resource_version(lists.iter().map(|l| l.resource_version.as_str()));
     Ok(Reply {
         status: 200,

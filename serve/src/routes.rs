@@ -11,7 +11,9 @@ use serde_json::Value;
 use crate::discovery::{self, METRICS_GROUP, METRICS_VERSION};
 use crate::errors::{ApiError, Gr};
 use crate::knobs::Target;
-use crate::list::{combined_resource_version, list_body, select_page, Candidates, ListParams, Page};
+use crate::list::{
+    combined_resource_version, list_body, select_page, Candidates, ListParams, Page,
+};
 use crate::logs::{self, LogParams};
 use crate::store::{Loaded, Store};
 use crate::table::{self, Include};
@@ -88,13 +90,24 @@ pub enum Route {
 impl Route {
     /// Parses a URL path.
     pub fn parse(path: &str) -> Route {
-        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
         let (group, version, rest) = match segs.as_slice() {
-            [api, v, rest @ ..] if api == "api" && !rest.is_empty() => (String::new(), v.clone(), rest.to_vec()),
-            [apis, g, v, rest @ ..] if apis == "apis" && !rest.is_empty() => (g.clone(), v.clone(), rest.to_vec()),
+            [api, v, rest @ ..] if api == "api" && !rest.is_empty() => {
+                (String::new(), v.clone(), rest.to_vec())
+            }
+            [apis, g, v, rest @ ..] if apis == "apis" && !rest.is_empty() => {
+                (g.clone(), v.clone(), rest.to_vec())
+            }
             _ => return Route::Static(segs),
         };
-        let resource = |plural: &str, namespace: Option<&String>, name: Option<&String>, sub: Option<&String>| Route::Resource {
+        let resource = |plural: &str,
+                        namespace: Option<&String>,
+                        name: Option<&String>,
+                        sub: Option<&String>| Route::Resource {
             group: group.clone(),
             version: version.clone(),
             plural: plural.to_string(),
@@ -105,7 +118,9 @@ impl Route {
         match rest.as_slice() {
             // `namespaces/<ns>/<plural>...`, unless `<plural>` is a
             // subresource of the namespace itself.
-            [ns_word, ns, plural, tail @ ..] if ns_word == "namespaces" && plural != "status" && plural != "finalize" => {
+            [ns_word, ns, plural, tail @ ..]
+                if ns_word == "namespaces" && plural != "status" && plural != "finalize" =>
+            {
                 match tail {
                     [] => resource(plural, Some(ns), None, None),
                     [name] => resource(plural, Some(ns), Some(name), None),
@@ -132,7 +147,10 @@ impl Route {
                 subresource,
                 ..
             } => Some(Target {
-                gr: Gr { group, resource: plural },
+                gr: Gr {
+                    group,
+                    resource: plural,
+                },
                 subresource: subresource.as_deref().filter(|s| *s != "status"),
                 namespace: namespace.as_deref(),
                 name: name.as_deref(),
@@ -154,7 +172,10 @@ pub struct Request<'a> {
 
 impl Request<'_> {
     fn param(&self, k: &str) -> Option<&str> {
-        self.query.iter().find(|(qk, _)| qk == k).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(qk, _)| qk == k)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -181,7 +202,13 @@ fn answer(state: &State, req: &Request<'_>) -> Result<Reply, ApiError> {
                 if version != METRICS_VERSION || !state.has_metrics {
                     return Err(ApiError::no_such_resource());
                 }
-                return crate::metrics::answer(state, req, plural, namespace.as_deref(), name.as_deref());
+                return crate::metrics::answer(
+                    state,
+                    req,
+                    plural,
+                    namespace.as_deref(),
+                    name.as_deref(),
+                );
             }
             if group.is_empty() && plural == "replicationcontrollers" {
                 return replication_controllers(state, req, name.as_deref());
@@ -201,7 +228,9 @@ fn answer(state: &State, req: &Request<'_>) -> Result<Reply, ApiError> {
             match (name, subresource.as_deref()) {
                 (None, _) => list(state, req, kind, ns),
                 (Some(n), None | Some("status")) => get(state, req, kind, ns, n),
-                (Some(n), Some("log")) if kind.plural == "pods" => pod_log(state, req, kind, ns.unwrap_or(""), n),
+                (Some(n), Some("log")) if kind.plural == "pods" => {
+                    pod_log(state, req, kind, ns.unwrap_or(""), n)
+                }
                 _ => Err(ApiError::no_such_resource()),
             }
         }
@@ -215,7 +244,9 @@ fn static_doc(state: &State, segs: &[String]) -> Result<Reply, ApiError> {
         ["version"] => {
             let bundle = state.store.bundle();
             if bundle.contains(layout::CLUSTER_VERSION) {
-                let raw = bundle.read_bytes(layout::CLUSTER_VERSION).map_err(ApiError::internal)?;
+                let raw = bundle
+                    .read_bytes(layout::CLUSTER_VERSION)
+                    .map_err(ApiError::internal)?;
                 return Ok(Reply {
                     status: 200,
                     content_type: "application/json",
@@ -228,11 +259,17 @@ fn static_doc(state: &State, segs: &[String]) -> Result<Reply, ApiError> {
             }
         }
         ["api"] => discovery::core_versions(&state.server_address),
-        ["api", v] => discovery::resource_list("", v, state.has_metrics).ok_or_else(ApiError::no_such_resource)?,
+        ["api", v] => discovery::resource_list("", v, state.has_metrics)
+            .ok_or_else(ApiError::no_such_resource)?,
         ["apis"] => discovery::group_list(state.has_metrics),
-        ["apis", g] => discovery::group(g, state.has_metrics).ok_or_else(ApiError::no_such_resource)?,
-        ["apis", g, v] => discovery::resource_list(g, v, state.has_metrics).ok_or_else(ApiError::no_such_resource)?,
-        [] => serde_json::json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]}),
+        ["apis", g] => {
+            discovery::group(g, state.has_metrics).ok_or_else(ApiError::no_such_resource)?
+        }
+        ["apis", g, v] => discovery::resource_list(g, v, state.has_metrics)
+            .ok_or_else(ApiError::no_such_resource)?,
+        [] => {
+            serde_json::json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]})
+        }
         // `/openapi/v2`, `/openapi/v3` and anything else: no schema is
         // served, kubectl falls back to its built-in knowledge.
         _ => return Err(ApiError::no_such_resource()),
@@ -241,7 +278,11 @@ fn static_doc(state: &State, segs: &[String]) -> Result<Reply, ApiError> {
 }
 
 /// The lists to answer from, or the error replayed from the manifest.
-fn lists_for(state: &State, kind: &ResourceKind, ns: Option<&str>) -> Result<Vec<Arc<Loaded>>, ApiError> {
+fn lists_for(
+    state: &State,
+    kind: &ResourceKind,
+    ns: Option<&str>,
+) -> Result<Vec<Arc<Loaded>>, ApiError> {
     let store = &state.store;
     match (kind.scope, ns) {
         (Scope::Cluster, _) => match store.load(kind, None)? {
@@ -251,9 +292,16 @@ fn lists_for(state: &State, kind: &ResourceKind, ns: Option<&str>) -> Result<Vec
         (Scope::Namespaced, None) => store.load_all(kind),
         (Scope::Namespaced, Some(ns)) => match store.load(kind, Some(ns))? {
             Some(l) => Ok(vec![l]),
-            None if store.namespaces().iter().any(|n| n == ns) => Err(store.missing_error(kind, Some(ns), "list", None)),
+            None if store.namespaces().iter().any(|n| n == ns) => {
+                Err(store.missing_error(kind, Some(ns), "list", None))
+            }
             None => {
-                if store.bundle().manifest().outcome_of(kind.plural, Some(ns)).is_some() {
+                if store
+                    .bundle()
+                    .manifest()
+                    .outcome_of(kind.plural, Some(ns))
+                    .is_some()
+                {
                     return Err(store.missing_error(kind, Some(ns), "list", None));
                 }
                 // A namespace the bundle knows nothing of: empty, as the API
@@ -264,7 +312,12 @@ fn lists_for(state: &State, kind: &ResourceKind, ns: Option<&str>) -> Result<Vec
     }
 }
 
-fn list(state: &State, req: &Request<'_>, kind: &'static ResourceKind, ns: Option<&str>) -> Result<Reply, ApiError> {
+fn list(
+    state: &State,
+    req: &Request<'_>,
+    kind: &'static ResourceKind,
+    ns: Option<&str>,
+) -> Result<Reply, ApiError> {
     if matches!(req.param("watch"), Some("true" | "1")) {
         return Err(ApiError::watch_unsupported());
     }
@@ -280,7 +333,10 @@ fn list(state: &State, req: &Request<'_>, kind: &'static ResourceKind, ns: Optio
         ),
         (Scope::Namespaced, None, _) => {
             state.store.check_all_namespaces(kind)?;
-            (Candidates::Namespaces(&state.store, kind), state.store.bundle_resource_version())
+            (
+                Candidates::Namespaces(&state.store, kind),
+                state.store.bundle_resource_version(),
+            )
         }
         _ => {
             lists = lists_for(state, kind, ns)?;
@@ -291,8 +347,16 @@ fn list(state: &State, req: &Request<'_>, kind: &'static ResourceKind, ns: Optio
     let page: Page = select_page(kind.plural, candidates, &params, cap)?;
     if req.table {
         let items = page_values(&page)?;
-        let t = table::render(kind, &items, Include::from_query(req.param("includeObject")), state.store.now())?;
-        return Ok(Reply::json(200, &table::with_list_meta(t, &rv, page.continue_token.as_deref())));
+        let t = table::render(
+            kind,
+            &items,
+            Include::from_query(req.param("includeObject")),
+            state.store.now(),
+        )?;
+        return Ok(Reply::json(
+            200,
+            &table::with_list_meta(t, &rv, page.continue_token.as_deref()),
+        ));
     }
     Ok(Reply {
         status: 200,
@@ -306,7 +370,11 @@ fn list(state: &State, req: &Request<'_>, kind: &'static ResourceKind, ns: Optio
 /// namespace and gives up on a 404. They are answered as an empty list, and
 /// deliberately left out of discovery so `kubectl get rc` says the snapshot
 /// has no such resource.
-fn replication_controllers(state: &State, req: &Request<'_>, name: Option<&str>) -> Result<Reply, ApiError> {
+fn replication_controllers(
+    state: &State,
+    req: &Request<'_>,
+    name: Option<&str>,
+) -> Result<Reply, ApiError> {
     if let Some(name) = name {
         return Err(ApiError::not_found(
             Gr {
@@ -340,7 +408,12 @@ fn page_values(page: &Page) -> Result<Vec<Value>, ApiError> {
 }
 
 /// Finds one object and parses it.
-pub fn find(state: &State, kind: &ResourceKind, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+pub fn find(
+    state: &State,
+    kind: &ResourceKind,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<Value, ApiError> {
     let lists = match lists_for(state, kind, ns) {
         Ok(l) => l,
         Err(e) if e.code == 403 => {
@@ -369,37 +442,68 @@ pub fn find(state: &State, kind: &ResourceKind, ns: Option<&str>, name: &str) ->
 pub fn with_type_meta(mut obj: Value, kind: &str, api_version: &str) -> Value {
     if let Some(map) = obj.as_object_mut() {
         map.entry("kind").or_insert_with(|| kind.into());
-        map.entry("apiVersion").or_insert_with(|| api_version.into());
+        map.entry("apiVersion")
+            .or_insert_with(|| api_version.into());
     }
     obj
 }
 
-fn get(state: &State, req: &Request<'_>, kind: &ResourceKind, ns: Option<&str>, name: &str) -> Result<Reply, ApiError> {
+fn get(
+    state: &State,
+    req: &Request<'_>,
+    kind: &ResourceKind,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<Reply, ApiError> {
     if matches!(req.param("watch"), Some("true" | "1")) {
         return Err(ApiError::watch_unsupported());
     }
     let obj = find(state, kind, ns, name)?;
     if req.table {
-        let t = table::render(kind, std::slice::from_ref(&obj), Include::from_query(req.param("includeObject")), state.store.now())?;
-        let rv = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
+        let t = table::render(
+            kind,
+            std::slice::from_ref(&obj),
+            Include::from_query(req.param("includeObject")),
+            state.store.now(),
+        )?;
+        let rv = obj
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         return Ok(Reply::json(200, &table::with_list_meta(t, rv, None)));
     }
-    Ok(Reply::json(200, &with_type_meta(obj, kind.kind, &kind.api_version())))
+    Ok(Reply::json(
+        200,
+        &with_type_meta(obj, kind.kind, &kind.api_version()),
+    ))
 }
 
-fn pod_log(state: &State, req: &Request<'_>, kind: &ResourceKind, ns: &str, name: &str) -> Result<Reply, ApiError> {
+fn pod_log(
+    state: &State,
+    req: &Request<'_>,
+    kind: &ResourceKind,
+    ns: &str,
+    name: &str,
+) -> Result<Reply, ApiError> {
     let pod = find(state, kind, Some(ns), name)?;
     let params = LogParams::from_query(req.query, state.store.now())?;
     let container = logs::choose_container(&pod, name, params.container.as_deref())?;
     let bundle = state.store.bundle();
     let mut path = layout::log_path(ns, name, &container, params.previous);
-    if !bundle.contains(&path) && !params.previous && logs::waiting_after_termination(&pod, &container) {
+    if !bundle.contains(&path)
+        && !params.previous
+        && logs::waiting_after_termination(&pod, &container)
+    {
         // The kubelet answers a container waiting to restart with the log
         // of its last terminated instance.
         path = layout::log_path(ns, name, &container, true);
     }
     if !bundle.contains(&path) {
-        let what = if params.previous { "logs/previous" } else { "logs" };
+        let what = if params.previous {
+            "logs/previous"
+        } else {
+            "logs"
+        };
         let object = format!("{name}/{container}");
         let forbidden = bundle.manifest().steps.iter().any(|s| {
             s.what == what
@@ -407,7 +511,13 @@ fn pod_log(state: &State, req: &Request<'_>, kind: &ResourceKind, ns: &str, name
                 && s.object.as_deref() == Some(object.as_str())
                 && s.outcome == kpm_bundle::Outcome::Forbidden
         });
-        return Err(logs::missing_log_error(&pod, name, &container, params.previous, forbidden));
+        return Err(logs::missing_log_error(
+            &pod,
+            name,
+            &container,
+            params.previous,
+            forbidden,
+        ));
     }
     let text = bundle.read_string(&path).map_err(ApiError::internal)?;
     Ok(Reply::text(logs::apply(&text, &params, &pod, &container)))

@@ -13,11 +13,26 @@ fn res(g: &str, p: &str, ns: Option<&str>, name: Option<&str>, sub: Option<&str>
 
 #[test]
 fn parses_the_api_server_url_shapes() {
-    assert_eq!(Route::parse("/api/v1/pods"), res("", "pods", None, None, None));
-    assert_eq!(Route::parse("/api/v1/namespaces"), res("", "namespaces", None, None, None));
-    assert_eq!(Route::parse("/api/v1/namespaces/shop"), res("", "namespaces", None, Some("shop"), None));
-    assert_eq!(Route::parse("/api/v1/namespaces/shop/status"), res("", "namespaces", None, Some("shop"), Some("status")));
-    assert_eq!(Route::parse("/api/v1/namespaces/shop/pods"), res("", "pods", Some("shop"), None, None));
+    assert_eq!(
+        Route::parse("/api/v1/pods"),
+        res("", "pods", None, None, None)
+    );
+    assert_eq!(
+        Route::parse("/api/v1/namespaces"),
+        res("", "namespaces", None, None, None)
+    );
+    assert_eq!(
+        Route::parse("/api/v1/namespaces/shop"),
+        res("", "namespaces", None, Some("shop"), None)
+    );
+    assert_eq!(
+        Route::parse("/api/v1/namespaces/shop/status"),
+        res("", "namespaces", None, Some("shop"), Some("status"))
+    );
+    assert_eq!(
+        Route::parse("/api/v1/namespaces/shop/pods"),
+        res("", "pods", Some("shop"), None, None)
+    );
     assert_eq!(
         Route::parse("/api/v1/namespaces/shop/pods/web-1/log"),
         res("", "pods", Some("shop"), Some("web-1"), Some("log"))
@@ -26,9 +41,18 @@ fn parses_the_api_server_url_shapes() {
         Route::parse("/apis/apps/v1/namespaces/shop/deployments/web"),
         res("apps", "deployments", Some("shop"), Some("web"), None)
     );
-    assert_eq!(Route::parse("/api/v1/nodes/worker-1"), res("", "nodes", None, Some("worker-1"), None));
-    assert_eq!(Route::parse("/apis/apps/v1"), Route::Static(vec!["apis".into(), "apps".into(), "v1".into()]));
-    assert_eq!(Route::parse("/version"), Route::Static(vec!["version".into()]));
+    assert_eq!(
+        Route::parse("/api/v1/nodes/worker-1"),
+        res("", "nodes", None, Some("worker-1"), None)
+    );
+    assert_eq!(
+        Route::parse("/apis/apps/v1"),
+        Route::Static(vec!["apis".into(), "apps".into(), "v1".into()])
+    );
+    assert_eq!(
+        Route::parse("/version"),
+        Route::Static(vec!["version".into()])
+    );
 }
 
 /// A bundle with pods in three namespaces; secrets forbidden in `b`.
@@ -41,18 +65,33 @@ fn state(dir: &std::path::Path) -> State {
             "spec": {"nodeName": node, "containers": [{"name": "app", "image": "nginx:1.27"}]}, "status": {"phase": "Running"}})
     };
     for (ns, rv) in [("a", "10"), ("b", "20"), ("c", "30")] {
-        let items = vec![pod(ns, &format!("{ns}-2"), "n1"), pod(ns, &format!("{ns}-1"), "n2")];
+        let items = vec![
+            pod(ns, &format!("{ns}-2"), "n1"),
+            pod(ns, &format!("{ns}-1"), "n2"),
+        ];
         w.write_json(&layout::namespaced_path(ns, "pods"), &serde_json::json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": rv}, "items": items})).unwrap();
     }
-    w.write_json("cluster/namespaces.json", &serde_json::json!({"metadata": {"resourceVersion": "99"}, "items": [
-        {"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}, {"metadata": {"name": "c"}}]})).unwrap();
+    w.write_json(
+        "cluster/namespaces.json",
+        &serde_json::json!({"metadata": {"resourceVersion": "99"}, "items": [
+        {"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}, {"metadata": {"name": "c"}}]}),
+    )
+    .unwrap();
     let mut forbidden = Step::new("secrets", Outcome::Forbidden);
     forbidden.namespace = Some("b".into());
     let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
     let manifest = kpm_bundle::Manifest {
         format_version: 1,
-        tool: kpm_bundle::manifest::Tool { name: "t".into(), version: "0".into() },
-        collection: kpm_bundle::manifest::Collection { started_at: epoch, finished_at: epoch, interrupted: false, timed_out: false },
+        tool: kpm_bundle::manifest::Tool {
+            name: "t".into(),
+            version: "0".into(),
+        },
+        collection: kpm_bundle::manifest::Collection {
+            started_at: epoch,
+            finished_at: epoch,
+            interrupted: false,
+            timed_out: false,
+        },
         cluster: Default::default(),
         scope: Default::default(),
         options: Default::default(),
@@ -70,15 +109,31 @@ fn state(dir: &std::path::Path) -> State {
 }
 
 fn get(state: &State, path_and_query: &str) -> (u16, Value) {
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    let query: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let query: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let route = Route::parse(path);
-    let reply = handle(state, &Request { route: &route, query: &query, table: false });
+    let reply = handle(
+        state,
+        &Request {
+            route: &route,
+            query: &query,
+            table: false,
+        },
+    );
     (reply.status, serde_json::from_slice(&reply.body).unwrap())
 }
 
 fn names(list: &Value) -> Vec<String> {
-    list["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_string()).collect()
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -101,7 +156,10 @@ fn all_namespace_pages_load_lazily_and_resume() {
     let (_, on_n1) = get(&st, "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&limit=2");
     assert_eq!(names(&on_n1), ["a-2", "b-2"]);
     let token = on_n1["metadata"]["continue"].as_str().unwrap().to_string();
-    let (_, rest) = get(&st, &format!("/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&limit=2&continue={token}"));
+    let (_, rest) = get(
+        &st,
+        &format!("/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&limit=2&continue={token}"),
+    );
     assert_eq!(names(&rest), ["c-2"]);
 }
 
@@ -114,15 +172,33 @@ fn errors_replay_the_manifest_and_the_api_server() {
     assert_eq!(s["message"], "secrets is forbidden: User \"kpm-snapshot\" cannot list resource \"secrets\" in API group \"\" in the namespace \"b\"");
     let (code, s) = get(&st, "/api/v1/namespaces/a/secrets");
     assert_eq!(code, 404);
-    assert!(s["message"].as_str().unwrap().contains("secrets in namespace a was not collected"));
+    assert!(s["message"]
+        .as_str()
+        .unwrap()
+        .contains("secrets in namespace a was not collected"));
     assert_eq!(get(&st, "/api/v1/secrets").0, 403);
     let (code, s) = get(&st, "/api/v1/namespaces/a/pods/nope");
-    assert_eq!((code, s["message"].as_str()), (404, Some("pods \"nope\" not found")));
+    assert_eq!(
+        (code, s["message"].as_str()),
+        (404, Some("pods \"nope\" not found"))
+    );
     let (code, pod) = get(&st, "/api/v1/namespaces/a/pods/a-1");
-    assert_eq!((code, pod["kind"].as_str(), pod["apiVersion"].as_str()), (200, Some("Pod"), Some("v1")));
-    assert_eq!(get(&st, "/api/v1/namespaces/zzz/pods").1["items"], serde_json::json!([]));
+    assert_eq!(
+        (code, pod["kind"].as_str(), pod["apiVersion"].as_str()),
+        (200, Some("Pod"), Some("v1"))
+    );
+    assert_eq!(
+        get(&st, "/api/v1/namespaces/zzz/pods").1["items"],
+        serde_json::json!([])
+    );
     assert_eq!(get(&st, "/api/v1/pods?watch=true").0, 405);
     assert_eq!(get(&st, "/apis/metrics.k8s.io/v1beta1/nodes").0, 404);
-    assert_eq!(get(&st, "/api/v1/pods?fieldSelector=spec.bogus%3Dx").1["message"], "field label not supported: spec.bogus");
-    assert_eq!(get(&st, "/api/v1/namespaces/a/replicationcontrollers").1["kind"], "ReplicationControllerList");
+    assert_eq!(
+        get(&st, "/api/v1/pods?fieldSelector=spec.bogus%3Dx").1["message"],
+        "field label not supported: spec.bogus"
+    );
+    assert_eq!(
+        get(&st, "/api/v1/namespaces/a/replicationcontrollers").1["kind"],
+        "ReplicationControllerList"
+    );
 }

@@ -118,7 +118,9 @@ impl FieldSelector {
             } else if let Some(i) = find_unescaped(&part, "=") {
                 (&part[..i], &part[i + 1..], false)
             } else {
-                return Err(ApiError::bad_request(format!("invalid selector: '{s}'; can't understand '{part}'")));
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                )));
             };
             reqs.push(FieldReq {
                 field: field.trim().to_string(),
@@ -133,7 +135,10 @@ impl FieldSelector {
     /// server's error text otherwise.
     pub fn validate(&self, plural: &str) -> Result<(), ApiError> {
         match self.0.iter().find(|r| !supported_field(plural, &r.field)) {
-            Some(r) => Err(ApiError::bad_request(format!("field label not supported: {}", r.field))),
+            Some(r) => Err(ApiError::bad_request(format!(
+                "field label not supported: {}",
+                r.field
+            ))),
             None => Ok(()),
         }
     }
@@ -141,13 +146,18 @@ impl FieldSelector {
     /// Whether an object is selected; `value_of` returns the object's value
     /// of a field label (empty string when unset, as the server compares).
     pub fn matches(&self, value_of: impl Fn(&str) -> String) -> bool {
-        self.0.iter().all(|r| (value_of(&r.field) == r.value) != r.negated)
+        self.0
+            .iter()
+            .all(|r| (value_of(&r.field) == r.value) != r.negated)
     }
 
     /// The value required for `field` by an `=` requirement, used to answer
     /// `spec.nodeName=X` from the node index instead of a scan.
     pub fn required(&self, field: &str) -> Option<&str> {
-        self.0.iter().find(|r| r.field == field && !r.negated).map(|r| r.value.as_str())
+        self.0
+            .iter()
+            .find(|r| r.field == field && !r.negated)
+            .map(|r| r.value.as_str())
     }
 }
 
@@ -191,7 +201,9 @@ pub fn kind_fields(plural: &str) -> &'static [&'static str] {
 
 /// Whether `field` may be used in a field selector on `plural`.
 pub fn supported_field(plural: &str, field: &str) -> bool {
-    field == "metadata.name" || field == "metadata.namespace" || kind_fields(plural).contains(&field)
+    field == "metadata.name"
+        || field == "metadata.namespace"
+        || kind_fields(plural).contains(&field)
 }
 
 /// The value of a field label in an object, rendered the way the API server
@@ -228,12 +240,19 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn label_selector_grammar() {
-        let l = labels(&[("app", "web"), ("tier", "frontend"), ("pod-template-hash", "7c9d8f")]);
+        let l = labels(&[
+            ("app", "web"),
+            ("tier", "frontend"),
+            ("pod-template-hash", "7c9d8f"),
+        ]);
         let sel = |s: &str| LabelSelector::parse(s).unwrap().matches(&l);
         assert!(sel("app=web"));
         assert!(sel("app==web,tier"));
@@ -249,12 +268,17 @@ mod tests {
 
     #[test]
     fn field_selector_as_kubectl_describe_node_sends_it() {
-        let sel = FieldSelector::parse("spec.nodeName=worker-1,status.phase!=Failed,status.phase!=Succeeded").unwrap();
+        let sel = FieldSelector::parse(
+            "spec.nodeName=worker-1,status.phase!=Failed,status.phase!=Succeeded",
+        )
+        .unwrap();
         assert!(sel.validate("pods").is_ok());
         assert_eq!(sel.required("spec.nodeName"), Some("worker-1"));
-        let pod = serde_json::json!({"spec": {"nodeName": "worker-1"}, "status": {"phase": "Running"}});
+        let pod =
+            serde_json::json!({"spec": {"nodeName": "worker-1"}, "status": {"phase": "Running"}});
         assert!(sel.matches(|f| field_value(&pod, f)));
-        let done = serde_json::json!({"spec": {"nodeName": "worker-1"}, "status": {"phase": "Succeeded"}});
+        let done =
+            serde_json::json!({"spec": {"nodeName": "worker-1"}, "status": {"phase": "Succeeded"}});
         assert!(!sel.matches(|f| field_value(&done, f)));
     }
 
@@ -264,13 +288,18 @@ mod tests {
         assert!(sel.validate("events").is_ok());
         let ev = serde_json::json!({"involvedObject": {"kind": "Pod", "name": "web-1", "namespace": "shop", "uid": "0c9a"}, "reason": "BackOff"});
         assert!(sel.matches(|f| field_value(&ev, f)));
-        let err = FieldSelector::parse("spec.foo=bar").unwrap().validate("pods").unwrap_err();
+        let err = FieldSelector::parse("spec.foo=bar")
+            .unwrap()
+            .validate("pods")
+            .unwrap_err();
         assert_eq!(err.message, "field label not supported: spec.foo");
         assert!(FieldSelector::parse("spec.nodeName").is_err());
         let esc = FieldSelector::parse(r"metadata.name=a\,b").unwrap();
         assert_eq!(esc.0[0].value, "a,b");
         // An empty value selects objects without the field, as `involvedObject.namespace=` for nodes.
         let node_ev = serde_json::json!({"involvedObject": {"kind": "Node", "name": "n1"}});
-        assert!(FieldSelector::parse("involvedObject.namespace=").unwrap().matches(|f| field_value(&node_ev, f)));
+        assert!(FieldSelector::parse("involvedObject.namespace=")
+            .unwrap()
+            .matches(|f| field_value(&node_ev, f)));
     }
 }

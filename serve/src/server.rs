@@ -25,7 +25,8 @@ use crate::routes::{self, Reply, Request, Route, State};
 /// Turns a reply into an HTTP response.
 fn response(reply: Reply) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
-    *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() = hyper::StatusCode::from_u16(reply.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
     resp
@@ -56,7 +57,9 @@ async fn serve_request(state: Arc<State>, req: hyper::Request<Incoming>) -> Resp
     }
     let route = Route::parse(req.uri().path());
     let query = query_pairs(req.uri().query());
-    let is_watch = query.iter().any(|(k, v)| k == "watch" && (v == "true" || v == "1"));
+    let is_watch = query
+        .iter()
+        .any(|(k, v)| k == "watch" && (v == "true" || v == "1"));
     let verb = match &route {
         _ if is_watch => "watch",
         Route::Resource { name: Some(_), .. } => "get",
@@ -89,7 +92,11 @@ async fn serve_request(state: Arc<State>, req: hyper::Request<Incoming>) -> Resp
 }
 
 /// Runs the accept loop until `stop` fires, then drops every connection.
-pub async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stop: oneshot::Receiver<()>) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {

@@ -50,7 +50,8 @@ impl Item {
 
     /// The object parsed, for printing.
     pub fn value(&self) -> Result<Value, ApiError> {
-        serde_json::from_str(self.raw.get()).map_err(|e| ApiError::internal(format!("object {}: {e}", self.name)))
+        serde_json::from_str(self.raw.get())
+            .map_err(|e| ApiError::internal(format!("object {}: {e}", self.name)))
     }
 }
 
@@ -163,7 +164,11 @@ fn index_item(plural: &str, raw: Box<RawValue>) -> Result<Item, serde_json::Erro
 }
 
 /// Parses one stored list.
-pub fn parse_list(plural: &str, namespace: Option<&str>, bytes: &[u8]) -> Result<Loaded, serde_json::Error> {
+pub fn parse_list(
+    plural: &str,
+    namespace: Option<&str>,
+    bytes: &[u8],
+) -> Result<Loaded, serde_json::Error> {
     let list: RawList = serde_json::from_slice(bytes)?;
     let mut items = list
         .items
@@ -173,7 +178,9 @@ pub fn parse_list(plural: &str, namespace: Option<&str>, bytes: &[u8]) -> Result
     // The API server lists in storage-key order (namespace, then name);
     // bundles written by other tools may not be, and kubectl output and
     // continue tokens must not depend on that.
-    items.sort_by(|a, b| (a.namespace.as_str(), a.name.as_str()).cmp(&(b.namespace.as_str(), b.name.as_str())));
+    items.sort_by(|a, b| {
+        (a.namespace.as_str(), a.name.as_str()).cmp(&(b.namespace.as_str(), b.name.as_str()))
+    });
     Ok(Loaded {
         namespace: namespace.map(str::to_string),
         resource_version: list
@@ -237,7 +244,12 @@ impl Store {
 
     /// Loads (once) the list stored at `path`; None when the bundle has no
     /// such file.
-    pub fn load_path(&self, plural: &str, namespace: Option<&str>, path: &str) -> Result<Option<Arc<Loaded>>, ApiError> {
+    pub fn load_path(
+        &self,
+        plural: &str,
+        namespace: Option<&str>,
+        path: &str,
+    ) -> Result<Option<Arc<Loaded>>, ApiError> {
         if !self.bundle.contains(path) {
             return Ok(None);
         }
@@ -267,7 +279,11 @@ impl Store {
     }
 
     /// Loads the list of `kind` in `namespace` (ignored at cluster scope).
-    pub fn load(&self, kind: &ResourceKind, namespace: Option<&str>) -> Result<Option<Arc<Loaded>>, ApiError> {
+    pub fn load(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+    ) -> Result<Option<Arc<Loaded>>, ApiError> {
         match kind.path(namespace) {
             Some(path) => self.load_path(kind.plural, namespace, &path),
             None => Ok(None),
@@ -277,19 +293,32 @@ impl Store {
     /// Why a list is not in the bundle, as the API error a client gets:
     /// forbidden and failed steps are replayed, anything else is "not
     /// collected".
-    pub fn missing_error(&self, kind: &ResourceKind, namespace: Option<&str>, verb: &str, name: Option<&str>) -> ApiError {
+    pub fn missing_error(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+        verb: &str,
+        name: Option<&str>,
+    ) -> ApiError {
         let gr = Gr {
             group: kind.group,
             resource: kind.plural,
         };
-        let ns = if kind.scope == Scope::Cluster { None } else { namespace };
+        let ns = if kind.scope == Scope::Cluster {
+            None
+        } else {
+            namespace
+        };
         match self.bundle.manifest().outcome_of(kind.plural, ns) {
             Some(Outcome::Forbidden) => ApiError::forbidden(gr, verb, name, ns),
             Some(Outcome::Timeout) => ApiError::timeout(format!(
                 "{} could not be collected: the request timed out during collection",
                 gr.qualified()
             )),
-            Some(Outcome::Error) => ApiError::internal(format!("{} could not be collected: the collection request failed", gr.qualified())),
+            Some(Outcome::Error) => ApiError::internal(format!(
+                "{} could not be collected: the collection request failed",
+                gr.qualified()
+            )),
             _ => ApiError::not_collected(&match ns {
                 Some(ns) => format!("{} in namespace {ns}", gr.qualified()),
                 None => gr.qualified(),
@@ -308,10 +337,10 @@ impl Store {
             .steps
             .iter()
             .any(|s| s.what == kind.plural && s.outcome == Outcome::Forbidden);
-        let nothing_collected = !self
-            .namespaces
-            .iter()
-            .any(|ns| kind.path(Some(ns)).is_some_and(|p| self.bundle.contains(&p)));
+        let nothing_collected = !self.namespaces.iter().any(|ns| {
+            kind.path(Some(ns))
+                .is_some_and(|p| self.bundle.contains(&p))
+        });
         if cluster_forbidden || (any_forbidden && nothing_collected) {
             return Err(ApiError::forbidden(
                 Gr {
@@ -341,7 +370,8 @@ impl Store {
     /// Pods scheduled to `node`, across namespaces, in namespace order.
     pub fn pods_on_node(&self, node: &str) -> Result<Vec<ItemRef>, ApiError> {
         let index = self.pods_by_node.get_or_init(|| {
-            let pods = layout::kind_by_plural("pods").ok_or_else(|| ApiError::internal("pods kind missing from layout"))?;
+            let pods = layout::kind_by_plural("pods")
+                .ok_or_else(|| ApiError::internal("pods kind missing from layout"))?;
             let mut index: HashMap<String, Vec<ItemRef>> = HashMap::new();
             for list in self.load_all(pods)? {
                 for (i, item) in list.items.iter().enumerate() {

@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kpm_bundle::Bundle;
 use kpm_model::{Damage, Evidence, Layer, LogLine, ObjectRef, Severity};
 
+use super::logs::{read_log_grep, read_log_tail, LogFile, LogTail};
 use crate::context::{ClusterData, FindingBuilder, NamespaceCtx, NamespaceData, PodMetrics};
 
 /// Name → position maps and label postings of one namespace.
@@ -162,101 +163,6 @@ impl EventView {
             last_seen: self.last_seen,
         }
     }
-}
-
-/// A log file of a pod in the bundle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFile {
-    /// Container name.
-    pub container: String,
-    /// Log of the previous instance (`kubectl logs --previous`).
-    pub previous: bool,
-    /// Path inside the bundle.
-    pub path: String,
-}
-
-/// The end of a log file, numbered as in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogTail {
-    /// Path inside the bundle.
-    pub file: String,
-    /// The last lines (blank trailing lines skipped).
-    pub lines: Vec<LogLine>,
-    /// Lines in the whole file.
-    pub total_lines: usize,
-}
-
-impl LogTail {
-    /// As report evidence.
-    pub fn to_evidence(&self) -> Evidence {
-        Evidence::Log {
-            file: self.file.clone(),
-            lines: self.lines.clone(),
-        }
-    }
-}
-
-fn read_log(bundle: &Bundle, file: &str, damage: &RefCell<Vec<Damage>>) -> Option<String> {
-    match bundle.read_string(file) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            damage.borrow_mut().push(Damage {
-                file: file.to_string(),
-                problem: e.to_string(),
-            });
-            None
-        }
-    }
-}
-
-/// The last `n` non-empty lines of `file`; a read failure becomes damage.
-pub fn read_log_tail(
-    bundle: &Bundle,
-    file: &str,
-    n: usize,
-    damage: &RefCell<Vec<Damage>>,
-) -> Option<LogTail> {
-    let text = read_log(bundle, file, damage)?;
-    let all: Vec<&str> = text.lines().collect();
-    let mut lines: Vec<LogLine> = all
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .take(n)
-        .map(|(i, l)| LogLine {
-            number: i + 1,
-            text: (*l).to_string(),
-        })
-        .collect();
-    lines.reverse();
-    Some(LogTail {
-        file: file.to_string(),
-        lines,
-        total_lines: all.len(),
-    })
-}
-
-/// Up to `max` lines of `file` for which `pred` holds, numbered.
-pub fn read_log_grep(
-    bundle: &Bundle,
-    file: &str,
-    max: usize,
-    pred: impl Fn(&str) -> bool,
-    damage: &RefCell<Vec<Damage>>,
-) -> Vec<LogLine> {
-    let Some(text) = read_log(bundle, file, damage) else {
-        return Vec::new();
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| pred(l))
-        .take(max)
-        .map(|(i, l)| LogLine {
-            number: i + 1,
-            text: l.to_string(),
-        })
-        .collect()
 }
 
 /// Whether `labels` satisfy a full `LabelSelector` (matchLabels and
@@ -600,84 +506,5 @@ pub fn controller_owner(meta: &ObjectMeta) -> Option<(&str, &str)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rules::service::testkit::{event, obj, pod, series_event, Fixture};
-    use serde_json::json;
-
-    fn fixture() -> Fixture {
-        let mut fx = Fixture::new("shop");
-        let mut a = pod("shop", "web-7c9d8f6b5-a", json!({"app": "web", "tier": "front"}), true, json!([]));
-        a["metadata"]["labels"]["track"] = json!("stable");
-        let b = pod("shop", "web-7c9d8f6b5-b", json!({"app": "web", "tier": "front"}), false, json!([]));
-        let mut c = pod("shop", "api-5d4c3b2a1-c", json!({"app": "api", "tier": "back"}), true, json!([]));
-        c["metadata"]["ownerReferences"][0]["name"] = json!("api-5d4c3b2a1");
-        fx.ns.pods = vec![obj(a), obj(b), obj(c)];
-        fx.ns.replicasets = vec![obj(json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": "web-7c9d8f6b5", "namespace": "shop",
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d1", "controller": true}]}}))];
-        fx.ns.events = vec![
-            obj(event("shop", "Pod", "web-7c9d8f6b5-b", "Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503", 4)),
-            obj(series_event("shop", "Pod", "web-7c9d8f6b5-b", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503", 10)),
-            obj(event("shop", "Pod", "web-7c9d8f6b5-b", "Normal", "Pulled", "Container image \"registry.example.com/shop/web:1.4.2\" already present on machine", 1)),
-        ];
-        fx
-    }
-
-    #[test]
-    fn selector_lookup_uses_every_label() {
-        let fx = fixture();
-        let ctx = fx.ctx();
-        let names = |sel: &[(&str, &str)]| -> Vec<String> {
-            let sel: BTreeMap<String, String> = sel.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            let mut n: Vec<String> = ctx.pods_selected_by(&sel).iter().filter_map(|p| p.metadata.name.clone()).collect();
-            n.sort();
-            n
-        };
-        assert_eq!(names(&[("app", "web")]), vec!["web-7c9d8f6b5-a", "web-7c9d8f6b5-b"]);
-        assert_eq!(names(&[("app", "web"), ("track", "stable")]), vec!["web-7c9d8f6b5-a"]);
-        assert!(names(&[("app", "web"), ("tier", "back")]).is_empty());
-        assert!(names(&[]).is_empty(), "a Service without selector selects nothing");
-        let sel: LabelSelector = obj(json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "back"]},
-                                                                  {"key": "track", "operator": "DoesNotExist"}]}));
-        let mut m: Vec<String> = ctx.pods_matching(&sel).iter().filter_map(|p| p.metadata.name.clone()).collect();
-        m.sort();
-        assert_eq!(m, vec!["api-5d4c3b2a1-c", "web-7c9d8f6b5-b"]);
-    }
-
-    #[test]
-    fn events_merge_legacy_and_series_and_sort_by_last_seen() {
-        let fx = fixture();
-        let ctx = fx.ctx();
-        let evs = ctx.events_for("Pod", "web-7c9d8f6b5-b");
-        assert_eq!(evs.len(), 2);
-        let unhealthy = evs.iter().find(|e| e.reason == "Unhealthy").unwrap();
-        assert_eq!(unhealthy.count, 14);
-        assert_eq!(unhealthy.last_seen.map(|t| t.to_rfc3339()).as_deref(), Some("2026-11-20T14:31:55+00:00"));
-        assert_eq!(evs.last().map(|e| e.reason.as_str()), Some("Unhealthy"));
-        assert!(ctx.events_for("Pod", "web-7c9d8f6b5-a").is_empty());
-    }
-
-    #[test]
-    fn owner_resolves_replicaset_to_deployment() {
-        let fx = fixture();
-        let ctx = fx.ctx();
-        let owner = |name: &str| ctx.pod(name).and_then(|p| ctx.owner_workload(p)).map(|o| o.to_string());
-        assert_eq!(owner("web-7c9d8f6b5-a").as_deref(), Some("Deployment/shop/web"));
-        // Its ReplicaSet is not in the bundle: the ReplicaSet is the best we know.
-        assert_eq!(owner("api-5d4c3b2a1-c").as_deref(), Some("ReplicaSet/shop/api-5d4c3b2a1"));
-    }
-
-    #[test]
-    fn log_tail_numbers_lines_and_records_damage() {
-        let log = "line one\nline two\n\nline four\n";
-        let fx = Fixture::with_logs("shop", &[("logs/shop/web-7c9d8f6b5-a/app.previous.log", log)]);
-        let ctx = fx.ctx();
-        let tail = ctx.pod_log_tail("web-7c9d8f6b5-a", "app", true, 2).unwrap();
-        let got: Vec<(usize, &str)> = tail.lines.iter().map(|l| (l.number, l.text.as_str())).collect();
-        assert_eq!(got, vec![(2, "line two"), (4, "line four")]);
-        assert_eq!(tail.total_lines, 4);
-        assert!(ctx.pod_log_tail("web-7c9d8f6b5-a", "app", false, 2).is_none());
-        assert!(ctx.take_damage().is_empty());
-    }
-}
+#[path = "index_tests.rs"]
+mod tests;

@@ -7,6 +7,7 @@ pub mod apps;
 pub mod coverage;
 pub mod index;
 pub mod link;
+pub mod logs;
 pub mod timeline;
 pub mod usage;
 

@@ -165,7 +165,11 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
     let spec = facts.pod.spec.as_ref()?;
     // Every container shares the pod's network namespace, sidecars included,
     // so a numeric port may be declared by any of them.
-    let all: Vec<&Container> = spec.containers.iter().chain(spec.init_containers.iter().flatten()).collect();
+    let all: Vec<&Container> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .collect();
     for c in &spec.containers {
         let probes = [
             ("readiness", c.readiness_probe.as_ref()),

@@ -76,7 +76,9 @@ fn crashing() -> Value {
 
 fn findings(fx: &Fixture) -> Vec<Finding> {
     let ctx = fx.ctx();
-    let Some(p) = ctx.ns.pods.first() else { return Vec::new() };
+    let Some(p) = ctx.ns.pods.first() else {
+        return Vec::new();
+    };
     let facts = PodFacts::new(&ctx, p);
     run_pod(&ctx, &facts)
 }
@@ -108,7 +110,10 @@ fn crashloop_quotes_exit_code_and_previous_log_with_line_numbers() {
         })
         .unwrap();
     assert_eq!(lines.last().map(|l| l.number), Some(2));
-    assert!(f.next_steps.iter().any(|s| s.command == format!("kubectl -n shop logs {POD} -c app --previous")));
+    assert!(f
+        .next_steps
+        .iter()
+        .any(|s| s.command == format!("kubectl -n shop logs {POD} -c app --previous")));
 }
 
 #[test]
@@ -141,13 +146,26 @@ fn oom_wins_over_crashloop_and_reports_limit_and_usage() {
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["pod-oom-killed"]);
     let f = fs.first().unwrap();
-    assert!(f.cause.contains("256Mi") && f.cause.contains("242Mi"), "{}", f.cause);
-    assert!(f.evidence.iter().any(|e| matches!(e, Evidence::Metric { compared_to: Some(c), .. } if c == "limit 256Mi")));
+    assert!(
+        f.cause.contains("256Mi") && f.cause.contains("242Mi"),
+        "{}",
+        f.cause
+    );
+    assert!(f
+        .evidence
+        .iter()
+        .any(|e| matches!(e, Evidence::Metric { compared_to: Some(c), .. } if c == "limit 256Mi")));
 }
 
 #[test]
 fn init_container_crash_is_init_failing_not_crashloop() {
-    let mut p = pod(json!({"waiting": {"reason": "PodInitializing"}}), json!({}), 0, "Pending", false);
+    let mut p = pod(
+        json!({"waiting": {"reason": "PodInitializing"}}),
+        json!({}),
+        0,
+        "Pending",
+        false,
+    );
     p["status"]["initContainerStatuses"][0] = json!({"name": "migrate", "ready": false, "restartCount": 5,
         "image": "registry.example.com/shop/checkout:2.3.1", "imageID": "registry.example.com/shop/checkout@sha256:aa01",
         "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 2m40s restarting failed container=migrate"}},
@@ -155,38 +173,76 @@ fn init_container_crash_is_init_failing_not_crashloop() {
             "startedAt": "2026-11-20T14:29:00Z", "finishedAt": "2026-11-20T14:29:01Z"}}});
     p["status"]["conditions"][0] = json!({"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized",
         "message": "containers with incomplete status: [migrate envoy]", "lastTransitionTime": "2026-11-20T13:00:02Z"});
-    p["status"]["initContainerStatuses"][1]["state"] = json!({"waiting": {"reason": "PodInitializing"}});
+    p["status"]["initContainerStatuses"][1]["state"] =
+        json!({"waiting": {"reason": "PodInitializing"}});
     p["status"]["initContainerStatuses"][1]["ready"] = json!(false);
     let mut fx = Fixture::new(NS);
     fx.ns.pods = vec![obj(p)];
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["pod-init-failing"]);
     let f = fs.first().unwrap();
-    assert!(f.symptom.starts_with("Init:CrashLoopBackOff"), "{}", f.symptom);
-    assert!(f.cause.contains("init container migrate") && f.cause.contains("exit code 2"), "{}", f.cause);
+    assert!(
+        f.symptom.starts_with("Init:CrashLoopBackOff"),
+        "{}",
+        f.symptom
+    );
+    assert!(
+        f.cause.contains("init container migrate") && f.cause.contains("exit code 2"),
+        "{}",
+        f.cause
+    );
 }
 
 #[test]
 fn not_ready_reads_series_only_unhealthy_events() {
-    let p = pod(json!({"running": {"startedAt": "2026-11-20T13:00:10Z"}}), json!({}), 0, "Running", false);
+    let p = pod(
+        json!({"running": {"startedAt": "2026-11-20T13:00:10Z"}}),
+        json!({}),
+        0,
+        "Running",
+        false,
+    );
     let mut fx = Fixture::new(NS);
     fx.ns.pods = vec![obj(p)];
-    fx.ns.events = vec![obj(series_event(NS, "Pod", POD, "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503", 87))];
+    fx.ns.events = vec![obj(series_event(
+        NS,
+        "Pod",
+        POD,
+        "Unhealthy",
+        "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        87,
+    ))];
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["pod-not-ready"]);
     let f = fs.first().unwrap();
     assert_eq!(f.severity, Severity::Error);
-    assert!(f.cause.contains("87 times") && f.cause.contains("statuscode: 503"), "{}", f.cause);
+    assert!(
+        f.cause.contains("87 times") && f.cause.contains("statuscode: 503"),
+        "{}",
+        f.cause
+    );
     assert!(f.cause.contains("GET :http/ready"), "{}", f.cause);
 }
 
 #[test]
 fn healthy_pod_and_unready_pod_without_failures_have_no_findings() {
     let mut fx = Fixture::new(NS);
-    fx.ns.pods = vec![obj(pod(json!({"running": {"startedAt": "2026-11-20T13:00:10Z"}}), json!({}), 0, "Running", true))];
+    fx.ns.pods = vec![obj(pod(
+        json!({"running": {"startedAt": "2026-11-20T13:00:10Z"}}),
+        json!({}),
+        0,
+        "Running",
+        true,
+    ))];
     assert!(findings(&fx).is_empty());
     // Not ready yet, but no probe failure recorded: still in its initial delay.
-    fx.ns.pods = vec![obj(pod(json!({"running": {"startedAt": "2026-11-20T14:32:00Z"}}), json!({}), 0, "Running", false))];
+    fx.ns.pods = vec![obj(pod(
+        json!({"running": {"startedAt": "2026-11-20T14:32:00Z"}}),
+        json!({}),
+        0,
+        "Running",
+        false,
+    ))];
     assert!(findings(&fx).is_empty());
 }
 
@@ -226,7 +282,11 @@ fn unschedulable_parses_reasons_and_compares_node_room() {
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["pod-unschedulable"]);
     let f = fs.first().unwrap();
-    assert!(f.cause.contains("0/3") && f.cause.contains("2 node(s): Insufficient cpu"), "{}", f.cause);
+    assert!(
+        f.cause.contains("0/3") && f.cause.contains("2 node(s): Insufficient cpu"),
+        "{}",
+        f.cause
+    );
     // worker-2 has 180m free, closer to the 250m asked than worker-1's 130m.
     let rooms: Vec<&str> = f
         .evidence
@@ -236,12 +296,21 @@ fn unschedulable_parses_reasons_and_compares_node_room() {
             _ => None,
         })
         .collect();
-    assert_eq!(rooms, vec!["room on node worker-2", "room on node worker-1"]);
+    assert_eq!(
+        rooms,
+        vec!["room on node worker-2", "room on node worker-1"]
+    );
 }
 
 #[test]
 fn mount_failure_names_the_missing_secret() {
-    let mut p = pod(json!({"waiting": {"reason": "ContainerCreating"}}), json!({}), 0, "Pending", false);
+    let mut p = pod(
+        json!({"waiting": {"reason": "ContainerCreating"}}),
+        json!({}),
+        0,
+        "Pending",
+        false,
+    );
     p["status"]["initContainerStatuses"] = json!([]);
     p["spec"]["initContainers"] = json!([]);
     let mut fx = Fixture::new(NS);
@@ -252,8 +321,16 @@ fn mount_failure_names_the_missing_secret() {
     assert_eq!(rules(&fs), vec!["pod-mount-failed"]);
     let f = fs.first().unwrap();
     assert_eq!(f.symptom, "ContainerCreating");
-    assert!(f.cause.contains("Secret invoice-signing-key does not exist in namespace shop"), "{}", f.cause);
-    assert!(f.related.iter().any(|r| r.to_string() == "Secret/shop/invoice-signing-key"));
+    assert!(
+        f.cause
+            .contains("Secret invoice-signing-key does not exist in namespace shop"),
+        "{}",
+        f.cause
+    );
+    assert!(f
+        .related
+        .iter()
+        .any(|r| r.to_string() == "Secret/shop/invoice-signing-key"));
 }
 
 #[test]
@@ -271,18 +348,32 @@ fn config_error_names_missing_key() {
         "metadata": {"name": "notifications-config", "namespace": NS}, "data": {"SMTP_PORT": "587"}}))];
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["pod-config-error"]);
-    assert!(fs.first().unwrap().cause.contains("ConfigMap notifications-config has no key SMTP_HOST"));
+    assert!(fs
+        .first()
+        .unwrap()
+        .cause
+        .contains("ConfigMap notifications-config has no key SMTP_HOST"));
 }
 
 #[test]
 fn probe_on_undeclared_named_port_is_reported_numeric_only_when_ports_declared() {
-    let mut p = pod(json!({"running": {"startedAt": "2026-11-20T13:00:10Z"}}), json!({}), 0, "Running", true);
+    let mut p = pod(
+        json!({"running": {"startedAt": "2026-11-20T13:00:10Z"}}),
+        json!({}),
+        0,
+        "Running",
+        true,
+    );
     p["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = json!("web");
     let mut fx = Fixture::new(NS);
     fx.ns.pods = vec![obj(p.clone())];
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["probe-port-mismatch"]);
-    assert!(fs.first().unwrap().cause.contains("named port \"web\", but container app only names http"));
+    assert!(fs
+        .first()
+        .unwrap()
+        .cause
+        .contains("named port \"web\", but container app only names http"));
     // The sidecar's declared port does not make a named port of app valid,
     // but numbers are judged against every container's ports.
     p["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = json!(9901);
@@ -292,12 +383,21 @@ fn probe_on_undeclared_named_port_is_reported_numeric_only_when_ports_declared()
     p["spec"]["initContainers"][1]["ports"] = json!([]);
     p["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = json!(8081);
     fx.ns.pods = vec![obj(p)];
-    assert!(findings(&fx).is_empty(), "no declared ports: a number cannot be judged");
+    assert!(
+        findings(&fx).is_empty(),
+        "no declared ports: a number cannot be judged"
+    );
 }
 
 #[test]
 fn mutable_tag_is_one_info_finding_per_workload() {
-    let mut a = pod(json!({"running": {"startedAt": "2026-11-20T13:00:10Z"}}), json!({}), 0, "Running", true);
+    let mut a = pod(
+        json!({"running": {"startedAt": "2026-11-20T13:00:10Z"}}),
+        json!({}),
+        0,
+        "Running",
+        true,
+    );
     a["spec"]["containers"][0]["image"] = json!("registry.example.com/shop/checkout:latest");
     let mut b = a.clone();
     b["metadata"]["name"] = json!("checkout-7c9d8f6b5-q8w2e");
@@ -309,8 +409,14 @@ fn mutable_tag_is_one_info_finding_per_workload() {
         "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "checkout"}}}}))];
     let ctx = fx.ctx();
     let fs = run(&ctx);
-    let mutable: Vec<&Finding> = fs.iter().filter(|f| f.rule == "image-tag-mutable").collect();
+    let mutable: Vec<&Finding> = fs
+        .iter()
+        .filter(|f| f.rule == "image-tag-mutable")
+        .collect();
     assert_eq!(mutable.len(), 1);
-    assert_eq!(mutable.first().unwrap().id, "image-tag-mutable:Deployment/shop/checkout");
+    assert_eq!(
+        mutable.first().unwrap().id,
+        "image-tag-mutable:Deployment/shop/checkout"
+    );
     assert_eq!(mutable.first().unwrap().severity, Severity::Info);
 }

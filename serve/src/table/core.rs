@@ -6,7 +6,10 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{age, arr, col, format_labels, int, list_with_more, name, quantity, s, since, Column, Printer, AGE, NAME};
+use super::{
+    age, arr, col, format_labels, int, list_with_more, name, quantity, s, since, Column, Printer,
+    AGE, NAME,
+};
 
 const PODS: &[Column] = &[
     NAME,
@@ -65,12 +68,42 @@ const NODES: &[Column] = &[
     col("Status", "string", 0, "The status of the node"),
     col("Roles", "string", 0, "The roles of the node"),
     AGE,
-    col("Version", "string", 0, "Kubelet Version reported by the node."),
-    col("Internal-IP", "string", 1, "List of addresses reachable to the node."),
-    col("External-IP", "string", 1, "List of addresses reachable to the node."),
-    col("OS-Image", "string", 1, "OS Image reported by the node from /etc/os-release."),
-    col("Kernel-Version", "string", 1, "Kernel Version reported by the node from 'uname -r'."),
-    col("Container-Runtime", "string", 1, "ContainerRuntime Version reported by the node through runtime remote API."),
+    col(
+        "Version",
+        "string",
+        0,
+        "Kubelet Version reported by the node.",
+    ),
+    col(
+        "Internal-IP",
+        "string",
+        1,
+        "List of addresses reachable to the node.",
+    ),
+    col(
+        "External-IP",
+        "string",
+        1,
+        "List of addresses reachable to the node.",
+    ),
+    col(
+        "OS-Image",
+        "string",
+        1,
+        "OS Image reported by the node from /etc/os-release.",
+    ),
+    col(
+        "Kernel-Version",
+        "string",
+        1,
+        "Kernel Version reported by the node from 'uname -r'.",
+    ),
+    col(
+        "Container-Runtime",
+        "string",
+        1,
+        "ContainerRuntime Version reported by the node through runtime remote API.",
+    ),
 ];
 
 fn node_address(obj: &Value, ty: &str) -> String {
@@ -88,8 +121,16 @@ fn or_unknown(v: &str) -> Value {
 fn node(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let mut status: Vec<String> = Vec::new();
     // The last Ready condition wins, as the printer fills a map by type.
-    if let Some(ready) = arr(obj, "/status/conditions").iter().rev().find(|c| s(c, "/type") == "Ready") {
-        status.push(if s(ready, "/status") == "True" { "Ready".into() } else { "NotReady".into() });
+    if let Some(ready) = arr(obj, "/status/conditions")
+        .iter()
+        .rev()
+        .find(|c| s(c, "/type") == "Ready")
+    {
+        status.push(if s(ready, "/status") == "True" {
+            "Ready".into()
+        } else {
+            "NotReady".into()
+        });
     }
     if status.is_empty() {
         status.push("Unknown".into());
@@ -111,7 +152,11 @@ fn node(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         }
     }
     roles.sort();
-    let roles = if roles.is_empty() { "<none>".to_string() } else { roles.join(",") };
+    let roles = if roles.is_empty() {
+        "<none>".to_string()
+    } else {
+        roles.join(",")
+    };
     vec![
         name(obj),
         status.join(",").into(),
@@ -126,7 +171,11 @@ fn node(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-const NAMESPACES: &[Column] = &[NAME, col("Status", "string", 0, "The status of the namespace"), AGE];
+const NAMESPACES: &[Column] = &[
+    NAME,
+    col("Status", "string", 0, "The status of the namespace"),
+    AGE,
+];
 
 fn namespace(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     vec![name(obj), s(obj, "/status/phase").into(), age(obj, now)]
@@ -145,7 +194,11 @@ const SERVICES: &[Column] = &[
 fn lb_ingress(obj: &Value) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for ing in arr(obj, "/status/loadBalancer/ingress") {
-        let v = if !s(ing, "/ip").is_empty() { s(ing, "/ip") } else { s(ing, "/hostname") };
+        let v = if !s(ing, "/ip").is_empty() {
+            s(ing, "/ip")
+        } else {
+            s(ing, "/hostname")
+        };
         if !v.is_empty() && !out.iter().any(|x| x == v) {
             out.push(v.to_string());
         }
@@ -156,7 +209,10 @@ fn lb_ingress(obj: &Value) -> Vec<String> {
 /// `getServiceExternalIP` (wide form, never clipped: the server prints the
 /// full text).
 fn external_ip(obj: &Value) -> String {
-    let external: Vec<String> = arr(obj, "/spec/externalIPs").iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    let external: Vec<String> = arr(obj, "/spec/externalIPs")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
     match s(obj, "/spec/type") {
         "ClusterIP" | "NodePort" | "" if !external.is_empty() => external.join(","),
         "ClusterIP" | "NodePort" | "" => "<none>".into(),
@@ -182,14 +238,22 @@ fn service(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let ports: Vec<String> = arr(obj, "/spec/ports")
         .iter()
         .map(|p| {
-            let proto = if s(p, "/protocol").is_empty() { "TCP" } else { s(p, "/protocol") };
+            let proto = if s(p, "/protocol").is_empty() {
+                "TCP"
+            } else {
+                s(p, "/protocol")
+            };
             match int(p, "/nodePort") {
                 n if n > 0 => format!("{}:{n}/{proto}", int(p, "/port")),
                 _ => format!("{}/{proto}", int(p, "/port")),
             }
         })
         .collect();
-    let ports = if ports.is_empty() { "<none>".to_string() } else { ports.join(",") };
+    let ports = if ports.is_empty() {
+        "<none>".to_string()
+    } else {
+        ports.join(",")
+    };
     vec![
         name(obj),
         s(obj, "/spec/type").into(),
@@ -201,7 +265,16 @@ fn service(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-const ENDPOINTS: &[Column] = &[NAME, col("Endpoints", "string", 0, "The set of all endpoints is the union of all subsets."), AGE];
+const ENDPOINTS: &[Column] = &[
+    NAME,
+    col(
+        "Endpoints",
+        "string",
+        0,
+        "The set of all endpoints is the union of all subsets.",
+    ),
+    AGE,
+];
 
 /// `formatEndpoints`: ready addresses with each port, at most three.
 fn endpoints(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
@@ -221,7 +294,11 @@ fn endpoints(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 for a in addrs {
                     let ip = s(a, "/ip");
                     let port = int(p, "/port");
-                    list.push(if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") });
+                    list.push(if ip.contains(':') {
+                        format!("[{ip}]:{port}")
+                    } else {
+                        format!("{ip}:{port}")
+                    });
                 }
             }
         }
@@ -267,9 +344,21 @@ fn event(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         "" => kind,
         n => format!("{kind}/{n}"),
     };
-    let component = if s(obj, "/source/component").is_empty() { s(obj, "/reportingComponent") } else { s(obj, "/source/component") };
-    let host = if s(obj, "/source/host").is_empty() { s(obj, "/reportingInstance") } else { s(obj, "/source/host") };
-    let source = if host.is_empty() { component.to_string() } else { format!("{component}, {host}") };
+    let component = if s(obj, "/source/component").is_empty() {
+        s(obj, "/reportingComponent")
+    } else {
+        s(obj, "/source/component")
+    };
+    let host = if s(obj, "/source/host").is_empty() {
+        s(obj, "/reportingInstance")
+    } else {
+        s(obj, "/source/host")
+    };
+    let source = if host.is_empty() {
+        component.to_string()
+    } else {
+        format!("{component}, {host}")
+    };
     vec![
         last.into(),
         s(obj, "/type").into(),
@@ -285,50 +374,89 @@ fn event(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 }
 
 fn object_len(obj: &Value, field: &str) -> usize {
-    obj.get(field).and_then(Value::as_object).map_or(0, |m| m.len())
+    obj.get(field)
+        .and_then(Value::as_object)
+        .map_or(0, |m| m.len())
 }
 
-const CONFIGMAPS: &[Column] = &[NAME, col("Data", "string", 0, "Data contains the configuration data."), AGE];
+const CONFIGMAPS: &[Column] = &[
+    NAME,
+    col("Data", "string", 0, "Data contains the configuration data."),
+    AGE,
+];
 
 fn configmap(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    vec![name(obj), (object_len(obj, "data") + object_len(obj, "binaryData")).into(), age(obj, now)]
+    vec![
+        name(obj),
+        (object_len(obj, "data") + object_len(obj, "binaryData")).into(),
+        age(obj, now),
+    ]
 }
 
 const SECRETS: &[Column] = &[
     NAME,
-    col("Type", "string", 0, "Used to facilitate programmatic handling of secret data."),
+    col(
+        "Type",
+        "string",
+        0,
+        "Used to facilitate programmatic handling of secret data.",
+    ),
     col("Data", "string", 0, "Data contains the secret data."),
     AGE,
 ];
 
 fn secret(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    vec![name(obj), s(obj, "/type").into(), object_len(obj, "data").into(), age(obj, now)]
+    vec![
+        name(obj),
+        s(obj, "/type").into(),
+        object_len(obj, "data").into(),
+        age(obj, now),
+    ]
 }
 
 /// `GetAccessModesAsString`: the fixed order RWO, ROX, RWX, RWOP.
 fn access_modes(modes: &[Value]) -> String {
     let has = |m: &str| modes.iter().any(|v| v.as_str() == Some(m));
-    [("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"), ("ReadWriteOncePod", "RWOP")]
-        .iter()
-        .filter(|(m, _)| has(m))
-        .map(|(_, short)| *short)
-        .collect::<Vec<_>>()
-        .join(",")
+    [
+        ("ReadWriteOnce", "RWO"),
+        ("ReadOnlyMany", "ROX"),
+        ("ReadWriteMany", "RWX"),
+        ("ReadWriteOncePod", "RWOP"),
+    ]
+    .iter()
+    .filter(|(m, _)| has(m))
+    .map(|(_, short)| *short)
+    .collect::<Vec<_>>()
+    .join(",")
 }
 
 /// Storage class: the beta annotation wins over the field, as the printer
 /// reads it.
 fn storage_class(obj: &Value) -> Value {
-    let ann = s(obj, "/metadata/annotations/volume.beta.kubernetes.io~1storage-class");
-    if ann.is_empty() { s(obj, "/spec/storageClassName") } else { ann }.into()
+    let ann = s(
+        obj,
+        "/metadata/annotations/volume.beta.kubernetes.io~1storage-class",
+    );
+    if ann.is_empty() {
+        s(obj, "/spec/storageClassName")
+    } else {
+        ann
+    }
+    .into()
 }
 
 fn unset_or(obj: &Value, ptr: &str) -> Value {
-    obj.pointer(ptr).and_then(Value::as_str).unwrap_or("<unset>").into()
+    obj.pointer(ptr)
+        .and_then(Value::as_str)
+        .unwrap_or("<unset>")
+        .into()
 }
 
 fn phase_or_terminating(obj: &Value) -> Value {
-    if obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+    if obj
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+    {
         "Terminating".into()
     } else {
         s(obj, "/status/phase").into()
@@ -337,20 +465,53 @@ fn phase_or_terminating(obj: &Value) -> Value {
 
 const PVCS: &[Column] = &[
     NAME,
-    col("Status", "string", 0, "phase represents the current phase of PersistentVolumeClaim."),
-    col("Volume", "string", 0, "volumeName is the binding reference to the PersistentVolume backing this claim."),
-    col("Capacity", "string", 0, "capacity represents the actual resources of the underlying volume."),
-    col("Access Modes", "string", 0, "accessModes contains the actual access modes the volume backing the PVC has."),
+    col(
+        "Status",
+        "string",
+        0,
+        "phase represents the current phase of PersistentVolumeClaim.",
+    ),
+    col(
+        "Volume",
+        "string",
+        0,
+        "volumeName is the binding reference to the PersistentVolume backing this claim.",
+    ),
+    col(
+        "Capacity",
+        "string",
+        0,
+        "capacity represents the actual resources of the underlying volume.",
+    ),
+    col(
+        "Access Modes",
+        "string",
+        0,
+        "accessModes contains the actual access modes the volume backing the PVC has.",
+    ),
     col("StorageClass", "string", 0, "StorageClass of the pvc"),
-    col("VolumeAttributesClass", "string", 0, "VolumeAttributesClass of the pvc"),
+    col(
+        "VolumeAttributesClass",
+        "string",
+        0,
+        "VolumeAttributesClass of the pvc",
+    ),
     AGE,
-    col("VolumeMode", "string", 1, "volumeMode defines what type of volume is required by the claim."),
+    col(
+        "VolumeMode",
+        "string",
+        1,
+        "volumeMode defines what type of volume is required by the claim.",
+    ),
 ];
 
 fn pvc(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let bound = !s(obj, "/spec/volumeName").is_empty();
     let (capacity, modes) = if bound {
-        (quantity(s(obj, "/status/capacity/storage")), access_modes(arr(obj, "/status/accessModes")))
+        (
+            quantity(s(obj, "/status/capacity/storage")),
+            access_modes(arr(obj, "/status/accessModes")),
+        )
     } else {
         (String::new(), String::new())
     };

@@ -2,7 +2,9 @@ use super::*;
 use serde_json::json;
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 #[test]
@@ -78,7 +80,15 @@ fn service_rows() {
         "status": {"loadBalancer": {}}});
     assert_eq!(
         service(&lb, now()),
-        vec![json!("web"), json!("LoadBalancer"), json!("10.96.12.7"), json!("<pending>"), json!("80:31380/TCP"), json!("60m"), json!("app=web")]
+        vec![
+            json!("web"),
+            json!("LoadBalancer"),
+            json!("10.96.12.7"),
+            json!("<pending>"),
+            json!("80:31380/TCP"),
+            json!("60m"),
+            json!("app=web")
+        ]
     );
     let headless = json!({"metadata": {"name": "db"}, "spec": {"type": "ClusterIP", "clusterIP": "None", "clusterIPs": ["None"],
         "ports": [{"port": 5432, "protocol": "TCP"}, {"port": 9187, "protocol": "TCP"}]}});
@@ -94,7 +104,10 @@ fn endpoints_rows() {
     let ep = json!({"metadata": {"name": "web"}, "subsets": [{
         "addresses": [{"ip": "10.244.1.7"}, {"ip": "10.244.2.9"}, {"ip": "10.244.2.10"}, {"ip": "10.244.3.4"}],
         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]});
-    assert_eq!(endpoints(&ep, now())[1], "10.244.1.7:8080,10.244.2.9:8080,10.244.2.10:8080 + 1 more...");
+    assert_eq!(
+        endpoints(&ep, now())[1],
+        "10.244.1.7:8080,10.244.2.9:8080,10.244.2.10:8080 + 1 more..."
+    );
     let none = json!({"metadata": {"name": "web"}});
     assert_eq!(endpoints(&none, now())[1], "<none>");
     let not_ready = json!({"metadata": {"name": "web"}, "subsets": [{"notReadyAddresses": [{"ip": "10.244.1.7"}], "ports": [{"port": 8080}]}]});
@@ -147,7 +160,17 @@ fn storage_rows() {
         "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}}});
     assert_eq!(
         pvc(&claim, now()),
-        vec![json!("data-db-0"), json!("Bound"), json!("pvc-3f1c"), json!("10Gi"), json!("RWO"), json!("standard"), json!("<unset>"), json!("60m"), json!("Filesystem")]
+        vec![
+            json!("data-db-0"),
+            json!("Bound"),
+            json!("pvc-3f1c"),
+            json!("10Gi"),
+            json!("RWO"),
+            json!("standard"),
+            json!("<unset>"),
+            json!("60m"),
+            json!("Filesystem")
+        ]
     );
     let pending = json!({"metadata": {"name": "cache"}, "spec": {"storageClassName": "fast"}, "status": {"phase": "Pending"}});
     assert_eq!(pvc(&pending, now())[3], "");

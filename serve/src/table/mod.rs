@@ -56,7 +56,12 @@ pub struct Column {
 }
 
 /// Shorthand for a column.
-const fn col(name: &'static str, ty: &'static str, priority: u8, description: &'static str) -> Column {
+const fn col(
+    name: &'static str,
+    ty: &'static str,
+    priority: u8,
+    description: &'static str,
+) -> Column {
     Column {
         name,
         ty,
@@ -66,7 +71,12 @@ const fn col(name: &'static str, ty: &'static str, priority: u8, description: &'
 }
 
 /// The NAME column every table starts with.
-pub const NAME: Column = col("Name", "string", 0, "Name must be unique within a namespace.");
+pub const NAME: Column = col(
+    "Name",
+    "string",
+    0,
+    "Name must be unique within a namespace.",
+);
 /// The AGE column.
 pub const AGE: Column = col(
     "Age",
@@ -85,7 +95,12 @@ fn printer(plural: &str) -> Option<(&'static [Column], Printer)> {
 }
 
 /// Builds the Table for `items` of `kind`.
-pub fn render(kind: &ResourceKind, items: &[Value], include: Include, now: DateTime<Utc>) -> Result<Value, ApiError> {
+pub fn render(
+    kind: &ResourceKind,
+    items: &[Value],
+    include: Include,
+    now: DateTime<Utc>,
+) -> Result<Value, ApiError> {
     let (columns, print) = printer(kind.plural)
         .ok_or_else(|| ApiError::internal(format!("no table printer for {}", kind.plural)))?;
     let defs: Vec<Value> = columns
@@ -109,7 +124,11 @@ pub fn render(kind: &ResourceKind, items: &[Value], include: Include, now: DateT
                     "apiVersion": "meta.k8s.io/v1",
                     "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
                 })),
-                Include::Object => Some(crate::routes::with_type_meta(obj.clone(), kind.kind, &kind.api_version())),
+                Include::Object => Some(crate::routes::with_type_meta(
+                    obj.clone(),
+                    kind.kind,
+                    &kind.api_version(),
+                )),
             };
             if let Some(o) = object {
                 row["object"] = o;
@@ -127,7 +146,11 @@ pub fn render(kind: &ResourceKind, items: &[Value], include: Include, now: DateT
 }
 
 /// Sets the Table's list metadata (kubectl pages tables by `continue`).
-pub fn with_list_meta(mut table: Value, resource_version: &str, continue_token: Option<&str>) -> Value {
+pub fn with_list_meta(
+    mut table: Value,
+    resource_version: &str,
+    continue_token: Option<&str>,
+) -> Value {
     let mut meta = json!({"resourceVersion": resource_version});
     if let Some(c) = continue_token {
         meta["continue"] = c.into();
@@ -150,11 +173,16 @@ pub(crate) fn int(obj: &Value, ptr: &str) -> i64 {
 
 /// The array at a JSON pointer, or empty.
 pub(crate) fn arr<'a>(obj: &'a Value, ptr: &str) -> &'a [Value] {
-    obj.pointer(ptr).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    obj.pointer(ptr)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn time_at(obj: &Value, ptr: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s(obj, ptr)).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s(obj, ptr))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// `translateTimestampSince` of the timestamp at `ptr`; `<unknown>` when
@@ -177,12 +205,20 @@ pub(crate) fn name(obj: &Value) -> Value {
 pub(crate) fn format_labels(map: Option<&Value>) -> String {
     let pairs: BTreeMap<&str, &str> = map
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap_or(""))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or("")))
+                .collect()
+        })
         .unwrap_or_default();
     if pairs.is_empty() {
         return "<none>".into();
     }
-    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `metav1.FormatLabelSelector`: the selector string, `<none>` when empty,
@@ -193,7 +229,10 @@ pub(crate) fn format_label_selector(sel: Option<&Value>) -> String {
     };
     let parsed: Result<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector, _> =
         serde_json::from_value(sel.clone());
-    match parsed.ok().and_then(|ls| kpm_semantics::selector::Selector::from_label_selector(&ls).ok()) {
+    match parsed
+        .ok()
+        .and_then(|ls| kpm_semantics::selector::Selector::from_label_selector(&ls).ok())
+    {
         Some(s) if !s.is_empty() => s.to_string(),
         Some(_) => "<none>".into(),
         None => "<error>".into(),
@@ -224,7 +263,9 @@ pub(crate) fn list_with_more(list: &[String], max: usize, empty: &str) -> String
 
 /// A quantity as `Quantity.String()` prints it; unparseable text as is.
 pub(crate) fn quantity(q: &str) -> String {
-    kpm_semantics::quantity::parse(q).map(|q| q.to_canonical()).unwrap_or_else(|_| q.to_string())
+    kpm_semantics::quantity::parse(q)
+        .map(|q| q.to_canonical())
+        .unwrap_or_else(|_| q.to_string())
 }
 
 #[cfg(test)]
@@ -233,11 +274,19 @@ mod tests {
 
     #[test]
     fn selectors_and_labels_format_like_metav1() {
-        assert_eq!(format_labels(Some(&json!({"tier": "web", "app": "shop"}))), "app=shop,tier=web");
-        assert_eq!(format_labels(None), "<none>");
-        assert_eq!(format_label_selector(Some(&json!({"matchLabels": {"app": "web"}}))), "app=web");
         assert_eq!(
-            format_label_selector(Some(&json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]}))),
+            format_labels(Some(&json!({"tier": "web", "app": "shop"}))),
+            "app=shop,tier=web"
+        );
+        assert_eq!(format_labels(None), "<none>");
+        assert_eq!(
+            format_label_selector(Some(&json!({"matchLabels": {"app": "web"}}))),
+            "app=web"
+        );
+        assert_eq!(
+            format_label_selector(Some(
+                &json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]})
+            )),
             "tier in (a,b)"
         );
         assert_eq!(format_label_selector(Some(&json!({}))), "<none>");
@@ -246,7 +295,9 @@ mod tests {
     #[test]
     fn include_object_modes() {
         let kind = kpm_bundle::layout::kind_by_plural("configmaps").unwrap();
-        let now = DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let cm = json!({"metadata": {"name": "app-config", "namespace": "shop", "creationTimestamp": "2025-03-01T10:00:00Z"}, "data": {"a": "1", "b": "2"}});
         let t = render(kind, std::slice::from_ref(&cm), Include::Metadata, now).unwrap();
         assert_eq!(t["rows"][0]["cells"], json!(["app-config", 2, "120m"]));

@@ -7,10 +7,30 @@ use super::{age, arr, col, list_with_more, name, s, Column, Printer, AGE, NAME};
 
 const INGRESSES: &[Column] = &[
     NAME,
-    col("Class", "string", 0, "The name of the IngressClass resource that should be used for additional configuration"),
-    col("Hosts", "string", 0, "Hosts that incoming requests are matched against before the ingress rule"),
-    col("Address", "string", 0, "Address is a list containing ingress points for the load-balancer"),
-    col("Ports", "string", 0, "Ports of TLS configurations that open"),
+    col(
+        "Class",
+        "string",
+        0,
+        "The name of the IngressClass resource that should be used for additional configuration",
+    ),
+    col(
+        "Hosts",
+        "string",
+        0,
+        "Hosts that incoming requests are matched against before the ingress rule",
+    ),
+    col(
+        "Address",
+        "string",
+        0,
+        "Address is a list containing ingress points for the load-balancer",
+    ),
+    col(
+        "Ports",
+        "string",
+        0,
+        "Ports of TLS configurations that open",
+    ),
     AGE,
 ];
 
@@ -45,19 +65,44 @@ fn ingress(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         .unwrap_or("<none>");
     let mut address: Vec<&str> = Vec::new();
     for ing in arr(obj, "/status/loadBalancer/ingress") {
-        let v = if s(ing, "/ip").is_empty() { s(ing, "/hostname") } else { s(ing, "/ip") };
+        let v = if s(ing, "/ip").is_empty() {
+            s(ing, "/hostname")
+        } else {
+            s(ing, "/ip")
+        };
         if !v.is_empty() && !address.contains(&v) {
             address.push(v);
         }
     }
-    let ports = if arr(obj, "/spec/tls").is_empty() { "80" } else { "80, 443" };
-    vec![name(obj), class.into(), hosts(obj).into(), address.join(",").into(), ports.into(), age(obj, now)]
+    let ports = if arr(obj, "/spec/tls").is_empty() {
+        "80"
+    } else {
+        "80, 443"
+    };
+    vec![
+        name(obj),
+        class.into(),
+        hosts(obj).into(),
+        address.join(",").into(),
+        ports.into(),
+        age(obj, now),
+    ]
 }
 
 const INGRESSCLASSES: &[Column] = &[
     NAME,
-    col("Controller", "string", 0, "Controller that is responsible for handling this class"),
-    col("Parameters", "string", 0, "A reference to a resource with additional parameters"),
+    col(
+        "Controller",
+        "string",
+        0,
+        "Controller that is responsible for handling this class",
+    ),
+    col(
+        "Parameters",
+        "string",
+        0,
+        "A reference to a resource with additional parameters",
+    ),
     AGE,
 ];
 
@@ -72,29 +117,58 @@ fn ingressclass(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         }
         _ => "<none>".to_string(),
     };
-    vec![name(obj), s(obj, "/spec/controller").into(), params.into(), age(obj, now)]
+    vec![
+        name(obj),
+        s(obj, "/spec/controller").into(),
+        params.into(),
+        age(obj, now),
+    ]
 }
 
 const ENDPOINTSLICES: &[Column] = &[
     NAME,
-    col("AddressType", "string", 0, "addressType specifies the type of address carried by this EndpointSlice."),
-    col("Ports", "string", 0, "ports specifies the list of network ports exposed by each endpoint in this slice."),
-    col("Endpoints", "string", 0, "endpoints is a list of unique endpoints in this slice."),
+    col(
+        "AddressType",
+        "string",
+        0,
+        "addressType specifies the type of address carried by this EndpointSlice.",
+    ),
+    col(
+        "Ports",
+        "string",
+        0,
+        "ports specifies the list of network ports exposed by each endpoint in this slice.",
+    ),
+    col(
+        "Endpoints",
+        "string",
+        0,
+        "endpoints is a list of unique endpoints in this slice.",
+    ),
     AGE,
 ];
 
 fn endpointslice(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let ports: Vec<String> = arr(obj, "/ports")
         .iter()
-        .map(|p| match (p.get("port").and_then(Value::as_i64), p.get("name").and_then(Value::as_str)) {
-            (Some(n), _) => n.to_string(),
-            (None, Some(n)) => n.to_string(),
-            (None, None) => "<unset>".to_string(),
+        .map(|p| {
+            match (
+                p.get("port").and_then(Value::as_i64),
+                p.get("name").and_then(Value::as_str),
+            ) {
+                (Some(n), _) => n.to_string(),
+                (None, Some(n)) => n.to_string(),
+                (None, None) => "<unset>".to_string(),
+            }
         })
         .collect();
     let addrs: Vec<String> = arr(obj, "/endpoints")
         .iter()
-        .flat_map(|e| arr(e, "/addresses").iter().filter_map(|a| a.as_str().map(str::to_string)))
+        .flat_map(|e| {
+            arr(e, "/addresses")
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+        })
         .collect();
     vec![
         name(obj),
@@ -121,7 +195,9 @@ mod tests {
     use serde_json::json;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -132,7 +208,17 @@ mod tests {
                      "rules": [{"host": "shop.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}
         });
-        assert_eq!(ingress(&ing, now()), vec![json!("shop"), json!("nginx"), json!("shop.example.com"), json!("203.0.113.10"), json!("80, 443"), json!("2d")]);
+        assert_eq!(
+            ingress(&ing, now()),
+            vec![
+                json!("shop"),
+                json!("nginx"),
+                json!("shop.example.com"),
+                json!("203.0.113.10"),
+                json!("80, 443"),
+                json!("2d")
+            ]
+        );
         let bare = json!({"metadata": {"name": "x"}, "spec": {"rules": [{"http": {}}]}});
         let cells = ingress(&bare, now());
         assert_eq!(cells[1], "<none>");
@@ -143,9 +229,14 @@ mod tests {
 
     #[test]
     fn hosts_beyond_three() {
-        let rules: Vec<Value> = (1..=5).map(|i| json!({"host": format!("h{i}.example.com")})).collect();
+        let rules: Vec<Value> = (1..=5)
+            .map(|i| json!({"host": format!("h{i}.example.com")}))
+            .collect();
         let ing = json!({"spec": {"rules": rules}});
-        assert_eq!(hosts(&ing), "h1.example.com,h2.example.com,h3.example.com + 2 more...");
+        assert_eq!(
+            hosts(&ing),
+            "h1.example.com,h2.example.com,h3.example.com + 2 more..."
+        );
     }
 
     #[test]
@@ -155,11 +246,17 @@ mod tests {
             "endpoints": [{"addresses": ["10.244.1.7"], "conditions": {"ready": true}}, {"addresses": ["10.244.2.9"]},
                           {"addresses": ["10.244.2.10"]}, {"addresses": ["10.244.3.4"]}]});
         assert_eq!(endpointslice(&es, now())[2], "8080");
-        assert_eq!(endpointslice(&es, now())[3], "10.244.1.7,10.244.2.9,10.244.2.10 + 1 more...");
+        assert_eq!(
+            endpointslice(&es, now())[3],
+            "10.244.1.7,10.244.2.9,10.244.2.10 + 1 more..."
+        );
         let empty = json!({"metadata": {"name": "e"}, "addressType": "IPv4", "endpoints": null});
         assert_eq!(endpointslice(&empty, now())[3], "<unset>");
         let ic = json!({"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx",
             "parameters": {"apiGroup": "k8s.example.com", "kind": "IngressParameters", "name": "external-lb"}}});
-        assert_eq!(ingressclass(&ic, now())[2], "IngressParameters.k8s.example.com/external-lb");
+        assert_eq!(
+            ingressclass(&ic, now())[2],
+            "IngressParameters.k8s.example.com/external-lb"
+        );
     }
 }

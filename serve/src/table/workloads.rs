@@ -4,10 +4,23 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{age, arr, col, containers, format_label_selector, format_labels, int, name, s, Column, Printer, AGE, NAME};
+use super::{
+    age, arr, col, containers, format_label_selector, format_labels, int, name, s, Column, Printer,
+    AGE, NAME,
+};
 
-const CONTAINERS: Column = col("Containers", "string", 1, "Names of each container in the template.");
-const IMAGES: Column = col("Images", "string", 1, "Images referenced by each container in the template.");
+const CONTAINERS: Column = col(
+    "Containers",
+    "string",
+    1,
+    "Names of each container in the template.",
+);
+const IMAGES: Column = col(
+    "Images",
+    "string",
+    1,
+    "Images referenced by each container in the template.",
+);
 const SELECTOR: Column = col("Selector", "string", 1, "Label selector for pods.");
 
 const TEMPLATE_CONTAINERS: &str = "/spec/template/spec/containers";
@@ -27,7 +40,12 @@ fn deployment(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let (names, images) = containers(obj, TEMPLATE_CONTAINERS);
     vec![
         name(obj),
-        format!("{}/{}", int(obj, "/status/readyReplicas"), int(obj, "/spec/replicas")).into(),
+        format!(
+            "{}/{}",
+            int(obj, "/status/readyReplicas"),
+            int(obj, "/spec/replicas")
+        )
+        .into(),
         int(obj, "/status/updatedReplicas").into(),
         int(obj, "/status/availableReplicas").into(),
         age(obj, now),
@@ -39,9 +57,24 @@ fn deployment(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 
 const REPLICASETS: &[Column] = &[
     NAME,
-    col("Desired", "integer", 0, "Replicas is the number of desired pods."),
-    col("Current", "integer", 0, "Replicas is the most recently observed number of non-terminating pods."),
-    col("Ready", "integer", 0, "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition."),
+    col(
+        "Desired",
+        "integer",
+        0,
+        "Replicas is the number of desired pods.",
+    ),
+    col(
+        "Current",
+        "integer",
+        0,
+        "Replicas is the most recently observed number of non-terminating pods.",
+    ),
+    col(
+        "Ready",
+        "integer",
+        0,
+        "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.",
+    ),
     AGE,
     CONTAINERS,
     IMAGES,
@@ -62,13 +95,24 @@ fn replicaset(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-const STATEFULSETS: &[Column] = &[NAME, col("Ready", "string", 0, "Number of the pod with ready state"), AGE, CONTAINERS, IMAGES];
+const STATEFULSETS: &[Column] = &[
+    NAME,
+    col("Ready", "string", 0, "Number of the pod with ready state"),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+];
 
 fn statefulset(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let (names, images) = containers(obj, TEMPLATE_CONTAINERS);
     vec![
         name(obj),
-        format!("{}/{}", int(obj, "/status/readyReplicas"), int(obj, "/spec/replicas")).into(),
+        format!(
+            "{}/{}",
+            int(obj, "/status/readyReplicas"),
+            int(obj, "/spec/replicas")
+        )
+        .into(),
         age(obj, now),
         names,
         images,
@@ -109,8 +153,18 @@ fn daemonset(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 const JOBS: &[Column] = &[
     NAME,
     col("Status", "string", 0, "Status of the job."),
-    col("Completions", "string", 0, "The number of pods which reached phase Succeeded."),
-    col("Duration", "string", 0, "Time required to complete the job."),
+    col(
+        "Completions",
+        "string",
+        0,
+        "The number of pods which reached phase Succeeded.",
+    ),
+    col(
+        "Duration",
+        "string",
+        0,
+        "Time required to complete the job.",
+    ),
     AGE,
     CONTAINERS,
     IMAGES,
@@ -126,7 +180,9 @@ fn has_condition(obj: &Value, ty: &str) -> bool {
 }
 
 fn time(obj: &Value, ptr: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s(obj, ptr)).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s(obj, ptr))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// `printJob`; a running job's duration runs to the collection time.
@@ -139,7 +195,10 @@ fn job(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
             _ => format!("{succeeded}/1"),
         },
     };
-    let duration = match (time(obj, "/status/startTime"), time(obj, "/status/completionTime")) {
+    let duration = match (
+        time(obj, "/status/startTime"),
+        time(obj, "/status/completionTime"),
+    ) {
         (None, _) => String::new(),
         (Some(start), None) => kpm_semantics::duration::human_duration(now - start),
         (Some(start), Some(end)) => kpm_semantics::duration::human_duration(end - start),
@@ -148,7 +207,10 @@ fn job(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         "Complete"
     } else if has_condition(obj, "Failed") {
         "Failed"
-    } else if obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+    } else if obj
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+    {
         "Terminating"
     } else if has_condition(obj, "Suspended") {
         "Suspended"
@@ -194,13 +256,23 @@ fn hpa_metric(spec: &Value, status: Option<&Value>) -> String {
     let unknown = || "<unknown>".to_string();
     match s(spec, "/type") {
         "External" | "Object" => {
-            let key = if s(spec, "/type") == "External" { "external" } else { "object" };
+            let key = if s(spec, "/type") == "External" {
+                "external"
+            } else {
+                "object"
+            };
             let cur = status.and_then(|st| st.get(key)).filter(|v| !v.is_null());
-            if spec.pointer(&format!("/{key}/target/averageValue")).is_some() {
+            if spec
+                .pointer(&format!("/{key}/target/averageValue"))
+                .is_some()
+            {
                 let current = cur
                     .filter(|c| c.pointer("/current/averageValue").is_some())
                     .map_or_else(unknown, |c| q(c, "/current/averageValue"));
-                format!("{current}/{} (avg)", q(spec, &format!("/{key}/target/averageValue")))
+                format!(
+                    "{current}/{} (avg)",
+                    q(spec, &format!("/{key}/target/averageValue"))
+                )
             } else {
                 let current = cur.map_or_else(unknown, |c| q(c, "/current/value"));
                 format!("{current}/{}", q(spec, &format!("/{key}/target/value")))
@@ -214,12 +286,22 @@ fn hpa_metric(spec: &Value, status: Option<&Value>) -> String {
             format!("{current}/{}", q(spec, "/pods/target/averageValue"))
         }
         ty @ ("Resource" | "ContainerResource") => {
-            let key = if ty == "Resource" { "resource" } else { "containerResource" };
+            let key = if ty == "Resource" {
+                "resource"
+            } else {
+                "containerResource"
+            };
             let resource = s(spec, &format!("/{key}/name"));
             let cur = status.and_then(|st| st.get(key)).filter(|v| !v.is_null());
-            if spec.pointer(&format!("/{key}/target/averageValue")).is_some() {
+            if spec
+                .pointer(&format!("/{key}/target/averageValue"))
+                .is_some()
+            {
                 let current = cur.map_or_else(unknown, |c| q(c, "/current/averageValue"));
-                format!("{resource}: {current}/{}", q(spec, &format!("/{key}/target/averageValue")))
+                format!(
+                    "{resource}: {current}/{}",
+                    q(spec, &format!("/{key}/target/averageValue"))
+                )
             } else {
                 let current = cur
                     .and_then(|c| c.pointer("/current/averageUtilization"))
@@ -243,7 +325,11 @@ fn hpa_targets(obj: &Value) -> String {
         return "<none>".into();
     }
     let statuses = arr(obj, "/status/currentMetrics");
-    let list: Vec<String> = specs.iter().enumerate().map(|(i, m)| hpa_metric(m, statuses.get(i))).collect();
+    let list: Vec<String> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| hpa_metric(m, statuses.get(i)))
+        .collect();
     let shown = list.iter().take(2).cloned().collect::<Vec<_>>().join(", ");
     if list.len() > 2 {
         format!("{shown} + {} more...", list.len() - 2)
@@ -259,7 +345,12 @@ fn hpa(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         .map_or_else(|| "<unset>".to_string(), |m| m.to_string());
     vec![
         name(obj),
-        format!("{}/{}", s(obj, "/spec/scaleTargetRef/kind"), s(obj, "/spec/scaleTargetRef/name")).into(),
+        format!(
+            "{}/{}",
+            s(obj, "/spec/scaleTargetRef/kind"),
+            s(obj, "/spec/scaleTargetRef/name")
+        )
+        .into(),
         hpa_targets(obj).into(),
         min.into(),
         int(obj, "/spec/maxReplicas").into(),
