@@ -245,3 +245,53 @@ fn tls_failure_exits_3_with_one_line() {
     assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
     assert!(!out.exists());
 }
+
+#[test]
+fn expired_credentials_exit_3_with_one_line() {
+    // A minimal API server that rejects every request the way the API
+    // server rejects an expired token.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kc");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: prod\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: prod\n  context:\n    cluster: prod\n    user: u\nusers:\n- name: u\n  user:\n    token: expired-token\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("x.zip");
+    let run = std::process::Command::new(collect_bin())
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .arg("-o")
+        .arg(&out)
+        .env("HOME", dir.path())
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("rejected the credentials (HTTP 401 Unauthorized)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\"prod\""), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    assert!(!out.exists() && !dir.path().join("x.zip.partial").exists());
+}

@@ -363,3 +363,22 @@ fn knobs_latency_and_timeout() {
         "{err}"
     );
 }
+
+#[test]
+fn describe_other_kinds_without_errors() {
+    let (_d, s) = fixture();
+    for args in [
+        vec!["describe", "namespace", "shop"],
+        vec!["describe", "service", "web", "-n", "shop"],
+        vec!["describe", "ingress", "shop", "-n", "shop"],
+        vec!["describe", "hpa", "web", "-n", "shop"],
+        vec!["describe", "node", "worker-1"],
+    ] {
+        let out = s.ok(&args);
+        assert!(out.contains("Name:"), "kubectl {args:?}:\n{out}");
+    }
+    let svc = rows(&s.ok(&["describe", "service", "web", "-n", "shop"]));
+    assert!(svc.contains(&"Selector: app=web".to_string()), "{svc:?}");
+    let hpa = s.ok(&["describe", "hpa", "web", "-n", "shop"]);
+    assert!(hpa.contains("FailedGetResourceMetric"), "{hpa}");
+}

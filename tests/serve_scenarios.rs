@@ -74,6 +74,7 @@ fn every_scenario_is_browsable_with_kubectl() {
                 "-A",
             ],
             vec!["get", "namespaces"],
+            vec!["describe", "deployments,services,ingresses,hpa,pvc", "-A"],
         ] {
             let run = s.kubectl(&cmd);
             assert_eq!(

@@ -20,8 +20,13 @@ struct Inner {
     bar: Option<ProgressBar>,
     planned: AtomicU64,
     done: AtomicU64,
+    warned: AtomicU64,
     start: Instant,
 }
+
+/// Failed steps printed as they happen; the rest are only in the summary,
+/// so a cluster with hundreds of vanished pods does not flood the terminal.
+const LIVE_WARNINGS: u64 = 20;
 
 impl Progress {
     /// A bar if stderr is a terminal, else plain lines.
@@ -40,6 +45,7 @@ impl Progress {
                 bar,
                 planned: AtomicU64::new(0),
                 done: AtomicU64::new(0),
+                warned: AtomicU64::new(0),
                 start: Instant::now(),
             }),
         }
@@ -76,7 +82,12 @@ impl Progress {
     pub fn step_done(&self, step: &Step) {
         let done = self.inner.done.fetch_add(1, Ordering::Relaxed) + 1;
         if step.outcome != Outcome::Ok {
-            self.warn(&describe(step));
+            let n = self.inner.warned.fetch_add(1, Ordering::Relaxed) + 1;
+            if n <= LIVE_WARNINGS {
+                self.warn(&describe(step));
+            } else if n == LIVE_WARNINGS + 1 {
+                self.warn("more steps failed; see the summary");
+            }
         }
         match &self.inner.bar {
             Some(bar) => bar.inc(1),

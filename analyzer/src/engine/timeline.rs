@@ -166,3 +166,69 @@ pub fn finish(
     });
     entries
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::FindingBuilder;
+    use crate::rules::service::testkit::{event, now, obj, pod, Fixture};
+    use kpm_model::{Layer, Severity};
+    use serde_json::json;
+
+    #[test]
+    fn keeps_warnings_and_changes_of_objects_with_findings() {
+        let mut fx = Fixture::new("shop");
+        let mut p = pod(
+            "shop",
+            "web-7c9d8f6b5-a",
+            json!({"app": "web"}),
+            true,
+            json!([]),
+        );
+        p["status"]["containerStatuses"][0]["restartCount"] = json!(1);
+        p["status"]["containerStatuses"][0]["lastState"] = json!({"terminated": {"exitCode": 137, "reason": "OOMKilled",
+            "startedAt": "2026-11-20T13:00:04Z", "finishedAt": "2026-11-20T14:10:00Z"}});
+        fx.ns.pods = vec![obj(p)];
+        fx.ns.events = vec![
+            obj(event("shop", "Pod", "web-7c9d8f6b5-a", "Normal", "Pulled", "Container image \"registry.example.com/shop/web:1.4.2\" already present on machine", 1)),
+            obj(event("shop", "Pod", "other-1", "Normal", "Scheduled", "Successfully assigned shop/other-1 to worker-2", 1)),
+            obj(event("shop", "Pod", "other-1", "Warning", "BackOff", "Back-off restarting failed container app in pod other-1_shop(u)", 3)),
+        ];
+        fx.ns.config_maps = vec![obj(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "web-config", "namespace": "shop", "creationTimestamp": "2026-11-18T09:00:00Z",
+                "managedFields": [
+                    {"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "v1", "time": "2026-11-18T09:00:00Z"},
+                    {"manager": "kubectl-edit", "operation": "Update", "apiVersion": "v1", "time": "2026-11-20T14:01:58Z"}]},
+            "data": {"LOG_LEVEL": "debug"}}))];
+        let ctx = fx.ctx();
+        let findings = vec![FindingBuilder::new(
+            "pod-oom-killed",
+            Layer::Pod,
+            Severity::Critical,
+            ctx.object("Pod", "web-7c9d8f6b5-a"),
+        )
+        .related(ctx.object("ConfigMap", "web-config"))
+        .build()];
+        let entries = finish(namespace_entries(&ctx, &findings), now(), now());
+        let got: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| (e.source.as_str(), e.reason.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("start", "Started"),
+                ("config_update", "Updated"),
+                ("termination", "OOMKilled"),
+                ("event", "BackOff"),
+                ("event", "Pulled"),
+                ("collection", "Collected"),
+            ]
+        );
+        let update = entries
+            .iter()
+            .find(|e| e.source == "config_update")
+            .unwrap();
+        assert_eq!(update.time.to_rfc3339(), "2026-11-20T14:01:58+00:00");
+    }
+}

@@ -104,7 +104,19 @@ impl UsageAccumulator {
             .iter()
             .map(|n| {
                 let name = n.metadata.name.clone().unwrap_or_default();
-                let totals = self.nodes.get(&name);
+                let computed = self.nodes.get(&name);
+                // The collector's derived file saw every namespace; the
+                // streamed totals only those analysed (--namespace).
+                let derived = cluster
+                    .node_allocation
+                    .as_ref()
+                    .and_then(|a| a.node(&name))
+                    .map(|a| NodeTotals {
+                        pods: a.non_terminated_pods,
+                        requests: parse_map(&a.requests),
+                        limits: parse_map(&a.limits),
+                    });
+                let totals = derived.as_ref().or(computed);
                 let metrics = cluster.node_metrics(&name);
                 let alloc = resource_list(n.status.as_ref().and_then(|s| s.allocatable.as_ref()));
                 let allocation = ["cpu", "memory", "ephemeral-storage"]
@@ -152,6 +164,12 @@ fn top_format(resource: &str, q: &Quantity) -> String {
         "memory" => format!("{}Mi", q.value() / (1024 * 1024)),
         _ => q.to_string(),
     }
+}
+
+fn parse_map(m: &BTreeMap<String, String>) -> ResourceList {
+    m.iter()
+        .filter_map(|(k, v)| Quantity::parse(v).ok().map(|q| (k.clone(), q)))
+        .collect()
 }
 
 fn pct(v: i64) -> u32 {

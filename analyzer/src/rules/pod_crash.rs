@@ -64,10 +64,34 @@ fn log_evidence(
         }
         None => (
             vec![Evidence::Note {
-                text: format!("no log of container {container} in the bundle"),
+                text: missing_log_reason(ctx, facts, container),
             }],
             None,
         ),
+    }
+}
+
+/// Why the bundle holds no log of a container: the manifest's log step
+/// outcome when it failed (e.g. `forbidden` on `pods/log`), else plainly absent.
+fn missing_log_reason(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>, container: &str) -> String {
+    let object = format!("{}/{container}", facts.name);
+    let failed = ctx.bundle.manifest().steps.iter().find(|s| {
+        s.what.starts_with("logs")
+            && s.namespace.as_deref() == Some(facts.namespace)
+            && s.object.as_deref() == Some(object.as_str())
+            && s.outcome != kpm_bundle::Outcome::Ok
+    });
+    match failed {
+        Some(step) => format!(
+            "no log of container {container} in the bundle: {} {} during collection{}",
+            step.what,
+            step.outcome.as_str(),
+            step.message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ),
+        None => format!("no log of container {container} in the bundle"),
     }
 }
 

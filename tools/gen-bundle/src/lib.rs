@@ -17,4 +17,5 @@ pub mod scale;
 pub mod scale_apps;
 pub mod scale_plan;
 pub mod scenarios;
+pub mod stateful;
 pub mod world;

@@ -413,11 +413,17 @@ fn check_controller(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
         .unwrap_or_else(|| format!("class {class}"));
     let cause = if pods.is_empty() {
         // Absence proves something only for controllers that run as pods,
-        // and only when every namespace was collected.
+        // and only when every namespace was collected — kube-system's pods
+        // included, which every real cluster has: a bundle without them did
+        // not see the system namespaces (forbidden, or synthetic).
         let in_cluster = controller
             .as_deref()
             .is_some_and(|c| IN_CLUSTER_CONTROLLERS.contains(&c));
-        if !in_cluster || !ctx.bundle.manifest().scope.all_namespaces {
+        let full = ctx.bundle.manifest().scope.all_namespaces
+            && ctx
+                .bundle
+                .contains(&kpm_bundle::layout::namespaced_path("kube-system", "pods"));
+        if !in_cluster || !full {
             return None;
         }
         format!(

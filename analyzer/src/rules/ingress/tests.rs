@@ -246,3 +246,30 @@ fn absent_controller_judged_only_on_a_full_collection() {
     // simply live in a namespace that was not collected.
     assert!(run(&fx.ctx()).is_empty());
 }
+
+#[test]
+fn absent_controller_on_a_full_collection_is_down() {
+    let empty =
+        r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}"#;
+    let mut fx = Fixture::build("shop", &[("namespaces/kube-system/pods.json", empty)], true);
+    let base = healthy_fixture();
+    fx.cluster.ingress_classes = vec![obj(nginx_class())];
+    fx.ns.pods = base.ns.pods.clone();
+    fx.ns.services = base.ns.services.clone();
+    fx.ns.ingresses = vec![obj(ingress("web", json!({"number": 80}), json!(null)))];
+    let out = run(&fx.ctx());
+    assert_eq!(rules(&out), vec!["ingress-controller-down"]);
+    assert!(
+        out[0]
+            .cause
+            .contains("no controller pod for it runs in any namespace"),
+        "{}",
+        out[0].cause
+    );
+    // A cloud-managed class (no in-cluster pods by design) is never judged down.
+    fx.cluster.ingress_classes = vec![obj(
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+        "metadata": {"name": "nginx"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
+    )];
+    assert!(run(&fx.ctx()).is_empty());
+}

@@ -44,6 +44,12 @@ impl Fixture {
 
     /// A namespace `ns` whose bundle holds the given files (`path`, text).
     pub fn with_logs(ns: &str, files: &[(&str, &str)]) -> Fixture {
+        Fixture::build(ns, files, false)
+    }
+
+    /// Like [`Fixture::with_logs`], with the manifest saying whether every
+    /// namespace was collected.
+    pub fn build(ns: &str, files: &[(&str, &str)], all_namespaces: bool) -> Fixture {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("kpm-rules-test-{}-{n}", std::process::id()));
         let mut w = BundleWriter::create_dir(&dir, true).unwrap();
@@ -63,7 +69,10 @@ impl Fixture {
                 timed_out: false,
             },
             cluster: Default::default(),
-            scope: Default::default(),
+            scope: kpm_bundle::manifest::CollectionScope {
+                all_namespaces,
+                namespaces: vec![ns.to_string()],
+            },
             options: Default::default(),
             steps: Vec::new(),
             redaction: BTreeMap::new(),

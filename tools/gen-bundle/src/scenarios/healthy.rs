@@ -159,6 +159,21 @@ pub fn shop(w: &mut World, ns: &str, opts: &ShopOptions) {
         &state,
     ));
     migration_job(w, ns);
+    let mut redis = AppSpec::new(
+        ns,
+        "redis",
+        "docker.io/library/redis:7.4.2",
+        6379,
+        1,
+        86_400 * 110,
+        86_400 * 30,
+    );
+    let c = redis.main_container();
+    c["ports"] = json!([{"name": "redis", "containerPort": 6379, "protocol": "TCP"}]);
+    c["readinessProbe"] = json!({"exec": {"command": ["redis-cli", "ping"]}, "periodSeconds": 10, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3});
+    c["livenessProbe"] = json!({"tcpSocket": {"port": "redis"}, "initialDelaySeconds": 15, "periodSeconds": 20, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3});
+    app::resources(c, Some("100m"), Some("256Mi"), Some("500m"), Some("512Mi"));
+    crate::stateful::deploy_stateful(w, &redis, "8Gi");
 }
 
 /// A finished schema migration Job and its Succeeded pod.
