@@ -6,7 +6,7 @@
 //! waits for a permit, so when Ctrl-C or `--timeout` stops the run, the steps
 //! that never finished are known and marked instead of silently missing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -19,12 +19,13 @@ use kpm_bundle::{Outcome, Step};
 
 use crate::alloc::AllocFeed;
 use crate::fetch::Fetcher;
-use crate::infra;
 use crate::logs::{self, LogTarget};
 use crate::outcome::{Failure, FailureClass};
 use crate::progress::Progress;
 use crate::redact::{Counts, Redactor};
 use crate::sink::{key_of, Record, StepKey};
+
+mod scope_extras;
 
 /// `metrics.k8s.io` group version of node and pod metrics.
 const METRICS_API: &str = "metrics.k8s.io/v1beta1";
@@ -502,150 +503,6 @@ impl Ctx {
         while let Some(r) = set.join_next().await {
             if let Ok(targets) = r {
                 self.plan_logs(&mut set, &ns, targets);
-            }
-        }
-    }
-
-    /// Infrastructure pods whose namespace is out of scope, merged per
-    /// namespace and written at `namespaces/<ns>/pods.json`.
-    async fn infrastructure(self: Arc<Self>, scope: Vec<String>) {
-        // namespace -> uid/name -> (item, group names)
-        let mut found: BTreeMap<String, BTreeMap<String, (Value, Vec<&'static str>)>> =
-            BTreeMap::new();
-        let mut want_logs: BTreeMap<String, Vec<LogTarget>> = BTreeMap::new();
-        let mut rv = None;
-        for group in infra::GROUPS {
-            for selector in group.selectors {
-                let s = step("infra-pods", None, Some(selector));
-                self.plan(&s);
-                let spec = ListSpec {
-                    url: infra::url(selector),
-                    path: String::new(),
-                    kind: "Pod".into(),
-                    api_version: "v1".into(),
-                    list_kind: "PodList".into(),
-                };
-                let t = Instant::now();
-                let Ok(permit) = self.permits.acquire().await else {
-                    return;
-                };
-                let mut n = 0u64;
-                let result = self
-                    .fetch
-                    .list(&spec.url, |mut item| {
-                        let Some(ns) = item
-                            .pointer("/metadata/namespace")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                        else {
-                            return;
-                        };
-                        if infra::in_scope(false, &scope, &ns) {
-                            return;
-                        }
-                        n += 1;
-                        fill_type(&mut item, "Pod", "v1");
-                        if group.logs {
-                            want_logs
-                                .entry(ns.clone())
-                                .or_default()
-                                .extend(logs::targets(&item));
-                        }
-                        let id = item
-                            .pointer("/metadata/uid")
-                            .and_then(Value::as_str)
-                            .or_else(|| name_of(&item))
-                            .unwrap_or_default()
-                            .to_string();
-                        let slot = found
-                            .entry(ns)
-                            .or_default()
-                            .entry(id)
-                            .or_insert_with(|| (item, Vec::new()));
-                        if !slot.1.contains(&group.name) {
-                            slot.1.push(group.name);
-                        }
-                    })
-                    .await;
-                drop(permit);
-                let mut s = s;
-                s.duration_ms = elapsed_ms(t);
-                match result {
-                    Ok(info) => {
-                        rv = rv.or(info.resource_version);
-                        s.items = n;
-                        s.message = Some(format!(
-                            "{} pods outside the namespace scope ({})",
-                            n, group.name
-                        ));
-                        self.record(Record::Step(s)).await;
-                    }
-                    Err(f) => {
-                        self.note_failure(&f);
-                        self.record(Record::Step(fail(s, &f))).await;
-                    }
-                }
-            }
-        }
-        for (ns, pods) in found {
-            let mut groups: Vec<&str> =
-                pods.values().flat_map(|(_, g)| g.iter().copied()).collect();
-            groups.sort_unstable();
-            groups.dedup();
-            let mut s = step("pods", Some(&ns), None);
-            s.message = Some(format!(
-                "infrastructure pods only ({}): namespace {ns} is outside the --namespace scope",
-                groups.join(", ")
-            ));
-            self.plan(&s);
-            let mut counts = Counts::new();
-            let items = pods
-                .into_values()
-                .filter_map(|(mut item, _)| {
-                    self.opts.redactor.object("Pod", &mut item, &mut counts);
-                    serde_json::to_vec(&item).ok()
-                })
-                .collect();
-            self.record(Record::List {
-                path: layout::namespaced_path(&ns, "pods"),
-                list_kind: "PodList".into(),
-                api_version: "v1".into(),
-                resource_version: rv.clone(),
-                items,
-                step: s,
-                redaction: counts,
-            })
-            .await;
-        }
-        let mut set: JoinSet<Vec<LogTarget>> = JoinSet::new();
-        for (ns, targets) in want_logs {
-            self.plan_logs(&mut set, &ns, targets);
-        }
-        while set.join_next().await.is_some() {}
-    }
-
-    /// With a namespace scope, node allocation still needs every pod bound to
-    /// a node: one cluster-wide read of non-terminated pods, fed to the
-    /// allocation and not stored.
-    async fn allocation_pods(self: Arc<Self>) {
-        let url =
-            "/api/v1/pods?fieldSelector=status.phase%21%3DSucceeded%2Cstatus.phase%21%3DFailed";
-        let Ok(permit) = self.permits.acquire().await else {
-            return;
-        };
-        let result = self
-            .fetch
-            .list(url, |item| {
-                if let Ok(mut a) = self.alloc.lock() {
-                    a.pod(&item);
-                }
-            })
-            .await;
-        drop(permit);
-        if let Err(f) = result {
-            self.note_failure(&f);
-            if let Ok(mut a) = self.alloc.lock() {
-                a.pods_failed(&f);
             }
         }
     }

@@ -4,8 +4,11 @@
 //! list of small [`AppDesc`]riptions, and every object (pods, events,
 //! endpoints...) is regenerated from its description, deterministically,
 //! each time a list that contains it is written. Node allocation is computed
-//! incrementally while the pod lists stream by.
+//! node by node (a node's pods are found arithmetically from the round-robin
+//! placement) and streamed, so even `derived/node-allocation.json`, which
+//! lists every pod, never sits in memory whole.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -207,7 +210,6 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
     let plan = scale_apps::plan(opts);
     let mut summary = ScaleSummary::default();
     let mut steps: Vec<Step> = Vec::new();
-    let mut alloc = Allocation::new();
 
     let rec = w
         .write_json(layout::CLUSTER_VERSION, &version_info())
@@ -224,9 +226,7 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
         let (n, size) = match kind.plural {
             "nodes" => stream_list(&mut w, &path, kind, &mut |push| {
                 for i in 0..fleet.count() {
-                    let n = fleet.node(i);
-                    alloc.add_node(&n);
-                    push(&n)?;
+                    push(&fleet.node(i))?;
                 }
                 Ok(())
             }),
@@ -256,9 +256,6 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
             let (n, size) = stream_list(&mut w, &path, kind, &mut |push| {
                 for app in &ns.apps {
                     for obj in scale_apps::objects(kind.plural, ns, app, &fleet) {
-                        if kind.plural == "pods" {
-                            alloc.add_pod(&obj);
-                        }
                         push(&obj)?;
                     }
                 }
@@ -343,12 +340,78 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
         .map_err(err)?;
         steps.push(ok_step("metrics/pods", Some(&ns.name), &path, n, size));
     }
-    let file = alloc.finish();
-    w.write_json(layout::NODE_ALLOCATION, &file).map_err(err)?;
+    write_allocation(&mut w, &plan, &fleet).map_err(err)?;
     let names = plan.namespaces.iter().map(|n| n.name.clone()).collect();
     let path = w.finish(manifest(names, steps)).map_err(err)?;
     summary.path = path;
     Ok(summary)
+}
+
+/// Streams `derived/node-allocation.json` (`{"nodes": [...]}` sorted by
+/// node name, as [`kpm_semantics::allocation::NodeAllocationFile`]
+/// serializes) one node at a time.
+fn write_allocation(
+    w: &mut BundleWriter,
+    plan: &scale_apps::Plan,
+    fleet: &Fleet,
+) -> kpm_bundle::Result<()> {
+    let io = |e: std::io::Error| kpm_bundle::BundleError::Write {
+        path: layout::NODE_ALLOCATION.into(),
+        source: e,
+    };
+    // (first global pod index, namespace, app) for locating a pod's app.
+    let index: Vec<(u64, usize, usize)> = plan
+        .namespaces
+        .iter()
+        .enumerate()
+        .flat_map(|(n, ns)| {
+            ns.apps
+                .iter()
+                .enumerate()
+                .map(move |(a, app)| (app.first_pod, n, a))
+        })
+        .collect();
+    let total: u64 = plan
+        .namespaces
+        .iter()
+        .flat_map(|n| &n.apps)
+        .map(|a| a.replicas)
+        .sum();
+    let mut order: Vec<(String, u64)> = (0..fleet.count()).map(|i| (fleet.id(i).name, i)).collect();
+    order.sort();
+    let mut entry = w.start_entry(layout::NODE_ALLOCATION)?;
+    entry.write_all(b"{\"nodes\":[").map_err(io)?;
+    let mut first = true;
+    for (_, i) in &order {
+        let mut a = Allocation::new();
+        a.add_node(&fleet.node(*i));
+        let mut g = *i;
+        while g < total {
+            let slot = index
+                .partition_point(|(start, _, _)| *start <= g)
+                .saturating_sub(1);
+            if let Some((start, n, ai)) = index.get(slot) {
+                if let Some((ns, app)) = plan
+                    .namespaces
+                    .get(*n)
+                    .and_then(|ns| ns.apps.get(*ai).map(|app| (ns, app)))
+                {
+                    a.add_pod(&scale_apps::pod_at(ns, app, g - start, fleet));
+                }
+            }
+            g += fleet.count();
+        }
+        for node in a.finish().nodes {
+            if !first {
+                entry.write_all(b",").map_err(io)?;
+            }
+            first = false;
+            serde_json::to_writer(&mut entry, &node).map_err(|e| io(std::io::Error::other(e)))?;
+        }
+    }
+    entry.write_all(b"]}\n").map_err(io)?;
+    entry.finish()?;
+    Ok(())
 }
 
 /// Peak resident set size of this process in KiB (`VmHWM`), if readable.

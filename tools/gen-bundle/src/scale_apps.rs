@@ -153,6 +153,12 @@ fn deployment_and_rs(ns: &NsDesc, app: &AppDesc, pods: &[Value]) -> (Value, Valu
     (d, rs)
 }
 
+/// Replica `r` of an app, alone (for the per-node allocation pass).
+pub fn pod_at(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet) -> Value {
+    let (_, rs) = deployment_and_rs(ns, app, &[]);
+    build_pod(ns, app, r, fleet, &rs)
+}
+
 fn pods_of(ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<Value> {
     // The owner uid only depends on names, so a provisional RS is enough.
     let (_, rs) = deployment_and_rs(ns, app, &[]);

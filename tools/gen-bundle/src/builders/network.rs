@@ -133,10 +133,6 @@ pub fn endpoints(svc: &Value, pods: &[Value]) -> Value {
     let mut ep = meta::object("v1", "Endpoints", Some(ns), name, 0);
     ep["metadata"]["creationTimestamp"] = created;
     let labels = meta::labels_of(svc);
-    let mut ann = vec![];
-    if let Some(l) = labels.first() {
-        ann.push((l.0.clone(), l.1.clone()));
-    }
     let pods = selected(svc, pods);
     let ports: Vec<Value> = svc["spec"]["ports"].as_array().cloned().unwrap_or_default();
     let addr = |p: &Value| {

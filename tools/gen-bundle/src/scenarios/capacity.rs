@@ -19,7 +19,7 @@ use crate::ids;
 
 /// The capacity scenarios.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "pending-insufficient-cpu", description: "report-builder stays Pending: every node is almost fully allocated (settlement-batch requests 2 CPU per node) and the scheduler reports Insufficient cpu on all 3 nodes.", build: pending_insufficient_cpu },
+    Scenario { name: "pending-insufficient-cpu", description: "report-builder stays Pending: every node is almost fully allocated (settlement-batch requests 2.8 CPU on each node) and the scheduler reports Insufficient cpu on all 3 nodes.", build: pending_insufficient_cpu },
     Scenario { name: "hpa-no-metrics", description: "metrics-server is not installed: the frontend HPA shows <unknown> targets with FailedGetResourceMetric, and the bundle has no metrics (manifest not_found steps).", build: hpa_no_metrics },
     Scenario { name: "hpa-no-requests", description: "image-resizer's HPA targets CPU utilization but its container requests no CPU: missing request for cpu.", build: hpa_no_requests },
     Scenario { name: "node-pressure", description: "One node reports MemoryPressure and evicted a pod; a node added by the autoscaler stopped posting status (NotReady, unreachable taints).", build: node_pressure },
@@ -46,9 +46,9 @@ fn pending_insufficient_cpu() -> (Cluster, Vec<Finding>) {
     );
     app::resources(
         batch.main_container(),
-        Some("2"),
+        Some("2800m"),
         Some("3Gi"),
-        Some("2"),
+        Some("2800m"),
         Some("3Gi"),
     );
     app::deploy_healthy(&mut w, &batch);

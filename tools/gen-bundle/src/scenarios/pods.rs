@@ -155,8 +155,7 @@ fn crashloop() -> (Cluster, Vec<Finding>) {
         };
         (PodFate::Placed(pl), vec![st])
     });
-    let svc = common::expose(&mut w, &app, "checkout");
-    let _ = svc;
+    common::expose(&mut w, &app, "checkout");
     let mut findings = vec![];
     for (i, name) in d.pods.iter().enumerate() {
         let p = pod_obj(&w, "shop", name);
