@@ -127,8 +127,11 @@ fn page_requests(netlog: &Path) -> Vec<String> {
 /// Renders `scenario` to `dir/<scenario>.html` with the binary.
 fn render(scenario: &str, dir: &Path) -> PathBuf {
     let page = dir.join(format!("{scenario}-report.html"));
+    // Relative bundle path from the workspace root, so the report (and the
+    // README screenshot) shows `testdata/demo`, not this machine's path.
     let out = Command::new(kpm_e2e::bin("kpm-analyze"))
-        .arg(kpm_e2e::testdata().join(scenario))
+        .current_dir(kpm_e2e::workspace_root())
+        .arg(Path::new("testdata").join(scenario))
         .arg("-o")
         .arg(&page)
         .output()

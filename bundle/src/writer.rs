@@ -22,7 +22,8 @@ use crate::manifest::{FileRecord, Manifest};
 
 enum Sink {
     Zip {
-        zip: ZipWriter<BufWriter<File>>,
+        // Boxed: the zip writer is large and the directory variant is tiny.
+        zip: Box<ZipWriter<BufWriter<File>>>,
         temp: PathBuf,
         dest: PathBuf,
     },
@@ -65,7 +66,7 @@ impl BundleWriter {
         temp.push(".partial");
         let temp = PathBuf::from(temp);
         let file = File::create(&temp).map_err(|e| write_err(&temp, e))?;
-        let zip = ZipWriter::new(BufWriter::with_capacity(256 * 1024, file));
+        let zip = Box::new(ZipWriter::new(BufWriter::with_capacity(256 * 1024, file)));
         Ok(BundleWriter {
             sink: Sink::Zip { zip, temp, dest },
             files: BTreeMap::new(),
@@ -182,7 +183,8 @@ impl BundleWriter {
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| write_err(layout::MANIFEST, std::io::Error::other(e)))?;
         match self.sink {
-            Sink::Zip { mut zip, temp, dest } => {
+            Sink::Zip { zip, temp, dest } => {
+                let mut zip = *zip;
                 let options = SimpleFileOptions::default()
                     .compression_method(zip::CompressionMethod::Deflated)
                     .large_file(true);

@@ -476,6 +476,19 @@ mod tests {
         let alloc: kpm_semantics::allocation::NodeAllocationFile =
             ba.read_json(kpm_bundle::layout::NODE_ALLOCATION).unwrap();
         assert_eq!(alloc.nodes.len(), 3);
+        // The node-by-node stream equals the allocation computed from the
+        // whole pod list read back.
+        let nodes: kpm_bundle::List<Value> = ba.read_list("cluster/nodes.json").unwrap();
+        let mut all_pods = Vec::new();
+        for ns in ba.namespaces() {
+            let l: kpm_bundle::List<Value> = ba
+                .read_list(&kpm_bundle::layout::namespaced_path(&ns, "pods"))
+                .unwrap();
+            all_pods.extend(l.items);
+        }
+        assert_eq!(crate::allocation::derive(&nodes.items, &all_pods), alloc);
+        let counted: u32 = alloc.nodes.iter().map(|n| n.non_terminated_pods).sum();
+        assert!(counted > 0);
         let pods: kpm_bundle::List<k8s_openapi::api::core::v1::Pod> = ba
             .read_list(&kpm_bundle::layout::namespaced_path(
                 &plan(&o).namespaces[0].name,
