@@ -54,10 +54,22 @@ pub fn bin(name: &str) -> PathBuf {
     let profile = profile_dir();
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let target_dir = profile.parent().map(Path::to_path_buf).unwrap_or_else(|| workspace_root().join("target"));
+        let target_dir = profile
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| workspace_root().join("target"));
         let mut cmd = Command::new(cargo);
         cmd.current_dir(workspace_root())
-            .args(["build", "--bins", "-p", "kpm-analyzer", "-p", "kpm-collector", "-p", "kpm-gen-bundle"])
+            .args([
+                "build",
+                "--bins",
+                "-p",
+                "kpm-analyzer",
+                "-p",
+                "kpm-collector",
+                "-p",
+                "kpm-gen-bundle",
+            ])
             .arg("--target-dir")
             .arg(&target_dir);
         if profile.file_name().is_some_and(|n| n == "release") {

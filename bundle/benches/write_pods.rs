@@ -59,7 +59,12 @@ fn run(pods: usize) -> Result<(), Box<dyn std::error::Error>> {
     let mut writer = BundleWriter::create_zip(&path, false)?;
     // One list per namespace, as the collector writes them.
     for ns in 0..40 {
-        let mut list = writer.start_list(&format!("namespaces/team-{ns}/pods.json"), "PodList", "v1", Some("1"))?;
+        let mut list = writer.start_list(
+            &format!("namespaces/team-{ns}/pods.json"),
+            "PodList",
+            "v1",
+            Some("1"),
+        )?;
         for i in (ns..pods).step_by(40) {
             list.push(&pod(i))?;
         }
@@ -68,8 +73,16 @@ fn run(pods: usize) -> Result<(), Box<dyn std::error::Error>> {
     let now = chrono::Utc::now();
     let manifest = Manifest {
         format_version: 0,
-        tool: Tool { name: "write_pods bench".into(), version: env!("CARGO_PKG_VERSION").into() },
-        collection: Collection { started_at: now, finished_at: now, interrupted: false, timed_out: false },
+        tool: Tool {
+            name: "write_pods bench".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        collection: Collection {
+            started_at: now,
+            finished_at: now,
+            interrupted: false,
+            timed_out: false,
+        },
         cluster: Default::default(),
         scope: Default::default(),
         options: Default::default(),
@@ -89,16 +102,26 @@ fn run(pods: usize) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     if let [one] = sizes.as_slice() {
         if std::env::var_os("KPM_BENCH_CHILD").is_some() {
             return run(*one);
         }
     }
-    let sizes = if sizes.is_empty() { vec![10_000, 100_000] } else { sizes };
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000]
+    } else {
+        sizes
+    };
     let exe = std::env::current_exe()?;
     for n in sizes {
-        let status = std::process::Command::new(&exe).arg(n.to_string()).env("KPM_BENCH_CHILD", "1").status()?;
+        let status = std::process::Command::new(&exe)
+            .arg(n.to_string())
+            .env("KPM_BENCH_CHILD", "1")
+            .status()?;
         if !status.success() {
             return Err(format!("bench child for {n} pods failed: {status}").into());
         }

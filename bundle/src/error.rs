@@ -23,7 +23,9 @@ pub enum BundleError {
         message: String,
     },
     /// The bundle has no `manifest.json`.
-    #[error("{path} has no manifest.json: it is not a kpm bundle, or its collection never finished")]
+    #[error(
+        "{path} has no manifest.json: it is not a kpm bundle, or its collection never finished"
+    )]
     MissingManifest {
         /// The bundle path.
         path: PathBuf,

@@ -103,28 +103,140 @@ macro_rules! kind {
 /// Cluster-scoped kinds a bundle stores under `cluster/`.
 pub const CLUSTER_KINDS: &[ResourceKind] = &[
     kind!("nodes", "node", "Node", "", "v1", Cluster, ["no"]),
-    kind!("namespaces", "namespace", "Namespace", "", "v1", Cluster, ["ns"]),
-    kind!("ingressclasses", "ingressclass", "IngressClass", "networking.k8s.io", "v1", Cluster, []),
-    kind!("persistentvolumes", "persistentvolume", "PersistentVolume", "", "v1", Cluster, ["pv"]),
+    kind!(
+        "namespaces",
+        "namespace",
+        "Namespace",
+        "",
+        "v1",
+        Cluster,
+        ["ns"]
+    ),
+    kind!(
+        "ingressclasses",
+        "ingressclass",
+        "IngressClass",
+        "networking.k8s.io",
+        "v1",
+        Cluster,
+        []
+    ),
+    kind!(
+        "persistentvolumes",
+        "persistentvolume",
+        "PersistentVolume",
+        "",
+        "v1",
+        Cluster,
+        ["pv"]
+    ),
 ];
 
 /// Namespaced kinds a bundle stores under `namespaces/<ns>/`.
 pub const NAMESPACED_KINDS: &[ResourceKind] = &[
     kind!("pods", "pod", "Pod", "", "v1", Namespaced, ["po"]),
     kind!("events", "event", "Event", "", "v1", Namespaced, ["ev"]),
-    kind!("services", "service", "Service", "", "v1", Namespaced, ["svc"]),
-    kind!("endpoints", "endpoints", "Endpoints", "", "v1", Namespaced, ["ep"]),
-    kind!("endpointslices", "endpointslice", "EndpointSlice", "discovery.k8s.io", "v1", Namespaced, []),
-    kind!("ingresses", "ingress", "Ingress", "networking.k8s.io", "v1", Namespaced, ["ing"]),
-    kind!("horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler", "autoscaling", "v2", Namespaced, ["hpa"]),
-    kind!("deployments", "deployment", "Deployment", "apps", "v1", Namespaced, ["deploy"]),
-    kind!("replicasets", "replicaset", "ReplicaSet", "apps", "v1", Namespaced, ["rs"]),
-    kind!("statefulsets", "statefulset", "StatefulSet", "apps", "v1", Namespaced, ["sts"]),
-    kind!("daemonsets", "daemonset", "DaemonSet", "apps", "v1", Namespaced, ["ds"]),
+    kind!(
+        "services",
+        "service",
+        "Service",
+        "",
+        "v1",
+        Namespaced,
+        ["svc"]
+    ),
+    kind!(
+        "endpoints",
+        "endpoints",
+        "Endpoints",
+        "",
+        "v1",
+        Namespaced,
+        ["ep"]
+    ),
+    kind!(
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        "discovery.k8s.io",
+        "v1",
+        Namespaced,
+        []
+    ),
+    kind!(
+        "ingresses",
+        "ingress",
+        "Ingress",
+        "networking.k8s.io",
+        "v1",
+        Namespaced,
+        ["ing"]
+    ),
+    kind!(
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        "HorizontalPodAutoscaler",
+        "autoscaling",
+        "v2",
+        Namespaced,
+        ["hpa"]
+    ),
+    kind!(
+        "deployments",
+        "deployment",
+        "Deployment",
+        "apps",
+        "v1",
+        Namespaced,
+        ["deploy"]
+    ),
+    kind!(
+        "replicasets",
+        "replicaset",
+        "ReplicaSet",
+        "apps",
+        "v1",
+        Namespaced,
+        ["rs"]
+    ),
+    kind!(
+        "statefulsets",
+        "statefulset",
+        "StatefulSet",
+        "apps",
+        "v1",
+        Namespaced,
+        ["sts"]
+    ),
+    kind!(
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        "apps",
+        "v1",
+        Namespaced,
+        ["ds"]
+    ),
     kind!("jobs", "job", "Job", "batch", "v1", Namespaced, []),
-    kind!("configmaps", "configmap", "ConfigMap", "", "v1", Namespaced, ["cm"]),
+    kind!(
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        "",
+        "v1",
+        Namespaced,
+        ["cm"]
+    ),
     kind!("secrets", "secret", "Secret", "", "v1", Namespaced, []),
-    kind!("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", "", "v1", Namespaced, ["pvc"]),
+    kind!(
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        "",
+        "v1",
+        Namespaced,
+        ["pvc"]
+    ),
 ];
 
 /// Every kind a bundle can hold, cluster-scoped first.
@@ -265,7 +377,9 @@ mod tests {
             classify("namespaces/shop/pods.json"),
             Entry::NamespacedList { namespace: "shop", kind } if kind.kind == "Pod"
         ));
-        assert!(matches!(classify("cluster/nodes.json"), Entry::ClusterList(k) if k.kind == "Node"));
+        assert!(
+            matches!(classify("cluster/nodes.json"), Entry::ClusterList(k) if k.kind == "Node")
+        );
         assert_eq!(
             classify(&log_path("shop", "web-1", "app", true)),
             Entry::Log {
@@ -277,13 +391,20 @@ mod tests {
         );
         assert_eq!(classify("cluster/pods.json"), Entry::Other);
         assert_eq!(classify("namespaces/a/nodes.json"), Entry::Other);
-        assert_eq!(classify(&pod_metrics_path("a")), Entry::PodMetrics { namespace: "a" });
+        assert_eq!(
+            classify(&pod_metrics_path("a")),
+            Entry::PodMetrics { namespace: "a" }
+        );
     }
 
     #[test]
     fn api_versions_and_urls() {
-        let hpa = kind_by_plural("horizontalpodautoscalers").map(|k| (k.api_version(), k.group_version_path()));
-        assert_eq!(hpa, Some(("autoscaling/v2".into(), "/apis/autoscaling/v2".into())));
+        let hpa = kind_by_plural("horizontalpodautoscalers")
+            .map(|k| (k.api_version(), k.group_version_path()));
+        assert_eq!(
+            hpa,
+            Some(("autoscaling/v2".into(), "/apis/autoscaling/v2".into()))
+        );
         let pod = kind_by_plural("pods").map(|k| (k.api_version(), k.list_kind()));
         assert_eq!(pod, Some(("v1".into(), "PodList".into())));
     }

@@ -68,10 +68,11 @@ impl Bundle {
                 path: path.clone(),
                 source,
             })?;
-            let archive = ZipArchive::new(BufReader::new(file)).map_err(|e| BundleError::CorruptZip {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+            let archive =
+                ZipArchive::new(BufReader::new(file)).map_err(|e| BundleError::CorruptZip {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
             let mut entries = BTreeSet::new();
             for name in archive.file_names() {
                 let name = name.map_err(|e| BundleError::CorruptZip {
@@ -106,7 +107,8 @@ impl Bundle {
                 supported: layout::FORMAT_VERSION,
             });
         }
-        bundle.manifest = serde_json::from_value(raw).map_err(|e| BundleError::from_json(layout::MANIFEST, &e))?;
+        bundle.manifest = serde_json::from_value(raw)
+            .map_err(|e| BundleError::from_json(layout::MANIFEST, &e))?;
         Ok(bundle)
     }
 
@@ -148,7 +150,11 @@ impl Bundle {
             .range(prefix.clone()..)
             .take_while(|e| e.starts_with(&prefix))
             .filter_map(|e| match layout::classify(e) {
-                Entry::Log { container, previous, .. } => Some((container.to_string(), previous, e.clone())),
+                Entry::Log {
+                    container,
+                    previous,
+                    ..
+                } => Some((container.to_string(), previous, e.clone())),
                 _ => None,
             })
             .collect()
@@ -157,7 +163,9 @@ impl Bundle {
     /// Reads a whole file.
     pub fn read_bytes(&self, file: &str) -> Result<Vec<u8>> {
         if !self.entries.contains(file) {
-            return Err(BundleError::MissingFile { file: file.to_string() });
+            return Err(BundleError::MissingFile {
+                file: file.to_string(),
+            });
         }
         let read_err = |source| BundleError::Read {
             file: file.to_string(),
@@ -166,16 +174,23 @@ impl Bundle {
         match &self.source {
             Source::Dir(root) => {
                 if !is_safe_entry_path(file) {
-                    return Err(BundleError::UnsafePath { file: file.to_string() });
+                    return Err(BundleError::UnsafePath {
+                        file: file.to_string(),
+                    });
                 }
                 std::fs::read(root.join(file)).map_err(read_err)
             }
             Source::Zip(archive) => {
-                let mut archive = archive
-                    .lock()
-                    .map_err(|_| read_err(std::io::Error::other("bundle reader poisoned by an earlier panic")))?;
-                let mut entry = archive.by_name(file).map_err(|e| read_err(std::io::Error::other(e.to_string())))?;
-                let mut buf = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 30));
+                let mut archive = archive.lock().map_err(|_| {
+                    read_err(std::io::Error::other(
+                        "bundle reader poisoned by an earlier panic",
+                    ))
+                })?;
+                let mut entry = archive
+                    .by_name(file)
+                    .map_err(|e| read_err(std::io::Error::other(e.to_string())))?;
+                let mut buf =
+                    Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 30));
                 entry.read_to_end(&mut buf).map_err(read_err)?;
                 Ok(buf)
             }
@@ -205,7 +220,11 @@ impl Bundle {
     /// Reads the list of `kind` (in `namespace` for namespaced kinds).
     /// `Ok(None)` when the bundle does not hold it: see the manifest's steps
     /// for why.
-    pub fn read_kind<T: DeserializeOwned>(&self, kind: &ResourceKind, namespace: Option<&str>) -> Result<Option<List<T>>> {
+    pub fn read_kind<T: DeserializeOwned>(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+    ) -> Result<Option<List<T>>> {
         match kind.path(namespace) {
             Some(path) if self.contains(&path) => self.read_list(&path).map(Some),
             _ => Ok(None),
@@ -218,7 +237,9 @@ impl Bundle {
             return Ok(());
         };
         if !self.entries.contains(file) {
-            return Err(BundleError::ListedButMissing { file: file.to_string() });
+            return Err(BundleError::ListedButMissing {
+                file: file.to_string(),
+            });
         }
         let bytes = self.read_bytes(file)?;
         let actual = sha256_hex(&bytes);
@@ -249,14 +270,20 @@ impl Bundle {
     pub fn unlisted_files(&self) -> Vec<&str> {
         self.entries
             .iter()
-            .filter(|e| e.as_str() != layout::MANIFEST && !self.manifest.files.contains_key(e.as_str()))
+            .filter(|e| {
+                e.as_str() != layout::MANIFEST && !self.manifest.files.contains_key(e.as_str())
+            })
             .map(String::as_str)
             .collect()
     }
 
     /// Size of each entry in bytes as recorded by the manifest, for reports.
     pub fn recorded_sizes(&self) -> BTreeMap<&str, u64> {
-        self.manifest.files.iter().map(|(k, v)| (k.as_str(), v.size)).collect()
+        self.manifest
+            .files
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.size))
+            .collect()
     }
 }
 
@@ -279,7 +306,10 @@ fn collect_dir_entries(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> R
             collect_dir_entries(root, &path, out)?;
         } else if file_type.is_file() {
             if let Ok(rel) = path.strip_prefix(root) {
-                let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                let rel: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
                 out.insert(rel.join("/"));
             }
         }

@@ -94,10 +94,14 @@ impl BundleWriter {
     /// recorded when [`EntryWriter::finish`] is called.
     pub fn start_entry(&mut self, path: &str) -> Result<EntryWriter<'_>> {
         if !is_safe_entry_path(path) || path == layout::MANIFEST {
-            return Err(BundleError::UnsafePath { file: path.to_string() });
+            return Err(BundleError::UnsafePath {
+                file: path.to_string(),
+            });
         }
         if self.files.contains_key(path) {
-            return Err(BundleError::DuplicateEntry { file: path.to_string() });
+            return Err(BundleError::DuplicateEntry {
+                file: path.to_string(),
+            });
         }
         let target = match &mut self.sink {
             Sink::Zip { zip, temp, .. } => {
@@ -105,7 +109,8 @@ impl BundleWriter {
                     .compression_method(zip::CompressionMethod::Deflated)
                     .compression_level(Some(2))
                     .large_file(true);
-                zip.start_file(path, options).map_err(|e| zip_err(temp, e))?;
+                zip.start_file(path, options)
+                    .map_err(|e| zip_err(temp, e))?;
                 EntryTarget::Zip(zip)
             }
             Sink::Dir { root } => {
@@ -129,14 +134,16 @@ impl BundleWriter {
     /// Writes a whole entry from bytes.
     pub fn write_entry(&mut self, path: &str, bytes: &[u8]) -> Result<FileRecord> {
         let mut entry = self.start_entry(path)?;
-        entry
-            .write_all(bytes)
-            .map_err(|e| write_err(path, e))?;
+        entry.write_all(bytes).map_err(|e| write_err(path, e))?;
         entry.finish()
     }
 
     /// Writes a value as pretty JSON (the way `kubectl get -o json` prints).
-    pub fn write_json<T: Serialize + ?Sized>(&mut self, path: &str, value: &T) -> Result<FileRecord> {
+    pub fn write_json<T: Serialize + ?Sized>(
+        &mut self,
+        path: &str,
+        value: &T,
+    ) -> Result<FileRecord> {
         let mut entry = self.start_entry(path)?;
         serde_json::to_writer_pretty(&mut entry, value)
             .map_err(|e| write_err(path, std::io::Error::other(e)))?;
@@ -162,11 +169,14 @@ impl BundleWriter {
                 None => serde_json::json!({}),
             },
         });
-        let mut text = serde_json::to_string(&header).map_err(|e| write_err(path, std::io::Error::other(e)))?;
+        let mut text = serde_json::to_string(&header)
+            .map_err(|e| write_err(path, std::io::Error::other(e)))?;
         // Re-open the object to append the items array.
         text.pop();
         text.push_str(",\"items\":[");
-        entry.write_all(text.as_bytes()).map_err(|e| write_err(path, e))?;
+        entry
+            .write_all(text.as_bytes())
+            .map_err(|e| write_err(path, e))?;
         Ok(ListWriter { entry, count: 0 })
     }
 
@@ -188,7 +198,8 @@ impl BundleWriter {
                 let options = SimpleFileOptions::default()
                     .compression_method(zip::CompressionMethod::Deflated)
                     .large_file(true);
-                zip.start_file(layout::MANIFEST, options).map_err(|e| zip_err(&temp, e))?;
+                zip.start_file(layout::MANIFEST, options)
+                    .map_err(|e| zip_err(&temp, e))?;
                 zip.write_all(&json).map_err(|e| write_err(&temp, e))?;
                 let buffered = zip.finish().map_err(|e| zip_err(&temp, e))?;
                 let file = buffered
@@ -272,7 +283,9 @@ impl ListWriter<'_> {
     pub fn push<T: Serialize + ?Sized>(&mut self, item: &T) -> Result<()> {
         let path = self.entry.path.clone();
         if self.count > 0 {
-            self.entry.write_all(b",").map_err(|e| write_err(&path, e))?;
+            self.entry
+                .write_all(b",")
+                .map_err(|e| write_err(&path, e))?;
         }
         serde_json::to_writer(&mut self.entry, item)
             .map_err(|e| write_err(&path, std::io::Error::other(e)))?;
@@ -284,9 +297,13 @@ impl ListWriter<'_> {
     pub fn push_raw(&mut self, json: &[u8]) -> Result<()> {
         let path = self.entry.path.clone();
         if self.count > 0 {
-            self.entry.write_all(b",").map_err(|e| write_err(&path, e))?;
+            self.entry
+                .write_all(b",")
+                .map_err(|e| write_err(&path, e))?;
         }
-        self.entry.write_all(json).map_err(|e| write_err(&path, e))?;
+        self.entry
+            .write_all(json)
+            .map_err(|e| write_err(&path, e))?;
         self.count += 1;
         Ok(())
     }
@@ -299,7 +316,9 @@ impl ListWriter<'_> {
     /// Closes the list and records the entry.
     pub fn finish(mut self) -> Result<FileRecord> {
         let path = self.entry.path.clone();
-        self.entry.write_all(b"]}\n").map_err(|e| write_err(&path, e))?;
+        self.entry
+            .write_all(b"]}\n")
+            .map_err(|e| write_err(&path, e))?;
         self.entry.finish()
     }
 }

@@ -32,7 +32,10 @@ fn manifest() -> Manifest {
             redaction: true,
             redact_config_maps: false,
         },
-        steps: vec![Step::new("pods", Outcome::Ok), Step::new("secrets", Outcome::Forbidden)],
+        steps: vec![
+            Step::new("pods", Outcome::Ok),
+            Step::new("secrets", Outcome::Forbidden),
+        ],
         redaction: BTreeMap::from([("jwt".to_string(), 2)]),
         files: BTreeMap::new(),
     }
@@ -43,13 +46,17 @@ fn pod(name: &str) -> Value {
 }
 
 fn write_sample(mut w: BundleWriter) -> std::path::PathBuf {
-    let mut list = w.start_list("namespaces/shop/pods.json", "PodList", "v1", Some("4711")).unwrap();
+    let mut list = w
+        .start_list("namespaces/shop/pods.json", "PodList", "v1", Some("4711"))
+        .unwrap();
     list.push(&pod("web-1")).unwrap();
     list.push_raw(pod("web-2").to_string().as_bytes()).unwrap();
     assert_eq!(list.count(), 2);
     list.finish().unwrap();
-    w.write_json("cluster/version.json", &json!({"gitVersion": "v1.33.2"})).unwrap();
-    w.write_entry("logs/shop/web-1/app.log", b"started\nlistening on :8080\n").unwrap();
+    w.write_json("cluster/version.json", &json!({"gitVersion": "v1.33.2"}))
+        .unwrap();
+    w.write_entry("logs/shop/web-1/app.log", b"started\nlistening on :8080\n")
+        .unwrap();
     w.finish(manifest()).unwrap()
 }
 
@@ -58,11 +65,25 @@ fn check_sample(bundle: &Bundle) {
     let pods: kpm_bundle::List<Value> = bundle.read_list("namespaces/shop/pods.json").unwrap();
     assert_eq!(pods.kind, "PodList");
     assert_eq!(pods.metadata["resourceVersion"], "4711");
-    let names: Vec<&str> = pods.items.iter().filter_map(|p| p["metadata"]["name"].as_str()).collect();
+    let names: Vec<&str> = pods
+        .items
+        .iter()
+        .filter_map(|p| p["metadata"]["name"].as_str())
+        .collect();
     assert_eq!(names, ["web-1", "web-2"]);
-    assert_eq!(bundle.read_string("logs/shop/web-1/app.log").unwrap(), "started\nlistening on :8080\n");
+    assert_eq!(
+        bundle.read_string("logs/shop/web-1/app.log").unwrap(),
+        "started\nlistening on :8080\n"
+    );
     assert_eq!(bundle.namespaces(), ["shop"]);
-    assert_eq!(bundle.pod_logs("shop", "web-1"), vec![("app".to_string(), false, "logs/shop/web-1/app.log".to_string())]);
+    assert_eq!(
+        bundle.pod_logs("shop", "web-1"),
+        vec![(
+            "app".to_string(),
+            false,
+            "logs/shop/web-1/app.log".to_string()
+        )]
+    );
     let m = bundle.manifest();
     assert_eq!(m.format_version, 1);
     assert_eq!(m.files.len(), 3);
@@ -125,7 +146,11 @@ fn missing_manifest_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nomanifest.zip");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    zip.start_file("cluster/nodes.json", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.start_file(
+        "cluster/nodes.json",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
     zip.write_all(b"{}").unwrap();
     zip.finish().unwrap();
     let err = Bundle::open(&path).err().unwrap();
@@ -143,13 +168,20 @@ fn truncated_json_and_checksum_mismatch_name_the_file() {
     std::fs::write(&pods, &text[..text.len() / 2]).unwrap();
 
     let bundle = Bundle::open(&path).unwrap();
-    let err = bundle.read_list::<Value>("namespaces/shop/pods.json").err().unwrap();
+    let err = bundle
+        .read_list::<Value>("namespaces/shop/pods.json")
+        .err()
+        .unwrap();
     assert!(matches!(err, BundleError::TruncatedJson { .. }), "{err}");
-    assert!(err.to_string().starts_with("namespaces/shop/pods.json: truncated JSON"));
+    assert!(err
+        .to_string()
+        .starts_with("namespaces/shop/pods.json: truncated JSON"));
 
     let problems = bundle.verify();
     assert_eq!(problems.len(), 1);
-    assert!(matches!(&problems[0], BundleError::ChecksumMismatch { file, .. } if file == "namespaces/shop/pods.json"));
+    assert!(
+        matches!(&problems[0], BundleError::ChecksumMismatch { file, .. } if file == "namespaces/shop/pods.json")
+    );
     // The rest of the bundle is still readable.
     assert!(bundle.read_string("logs/shop/web-1/app.log").is_ok());
 }
@@ -162,12 +194,23 @@ fn malformed_json_and_missing_listed_file() {
     std::fs::write(path.join("cluster/version.json"), b"{\"gitVersion\": v1}").unwrap();
     std::fs::remove_file(path.join("logs/shop/web-1/app.log")).unwrap();
     let bundle = Bundle::open(&path).unwrap();
-    let err = bundle.read_json::<Value>("cluster/version.json").err().unwrap();
-    assert!(matches!(err, BundleError::MalformedJson { line: 1, .. }), "{err}");
+    let err = bundle
+        .read_json::<Value>("cluster/version.json")
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, BundleError::MalformedJson { line: 1, .. }),
+        "{err}"
+    );
     let err = bundle.read_string("logs/shop/web-1/app.log").err().unwrap();
     assert!(matches!(err, BundleError::MissingFile { .. }));
     let problems: Vec<String> = bundle.verify().iter().map(ToString::to_string).collect();
-    assert!(problems.iter().any(|p| p.starts_with("logs/shop/web-1/app.log: listed in manifest.json but missing")), "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("logs/shop/web-1/app.log: listed in manifest.json but missing")),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -180,7 +223,17 @@ fn unknown_format_version_is_refused() {
     m["formatVersion"] = json!(7);
     std::fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
     let err = Bundle::open(&path).err().unwrap();
-    assert!(matches!(err, BundleError::UnsupportedVersion { found: 7, supported: 1, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            BundleError::UnsupportedVersion {
+                found: 7,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("format version 7"));
 }
 
@@ -188,9 +241,23 @@ fn unknown_format_version_is_refused() {
 fn unsafe_entry_paths_are_refused_by_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = BundleWriter::create_dir(dir.path().join("b"), false).unwrap();
-    for bad in ["../escape.json", "/abs.json", "manifest.json", "logs/a//b.log"] {
-        assert!(matches!(w.write_entry(bad, b"x"), Err(BundleError::UnsafePath { .. })), "{bad}");
+    for bad in [
+        "../escape.json",
+        "/abs.json",
+        "manifest.json",
+        "logs/a//b.log",
+    ] {
+        assert!(
+            matches!(
+                w.write_entry(bad, b"x"),
+                Err(BundleError::UnsafePath { .. })
+            ),
+            "{bad}"
+        );
     }
     w.write_entry("logs/a/b/c.log", b"x").unwrap();
-    assert!(matches!(w.write_entry("logs/a/b/c.log", b"y"), Err(BundleError::DuplicateEntry { .. })));
+    assert!(matches!(
+        w.write_entry("logs/a/b/c.log", b"y"),
+        Err(BundleError::DuplicateEntry { .. })
+    ));
 }

@@ -31,7 +31,12 @@ pub enum Severity {
 
 impl Severity {
     /// Every level, lowest first.
-    pub const ALL: [Severity; 4] = [Severity::Info, Severity::Warning, Severity::Error, Severity::Critical];
+    pub const ALL: [Severity; 4] = [
+        Severity::Info,
+        Severity::Warning,
+        Severity::Error,
+        Severity::Critical,
+    ];
 
     /// Lower-case name as used in flags and JSON.
     pub fn as_str(self) -> &'static str {
@@ -568,12 +573,18 @@ mod tests {
         assert!(Severity::Critical > Severity::Error && Severity::Warning > Severity::Info);
         assert_eq!(Severity::parse("error"), Some(Severity::Error));
         assert_eq!(Severity::parse("fatal"), None);
-        assert_eq!(serde_json::to_string(&Layer::Autoscaling).ok().as_deref(), Some("\"autoscaling\""));
+        assert_eq!(
+            serde_json::to_string(&Layer::Autoscaling).ok().as_deref(),
+            Some("\"autoscaling\"")
+        );
     }
 
     #[test]
     fn object_ref_display_matches_expected_json_form() {
-        assert_eq!(ObjectRef::namespaced("Pod", "shop", "web-1").to_string(), "Pod/shop/web-1");
+        assert_eq!(
+            ObjectRef::namespaced("Pod", "shop", "web-1").to_string(),
+            "Pod/shop/web-1"
+        );
         assert_eq!(ObjectRef::cluster("Node", "n1").to_string(), "Node/n1");
     }
 
