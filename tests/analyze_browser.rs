@@ -10,10 +10,9 @@
 //! instructions instead of passing silently.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+use kpm_e2e::chromium::{self, page_problems, page_requests, Run};
 
 /// `target/kpm-screenshots/`, kept after the run.
 fn screenshot_dir() -> PathBuf {
@@ -28,100 +27,12 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-struct Run {
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs chromium headless on `page` with `extra` flags, killing it after a
-/// minute so a wedged browser fails the test instead of hanging CI.
+/// Runs chromium on `page` in a screen-sized window without scrollbars
+/// (the screenshot is the top of the report, as a reader first sees it).
 fn chromium(page: &Path, profile: &Path, extra: &[&str]) -> Run {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} not found: this test needs Debian chromium \
-         (apt-get install -y chromium); it is not skipped on purpose"
-    );
-    let mut child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-dev-shm-usage",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--hide-scrollbars",
-            "--window-size=1280,1600",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
-    let err_t = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within 60s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Run {
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
-    }
-}
-
-/// Console messages, script errors and blocked loads chromium logged.
-fn page_problems(stderr: &str) -> Vec<&str> {
-    stderr
-        .lines()
-        .filter(|l| {
-            l.contains(":CONSOLE")
-                || l.contains("Uncaught")
-                || l.contains("net::ERR_")
-                || l.contains("Refused to")
-                || l.contains("Content Security Policy")
-        })
-        .collect()
-}
-
-/// URLs requested according to chromium's NetLog, minus the browser's own
-/// background traffic to Google hosts.
-fn page_requests(netlog: &Path) -> Vec<String> {
-    let log = std::fs::read_to_string(netlog).expect("chromium wrote a NetLog");
-    let mut urls: Vec<String> = log
-        .split("\"url\":\"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .filter(|u| !u.starts_with("file:") && !u.starts_with("data:"))
-        .filter(|u| {
-            let host = u
-                .split("://")
-                .nth(1)
-                .unwrap_or("")
-                .split(['/', ':', '?'])
-                .next()
-                .unwrap_or("");
-            !["google.com", "googleapis.com", "gstatic.com"]
-                .iter()
-                .any(|g| host == *g || host.ends_with(&format!(".{g}")))
-        })
-        .map(String::from)
-        .collect();
-    urls.sort();
-    urls.dedup();
-    urls
+    let mut args = vec!["--hide-scrollbars", "--window-size=1280,1600"];
+    args.extend_from_slice(extra);
+    chromium::run(page, profile, &args)
 }
 
 /// Renders `scenario` to `dir/<scenario>.html` with the binary.

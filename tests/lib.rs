@@ -6,6 +6,8 @@
 //! the same cargo and target directory (a no-op when they are fresh). That
 //! also guarantees a test never runs a stale binary.
 
+pub mod chromium;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

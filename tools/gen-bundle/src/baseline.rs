@@ -76,6 +76,29 @@ pub fn world(b: &Baseline) -> World {
     w
 }
 
+/// The system namespaces alone (no Node objects, no kube-proxy), with
+/// CoreDNS, metrics-server and ingress-nginx placed on `nodes`: what the
+/// scale generator adds to its apps so DNS and ingress rules see a normal
+/// control plane.
+pub fn system_world(nodes: Vec<NodeId>) -> World {
+    let mut cluster = Cluster::new();
+    for (ns, age) in [
+        ("default", CLUSTER_AGE),
+        ("kube-system", CLUSTER_AGE),
+        ("kube-public", CLUSTER_AGE),
+        ("kube-node-lease", CLUSTER_AGE),
+        ("ingress-nginx", CLUSTER_AGE - 3_600),
+    ] {
+        cluster.namespace(ns, age);
+    }
+    let mut w = World::new(cluster, nodes);
+    kubernetes_service(&mut w);
+    coredns(&mut w);
+    metrics_server(&mut w);
+    ingress_nginx(&mut w, 2, false);
+    w
+}
+
 fn kubernetes_service(w: &mut World) {
     let mut svc = network::service(
         "default",

@@ -208,6 +208,8 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
         failure_rate: opts.failure_rate,
     };
     let plan = scale_apps::plan(opts);
+    let system_nodes = (0..fleet.count().min(3)).map(|i| fleet.id(i)).collect();
+    let system = crate::baseline::system_world(system_nodes).finish();
     let mut summary = ScaleSummary::default();
     let mut steps: Vec<Step> = Vec::new();
 
@@ -231,6 +233,9 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
                 Ok(())
             }),
             "namespaces" => stream_list(&mut w, &path, kind, &mut |push| {
+                for (name, ns) in &system.namespaces {
+                    push(&namespace_object(name, ns.created_ago))?;
+                }
                 for ns in &plan.namespaces {
                     push(&namespace_object(&ns.name, ns.created_ago))?;
                 }
@@ -250,6 +255,18 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
     }
     summary.nodes = fleet.count();
 
+    for (name, data) in &system.namespaces {
+        for kind in NAMESPACED_KINDS {
+            let path = layout::namespaced_path(name, kind.plural);
+            let items = data.objects.get(kind.plural).cloned().unwrap_or_default();
+            let (n, size) = stream_list(&mut w, &path, kind, &mut |push| {
+                items.iter().try_for_each(&mut *push)
+            })
+            .map_err(err)?;
+            summary.pods += if kind.plural == "pods" { n } else { 0 };
+            steps.push(ok_step(kind.plural, Some(name), &path, n, size));
+        }
+    }
     for ns in &plan.namespaces {
         for kind in NAMESPACED_KINDS {
             let path = layout::namespaced_path(&ns.name, kind.plural);
@@ -288,7 +305,7 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
             }
         }
     }
-    summary.namespaces = plan.namespaces.len() as u64;
+    summary.namespaces = (plan.namespaces.len() + system.namespaces.len()) as u64;
 
     // Metrics: nodes that answer, then running pods per namespace.
     let node_kind = ResourceKind {
@@ -340,8 +357,14 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
         .map_err(err)?;
         steps.push(ok_step("metrics/pods", Some(&ns.name), &path, n, size));
     }
-    write_allocation(&mut w, &plan, &fleet).map_err(err)?;
-    let names = plan.namespaces.iter().map(|n| n.name.clone()).collect();
+    let system_pods: Vec<Value> = system.all_pods().cloned().collect();
+    write_allocation(&mut w, &plan, &fleet, &system_pods).map_err(err)?;
+    let names = system
+        .namespaces
+        .keys()
+        .cloned()
+        .chain(plan.namespaces.iter().map(|n| n.name.clone()))
+        .collect();
     let path = w.finish(manifest(names, steps)).map_err(err)?;
     summary.path = path;
     Ok(summary)
@@ -354,6 +377,7 @@ fn write_allocation(
     w: &mut BundleWriter,
     plan: &scale_apps::Plan,
     fleet: &Fleet,
+    system_pods: &[Value],
 ) -> kpm_bundle::Result<()> {
     let io = |e: std::io::Error| kpm_bundle::BundleError::Write {
         path: layout::NODE_ALLOCATION.into(),
@@ -384,7 +408,14 @@ fn write_allocation(
     let mut first = true;
     for (_, i) in &order {
         let mut a = Allocation::new();
-        a.add_node(&fleet.node(*i));
+        let node = fleet.node(*i);
+        for p in system_pods
+            .iter()
+            .filter(|p| p["spec"]["nodeName"] == node["metadata"]["name"])
+        {
+            a.add_pod(p);
+        }
+        a.add_node(&node);
         let mut g = *i;
         while g < total {
             let slot = index

@@ -467,7 +467,8 @@ mod tests {
         };
         let a = scale::generate(&o, &tmp.path().join("a.zip")).unwrap();
         let b = scale::generate(&o, &tmp.path().join("b.zip")).unwrap();
-        assert_eq!(a.pods, 60);
+        // 60 app pods plus CoreDNS (2), metrics-server (1), ingress-nginx (2).
+        assert_eq!(a.pods, 65);
         assert_eq!(a.nodes, 3);
         let ba = kpm_bundle::Bundle::open(&a.path).unwrap();
         let bb = kpm_bundle::Bundle::open(&b.path).unwrap();
