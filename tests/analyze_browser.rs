@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kpm_e2e::chromium::{self, page_problems, page_requests, Run};
+use kpm_e2e::chromium::{page_problems, page_requests, Run};
 
 /// `target/kpm-screenshots/`, kept after the run.
 fn screenshot_dir() -> PathBuf {
@@ -32,7 +32,7 @@ fn screenshot_dir() -> PathBuf {
 fn chromium(page: &Path, profile: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["--hide-scrollbars", "--window-size=1280,1600"];
     args.extend_from_slice(extra);
-    chromium::run(page, profile, &args)
+    kpm_e2e::chromium::run(page, profile, &args)
 }
 
 /// Renders `scenario` to `dir/<scenario>.html` with the binary.

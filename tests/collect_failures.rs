@@ -65,13 +65,7 @@ fn injected_failures_are_recorded_and_the_run_goes_on() {
 #[test]
 fn whole_run_timeout_writes_a_valid_partial_bundle() {
     let src = kpm_e2e::testdata().join("crashloop");
-    let served = serve(
-        &src,
-        Knobs {
-            latency_ms: Some(400),
-            ..Knobs::default()
-        },
-    );
+    let served = serve(&src, Knobs::latency_ms(400));
     let out = served.dir.path().join("timeout.zip");
     let started = Instant::now();
     let run = collect(
@@ -113,13 +107,7 @@ fn whole_run_timeout_writes_a_valid_partial_bundle() {
 #[test]
 fn ctrl_c_writes_a_partial_bundle_that_opens() {
     let src = kpm_e2e::testdata().join("crashloop");
-    let served = serve(
-        &src,
-        Knobs {
-            latency_ms: Some(300),
-            ..Knobs::default()
-        },
-    );
+    let served = serve(&src, Knobs::latency_ms(300));
     let out = served.dir.path().join("interrupted.zip");
     let child = collect_cmd(&served, &out, &["--concurrency", "2", "--qps", "0"])
         .stderr(std::process::Stdio::piped())

@@ -12,13 +12,7 @@ fn round_trip(scenario: &str) {
     let src = kpm_e2e::testdata().join(scenario);
     let served_bundle = open_verified(&src);
     // Tiny pages so every list crosses page boundaries.
-    let served = serve(
-        &src,
-        Knobs {
-            page_size: Some(2),
-            ..Knobs::default()
-        },
-    );
+    let served = serve(&src, Knobs::page_size(2));
     let out = served.dir.path().join("out.zip");
     let run = collect(&served, &out, &["--page-size", "3"]);
     let stderr = String::from_utf8_lossy(&run.stderr);

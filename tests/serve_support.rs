@@ -10,63 +10,33 @@ use kpm_bundle::manifest::{ClusterInfo, Collection, CollectionScope, Tool};
 use kpm_bundle::{layout, BundleWriter, Manifest, Outcome, Step};
 use serde_json::{json, Value};
 
-/// A running snapshot server plus the runtime that drives it.
-pub struct Served {
-    /// Where the kubeconfig and scratch files live.
-    pub dir: tempfile::TempDir,
-    /// The kubeconfig kubectl uses.
-    pub kubeconfig: PathBuf,
-    server: Option<kpm_serve::RunningServer>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            self.rt.block_on(s.shutdown());
-        }
-    }
-}
+#[path = "support/served.rs"]
+mod served;
+use served::Knobs;
+pub use served::Served;
 
 /// Serves `bundle` with optional knobs (`page_size`, `fail`).
 pub fn serve(bundle: &Path, page_size: Option<usize>, fail: &[&str]) -> Served {
-    serve_knobs(bundle, page_size, None, fail)
+    served::serve(
+        bundle,
+        Knobs {
+            page_size,
+            fail: fail.iter().map(|s| s.to_string()).collect(),
+            ..Knobs::default()
+        },
+    )
 }
 
 /// Serves `bundle` delaying every request by `latency_ms`.
 pub fn serve_with_latency(bundle: &Path, latency_ms: u64, fail: &[&str]) -> Served {
-    serve_knobs(bundle, None, Some(latency_ms), fail)
-}
-
-fn serve_knobs(
-    bundle: &Path,
-    page_size: Option<usize>,
-    latency_ms: Option<u64>,
-    fail: &[&str],
-) -> Served {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let args = kpm_serve::ServeArgs {
-        bundle: bundle.to_path_buf(),
-        port: 0,
-        kubeconfig: Some(kubeconfig.clone()),
-        page_size,
-        latency_ms,
-        fail: fail.iter().map(|s| s.to_string()).collect(),
-    };
-    let server = rt.block_on(kpm_serve::start(args)).expect("serve starts");
-    assert_eq!(server.kubeconfig, kubeconfig);
-    Served {
-        dir,
-        kubeconfig,
-        server: Some(server),
-        rt,
-    }
+    served::serve(
+        bundle,
+        Knobs {
+            latency_ms: Some(latency_ms),
+            fail: fail.iter().map(|s| s.to_string()).collect(),
+            ..Knobs::default()
+        },
+    )
 }
 
 /// What one kubectl run printed.

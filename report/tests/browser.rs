@@ -9,7 +9,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use kpm_e2e::chromium::{self, page_problems, page_requests, Run};
+use kpm_e2e::chromium::{page_problems, page_requests, Run};
 use kpm_report::Renderer;
 
 fn out_dir() -> PathBuf {
@@ -24,7 +24,7 @@ fn out_dir() -> PathBuf {
 fn chromium(page: &Path, profile: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["--window-size=1280,2400"];
     args.extend_from_slice(extra);
-    chromium::run(page, profile, &args)
+    kpm_e2e::chromium::run(page, profile, &args)
 }
 
 /// Every `src=`, `href=`, `action=`, `srcset=`, `url(` and `@import` target in

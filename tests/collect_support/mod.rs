@@ -58,55 +58,9 @@ pub fn collect_bin() -> PathBuf {
     path
 }
 
-/// Test knobs of the served API.
-#[derive(Default, Clone)]
-pub struct Knobs {
-    pub page_size: Option<usize>,
-    pub latency_ms: Option<u64>,
-    pub fail: Vec<String>,
-}
-
-/// A bundle served on localhost for the duration of a test.
-pub struct Served {
-    pub kubeconfig: PathBuf,
-    pub dir: tempfile::TempDir,
-    server: Option<kpm_serve::RunningServer>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            self.rt.block_on(s.shutdown());
-        }
-    }
-}
-
-/// Serves `bundle` with `knobs`.
-pub fn serve(bundle: &Path, knobs: Knobs) -> Served {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let args = kpm_serve::ServeArgs {
-        bundle: bundle.to_path_buf(),
-        port: 0,
-        kubeconfig: Some(kubeconfig.clone()),
-        page_size: knobs.page_size,
-        latency_ms: knobs.latency_ms,
-        fail: knobs.fail,
-    };
-    let server = rt.block_on(kpm_serve::start(args)).expect("serve starts");
-    Served {
-        kubeconfig,
-        dir,
-        server: Some(server),
-        rt,
-    }
-}
+#[path = "../support/served.rs"]
+mod served;
+pub use served::{serve, Knobs, Served};
 
 /// The collector command against `served`, writing `out`; the environment
 /// is cleaned so no real kubeconfig or in-cluster account leaks in.

@@ -12,10 +12,10 @@
 use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
-use kpm_model::{Evidence, Finding, ObjectRef};
+use kpm_model::{Evidence, Finding, Layer, ObjectRef, Severity};
 use kpm_semantics::pod_status::{pod_row, PodRow};
 
-use crate::context::{pod_ref, EventView, NamespaceCtx};
+use crate::context::{pod_ref, EventView, FindingBuilder, NamespaceCtx};
 
 use super::{pod_config, pod_crash, pod_image, pod_probe, pod_sched};
 
@@ -98,6 +98,30 @@ impl<'a> PodFacts<'a> {
             .as_ref()
             .and_then(|s| s.init_container_statuses.as_deref())
             .unwrap_or_default()
+    }
+
+    /// Every container status, init containers first, with whether it is an
+    /// init container: the order the kubelet runs them, so the first broken
+    /// one found is the one blocking the pod.
+    pub fn all_statuses(&self) -> impl Iterator<Item = (&'a ContainerStatus, bool)> {
+        self.init_statuses()
+            .iter()
+            .map(|s| (s, true))
+            .chain(self.container_statuses().iter().map(|s| (s, false)))
+    }
+
+    /// A pod-layer finding of `rule` about this pod, its symptom the STATUS
+    /// column: the opening every pod rule shares.
+    pub fn finding(
+        &self,
+        ctx: &NamespaceCtx<'_>,
+        rule: &str,
+        severity: Severity,
+        cause: impl Into<String>,
+    ) -> FindingBuilder {
+        ctx.finding(rule, Layer::Pod, severity, self.object.clone())
+            .symptom(self.symptom())
+            .cause(cause)
     }
 
     /// Every container spec (init first), with whether it is an init container.

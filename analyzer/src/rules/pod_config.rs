@@ -7,7 +7,7 @@
 //! "config" : configmap "web-config" not found`, `couldn't find key
 //! DB_PASSWORD in Secret shop/db`) and checked against what the bundle holds.
 
-use kpm_model::{Finding, Layer, Severity};
+use kpm_model::{Finding, Severity};
 
 use super::pod::PodFacts;
 use crate::context::NamespaceCtx;
@@ -128,33 +128,22 @@ pub fn mount_failed(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
         ),
     };
     Some(
-        ctx.finding(
-            "pod-mount-failed",
-            Layer::Pod,
-            Severity::Critical,
-            facts.object.clone(),
-        )
-        .symptom(facts.symptom())
-        .cause(cause)
-        .related(ctx.object(missing.kind, &missing.name))
-        .evidence_all(facts.event_evidence(&["FailedMount"]))
-        .next_step(
-            format!("Check the {} exists", missing.kind),
-            get_cmd(ctx, &missing),
-        )
-        .next_step("See the mount errors", facts.describe_cmd())
-        .build(),
+        facts
+            .finding(ctx, "pod-mount-failed", Severity::Critical, cause)
+            .related(ctx.object(missing.kind, &missing.name))
+            .evidence_all(facts.event_evidence(&["FailedMount"]))
+            .next_step(
+                format!("Check the {} exists", missing.kind),
+                get_cmd(ctx, &missing),
+            )
+            .next_step("See the mount errors", facts.describe_cmd())
+            .build(),
     )
 }
 
 /// `pod-config-error`: a container waiting in `CreateContainerConfigError`.
 pub fn config_error(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
-    let statuses = facts
-        .init_statuses()
-        .iter()
-        .map(|s| (s, true))
-        .chain(facts.container_statuses().iter().map(|s| (s, false)));
-    for (cs, init) in statuses {
+    for (cs, init) in facts.all_statuses() {
         let Some(w) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
             continue;
         };
@@ -181,15 +170,8 @@ pub fn config_error(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
             ),
             None => format!("{which} {} cannot be created: {message}", cs.name),
         };
-        let mut b = ctx
-            .finding(
-                "pod-config-error",
-                Layer::Pod,
-                Severity::Critical,
-                facts.object.clone(),
-            )
-            .symptom(facts.symptom())
-            .cause(cause)
+        let mut b = facts
+            .finding(ctx, "pod-config-error", Severity::Critical, cause)
             .field(
                 &facts.object,
                 format!(

@@ -7,7 +7,7 @@
 
 use chrono::Duration;
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus};
-use kpm_model::{Evidence, Finding, Layer, Severity};
+use kpm_model::{Evidence, Finding, Severity};
 use kpm_semantics::quantity::Quantity;
 
 use super::pod::{PodFacts, LOG_LINES};
@@ -144,15 +144,8 @@ pub fn crashloop(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding
         cause.push_str(&format!("; its last log line: {}", line.trim()));
     }
     let path = facts.status_path(&cs.name, false);
-    let mut b = ctx
-        .finding(
-            "pod-crashloop",
-            Layer::Pod,
-            Severity::Critical,
-            facts.object.clone(),
-        )
-        .symptom(facts.symptom())
-        .cause(cause)
+    let mut b = facts
+        .finding(ctx, "pod-crashloop", Severity::Critical, cause)
         .field(
             &facts.object,
             format!("{path}.restartCount"),
@@ -205,12 +198,8 @@ fn memory_usage(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>, container: &str) -
 
 /// `pod-oom-killed`: a container's last termination is `OOMKilled`.
 pub fn oom_killed(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
-    let statuses = facts
-        .init_statuses()
-        .iter()
-        .map(|s| (s, true))
-        .chain(facts.container_statuses().iter().map(|s| (s, false)));
-    let (cs, init, t) = statuses
+    let (cs, init, t) = facts
+        .all_statuses()
         .filter_map(|(cs, init)| termination(cs).map(|t| (cs, init, t)))
         .find(|(_, _, t)| t.reason.as_deref() == Some("OOMKilled"))?;
     let limit = memory_limit(facts, &cs.name);
@@ -219,24 +208,18 @@ pub fn oom_killed(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Findin
         Some(l) => format!("its memory limit {l}"),
         None => "the node's available memory (no memory limit set)".to_string(),
     };
+    // Not `exit_text`: its "(OOMKilled)" suffix would repeat the reason the
+    // sentence already names.
     let mut cause = format!(
-        "container {} was OOMKilled ({}): it used more than {limit_text}",
-        cs.name,
-        exit_text(t)
+        "container {} was OOMKilled (exit code {}): it used more than {limit_text}",
+        cs.name, t.exit_code
     );
     if let Some(u) = &usage {
         cause.push_str(&format!("; usage at collection {u}"));
     }
     let path = facts.status_path(&cs.name, init);
-    let mut b = ctx
-        .finding(
-            "pod-oom-killed",
-            Layer::Pod,
-            Severity::Critical,
-            facts.object.clone(),
-        )
-        .symptom(facts.symptom())
-        .cause(cause)
+    let mut b = facts
+        .finding(ctx, "pod-oom-killed", Severity::Critical, cause)
         .field(
             &facts.object,
             format!("{path}.lastState.terminated.reason"),
@@ -327,27 +310,21 @@ pub fn init_failing(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
             _ => cause,
         };
         return Some(
-            ctx.finding(
-                "pod-init-failing",
-                Layer::Pod,
-                Severity::Critical,
-                facts.object.clone(),
-            )
-            .symptom(facts.symptom())
-            .cause(cause)
-            .field(
-                &facts.object,
-                format!("{}.restartCount", facts.status_path(&cs.name, true)),
-                cs.restart_count.to_string(),
-            )
-            .evidence_all(logs)
-            .evidence_all(facts.event_evidence(&["BackOff"]))
-            .next_step(
-                "Read the init container's log",
-                facts.logs_cmd(&cs.name, crashing),
-            )
-            .next_step("See the init sequence and events", facts.describe_cmd())
-            .build(),
+            facts
+                .finding(ctx, "pod-init-failing", Severity::Critical, cause)
+                .field(
+                    &facts.object,
+                    format!("{}.restartCount", facts.status_path(&cs.name, true)),
+                    cs.restart_count.to_string(),
+                )
+                .evidence_all(logs)
+                .evidence_all(facts.event_evidence(&["BackOff"]))
+                .next_step(
+                    "Read the init container's log",
+                    facts.logs_cmd(&cs.name, crashing),
+                )
+                .next_step("See the init sequence and events", facts.describe_cmd())
+                .build(),
         );
     }
     None
@@ -370,27 +347,26 @@ pub fn restart_storm(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Fin
     let exit = last.map(exit_text).unwrap_or_default();
     let (logs, _) = log_evidence(ctx, facts, &cs.name);
     Some(
-        ctx.finding(
-            "pod-restart-storm",
-            Layer::Pod,
-            Severity::Warning,
-            facts.object.clone(),
-        )
-        .symptom(facts.symptom())
-        .cause(format!(
+        facts
+            .finding(
+                ctx,
+                "pod-restart-storm",
+                Severity::Warning,
+                format!(
             "container {} is running but restarted {} times, the last within the hour ({exit})",
             cs.name, cs.restart_count
-        ))
-        .field(
-            &facts.object,
-            format!("{}.restartCount", facts.status_path(&cs.name, false)),
-            cs.restart_count.to_string(),
-        )
-        .evidence_all(logs)
-        .next_step(
-            "Read the log of the instance before the last restart",
-            facts.logs_cmd(&cs.name, true),
-        )
-        .build(),
+        ),
+            )
+            .field(
+                &facts.object,
+                format!("{}.restartCount", facts.status_path(&cs.name, false)),
+                cs.restart_count.to_string(),
+            )
+            .evidence_all(logs)
+            .next_step(
+                "Read the log of the instance before the last restart",
+                facts.logs_cmd(&cs.name, true),
+            )
+            .build(),
     )
 }

@@ -8,7 +8,7 @@
 //! unauthorized pull with `pull access denied, repository does not exist or
 //! may require authorization`.
 
-use kpm_model::{Evidence, Finding, Layer, Severity};
+use kpm_model::{Evidence, Finding, Severity};
 
 use super::pod::PodFacts;
 use crate::context::NamespaceCtx;
@@ -73,12 +73,7 @@ fn image_of(message: &str) -> Option<&str> {
 
 /// One finding when a container of the pod cannot get its image.
 pub fn check(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
-    let statuses = facts
-        .init_statuses()
-        .iter()
-        .map(|s| (s, true))
-        .chain(facts.container_statuses().iter().map(|s| (s, false)));
-    for (cs, init) in statuses {
+    for (cs, init) in facts.all_statuses() {
         let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
             continue;
         };
@@ -159,10 +154,8 @@ fn finding(
             },
         ),
     };
-    let mut b = ctx
-        .finding(rule, Layer::Pod, Severity::Critical, facts.object.clone())
-        .symptom(facts.symptom())
-        .cause(text)
+    let mut b = facts
+        .finding(ctx, rule, Severity::Critical, text)
         .field(
             &facts.object,
             format!(

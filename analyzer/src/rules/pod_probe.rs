@@ -194,10 +194,7 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
                 "liveness" => "the kubelet keeps killing the container",
                 _ => "the container never passes startup",
             };
-            let mut b = ctx
-                .finding("probe-port-mismatch", Layer::Pod, Severity::Error, facts.object.clone())
-                .symptom(facts.symptom())
-                .cause(format!("the {kind} probe of container {} targets {problem}, so {effect}", c.name))
+            let mut b = facts.finding(ctx, "probe-port-mismatch", Severity::Error, format!("the {kind} probe of container {} targets {problem}, so {effect}", c.name))
                 .field(
                     &facts.object,
                     format!("spec.containers[{}].{kind}Probe", c.name),

@@ -7,7 +7,7 @@
 //! what it lacks.
 
 use k8s_openapi::api::core::v1::Pod;
-use kpm_model::{Evidence, Finding, Layer, Severity};
+use kpm_model::{Evidence, Finding, Severity};
 use kpm_semantics::quantity::Quantity;
 use kpm_semantics::resources::pod_requests_and_limits;
 
@@ -153,15 +153,8 @@ pub fn unschedulable(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Fin
         }
         _ => format!("the scheduler cannot place the pod: {message}"),
     };
-    let mut b = ctx
-        .finding(
-            "pod-unschedulable",
-            Layer::Pod,
-            Severity::Critical,
-            facts.object.clone(),
-        )
-        .symptom(facts.symptom())
-        .cause(cause)
+    let mut b = facts
+        .finding(ctx, "pod-unschedulable", Severity::Critical, cause)
         .evidence_all(facts.event_evidence(&["FailedScheduling"]))
         .next_step("See the scheduler's reasons", facts.describe_cmd())
         .next_step(

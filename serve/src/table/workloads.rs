@@ -36,16 +36,22 @@ const DEPLOYMENTS: &[Column] = &[
     SELECTOR,
 ];
 
+/// The READY cell of Deployments and StatefulSets, `ready/desired`
+/// (`status.readyReplicas`/`spec.replicas`), as kubectl's printers write it.
+fn ready_replicas(obj: &Value) -> Value {
+    format!(
+        "{}/{}",
+        int(obj, "/status/readyReplicas"),
+        int(obj, "/spec/replicas")
+    )
+    .into()
+}
+
 fn deployment(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let (names, images) = containers(obj, TEMPLATE_CONTAINERS);
     vec![
         name(obj),
-        format!(
-            "{}/{}",
-            int(obj, "/status/readyReplicas"),
-            int(obj, "/spec/replicas")
-        )
-        .into(),
+        ready_replicas(obj),
         int(obj, "/status/updatedReplicas").into(),
         int(obj, "/status/availableReplicas").into(),
         age(obj, now),
@@ -105,18 +111,7 @@ const STATEFULSETS: &[Column] = &[
 
 fn statefulset(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let (names, images) = containers(obj, TEMPLATE_CONTAINERS);
-    vec![
-        name(obj),
-        format!(
-            "{}/{}",
-            int(obj, "/status/readyReplicas"),
-            int(obj, "/spec/replicas")
-        )
-        .into(),
-        age(obj, now),
-        names,
-        images,
-    ]
+    vec![name(obj), ready_replicas(obj), age(obj, now), names, images]
 }
 
 const DAEMONSETS: &[Column] = &[

@@ -98,8 +98,15 @@ pub fn of_bundle(path: &Path) -> Result<Gathered> {
 pub fn of_dump(dir: &Path) -> Result<Gathered> {
     let mut g = Gathered::default();
     walk(dir, &mut g)?;
-    g.pods_with_logs = g.log_files;
     Ok(g)
+}
+
+/// Whether a dump `logs.txt` holds any log line. kubectl writes the file
+/// even when the log request failed: only its `==== START/END logs for
+/// container …` markers and a `Request log error: …` line are then inside.
+fn dump_log_has_lines(text: &str) -> bool {
+    text.lines()
+        .any(|l| !l.is_empty() && !l.starts_with("==== ") && !l.starts_with("Request log error"))
 }
 
 fn walk(dir: &Path, g: &mut Gathered) -> Result<()> {
@@ -119,6 +126,11 @@ fn walk(dir: &Path, g: &mut Gathered) -> Result<()> {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name == "logs.txt" {
             g.log_files += 1;
+            let text =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            if dump_log_has_lines(&String::from_utf8_lossy(&text)) {
+                g.pods_with_logs += 1;
+            }
         } else if let Some(resource) = name.strip_suffix(".json") {
             let bytes =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -239,20 +251,28 @@ mod tests {
         .unwrap();
         std::fs::write(
             dump.join("shop/web-0/logs.txt"),
-            "==== START logs for container app of pod shop/web-0 ====\n",
+            "==== START logs for container app of pod shop/web-0 ====\nGET / 200\n==== END logs for container app of pod shop/web-0 ====\n",
         )
         .unwrap();
         std::fs::write(
             dump.join("shop/web-1/logs.txt"),
-            "==== START logs for container app of pod shop/web-1 ====\n",
+            "==== START logs for container app of pod shop/web-1 ====\nGET /healthz 200\n==== END logs for container app of pod shop/web-1 ====\n",
+        )
+        .unwrap();
+        // A pod whose log request failed: kubectl still writes the file.
+        std::fs::create_dir_all(dump.join("shop/web-2")).unwrap();
+        std::fs::write(
+            dump.join("shop/web-2/logs.txt"),
+            "==== START logs for container app of pod shop/web-2 ====\nRequest log error: the server could not find the requested resource (get pods web-2)\n==== END logs for container app of pod shop/web-2 ====\n",
         )
         .unwrap();
         let d = of_dump(&dump).unwrap();
         assert_eq!(d.count("nodes"), 2);
         assert_eq!(d.count("pods"), 2);
         assert_eq!(d.total_objects(), 5);
-        assert_eq!(d.log_files, 2);
-        assert_eq!(d.files, 6);
+        assert_eq!(d.log_files, 3);
+        assert_eq!(d.pods_with_logs, 2, "the failed log request is not a log");
+        assert_eq!(d.files, 7);
 
         // A bundle with the same plus what the chain needs.
         let zip = dir.join("b.zip");

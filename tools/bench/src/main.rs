@@ -338,7 +338,7 @@ fn run(cli: Cli) -> Result<()> {
             let prepared = prepare_all(&env, g, sizes)?;
             let benches = prepared
                 .iter()
-                .map(|p| collect::serve(&env, &p.size, &p.path, &p.stats, g.reps.max(3)))
+                .map(|p| collect::serve(&env, &p.size, &p.path, &p.stats, g.reps))
                 .collect::<Result<Vec<_>>>()?;
             out.section(
                 "kubectl against kpm-analyze serve",
@@ -395,7 +395,7 @@ fn run(cli: Cli) -> Result<()> {
                 Err(e) => out.section("Raw floor vs analysis", &format!("FAILED: {e:#}\n")),
             }
             for p in pick(std::slice::from_ref(serve_size)) {
-                match collect::serve(&env, &p.size, &p.path, &p.stats, g.reps.max(3)) {
+                match collect::serve(&env, &p.size, &p.path, &p.stats, g.reps) {
                     Ok(b) => out.section(
                         "kubectl against kpm-analyze serve",
                         &collect::serve_table(&[b]).render(),

@@ -13,7 +13,7 @@
 //!   events, Karpenter scheduling failures, or their logs, say why no node
 //!   was added.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
 use kpm_model::{Evidence, Finding, Layer, ObjectRef, Severity};
@@ -383,10 +383,98 @@ fn amount(resource: &str, q: &Quantity) -> i128 {
 /// A resource a node lacks for a pod: (resource, requested, room after freeing).
 type Shortfall = (String, Quantity, Quantity);
 
+/// Where a pending pod could run once every movable pod were evicted.
+#[derive(Clone)]
+enum Fit {
+    /// Some eligible node has room, or no node is eligible at all (another
+    /// rule explains taints and selectors).
+    NotThisRule,
+    /// No eligible node has room; the closest and what it lacks.
+    Nowhere {
+        closest: String,
+        short: Vec<Shortfall>,
+        eligible: usize,
+    },
+}
+
+/// Node allocations indexed by name, with each node's room per resource
+/// computed once: pending pods × nodes would otherwise re-scan every node's
+/// pods and re-parse quantities for every pod.
+struct RoomIndex<'a> {
+    by_name: HashMap<&'a str, &'a NodeAllocation>,
+    room: HashMap<(&'a str, String), Quantity>,
+}
+
+impl<'a> RoomIndex<'a> {
+    fn new(alloc: &'a NodeAllocationFile) -> Self {
+        RoomIndex {
+            by_name: alloc.nodes.iter().map(|n| (n.node.as_str(), n)).collect(),
+            room: HashMap::new(),
+        }
+    }
+
+    fn room(&mut self, node: &'a str, n: &NodeAllocation, resource: &str) -> Quantity {
+        *self
+            .room
+            .entry((node, resource.to_string()))
+            .or_insert_with(|| room_after_freeing(n, resource))
+    }
+}
+
+fn fit<'a>(
+    ctx: &ClusterCtx<'a>,
+    index: &mut RoomIndex<'a>,
+    pod: &Pod,
+    requests: &BTreeMap<String, Quantity>,
+) -> Fit {
+    // (node, shortfalls as (resource, needed, room)), per eligible node.
+    let mut best: Option<(&str, Vec<Shortfall>, i128)> = None;
+    let mut eligible = 0;
+    for node in &ctx.cluster.nodes {
+        if !node_eligible(pod, node) {
+            continue;
+        }
+        let name = node_name(node);
+        let Some(n) = index.by_name.get(name).copied() else {
+            continue;
+        };
+        eligible += 1;
+        let mut short = Vec::new();
+        let mut score: i128 = 0;
+        for (resource, need) in requests {
+            let room = index.room(n.node.as_str(), n, resource);
+            let (need_v, room_v) = (amount(resource, need), amount(resource, &room));
+            if need_v > room_v {
+                // Relative shortfall in per-mille, so cpu and memory compare.
+                score += (need_v - room_v) * 1000 / need_v.max(1);
+                short.push((resource.clone(), *need, room));
+            }
+        }
+        if short.is_empty() {
+            return Fit::NotThisRule;
+        }
+        if best.as_ref().is_none_or(|(_, _, s)| score < *s) {
+            best = Some((name, short, score));
+        }
+    }
+    match best {
+        Some((closest, short, _)) if eligible > 0 => Fit::Nowhere {
+            closest: closest.to_string(),
+            short,
+            eligible,
+        },
+        _ => Fit::NotThisRule,
+    }
+}
+
 fn no_room(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
     let Some(alloc) = allocation(ctx) else {
         return Vec::new();
     };
+    let mut index = RoomIndex::new(alloc);
+    // Replicas of one workload share requests and placement constraints:
+    // judge each distinct scheduling signature once.
+    let mut memo: HashMap<String, Fit> = HashMap::new();
     let mut out = Vec::new();
     for pod in &ctx.cluster.pending_pods {
         let Some(spec) = pod.spec.as_ref() else {
@@ -398,43 +486,23 @@ fn no_room(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
         if requests.is_empty() {
             continue;
         }
-        // (node, shortfalls as (resource, needed, room)), per eligible node.
-        let mut best: Option<(&str, Vec<Shortfall>, i128)> = None;
-        let mut fits_somewhere = false;
-        let mut eligible = 0;
-        for node in &ctx.cluster.nodes {
-            if !node_eligible(pod, node) {
-                continue;
-            }
-            let Some(n) = alloc.node(node_name(node)) else {
-                continue;
-            };
-            eligible += 1;
-            let mut short = Vec::new();
-            let mut score: i128 = 0;
-            for (resource, need) in &requests {
-                let room = room_after_freeing(n, resource);
-                let (need_v, room_v) = (amount(resource, need), amount(resource, &room));
-                if need_v > room_v {
-                    // Relative shortfall in per-mille, so cpu and memory compare.
-                    score += (need_v - room_v) * 1000 / need_v.max(1);
-                    short.push((resource.clone(), *need, room));
-                }
-            }
-            if short.is_empty() {
-                fits_somewhere = true;
-                break;
-            }
-            if best.as_ref().is_none_or(|(_, _, s)| score < *s) {
-                best = Some((node_name(node), short, score));
-            }
-        }
-        if fits_somewhere || eligible == 0 {
-            continue;
-        }
-        let Some((closest, short, _)) = best else {
+        let signature = format!(
+            "{requests:?}|{:?}|{:?}|{:?}",
+            spec.node_selector, spec.tolerations, spec.affinity
+        );
+        let result = memo
+            .entry(signature)
+            .or_insert_with(|| fit(ctx, &mut index, pod, &requests))
+            .clone();
+        let Fit::Nowhere {
+            closest,
+            short,
+            eligible,
+        } = result
+        else {
             continue;
         };
+        let closest = closest.as_str();
         let name = pod.metadata.name.as_deref().unwrap_or_default();
         let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
         let shortages: Vec<String> = short
