@@ -2,13 +2,13 @@
 //! events, configmaps, secrets, persistent volumes and claims.
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    age, arr, col, format_labels, int, list_with_more, name, quantity, s, since, Column, Printer,
-    AGE, NAME,
+    age, arr, col, format_labels, int, list_with_more, name, quantity, s, Column, Printer, AGE,
+    NAME,
 };
 
 const PODS: &[Column] = &[
@@ -106,69 +106,32 @@ const NODES: &[Column] = &[
     ),
 ];
 
-fn node_address(obj: &Value, ty: &str) -> String {
-    arr(obj, "/status/addresses")
-        .iter()
-        .find(|a| s(a, "/type") == ty)
-        .map_or_else(|| "<none>".to_string(), |a| s(a, "/address").to_string())
-}
-
-fn or_unknown(v: &str) -> Value {
-    if v.is_empty() { "<unknown>" } else { v }.into()
-}
-
-/// `printNode`.
+/// `printNode`, through `kpm_semantics::node_status::node_row` (the
+/// workspace's one implementation of STATUS and ROLES).
 fn node(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let mut status: Vec<String> = Vec::new();
-    // The last Ready condition wins, as the printer fills a map by type.
-    if let Some(ready) = arr(obj, "/status/conditions")
-        .iter()
-        .rev()
-        .find(|c| s(c, "/type") == "Ready")
-    {
-        status.push(if s(ready, "/status") == "True" {
-            "Ready".into()
-        } else {
-            "NotReady".into()
-        });
-    }
-    if status.is_empty() {
-        status.push("Unknown".into());
-    }
-    if obj.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
-        status.push("SchedulingDisabled".into());
-    }
-    let mut roles: Vec<String> = Vec::new();
-    if let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object) {
-        for (k, v) in labels {
-            let role = match k.strip_prefix("node-role.kubernetes.io/") {
-                Some(r) => r.to_string(),
-                None if k == "kubernetes.io/role" => v.as_str().unwrap_or("").to_string(),
-                None => continue,
-            };
-            if !role.is_empty() && !roles.contains(&role) {
-                roles.push(role);
-            }
+    match Node::deserialize(obj) {
+        Ok(node) => {
+            let r = kpm_semantics::node_status::node_row(&node, now);
+            vec![
+                r.name.into(),
+                r.status.into(),
+                r.roles.into(),
+                r.age.into(),
+                r.version.into(),
+                r.internal_ip.into(),
+                r.external_ip.into(),
+                r.os_image.into(),
+                r.kernel_version.into(),
+                r.container_runtime.into(),
+            ]
+        }
+        // A node the typed model cannot read still gets a row.
+        Err(_) => {
+            let mut row = vec![name(obj), "Unknown".into(), "<none>".into(), age(obj, now)];
+            row.extend(std::iter::repeat_n(Value::from("<unknown>"), 6));
+            row
         }
     }
-    roles.sort();
-    let roles = if roles.is_empty() {
-        "<none>".to_string()
-    } else {
-        roles.join(",")
-    };
-    vec![
-        name(obj),
-        status.join(",").into(),
-        roles.into(),
-        age(obj, now),
-        s(obj, "/status/nodeInfo/kubeletVersion").into(),
-        node_address(obj, "InternalIP").into(),
-        node_address(obj, "ExternalIP").into(),
-        or_unknown(s(obj, "/status/nodeInfo/osImage")),
-        or_unknown(s(obj, "/status/nodeInfo/kernelVersion")),
-        or_unknown(s(obj, "/status/nodeInfo/containerRuntimeVersion")),
-    ]
 }
 
 const NAMESPACES: &[Column] = &[
@@ -320,57 +283,32 @@ const EVENTS: &[Column] = &[
     col("Name", "string", 1, "Name must be unique within a namespace."),
 ];
 
-/// `printEvent`.
+/// `printEvent`, through `kpm_semantics::events::event_row` (the
+/// workspace's one implementation of first/last seen, count and source).
 fn event(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let first = if s(obj, "/firstTimestamp").is_empty() {
-        since(obj, "/eventTime", now)
-    } else {
-        since(obj, "/firstTimestamp", now)
-    };
-    let mut last = if s(obj, "/lastTimestamp").is_empty() {
-        first.clone()
-    } else {
-        since(obj, "/lastTimestamp", now)
-    };
-    let mut count = int(obj, "/count");
-    if obj.get("series").is_some_and(|v| !v.is_null()) {
-        last = since(obj, "/series/lastObservedTime", now);
-        count = int(obj, "/series/count");
-    } else if count == 0 {
-        count = 1;
+    match Event::deserialize(obj) {
+        Ok(ev) => {
+            let r = kpm_semantics::events::event_row(&ev, now);
+            vec![
+                r.last_seen.into(),
+                r.type_.into(),
+                r.reason.into(),
+                r.object.into(),
+                r.subobject.into(),
+                r.source.into(),
+                r.message.into(),
+                r.first_seen.into(),
+                r.count.into(),
+                r.name.into(),
+            ]
+        }
+        // An event the typed model cannot read still gets a row.
+        Err(_) => {
+            let mut row: Vec<Value> = std::iter::repeat_n(Value::from("<unknown>"), 9).collect();
+            row.push(name(obj));
+            row
+        }
     }
-    let kind = s(obj, "/involvedObject/kind").to_lowercase();
-    let target = match s(obj, "/involvedObject/name") {
-        "" => kind,
-        n => format!("{kind}/{n}"),
-    };
-    let component = if s(obj, "/source/component").is_empty() {
-        s(obj, "/reportingComponent")
-    } else {
-        s(obj, "/source/component")
-    };
-    let host = if s(obj, "/source/host").is_empty() {
-        s(obj, "/reportingInstance")
-    } else {
-        s(obj, "/source/host")
-    };
-    let source = if host.is_empty() {
-        component.to_string()
-    } else {
-        format!("{component}, {host}")
-    };
-    vec![
-        last.into(),
-        s(obj, "/type").into(),
-        s(obj, "/reason").into(),
-        target.into(),
-        s(obj, "/involvedObject/fieldPath").into(),
-        source.into(),
-        s(obj, "/message").trim().into(),
-        first.into(),
-        count.into(),
-        name(obj),
-    ]
 }
 
 fn object_len(obj: &Value, field: &str) -> usize {
