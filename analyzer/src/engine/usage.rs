@@ -187,29 +187,10 @@ pub fn memory_limit(pod: &Pod) -> Option<u64> {
     u64::try_from(total).ok()
 }
 
-/// STATUS column of `kubectl get nodes`: `Ready`, `NotReady` or `Unknown`,
-/// plus `,SchedulingDisabled` when cordoned.
+/// STATUS column of `kubectl get nodes`, as `printNode` computes it
+/// (`kpm_semantics::node_status`, shared with `serve`).
 pub fn node_status(node: &Node) -> String {
-    let ready = node
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-        .map(|c| c.status.as_str());
-    let mut s = match ready {
-        Some("True") => "Ready".to_string(),
-        Some("False") => "NotReady".to_string(),
-        _ => "Unknown".to_string(),
-    };
-    if node
-        .spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
-    {
-        s.push_str(",SchedulingDisabled");
-    }
-    s
+    kpm_semantics::node_status::node_status(node)
 }
 
 /// Bad conditions: pressure `True`, `Ready` not `True`, with their messages.

@@ -300,11 +300,7 @@ fn cordoned(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
     }
     let name = node_name(node);
     let node_ref = ObjectRef::cluster("Node", name);
-    let status = if is_ready(node) {
-        "Ready,SchedulingDisabled"
-    } else {
-        "NotReady,SchedulingDisabled"
-    };
+    let status = kpm_semantics::node_status::node_status(node);
     Some(
         ctx.finding("node-cordoned", Layer::Node, Severity::Warning, node_ref.clone())
             .symptom(format!("Node {name} {status}"))
