@@ -215,8 +215,6 @@ pub struct Infra {
     pub pod_metrics_problem: Option<String>,
     /// Cluster Autoscaler / Karpenter pods.
     pub autoscalers: Vec<(AutoscalerKind, InfraPod)>,
-    /// Pods seen in the bundle (all namespaces).
-    pub pods_total: usize,
 }
 
 /// Cluster-scoped data, alive for the whole run.
@@ -249,9 +247,41 @@ pub struct ClusterData {
     /// run after it.
     pub pending_pods: Vec<Pod>,
     pub(crate) node_index: HashMap<String, usize>,
+    /// Free cpu and memory per node, computed on first use: scheduling
+    /// evidence for each pending pod compares it against every node, and
+    /// re-parsing 5,000 nodes' quantities per pod dominated large bundles.
+    pub(crate) node_free: std::sync::OnceLock<Vec<NodeFree>>,
+}
+
+/// What the scheduler still sees free on one node (allocatable minus the
+/// requests of its non-terminated pods, as `kubectl describe node`).
+#[derive(Debug, Clone)]
+pub struct NodeFree {
+    /// Node name.
+    pub node: String,
+    /// Free cpu (negative when requests overshoot).
+    pub cpu: kpm_semantics::quantity::Quantity,
+    /// Free memory (negative when requests overshoot).
+    pub memory: kpm_semantics::quantity::Quantity,
 }
 
 impl ClusterData {
+    /// Free cpu and memory of every node in `derived/node-allocation.json`
+    /// (empty without it), in the file's order; computed once.
+    pub fn node_free(&self) -> &[NodeFree] {
+        self.node_free.get_or_init(|| {
+            self.node_allocation
+                .iter()
+                .flat_map(|a| a.nodes.iter())
+                .map(|n| NodeFree {
+                    node: n.node.clone(),
+                    cpu: n.free("cpu"),
+                    memory: n.free("memory"),
+                })
+                .collect()
+        })
+    }
+
     /// Rebuilds the node-by-name index after `nodes` was changed (tests,
     /// tools building a `ClusterData` by hand).
     pub fn reindex(&mut self) {

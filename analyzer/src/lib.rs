@@ -6,6 +6,7 @@ pub mod cli;
 pub mod context;
 pub mod engine;
 pub mod load;
+pub mod par;
 pub mod rules;
 
 pub use engine::{analyze, Options};

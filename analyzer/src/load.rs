@@ -20,12 +20,7 @@ use crate::context::{
 /// Why `what` (a manifest step name) in `namespace` is unavailable, from the
 /// manifest, or `None` when its step ended `ok` or was not recorded.
 pub fn step_failure(bundle: &Bundle, what: &str, namespace: Option<&str>) -> Option<Unavailable> {
-    let step = bundle
-        .manifest()
-        .steps
-        .iter()
-        .filter(|s| s.what == what && s.namespace.as_deref() == namespace && s.object.is_none())
-        .find(|s| s.outcome != Outcome::Ok)?;
+    let step = bundle.failed_step(what, namespace, None)?;
     Some(Unavailable::Failed {
         outcome: step.outcome,
         http_status: step.http_status,
@@ -42,7 +37,7 @@ fn read_items<T: DeserializeOwned>(
     damage: &mut Vec<Damage>,
 ) -> Vec<T> {
     let failure = step_failure(bundle, kind.plural, namespace);
-    let result = bundle.read_kind::<T>(kind, namespace);
+    let result = bundle.read_kind_lean::<T>(kind, namespace);
     match result {
         Ok(Some(list)) => {
             // A failed step that still left a file (e.g. a timeout during
@@ -107,23 +102,50 @@ fn kind(plural: &str) -> Option<&'static ResourceKind> {
 /// Loads every cluster-scoped file and runs the cheap infra pass over the
 /// pods of every namespace. Damage is appended to `damage`.
 pub fn load_cluster(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData {
+    // The infra pass re-reads every pods file: run it beside the (large)
+    // cluster files instead of after them.
+    std::thread::scope(|scope| {
+        let infra = scope.spawn(|| infra_pass(bundle));
+        let cluster = load_cluster_files(bundle, damage);
+        let infra = match infra.join() {
+            Ok(infra) => infra,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        ClusterData { infra, ..cluster }
+    })
+}
+
+/// Reads a cluster-scoped list straight into `T`; only when that fails is
+/// it read item by item, so one bad item is damage and the others are kept.
+fn read_cluster_kind<T: DeserializeOwned>(
+    bundle: &Bundle,
+    plural: &str,
+    unavailable: &mut BTreeMap<String, Unavailable>,
+    damage: &mut Vec<Damage>,
+) -> Vec<T> {
+    let Some(k) = kind(plural) else {
+        return Vec::new();
+    };
+    if let Ok(Some(list)) = bundle.read_kind_lean::<T>(k, None) {
+        if let Some(f) = step_failure(bundle, plural, None) {
+            unavailable.insert(plural.to_string(), f);
+        }
+        return list.items;
+    }
+    let raw = read_items::<serde_json::Value>(bundle, k, None, unavailable, damage);
+    let file = k.path(None).unwrap_or_default();
+    typed(raw, &file, damage)
+}
+
+/// Everything of [`ClusterData`] but the infra pass.
+fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData {
     let manifest = bundle.manifest();
     let mut unavailable = BTreeMap::new();
-    let mut read =
-        |plural: &str, unavailable: &mut BTreeMap<String, Unavailable>| -> Vec<serde_json::Value> {
-            match kind(plural) {
-                Some(k) => read_items(bundle, k, None, unavailable, damage),
-                None => Vec::new(),
-            }
-        };
-    let nodes_raw = read("nodes", &mut unavailable);
-    let namespaces_raw = read("namespaces", &mut unavailable);
-    let classes_raw = read("ingressclasses", &mut unavailable);
-    let pvs_raw = read("persistentvolumes", &mut unavailable);
-    let nodes = typed(nodes_raw, "cluster/nodes.json", damage);
-    let namespaces = typed(namespaces_raw, "cluster/namespaces.json", damage);
-    let ingress_classes = typed(classes_raw, "cluster/ingressclasses.json", damage);
-    let persistent_volumes = typed(pvs_raw, "cluster/persistentvolumes.json", damage);
+    let nodes = read_cluster_kind(bundle, "nodes", &mut unavailable, damage);
+    let namespaces = read_cluster_kind(bundle, "namespaces", &mut unavailable, damage);
+    let ingress_classes = read_cluster_kind(bundle, "ingressclasses", &mut unavailable, damage);
+    let persistent_volumes =
+        read_cluster_kind(bundle, "persistentvolumes", &mut unavailable, damage);
 
     #[derive(Deserialize)]
     struct VersionInfo {
@@ -142,7 +164,6 @@ pub fn load_cluster(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData {
         layout::NODE_ALLOCATION,
         damage,
     );
-    let infra = infra_pass(bundle);
     let node_index: HashMap<String, usize> = nodes
         .iter()
         .enumerate()
@@ -160,9 +181,10 @@ pub fn load_cluster(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData {
         node_metrics,
         node_allocation,
         unavailable,
-        infra,
+        infra: Infra::default(),
         pending_pods: Vec::new(),
         node_index,
+        node_free: Default::default(),
     }
 }
 
@@ -419,23 +441,52 @@ fn infra_pod(bundle: &Bundle, namespace: &str, pod: SlimPod) -> InfraPod {
     }
 }
 
+/// Every label value and image fragment [`role`] looks for contains one of
+/// these, so a pods file without any of them holds no infrastructure pod.
+const INFRA_MARKERS: &str = "kube-dns|coredns|metrics-server|cluster-autoscaler|karpenter|\
+ingress-nginx|nginx-ingress|traefik|haproxy|kubernetes-ingress|kong|contour";
+
+/// Whether a pods file could hold an infrastructure pod (a multi-literal
+/// search, far cheaper than parsing the file).
+fn mentions_infra(bytes: &[u8]) -> bool {
+    static MARKERS: std::sync::OnceLock<Option<regex::bytes::Regex>> = std::sync::OnceLock::new();
+    match MARKERS.get_or_init(|| regex::bytes::Regex::new(INFRA_MARKERS).ok()) {
+        Some(re) => re.is_match(bytes),
+        // Unreachable with the literal above; parsing everything is safe.
+        None => true,
+    }
+}
+
+/// One namespace's infrastructure pods.
+fn infra_pods(bundle: &Bundle, ns: &str) -> Vec<(Role, InfraPod)> {
+    let path = layout::namespaced_path(ns, "pods");
+    // Damage of pods.json is reported when the namespace is loaded.
+    let Ok(bytes) = bundle.read_bytes(&path) else {
+        return Vec::new();
+    };
+    if !mentions_infra(&bytes) {
+        return Vec::new();
+    }
+    let Ok(list) = serde_json::from_slice::<SlimList>(&bytes) else {
+        return Vec::new();
+    };
+    list.items
+        .into_iter()
+        .filter_map(|pod| role(&pod).map(|r| (r, pod)))
+        .map(|(r, pod)| (r, infra_pod(bundle, ns, pod)))
+        .collect()
+}
+
 /// The cheap first pass: pods of every namespace parsed into a slim shape,
 /// only infrastructure pods kept.
 fn infra_pass(bundle: &Bundle) -> Infra {
     let mut infra = Infra::default();
-    for ns in bundle.namespaces() {
-        let path = layout::namespaced_path(&ns, "pods");
-        if !bundle.contains(&path) {
-            continue;
-        }
-        // Damage of pods.json is reported when the namespace is loaded.
-        let Ok(list) = bundle.read_json::<SlimList>(&path) else {
-            continue;
-        };
-        infra.pods_total += list.items.len();
-        for pod in list.items {
-            let Some(r) = role(&pod) else { continue };
-            let p = infra_pod(bundle, &ns, pod);
+    let namespaces = bundle.namespaces();
+    // Every pods file is inflated here once more, so spread it over threads;
+    // results come back in bundle order.
+    let per_namespace = crate::par::map_ordered(&namespaces, |ns| infra_pods(bundle, ns));
+    for pods in per_namespace {
+        for (r, p) in pods {
             match r {
                 Role::Dns => infra.dns_pods.push(p),
                 Role::MetricsServer => infra.metrics_server_pods.push(p),
@@ -535,6 +586,32 @@ mod tests {
             role(&app).is_none(),
             "plain nginx is not an ingress controller"
         );
+    }
+
+    #[test]
+    fn every_recognised_role_passes_the_marker_prefilter() {
+        // One pod per way `role` recognises infrastructure: if the marker
+        // list misses one, its namespace would be skipped unparsed.
+        let pods = [
+            serde_json::json!({"metadata": {"name": "a", "labels": {"k8s-app": "kube-dns"}}}),
+            serde_json::json!({"metadata": {"name": "b", "labels": {"app.kubernetes.io/name": "coredns"}}}),
+            serde_json::json!({"metadata": {"name": "c"}, "spec": {"containers": [{"image": "registry.k8s.io/metrics-server/metrics-server:v0.7.2"}]}}),
+            serde_json::json!({"metadata": {"name": "d", "labels": {"app": "aws-cluster-autoscaler"}}}),
+            serde_json::json!({"metadata": {"name": "e"}, "spec": {"containers": [{"image": "public.ecr.aws/karpenter/controller:1.1.1"}]}}),
+            serde_json::json!({"metadata": {"name": "f", "labels": {"app": "nginx-ingress"}}}),
+            serde_json::json!({"metadata": {"name": "g"}, "spec": {"containers": [{"image": "traefik:v3.2"}]}}),
+            serde_json::json!({"metadata": {"name": "h", "labels": {"app.kubernetes.io/name": "kubernetes-ingress"}}}),
+            serde_json::json!({"metadata": {"name": "i", "labels": {"app": "ingress-kong"}}}),
+            serde_json::json!({"metadata": {"name": "j"}, "spec": {"containers": [{"image": "ghcr.io/projectcontour/contour:v1.30.0"}]}}),
+        ];
+        for pod in pods {
+            let bytes = serde_json::to_vec(&serde_json::json!({"items": [pod.clone()]})).unwrap();
+            assert!(role(&slim(pod.clone())).is_some(), "{pod}");
+            assert!(mentions_infra(&bytes), "prefilter misses {pod}");
+        }
+        let app = br#"{"items":[{"metadata":{"name":"web-1","labels":{"app":"web"}},
+            "spec":{"containers":[{"name":"web","image":"nginx:1.27"}]}}]}"#;
+        assert!(!mentions_infra(app));
     }
 
     #[test]

@@ -9,9 +9,11 @@
 
 pub mod error;
 pub mod layout;
+pub mod lean;
 pub mod manifest;
 pub mod reader;
 pub mod secret;
+mod shared_file;
 pub mod writer;
 
 pub use error::{BundleError, Result};

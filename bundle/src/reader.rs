@@ -4,11 +4,11 @@
 //! the caller from reading the others: the analyzer reports what it could
 //! read and lists the damage.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -16,11 +16,14 @@ use zip::ZipArchive;
 
 use crate::error::{BundleError, Result};
 use crate::layout::{self, is_safe_entry_path, Entry, ResourceKind};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Outcome, Step};
+use crate::shared_file::SharedFile;
 use crate::writer::sha256_hex;
 
 enum Source {
-    Zip(Mutex<ZipArchive<BufReader<File>>>),
+    /// Cloned per read: clones share the central directory and the file
+    /// handle, so entries are decompressed concurrently without a lock.
+    Zip(ZipArchive<SharedFile>),
     Dir(PathBuf),
 }
 
@@ -30,7 +33,13 @@ pub struct Bundle {
     source: Source,
     manifest: Manifest,
     entries: BTreeSet<String>,
+    /// First failed step per (what, namespace, object), built on first use:
+    /// a collected manifest holds a step per log, and the analyzer asks
+    /// about a step for every list and every missing log.
+    failed_steps: OnceLock<HashMap<StepKey, usize>>,
 }
+
+type StepKey = (String, Option<String>, Option<String>);
 
 /// A Kubernetes `List` as stored in a bundle.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,11 +77,14 @@ impl Bundle {
                 path: path.clone(),
                 source,
             })?;
-            let archive =
-                ZipArchive::new(BufReader::new(file)).map_err(|e| BundleError::CorruptZip {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
+            let file = SharedFile::new(file).map_err(|source| BundleError::Open {
+                path: path.clone(),
+                source,
+            })?;
+            let archive = ZipArchive::new(file).map_err(|e| BundleError::CorruptZip {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
             let mut entries = BTreeSet::new();
             for name in archive.file_names() {
                 let name = name.map_err(|e| BundleError::CorruptZip {
@@ -83,13 +95,14 @@ impl Bundle {
                     entries.insert(name.into_owned());
                 }
             }
-            (Source::Zip(Mutex::new(archive)), entries)
+            (Source::Zip(archive), entries)
         };
         let mut bundle = Bundle {
             path: path.clone(),
             source,
             manifest: placeholder_manifest(),
             entries,
+            failed_steps: OnceLock::new(),
         };
         if !bundle.entries.contains(layout::MANIFEST) {
             return Err(BundleError::MissingManifest { path });
@@ -120,6 +133,33 @@ impl Bundle {
     /// The manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The first manifest step for `what` (`pods`, `metrics/pods`,
+    /// `logs/previous` …) in `namespace` about `object` that did not end
+    /// `ok`, if any.
+    pub fn failed_step(
+        &self,
+        what: &str,
+        namespace: Option<&str>,
+        object: Option<&str>,
+    ) -> Option<&Step> {
+        let index = self.failed_steps.get_or_init(|| {
+            let mut index = HashMap::new();
+            for (i, s) in self.manifest.steps.iter().enumerate() {
+                if s.outcome != Outcome::Ok {
+                    let key = (s.what.clone(), s.namespace.clone(), s.object.clone());
+                    index.entry(key).or_insert(i);
+                }
+            }
+            index
+        });
+        let key = (
+            what.to_string(),
+            namespace.map(str::to_string),
+            object.map(str::to_string),
+        );
+        index.get(&key).and_then(|&i| self.manifest.steps.get(i))
     }
 
     /// Every file path in the bundle, sorted.
@@ -181,11 +221,7 @@ impl Bundle {
                 std::fs::read(root.join(file)).map_err(read_err)
             }
             Source::Zip(archive) => {
-                let mut archive = archive.lock().map_err(|_| {
-                    read_err(std::io::Error::other(
-                        "bundle reader poisoned by an earlier panic",
-                    ))
-                })?;
+                let mut archive = archive.clone();
                 let mut entry = archive
                     .by_name(file)
                     .map_err(|e| read_err(std::io::Error::other(e.to_string())))?;
@@ -227,6 +263,25 @@ impl Bundle {
     ) -> Result<Option<List<T>>> {
         match kind.path(namespace) {
             Some(path) if self.contains(&path) => self.read_list(&path).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Like [`Bundle::read_kind`], without `managedFields[].fieldsV1` (see
+    /// [`crate::lean`]): for analysis, where that bookkeeping is never read
+    /// and would be most of the parsing.
+    pub fn read_kind_lean<T: DeserializeOwned>(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+    ) -> Result<Option<List<T>>> {
+        match kind.path(namespace) {
+            Some(path) if self.contains(&path) => {
+                let bytes = self.read_bytes(&path)?;
+                crate::lean::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| BundleError::from_json(&path, &e))
+            }
             _ => Ok(None),
         }
     }

@@ -190,8 +190,14 @@ impl BundleWriter {
     pub fn finish(mut self, mut manifest: Manifest) -> Result<PathBuf> {
         manifest.files = std::mem::take(&mut self.files);
         manifest.format_version = layout::FORMAT_VERSION;
-        let json = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| write_err(layout::MANIFEST, std::io::Error::other(e)))?;
+        // Streamed, not built in memory first: a collected manifest holds a
+        // step per log request (~150,000 on a 150k-pod cluster, ~65 MB).
+        let write_manifest = |out: &mut dyn Write, at: &Path| -> Result<()> {
+            let mut out = BufWriter::with_capacity(64 * 1024, out);
+            serde_json::to_writer_pretty(&mut out, &manifest)
+                .map_err(|e| write_err(at, std::io::Error::other(e)))?;
+            out.flush().map_err(|e| write_err(at, e))
+        };
         match self.sink {
             Sink::Zip { zip, temp, dest } => {
                 let mut zip = *zip;
@@ -200,7 +206,7 @@ impl BundleWriter {
                     .large_file(true);
                 zip.start_file(layout::MANIFEST, options)
                     .map_err(|e| zip_err(&temp, e))?;
-                zip.write_all(&json).map_err(|e| write_err(&temp, e))?;
+                write_manifest(&mut zip, &temp)?;
                 let buffered = zip.finish().map_err(|e| zip_err(&temp, e))?;
                 let file = buffered
                     .into_inner()
@@ -212,7 +218,8 @@ impl BundleWriter {
             }
             Sink::Dir { root } => {
                 let path = root.join(layout::MANIFEST);
-                fs::write(&path, &json).map_err(|e| write_err(&path, e))?;
+                let mut file = File::create(&path).map_err(|e| write_err(&path, e))?;
+                write_manifest(&mut file, &path)?;
                 Ok(root)
             }
         }

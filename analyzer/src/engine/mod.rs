@@ -87,21 +87,30 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     let mut usage_acc = usage::UsageAccumulator::default();
     let mut pending = Vec::new();
     let mut pods_seen = 0usize;
-    for name in &namespaces {
-        let data = load_namespace(bundle, name);
-        damage.extend(data.damage.iter().cloned());
-        coverage.extend(coverage::namespace_gaps(&data));
-        let ctx = NamespaceCtx::new(bundle, &cluster, &data);
-        let ns_findings = rules::run_namespace(&ctx);
-        skeletons.extend(apps::build(&ctx, &mut links));
-        timeline_entries.extend(timeline::namespace_entries(&ctx, &ns_findings));
-        usage_acc.add_namespace(&ctx);
-        damage.extend(ctx.take_damage());
-        pending.extend(data.pods.iter().filter(|p| is_unscheduled(p)).cloned());
-        pods_seen += data.pods.len();
-        findings.extend(ns_findings);
-        // `data` and `ctx` drop here: one namespace in memory at a time.
-    }
+    // Namespaces are parsed on background threads, analysed here in order,
+    // and freed on another.
+    let freed = crate::par::BackgroundDrop::new();
+    crate::par::pipeline(
+        &namespaces,
+        |name| load_namespace(bundle, name),
+        |_, data| {
+            damage.extend(data.damage.iter().cloned());
+            coverage.extend(coverage::namespace_gaps(&data));
+            let ctx = NamespaceCtx::new(bundle, &cluster, &data);
+            let ns_findings = rules::run_namespace(&ctx);
+            skeletons.extend(apps::build(&ctx, &mut links));
+            timeline_entries.extend(timeline::namespace_entries(&ctx, &ns_findings));
+            usage_acc.add_namespace(&ctx);
+            damage.extend(ctx.take_damage());
+            pending.extend(data.pods.iter().filter(|p| is_unscheduled(p)).cloned());
+            pods_seen += data.pods.len();
+            findings.extend(ns_findings);
+            // A namespace lives only while its rules run.
+            drop(ctx);
+            freed.later(data);
+        },
+    );
+    drop(freed);
     cluster.pending_pods = pending;
     let cctx = ClusterCtx::new(bundle, &cluster);
     findings.extend(rules::run_cluster(&cctx));

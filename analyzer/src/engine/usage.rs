@@ -49,7 +49,11 @@ fn q(
 impl UsageAccumulator {
     /// Adds one namespace's pods and pod metrics.
     pub fn add_namespace(&mut self, ctx: &NamespaceCtx<'_>) {
-        for pod in &ctx.ns.pods {
+        // The collector's derived allocation saw every pod of every
+        // namespace and is what the node summaries use; summing the pods
+        // again is only needed without it.
+        let sum_pods = ctx.cluster.node_allocation.is_none();
+        for pod in ctx.ns.pods.iter().filter(|_| sum_pods) {
             let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_ref()) else {
                 continue;
             };

@@ -75,11 +75,9 @@ fn log_evidence(
 /// outcome when it failed (e.g. `forbidden` on `pods/log`), else plainly absent.
 fn missing_log_reason(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>, container: &str) -> String {
     let object = format!("{}/{container}", facts.name);
-    let failed = ctx.bundle.manifest().steps.iter().find(|s| {
-        s.what.starts_with("logs")
-            && s.namespace.as_deref() == Some(facts.namespace)
-            && s.object.as_deref() == Some(object.as_str())
-            && s.outcome != kpm_bundle::Outcome::Ok
+    let failed = ["logs", "logs/previous"].iter().find_map(|what| {
+        ctx.bundle
+            .failed_step(what, Some(facts.namespace), Some(object.as_str()))
     });
     match failed {
         Some(step) => format!(

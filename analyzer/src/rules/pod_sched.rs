@@ -12,7 +12,7 @@ use kpm_semantics::quantity::Quantity;
 use kpm_semantics::resources::pod_requests_and_limits;
 
 use super::pod::PodFacts;
-use crate::context::NamespaceCtx;
+use crate::context::{NamespaceCtx, NodeFree};
 
 /// One reason of a FailedScheduling message and how many nodes it excluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,9 +176,9 @@ pub fn unschedulable(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Fin
 /// non-terminated pods, from `derived/node-allocation.json`) against the
 /// pod's requests; the closest node first.
 pub fn fit_evidence(ctx: &NamespaceCtx<'_>, pod: &Pod) -> Vec<Evidence> {
-    let Some(alloc) = ctx.cluster.node_allocation.as_ref() else {
+    if ctx.cluster.node_allocation.is_none() {
         return Vec::new();
-    };
+    }
     let Some(spec) = pod.spec.as_ref() else {
         return Vec::new();
     };
@@ -188,43 +188,45 @@ pub fn fit_evidence(ctx: &NamespaceCtx<'_>, pod: &Pod) -> Vec<Evidence> {
     if cpu.is_zero() && mem.is_zero() {
         return Vec::new();
     }
+    let short = |want: &Quantity, free: &Quantity| {
+        if want.is_zero() || free.nanos() >= want.nanos() {
+            0.0
+        } else {
+            (want.nanos() - free.nanos()) as f64 / want.nanos() as f64
+        }
+    };
     // Shortfall ratio per node: the larger of cpu and memory missing as a
-    // fraction of the request; 0 means it fits.
-    let mut rows: Vec<(f64, String, String)> = alloc
-        .nodes
+    // fraction of the request; 0 means it fits. Only the three closest
+    // nodes are formatted: a 5,000-node cluster is scored, not printed.
+    let mut scored: Vec<(f64, &NodeFree)> = ctx
+        .cluster
+        .node_free()
         .iter()
-        .map(|n| {
-            let mut free_cpu = n.allocatable_of("cpu");
-            free_cpu.sub(&n.requested("cpu"));
-            let mut free_mem = n.allocatable_of("memory");
-            free_mem.sub(&n.requested("memory"));
-            let short = |want: &Quantity, free: &Quantity| {
-                if want.is_zero() || free.nanos() >= want.nanos() {
-                    0.0
-                } else {
-                    (want.nanos() - free.nanos()) as f64 / want.nanos() as f64
-                }
-            };
-            let score = short(&cpu, &free_cpu).max(short(&mem, &free_mem));
-            let value = format!(
-                "{} cpu, {} memory free",
-                fmt_cpu(&free_cpu),
-                fmt_mem(&free_mem)
-            );
-            (score, n.node.clone(), value)
-        })
+        .map(|n| (short(&cpu, &n.cpu).max(short(&mem, &n.memory)), n))
         .collect();
-    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let by_score = |a: &(f64, &NodeFree), b: &(f64, &NodeFree)| {
+        a.0.total_cmp(&b.0).then_with(|| a.1.node.cmp(&b.1.node))
+    };
+    let keep = scored.len().min(3);
+    if keep > 0 && scored.len() > keep {
+        scored.select_nth_unstable_by(keep - 1, by_score);
+        scored.truncate(keep);
+    }
+    scored.sort_by(by_score);
     let wanted = format!(
         "pod requests {} cpu, {} memory",
         fmt_cpu(&cpu),
         fmt_mem(&mem)
     );
-    rows.into_iter()
-        .take(3)
-        .map(|(_, node, value)| Evidence::Metric {
-            name: format!("room on node {node}"),
-            value,
+    scored
+        .into_iter()
+        .map(|(_, n)| Evidence::Metric {
+            name: format!("room on node {}", n.node),
+            value: format!(
+                "{} cpu, {} memory free",
+                fmt_cpu(&n.cpu),
+                fmt_mem(&n.memory)
+            ),
             compared_to: Some(wanted.clone()),
         })
         .collect()

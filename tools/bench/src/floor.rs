@@ -5,7 +5,9 @@
 //!
 //! The parent re-executes itself as `kpm-bench floor-run --mode M BUNDLE`;
 //! the child does the pass with `kpm_bundle::Bundle` and prints its own
-//! breakdown (open, decompress, parse) as one JSON line.
+//! breakdown (open, decompress, parse) as one JSON line. Like the analyzer,
+//! the pass uses every core and mimalloc, so the floor is the least this
+//! machine needs, not a single-threaded straw man.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -51,9 +53,9 @@ pub struct Pass {
     pub bytes: u64,
     /// Opening the bundle (central directory, manifest).
     pub open_secs: f64,
-    /// Decompressing entries.
+    /// Decompressing entries (summed over the pass's threads).
     pub read_secs: f64,
-    /// Parsing them.
+    /// Parsing them (summed over the pass's threads).
     pub parse_secs: f64,
     /// Peak RSS of the pass's process (`VmHWM`), KiB, read in-process.
     pub hwm_kib: u64,
@@ -73,13 +75,64 @@ pub fn pass(bundle: &Path, mode: Mode) -> Result<Pass> {
         .filter(|e| e.ends_with(".json"))
         .map(str::to_string)
         .collect();
+    // As many threads as the analyzer uses (every core): the floor is
+    // what this machine needs at least, not what one core needs.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(names.len().max(1));
+    let parts: Vec<Result<Part>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
+                let names = names.iter().skip(k).step_by(threads);
+                let b = &b;
+                scope.spawn(move || floor_part(b, bundle, names, mode))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a floor thread panicked")))
+            })
+            .collect()
+    });
     let (mut read, mut parse) = (Duration::ZERO, Duration::ZERO);
-    for name in &names {
+    for part in parts {
+        let part = part?;
+        read += part.read;
+        parse += part.parse;
+        out.entries += part.entries;
+        out.bytes += part.bytes;
+    }
+    out.read_secs = read.as_secs_f64();
+    out.parse_secs = parse.as_secs_f64();
+    out.hwm_kib = crate::measure::self_hwm_kib().unwrap_or(0);
+    Ok(out)
+}
+
+/// What one floor thread did.
+#[derive(Default)]
+struct Part {
+    entries: usize,
+    bytes: u64,
+    read: Duration,
+    parse: Duration,
+}
+
+fn floor_part<'a>(
+    b: &Bundle,
+    bundle: &Path,
+    names: impl Iterator<Item = &'a String>,
+    mode: Mode,
+) -> Result<Part> {
+    let mut out = Part::default();
+    for name in names {
         let t = Instant::now();
         let bytes = b
             .read_bytes(name)
             .with_context(|| format!("{}: {name}", bundle.display()))?;
-        read += t.elapsed();
+        out.read += t.elapsed();
         let t = Instant::now();
         match mode {
             Mode::Raw => {}
@@ -93,13 +146,10 @@ pub fn pass(bundle: &Path, mode: Mode) -> Result<Pass> {
                 drop(v);
             }
         }
-        parse += t.elapsed();
+        out.parse += t.elapsed();
         out.entries += 1;
         out.bytes += bytes.len() as u64;
     }
-    out.read_secs = read.as_secs_f64();
-    out.parse_secs = parse.as_secs_f64();
-    out.hwm_kib = crate::measure::self_hwm_kib().unwrap_or(0);
     Ok(out)
 }
 

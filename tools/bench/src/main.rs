@@ -30,6 +30,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::data::{Spec, Stats};
 use crate::env::Env;
 
+/// The analyzer's allocator, so the floor pass (`floor-run`) allocates the
+/// way the analysis it is compared with does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Scale benchmarks of kpm: analysis, raw floor, snapshot server, collector.
 ///
 /// Binaries are taken from the directory of kpm-bench itself; build them

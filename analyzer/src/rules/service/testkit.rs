@@ -93,6 +93,7 @@ impl Fixture {
             infra: Infra::default(),
             pending_pods: Vec::new(),
             node_index: HashMap::new(),
+            node_free: Default::default(),
         };
         let ns = NamespaceData {
             name: ns.to_string(),
