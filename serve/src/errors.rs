@@ -38,6 +38,12 @@ pub enum ServeError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The background thread that builds the field indexes could not start.
+    #[error("cannot start the index thread: {source}")]
+    Thread {
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// A `--fail` knob could not be parsed.
     #[error("invalid --fail {spec:?}: {reason}")]
     InvalidFail {

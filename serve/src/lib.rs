@@ -25,12 +25,15 @@
 //!   stored logs.
 //!
 //! Module map: [`server`] (HTTP), [`routes`] (URL → answer), [`discovery`],
-//! [`store`] (lazy cached lists), [`list`] (selection and paging),
+//! [`store`] (lazy lists), [`cache`] (bounded by bytes), [`index`] (field
+//! indexes across namespaces), [`list`] (selection, paging, list bodies),
 //! [`selectors`], [`table`] (server-side printing), [`logs`], [`metrics`],
 //! [`errors`], [`knobs`] (test knobs), [`kubeconfig`].
 
+pub mod cache;
 pub mod discovery;
 pub mod errors;
+pub mod index;
 pub mod knobs;
 pub mod kubeconfig;
 pub mod list;
@@ -72,11 +75,22 @@ pub struct ServeArgs {
     /// Test knob: delay every request by this many milliseconds.
     #[arg(long)]
     pub latency_ms: Option<u64>,
+    /// Memory for parsed lists, in MiB: the least recently used lists are
+    /// dropped beyond it and parsed again when asked for.
+    #[arg(long, default_value_t = cache::DEFAULT_BUDGET >> 20)]
+    pub cache_mib: usize,
     /// Test knob, repeatable: force a failure, e.g. `secrets=403`,
     /// `pods=500`, `events=timeout`, `configmaps=404`, `shop/secrets=403`,
-    /// `pods/log=500`.
+    /// `pods/log=500`, `shop/pods=429x2` (first two requests only), `pods=410`
+    /// (expired continue token).
     #[arg(long = "fail")]
     pub fail: Vec<String>,
+    /// Test knob: do not send the API Priority and Fairness response headers
+    /// (`X-Kubernetes-PF-FlowSchema-UID`, `X-Kubernetes-PF-PriorityLevel-UID`)
+    /// that a real API server, like this one by default, puts on every
+    /// answer: imitates a server without APF.
+    #[arg(long)]
+    pub no_apf: bool,
 }
 
 /// A server started by [`start`]. Dropping it stops the server.
@@ -118,7 +132,8 @@ impl Drop for RunningServer {
 /// Opens the bundle, binds 127.0.0.1, writes the kubeconfig and serves in
 /// the background of the current tokio runtime.
 pub async fn start(args: ServeArgs) -> Result<RunningServer, ServeError> {
-    let knobs = knobs::Knobs::new(args.page_size, args.latency_ms, &args.fail)?;
+    let mut knobs = knobs::Knobs::new(args.page_size, args.latency_ms, &args.fail)?;
+    knobs.no_apf = args.no_apf;
     let bundle = kpm_bundle::Bundle::open(&args.bundle).map_err(|source| ServeError::Bundle {
         path: args.bundle.clone(),
         source,
@@ -144,12 +159,21 @@ pub async fn start(args: ServeArgs) -> Result<RunningServer, ServeError> {
         source,
     })?;
     let has_metrics = metrics::bundle_has_metrics(&bundle);
+    let store = store::Store::with_budget(bundle, args.cache_mib.saturating_mul(1 << 20));
     let state = Arc::new(routes::State {
-        store: store::Store::new(bundle),
+        store,
         knobs,
         server_address: addr.to_string(),
         has_metrics,
     });
+    // Build the field indexes while the first requests are answered: they
+    // read every namespace once, which `kubectl describe node` must not
+    // wait for. A request that needs one before it is ready waits for it.
+    let warm = state.clone();
+    std::thread::Builder::new()
+        .name("kpm-serve-index".into())
+        .spawn(move || warm.store.warm_indexes())
+        .map_err(|source| ServeError::Thread { source })?;
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(server::accept_loop(listener, state, stopped));
     Ok(RunningServer {

@@ -9,14 +9,13 @@
 use std::sync::Arc;
 
 use base64::Engine;
+use kpm_bundle::layout::ResourceKind;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use crate::errors::ApiError;
+use crate::index::Pos;
 use crate::selectors::{FieldSelector, LabelSelector};
-use kpm_bundle::layout::ResourceKind;
-
-use crate::store::{ItemRef, Loaded, Store};
+use crate::store::{Item, Loaded, Store};
 
 /// The list-related query parameters.
 #[derive(Debug, Clone, Default)]
@@ -99,85 +98,89 @@ fn ns_of(list: &Loaded) -> &str {
     list.namespace.as_deref().unwrap_or("")
 }
 
-/// The items of the lists from position `from` (namespace, index) on,
-/// without walking the items before it: later pages of a 150,000-pod list
-/// must not cost more than the first.
-fn items_from<'a>(
-    lists: &'a [Arc<Loaded>],
-    from: Option<(&'a str, usize)>,
-) -> impl Iterator<Item = ItemRef> + 'a {
-    lists
-        .iter()
-        .filter(move |l| from.is_none_or(|(ns, _)| ns_of(l) >= ns))
-        .flat_map(move |l| {
-            let first = match from {
-                Some((ns, i)) if ns_of(l) == ns => i,
-                _ => 0,
-            };
-            (first..l.items.len()).map(move |i| (l.clone(), i))
-        })
-}
-
 /// Where a page's items come from.
 pub enum Candidates<'a> {
     /// Whole lists in server order.
     Lists(&'a [Arc<Loaded>]),
-    /// Chosen items in server order (from an index).
-    Refs(Vec<ItemRef>),
     /// Every namespace's list of a kind, loaded only when the page reaches
     /// it: the first page of `kubectl get pods -A` on a huge bundle parses
     /// one namespace, not all of them.
     Namespaces(&'a Store, &'static ResourceKind),
+    /// Chosen items of a kind (from a [`crate::index::FieldIndex`]), in
+    /// server order; only their namespaces are loaded.
+    Indexed(&'a Store, &'static ResourceKind, &'a [Pos]),
 }
 
-/// Collects one page while items are offered in server order.
-struct Collector<'p> {
+/// Receives the selected items of a page, in order.
+pub type Sink<'s> = dyn FnMut(&Loaded, &Item) -> Result<(), ApiError> + 's;
+
+/// Selects one page while items are offered in server order.
+struct Collector<'p, 's> {
     plural: &'p str,
     params: &'p ListParams,
     size: Option<usize>,
-    items: Vec<ItemRef>,
+    taken: usize,
+    sink: &'p mut Sink<'s>,
     continue_token: Option<String>,
 }
 
-impl Collector<'_> {
-    /// Takes or skips one item; true once the page is full and the next
-    /// selected item has been found (the page is then complete).
-    fn offer(&mut self, (list, i): ItemRef) -> bool {
+impl Collector<'_, '_> {
+    /// Takes or skips item `i` of `list`, which is item `position` of its
+    /// namespace's full list (they differ when `list` holds only indexed
+    /// objects); true once the page is full and the next selected item has
+    /// been found (the page is then complete).
+    fn offer(&mut self, list: &Loaded, i: usize, position: usize) -> Result<bool, ApiError> {
         let Some(item) = list.items.get(i) else {
-            return false;
+            return Ok(false);
         };
         let selected = self.params.label.matches(&item.labels)
             && self.params.field.matches(|f| item.field(self.plural, f));
         if !selected {
-            return false;
+            return Ok(false);
         }
-        if self.size.is_some_and(|s| self.items.len() >= s) {
+        if self.size.is_some_and(|s| self.taken >= s) {
             // Only hand out a token when another selected item exists, so the
             // last page is never empty.
-            self.continue_token = Some(encode_token(self.plural, ns_of(&list), i));
-            return true;
+            self.continue_token = Some(encode_token(self.plural, ns_of(list), position));
+            return Ok(true);
         }
-        self.items.push((list, i));
-        false
+        self.taken += 1;
+        (self.sink)(list, item)?;
+        Ok(false)
+    }
+
+    /// Offers the items of `list` from the resume position on.
+    fn offer_list(&mut self, list: &Loaded, from: Option<(&str, usize)>) -> Result<bool, ApiError> {
+        let first = match from {
+            Some((ns, _)) if ns_of(list) < ns => return Ok(false),
+            Some((ns, i)) if ns_of(list) == ns => i,
+            _ => 0,
+        };
+        for i in first..list.items.len() {
+            if self.offer(list, i, i)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 
-/// One page of a list.
-pub struct Page {
-    /// Selected items.
-    pub items: Vec<ItemRef>,
-    /// Token for the next page.
-    pub continue_token: Option<String>,
-}
-
-/// Selects one page from `candidates` (in server order). `cap` is the
-/// `--page-size` knob: a page is never larger, even without `limit`.
+/// Selects one page from `candidates` (in server order) and hands each
+/// selected item to `sink` as it is found, so a page is never held twice
+/// and an unpaged list of every namespace never holds every namespace.
+/// `cap` is the `--page-size` knob: a page is never larger, even without
+/// `limit`. Returns the continue token of the next page, if any.
+///
+/// Resuming costs nothing per skipped item: the token names the namespace
+/// and the position in it, so page N of a 150,000-pod list costs what page
+/// 1 costs.
 pub fn select_page(
     plural: &str,
     candidates: Candidates<'_>,
     params: &ListParams,
     cap: Option<usize>,
-) -> Result<Page, ApiError> {
+    sink: &mut Sink<'_>,
+) -> Result<Option<String>, ApiError> {
     let start = match &params.continue_token {
         Some(t) => Some(decode_token(plural, t)?),
         None => None,
@@ -190,47 +193,70 @@ pub fn select_page(
             (Some(l), Some(c)) => Some(l.min(c)),
             (l, c) => l.or(c),
         },
-        items: Vec::new(),
+        taken: 0,
+        sink,
         continue_token: None,
     };
     match candidates {
         Candidates::Lists(lists) => {
-            for r in items_from(lists, from) {
-                if page.offer(r) {
-                    break;
-                }
-            }
-        }
-        Candidates::Refs(refs) => {
-            let after =
-                |l: &Loaded, i: usize| from.is_none_or(|(ns, idx)| (ns_of(l), i) >= (ns, idx));
-            for r in refs.into_iter().filter(|(l, i)| after(l, *i)) {
-                if page.offer(r) {
+            for list in lists {
+                if page.offer_list(list, from)? {
                     break;
                 }
             }
         }
         Candidates::Namespaces(store, kind) => {
-            'namespaces: for ns in store.namespaces() {
+            for ns in store.namespaces() {
                 if from.is_some_and(|(start_ns, _)| ns.as_str() < start_ns) {
                     continue;
                 }
                 let Some(list) = store.load(kind, Some(ns))? else {
                     continue;
                 };
-                let slice = std::slice::from_ref(&list);
-                for r in items_from(slice, from) {
-                    if page.offer(r) {
-                        break 'namespaces;
+                if page.offer_list(&list, from)? {
+                    break;
+                }
+            }
+        }
+        Candidates::Indexed(store, kind, positions) => {
+            let namespaces = store.namespaces();
+            let after = |p: &Pos| {
+                let ns = namespaces.get(p.ns as usize).map_or("", String::as_str);
+                from.is_none_or(|(start_ns, i)| (ns, p.item as usize) >= (start_ns, i))
+            };
+            let positions: Vec<Pos> = positions.iter().copied().filter(after).collect();
+            // One namespace at a time: its whole list when cached, else just
+            // the indexed objects read from their byte ranges.
+            for group in positions.chunk_by(|a, b| a.ns == b.ns) {
+                let Some(ns) = group.first().and_then(|p| namespaces.get(p.ns as usize)) else {
+                    continue;
+                };
+                let full = store.cached(kind, Some(ns));
+                let part = match full {
+                    Some(_) => None,
+                    None => {
+                        let ranges: Vec<_> = group.iter().map(Pos::range).collect();
+                        match store.load_ranges(kind, ns, &ranges)? {
+                            Some(p) => Some(p),
+                            None => continue,
+                        }
+                    }
+                };
+                for (k, pos) in group.iter().enumerate() {
+                    let item = pos.item as usize;
+                    let done = match (&full, &part) {
+                        (Some(l), _) => page.offer(l, item, item)?,
+                        (None, Some(p)) => page.offer(p, k, item)?,
+                        (None, None) => false,
+                    };
+                    if done {
+                        return Ok(page.continue_token);
                     }
                 }
             }
         }
     }
-    Ok(Page {
-        items: page.items,
-        continue_token: page.continue_token,
-    })
+    Ok(page.continue_token)
 }
 
 /// The list `resourceVersion`: the highest of the stored lists' (they are
@@ -251,39 +277,75 @@ pub fn combined_resource_version<'a>(versions: impl Iterator<Item = &'a str>) ->
     best.map_or(first, |(_, v)| v).to_string()
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListOut<'a> {
-    kind: &'a str,
-    api_version: &'a str,
-    metadata: serde_json::Value,
-    items: Vec<&'a RawValue>,
+/// Writes a list response body item by item.
+///
+/// `metadata` comes last because the continue token is known only once the
+/// page is complete; JSON clients do not depend on key order.
+pub struct ListWriter {
+    out: Vec<u8>,
+    count: usize,
 }
 
-/// The JSON body of a list response, items copied verbatim.
+impl ListWriter {
+    /// Starts a `list_kind` body.
+    pub fn new(list_kind: &str, api_version: &str) -> ListWriter {
+        let mut out = Vec::with_capacity(64 * 1024);
+        out.extend_from_slice(b"{\"kind\":");
+        push_json_str(&mut out, list_kind);
+        out.extend_from_slice(b",\"apiVersion\":");
+        push_json_str(&mut out, api_version);
+        out.extend_from_slice(b",\"items\":[");
+        ListWriter { out, count: 0 }
+    }
+
+    /// Appends one stored object verbatim.
+    pub fn item(&mut self, raw: &str) {
+        if self.count > 0 {
+            self.out.push(b',');
+        }
+        self.out.extend_from_slice(raw.as_bytes());
+        self.count += 1;
+    }
+
+    /// Closes the body with the list metadata.
+    pub fn finish(mut self, resource_version: &str, continue_token: Option<&str>) -> Vec<u8> {
+        self.out.extend_from_slice(b"],");
+        push_list_meta(&mut self.out, resource_version, continue_token);
+        self.out.push(b'}');
+        self.out
+    }
+}
+
+/// Writes `"metadata":{"resourceVersion":..,"continue":..}`.
+pub fn push_list_meta(out: &mut Vec<u8>, resource_version: &str, continue_token: Option<&str>) {
+    out.extend_from_slice(b"\"metadata\":{\"resourceVersion\":");
+    push_json_str(out, resource_version);
+    if let Some(c) = continue_token {
+        out.extend_from_slice(b",\"continue\":");
+        push_json_str(out, c);
+    }
+    out.push(b'}');
+}
+
+/// Appends `s` as a JSON string.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The JSON body of a whole page of items, copied verbatim.
 pub fn list_body(
     list_kind: &str,
     api_version: &str,
     resource_version: &str,
-    page: &Page,
-) -> Result<Vec<u8>, ApiError> {
-    let mut metadata = serde_json::Map::new();
-    metadata.insert("resourceVersion".into(), resource_version.into());
-    if let Some(c) = &page.continue_token {
-        metadata.insert("continue".into(), c.clone().into());
+    items: &[&str],
+    continue_token: Option<&str>,
+) -> Vec<u8> {
+    let mut w = ListWriter::new(list_kind, api_version);
+    for raw in items {
+        w.item(raw);
     }
-    let items: Vec<&RawValue> = page
-        .items
-        .iter()
-        .filter_map(|(l, i)| l.items.get(*i).map(|it| it.raw.as_ref()))
-        .collect();
-    serde_json::to_vec(&ListOut {
-        kind: list_kind,
-        api_version,
-        metadata: metadata.into(),
-        items,
-    })
-    .map_err(ApiError::internal)
+    w.finish(resource_version, continue_token)
 }
 
 #[cfg(test)]
@@ -299,16 +361,29 @@ mod tests {
         let b = br#"{"metadata":{"resourceVersion":"250"},"items":[
             {"metadata":{"name":"b1","namespace":"b","labels":{"app":"web"}},"spec":{"nodeName":"n1"},"status":{"phase":"Pending"}}]}"#;
         vec![
-            Arc::new(parse_list("pods", Some("a"), a).unwrap()),
-            Arc::new(parse_list("pods", Some("b"), b).unwrap()),
+            Arc::new(parse_list("pods", Some("a"), a.to_vec()).unwrap()),
+            Arc::new(parse_list("pods", Some("b"), b.to_vec()).unwrap()),
         ]
     }
 
-    fn names(page: &Page) -> Vec<String> {
-        page.items
-            .iter()
-            .map(|(l, i)| l.items[*i].name.clone())
-            .collect()
+    /// Names on one page and the next token.
+    fn page(
+        lists: &[Arc<Loaded>],
+        params: &ListParams,
+        cap: Option<usize>,
+    ) -> Result<(Vec<String>, Option<String>), ApiError> {
+        let mut names = Vec::new();
+        let token = select_page(
+            "pods",
+            Candidates::Lists(lists),
+            params,
+            cap,
+            &mut |_, it: &Item| {
+                names.push(it.name.clone());
+                Ok(())
+            },
+        )?;
+        Ok((names, token))
     }
 
     fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -326,13 +401,36 @@ mod tests {
             "pods",
         )
         .unwrap();
-        let p1 = select_page("pods", Candidates::Lists(&lists), &params, None).unwrap();
-        assert_eq!(names(&p1), ["a1", "a3"]);
-        params.continue_token = p1.continue_token.clone();
-        assert!(params.continue_token.is_some());
-        let p2 = select_page("pods", Candidates::Lists(&lists), &params, None).unwrap();
-        assert_eq!(names(&p2), ["b1"]);
-        assert!(p2.continue_token.is_none());
+        let (p1, token) = page(&lists, &params, None).unwrap();
+        assert_eq!(p1, ["a1", "a3"]);
+        assert!(token.is_some());
+        params.continue_token = token;
+        let (p2, token) = page(&lists, &params, None).unwrap();
+        assert_eq!(p2, ["b1"]);
+        assert!(token.is_none());
+    }
+
+    #[test]
+    fn every_item_exactly_once_at_every_page_size() {
+        let lists = lists();
+        for limit in 1..=5 {
+            let mut params = ListParams {
+                limit: Some(limit),
+                ..ListParams::default()
+            };
+            let mut seen = Vec::new();
+            loop {
+                let (names, token) = page(&lists, &params, None).unwrap();
+                assert!(!names.is_empty(), "empty page at limit {limit}");
+                assert!(names.len() <= limit);
+                seen.extend(names);
+                match token {
+                    Some(t) => params.continue_token = Some(t),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, ["a1", "a2", "a3", "b1"], "limit {limit}");
+        }
     }
 
     #[test]
@@ -343,11 +441,11 @@ mod tests {
             "pods",
         )
         .unwrap();
-        let p = select_page("pods", Candidates::Lists(&lists), &params, Some(1)).unwrap();
-        assert_eq!(names(&p), ["a1"]);
-        assert!(p.continue_token.is_some());
-        let all = select_page("pods", Candidates::Lists(&lists), &params, None).unwrap();
-        assert_eq!(names(&all), ["a1", "b1"]);
+        let (p, token) = page(&lists, &params, Some(1)).unwrap();
+        assert_eq!(p, ["a1"]);
+        assert!(token.is_some());
+        let (all, _) = page(&lists, &params, None).unwrap();
+        assert_eq!(all, ["a1", "b1"]);
     }
 
     #[test]
@@ -357,18 +455,10 @@ mod tests {
             continue_token: Some("not-a-token".into()),
             ..ListParams::default()
         };
-        let err = select_page("pods", Candidates::Lists(&lists), &params, None)
-            .err()
-            .unwrap();
+        let err = page(&lists, &params, None).err().unwrap();
         assert_eq!(err.code, 410);
         params.continue_token = Some(encode_token("services", "a", 1));
-        assert_eq!(
-            select_page("pods", Candidates::Lists(&lists), &params, None)
-                .err()
-                .unwrap()
-                .reason,
-            "Expired"
-        );
+        assert_eq!(page(&lists, &params, None).err().unwrap().reason, "Expired");
     }
 
     #[test]
@@ -383,18 +473,39 @@ mod tests {
     #[test]
     fn body_keeps_items_verbatim() {
         let lists = lists();
-        let page = select_page(
+        let mut w = ListWriter::new("PodList", "v1");
+        let token = select_page(
             "pods",
             Candidates::Lists(&lists),
-            &ListParams::default(),
+            &ListParams {
+                limit: Some(3),
+                ..ListParams::default()
+            },
             None,
+            &mut |l: &Loaded, it: &Item| {
+                w.item(l.raw(it));
+                Ok(())
+            },
         )
         .unwrap();
-        let body = list_body("PodList", "v1", "250", &page).unwrap();
+        let body = w.finish("250", token.as_deref());
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["kind"], "PodList");
+        assert_eq!(v["apiVersion"], "v1");
         assert_eq!(v["metadata"]["resourceVersion"], "250");
-        assert_eq!(v["items"].as_array().unwrap().len(), 4);
-        assert_eq!(v["items"][3]["metadata"]["name"], "b1");
+        assert_eq!(v["metadata"]["continue"].as_str(), token.as_deref());
+        assert_eq!(v["items"].as_array().unwrap().len(), 3);
+        assert_eq!(v["items"][2]["metadata"]["name"], "a3");
+        assert_eq!(v["items"][0]["spec"]["nodeName"], "n1");
+        let empty: serde_json::Value = serde_json::from_slice(&list_body(
+            "ReplicationControllerList",
+            "v1",
+            "7",
+            &[],
+            None,
+        ))
+        .unwrap();
+        assert_eq!(empty["items"].as_array().unwrap().len(), 0);
+        assert!(empty["metadata"].get("continue").is_none());
     }
 }

@@ -9,7 +9,7 @@ use kpm_bundle::layout;
 use serde_json::Value;
 
 use crate::errors::{ApiError, Gr};
-use crate::list::{combined_resource_version, list_body, select_page, Candidates, ListParams};
+use crate::list::{combined_resource_version, select_page, Candidates, ListParams, ListWriter};
 use crate::routes::{with_type_meta, Reply, Request, State};
 use crate::store::Loaded;
 
@@ -79,33 +79,36 @@ pub fn answer(
     };
     let lists = lists(state, plural, ns)?;
     if let Some(name) = name {
-        let item = lists
+        let obj: Value = lists
             .iter()
-            .flat_map(|l| l.items.iter())
-            .find(|it| it.name == name)
-            .ok_or_else(|| {
-                ApiError::not_found(
+            .find_map(|l| Some(l.value(l.items.get(l.position(name)?)?)))
+            .unwrap_or_else(|| {
+                Err(ApiError::not_found(
                     Gr {
                         group: crate::discovery::METRICS_GROUP,
                         resource: plural,
                     },
                     name,
-                )
+                ))
             })?;
-        let obj: Value = item.value()?;
         return Ok(Reply::json(200, &with_type_meta(obj, kind, &api_version())));
     }
     let params = ListParams::from_query(req.query, plural)?;
-    let page = select_page(
+    let mut body = ListWriter::new(&format!("{kind}List"), &api_version());
+    let token = select_page(
         plural,
         Candidates::Lists(&lists),
         &params,
         state.knobs.page_size,
+        &mut |l, it| {
+            body.item(l.raw(it));
+            Ok(())
+        },
     )?;
     let rv = combined_resource_version(lists.iter().map(|l| l.resource_version.as_str()));
     Ok(Reply {
         status: 200,
         content_type: "application/json",
-        body: list_body(&format!("{kind}List"), &api_version(), &rv, &page)?,
+        body: body.finish(&rv, token.as_deref()),
     })
 }

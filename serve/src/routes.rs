@@ -12,11 +12,11 @@ use crate::discovery::{self, METRICS_GROUP, METRICS_VERSION};
 use crate::errors::{ApiError, Gr};
 use crate::knobs::Target;
 use crate::list::{
-    combined_resource_version, list_body, select_page, Candidates, ListParams, Page,
+    combined_resource_version, list_body, select_page, Candidates, ListParams, ListWriter,
 };
 use crate::logs::{self, LogParams};
-use crate::store::{Loaded, Store};
-use crate::table::{self, Include};
+use crate::store::{Item, Loaded, Store};
+use crate::table::{self, Include, TableWriter};
 
 /// Shared server state.
 pub struct State {
@@ -312,6 +312,31 @@ fn lists_for(
     }
 }
 
+/// The body of a list answer, written as items are selected.
+enum Body<'k> {
+    Json(ListWriter),
+    Table(TableWriter<'k>),
+}
+
+impl Body<'_> {
+    fn push(&mut self, list: &Loaded, item: &Item) -> Result<(), ApiError> {
+        match self {
+            Body::Json(w) => {
+                w.item(list.raw(item));
+                Ok(())
+            }
+            Body::Table(w) => w.row(list.raw(item)),
+        }
+    }
+
+    fn finish(self, rv: &str, continue_token: Option<&str>) -> Vec<u8> {
+        match self {
+            Body::Json(w) => w.finish(rv, continue_token),
+            Body::Table(w) => w.finish(rv, continue_token),
+        }
+    }
+}
+
 fn list(
     state: &State,
     req: &Request<'_>,
@@ -323,20 +348,25 @@ fn list(
     }
     let params = ListParams::from_query(req.query, kind.plural)?;
     let cap = state.knobs.page_size;
+    let store = &state.store;
     let lists;
-    let (candidates, rv) = match (kind.scope, ns, params.field.required("spec.nodeName")) {
-        // `kubectl describe node` asks for the pods of one node across
-        // every namespace: answer from the node index instead of a scan.
-        (Scope::Namespaced, None, Some(node)) if kind.plural == "pods" => (
-            Candidates::Refs(state.store.pods_on_node(node)?),
-            state.store.bundle_resource_version(),
-        ),
-        (Scope::Namespaced, None, _) => {
-            state.store.check_all_namespaces(kind)?;
-            (
-                Candidates::Namespaces(&state.store, kind),
-                state.store.bundle_resource_version(),
-            )
+    let (candidates, rv) = match (kind.scope, ns) {
+        (Scope::Namespaced, None) => {
+            store.check_all_namespaces(kind)?;
+            // `kubectl describe node` asks for the pods and the events of one
+            // node across every namespace: answer from an index, not a scan.
+            let indexed = crate::index::INDEXED
+                .iter()
+                .filter(|(plural, _)| *plural == kind.plural)
+                .find_map(|(_, field)| {
+                    let value = params.field.required(field)?;
+                    Some(store.index(kind.plural, field)?.get(value))
+                });
+            let candidates = match indexed {
+                Some(positions) => Candidates::Indexed(store, kind, positions),
+                None => Candidates::Namespaces(store, kind),
+            };
+            (candidates, store.bundle_resource_version())
         }
         _ => {
             lists = lists_for(state, kind, ns)?;
@@ -344,24 +374,22 @@ fn list(
             (Candidates::Lists(&lists), rv)
         }
     };
-    let page: Page = select_page(kind.plural, candidates, &params, cap)?;
-    if req.table {
-        let items = page_values(&page)?;
-        let t = table::render(
+    let mut body = if req.table {
+        Body::Table(TableWriter::new(
             kind,
-            &items,
             Include::from_query(req.param("includeObject")),
-            state.store.now(),
-        )?;
-        return Ok(Reply::json(
-            200,
-            &table::with_list_meta(t, &rv, page.continue_token.as_deref()),
-        ));
-    }
+            store.now(),
+        )?)
+    } else {
+        Body::Json(ListWriter::new(&kind.list_kind(), &kind.api_version()))
+    };
+    let token = select_page(kind.plural, candidates, &params, cap, &mut |l, it| {
+        body.push(l, it)
+    })?;
     Ok(Reply {
         status: 200,
         content_type: "application/json",
-        body: list_body(&kind.list_kind(), &kind.api_version(), &rv, &page)?,
+        body: body.finish(&rv, token.as_deref()),
     })
 }
 
@@ -388,23 +416,11 @@ fn replication_controllers(
         return Err(ApiError::watch_unsupported());
     }
     let rv = state.store.bundle_resource_version();
-    let empty = Page {
-        items: Vec::new(),
-        continue_token: None,
-    };
     Ok(Reply {
         status: 200,
         content_type: "application/json",
-        body: list_body("ReplicationControllerList", "v1", &rv, &empty)?,
+        body: list_body("ReplicationControllerList", "v1", &rv, &[], None),
     })
-}
-
-fn page_values(page: &Page) -> Result<Vec<Value>, ApiError> {
-    page.items
-        .iter()
-        .filter_map(|(l, i)| l.items.get(*i))
-        .map(|it| it.value())
-        .collect()
 }
 
 /// Finds one object and parses it.
@@ -421,20 +437,21 @@ pub fn find(
         }
         Err(e) => return Err(e),
     };
-    let item = lists
+    lists
         .iter()
-        .flat_map(|l| l.items.iter())
-        .find(|it| it.name == name)
-        .ok_or_else(|| {
-            ApiError::not_found(
+        .find_map(|l| {
+            let item = l.items.get(l.position(name)?)?;
+            Some(l.value(item))
+        })
+        .unwrap_or_else(|| {
+            Err(ApiError::not_found(
                 Gr {
                     group: kind.group,
                     resource: kind.plural,
                 },
                 name,
-            )
-        })?;
-    item.value()
+            ))
+        })
 }
 
 /// Adds `kind`/`apiVersion`, which list items do not carry but a GET answer

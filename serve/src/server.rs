@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -19,7 +19,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::errors::ApiError;
-use crate::knobs::{FailMode, TIMEOUT_HOLD};
+use crate::knobs::{
+    FailMode, Knobs, FLOW_SCHEMA_HEADER, FLOW_SCHEMA_UID, PRIORITY_LEVEL_HEADER,
+    PRIORITY_LEVEL_UID, RETRY_AFTER_SECONDS, TIMEOUT_HOLD, TOO_MANY_REQUESTS_BODY,
+};
 use crate::routes::{self, Reply, Request, Route, State};
 
 /// Turns a reply into an HTTP response.
@@ -47,7 +50,47 @@ fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Adds the API Priority and Fairness headers a real API server puts on
+/// every answer (clients such as kpm-collect read them to decide whether
+/// client-side rate limiting is needed), unless `--no-apf`.
+fn with_apf_headers(knobs: &Knobs, mut resp: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    if !knobs.no_apf {
+        let headers = resp.headers_mut();
+        for (name, value) in [
+            (FLOW_SCHEMA_HEADER, FLOW_SCHEMA_UID),
+            (PRIORITY_LEVEL_HEADER, PRIORITY_LEVEL_UID),
+        ] {
+            // `from_bytes` lower-cases the documented spelling.
+            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                headers.insert(name, HeaderValue::from_static(value));
+            }
+        }
+    }
+    resp
+}
+
+/// An APF-style rejection: plain text and `Retry-After`, as
+/// kube-apiserver's `tooManyRequests` answers.
+fn too_many_requests() -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(
+        TOO_MANY_REQUESTS_BODY.as_bytes(),
+    )));
+    *resp.status_mut() = hyper::StatusCode::TOO_MANY_REQUESTS;
+    let headers = resp.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    resp
+}
+
 async fn serve_request(state: Arc<State>, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
+    let knobs = state.knobs.clone();
+    with_apf_headers(&knobs, answer(state, req).await)
+}
+
+async fn answer(state: Arc<State>, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
     if let Some(latency) = state.knobs.latency {
         tokio::time::sleep(latency).await;
     }
@@ -65,9 +108,15 @@ async fn serve_request(state: Arc<State>, req: hyper::Request<Incoming>) -> Resp
         Route::Resource { name: Some(_), .. } => "get",
         _ => "list",
     };
-    if let Some((mode, err)) = route.target(verb).and_then(|t| state.knobs.failure(&t)) {
-        if mode == FailMode::Timeout {
-            tokio::time::sleep(TIMEOUT_HOLD).await;
+    let continuing = query.iter().any(|(k, v)| k == "continue" && !v.is_empty());
+    if let Some((mode, err)) = route
+        .target(verb)
+        .and_then(|t| state.knobs.failure_for(&t, continuing))
+    {
+        match mode {
+            FailMode::Timeout => tokio::time::sleep(TIMEOUT_HOLD).await,
+            FailMode::TooManyRequests => return too_many_requests(),
+            _ => {}
         }
         return response(Reply::error(&err));
     }
@@ -132,6 +181,41 @@ pub fn loopback(port: u16) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apf_headers_unless_no_apf() {
+        let ok = || response(Reply::error(&ApiError::no_such_resource()));
+        let mut knobs = Knobs::default();
+        let with = with_apf_headers(&knobs, ok());
+        assert_eq!(
+            with.headers()
+                .get("X-Kubernetes-PF-FlowSchema-UID")
+                .and_then(|v| v.to_str().ok()),
+            Some(FLOW_SCHEMA_UID)
+        );
+        assert!(with
+            .headers()
+            .contains_key("x-kubernetes-pf-prioritylevel-uid"));
+        knobs.no_apf = true;
+        let without = with_apf_headers(&knobs, ok());
+        assert!(!without
+            .headers()
+            .contains_key("x-kubernetes-pf-flowschema-uid"));
+    }
+
+    #[test]
+    fn rejection_is_plain_text_with_retry_after() {
+        let r = too_many_requests();
+        assert_eq!(r.status(), hyper::StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            r.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        assert_eq!(
+            r.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            Some("text/plain; charset=utf-8")
+        );
+    }
 
     #[test]
     fn kubectl_table_accept_is_recognised() {

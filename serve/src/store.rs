@@ -1,14 +1,18 @@
-//! The bundle behind the API: lists loaded lazily, parsed once, cached.
+//! The bundle behind the API: lists loaded lazily, parsed on demand, cached
+//! within a byte budget.
 //!
 //! A 150,000-pod bundle must not be parsed per request, nor held as
-//! `serde_json::Value` trees (several GB). Each list is loaded the first time
-//! it is asked for and kept as one raw JSON text per item plus the few values
-//! selectors need (name, namespace, labels, the kind's field labels). Pods are
-//! also indexed by node, because `kubectl describe node` lists the pods of
-//! one node across every namespace.
+//! `serde_json::Value` trees (several GB), nor even held whole as raw text
+//! (1.3 GB). Each list is loaded when first asked for and kept as its
+//! decompressed text plus, per item, the byte range of the object and the few
+//! values selectors need (name, namespace, labels, the kind's field labels).
+//! Lists live in a [`ListCache`] bounded by bytes; selections that would scan
+//! every namespace (`spec.nodeName=X` on pods, `involvedObject.name=X` on
+//! events) are answered from [`FieldIndex`]es built once in a slim pass.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use kpm_bundle::layout::{self, ResourceKind, Scope};
 use kpm_bundle::{Bundle, Outcome};
@@ -16,10 +20,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::cache::{ListCache, DEFAULT_BUDGET};
 use crate::errors::{ApiError, Gr};
+use crate::index::{self, FieldIndex};
 use crate::selectors::{field_value, kind_fields};
 
-/// One object of a list.
+/// One object of a list. Its JSON text is [`Loaded::raw`].
 #[derive(Debug)]
 pub struct Item {
     /// `metadata.name`.
@@ -30,8 +36,8 @@ pub struct Item {
     pub labels: BTreeMap<String, String>,
     /// Values of the kind's field labels, in [`kind_fields`] order.
     pub fields: Vec<String>,
-    /// The object exactly as stored.
-    pub raw: Box<RawValue>,
+    /// Where the object is in [`Loaded`]'s text.
+    range: Range<usize>,
 }
 
 impl Item {
@@ -48,10 +54,21 @@ impl Item {
         }
     }
 
-    /// The object parsed, for printing.
-    pub fn value(&self) -> Result<Value, ApiError> {
-        serde_json::from_str(self.raw.get())
-            .map_err(|e| ApiError::internal(format!("object {}: {e}", self.name)))
+    /// Approximate heap bytes of this entry, for the cache budget.
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Item>()
+            + self.name.capacity()
+            + self.namespace.capacity()
+            + self
+                .labels
+                .iter()
+                .map(|(k, v)| k.capacity() + v.capacity() + 64)
+                .sum::<usize>()
+            + self
+                .fields
+                .iter()
+                .map(|f| f.capacity() + std::mem::size_of::<String>())
+                .sum::<usize>()
     }
 }
 
@@ -62,16 +79,57 @@ pub struct Loaded {
     pub namespace: Option<String>,
     /// `metadata.resourceVersion` of the stored list.
     pub resource_version: String,
-    /// The items, in stored order (the API server's order).
+    /// The items, sorted as the API server lists them.
     pub items: Vec<Item>,
+    /// The file as stored; items point into it, so each object is one range
+    /// instead of one allocation.
+    text: String,
+}
+
+impl Loaded {
+    /// The object exactly as stored.
+    pub fn raw(&self, item: &Item) -> &str {
+        self.text.get(item.range.clone()).unwrap_or("{}")
+    }
+
+    /// The object parsed, for printing.
+    pub fn value(&self, item: &Item) -> Result<Value, ApiError> {
+        serde_json::from_str(self.raw(item))
+            .map_err(|e| ApiError::internal(format!("object {}: {e}", item.name)))
+    }
+
+    /// Approximate heap bytes, for the cache budget.
+    pub fn weight(&self) -> usize {
+        self.text.capacity() + self.items.iter().map(Item::weight).sum::<usize>()
+    }
+
+    /// The position of the object called `name`: a binary search, as items
+    /// of one list share their namespace and are sorted by name.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        let found = self
+            .items
+            .binary_search_by(|it| it.name.as_str().cmp(name))
+            .ok()
+            .filter(|&i| self.items.get(i).is_some_and(|it| it.name == name));
+        // A list mixing namespaces (cluster-scope metrics, foreign bundles)
+        // is not sorted by name alone.
+        found.or_else(|| self.items.iter().position(|it| it.name == name))
+    }
 }
 
 #[derive(Deserialize)]
-struct RawList {
+struct RawList<'a> {
     #[serde(default)]
-    metadata: Value,
+    metadata: ListMeta,
+    #[serde(default, borrow)]
+    items: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ListMeta {
     #[serde(default)]
-    items: Vec<Box<RawValue>>,
+    resource_version: Option<Value>,
 }
 
 /// Just the parts of an object selectors need; everything else is skipped
@@ -139,8 +197,9 @@ struct ProbeStatus {
     succeeded: Option<Value>,
 }
 
-fn index_item(plural: &str, raw: Box<RawValue>) -> Result<Item, serde_json::Error> {
-    let probe: Probe = serde_json::from_str(raw.get())?;
+/// Reads the selector values of one object.
+fn index_item(plural: &str, raw: &str, range: Range<usize>) -> Result<Item, serde_json::Error> {
+    let probe: Probe = serde_json::from_str(raw)?;
     let wanted = kind_fields(plural);
     let fields = if wanted.is_empty() {
         Vec::new()
@@ -159,62 +218,118 @@ fn index_item(plural: &str, raw: Box<RawValue>) -> Result<Item, serde_json::Erro
         namespace: probe.metadata.namespace,
         labels: probe.metadata.labels,
         fields,
-        raw,
+        range,
     })
 }
 
-/// Parses one stored list.
+/// Why a stored list could not be parsed (the caller names the file).
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// Not UTF-8 (JSON must be).
+    #[error("not UTF-8: {0}")]
+    Utf8(std::str::Utf8Error),
+    /// Not a JSON list.
+    #[error("{0}")]
+    Json(serde_json::Error),
+}
+
+/// Parses one stored list, keeping its text.
 pub fn parse_list(
     plural: &str,
     namespace: Option<&str>,
-    bytes: &[u8],
-) -> Result<Loaded, serde_json::Error> {
-    let list: RawList = serde_json::from_slice(bytes)?;
-    let mut items = list
-        .items
-        .into_iter()
-        .map(|raw| index_item(plural, raw))
-        .collect::<Result<Vec<_>, _>>()?;
+    bytes: impl Into<Vec<u8>>,
+) -> Result<Loaded, ParseError> {
+    let text = String::from_utf8(bytes.into()).map_err(|e| ParseError::Utf8(e.utf8_error()))?;
+    let base = text.as_ptr() as usize;
+    let (resource_version, mut items) = {
+        let list: RawList<'_> = serde_json::from_str(&text).map_err(ParseError::Json)?;
+        let items = list
+            .items
+            .into_iter()
+            .map(|raw| {
+                // The raw value borrows from `text`: its offset is its range.
+                let start = (raw.get().as_ptr() as usize).saturating_sub(base);
+                index_item(plural, raw.get(), start..start + raw.get().len())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ParseError::Json)?;
+        let rv = match list.metadata.resource_version {
+            Some(Value::String(s)) => s,
+            _ => String::new(),
+        };
+        (rv, items)
+    };
     // The API server lists in storage-key order (namespace, then name);
     // bundles written by other tools may not be, and kubectl output and
     // continue tokens must not depend on that.
-    items.sort_by(|a, b| {
-        (a.namespace.as_str(), a.name.as_str()).cmp(&(b.namespace.as_str(), b.name.as_str()))
-    });
+    sort_items(&mut items, |it| (it.namespace.as_str(), it.name.as_str()));
     Ok(Loaded {
         namespace: namespace.map(str::to_string),
-        resource_version: list
-            .metadata
-            .get("resourceVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        resource_version,
         items,
+        text,
     })
 }
 
-type Slot = Arc<OnceLock<Result<Arc<Loaded>, ApiError>>>;
+/// A list holding only the objects at `ranges` of a stored file, in that
+/// order: what an indexed request needs from a namespace, without parsing
+/// the rest of it.
+pub fn parse_ranges(
+    plural: &str,
+    namespace: Option<&str>,
+    bytes: impl Into<Vec<u8>>,
+    ranges: &[Range<usize>],
+) -> Result<Loaded, ParseError> {
+    let text = String::from_utf8(bytes.into()).map_err(|e| ParseError::Utf8(e.utf8_error()))?;
+    let items = ranges
+        .iter()
+        .map(|r| {
+            let raw = text.get(r.clone()).unwrap_or("{}");
+            index_item(plural, raw, r.clone())
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ParseError::Json)?;
+    Ok(Loaded {
+        namespace: namespace.map(str::to_string),
+        resource_version: String::new(),
+        items,
+        text,
+    })
+}
 
-/// A reference to one item of a loaded list.
-pub type ItemRef = (Arc<Loaded>, usize);
+/// The one ordering of a list's items, shared with the index builder so
+/// that positions agree: by (namespace, name), stable.
+pub(crate) fn sort_items<T>(items: &mut [T], key: impl Fn(&T) -> (&str, &str)) {
+    items.sort_by(|a, b| key(a).cmp(&key(b)));
+}
 
 /// The open bundle plus its caches.
 pub struct Store {
     bundle: Bundle,
     namespaces: Vec<String>,
-    cache: Mutex<HashMap<String, Slot>>,
-    pods_by_node: OnceLock<Result<HashMap<String, Vec<ItemRef>>, ApiError>>,
+    cache: ListCache,
+    resource_version: OnceLock<String>,
+    indexes: Vec<(&'static str, &'static str, OnceLock<Option<FieldIndex>>)>,
 }
 
 impl Store {
-    /// Wraps an open bundle.
+    /// Wraps an open bundle with the default cache budget.
     pub fn new(bundle: Bundle) -> Store {
+        Store::with_budget(bundle, DEFAULT_BUDGET)
+    }
+
+    /// Wraps an open bundle, caching about `budget` bytes of parsed lists.
+    pub fn with_budget(bundle: Bundle, budget: usize) -> Store {
         let namespaces = bundle.namespaces();
         Store {
             bundle,
             namespaces,
-            cache: Mutex::new(HashMap::new()),
-            pods_by_node: OnceLock::new(),
+            cache: ListCache::new(budget),
+            resource_version: OnceLock::new(),
+            indexes: index::INDEXED
+                .iter()
+                .map(|(plural, field)| (*plural, *field, OnceLock::new()))
+                .collect(),
         }
     }
 
@@ -231,10 +346,14 @@ impl Store {
     /// A resourceVersion for answers that have no list of their own: the
     /// namespaces list's, as the snapshot's point in time.
     pub fn bundle_resource_version(&self) -> String {
-        layout::kind_by_plural("namespaces")
-            .and_then(|k| self.load(k, None).ok().flatten())
-            .map(|l| l.resource_version.clone())
-            .unwrap_or_default()
+        self.resource_version
+            .get_or_init(|| {
+                layout::kind_by_plural("namespaces")
+                    .and_then(|k| self.load(k, None).ok().flatten())
+                    .map(|l| l.resource_version.clone())
+                    .unwrap_or_default()
+            })
+            .clone()
     }
 
     /// Namespaces with at least one list in the bundle, sorted.
@@ -242,8 +361,8 @@ impl Store {
         &self.namespaces
     }
 
-    /// Loads (once) the list stored at `path`; None when the bundle has no
-    /// such file.
+    /// Loads the list stored at `path` (from the cache when it is there);
+    /// None when the bundle has no such file.
     pub fn load_path(
         &self,
         plural: &str,
@@ -253,29 +372,60 @@ impl Store {
         if !self.bundle.contains(path) {
             return Ok(None);
         }
-        let slot = {
-            let mut cache = self
-                .cache
-                .lock()
-                .map_err(|_| ApiError::internal("cache lock poisoned by an earlier panic"))?;
-            cache.entry(path.to_string()).or_default().clone()
-        };
-        let loaded = slot.get_or_init(|| {
-            let bytes = self.bundle.read_bytes(path).map_err(ApiError::internal)?;
-            parse_list(plural, namespace, &bytes)
-                .map(Arc::new)
-                .map_err(|e| ApiError::internal(kpm_bundle::BundleError::from_json(path, &e)))
-        });
-        loaded.clone().map(Some)
+        // Cluster-scope lists (nodes, namespaces, volumes) are pinned: they
+        // are small next to the namespaces' lists and nearly every command
+        // reads them, so a walk over every namespace must not evict them.
+        let pinned = namespace.is_none();
+        self.cache
+            .get_or_load(path, pinned, || self.read_list(plural, namespace, path))
+            .map(Some)
     }
 
-    /// Whether the list at `path` has been parsed (tests check laziness).
+    /// Reads and parses one list, bypassing the cache.
+    fn read_list(
+        &self,
+        plural: &str,
+        namespace: Option<&str>,
+        path: &str,
+    ) -> Result<Loaded, ApiError> {
+        let bytes = self.bundle.read_bytes(path).map_err(ApiError::internal)?;
+        parse_list(plural, namespace, bytes).map_err(|e| match e {
+            ParseError::Json(e) => ApiError::internal(kpm_bundle::BundleError::from_json(path, &e)),
+            ParseError::Utf8(e) => ApiError::internal(format!("{path}: {e}")),
+        })
+    }
+
+    /// The list of `kind` in `namespace` if it is cached; never loads.
+    pub fn cached(&self, kind: &ResourceKind, namespace: Option<&str>) -> Option<Arc<Loaded>> {
+        self.cache.peek(&kind.path(namespace)?)
+    }
+
+    /// Only the objects at `ranges` of the list of `kind` in `namespace`
+    /// (ranges from a [`FieldIndex`]), not cached: a few objects of a big
+    /// list cost one decompression instead of a full parse.
+    pub fn load_ranges(
+        &self,
+        kind: &ResourceKind,
+        namespace: &str,
+        ranges: &[Range<usize>],
+    ) -> Result<Option<Loaded>, ApiError> {
+        let Some(path) = kind.path(Some(namespace)) else {
+            return Ok(None);
+        };
+        if !self.bundle.contains(&path) {
+            return Ok(None);
+        }
+        let bytes = self.bundle.read_bytes(&path).map_err(ApiError::internal)?;
+        parse_ranges(kind.plural, Some(namespace), bytes, ranges)
+            .map(Some)
+            .map_err(|e| ApiError::internal(format!("{path}: {e}")))
+    }
+
+    /// Whether the list at `path` is parsed and cached (tests check
+    /// laziness and eviction).
     #[cfg(test)]
     pub(crate) fn is_cached(&self, path: &str) -> bool {
-        self.cache
-            .lock()
-            .map(|c| c.get(path).is_some_and(|slot| slot.get().is_some()))
-            .unwrap_or(false)
+        self.cache.contains(path)
     }
 
     /// Loads the list of `kind` in `namespace` (ignored at cluster scope).
@@ -355,7 +505,8 @@ impl Store {
         Ok(())
     }
 
-    /// Every stored list of a namespaced kind, in namespace order.
+    /// Every stored list of a namespaced kind, in namespace order. Holds
+    /// them all at once: only for small kinds (metrics).
     pub fn load_all(&self, kind: &ResourceKind) -> Result<Vec<Arc<Loaded>>, ApiError> {
         self.check_all_namespaces(kind)?;
         let mut out = Vec::new();
@@ -367,69 +518,45 @@ impl Store {
         Ok(out)
     }
 
-    /// Pods scheduled to `node`, across namespaces, in namespace order.
-    pub fn pods_on_node(&self, node: &str) -> Result<Vec<ItemRef>, ApiError> {
-        let index = self.pods_by_node.get_or_init(|| {
-            let pods = layout::kind_by_plural("pods")
-                .ok_or_else(|| ApiError::internal("pods kind missing from layout"))?;
-            let mut index: HashMap<String, Vec<ItemRef>> = HashMap::new();
-            for list in self.load_all(pods)? {
-                for (i, item) in list.items.iter().enumerate() {
-                    let node = item.field("pods", "spec.nodeName");
-                    index.entry(node).or_default().push((list.clone(), i));
+    /// The index of `field` over every namespace's list of `plural`, built
+    /// on first use; None when that field is not indexed or the index could
+    /// not be built (callers then scan, which is slower but still right).
+    pub fn index(&self, plural: &str, field: &str) -> Option<&FieldIndex> {
+        let (_, _, slot) = self
+            .indexes
+            .iter()
+            .find(|(p, f, _)| *p == plural && *f == field)?;
+        slot.get_or_init(|| {
+            let kind = layout::kind_by_plural(plural)?;
+            match index::build(self, kind, field) {
+                Ok(ix) => Some(ix),
+                Err(e) => {
+                    eprintln!(
+                        "kpm serve: cannot index {plural} by {field}, answering by scan: {}",
+                        e.message
+                    );
+                    None
                 }
             }
-            Ok(index)
-        });
-        match index {
-            Ok(index) => Ok(index.get(node).cloned().unwrap_or_default()),
-            Err(e) => Err(e.clone()),
+        })
+        .as_ref()
+    }
+
+    /// Builds every index now (the server calls this on a background thread
+    /// at start-up, so the first `kubectl describe node` does not pay for
+    /// it).
+    pub fn warm_indexes(&self) {
+        for (plural, field) in index::INDEXED {
+            let _ = self.index(plural, field);
+        }
+        // `kubectl describe node` and `get nodes` start with the node list,
+        // the largest cluster-scope file (16 MB at 5,000 nodes).
+        if let Some(nodes) = layout::kind_by_plural("nodes") {
+            let _ = self.load(nodes, None);
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_items_with_fields_and_keeps_raw_text() {
-        let list = br#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"48213"},"items":[
-          {"metadata":{"name":"web-7c9d8f-x2x","namespace":"shop","labels":{"app":"web"}},
-           "spec":{"nodeName":"worker-1","restartPolicy":"Always","containers":[{"name":"app","image":"nginx:1.27"}]},
-           "status":{"phase":"Running","podIP":"10.244.1.7"}},
-          {"metadata":{"name":"api-pending","namespace":"shop"},"spec":{"containers":[]},"status":{"phase":"Pending"}}]}"#;
-        let loaded = parse_list("pods", Some("shop"), list).unwrap();
-        assert_eq!(loaded.resource_version, "48213");
-        assert_eq!(loaded.items.len(), 2);
-        // Sorted by name as the API server lists.
-        assert_eq!(loaded.items[0].name, "api-pending");
-        let first = &loaded.items[1];
-        assert_eq!(first.field("pods", "spec.nodeName"), "worker-1");
-        assert_eq!(first.field("pods", "status.phase"), "Running");
-        assert_eq!(first.field("pods", "metadata.namespace"), "shop");
-        assert_eq!(first.labels.get("app").map(String::as_str), Some("web"));
-        assert!(first.raw.get().contains("nginx:1.27"));
-        assert_eq!(loaded.items[0].field("pods", "spec.nodeName"), "");
-        assert_eq!(loaded.items[0].field("pods", "spec.hostNetwork"), "false");
-    }
-
-    #[test]
-    fn event_fields_are_indexed() {
-        let list = br#"{"items":[{"metadata":{"name":"web.17a","namespace":"shop"},
-          "involvedObject":{"kind":"Pod","name":"web","namespace":"shop","uid":"u1"},
-          "reason":"BackOff","type":"Warning","source":{"component":"kubelet","host":"worker-1"}}]}"#;
-        let loaded = parse_list("events", Some("shop"), list).unwrap();
-        let ev = &loaded.items[0];
-        assert_eq!(ev.field("events", "involvedObject.kind"), "Pod");
-        assert_eq!(ev.field("events", "involvedObject.uid"), "u1");
-        assert_eq!(ev.field("events", "reason"), "BackOff");
-        assert_eq!(ev.field("events", "source"), "kubelet");
-        assert_eq!(ev.field("events", "type"), "Warning");
-    }
-
-    #[test]
-    fn truncated_list_is_an_error() {
-        assert!(parse_list("pods", None, br#"{"items":[{"metadata":{"name":"a"}"#).is_err());
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -21,6 +21,8 @@ pub struct Knobs {
     pub latency_ms: Option<u64>,
     /// Request paths answered with an error.
     pub fail: Vec<String>,
+    /// Leave out the API Priority and Fairness response headers.
+    pub no_apf: bool,
 }
 
 impl Knobs {
@@ -76,7 +78,9 @@ pub fn serve(bundle: &Path, knobs: Knobs) -> Served {
         kubeconfig: Some(kubeconfig.clone()),
         page_size: knobs.page_size,
         latency_ms: knobs.latency_ms,
+        cache_mib: kpm_serve::cache::DEFAULT_BUDGET >> 20,
         fail: knobs.fail,
+        no_apf: knobs.no_apf,
     };
     let server = rt.block_on(kpm_serve::start(args)).expect("serve starts");
     assert_eq!(server.kubeconfig, kubeconfig);

@@ -28,25 +28,37 @@ const PODS: &[Column] = &[
     col("Readiness Gates", "string", 1, "If specified, all readiness gates will be evaluated for pod readiness."),
 ];
 
+/// The cells of `printPod` for a typed pod.
+fn pod_row_cells(pod: &Pod, now: DateTime<Utc>) -> Vec<Value> {
+    let r = kpm_semantics::pod_status::pod_row(pod, now);
+    vec![
+        r.name.into(),
+        r.ready.into(),
+        r.status.into(),
+        r.restarts.into(),
+        r.age.into(),
+        r.ip.into(),
+        r.node.into(),
+        r.nominated_node.into(),
+        r.readiness_gates.into(),
+    ]
+}
+
+/// The pod row read straight from the stored text into the typed model (no
+/// `Value` tree: the hot path of `kubectl get pods -A`); None when the typed
+/// model cannot read it, so the caller falls back to [`pod`].
+pub(super) fn pod_cells_from_text(raw: &str, now: DateTime<Utc>) -> Option<Vec<Value>> {
+    serde_json::from_str::<Pod>(raw)
+        .ok()
+        .map(|pod| pod_row_cells(&pod, now))
+}
+
 /// `printPod`, through `kpm_semantics::pod_status::pod_row` (the workspace's
 /// one implementation of the STATUS/READY/RESTARTS rules).
 fn pod(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     // Deserialize from the borrowed value: no copy of the object.
     match Pod::deserialize(obj) {
-        Ok(pod) => {
-            let r = kpm_semantics::pod_status::pod_row(&pod, now);
-            vec![
-                r.name.into(),
-                r.ready.into(),
-                r.status.into(),
-                r.restarts.into(),
-                r.age.into(),
-                r.ip.into(),
-                r.node.into(),
-                r.nominated_node.into(),
-                r.readiness_gates.into(),
-            ]
-        }
+        Ok(pod) => pod_row_cells(&pod, now),
         // A pod the typed model cannot read still gets a row, so one bad
         // object does not hide the others.
         Err(_) => vec![

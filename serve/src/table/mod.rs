@@ -94,55 +94,159 @@ fn printer(plural: &str) -> Option<(&'static [Column], Printer)> {
         .or_else(|| network::printer(plural))
 }
 
-/// Builds the Table for `items` of `kind`.
+/// The top-level fields of an object, borrowed: for `includeObject` the
+/// metadata and the object are copied as stored, not re-serialized.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    #[serde(default, borrow)]
+    kind: Option<&'a serde_json::value::RawValue>,
+    #[serde(default, borrow)]
+    api_version: Option<&'a serde_json::value::RawValue>,
+    #[serde(default, borrow)]
+    metadata: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Writes a Table response row by row, straight from stored objects.
+///
+/// kubectl asks for Tables page by page (`limit=500`); each row is printed
+/// from the stored text and written out at once, so a page never exists as
+/// a `Value` tree. `metadata` comes last because the continue token is known
+/// only once the page is complete.
+pub struct TableWriter<'k> {
+    kind: &'k ResourceKind,
+    include: Include,
+    now: DateTime<Utc>,
+    print: Printer,
+    out: Vec<u8>,
+    rows: usize,
+}
+
+impl<'k> TableWriter<'k> {
+    /// Starts the Table of `kind`: header and column definitions.
+    pub fn new(
+        kind: &'k ResourceKind,
+        include: Include,
+        now: DateTime<Utc>,
+    ) -> Result<TableWriter<'k>, ApiError> {
+        let (columns, print) = printer(kind.plural)
+            .ok_or_else(|| ApiError::internal(format!("no table printer for {}", kind.plural)))?;
+        let defs: Vec<Value> = columns
+            .iter()
+            .map(|c| {
+                let format = if c.name == "Name" { "name" } else { "" };
+                json!({"name": c.name, "type": c.ty, "format": format, "description": c.description, "priority": c.priority})
+            })
+            .collect();
+        let mut out = Vec::with_capacity(64 * 1024);
+        out.extend_from_slice(
+            br#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","columnDefinitions":"#,
+        );
+        serde_json::to_writer(&mut out, &defs).map_err(ApiError::internal)?;
+        out.extend_from_slice(br#","rows":["#);
+        Ok(TableWriter {
+            kind,
+            include,
+            now,
+            print,
+            out,
+            rows: 0,
+        })
+    }
+
+    /// The cells of one stored object.
+    fn cells(&self, raw: &str) -> Result<Vec<Value>, ApiError> {
+        // Pods, the big lists, are read straight into the typed model the
+        // printer uses, skipping the `Value` tree.
+        if self.kind.plural == "pods" {
+            if let Some(cells) = core::pod_cells_from_text(raw, self.now) {
+                return Ok(cells);
+            }
+        }
+        let obj: Value = serde_json::from_str(raw)
+            .map_err(|e| ApiError::internal(format!("stored {} object: {e}", self.kind.kind)))?;
+        Ok((self.print)(&obj, self.now))
+    }
+
+    /// Appends the row of one stored object.
+    pub fn row(&mut self, raw: &str) -> Result<(), ApiError> {
+        let cells = self.cells(raw)?;
+        if self.rows > 0 {
+            self.out.push(b',');
+        }
+        self.rows += 1;
+        self.out.extend_from_slice(br#"{"cells":"#);
+        serde_json::to_writer(&mut self.out, &cells).map_err(ApiError::internal)?;
+        if self.include != Include::None {
+            let env: Envelope<'_> = serde_json::from_str(raw).map_err(|e| {
+                ApiError::internal(format!("stored {} object: {e}", self.kind.kind))
+            })?;
+            self.out.extend_from_slice(br#","object":"#);
+            match self.include {
+                Include::Metadata => {
+                    self.out.extend_from_slice(
+                        br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":"#,
+                    );
+                    let meta = env.metadata.map_or("{}", |m| m.get());
+                    self.out.extend_from_slice(meta.as_bytes());
+                    self.out.push(b'}');
+                }
+                _ => self.push_typed(raw, &env),
+            }
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    /// The object as stored with `kind`/`apiVersion` added when missing
+    /// (list items do not carry them; a GET answer and a Table row do).
+    fn push_typed(&mut self, raw: &str, env: &Envelope<'_>) {
+        let body = raw.trim_start().strip_prefix('{').unwrap_or("}");
+        self.out.push(b'{');
+        let mut added = Vec::new();
+        if env.kind.is_none() {
+            added.push(("kind", self.kind.kind.to_string()));
+        }
+        if env.api_version.is_none() {
+            added.push(("apiVersion", self.kind.api_version()));
+        }
+        let empty = body.trim_start().starts_with('}');
+        for (i, (k, v)) in added.iter().enumerate() {
+            crate::list::push_json_str(&mut self.out, k);
+            self.out.push(b':');
+            crate::list::push_json_str(&mut self.out, v);
+            if i + 1 < added.len() || !empty {
+                self.out.push(b',');
+            }
+        }
+        self.out.extend_from_slice(body.as_bytes());
+    }
+
+    /// Closes the Table with its list metadata.
+    pub fn finish(mut self, resource_version: &str, continue_token: Option<&str>) -> Vec<u8> {
+        self.out.extend_from_slice(b"],");
+        crate::list::push_list_meta(&mut self.out, resource_version, continue_token);
+        self.out.push(b'}');
+        self.out
+    }
+}
+
+/// Builds the Table for `items` of `kind` (a single GET; lists use
+/// [`TableWriter`] directly).
 pub fn render(
     kind: &ResourceKind,
     items: &[Value],
     include: Include,
     now: DateTime<Utc>,
 ) -> Result<Value, ApiError> {
-    let (columns, print) = printer(kind.plural)
-        .ok_or_else(|| ApiError::internal(format!("no table printer for {}", kind.plural)))?;
-    let defs: Vec<Value> = columns
-        .iter()
-        .map(|c| {
-            let mut d = json!({"name": c.name, "type": c.ty, "format": "", "description": c.description, "priority": c.priority});
-            if c.name == "Name" {
-                d["format"] = "name".into();
-            }
-            d
-        })
-        .collect();
-    let rows: Vec<Value> = items
-        .iter()
-        .map(|obj| {
-            let mut row = json!({"cells": print(obj, now)});
-            let object = match include {
-                Include::None => None,
-                Include::Metadata => Some(json!({
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
-                })),
-                Include::Object => Some(crate::routes::with_type_meta(
-                    obj.clone(),
-                    kind.kind,
-                    &kind.api_version(),
-                )),
-            };
-            if let Some(o) = object {
-                row["object"] = o;
-            }
-            row
-        })
-        .collect();
-    Ok(json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {},
-        "columnDefinitions": defs,
-        "rows": rows,
-    }))
+    let mut w = TableWriter::new(kind, include, now)?;
+    for obj in items {
+        w.row(&obj.to_string())?;
+    }
+    let body = w.finish("", None);
+    let mut table: Value = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+    table["metadata"] = json!({});
+    Ok(table)
 }
 
 /// Sets the Table's list metadata (kubectl pages tables by `continue`).
@@ -307,6 +411,15 @@ mod tests {
         assert_eq!(full["rows"][0]["object"]["data"]["b"], "2");
         let none = render(kind, std::slice::from_ref(&cm), Include::None, now).unwrap();
         assert!(none["rows"][0].get("object").is_none());
+        // A stored object that already says what it is keeps its own type.
+        let typed = json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "x"}});
+        let t2 = render(kind, std::slice::from_ref(&typed), Include::Object, now).unwrap();
+        assert_eq!(t2["rows"][0]["object"], typed);
+        let bare = render(kind, &[json!({})], Include::Object, now).unwrap();
+        assert_eq!(
+            bare["rows"][0]["object"],
+            json!({"kind": "ConfigMap", "apiVersion": "v1"})
+        );
         assert_eq!(t["columnDefinitions"][0]["format"], "name");
     }
 
