@@ -283,3 +283,194 @@ fn expired_credentials_exit_3_with_one_line() {
     assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
     assert!(!out.exists() && !dir.path().join("x.zip.partial").exists());
 }
+
+/// The `version` step's message, where the collector records its pacing.
+fn pacing(m: &kpm_bundle::Manifest) -> String {
+    step(m, "version", None).message.clone().unwrap_or_default()
+}
+
+#[test]
+fn auto_qps_follows_the_servers_priority_and_fairness() {
+    let src = kpm_e2e::testdata().join("crashloop");
+    // The snapshot server sends the APF headers by default, like a real
+    // API server: no client-side limit.
+    let served = serve(&src, Knobs::default());
+    let out = served.dir.path().join("apf.zip");
+    let run = collect(&served, &out, &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    let got = open_verified(&out);
+    let mode = pacing(got.manifest());
+    assert!(
+        mode.starts_with(
+            "client rate limit: off (--qps auto: the server runs API Priority and Fairness"
+        ),
+        "{mode}"
+    );
+    assert!(stderr.contains(&mode), "{stderr}");
+
+    // Without them, the fixed fallback.
+    let served = serve(
+        &src,
+        Knobs {
+            no_apf: true,
+            ..Knobs::default()
+        },
+    );
+    let out = served.dir.path().join("no-apf.zip");
+    let run = collect(&served, &out, &[]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mode = pacing(open_verified(&out).manifest());
+    assert_eq!(
+        mode,
+        "client rate limit: 50 qps, burst 100 (--qps auto: the server sent no API Priority and Fairness headers)"
+    );
+
+    // An explicit --qps wins over the headers.
+    let out = served.dir.path().join("fixed.zip");
+    let run = collect(&served, &out, &["--qps", "200"]);
+    assert_eq!(run.status.code(), Some(0));
+    assert_eq!(
+        pacing(open_verified(&out).manifest()),
+        "client rate limit: 200 qps, burst 400 (--qps 200)"
+    );
+}
+
+#[test]
+fn too_many_requests_is_retried_after_the_servers_delay() {
+    let src = kpm_e2e::testdata().join("crashloop");
+    let source = open_verified(&src);
+    let served = serve(
+        &src,
+        Knobs {
+            // Two APF rejections, then served; events rejected every time.
+            fail: vec!["shop/pods=429x2".into(), "shop/events=429".into()],
+            ..Knobs::default()
+        },
+    );
+    let out = served.dir.path().join("retried.zip");
+    let started = Instant::now();
+    let run = collect(&served, &out, &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    // Retry-After: 1 was honoured: events waited 4 × 1 s before giving up.
+    assert!(started.elapsed() >= Duration::from_secs(4));
+
+    let got = open_verified(&out);
+    let m = got.manifest();
+    let pods = step(m, "pods", Some("shop"));
+    assert_eq!(pods.outcome, Outcome::Ok, "{pods:?}");
+    assert_eq!(
+        pods.message.as_deref(),
+        Some("succeeded after 2 retries (the server answered 429 or 5xx with Retry-After)")
+    );
+    assert_eq!(
+        names(&items(&got, "namespaces/shop/pods.json")),
+        names(&items(&source, "namespaces/shop/pods.json"))
+    );
+    let events = step(m, "events", Some("shop"));
+    assert_eq!(
+        (events.outcome, events.http_status),
+        (Outcome::Error, Some(429))
+    );
+    assert_eq!(
+        events.message.as_deref(),
+        Some("Too many requests, please try again later. (gave up after 5 attempts: the server kept asking to retry later)")
+    );
+    assert!(!got.contains("namespaces/shop/events.json"));
+    assert!(
+        stderr.contains("requests retried after 429/503 Retry-After"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn expired_continue_token_restarts_the_list_once() {
+    let src = kpm_e2e::testdata().join("crashloop");
+    let source = open_verified(&src);
+    let served = serve(
+        &src,
+        Knobs {
+            // shop: the first continue request finds its token expired; the
+            // fresh read pages through. kube-system: every continue expires.
+            fail: vec!["shop/pods=410x1".into(), "kube-system/pods=410".into()],
+            ..Knobs::default()
+        },
+    );
+    let out = served.dir.path().join("expired.zip");
+    // One item per page, so every list of more than one item continues.
+    let run = collect(&served, &out, &["--page-size", "1"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+
+    let got = open_verified(&out);
+    let m = got.manifest();
+    let shop = step(m, "pods", Some("shop"));
+    assert_eq!(shop.outcome, Outcome::Ok, "{shop:?}");
+    assert!(
+        shop.message
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("the continue token expired while paging (HTTP 410 Expired)"),
+        "{shop:?}"
+    );
+    // Every pod once: the abandoned first page was dropped.
+    let shop_pods = items(&got, "namespaces/shop/pods.json");
+    assert_eq!(
+        names(&shop_pods),
+        names(&items(&source, "namespaces/shop/pods.json"))
+    );
+    assert_eq!(shop.items, shop_pods.len() as u64);
+
+    let system = step(m, "pods", Some("kube-system"));
+    assert_eq!(
+        (system.outcome, system.http_status),
+        (Outcome::Error, Some(410))
+    );
+    assert!(system
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .starts_with("The provided continue parameter is too old"));
+
+    // Node allocation counted the restarted namespace's pods once.
+    let mut expected = 0u64;
+    for ns in ["shop", "ingress-nginx"] {
+        for p in items(&got, &format!("namespaces/{ns}/pods.json")) {
+            let bound = p
+                .pointer("/spec/nodeName")
+                .and_then(|v| v.as_str())
+                .is_some_and(|n| !n.is_empty());
+            let phase = p
+                .pointer("/status/phase")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            if bound && phase != "Succeeded" && phase != "Failed" {
+                expected += 1;
+            }
+        }
+    }
+    let derived: serde_json::Value = got.read_json("derived/node-allocation.json").unwrap();
+    let counted: u64 = derived["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["nonTerminatedPods"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(expected > 0);
+    assert_eq!(counted, expected);
+    let alloc = step(m, "node-allocation", None);
+    assert!(
+        alloc
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("undercounts: pods of kube-system could not be read"),
+        "{alloc:?}"
+    );
+}

@@ -1,71 +1,242 @@
 //! Feeding node allocation (`derived/node-allocation.json`).
 //!
 //! Allocation must count *every* non-terminated pod bound to a node, whatever
-//! the namespace scope, exactly as `kubectl describe node` does. Pods arrive
-//! page by page from several tasks and go straight into
-//! [`kpm_semantics::allocation::AllocationBuilder`], which keeps only each
-//! counted pod's requests and limits, so memory stays far below the lists.
+//! the namespace scope, exactly as `kubectl describe node` does, and the file
+//! lists each counted pod ("Non-terminated Pods"), so its size grows with the
+//! cluster. To keep the collector's memory flat, nothing per pod stays in
+//! memory while collecting: each counted pod is reduced to the fields the
+//! computation reads ([`slim_pod`]) and appended to an anonymous temporary
+//! file (the spool); memory keeps only, per node, where its pods are in the
+//! spool (16 bytes a pod) and the node's allocatable and capacity. At the
+//! end the file is written node by node straight into the bundle, each node
+//! computed by [`kpm_semantics::allocation::AllocationBuilder`] from its own
+//! pods only, so one node's pods are in memory at a time.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use kpm_bundle::Outcome;
 use kpm_semantics::allocation::AllocationBuilder;
 
 use crate::outcome::{Failure, FailureClass};
 
+/// Where one pod sits in the spool, and which list read fed it.
+#[derive(Debug, Clone, Copy)]
+struct Spooled {
+    offset: u64,
+    len: u32,
+    read: u32,
+}
+
 /// Collected inputs of the node allocation.
 #[derive(Debug)]
 pub struct AllocFeed {
-    builder: Option<AllocationBuilder>,
-    nodes: u64,
-    pods: u64,
+    now: DateTime<Utc>,
+    /// Slim nodes by name (a repeated name replaces the earlier one, as the
+    /// builder does).
+    nodes: BTreeMap<String, Node>,
+    pods_by_node: BTreeMap<String, Vec<Spooled>>,
+    spool: Option<BufWriter<File>>,
+    spool_len: u64,
+    spool_error: Option<String>,
+    abandoned: HashSet<u32>,
+    next_read: u32,
     unreadable: u64,
     missing_namespaces: Vec<String>,
     pods_failure: Option<Failure>,
     nodes_failure: Option<Failure>,
+    written: bool,
+}
+
+/// What [`AllocFeed::write`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Nodes in the file.
+    pub nodes: u64,
+    /// Pods counted.
+    pub pods: u64,
+    /// Step message (says when the numbers undercount).
+    pub message: String,
+}
+
+fn keep(src: &Value, keys: &[&str]) -> Value {
+    let mut out = Map::new();
+    if let Value::Object(map) = src {
+        for k in keys {
+            if let Some(v) = map.get(*k) {
+                out.insert((*k).to_string(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn keep_each(src: Option<&Value>, keys: &[&str]) -> Option<Value> {
+    let list = src?.as_array()?;
+    Some(Value::Array(list.iter().map(|c| keep(c, keys)).collect()))
+}
+
+/// The pod reduced to what `kubectl describe node`'s allocation reads: names
+/// and creation time, node, phase, every container's and init container's
+/// resources (and the init containers' `restartPolicy`, which makes a
+/// sidecar), `spec.overhead`, and the in-place resize state
+/// (`status.resize`, `containerStatuses[].resources`). Anything else would
+/// only cost memory and disk.
+pub fn slim_pod(pod: &Value) -> Value {
+    let mut out = Map::new();
+    if let Some(meta) = pod.get("metadata") {
+        out.insert(
+            "metadata".into(),
+            keep(meta, &["name", "namespace", "creationTimestamp"]),
+        );
+    }
+    if let Some(spec) = pod.get("spec") {
+        let mut s = match keep(spec, &["nodeName", "overhead"]) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        if let Some(c) = keep_each(spec.get("containers"), &["name", "resources"]) {
+            s.insert("containers".into(), c);
+        }
+        if let Some(c) = keep_each(
+            spec.get("initContainers"),
+            &["name", "resources", "restartPolicy"],
+        ) {
+            s.insert("initContainers".into(), c);
+        }
+        out.insert("spec".into(), Value::Object(s));
+    }
+    if let Some(status) = pod.get("status") {
+        let mut s = match keep(status, &["phase", "resize"]) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        if let Some(c) = keep_each(
+            status.get("containerStatuses"),
+            &[
+                "name",
+                "image",
+                "imageID",
+                "ready",
+                "restartCount",
+                "resources",
+            ],
+        ) {
+            s.insert("containerStatuses".into(), c);
+        }
+        out.insert("status".into(), Value::Object(s));
+    }
+    Value::Object(out)
+}
+
+/// The node reduced to its name, allocatable and capacity.
+fn slim_node(node: &Value) -> Value {
+    let mut out = Map::new();
+    if let Some(meta) = node.get("metadata") {
+        out.insert("metadata".into(), keep(meta, &["name"]));
+    }
+    if let Some(status) = node.get("status") {
+        out.insert("status".into(), keep(status, &["allocatable", "capacity"]));
+    }
+    Value::Object(out)
 }
 
 impl AllocFeed {
     /// A feed whose pod ages are computed at `now` (collection time).
     pub fn new(now: DateTime<Utc>) -> AllocFeed {
         AllocFeed {
-            builder: Some(AllocationBuilder::with_now(now)),
-            nodes: 0,
-            pods: 0,
+            now,
+            nodes: BTreeMap::new(),
+            pods_by_node: BTreeMap::new(),
+            spool: None,
+            spool_len: 0,
+            spool_error: None,
+            abandoned: HashSet::new(),
+            next_read: 0,
             unreadable: 0,
             missing_namespaces: Vec::new(),
             pods_failure: None,
             nodes_failure: None,
+            written: false,
         }
+    }
+
+    /// A new list read that feeds pods; its pods can be dropped with
+    /// [`AllocFeed::abandon`] if the read is restarted.
+    pub fn start_read(&mut self) -> u32 {
+        self.next_read = self.next_read.wrapping_add(1);
+        self.next_read
+    }
+
+    /// Drops every pod fed by `read` (its list restarted after an expired
+    /// continue token and feeds them again under a new read).
+    pub fn abandon(&mut self, read: u32) {
+        self.abandoned.insert(read);
     }
 
     /// A node from the nodes list.
     pub fn node(&mut self, node: &Value) {
-        match (Node::deserialize(node), self.builder.as_mut()) {
-            (Ok(n), Some(b)) => {
-                b.add_node(&n);
-                self.nodes += 1;
-            }
-            (Err(_), _) => self.unreadable += 1,
-            (_, None) => {}
+        match Node::deserialize(slim_node(node)) {
+            Ok(n) => match n.metadata.name.clone().filter(|n| !n.is_empty()) {
+                Some(name) => {
+                    self.nodes.insert(name, n);
+                }
+                None => self.unreadable += 1,
+            },
+            Err(_) => self.unreadable += 1,
         }
     }
 
-    /// A pod, from any list; the builder ignores terminated and unscheduled
-    /// pods.
-    pub fn pod(&mut self, pod: &Value) {
-        match (Pod::deserialize(pod), self.builder.as_mut()) {
-            (Ok(p), Some(b)) => {
-                if b.add_pod(&p) {
-                    self.pods += 1;
-                }
-            }
-            (Err(_), _) => self.unreadable += 1,
-            (_, None) => {}
+    /// A pod, from any list, fed by `read`. Terminated (`Succeeded`,
+    /// `Failed`) and unscheduled pods are not counted, as describe's field
+    /// selector leaves them out.
+    pub fn pod(&mut self, read: u32, pod: &Value) {
+        let node = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty());
+        let phase = pod.pointer("/status/phase").and_then(Value::as_str);
+        let Some(node) = node else { return };
+        if matches!(phase, Some("Succeeded" | "Failed")) {
+            return;
         }
+        let bytes = match serde_json::to_vec(&slim_pod(pod)) {
+            Ok(b) => b,
+            Err(_) => {
+                self.unreadable += 1;
+                return;
+            }
+        };
+        let Ok(len) = u32::try_from(bytes.len()) else {
+            self.unreadable += 1;
+            return;
+        };
+        if self.spool.is_none() && self.spool_error.is_none() {
+            match tempfile::tempfile() {
+                Ok(f) => self.spool = Some(BufWriter::new(f)),
+                Err(e) => self.spool_error = Some(format!("cannot create a temporary file: {e}")),
+            }
+        }
+        let Some(spool) = self.spool.as_mut() else {
+            return;
+        };
+        if let Err(e) = spool.write_all(&bytes) {
+            self.spool_error = Some(format!("cannot write the temporary file: {e}"));
+            self.spool = None;
+            return;
+        }
+        let offset = self.spool_len;
+        self.spool_len += u64::from(len);
+        self.pods_by_node
+            .entry(node.to_string())
+            .or_default()
+            .push(Spooled { offset, len, read });
     }
 
     /// The pods of `namespace` could not be read: allocation undercounts.
@@ -83,9 +254,8 @@ impl AllocFeed {
         self.nodes_failure = Some(f.clone());
     }
 
-    /// Computes the allocation file: `(content, nodes, step message)`. The
-    /// message says when the numbers undercount.
-    pub fn build(&mut self) -> Result<(Value, u64, Option<String>), Failure> {
+    /// Whether the file can be written; the failure to record otherwise.
+    pub fn check(&self) -> Result<(), Failure> {
         if let Some(f) = &self.nodes_failure {
             return Err(Failure {
                 message: format!("nodes could not be listed: {}", f.message),
@@ -98,16 +268,60 @@ impl AllocFeed {
                 ..f.clone()
             });
         }
-        let Some(builder) = self.builder.take() else {
+        if let Some(e) = &self.spool_error {
+            return Err(internal(e));
+        }
+        if self.written {
             return Err(internal("allocation already written"));
+        }
+        Ok(())
+    }
+
+    /// Writes the allocation file into `out`, node by node in name order:
+    /// `{"nodes": [ … ]}` with one `NodeAllocation` per line.
+    pub fn write(&mut self, out: &mut dyn Write) -> Result<Written, String> {
+        self.check().map_err(|f| f.message)?;
+        self.written = true;
+        let mut spool = match self.spool.take() {
+            Some(w) => Some(
+                w.into_inner()
+                    .map_err(|e| format!("cannot flush the temporary file: {}", e.error()))?,
+            ),
+            None => None,
         };
-        let file = builder.finish();
-        let value = serde_json::to_value(&file)
-            .map_err(|e| internal(&format!("cannot serialize allocation: {e}")))?;
-        let mut notes = vec![format!(
-            "{} nodes, {} non-terminated pods counted",
-            self.nodes, self.pods
-        )];
+        let io = |e: std::io::Error| format!("cannot write the allocation: {e}");
+        out.write_all(b"{\"nodes\": [").map_err(io)?;
+        let (mut nodes, mut pods) = (0u64, 0u64);
+        let mut buf = Vec::new();
+        for (name, node) in &self.nodes {
+            let mut builder = AllocationBuilder::with_now(self.now);
+            builder.add_node(node);
+            let spooled = self.pods_by_node.remove(name).unwrap_or_default();
+            for s in spooled.iter().filter(|s| !self.abandoned.contains(&s.read)) {
+                let Some(file) = spool.as_mut() else { break };
+                buf.resize(usize::try_from(s.len).unwrap_or(0), 0);
+                file.seek(SeekFrom::Start(s.offset))
+                    .and_then(|_| file.read_exact(&mut buf))
+                    .map_err(|e| format!("cannot read the temporary file: {e}"))?;
+                match serde_json::from_slice::<Pod>(&buf) {
+                    Ok(p) => {
+                        if builder.add_pod(&p) {
+                            pods += 1;
+                        }
+                    }
+                    Err(_) => self.unreadable += 1,
+                }
+            }
+            for entry in builder.finish().nodes {
+                out.write_all(if nodes == 0 { b"\n" } else { b",\n" })
+                    .map_err(io)?;
+                serde_json::to_writer(&mut *out, &entry)
+                    .map_err(|e| format!("cannot serialize the allocation: {e}"))?;
+                nodes += 1;
+            }
+        }
+        out.write_all(b"\n]}\n").map_err(io)?;
+        let mut notes = vec![format!("{nodes} nodes, {pods} non-terminated pods counted")];
         if !self.missing_namespaces.is_empty() {
             notes.push(format!(
                 "undercounts: pods of {} could not be read",
@@ -120,7 +334,11 @@ impl AllocFeed {
                 self.unreadable
             ));
         }
-        Ok((value, self.nodes, Some(notes.join("; "))))
+        Ok(Written {
+            nodes,
+            pods,
+            message: notes.join("; "),
+        })
     }
 }
 
@@ -134,64 +352,5 @@ fn internal(message: &str) -> Failure {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn node() -> Value {
-        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "ip-10-0-1-23.eu-west-1.compute.internal"},
-            "status": {"capacity": {"cpu": "4", "memory": "16093584Ki", "pods": "58", "ephemeral-storage": "83873772Ki"},
-                       "allocatable": {"cpu": "3920m", "memory": "15076752Ki", "pods": "58", "ephemeral-storage": "76224326324"}}})
-    }
-
-    fn pod(name: &str, phase: &str, cpu: &str) -> Value {
-        json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": "shop", "creationTimestamp": "2026-11-26T04:00:00Z"},
-            "spec": {"nodeName": "ip-10-0-1-23.eu-west-1.compute.internal",
-                "containers": [{"name": "app", "image": "nginx:1.27",
-                    "resources": {"requests": {"cpu": cpu, "memory": "256Mi"}, "limits": {"memory": "512Mi"}}}]},
-            "status": {"phase": phase}})
-    }
-
-    #[test]
-    fn counts_non_terminated_pods_on_nodes() {
-        let now = DateTime::parse_from_rfc3339("2026-11-26T05:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let mut feed = AllocFeed::new(now);
-        feed.node(&node());
-        feed.pod(&pod("web-1", "Running", "500m"));
-        feed.pod(&pod("web-2", "Pending", "250m"));
-        feed.pod(&pod("job-1", "Succeeded", "1"));
-        let (value, nodes, message) = feed.build().unwrap();
-        assert_eq!(nodes, 1);
-        assert_eq!(
-            message.as_deref(),
-            Some("1 nodes, 2 non-terminated pods counted")
-        );
-        let n = &value["nodes"][0];
-        assert_eq!(n["node"], "ip-10-0-1-23.eu-west-1.compute.internal");
-        assert_eq!(n["requests"]["cpu"], "750m");
-        assert_eq!(n["nonTerminatedPods"], 2);
-    }
-
-    #[test]
-    fn failures_and_gaps_are_reported() {
-        let mut feed = AllocFeed::new(Utc::now());
-        feed.node(&node());
-        feed.missing_namespace("payments");
-        let (_, _, message) = feed.build().unwrap();
-        assert!(message
-            .unwrap_or_default()
-            .contains("pods of payments could not be read"));
-        let mut feed = AllocFeed::new(Utc::now());
-        feed.nodes_failed(&Failure {
-            outcome: Outcome::Forbidden,
-            http_status: Some(403),
-            message: "nodes is forbidden".into(),
-            class: FailureClass::Step,
-        });
-        let err = feed.build().unwrap_err();
-        assert_eq!(err.outcome, Outcome::Forbidden);
-    }
-}
+#[path = "alloc_tests.rs"]
+mod tests;

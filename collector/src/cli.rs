@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::ratelimit::{parse_qps, Qps};
+
 /// Snapshot a Kubernetes cluster into a kpm bundle for offline analysis.
 ///
 /// Connects like kubectl (KUBECONFIG, ~/.kube/config, --kubeconfig,
@@ -52,17 +54,29 @@ pub struct Args {
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub page_size: u32,
 
-    /// Requests in flight at once.
+    /// Requests in flight at once (the bound on the load the collector puts
+    /// on the server, whatever --qps says).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
 
-    /// Sustained requests per second (client-side limit; 0 disables).
-    #[arg(long, default_value_t = 20.0)]
-    pub qps: f64,
+    /// Client-side rate limit: `auto` (default), a number of requests per
+    /// second, or 0 for none. `auto` reads the first answer: a server with
+    /// API Priority and Fairness (the X-Kubernetes-PF-FlowSchema-UID /
+    /// X-Kubernetes-PF-PriorityLevel-UID headers; on by default since
+    /// Kubernetes 1.20) queues and rejects fairly on its own, so no
+    /// client-side limit is added (only --concurrency bounds the load);
+    /// without those headers 50 requests/s, burst 100 (the kubelet's
+    /// defaults). In every mode a 429, or a 5xx with Retry-After, is retried
+    /// after the server's Retry-After (at most 5 attempts) and recorded as a
+    /// failed step if it keeps failing. The mode used is recorded in the
+    /// manifest (message of the `version` step).
+    #[arg(long, default_value = "auto", value_parser = parse_qps, value_name = "auto|N")]
+    pub qps: Qps,
 
-    /// Requests allowed in a burst above --qps.
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub burst: u32,
+    /// Requests allowed in a burst above --qps (default: twice a numeric
+    /// --qps; 100 in `auto` mode without APF).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub burst: Option<u32>,
 
     /// Time limit of one request (e.g. 30s, 2m, 1500ms).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
@@ -184,6 +198,17 @@ mod tests {
         assert_eq!(a.log_bytes, 256 * 1024);
         assert_eq!(a.request_timeout, Duration::from_secs(30));
         assert!(a.timeout.is_none());
+        assert_eq!(a.qps, Qps::Auto);
+        assert_eq!(a.burst, None);
         assert!(Args::try_parse_from(["kpm-collect", "--concurrency", "0"]).is_err());
+        let a = Args::try_parse_from(["kpm-collect", "--qps", "20", "--burst", "40"]).unwrap();
+        assert_eq!((a.qps, a.burst), (Qps::Fixed(20.0), Some(40)));
+        assert_eq!(
+            Args::try_parse_from(["kpm-collect", "--qps", "0"])
+                .unwrap()
+                .qps,
+            Qps::Fixed(0.0)
+        );
+        assert!(Args::try_parse_from(["kpm-collect", "--qps", "fast"]).is_err());
     }
 }

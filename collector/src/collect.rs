@@ -18,13 +18,15 @@ use kpm_bundle::layout::{self, ResourceKind, CLUSTER_KINDS, NAMESPACED_KINDS};
 use kpm_bundle::{Outcome, Step};
 
 use crate::alloc::AllocFeed;
-use crate::fetch::Fetcher;
+use crate::fetch::{Fetcher, Paged};
 use crate::logs::{self, LogTarget};
 use crate::outcome::{Failure, FailureClass};
 use crate::progress::Progress;
 use crate::redact::{Counts, Redactor};
-use crate::sink::{key_of, Record, StepKey};
+use crate::sink::{key_of, Record, StepKey, StreamFn};
+use crate::spool::Items;
 
+mod log_steps;
 mod scope_extras;
 
 /// `metrics.k8s.io` group version of node and pod metrics.
@@ -50,7 +52,12 @@ pub struct Ctx {
     fetch: Arc<Fetcher>,
     tx: mpsc::Sender<Record>,
     opts: Options,
-    permits: Semaphore,
+    /// One per request (list or log) in flight: `--concurrency`.
+    permits: Arc<Semaphore>,
+    /// Namespaces being collected at once. Bounded so the tasks, planned
+    /// steps and log targets waiting for a request permit stay a small
+    /// constant instead of growing with the number of namespaces.
+    namespace_slots: Arc<Semaphore>,
     pending: Mutex<HashMap<StepKey, Step>>,
     progress: Progress,
     alloc: Mutex<AllocFeed>,
@@ -141,6 +148,14 @@ fn fill_type(item: &mut Value, kind: &str, api_version: &str) {
     }
 }
 
+fn log_what(t: &LogTarget) -> &'static str {
+    if t.previous {
+        "logs/previous"
+    } else {
+        "logs"
+    }
+}
+
 fn name_of(item: &Value) -> Option<&str> {
     item.pointer("/metadata/name").and_then(Value::as_str)
 }
@@ -156,7 +171,8 @@ impl Ctx {
         Arc::new(Ctx {
             fetch,
             tx,
-            permits: Semaphore::new(opts.concurrency.max(1)),
+            permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+            namespace_slots: Arc::new(Semaphore::new(opts.concurrency.max(1) * 2)),
             opts,
             pending: Mutex::new(HashMap::new()),
             progress,
@@ -178,6 +194,7 @@ impl Ctx {
             Record::List { step, .. }
             | Record::File { step, .. }
             | Record::Json { step, .. }
+            | Record::Stream { step, .. }
             | Record::Step(step) => key_of(step),
             Record::Close => return,
         };
@@ -210,6 +227,16 @@ impl Ctx {
         self.fatal.lock().ok().and_then(|f| f.clone())
     }
 
+    /// The client-side pacing in force (see `ratelimit.rs`).
+    pub fn pacing(&self) -> crate::ratelimit::Mode {
+        self.fetch.mode()
+    }
+
+    /// Requests retried because the server asked (429, 5xx + Retry-After).
+    pub fn retried(&self) -> u64 {
+        self.fetch.retried()
+    }
+
     /// Namespaces the run decided to collect, and whether that is all of
     /// them.
     pub fn scope(&self) -> (Vec<String>, bool) {
@@ -225,6 +252,9 @@ impl Ctx {
     ) -> Option<String> {
         let mut s = step("version", None, None);
         s.duration_ms = duration_ms;
+        // The manifest has no field for collection settings beyond the log
+        // limits; the pacing decided from this very answer goes here.
+        s.message = Some(self.fetch.mode().describe());
         let parsed = answer.and_then(|body| {
             serde_json::from_slice::<Value>(&body).map_err(|e| Failure::malformed("/version", &e))
         });
@@ -244,46 +274,64 @@ impl Ctx {
                 git
             }
             Err(f) => {
-                self.record(Record::Step(fail(s, &f))).await;
+                let mode = s.message.take().unwrap_or_default();
+                let mut s = fail(s, &f);
+                s.message = Some(format!("{}; {mode}", f.message));
+                self.record(Record::Step(s)).await;
                 None
             }
         }
     }
 
-    /// Collects one list; `on_item` sees every item before redaction. Holds
-    /// one permit for the whole list, so at most `--concurrency` lists are
-    /// buffered at once.
+    /// Collects one list; `on_item` sees every item before redaction, and
+    /// [`Paged::Restart`] when the list starts over (expired continue
+    /// token). Holds one permit for the whole list; items wait for the writer
+    /// in an [`Items`] buffer that spills to disk when large.
     async fn list(
         &self,
         spec: ListSpec,
         mut s: Step,
-        on_item: &mut (dyn FnMut(&Value) + Send),
+        on_item: &mut (dyn FnMut(Paged<&Value>) + Send),
     ) -> Result<(), Failure> {
         let Ok(_permit) = self.permits.acquire().await else {
             return Err(internal_stop());
         };
         let t = Instant::now();
-        let mut items = Vec::new();
+        let mut items = Items::new();
         let mut counts = Counts::new();
         let redactor = self.opts.redactor;
         let mut bad_item = None;
         let result = self
             .fetch
-            .list(&spec.url, |mut item| {
-                fill_type(&mut item, &spec.kind, &spec.api_version);
-                on_item(&item);
-                redactor.object(&spec.kind, &mut item, &mut counts);
-                match serde_json::to_vec(&item) {
-                    Ok(bytes) => items.push(bytes),
-                    Err(e) => bad_item = Some(e.to_string()),
+            .list(&spec.url, |paged| match paged {
+                Paged::Item(mut item) => {
+                    fill_type(&mut item, &spec.kind, &spec.api_version);
+                    on_item(Paged::Item(&item));
+                    redactor.object(&spec.kind, &mut item, &mut counts);
+                    let pushed = serde_json::to_vec(&item)
+                        .map_err(|e| e.to_string())
+                        .and_then(|bytes| items.push(&bytes).map_err(|e| e.to_string()));
+                    if let Err(e) = pushed {
+                        bad_item = Some(e);
+                    }
+                }
+                Paged::Restart => {
+                    items.clear();
+                    counts.clear();
+                    bad_item = None;
+                    on_item(Paged::Restart);
                 }
             })
             .await;
         s.duration_ms = elapsed_ms(t);
         match result {
             Ok(info) => {
+                let mut notes: Vec<String> = info.note().into_iter().collect();
                 if let Some(e) = bad_item {
-                    s.message = Some(format!("an item could not be serialized: {e}"));
+                    notes.push(format!("an item could not be stored: {e}"));
+                }
+                if !notes.is_empty() {
+                    s.message = Some(notes.join("; "));
                 }
                 self.record(Record::List {
                     path: spec.path,
@@ -305,76 +353,6 @@ impl Ctx {
         }
     }
 
-    /// Collects one container log.
-    async fn log(&self, namespace: String, target: LogTarget) {
-        let what = if target.previous {
-            "logs/previous"
-        } else {
-            "logs"
-        };
-        let object = format!("{}/{}", target.pod, target.container);
-        let mut s = step(what, Some(&namespace), Some(&object));
-        let Ok(_permit) = self.permits.acquire().await else {
-            return;
-        };
-        let t = Instant::now();
-        let url = logs::url(
-            &namespace,
-            &target,
-            self.opts.log_lines,
-            self.opts.log_bytes,
-        );
-        let result = self.fetch.get(&url).await;
-        s.duration_ms = elapsed_ms(t);
-        match result {
-            Ok(raw) => {
-                let text = logs::bound(&raw, self.opts.log_lines, self.opts.log_bytes);
-                drop(raw);
-                let mut counts = Counts::new();
-                let text = self.opts.redactor.log(text, &mut counts);
-                s.items = text.lines().count() as u64;
-                let path =
-                    layout::log_path(&namespace, &target.pod, &target.container, target.previous);
-                self.record(Record::File {
-                    path,
-                    bytes: text.into_bytes(),
-                    step: s,
-                    redaction: counts,
-                })
-                .await;
-            }
-            Err(f) => {
-                self.note_failure(&f);
-                self.record(Record::Step(fail(s, &f))).await;
-            }
-        }
-    }
-
-    fn plan_logs(
-        self: &Arc<Self>,
-        set: &mut JoinSet<Vec<LogTarget>>,
-        namespace: &str,
-        targets: Vec<LogTarget>,
-    ) {
-        if !self.opts.logs {
-            return;
-        }
-        for t in targets {
-            let what = if t.previous { "logs/previous" } else { "logs" };
-            self.plan(&step(
-                what,
-                Some(namespace),
-                Some(&format!("{}/{}", t.pod, t.container)),
-            ));
-            let ctx = Arc::clone(self);
-            let ns = namespace.to_string();
-            set.spawn(async move {
-                ctx.log(ns, t).await;
-                Vec::new()
-            });
-        }
-    }
-
     /// Cluster-scoped lists and node metrics. Returns the namespace names
     /// found (`None` when the namespace list failed).
     pub async fn cluster(self: &Arc<Self>) -> Option<Vec<String>> {
@@ -393,17 +371,21 @@ impl Ctx {
                 let is_ns = kind.plural == "namespaces";
                 let is_nodes = kind.plural == "nodes";
                 let ok = ctx
-                    .list(spec, s, &mut |item| {
-                        if is_ns {
-                            if let Some(n) = name_of(item) {
-                                names.push(n.to_string());
+                    .list(spec, s, &mut |paged| match paged {
+                        Paged::Item(item) => {
+                            if is_ns {
+                                if let Some(n) = name_of(item) {
+                                    names.push(n.to_string());
+                                }
+                            }
+                            if is_nodes {
+                                if let Ok(mut a) = ctx.alloc.lock() {
+                                    a.node(item);
+                                }
                             }
                         }
-                        if is_nodes {
-                            if let Ok(mut a) = ctx.alloc.lock() {
-                                a.node(item);
-                            }
-                        }
+                        // Nodes are keyed by name: the fresh read replaces them.
+                        Paged::Restart => names.clear(),
                     })
                     .await;
                 if is_nodes {
@@ -441,15 +423,12 @@ impl Ctx {
             namespaces.len()
         ));
         let mut outer: JoinSet<()> = JoinSet::new();
+        // Plan every list now so an early stop marks them.
         for ns in &namespaces {
-            let ctx = Arc::clone(self);
-            let ns = ns.clone();
-            // Plan the lists now so an early stop marks them.
             for kind in NAMESPACED_KINDS {
-                ctx.plan(&step(kind.plural, Some(&ns), None));
+                self.plan(&step(kind.plural, Some(ns), None));
             }
-            ctx.plan(&step("metrics/pods", Some(&ns), None));
-            outer.spawn(async move { ctx.namespace(ns, all).await });
+            self.plan(&step("metrics/pods", Some(ns), None));
         }
         if !all {
             let ctx = Arc::clone(self);
@@ -457,6 +436,18 @@ impl Ctx {
             outer.spawn(async move { ctx.infrastructure(scope).await });
             let ctx = Arc::clone(self);
             outer.spawn(async move { ctx.allocation_pods().await });
+        }
+        for ns in namespaces {
+            let Ok(slot) = Arc::clone(&self.namespace_slots).acquire_owned().await else {
+                break;
+            };
+            let ctx = Arc::clone(self);
+            outer.spawn(async move {
+                ctx.namespace(ns, all).await;
+                drop(slot);
+            });
+            // Reap finished namespaces so the set stays small.
+            while outer.try_join_next().is_some() {}
         }
         while outer.join_next().await.is_some() {}
     }
@@ -473,20 +464,30 @@ impl Ctx {
             let ns_name = ns.clone();
             set.spawn(async move {
                 let mut targets = Vec::new();
+                let mut read = ctx.start_alloc_read(is_pods && feed_allocation);
                 let ok = ctx
-                    .list(spec, s, &mut |item| {
-                        if is_pods {
-                            targets.extend(logs::targets(item));
-                            if feed_allocation {
-                                if let Ok(mut a) = ctx.alloc.lock() {
-                                    a.pod(item);
+                    .list(spec, s, &mut |paged| match paged {
+                        Paged::Item(item) => {
+                            if is_pods {
+                                targets.extend(logs::targets(item));
+                                if let (Some(r), Ok(mut a)) = (read, ctx.alloc.lock()) {
+                                    a.pod(r, item);
                                 }
                             }
+                        }
+                        Paged::Restart => {
+                            targets.clear();
+                            read = ctx.restart_alloc_read(read);
                         }
                     })
                     .await;
                 if is_pods && ok.is_err() && feed_allocation {
                     if let Ok(mut a) = ctx.alloc.lock() {
+                        // Pages read before the failure are not counted: the
+                        // step says the namespace is missing, not half there.
+                        if let Some(r) = read {
+                            a.abandon(r);
+                        }
                         a.missing_namespace(&ns_name);
                     }
                 }
@@ -502,38 +503,64 @@ impl Ctx {
         });
         while let Some(r) = set.join_next().await {
             if let Ok(targets) = r {
-                self.plan_logs(&mut set, &ns, targets);
+                self.plan_logs(&mut set, &ns, targets).await;
             }
         }
     }
 
-    /// Writes `derived/node-allocation.json` from what was fed.
+    /// A new allocation read for a pods list that feeds allocation.
+    fn start_alloc_read(&self, feeds: bool) -> Option<u32> {
+        if !feeds {
+            return None;
+        }
+        self.alloc.lock().ok().map(|mut a| a.start_read())
+    }
+
+    /// The list restarted: drops what `read` fed and starts a new read.
+    fn restart_alloc_read(&self, read: Option<u32>) -> Option<u32> {
+        let r = read?;
+        let mut a = self.alloc.lock().ok()?;
+        a.abandon(r);
+        Some(a.start_read())
+    }
+
+    /// Writes `derived/node-allocation.json` from what was fed, streamed
+    /// node by node by the writer thread.
     pub async fn write_allocation(&self) {
         let s = step("node-allocation", None, None);
         self.plan(&s);
-        let built = self.alloc.lock().map(|mut a| a.build()).ok();
-        match built {
-            Some(Ok((value, nodes, message))) => {
-                let mut s = s;
-                s.items = nodes;
-                s.message = message;
-                self.record(Record::Json {
-                    path: layout::NODE_ALLOCATION.into(),
-                    value,
-                    step: s,
-                })
-                .await;
-            }
-            Some(Err(f)) => self.record(Record::Step(fail(s, &f))).await,
-            None => {
-                let f = Failure {
-                    outcome: Outcome::Error,
-                    http_status: None,
-                    message: "internal error: allocation state poisoned".into(),
-                    class: FailureClass::Step,
-                };
+        let feed = match self.alloc.lock() {
+            Ok(mut a) => match a.check() {
+                // Taken out: the writer thread consumes it.
+                Ok(()) => Ok(std::mem::replace(
+                    &mut *a,
+                    AllocFeed::new(chrono::Utc::now()),
+                )),
+                Err(f) => Err(f),
+            },
+            Err(_) => Err(Failure {
+                outcome: Outcome::Error,
+                http_status: None,
+                message: "internal error: allocation state poisoned".into(),
+                class: FailureClass::Step,
+            }),
+        };
+        let mut feed = match feed {
+            Ok(feed) => feed,
+            Err(f) => {
                 self.record(Record::Step(fail(s, &f))).await;
+                return;
             }
-        }
+        };
+        let write: StreamFn = Box::new(move |out| {
+            let w = feed.write(out)?;
+            Ok((w.nodes, Some(w.message)))
+        });
+        self.record(Record::Stream {
+            path: layout::NODE_ALLOCATION.into(),
+            write,
+            step: s,
+        })
+        .await;
     }
 }

@@ -175,6 +175,11 @@ pub async fn connect(
             (config, context_name, cluster_name)
         }
     };
+    // kube's own retry layer (on by default: 15 attempts on 429/503/504,
+    // Retry-After honoured up to 1000 s) would hide rejections from the
+    // collector and wait far beyond --request-timeout; `fetch.rs` retries
+    // with tighter bounds and records what kept failing.
+    config.default_retry = false;
     config.read_timeout = Some(request_timeout);
     config.connect_timeout = Some(request_timeout.min(Duration::from_secs(10)));
     let server = config.cluster_url.to_string();

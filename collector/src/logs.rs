@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 /// One log to fetch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LogTarget {
     /// Pod name.
     pub pod: String,

@@ -16,9 +16,12 @@ mod outcome;
 mod progress;
 mod ratelimit;
 mod redact;
+mod retry;
 mod sink;
+mod spool;
 mod summary;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,14 +32,14 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 
 use kpm_bundle::manifest::{ClusterInfo, Collection, CollectionOptions, CollectionScope, Tool};
-use kpm_bundle::{BundleWriter, Manifest, Outcome};
+use kpm_bundle::{BundleWriter, Manifest, Outcome, Step};
 
 use crate::cli::Args;
 use crate::collect::{Ctx, Options};
 use crate::outcome::FailureClass;
 use crate::progress::Progress;
 use crate::redact::Redactor;
-use crate::sink::{key_of, Record};
+use crate::sink::{key_of, Record, StepKey};
 
 /// Exit codes, documented in `--help` and `deploy/README.md`.
 mod exit {
@@ -241,8 +244,23 @@ async fn run(args: Args) -> Result<u8, Fatal> {
     progress.finish();
 
     let mut steps = result.steps;
-    let mut unfinished = ctx.unfinished();
-    unfinished.retain(|s| !result.recorded.contains(&key_of(s)));
+    // Planned steps the writer never saw. A step can still be in `pending`
+    // after it was written (its task stopped between sending the record and
+    // un-planning it), so the written ones are filtered out; only the small
+    // pending set is indexed, never the (possibly 100,000s of) steps.
+    let mut unfinished: HashMap<StepKey, Step> = ctx
+        .unfinished()
+        .into_iter()
+        .map(|s| (key_of(&s), s))
+        .collect();
+    if !unfinished.is_empty() {
+        for s in &steps {
+            if unfinished.contains_key(&(s.what.clone(), s.namespace.clone(), s.object.clone())) {
+                unfinished.remove(&key_of(s));
+            }
+        }
+    }
+    let mut unfinished: Vec<Step> = unfinished.into_values().collect();
     unfinished.sort_by_key(key_of);
     for mut s in unfinished {
         let (outcome, why) = match stop {
@@ -301,7 +319,9 @@ async fn run(args: Args) -> Result<u8, Fatal> {
         ));
     }
     let usable = summary::usable(&manifest.steps);
-    let steps_for_summary = manifest.steps.clone();
+    // Rendered before the manifest moves into the writer (no second copy of
+    // the steps).
+    let failure_lines = summary::failures(&manifest.steps);
     let Some(writer) = result.writer else {
         return Err(fatal(
             exit::WRITE,
@@ -313,13 +333,24 @@ async fn run(args: Args) -> Result<u8, Fatal> {
         .with_context(|| format!("cannot finish {}", output.display()))
         .map_err(|e| fatal(exit::WRITE, e))?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    for line in summary::render(
-        &display(&path),
-        size,
-        &result.totals,
-        &steps_for_summary,
-        clock.elapsed().as_secs_f64(),
-    ) {
+    eprintln!(
+        "{}",
+        summary::headline(
+            &display(&path),
+            size,
+            &result.totals,
+            clock.elapsed().as_secs_f64()
+        )
+    );
+    eprintln!(
+        "{}{}",
+        ctx.pacing().describe(),
+        match ctx.retried() {
+            0 => String::new(),
+            n => format!("; {n} requests retried after 429/503 Retry-After"),
+        }
+    );
+    for line in failure_lines {
         eprintln!("{line}");
     }
     if let Some(f) = ctx.fatal() {

@@ -4,7 +4,8 @@
 //! consumer keeps entries whole and, with the channel bound, caps how much
 //! collected data waits in memory.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::thread::JoinHandle;
 
 use serde_json::Value;
@@ -14,6 +15,11 @@ use kpm_bundle::{BundleError, BundleWriter, Outcome, Step};
 
 use crate::progress::Progress;
 use crate::redact::{merge, Counts};
+use crate::spool::Items;
+
+/// Writes a whole entry's content into the bundle, streaming; returns the
+/// number of items written and the step message, or why it failed.
+pub type StreamFn = Box<dyn FnOnce(&mut dyn Write) -> Result<(u64, Option<String>), String> + Send>;
 
 /// Something to put in the bundle (or just record in the manifest).
 pub enum Record {
@@ -28,7 +34,7 @@ pub enum Record {
         /// From the first page.
         resource_version: Option<String>,
         /// Items, serialized.
-        items: Vec<Vec<u8>>,
+        items: Items,
         /// The step; `path`, `items` and `bytes` are filled in here.
         step: Step,
         /// What redaction replaced in these items.
@@ -52,6 +58,16 @@ pub enum Record {
         /// Content.
         value: Value,
         /// The step.
+        step: Step,
+    },
+    /// An entry produced by a function writing straight into the bundle
+    /// (node allocation, too large to build in memory first).
+    Stream {
+        /// Bundle path.
+        path: String,
+        /// Produces the content.
+        write: StreamFn,
+        /// The step; `path`, `items` and `bytes` are filled in here.
         step: Step,
     },
     /// A step that wrote nothing (it failed).
@@ -90,14 +106,49 @@ pub struct SinkResult {
     pub writer: Option<BundleWriter>,
     /// Steps in the order they finished.
     pub steps: Vec<Step>,
-    /// Keys of all recorded steps.
-    pub recorded: HashSet<StepKey>,
     /// Redaction counts of everything written.
     pub redaction: BTreeMap<String, u64>,
     /// Totals.
     pub totals: Totals,
     /// The first write error; collection is pointless after it.
     pub error: Option<BundleError>,
+}
+
+/// Finished steps, kept as compact JSON in an [`Items`] spool while the run
+/// goes on: a large cluster has a step per container log (150,000 and more),
+/// and holding them as `Step`s, four small allocations each interleaved with
+/// the run's transient buffers, made peak memory grow with the cluster. They
+/// become `Step`s again only once, at the end, for the manifest.
+struct StepLog {
+    spool: Items,
+    /// Steps the spool could not take (temporary file unusable).
+    fallback: Vec<Step>,
+}
+
+impl StepLog {
+    fn push(&mut self, step: Step) {
+        let stored = serde_json::to_vec(&step)
+            .map_err(|e| e.to_string())
+            .and_then(|b| self.spool.push(&b).map_err(|e| e.to_string()));
+        if stored.is_err() {
+            self.fallback.push(step);
+        }
+    }
+
+    /// Every step, in the order they finished (the fallback ones last).
+    fn into_steps(self, progress: &Progress) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let read = self
+            .spool
+            .drain(|bytes| serde_json::from_slice::<Step>(bytes).map(|s| steps.push(s)));
+        match read {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => progress.warn(&format!("some step records were lost: {e}")),
+            Err(e) => progress.warn(&format!("some step records were lost: {e}")),
+        }
+        steps.extend(self.fallback);
+        steps
+    }
 }
 
 /// Starts the writer thread. Returns the sender and the handle to join.
@@ -111,10 +162,13 @@ pub fn spawn(
         let mut state = SinkResult {
             writer: Some(writer),
             steps: Vec::new(),
-            recorded: HashSet::new(),
             redaction: BTreeMap::new(),
             totals: Totals::default(),
             error: None,
+        };
+        let mut log = StepLog {
+            spool: Items::new(),
+            fallback: Vec::new(),
         };
         while let Some(record) = rx.blocking_recv() {
             if matches!(record, Record::Close) {
@@ -124,9 +178,9 @@ pub fn spawn(
                 continue;
             };
             progress.step_done(&step);
-            state.recorded.insert(key_of(&step));
-            state.steps.push(step);
+            log.push(step);
         }
+        state.steps = log.into_steps(&progress);
         state
     });
     (tx, handle)
@@ -139,6 +193,7 @@ fn write_one(state: &mut SinkResult, record: Record) -> Option<Step> {
             Record::List { step, .. }
             | Record::File { step, .. }
             | Record::Json { step, .. }
+            | Record::Stream { step, .. }
             | Record::Step(step) => step,
             Record::Close => return None,
         };
@@ -165,8 +220,15 @@ fn write_one(state: &mut SinkResult, record: Record) -> Option<Step> {
                     &api_version,
                     resource_version.as_deref(),
                 )?;
-                for item in &items {
-                    list.push_raw(item)?;
+                let drained = items.drain(|item| list.push_raw(item));
+                match drained {
+                    Ok(pushed) => pushed?,
+                    Err(e) => {
+                        return Err(BundleError::Write {
+                            path: format!("{path} (temporary spool)"),
+                            source: e,
+                        })
+                    }
                 }
                 let count = list.count();
                 list.finish().map(|rec| (rec, count))
@@ -215,6 +277,37 @@ fn write_one(state: &mut SinkResult, record: Record) -> Option<Step> {
             }
             Err(e) => Err((step, e)),
         },
+        Record::Stream {
+            path,
+            write,
+            mut step,
+        } => {
+            let written = writer.start_entry(&path).map(|mut entry| {
+                let made = write(&mut entry);
+                (made, entry.finish())
+            });
+            match written {
+                Ok((Ok((items, message)), Ok(rec))) => {
+                    step.path = Some(path);
+                    step.items = items;
+                    step.message = message;
+                    step.bytes = rec.size;
+                    state.totals.bytes += rec.size;
+                    Ok(step)
+                }
+                Ok((Err(message), finished)) => {
+                    // The entry is incomplete JSON: the manifest says so, and
+                    // the zip stays usable for everything else.
+                    step.outcome = Outcome::Error;
+                    step.message = Some(match finished {
+                        Ok(_) => format!("{message} (the file at {path} is incomplete)"),
+                        Err(e) => format!("{message}; {e}"),
+                    });
+                    Ok(step)
+                }
+                Ok((Ok(_), Err(e))) | Err(e) => Err((step, e)),
+            }
+        }
         Record::Step(step) => Ok(step),
         Record::Close => return None,
     };

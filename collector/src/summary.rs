@@ -48,45 +48,60 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// Summary lines, one failure group per line: `secrets forbidden in 3
-/// namespaces (shop, payments, …): secret-rotation checks will be skipped`.
-pub fn render(path: &str, size: u64, totals: &Totals, steps: &[Step], seconds: f64) -> Vec<String> {
-    let mut lines = vec![format!(
+/// The first summary line: what was written where.
+pub fn headline(path: &str, size: u64, totals: &Totals, seconds: f64) -> String {
+    format!(
         "wrote {path} ({}): {} objects, {} logs in {seconds:.1}s",
         human_bytes(size),
         totals.objects,
         totals.logs
-    )];
-    let mut groups: BTreeMap<(&str, Outcome), Vec<String>> = BTreeMap::new();
+    )
+}
+
+/// Summary lines, one failure group per line: `secrets forbidden in 3
+/// namespaces (shop, payments, …): secret-rotation checks will be skipped`.
+#[cfg(test)]
+pub fn render(path: &str, size: u64, totals: &Totals, steps: &[Step], seconds: f64) -> Vec<String> {
+    let mut lines = vec![headline(path, size, totals, seconds)];
+    lines.extend(failures(steps));
+    lines
+}
+
+/// The failure lines of the summary (none when every step succeeded).
+pub fn failures(steps: &[Step]) -> Vec<String> {
+    /// Places shown per group; the rest are only counted (a cluster can have
+    /// 100,000 failed log steps).
+    const SHOWN: usize = 3;
+    let mut lines = Vec::new();
+    let mut groups: BTreeMap<(&str, Outcome), (usize, Vec<String>)> = BTreeMap::new();
     for s in steps.iter().filter(|s| s.outcome != Outcome::Ok) {
-        let place = match (&s.namespace, &s.object) {
-            (Some(ns), Some(o)) => format!("{ns}/{o}"),
-            (Some(ns), None) => ns.clone(),
-            (None, Some(o)) => o.clone(),
-            (None, None) => "cluster".to_string(),
-        };
-        groups
-            .entry((s.what.as_str(), s.outcome))
-            .or_default()
-            .push(place);
+        let (count, places) = groups.entry((s.what.as_str(), s.outcome)).or_default();
+        *count += 1;
+        if places.len() < SHOWN {
+            places.push(match (&s.namespace, &s.object) {
+                (Some(ns), Some(o)) => format!("{ns}/{o}"),
+                (Some(ns), None) => ns.clone(),
+                (None, Some(o)) => o.clone(),
+                (None, None) => "cluster".to_string(),
+            });
+        }
     }
     if !groups.is_empty() {
-        let failed: usize = groups.values().map(Vec::len).sum();
+        let failed: usize = groups.values().map(|(n, _)| n).sum();
         lines.push(format!(
             "{failed} steps did not complete (details in manifest.json \"steps\"):"
         ));
     }
-    for ((what, outcome), places) in groups {
-        let shown: Vec<&str> = places.iter().take(3).map(String::as_str).collect();
-        let more = if places.len() > 3 {
-            format!(", +{} more", places.len() - 3)
+    for ((what, outcome), (count, places)) in groups {
+        let more = if count > places.len() {
+            format!(", +{} more", count - places.len())
         } else {
             String::new()
         };
         lines.push(format!(
             "  {what} {} ({}{more}): {}",
             outcome.as_str(),
-            shown.join(", "),
+            places.join(", "),
             consequence(what)
         ));
     }
@@ -140,6 +155,25 @@ mod tests {
             &"  secrets forbidden (shop, payments): secret-rotation checks will be skipped"
                 .to_string()
         ));
+    }
+
+    #[test]
+    fn large_groups_show_three_places_and_count_the_rest() {
+        let steps: Vec<Step> = (0..1000)
+            .map(|i| {
+                let mut s = failed("logs", Some("shop"), Outcome::NotFound);
+                s.object = Some(format!("web-{i}/app"));
+                s
+            })
+            .collect();
+        let lines = failures(&steps);
+        assert_eq!(
+            lines,
+            [
+                "1000 steps did not complete (details in manifest.json \"steps\"):".to_string(),
+                "  logs not_found (shop/web-0/app, shop/web-1/app, shop/web-2/app, +997 more): container logs missing for these containers".to_string(),
+            ]
+        );
     }
 
     #[test]

@@ -12,10 +12,12 @@ use tokio::task::JoinSet;
 use kpm_bundle::layout;
 
 use super::{elapsed_ms, fail, fill_type, name_of, step, Ctx, ListSpec};
+use crate::fetch::Paged;
 use crate::infra;
 use crate::logs::{self, LogTarget};
 use crate::redact::Counts;
 use crate::sink::Record;
+use crate::spool::Items;
 
 impl Ctx {
     /// Infrastructure pods whose namespace is out of scope, merged per
@@ -44,7 +46,16 @@ impl Ctx {
                 let mut n = 0u64;
                 let result = self
                     .fetch
-                    .list(&spec.url, |mut item| {
+                    .list(&spec.url, |paged| {
+                        let mut item = match paged {
+                            Paged::Item(item) => item,
+                            // Pods are merged by uid and log targets deduped
+                            // below, so the fresh read simply adds again.
+                            Paged::Restart => {
+                                n = 0;
+                                return;
+                            }
+                        };
                         let Some(ns) = item
                             .pointer("/metadata/namespace")
                             .and_then(Value::as_str)
@@ -111,13 +122,16 @@ impl Ctx {
             ));
             self.plan(&s);
             let mut counts = Counts::new();
-            let items = pods
-                .into_values()
-                .filter_map(|(mut item, _)| {
-                    self.opts.redactor.object("Pod", &mut item, &mut counts);
-                    serde_json::to_vec(&item).ok()
-                })
-                .collect();
+            let mut items = Items::new();
+            for (mut item, _) in pods.into_values() {
+                self.opts.redactor.object("Pod", &mut item, &mut counts);
+                let stored = serde_json::to_vec(&item)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| items.push(&b).map_err(|e| e.to_string()));
+                if let Err(e) = stored {
+                    s.message = Some(format!("an item could not be stored: {e}"));
+                }
+            }
             self.record(Record::List {
                 path: layout::namespaced_path(&ns, "pods"),
                 list_kind: "PodList".into(),
@@ -130,8 +144,10 @@ impl Ctx {
             .await;
         }
         let mut set: JoinSet<Vec<LogTarget>> = JoinSet::new();
-        for (ns, targets) in want_logs {
-            self.plan_logs(&mut set, &ns, targets);
+        for (ns, mut targets) in want_logs {
+            targets.sort();
+            targets.dedup();
+            self.plan_logs(&mut set, &ns, targets).await;
         }
         while set.join_next().await.is_some() {}
     }
@@ -145,12 +161,16 @@ impl Ctx {
         let Ok(permit) = self.permits.acquire().await else {
             return;
         };
+        let mut read = self.start_alloc_read(true);
         let result = self
             .fetch
-            .list(url, |item| {
-                if let Ok(mut a) = self.alloc.lock() {
-                    a.pod(&item);
+            .list(url, |paged| match paged {
+                Paged::Item(item) => {
+                    if let (Some(r), Ok(mut a)) = (read, self.alloc.lock()) {
+                        a.pod(r, &item);
+                    }
                 }
+                Paged::Restart => read = self.restart_alloc_read(read),
             })
             .await;
         drop(permit);
