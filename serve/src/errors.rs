@@ -131,9 +131,17 @@ impl ApiError {
         name: Option<&str>,
         namespace: Option<&str>,
     ) -> ApiError {
+        // For a subresource (`pods/log`) the API server names the parent
+        // resource as the subject and in `details.kind`, and the full
+        // `resource/subresource` only as what the user may not access:
+        // `pods "web-1" is forbidden: … cannot get resource "pods/log" …`.
+        let parent = Gr {
+            group: gr.group,
+            resource: gr.resource.split('/').next().unwrap_or(gr.resource),
+        };
         let subject = match name {
-            Some(n) => format!("{} \"{}\"", gr.qualified(), n),
-            None => gr.qualified(),
+            Some(n) => format!("{} \"{}\"", parent.qualified(), n),
+            None => parent.qualified(),
         };
         let scope = match namespace {
             Some(ns) => format!("in the namespace \"{ns}\""),
@@ -146,7 +154,7 @@ impl ApiError {
                 "{subject} is forbidden: User \"{SNAPSHOT_USER}\" cannot {verb} resource \"{}\" in API group \"{}\" {scope}",
                 gr.resource, gr.group
             ),
-            details: Some(json!({"name": name.unwrap_or(""), "group": gr.group, "kind": gr.resource})),
+            details: Some(json!({"name": name.unwrap_or(""), "group": gr.group, "kind": parent.resource})),
         }
     }
 

@@ -79,7 +79,10 @@ fn state(dir: &std::path::Path) -> State {
     .unwrap();
     let mut forbidden = Step::new("secrets", Outcome::Forbidden);
     forbidden.namespace = Some("b".into());
-    let manifest = manifest(vec![forbidden]);
+    let mut log_forbidden = Step::new("logs", Outcome::Forbidden);
+    log_forbidden.namespace = Some("c".into());
+    log_forbidden.object = Some("c-1/app".into());
+    let manifest = manifest(vec![forbidden, log_forbidden]);
     w.finish(manifest).unwrap();
     State {
         store: Store::new(kpm_bundle::Bundle::open(&root).unwrap()),
@@ -169,6 +172,22 @@ fn all_namespace_pages_load_lazily_and_resume() {
         &format!("/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&limit=2&continue={token}"),
     );
     assert_eq!(names(&rest), ["c-2"]);
+}
+
+#[test]
+fn a_log_forbidden_during_collection_is_forbidden_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    let (code, s) = get(&st, "/api/v1/namespaces/c/pods/c-1/log");
+    assert_eq!(code, 403);
+    assert_eq!(s["message"], "pods \"c-1\" is forbidden: User \"kpm-snapshot\" cannot get resource \"pods/log\" in API group \"\" in the namespace \"c\"");
+    // The same missing log without a forbidden step is not a 403, nor is the
+    // pod's other instance (the step is for the current log only).
+    assert_ne!(get(&st, "/api/v1/namespaces/c/pods/c-2/log").0, 403);
+    assert_ne!(
+        get(&st, "/api/v1/namespaces/c/pods/c-1/log?previous=true").0,
+        403
+    );
 }
 
 #[test]
