@@ -522,12 +522,11 @@ fn pod_log(
             "logs"
         };
         let object = format!("{name}/{container}");
-        let forbidden = bundle.manifest().steps.iter().any(|s| {
-            s.what == what
-                && s.namespace.as_deref() == Some(ns)
-                && s.object.as_deref() == Some(object.as_str())
-                && s.outcome == kpm_bundle::Outcome::Forbidden
-        });
+        // Indexed lookup: a collected manifest holds a step per container
+        // log, and this runs for every log request the bundle cannot answer.
+        let forbidden = bundle
+            .failed_step(what, Some(ns), Some(&object))
+            .is_some_and(|s| s.outcome == kpm_bundle::Outcome::Forbidden);
         return Err(logs::missing_log_error(
             &pod,
             name,

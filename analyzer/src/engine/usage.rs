@@ -52,8 +52,16 @@ impl UsageAccumulator {
         // The collector's derived allocation saw every pod of every
         // namespace and is what the node summaries use; summing the pods
         // again is only needed without it.
-        let sum_pods = ctx.cluster.node_allocation.is_none();
-        for pod in ctx.ns.pods.iter().filter(|_| sum_pods) {
+        if ctx.cluster.node_allocation.is_none() {
+            self.add_node_totals(ctx);
+        }
+        self.add_pod_metrics(ctx);
+        self.trim();
+    }
+
+    /// Sums requests and limits of the namespace's non-terminated pods per node.
+    fn add_node_totals(&mut self, ctx: &NamespaceCtx<'_>) {
+        for pod in &ctx.ns.pods {
             let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_ref()) else {
                 continue;
             };
@@ -66,6 +74,10 @@ impl UsageAccumulator {
             add_resource_list(&mut t.requests, &req);
             add_resource_list(&mut t.limits, &lim);
         }
+    }
+
+    /// Adds the namespace's pods to the top-pods candidates.
+    fn add_pod_metrics(&mut self, ctx: &NamespaceCtx<'_>) {
         for m in ctx.ns.pod_metrics.iter().flatten() {
             let Some(name) = m.metadata.name.as_deref() else {
                 continue;
@@ -84,7 +96,6 @@ impl UsageAccumulator {
                 memory_limit_bytes: limit,
             });
         }
-        self.trim();
     }
 
     fn trim(&mut self) {

@@ -47,15 +47,8 @@ impl Default for Baseline {
     }
 }
 
-/// Builds the baseline world.
-pub fn world(b: &Baseline) -> World {
-    let mut cluster = Cluster::new();
-    cluster.metrics_available = b.metrics_server;
-    let ids: Vec<NodeId> = b.nodes.iter().map(|(ip, _)| NodeId::from_ip(ip)).collect();
-    for (i, ((_, shape), id)) in b.nodes.iter().zip(&ids).enumerate() {
-        let age = 86_400 * (23 - 4 * i as i64) + 3_917 * i as i64;
-        cluster.add(node::node(id, shape, "general-20250410", age));
-    }
+/// The namespaces every cluster here has: kubeadm's four and ingress-nginx.
+fn system_namespaces(cluster: &mut Cluster) {
     for (ns, age) in [
         ("default", CLUSTER_AGE),
         ("kube-system", CLUSTER_AGE),
@@ -65,6 +58,18 @@ pub fn world(b: &Baseline) -> World {
     ] {
         cluster.namespace(ns, age);
     }
+}
+
+/// Builds the baseline world.
+pub fn world(b: &Baseline) -> World {
+    let mut cluster = Cluster::new();
+    cluster.metrics_available = b.metrics_server;
+    let ids: Vec<NodeId> = b.nodes.iter().map(|(ip, _)| NodeId::from_ip(ip)).collect();
+    for (i, ((_, shape), id)) in b.nodes.iter().zip(&ids).enumerate() {
+        let age = 86_400 * (23 - 4 * i as i64) + 3_917 * i as i64;
+        cluster.add(node::node(id, shape, "general-20250410", age));
+    }
+    system_namespaces(&mut cluster);
     let mut w = World::new(cluster, ids);
     kubernetes_service(&mut w);
     coredns(&mut w);
@@ -82,15 +87,7 @@ pub fn world(b: &Baseline) -> World {
 /// control plane.
 pub fn system_world(nodes: Vec<NodeId>) -> World {
     let mut cluster = Cluster::new();
-    for (ns, age) in [
-        ("default", CLUSTER_AGE),
-        ("kube-system", CLUSTER_AGE),
-        ("kube-public", CLUSTER_AGE),
-        ("kube-node-lease", CLUSTER_AGE),
-        ("ingress-nginx", CLUSTER_AGE - 3_600),
-    ] {
-        cluster.namespace(ns, age);
-    }
+    system_namespaces(&mut cluster);
     let mut w = World::new(cluster, nodes);
     kubernetes_service(&mut w);
     coredns(&mut w);
