@@ -340,6 +340,16 @@ mod tests {
 
         let mut cmd = Command::new("sleep");
         cmd.arg("30");
+        // A test run started in the background of a shell without job
+        // control inherits SIGINT ignored, and `sleep` would then outlive
+        // the interrupt: give the child the default disposition.
+        // SAFETY: `signal` is async-signal-safe, as pre_exec requires.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         let running = Running::spawn(&mut cmd, "sleep").unwrap();
         assert!(!running.has_exited());
         running.interrupt().unwrap();
