@@ -1,5 +1,8 @@
 //! Writing a large bundle streams: peak memory must not grow with the number
-//! of pods. Prints wall time, bundle size and peak RSS (VmHWM) for each size.
+//! of pods. Writes what a collector writes for a cluster of that many pods:
+//! the pod lists, one container log per pod and one manifest step per log
+//! (streamed with `finish_with_steps`). Prints wall time, bundle size and
+//! peak RSS (VmHWM) for each size.
 //!
 //! `cargo bench -p kpm-bundle --bench write_pods -- [PODS...]`
 //! (default sizes 10000 and 100000). Each size runs in a fresh child process
@@ -8,7 +11,7 @@
 use std::time::Instant;
 
 use kpm_bundle::manifest::{Collection, Tool};
-use kpm_bundle::{BundleWriter, Manifest};
+use kpm_bundle::{BundleWriter, Manifest, Outcome, Step};
 use serde_json::json;
 
 fn pod(i: usize) -> serde_json::Value {
@@ -70,6 +73,25 @@ fn run(pods: usize) -> Result<(), Box<dyn std::error::Error>> {
         }
         list.finish()?;
     }
+    // A log per pod: what remains in memory per zip entry is what the zip
+    // central directory and the manifest's file digests need.
+    let log: String = (0..20)
+        .map(|l| format!("2026-11-26T09:14:{l:02}.120Z INFO request served method=GET path=/api/v1/orders status=200 duration_ms={l}\n"))
+        .collect();
+    for i in 0..pods {
+        writer.write_entry(
+            &format!("logs/team-{}/web-7c9d8f6b5-{i:06}/app.log", i % 40),
+            log.as_bytes(),
+        )?;
+    }
+    let steps = (0..pods).map(|i| {
+        let mut step = Step::new("logs", Outcome::Ok);
+        step.namespace = Some(format!("team-{}", i % 40));
+        step.object = Some(format!("web-7c9d8f6b5-{i:06}/app"));
+        step.path = Some(format!("logs/team-{}/web-7c9d8f6b5-{i:06}/app.log", i % 40));
+        step.items = 20;
+        step
+    });
     let now = chrono::Utc::now();
     let manifest = Manifest {
         format_version: 0,
@@ -90,11 +112,11 @@ fn run(pods: usize) -> Result<(), Box<dyn std::error::Error>> {
         redaction: Default::default(),
         files: Default::default(),
     };
-    let out = writer.finish(manifest)?;
+    let out = writer.finish_with_steps(manifest, steps)?;
     let secs = start.elapsed().as_secs_f64();
     let size = std::fs::metadata(&out)?.len();
     println!(
-        "write_pods pods={pods} time={secs:.2}s bundle={:.1}MiB peak_rss={:.1}MiB",
+        "write_pods pods={pods} logs={pods} time={secs:.2}s bundle={:.1}MiB peak_rss={:.1}MiB",
         size as f64 / 1048576.0,
         peak_rss_kib() as f64 / 1024.0
     );

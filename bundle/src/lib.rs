@@ -8,6 +8,7 @@
 //! the collector (writer) and the analyzer and `serve` (reader).
 
 pub mod error;
+mod file_index;
 pub mod layout;
 pub mod lean;
 pub mod manifest;

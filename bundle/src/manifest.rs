@@ -189,6 +189,74 @@ pub struct FileRecord {
     pub sha256: String,
 }
 
+/// A manifest serialized with more steps appended from an iterator and its
+/// `files` from another source, so a writer never holds them all: a
+/// collected manifest has a step per log request and a file per log
+/// (150,000 and more on a large cluster). Serializes exactly as
+/// [`Manifest`] would with `rest` appended to its `steps` and `files` in
+/// place of its own; the field list mirrors it (a test compares the two).
+#[derive(Serialize)]
+#[serde(
+    rename_all = "camelCase",
+    bound = "I: Iterator<Item = Step>, F: Serialize"
+)]
+pub(crate) struct StreamedManifest<'a, I, F> {
+    format_version: u32,
+    tool: &'a Tool,
+    collection: &'a Collection,
+    cluster: &'a ClusterInfo,
+    scope: &'a CollectionScope,
+    options: &'a CollectionOptions,
+    steps: StepsThen<'a, I>,
+    redaction: &'a BTreeMap<String, u64>,
+    files: F,
+}
+
+impl<'a, I: Iterator<Item = Step>, F: Serialize> StreamedManifest<'a, I, F> {
+    /// `manifest` with `rest` after its own steps and `files` for its own.
+    /// Serialize it once: the iterator is consumed by the first
+    /// serialization.
+    pub(crate) fn new(manifest: &'a Manifest, rest: I, files: F) -> Self {
+        StreamedManifest {
+            format_version: manifest.format_version,
+            tool: &manifest.tool,
+            collection: &manifest.collection,
+            cluster: &manifest.cluster,
+            scope: &manifest.scope,
+            options: &manifest.options,
+            steps: StepsThen {
+                first: &manifest.steps,
+                rest: std::cell::RefCell::new(Some(rest)),
+            },
+            redaction: &manifest.redaction,
+            files,
+        }
+    }
+}
+
+/// Borrowed steps, then owned ones from an iterator (taken on first use,
+/// because `Serialize` only gets `&self`).
+struct StepsThen<'a, I> {
+    first: &'a [Step],
+    rest: std::cell::RefCell<Option<I>>,
+}
+
+impl<I: Iterator<Item = Step>> Serialize for StepsThen<'_, I> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(None)?;
+        for step in self.first {
+            seq.serialize_element(step)?;
+        }
+        if let Some(rest) = self.rest.borrow_mut().take() {
+            for step in rest {
+                seq.serialize_element(&step)?;
+            }
+        }
+        seq.end()
+    }
+}
+
 impl Manifest {
     /// The steps for a kind (plural name) that did not end `ok`, so the
     /// analyzer can say which checks it could not run and why.
@@ -204,5 +272,92 @@ impl Manifest {
             .filter(|s| s.what == what && s.namespace.as_deref() == namespace && s.object.is_none())
             .map(|s| s.outcome)
             .max_by_key(|o| *o != Outcome::Ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn step(what: &str, ns: &str, object: Option<&str>, outcome: Outcome) -> Step {
+        let mut s = Step::new(what, outcome);
+        s.namespace = Some(ns.to_string());
+        s.object = object.map(str::to_string);
+        s
+    }
+
+    fn manifest(steps: Vec<Step>) -> Manifest {
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 9, 30, 0).unwrap();
+        Manifest {
+            format_version: 1,
+            tool: Tool {
+                name: "kpm-collect".into(),
+                version: "0.1.0".into(),
+            },
+            collection: Collection {
+                started_at: at,
+                finished_at: at,
+                interrupted: true,
+                timed_out: false,
+            },
+            cluster: ClusterInfo {
+                server_version: Some("v1.33.2".into()),
+                context: Some("prod".into()),
+                name: None,
+            },
+            scope: CollectionScope {
+                all_namespaces: true,
+                namespaces: vec!["shop".into()],
+            },
+            options: CollectionOptions {
+                log_lines: Some(500),
+                log_bytes: Some(262_144),
+                redaction: true,
+                redact_config_maps: false,
+            },
+            steps,
+            redaction: BTreeMap::from([("env-secret-name".to_string(), 2)]),
+            files: BTreeMap::from([(
+                "namespaces/shop/pods.json".to_string(),
+                FileRecord {
+                    size: 12,
+                    sha256: "ab".repeat(32),
+                },
+            )]),
+        }
+    }
+
+    /// The streamed form must stay byte-identical to the derived one: a
+    /// field added to `Manifest` but not to `StreamedManifest` fails here.
+    #[test]
+    fn streamed_manifest_serializes_as_the_whole_one() {
+        let own = vec![step("pods", "shop", None, Outcome::Ok)];
+        let more = vec![
+            step("logs", "shop", Some("web-0/app"), Outcome::NotFound),
+            step("secrets", "shop", None, Outcome::Forbidden),
+        ];
+        let partial = manifest(own.clone());
+        let streamed = serde_json::to_string_pretty(&StreamedManifest::new(
+            &partial,
+            more.clone().into_iter(),
+            &partial.files,
+        ))
+        .unwrap();
+        let whole = serde_json::to_string_pretty(&manifest([own, more].concat())).unwrap();
+        assert_eq!(streamed, whole);
+        let back: Manifest = serde_json::from_str(&streamed).unwrap();
+        assert_eq!(back.steps.len(), 3);
+        assert_eq!(back.steps[2].what, "secrets");
+    }
+
+    #[test]
+    fn streamed_manifest_without_more_steps_is_the_manifest() {
+        let m = manifest(vec![step("pods", "shop", None, Outcome::Ok)]);
+        let streamed =
+            serde_json::to_string(&StreamedManifest::new(&m, std::iter::empty(), &m.files))
+                .unwrap();
+        assert_eq!(streamed, serde_json::to_string(&m).unwrap());
     }
 }

@@ -6,7 +6,6 @@
 //! zip is written under a temporary name and renamed into place only once it
 //! is complete: a half-written bundle never masquerades as a finished one.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -17,8 +16,9 @@ use zip::write::SimpleFileOptions;
 use zip::ZipWriter;
 
 use crate::error::{BundleError, Result};
+use crate::file_index::FileIndex;
 use crate::layout::{self, is_safe_entry_path};
-use crate::manifest::{FileRecord, Manifest};
+use crate::manifest::{FileRecord, Manifest, Step, StreamedManifest};
 
 enum Sink {
     Zip {
@@ -36,7 +36,7 @@ enum Sink {
 /// the manifest and make the bundle visible under its final name.
 pub struct BundleWriter {
     sink: Sink,
-    files: BTreeMap<String, FileRecord>,
+    files: FileIndex,
 }
 
 fn write_err(path: impl AsRef<Path>, source: std::io::Error) -> BundleError {
@@ -69,7 +69,7 @@ impl BundleWriter {
         let zip = Box::new(ZipWriter::new(BufWriter::with_capacity(256 * 1024, file)));
         Ok(BundleWriter {
             sink: Sink::Zip { zip, temp, dest },
-            files: BTreeMap::new(),
+            files: FileIndex::default(),
         })
     }
 
@@ -86,19 +86,27 @@ impl BundleWriter {
         fs::create_dir_all(&root).map_err(|e| write_err(&root, e))?;
         Ok(BundleWriter {
             sink: Sink::Dir { root },
-            files: BTreeMap::new(),
+            files: FileIndex::default(),
         })
     }
 
     /// Starts streaming one entry. Only one entry can be open at a time; it is
     /// recorded when [`EntryWriter::finish`] is called.
     pub fn start_entry(&mut self, path: &str) -> Result<EntryWriter<'_>> {
+        self.start_entry_sized(path, None)
+    }
+
+    /// [`BundleWriter::start_entry`] for an entry of a known size. An entry
+    /// known to stay under 4 GiB is written without the Zip64 extra field,
+    /// which the zip writer would otherwise keep in memory for every entry
+    /// until the end (a bundle has a log file per container).
+    fn start_entry_sized(&mut self, path: &str, size: Option<u64>) -> Result<EntryWriter<'_>> {
         if !is_safe_entry_path(path) || path == layout::MANIFEST {
             return Err(BundleError::UnsafePath {
                 file: path.to_string(),
             });
         }
-        if self.files.contains_key(path) {
+        if self.files.contains(path) {
             return Err(BundleError::DuplicateEntry {
                 file: path.to_string(),
             });
@@ -108,7 +116,7 @@ impl BundleWriter {
                 let options = SimpleFileOptions::default()
                     .compression_method(zip::CompressionMethod::Deflated)
                     .compression_level(Some(2))
-                    .large_file(true);
+                    .large_file(size.is_none_or(|n| n >= u64::from(u32::MAX)));
                 zip.start_file(path, options)
                     .map_err(|e| zip_err(temp, e))?;
                 EntryTarget::Zip(zip)
@@ -133,7 +141,7 @@ impl BundleWriter {
 
     /// Writes a whole entry from bytes.
     pub fn write_entry(&mut self, path: &str, bytes: &[u8]) -> Result<FileRecord> {
-        let mut entry = self.start_entry(path)?;
+        let mut entry = self.start_entry_sized(path, Some(bytes.len() as u64))?;
         entry.write_all(bytes).map_err(|e| write_err(path, e))?;
         entry.finish()
     }
@@ -180,22 +188,36 @@ impl BundleWriter {
         Ok(ListWriter { entry, count: 0 })
     }
 
-    /// Records that were written so far, by path.
-    pub fn files(&self) -> &BTreeMap<String, FileRecord> {
-        &self.files
+    /// The record of `path`, when it was written.
+    pub fn file(&self, path: &str) -> Option<FileRecord> {
+        self.files.get(path)
     }
 
     /// Writes `manifest.json` (with `files` and `format_version` filled in
     /// from what was written) and completes the bundle. Returns its path.
-    pub fn finish(mut self, mut manifest: Manifest) -> Result<PathBuf> {
-        manifest.files = std::mem::take(&mut self.files);
+    pub fn finish(self, manifest: Manifest) -> Result<PathBuf> {
+        self.finish_with_steps(manifest, std::iter::empty())
+    }
+
+    /// [`BundleWriter::finish`] with `more_steps` recorded after the
+    /// manifest's own, taken from the iterator while `manifest.json` is
+    /// written: a collector keeps its (possibly 100,000s of) steps on disk
+    /// and never holds them all in memory.
+    pub fn finish_with_steps(
+        mut self,
+        mut manifest: Manifest,
+        more_steps: impl Iterator<Item = Step>,
+    ) -> Result<PathBuf> {
         manifest.format_version = layout::FORMAT_VERSION;
-        // Streamed, not built in memory first: a collected manifest holds a
-        // step per log request (~150,000 on a 150k-pod cluster, ~65 MB).
-        let write_manifest = |out: &mut dyn Write, at: &Path| -> Result<()> {
+        // Streamed, not built in memory first, steps and files included.
+        let files = std::mem::take(&mut self.files);
+        let mut streamed = Some(StreamedManifest::new(&manifest, more_steps, files.sorted()));
+        let mut write_manifest = |out: &mut dyn Write, at: &Path| -> Result<()> {
             let mut out = BufWriter::with_capacity(64 * 1024, out);
-            serde_json::to_writer_pretty(&mut out, &manifest)
-                .map_err(|e| write_err(at, std::io::Error::other(e)))?;
+            if let Some(streamed) = streamed.take() {
+                serde_json::to_writer_pretty(&mut out, &streamed)
+                    .map_err(|e| write_err(at, std::io::Error::other(e)))?;
+            }
             out.flush().map_err(|e| write_err(at, e))
         };
         match self.sink {
@@ -237,7 +259,7 @@ pub struct EntryWriter<'a> {
     hasher: Sha256,
     size: u64,
     path: String,
-    files: &'a mut BTreeMap<String, FileRecord>,
+    files: &'a mut FileIndex,
 }
 
 impl Write for EntryWriter<'_> {
@@ -270,12 +292,12 @@ impl EntryWriter<'_> {
         if let EntryTarget::File(file) = &mut self.target {
             file.flush().map_err(|e| write_err(&self.path, e))?;
         }
-        let record = FileRecord {
+        let digest: [u8; 32] = self.hasher.finalize().into();
+        self.files.insert(&self.path, self.size, digest);
+        Ok(FileRecord {
             size: self.size,
-            sha256: hex(&self.hasher.finalize()),
-        };
-        self.files.insert(self.path.clone(), record.clone());
-        Ok(record)
+            sha256: hex(&digest),
+        })
     }
 }
 

@@ -6,8 +6,8 @@
 //! cluster. To keep the collector's memory flat, nothing per pod stays in
 //! memory while collecting: each counted pod is reduced to the fields the
 //! computation reads ([`slim_pod`]) and appended to an anonymous temporary
-//! file (the spool); memory keeps only, per node, where its pods are in the
-//! spool (16 bytes a pod) and the node's allocatable and capacity. At the
+//! file (the spool); memory keeps only, per node, where it and its pods are
+//! in the spool (16 bytes a pod). At the
 //! end the file is written node by node straight into the bundle, each node
 //! computed by [`kpm_semantics::allocation::AllocationBuilder`] from its own
 //! pods only, so one node's pods are in memory at a time.
@@ -38,9 +38,10 @@ struct Spooled {
 #[derive(Debug)]
 pub struct AllocFeed {
     now: DateTime<Utc>,
-    /// Slim nodes by name (a repeated name replaces the earlier one, as the
-    /// builder does).
-    nodes: BTreeMap<String, Node>,
+    /// Where each slim node is in the spool, by name (a repeated name
+    /// replaces the earlier one, as the builder does). Spooled too: a
+    /// node's allocatable and capacity cost kilobytes as parsed objects.
+    nodes: BTreeMap<String, Spooled>,
     pods_by_node: BTreeMap<String, Vec<Spooled>>,
     spool: Option<BufWriter<File>>,
     spool_len: u64,
@@ -182,14 +183,22 @@ impl AllocFeed {
 
     /// A node from the nodes list.
     pub fn node(&mut self, node: &Value) {
-        match Node::deserialize(slim_node(node)) {
-            Ok(n) => match n.metadata.name.clone().filter(|n| !n.is_empty()) {
-                Some(name) => {
-                    self.nodes.insert(name, n);
-                }
-                None => self.unreadable += 1,
-            },
-            Err(_) => self.unreadable += 1,
+        let name = node
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty());
+        let Some(name) = name else {
+            self.unreadable += 1;
+            return;
+        };
+        // Checked now, so an unusable node is counted once, not at write.
+        let slim = slim_node(node);
+        if Node::deserialize(&slim).is_err() {
+            self.unreadable += 1;
+            return;
+        }
+        if let Some(at) = self.spool_value(&slim, 0) {
+            self.nodes.insert(name.to_string(), at);
         }
     }
 
@@ -206,16 +215,23 @@ impl AllocFeed {
         if matches!(phase, Some("Succeeded" | "Failed")) {
             return;
         }
-        let bytes = match serde_json::to_vec(&slim_pod(pod)) {
-            Ok(b) => b,
-            Err(_) => {
-                self.unreadable += 1;
-                return;
-            }
-        };
-        let Ok(len) = u32::try_from(bytes.len()) else {
+        if let Some(at) = self.spool_value(&slim_pod(pod), read) {
+            self.pods_by_node
+                .entry(node.to_string())
+                .or_default()
+                .push(at);
+        }
+    }
+
+    /// Appends `value` to the spool; where it is, or `None` when it could
+    /// not be stored (counted, or the spool error kept for [`Self::check`]).
+    fn spool_value(&mut self, value: &Value, read: u32) -> Option<Spooled> {
+        let bytes = serde_json::to_vec(value).ok();
+        let Some((bytes, len)) =
+            bytes.and_then(|b| u32::try_from(b.len()).ok().map(|len| (b, len)))
+        else {
             self.unreadable += 1;
-            return;
+            return None;
         };
         if self.spool.is_none() && self.spool_error.is_none() {
             match tempfile::tempfile() {
@@ -223,20 +239,15 @@ impl AllocFeed {
                 Err(e) => self.spool_error = Some(format!("cannot create a temporary file: {e}")),
             }
         }
-        let Some(spool) = self.spool.as_mut() else {
-            return;
-        };
+        let spool = self.spool.as_mut()?;
         if let Err(e) = spool.write_all(&bytes) {
             self.spool_error = Some(format!("cannot write the temporary file: {e}"));
             self.spool = None;
-            return;
+            return None;
         }
         let offset = self.spool_len;
         self.spool_len += u64::from(len);
-        self.pods_by_node
-            .entry(node.to_string())
-            .or_default()
-            .push(Spooled { offset, len, read });
+        Some(Spooled { offset, len, read })
     }
 
     /// The pods of `namespace` could not be read: allocation undercounts.
@@ -293,17 +304,20 @@ impl AllocFeed {
         out.write_all(b"{\"nodes\": [").map_err(io)?;
         let (mut nodes, mut pods) = (0u64, 0u64);
         let mut buf = Vec::new();
-        for (name, node) in &self.nodes {
+        for (name, at) in &self.nodes {
+            let Some(file) = spool.as_mut() else { break };
+            let node = read_spooled(file, at, &mut buf)
+                .and_then(|b| serde_json::from_slice::<Node>(b).map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    format!("cannot read node {name} back from the temporary file: {e}")
+                })?;
             let mut builder = AllocationBuilder::with_now(self.now);
-            builder.add_node(node);
+            builder.add_node(&node);
             let spooled = self.pods_by_node.remove(name).unwrap_or_default();
             for s in spooled.iter().filter(|s| !self.abandoned.contains(&s.read)) {
-                let Some(file) = spool.as_mut() else { break };
-                buf.resize(usize::try_from(s.len).unwrap_or(0), 0);
-                file.seek(SeekFrom::Start(s.offset))
-                    .and_then(|_| file.read_exact(&mut buf))
+                let bytes = read_spooled(file, s, &mut buf)
                     .map_err(|e| format!("cannot read the temporary file: {e}"))?;
-                match serde_json::from_slice::<Pod>(&buf) {
+                match serde_json::from_slice::<Pod>(bytes) {
                     Ok(p) => {
                         if builder.add_pod(&p) {
                             pods += 1;
@@ -340,6 +354,19 @@ impl AllocFeed {
             message: notes.join("; "),
         })
     }
+}
+
+/// The bytes of one spooled value, read into `buf`.
+fn read_spooled<'b>(
+    file: &mut File,
+    at: &Spooled,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b [u8], String> {
+    buf.resize(usize::try_from(at.len).unwrap_or(0), 0);
+    file.seek(SeekFrom::Start(at.offset))
+        .and_then(|_| file.read_exact(buf))
+        .map_err(|e| e.to_string())?;
+    Ok(buf)
 }
 
 fn internal(message: &str) -> Failure {

@@ -6,7 +6,7 @@
 //! waits for a permit, so when Ctrl-C or `--timeout` stops the run, the steps
 //! that never finished are known and marked instead of silently missing.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -58,7 +58,9 @@ pub struct Ctx {
     /// steps and log targets waiting for a request permit stay a small
     /// constant instead of growing with the number of namespaces.
     namespace_slots: Arc<Semaphore>,
-    pending: Mutex<HashMap<StepKey, Step>>,
+    /// Steps planned and not yet handed to the writer, by key only (a
+    /// stop marks them; every log of the namespaces in flight is here).
+    pending: Mutex<HashSet<StepKey>>,
     progress: Progress,
     alloc: Mutex<AllocFeed>,
     fatal: Mutex<Option<Failure>>,
@@ -174,7 +176,7 @@ impl Ctx {
             permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
             namespace_slots: Arc::new(Semaphore::new(opts.concurrency.max(1) * 2)),
             opts,
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashSet::new()),
             progress,
             alloc: Mutex::new(AllocFeed::new(chrono::Utc::now())),
             fatal: Mutex::new(None),
@@ -184,7 +186,7 @@ impl Ctx {
 
     fn plan(&self, s: &Step) {
         if let Ok(mut p) = self.pending.lock() {
-            p.insert(key_of(s), s.clone());
+            p.insert(key_of(s));
         }
         self.progress.planned(1);
     }
@@ -217,7 +219,11 @@ impl Ctx {
     pub fn unfinished(&self) -> Vec<Step> {
         self.pending
             .lock()
-            .map(|p| p.values().cloned().collect())
+            .map(|p| {
+                p.iter()
+                    .map(|(what, ns, object)| step(what, ns.as_deref(), object.as_deref()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

@@ -21,7 +21,6 @@ mod sink;
 mod spool;
 mod summary;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -39,7 +38,7 @@ use crate::collect::{Ctx, Options};
 use crate::outcome::FailureClass;
 use crate::progress::Progress;
 use crate::redact::Redactor;
-use crate::sink::{key_of, Record, StepKey};
+use crate::sink::Record;
 
 /// Exit codes, documented in `--help` and `deploy/README.md`.
 mod exit {
@@ -243,38 +242,25 @@ async fn run(args: Args) -> Result<u8, Fatal> {
         .map_err(|_| fatal(exit::WRITE, anyhow!("writer thread panicked")))?;
     progress.finish();
 
-    let mut steps = result.steps;
-    // Planned steps the writer never saw. A step can still be in `pending`
-    // after it was written (its task stopped between sending the record and
-    // un-planning it), so the written ones are filtered out; only the small
-    // pending set is indexed, never the (possibly 100,000s of) steps.
-    let mut unfinished: HashMap<StepKey, Step> = ctx
+    // Planned steps the writer never saw, marked with why; they go after
+    // the finished ones in the manifest.
+    let (outcome, why) = match stop {
+        Stop::TimedOut => (Outcome::Timeout, "not collected: --timeout reached"),
+        Stop::Interrupted => (
+            Outcome::Error,
+            "not collected: interrupted (Ctrl-C or SIGTERM)",
+        ),
+        Stop::Done => (Outcome::Error, "not collected"),
+    };
+    let unfinished: Vec<Step> = ctx
         .unfinished()
         .into_iter()
-        .map(|s| (key_of(&s), s))
+        .map(|mut s| {
+            s.outcome = outcome;
+            s.message = Some(why.to_string());
+            s
+        })
         .collect();
-    if !unfinished.is_empty() {
-        for s in &steps {
-            if unfinished.contains_key(&(s.what.clone(), s.namespace.clone(), s.object.clone())) {
-                unfinished.remove(&key_of(s));
-            }
-        }
-    }
-    let mut unfinished: Vec<Step> = unfinished.into_values().collect();
-    unfinished.sort_by_key(key_of);
-    for mut s in unfinished {
-        let (outcome, why) = match stop {
-            Stop::TimedOut => (Outcome::Timeout, "not collected: --timeout reached"),
-            Stop::Interrupted => (
-                Outcome::Error,
-                "not collected: interrupted (Ctrl-C or SIGTERM)",
-            ),
-            Stop::Done => (Outcome::Error, "not collected"),
-        };
-        s.outcome = outcome;
-        s.message = Some(why.to_string());
-        steps.push(s);
-    }
 
     let (scope_namespaces, all_namespaces) = ctx.scope();
     let manifest = Manifest {
@@ -308,7 +294,7 @@ async fn run(args: Args) -> Result<u8, Fatal> {
             redaction: !args.no_redact,
             redact_config_maps: args.redact_configmaps,
         },
-        steps,
+        steps: Vec::new(),
         redaction: result.redaction,
         files: Default::default(),
     };
@@ -318,18 +304,18 @@ async fn run(args: Args) -> Result<u8, Fatal> {
             anyhow::Error::new(e).context(format!("cannot write {}", output.display())),
         ));
     }
-    let usable = summary::usable(&manifest.steps);
-    // Rendered before the manifest moves into the writer (no second copy of
-    // the steps).
-    let failure_lines = summary::failures(&manifest.steps);
     let Some(writer) = result.writer else {
         return Err(fatal(
             exit::WRITE,
             anyhow!("cannot write {}", output.display()),
         ));
     };
+    // The steps stream from their spool into manifest.json, counted for the
+    // summary on the way: they are never all in memory.
+    let mut tally = summary::Tally::default();
+    let steps = result.steps.stream(unfinished, &mut tally, &progress);
     let path = writer
-        .finish(manifest)
+        .finish_with_steps(manifest, steps)
         .with_context(|| format!("cannot finish {}", output.display()))
         .map_err(|e| fatal(exit::WRITE, e))?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -350,7 +336,7 @@ async fn run(args: Args) -> Result<u8, Fatal> {
             n => format!("; {n} requests retried after 429/503 Retry-After"),
         }
     );
-    for line in failure_lines {
+    for line in tally.failure_lines() {
         eprintln!("{line}");
     }
     if let Some(f) = ctx.fatal() {
@@ -359,7 +345,7 @@ async fn run(args: Args) -> Result<u8, Fatal> {
             f.message
         );
     }
-    if !usable {
+    if !tally.usable() {
         eprintln!("kpm-collect: nothing usable was collected (every object list failed); the bundle records why");
         return Ok(exit::NOTHING);
     }

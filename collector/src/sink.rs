@@ -4,7 +4,7 @@
 //! consumer keeps entries whole and, with the channel bound, caps how much
 //! collected data waits in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::thread::JoinHandle;
 
@@ -15,7 +15,8 @@ use kpm_bundle::{BundleError, BundleWriter, Outcome, Step};
 
 use crate::progress::Progress;
 use crate::redact::{merge, Counts};
-use crate::spool::Items;
+use crate::spool::{ItemReader, Items};
+use crate::summary::Tally;
 
 /// Writes a whole entry's content into the bundle, streaming; returns the
 /// number of items written and the step message, or why it failed.
@@ -104,8 +105,8 @@ pub struct Totals {
 pub struct SinkResult {
     /// The writer, to be finished with the manifest; `None` after an error.
     pub writer: Option<BundleWriter>,
-    /// Steps in the order they finished.
-    pub steps: Vec<Step>,
+    /// Steps in the order they finished, spooled.
+    pub steps: StepLog,
     /// Redaction counts of everything written.
     pub redaction: BTreeMap<String, u64>,
     /// Totals.
@@ -114,18 +115,24 @@ pub struct SinkResult {
     pub error: Option<BundleError>,
 }
 
-/// Finished steps, kept as compact JSON in an [`Items`] spool while the run
-/// goes on: a large cluster has a step per container log (150,000 and more),
-/// and holding them as `Step`s, four small allocations each interleaved with
-/// the run's transient buffers, made peak memory grow with the cluster. They
-/// become `Step`s again only once, at the end, for the manifest.
-struct StepLog {
+/// Finished steps, kept as compact JSON in an [`Items`] spool: a large
+/// cluster has a step per container log (150,000 and more), and holding
+/// them as `Step`s made peak memory grow with the cluster. They are read
+/// back one at a time, straight into `manifest.json` ([`StepLog::stream`]).
+pub struct StepLog {
     spool: Items,
     /// Steps the spool could not take (temporary file unusable).
     fallback: Vec<Step>,
 }
 
 impl StepLog {
+    fn new() -> StepLog {
+        StepLog {
+            spool: Items::new(),
+            fallback: Vec::new(),
+        }
+    }
+
     fn push(&mut self, step: Step) {
         let stored = serde_json::to_vec(&step)
             .map_err(|e| e.to_string())
@@ -135,19 +142,90 @@ impl StepLog {
         }
     }
 
-    /// Every step, in the order they finished (the fallback ones last).
-    fn into_steps(self, progress: &Progress) -> Vec<Step> {
-        let mut steps = Vec::new();
-        let read = self
-            .spool
-            .drain(|bytes| serde_json::from_slice::<Step>(bytes).map(|s| steps.push(s)));
-        match read {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => progress.warn(&format!("some step records were lost: {e}")),
-            Err(e) => progress.warn(&format!("some step records were lost: {e}")),
+    /// Every step for the manifest, one at a time: the finished ones in the
+    /// order they finished (the fallback ones last), then `unfinished`, the
+    /// planned steps the run did not finish, already marked, except those
+    /// that were written after all (a task can stop between sending its
+    /// record and un-planning its step). Each step passes through `tally`.
+    pub fn stream<'a>(
+        self,
+        unfinished: Vec<Step>,
+        tally: &'a mut Tally,
+        progress: &'a Progress,
+    ) -> ManifestSteps<'a> {
+        let spooled = match self.spool.into_reader() {
+            Ok(reader) => Some(reader),
+            Err(e) => {
+                progress.warn(&format!("some step records were lost: {e}"));
+                None
+            }
+        };
+        ManifestSteps {
+            spooled,
+            fallback: self.fallback.into_iter(),
+            unfinished: unfinished.into_iter().map(|s| (key_of(&s), s)).collect(),
+            tail: None,
+            tally,
+            progress,
         }
-        steps.extend(self.fallback);
-        steps
+    }
+}
+
+/// The iterator of [`StepLog::stream`].
+pub struct ManifestSteps<'a> {
+    spooled: Option<ItemReader>,
+    fallback: std::vec::IntoIter<Step>,
+    /// Planned steps not seen among the finished ones (yet).
+    unfinished: HashMap<StepKey, Step>,
+    /// What is left of `unfinished` once every finished step went by.
+    tail: Option<std::vec::IntoIter<Step>>,
+    tally: &'a mut Tally,
+    progress: &'a Progress,
+}
+
+impl ManifestSteps<'_> {
+    fn next_spooled(&mut self) -> Option<Step> {
+        let reader = self.spooled.as_mut()?;
+        let read = match reader.next_item() {
+            Ok(Some(bytes)) => serde_json::from_slice::<Step>(bytes).map_err(|e| e.to_string()),
+            Ok(None) => {
+                self.spooled = None;
+                return None;
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match read {
+            Ok(step) => Some(step),
+            Err(e) => {
+                self.progress
+                    .warn(&format!("some step records were lost: {e}"));
+                self.spooled = None;
+                None
+            }
+        }
+    }
+}
+
+impl Iterator for ManifestSteps<'_> {
+    type Item = Step;
+
+    fn next(&mut self) -> Option<Step> {
+        if let Some(step) = self.next_spooled().or_else(|| self.fallback.next()) {
+            if !self.unfinished.is_empty() {
+                self.unfinished.remove(&key_of(&step));
+            }
+            self.tally.add(&step);
+            return Some(step);
+        }
+        let unfinished = &mut self.unfinished;
+        let tail = self.tail.get_or_insert_with(|| {
+            let mut left: Vec<Step> = unfinished.drain().map(|(_, s)| s).collect();
+            left.sort_by_key(key_of);
+            left.into_iter()
+        });
+        let step = tail.next()?;
+        self.tally.add(&step);
+        Some(step)
     }
 }
 
@@ -161,14 +239,10 @@ pub fn spawn(
     let handle = std::thread::spawn(move || {
         let mut state = SinkResult {
             writer: Some(writer),
-            steps: Vec::new(),
+            steps: StepLog::new(),
             redaction: BTreeMap::new(),
             totals: Totals::default(),
             error: None,
-        };
-        let mut log = StepLog {
-            spool: Items::new(),
-            fallback: Vec::new(),
         };
         while let Some(record) = rx.blocking_recv() {
             if matches!(record, Record::Close) {
@@ -178,9 +252,8 @@ pub fn spawn(
                 continue;
             };
             progress.step_done(&step);
-            log.push(step);
+            state.steps.push(step);
         }
-        state.steps = log.into_steps(&progress);
         state
     });
     (tx, handle)
@@ -324,4 +397,69 @@ fn write_one(state: &mut SinkResult, record: Record) -> Option<Step> {
             step
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(what: &str, object: &str, outcome: Outcome) -> Step {
+        let mut s = Step::new(what, outcome);
+        s.namespace = Some("shop".into());
+        s.object = (!object.is_empty()).then(|| object.to_string());
+        s
+    }
+
+    fn log_with_limit(limit: usize, steps: &[Step]) -> StepLog {
+        let mut log = StepLog {
+            spool: Items::with_limit(limit),
+            fallback: Vec::new(),
+        };
+        steps.iter().cloned().for_each(|s| log.push(s));
+        log
+    }
+
+    /// Finished steps come back in order, from memory or from the spilled
+    /// file alike, then the unfinished ones sorted, minus any that finished
+    /// after all; the tally sees every one of them.
+    #[test]
+    fn streams_finished_then_unfinished_steps() {
+        let finished: Vec<Step> = (0..200)
+            .map(|i| step("logs", &format!("web-{i}/app"), Outcome::NotFound))
+            .chain([step("pods", "", Outcome::Ok)])
+            .collect();
+        for limit in [usize::MAX, 256] {
+            let log = log_with_limit(limit, &finished);
+            let unfinished = vec![
+                step("secrets", "", Outcome::Error),
+                step("logs", "web-7/app", Outcome::Error),
+                step("events", "", Outcome::Error),
+            ];
+            let mut tally = Tally::default();
+            let progress = Progress::new();
+            let streamed: Vec<Step> = log.stream(unfinished, &mut tally, &progress).collect();
+            assert_eq!(streamed.len(), 203, "limit {limit}");
+            assert_eq!(&streamed[..201], &finished[..]);
+            let tail: Vec<&str> = streamed[201..].iter().map(|s| s.what.as_str()).collect();
+            assert_eq!(tail, ["events", "secrets"]);
+            assert!(!tally.usable(), "no step has a path");
+            assert_eq!(
+                tally.failure_lines()[0],
+                "202 steps did not complete (details in manifest.json \"steps\"):"
+            );
+        }
+    }
+
+    #[test]
+    fn fallback_steps_follow_the_spooled_ones() {
+        let mut log = log_with_limit(usize::MAX, &[step("pods", "", Outcome::Ok)]);
+        log.fallback.push(step("events", "", Outcome::Timeout));
+        let mut tally = Tally::default();
+        let progress = Progress::new();
+        let whats: Vec<String> = log
+            .stream(Vec::new(), &mut tally, &progress)
+            .map(|s| s.what)
+            .collect();
+        assert_eq!(whats, ["pods", "events"]);
+    }
 }

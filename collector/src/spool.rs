@@ -85,32 +85,80 @@ impl Items {
         self,
         mut each: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> io::Result<Result<(), E>> {
-        match self.file {
-            None => {
-                let mut rest = self.memory.as_slice();
-                while let Some((item, tail)) = split_item(rest) {
-                    if let Err(e) = each(item) {
-                        return Ok(Err(e));
-                    }
-                    rest = tail;
-                }
-                Ok(Ok(()))
+        let mut reader = self.into_reader()?;
+        while let Some(item) = reader.next_item()? {
+            if let Err(e) = each(item) {
+                return Ok(Err(e));
             }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Reads the items back one at a time, in order.
+    pub fn into_reader(self) -> io::Result<ItemReader> {
+        let source = match self.file {
+            None => Source::Memory {
+                bytes: self.memory,
+                at: 0,
+            },
             Some(w) => {
                 let mut file = w.into_inner().map_err(|e| e.into_error())?;
                 file.seek(SeekFrom::Start(0))?;
-                let mut r = BufReader::new(file);
-                let mut buf = Vec::new();
-                for _ in 0..self.count {
-                    let mut len = [0u8; 4];
-                    r.read_exact(&mut len)?;
-                    buf.resize(u32::from_le_bytes(len) as usize, 0);
-                    r.read_exact(&mut buf)?;
-                    if let Err(e) = each(&buf) {
-                        return Ok(Err(e));
-                    }
+                Source::File {
+                    reader: BufReader::new(file),
+                    buf: Vec::new(),
                 }
-                Ok(Ok(()))
+            }
+        };
+        Ok(ItemReader {
+            source,
+            left: self.count,
+        })
+    }
+}
+
+/// Items of an [`Items`] read back in order, one borrowed at a time.
+#[derive(Debug)]
+pub struct ItemReader {
+    source: Source,
+    left: u64,
+}
+
+#[derive(Debug)]
+enum Source {
+    Memory {
+        bytes: Vec<u8>,
+        at: usize,
+    },
+    File {
+        reader: BufReader<File>,
+        buf: Vec<u8>,
+    },
+}
+
+impl ItemReader {
+    /// The next item, `None` after the last; an error when the temporary
+    /// file cannot be read back.
+    pub fn next_item(&mut self) -> io::Result<Option<&[u8]>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        match &mut self.source {
+            Source::Memory { bytes, at } => {
+                let rest = bytes.get(*at..).unwrap_or_default();
+                let Some((item, tail)) = split_item(rest) else {
+                    return Err(io::Error::other("spooled items cut short"));
+                };
+                *at = bytes.len() - tail.len();
+                Ok(Some(item))
+            }
+            Source::File { reader, buf } => {
+                let mut len = [0u8; 4];
+                reader.read_exact(&mut len)?;
+                buf.resize(u32::from_le_bytes(len) as usize, 0);
+                reader.read_exact(buf)?;
+                Ok(Some(buf))
             }
         }
     }

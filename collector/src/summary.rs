@@ -62,22 +62,43 @@ pub fn headline(path: &str, size: u64, totals: &Totals, seconds: f64) -> String 
 /// namespaces (shop, payments, …): secret-rotation checks will be skipped`.
 #[cfg(test)]
 pub fn render(path: &str, size: u64, totals: &Totals, steps: &[Step], seconds: f64) -> Vec<String> {
+    let mut tally = Tally::default();
+    steps.iter().for_each(|s| tally.add(s));
     let mut lines = vec![headline(path, size, totals, seconds)];
-    lines.extend(failures(steps));
+    lines.extend(tally.failure_lines());
     lines
 }
 
-/// The failure lines of the summary (none when every step succeeded).
-pub fn failures(steps: &[Step]) -> Vec<String> {
-    /// Places shown per group; the rest are only counted (a cluster can have
-    /// 100,000 failed log steps).
+/// What the summary needs from the steps, gathered one step at a time while
+/// they stream into the manifest (they are never all in memory).
+#[derive(Debug, Default)]
+pub struct Tally {
+    usable: bool,
+    /// Failed steps by (what, outcome): how many, and the first places.
+    failed: BTreeMap<(String, Outcome), (usize, Vec<String>)>,
+}
+
+impl Tally {
+    /// Places shown per failure group; the rest are only counted (a cluster
+    /// can have 100,000 failed log steps).
     const SHOWN: usize = 3;
-    let mut lines = Vec::new();
-    let mut groups: BTreeMap<(&str, Outcome), (usize, Vec<String>)> = BTreeMap::new();
-    for s in steps.iter().filter(|s| s.outcome != Outcome::Ok) {
-        let (count, places) = groups.entry((s.what.as_str(), s.outcome)).or_default();
+
+    /// Counts one step.
+    pub fn add(&mut self, s: &Step) {
+        // A collection is usable when at least one object list was collected.
+        if s.outcome == Outcome::Ok
+            && s.path.is_some()
+            && !s.what.starts_with("logs")
+            && s.what != "version"
+        {
+            self.usable = true;
+        }
+        if s.outcome == Outcome::Ok {
+            return;
+        }
+        let (count, places) = self.failed.entry((s.what.clone(), s.outcome)).or_default();
         *count += 1;
-        if places.len() < SHOWN {
+        if places.len() < Self::SHOWN {
             places.push(match (&s.namespace, &s.object) {
                 (Some(ns), Some(o)) => format!("{ns}/{o}"),
                 (Some(ns), None) => ns.clone(),
@@ -86,36 +107,36 @@ pub fn failures(steps: &[Step]) -> Vec<String> {
             });
         }
     }
-    if !groups.is_empty() {
-        let failed: usize = groups.values().map(|(n, _)| n).sum();
-        lines.push(format!(
-            "{failed} steps did not complete (details in manifest.json \"steps\"):"
-        ));
-    }
-    for ((what, outcome), (count, places)) in groups {
-        let more = if count > places.len() {
-            format!(", +{} more", count - places.len())
-        } else {
-            String::new()
-        };
-        lines.push(format!(
-            "  {what} {} ({}{more}): {}",
-            outcome.as_str(),
-            places.join(", "),
-            consequence(what)
-        ));
-    }
-    lines
-}
 
-/// A collection is usable when at least one object list was collected.
-pub fn usable(steps: &[Step]) -> bool {
-    steps.iter().any(|s| {
-        s.outcome == Outcome::Ok
-            && s.path.is_some()
-            && !s.what.starts_with("logs")
-            && s.what != "version"
-    })
+    /// Whether at least one object list was collected.
+    pub fn usable(&self) -> bool {
+        self.usable
+    }
+
+    /// The failure lines of the summary (none when every step succeeded).
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if !self.failed.is_empty() {
+            let failed: usize = self.failed.values().map(|(n, _)| n).sum();
+            lines.push(format!(
+                "{failed} steps did not complete (details in manifest.json \"steps\"):"
+            ));
+        }
+        for ((what, outcome), (count, places)) in &self.failed {
+            let more = if *count > places.len() {
+                format!(", +{} more", count - places.len())
+            } else {
+                String::new()
+            };
+            lines.push(format!(
+                "  {what} {} ({}{more}): {}",
+                outcome.as_str(),
+                places.join(", "),
+                consequence(what)
+            ));
+        }
+        lines
+    }
 }
 
 #[cfg(test)]
@@ -166,7 +187,9 @@ mod tests {
                 s
             })
             .collect();
-        let lines = failures(&steps);
+        let mut tally = Tally::default();
+        steps.iter().for_each(|s| tally.add(s));
+        let lines = tally.failure_lines();
         assert_eq!(
             lines,
             [
@@ -174,6 +197,12 @@ mod tests {
                 "  logs not_found (shop/web-0/app, shop/web-1/app, shop/web-2/app, +997 more): container logs missing for these containers".to_string(),
             ]
         );
+    }
+
+    fn usable(steps: &[Step]) -> bool {
+        let mut tally = Tally::default();
+        steps.iter().for_each(|s| tally.add(s));
+        tally.usable()
     }
 
     #[test]
@@ -184,6 +213,9 @@ mod tests {
         let mut pods = Step::new("pods", Outcome::Ok);
         pods.path = Some("namespaces/shop/pods.json".into());
         assert!(usable(&[v, pods]));
+        let mut log = Step::new("logs", Outcome::Ok);
+        log.path = Some("logs/shop/web-0/app.log".into());
+        assert!(!usable(&[log]));
         assert!(!usable(&[failed("pods", Some("shop"), Outcome::Forbidden)]));
     }
 }

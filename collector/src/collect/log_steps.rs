@@ -65,7 +65,10 @@ impl Ctx {
 
     /// Plans every log of `targets` (so a stop marks them), then starts
     /// them one by one as request permits free up: a task exists only for a
-    /// log being fetched, never for the thousands still waiting.
+    /// log being fetched, never for the thousands still waiting. Finished
+    /// tasks of `set` are reaped as new ones start, because a finished task
+    /// keeps its memory until it is joined; targets they return are planned
+    /// and started here too.
     pub(super) async fn plan_logs(
         self: &Arc<Self>,
         set: &mut JoinSet<Vec<LogTarget>>,
@@ -75,23 +78,32 @@ impl Ctx {
         if !self.opts.logs {
             return;
         }
-        for t in &targets {
-            self.plan(&step(
-                log_what(t),
-                Some(namespace),
-                Some(&format!("{}/{}", t.pod, t.container)),
-            ));
-        }
-        for t in targets {
-            let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
-                return;
-            };
-            let ctx = Arc::clone(self);
-            let ns = namespace.to_string();
-            set.spawn(async move {
-                ctx.log(ns, t, permit).await;
-                Vec::new()
-            });
+        let mut queue = vec![targets];
+        while let Some(targets) = queue.pop() {
+            for t in &targets {
+                self.plan(&step(
+                    log_what(t),
+                    Some(namespace),
+                    Some(&format!("{}/{}", t.pod, t.container)),
+                ));
+            }
+            for t in targets {
+                let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+                    return;
+                };
+                while let Some(done) = set.try_join_next() {
+                    match done {
+                        Ok(more) if !more.is_empty() => queue.push(more),
+                        _ => {}
+                    }
+                }
+                let ctx = Arc::clone(self);
+                let ns = namespace.to_string();
+                set.spawn(async move {
+                    ctx.log(ns, t, permit).await;
+                    Vec::new()
+                });
+            }
         }
     }
 }
