@@ -1,8 +1,10 @@
 //! Writing a large bundle streams: peak memory must not grow with the number
-//! of pods. Writes what a collector writes for a cluster of that many pods:
-//! the pod lists, one container log per pod and one manifest step per log
-//! (streamed with `finish_with_steps`). Prints wall time, bundle size and
-//! peak RSS (VmHWM) for each size.
+//! of objects. Each size is written twice: the pod lists alone, then what a
+//! collector writes for a cluster of that many pods: the lists, one
+//! container log per pod and one manifest step per log (streamed with
+//! `finish_with_steps`). The second shows what stays in memory per zip
+//! entry (the zip central directory and the manifest's file digests).
+//! Prints wall time, bundle size and peak RSS (VmHWM) for each run.
 //!
 //! `cargo bench -p kpm-bundle --bench write_pods -- [PODS...]`
 //! (default sizes 10000 and 100000). Each size runs in a fresh child process
@@ -55,7 +57,8 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn run(pods: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn run(pods: usize, with_logs: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let logs = if with_logs { pods } else { 0 };
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.zip");
     let start = Instant::now();
@@ -78,13 +81,13 @@ fn run(pods: usize) -> Result<(), Box<dyn std::error::Error>> {
     let log: String = (0..20)
         .map(|l| format!("2026-11-26T09:14:{l:02}.120Z INFO request served method=GET path=/api/v1/orders status=200 duration_ms={l}\n"))
         .collect();
-    for i in 0..pods {
+    for i in 0..logs {
         writer.write_entry(
             &format!("logs/team-{}/web-7c9d8f6b5-{i:06}/app.log", i % 40),
             log.as_bytes(),
         )?;
     }
-    let steps = (0..pods).map(|i| {
+    let steps = (0..logs).map(|i| {
         let mut step = Step::new("logs", Outcome::Ok);
         step.namespace = Some(format!("team-{}", i % 40));
         step.object = Some(format!("web-7c9d8f6b5-{i:06}/app"));
@@ -116,7 +119,7 @@ fn run(pods: usize) -> Result<(), Box<dyn std::error::Error>> {
     let secs = start.elapsed().as_secs_f64();
     let size = std::fs::metadata(&out)?.len();
     println!(
-        "write_pods pods={pods} logs={pods} time={secs:.2}s bundle={:.1}MiB peak_rss={:.1}MiB",
+        "write_pods pods={pods} logs={logs} time={secs:.2}s bundle={:.1}MiB peak_rss={:.1}MiB",
         size as f64 / 1048576.0,
         peak_rss_kib() as f64 / 1024.0
     );
@@ -124,28 +127,25 @@ fn run(pods: usize) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    if let [one] = sizes.as_slice() {
-        if std::env::var_os("KPM_BENCH_CHILD").is_some() {
-            return run(*one);
-        }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let (Some(mode), [one]) = (std::env::var_os("KPM_BENCH_CHILD"), args.as_slice()) {
+        let pods = one.parse()?;
+        return run(pods, mode == "logs");
     }
-    let sizes = if sizes.is_empty() {
-        vec![10_000, 100_000]
-    } else {
-        sizes
-    };
+    let mut sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    if sizes.is_empty() {
+        sizes = vec![10_000, 100_000];
+    }
     let exe = std::env::current_exe()?;
     for n in sizes {
-        let status = std::process::Command::new(&exe)
-            .arg(n.to_string())
-            .env("KPM_BENCH_CHILD", "1")
-            .status()?;
-        if !status.success() {
-            return Err(format!("bench child for {n} pods failed: {status}").into());
+        for mode in ["lists", "logs"] {
+            let status = std::process::Command::new(&exe)
+                .arg(n.to_string())
+                .env("KPM_BENCH_CHILD", mode)
+                .status()?;
+            if !status.success() {
+                return Err(format!("bench child for {n} pods ({mode}) failed: {status}").into());
+            }
         }
     }
     Ok(())
