@@ -246,6 +246,10 @@ pub struct ClusterData {
     /// during the namespace pass, so only complete for cluster rules, which
     /// run after it.
     pub pending_pods: Vec<Pod>,
+    /// Events about each node, merged across the namespaces they were
+    /// recorded in (`default` in practice). Filled during the namespace
+    /// pass, like `pending_pods`.
+    pub node_events: BTreeMap<String, Vec<EventView>>,
     pub(crate) node_index: HashMap<String, usize>,
     /// Free cpu and memory per node, computed on first use: scheduling
     /// evidence for each pending pod compares it against every node, and

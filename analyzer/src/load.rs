@@ -183,6 +183,7 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
         unavailable,
         infra: Infra::default(),
         pending_pods: Vec::new(),
+        node_events: BTreeMap::new(),
         node_index,
         node_free: Default::default(),
     }

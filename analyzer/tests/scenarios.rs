@@ -228,3 +228,56 @@ fn streamed_node_allocation_matches_the_derived_file() {
         }
     }
 }
+
+/// Node findings carry the node's own events, which the kubelet and the
+/// node lifecycle controller record in `default` about an object with no
+/// namespace.
+#[test]
+fn node_findings_carry_the_nodes_events() {
+    let dir = testdata().join("node-pressure");
+    if !dir.is_dir() {
+        return;
+    }
+    let bundle = Bundle::open(&dir).unwrap();
+    let report = analyze(&bundle, &Options::default());
+    let events_of = |rule: &str| -> Vec<(String, String, Option<String>)> {
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.rule == rule)
+            .unwrap_or_else(|| panic!("a {rule} finding"));
+        f.evidence
+            .iter()
+            .filter_map(|e| match e {
+                kpm_model::Evidence::Event {
+                    object,
+                    reason,
+                    message,
+                    ..
+                } => {
+                    assert_eq!(object.kind, "Node");
+                    assert_eq!(object.name, f.object.name, "{rule}: events of its own node");
+                    Some((reason.clone(), message.clone(), object.namespace.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let lost = events_of("node-not-ready");
+    assert_eq!(
+        lost,
+        [(
+            "NodeNotReady".to_string(),
+            "Node ip-10-0-1-208.ec2.internal status is now: NodeNotReady".to_string(),
+            None
+        )]
+    );
+    let pressured: Vec<String> = events_of("node-pressure")
+        .into_iter()
+        .map(|(reason, _, _)| reason)
+        .collect();
+    assert_eq!(
+        pressured,
+        ["NodeHasInsufficientMemory", "EvictionThresholdMet"]
+    );
+}

@@ -136,10 +136,18 @@ impl EventView {
         let first_seen = kpm_semantics::events::first_seen(ev);
         let last_seen = kpm_semantics::events::last_seen(ev);
         let o = &ev.involved_object;
+        let kind = o.kind.clone().unwrap_or_default();
+        // Events about cluster objects (a Node) live in `default` but the
+        // object has no namespace.
+        let object_namespace = o
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| (!is_cluster_scoped(&kind)).then(|| namespace.to_string()));
         EventView {
             object: ObjectRef {
-                kind: o.kind.clone().unwrap_or_default(),
-                namespace: o.namespace.clone().or_else(|| Some(namespace.to_string())),
+                kind,
+                namespace: object_namespace,
                 name: o.name.clone().unwrap_or_default(),
             },
             event_type: ev.type_.clone().unwrap_or_else(|| "Normal".to_string()),
@@ -163,6 +171,37 @@ impl EventView {
             last_seen: self.last_seen,
         }
     }
+}
+
+/// Identical events (same type, reason, message) merged with counts summed
+/// and first/last seen widened, oldest last-seen first, as `kubectl
+/// describe` lists them.
+pub fn merge_events(events: impl IntoIterator<Item = EventView>) -> Vec<EventView> {
+    let mut merged: Vec<EventView> = Vec::new();
+    for v in events {
+        if let Some(m) = merged.iter_mut().find(|m| {
+            m.event_type == v.event_type && m.reason == v.reason && m.message == v.message
+        }) {
+            m.count += v.count;
+            m.first_seen = match (m.first_seen, v.first_seen) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            m.last_seen = m.last_seen.max(v.last_seen);
+        } else {
+            merged.push(v);
+        }
+    }
+    merged.sort_by_key(|e| e.last_seen);
+    merged
+}
+
+/// Kinds without a namespace that events are commonly about.
+fn is_cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Node" | "Namespace" | "PersistentVolume" | "IngressClass" | "StorageClass" | "ClusterRole"
+    )
 }
 
 /// Whether `labels` satisfy a full `LabelSelector` (matchLabels and
@@ -404,24 +443,28 @@ impl<'a> NamespaceCtx<'a> {
         let Some(idx) = self.index.events.get(kind).and_then(|m| m.get(name)) else {
             return Vec::new();
         };
-        let mut merged: Vec<EventView> = Vec::new();
-        for ev in idx.iter().filter_map(|i| self.ns.events.get(*i)) {
-            let v = EventView::from_event(ev, &self.ns.name);
-            if let Some(m) = merged.iter_mut().find(|m| {
-                m.event_type == v.event_type && m.reason == v.reason && m.message == v.message
-            }) {
-                m.count += v.count;
-                m.first_seen = match (m.first_seen, v.first_seen) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                m.last_seen = m.last_seen.max(v.last_seen);
-            } else {
-                merged.push(v);
-            }
-        }
-        merged.sort_by_key(|e| e.last_seen);
-        merged
+        merge_events(
+            idx.iter()
+                .filter_map(|i| self.ns.events.get(*i))
+                .map(|ev| EventView::from_event(ev, &self.ns.name)),
+        )
+    }
+
+    /// Events about Nodes recorded in this namespace (the kubelet and the
+    /// node lifecycle controller record them in `default`), by node name,
+    /// unmerged: the cluster rules merge them across namespaces.
+    pub fn node_events(&self) -> Vec<(String, EventView)> {
+        let Some(by_name) = self.index.events.get("Node") else {
+            return Vec::new();
+        };
+        by_name
+            .iter()
+            .flat_map(|(name, idx)| {
+                idx.iter()
+                    .filter_map(|i| self.ns.events.get(*i))
+                    .map(move |ev| (name.clone(), EventView::from_event(ev, &self.ns.name)))
+            })
+            .collect()
     }
 
     /// Events about a pod whose reason is `reason`.

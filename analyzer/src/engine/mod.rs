@@ -86,6 +86,7 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     let mut timeline_entries = Vec::new();
     let mut usage_acc = usage::UsageAccumulator::default();
     let mut pending = Vec::new();
+    let mut node_events: BTreeMap<String, Vec<crate::context::EventView>> = BTreeMap::new();
     let mut pods_seen = 0usize;
     // Namespaces are parsed on background threads, analysed here in order,
     // and freed on another.
@@ -103,6 +104,9 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
             usage_acc.add_namespace(&ctx);
             damage.extend(ctx.take_damage());
             pending.extend(data.pods.iter().filter(|p| is_unscheduled(p)).cloned());
+            for (node, event) in ctx.node_events() {
+                node_events.entry(node).or_default().push(event);
+            }
             pods_seen += data.pods.len();
             findings.extend(ns_findings);
             // A namespace lives only while its rules run.
@@ -112,6 +116,10 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     );
     drop(freed);
     cluster.pending_pods = pending;
+    cluster.node_events = node_events
+        .into_iter()
+        .map(|(node, events)| (node, crate::engine::index::merge_events(events)))
+        .collect();
     let cctx = ClusterCtx::new(bundle, &cluster);
     findings.extend(rules::run_cluster(&cctx));
     damage.extend(cctx.take_damage());

@@ -1,6 +1,10 @@
 //! Node layer: are the nodes healthy, schedulable, and big enough?
 //!
 //! - `node-not-ready`: condition `Ready` False or Unknown.
+//!
+//! The first three carry the node's own events (`NodeNotReady`,
+//! `EvictionThresholdMet`, `NodeNotSchedulable` …), as `kubectl describe
+//! node` would show them.
 //! - `node-pressure`: `MemoryPressure`, `DiskPressure` or `PIDPressure` True.
 //! - `node-cordoned`: `spec.unschedulable`.
 //! - `node-no-room`: a pending pod fits no node even after freeing what can
@@ -201,6 +205,7 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
     if let Some(h) = heartbeat {
         f = f.note(h);
     }
+    f = f.evidence_all(node_events(ctx, name));
     for t in taints(node) {
         if t.key.starts_with("node.kubernetes.io/") {
             f = f.field(&node_ref, "spec.taints", taint_text(t));
@@ -276,6 +281,7 @@ fn pressure(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
             }
         }
     }
+    f = f.evidence_all(node_events(ctx, name));
     let hint = match first.type_.as_str() {
         "DiskPressure" => "Find what fills the disk (images, logs, emptyDir)",
         "PIDPressure" => "Find the pod spawning processes",
@@ -308,10 +314,29 @@ fn cordoned(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
                 "Node {name} is cordoned (spec.unschedulable=true): no new pod is scheduled on it, which shrinks the cluster's capacity."
             ))
             .field(&node_ref, "spec.unschedulable", "true")
+            .evidence_all(node_events(ctx, name))
             .next_step("See who cordoned it and why", format!("kubectl describe node {name}"))
             .next_step("Uncordon it once maintenance is over", format!("kubectl uncordon {name}"))
             .build(),
     )
+}
+
+/// The node's most recent events as evidence, oldest first.
+fn node_events(ctx: &ClusterCtx<'_>, name: &str) -> Vec<Evidence> {
+    /// A node that flapped has dozens of status events; the newest tell
+    /// the story and `kubectl describe node` shows the rest.
+    const NODE_EVENTS_SHOWN: usize = 8;
+    let events = ctx
+        .cluster
+        .node_events
+        .get(name)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    events
+        .iter()
+        .skip(events.len().saturating_sub(NODE_EVENTS_SHOWN))
+        .map(|e| e.to_evidence())
+        .collect()
 }
 
 fn allocation<'a>(ctx: &ClusterCtx<'a>) -> Option<&'a NodeAllocationFile> {

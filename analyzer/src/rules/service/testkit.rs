@@ -92,6 +92,7 @@ impl Fixture {
             unavailable: BTreeMap::new(),
             infra: Infra::default(),
             pending_pods: Vec::new(),
+            node_events: BTreeMap::new(),
             node_index: HashMap::new(),
             node_free: Default::default(),
         };
