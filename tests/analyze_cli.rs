@@ -150,12 +150,22 @@ fn check_scenario(dir: &Path, out_dir: &Path) -> Vec<String> {
     if !md.contains(&format!("## Incidents ({incidents})")) {
         problems.push(format!("{name}: md lacks \"## Incidents ({incidents})\""));
     }
+    // Roots merged into another root's incident (replicas failing alike).
+    let same_cause: Vec<&str> = report["incidents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["same_cause"].as_array().into_iter().flatten())
+        .filter_map(|id| id.as_str())
+        .collect();
     for e in &want {
         // Root causes get their own section with an Object line;
-        // consequences are listed as `rule on object` under their root.
+        // consequences, and roots merged as the same cause, are listed as
+        // `rule on object` under their incident's root.
+        let merged = same_cause.contains(&format!("{}:{}", e.rule, e.object).as_str());
         let line = match e.root_cause {
-            None => format!("**Object:** {} ({},", e.object, e.rule),
-            Some(_) => format!("{} on {}", e.rule, e.object),
+            None if !merged => format!("**Object:** {} ({},", e.object, e.rule),
+            _ => format!("{} on {}", e.rule, e.object),
         };
         if !md.contains(&line) {
             problems.push(format!("{name}: md lacks {line:?}"));

@@ -280,6 +280,11 @@ pub struct Incident {
     /// Ids of consequence findings, nearest first.
     #[serde(default)]
     pub consequences: Vec<String>,
+    /// Ids of other root findings merged into this incident: the same rule
+    /// on objects of the same application with the same consequences
+    /// (replicas failing alike). Empty when the root stands alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub same_cause: Vec<String>,
 }
 
 /// State of one link of an application's chain.

@@ -202,7 +202,7 @@ fn keep_incidents(view: &View, k: usize) -> View {
             .items
             .iter()
             .skip(k)
-            .map(|i| 1 + i.consequences.items.len())
+            .map(|i| i.findings_shown())
             .sum();
         v.incidents.hidden += v.incidents.items.len() - k;
         v.incidents.items.truncate(k);

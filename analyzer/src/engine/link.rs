@@ -236,7 +236,7 @@ pub fn incidents(findings: &[Finding]) -> Vec<Incident> {
             consequences_of.entry(c.as_str()).or_default().push(f);
         }
     }
-    let mut out: Vec<Incident> = findings
+    let out: Vec<Incident> = findings
         .iter()
         .filter(|f| f.is_root())
         .map(|root| {
@@ -262,9 +262,12 @@ pub fn incidents(findings: &[Finding]) -> Vec<Incident> {
                 severity,
                 title: title(root, &consequences),
                 consequences: consequences.iter().map(|c| c.id.clone()).collect(),
+                same_cause: Vec::new(),
             }
         })
         .collect();
+    let by_id: HashMap<&str, &Finding> = findings.iter().map(|f| (f.id.as_str(), f)).collect();
+    let mut out = merge_same_cause(out, &by_id);
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -272,6 +275,71 @@ pub fn incidents(findings: &[Finding]) -> Vec<Incident> {
             .then_with(|| a.root.cmp(&b.root))
     });
     out
+}
+
+/// Merges incidents whose roots are the same rule on objects of the same
+/// application and which have the same consequences: three replicas
+/// OOMKilled behind one Service are one incident, not three. The first root
+/// (by id) stays the root; the others are listed in `same_cause`.
+fn merge_same_cause(incidents: Vec<Incident>, by_id: &HashMap<&str, &Finding>) -> Vec<Incident> {
+    let mut merged: Vec<Incident> = Vec::new();
+    let mut slot: HashMap<(String, String, String, Vec<String>), usize> = HashMap::new();
+    let mut incidents = incidents;
+    incidents.sort_by(|a, b| a.root.cmp(&b.root));
+    for inc in incidents {
+        let Some(root) = by_id.get(inc.root.as_str()) else {
+            merged.push(inc);
+            continue;
+        };
+        let Some(app) = root.application.clone() else {
+            merged.push(inc);
+            continue;
+        };
+        let mut consequences = inc.consequences.clone();
+        consequences.sort();
+        let key = (
+            root.rule.clone(),
+            app,
+            root.object.kind.clone(),
+            consequences,
+        );
+        match slot.get(&key).and_then(|i| merged.get_mut(*i)) {
+            Some(first) => {
+                first.severity = first.severity.max(inc.severity);
+                first.same_cause.push(inc.root);
+            }
+            None => {
+                slot.insert(key, merged.len());
+                merged.push(inc);
+            }
+        }
+    }
+    for inc in &mut merged {
+        if let (false, Some(root)) = (inc.same_cause.is_empty(), by_id.get(inc.root.as_str())) {
+            inc.title = same_cause_title(root, inc);
+        }
+    }
+    merged
+}
+
+/// The title of a merged incident: `shop/web: 3 Pods OOMKilled → …`, the
+/// first root's symptom (without its object's name) standing for all.
+fn same_cause_title(root: &Finding, inc: &Incident) -> String {
+    let n = 1 + inc.same_cause.len();
+    let scope = root.application.clone().unwrap_or_default();
+    let named = format!("{} {} ", root.object.kind, root.object.name);
+    let symptom = root.symptom.strip_prefix(&named).unwrap_or(&root.symptom);
+    let what = if symptom.is_empty() {
+        root.rule.as_str()
+    } else {
+        symptom
+    };
+    let tail = inc
+        .title
+        .split_once(" → ")
+        .map(|(_, rest)| format!(" → {rest}"))
+        .unwrap_or_default();
+    format!("{scope}: {n} {}s {what}{tail}", root.object.kind)
 }
 
 /// `shop/web: OOMKilled → Service web: no ready endpoints → Ingress shop`.
@@ -422,6 +490,63 @@ mod tests {
             r,
             vec!["node-not-ready:Node/n2", "pod-oom-killed:Pod/shop/web-1"]
         );
+    }
+
+    /// Three replicas OOMKilled behind one Service are one incident; a
+    /// pod of another application, or the same rule with other
+    /// consequences, stays apart.
+    #[test]
+    fn replicas_with_the_same_cause_share_one_incident() {
+        let pod = |name: &str| ObjectRef::namespaced("Pod", "shop", name);
+        let svc = ObjectRef::namespaced("Service", "shop", "web");
+        let oom = |name: &str, app: &str| {
+            let mut x = f("pod-oom-killed", Layer::Pod, Severity::Critical, pod(name));
+            x.symptom = "OOMKilled (exit 137)".into();
+            x.application = Some(app.into());
+            x
+        };
+        let mut fs = vec![
+            oom("web-2", "shop/web"),
+            oom("web-1", "shop/web"),
+            oom("web-3", "shop/web"),
+            oom("batch-1", "shop/batch"),
+            f(
+                "service-no-ready-endpoints",
+                Layer::Endpoints,
+                Severity::Critical,
+                svc.clone(),
+            ),
+        ];
+        let mut links = Links::default();
+        links.service_pods.insert(
+            svc.to_string(),
+            ["web-1", "web-2", "web-3"]
+                .iter()
+                .map(|n| pod(n).to_string())
+                .collect(),
+        );
+        link(&mut fs, &links);
+        let incidents = incidents(&fs);
+        assert_eq!(incidents.len(), 2, "{incidents:#?}");
+        let web = &incidents[0];
+        assert_eq!(web.root, "pod-oom-killed:Pod/shop/web-1");
+        assert_eq!(
+            web.same_cause,
+            [
+                "pod-oom-killed:Pod/shop/web-2",
+                "pod-oom-killed:Pod/shop/web-3"
+            ]
+        );
+        assert_eq!(
+            web.consequences,
+            ["service-no-ready-endpoints:Service/shop/web"]
+        );
+        assert_eq!(
+            web.title,
+            "shop/web: 3 Pods OOMKilled (exit 137) → Service web: service-no-ready-endpoints"
+        );
+        assert_eq!(incidents[1].root, "pod-oom-killed:Pod/shop/batch-1");
+        assert!(incidents[1].same_cause.is_empty());
     }
 
     #[test]

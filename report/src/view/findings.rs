@@ -135,8 +135,17 @@ pub struct IncidentView {
     pub namespace: String,
     pub root: FindingView,
     pub consequences: Capped<FindingView>,
-    /// Findings of this incident (root + every consequence), shown or not.
+    /// The same cause on other objects of the application (replicas).
+    pub same_cause: Capped<FindingView>,
+    /// Findings of this incident (roots + every consequence), shown or not.
     pub findings_total: usize,
+}
+
+impl IncidentView {
+    /// Findings of this incident that are printed.
+    pub fn findings_shown(&self) -> usize {
+        1 + self.consequences.items.len() + self.same_cause.items.len()
+    }
 }
 
 fn time_fields(t: Option<&DateTime<Utc>>, now: &DateTime<Utc>) -> (String, String) {
@@ -290,14 +299,32 @@ pub fn incident_view(
             now,
         )
     });
+    let alike: Vec<(&Finding, String)> = inc
+        .same_cause
+        .iter()
+        .filter_map(|id| index.get(id))
+        .collect();
+    // The other roots repeat the first one's story: shown like
+    // consequences, with less evidence.
+    let same_cause = Capped::take(&alike, limits.consequences, |(f, a)| {
+        finding_view(
+            f,
+            a.clone(),
+            index,
+            limits,
+            limits.consequence_evidence,
+            now,
+        )
+    });
     Some(IncidentView {
         anchor: format!("i-{pos}"),
         severity: inc.severity.as_str().to_string(),
         title: clip(&inc.title, limits.short_text),
         namespace: root.object.namespace.clone().unwrap_or_default(),
         root: finding_view(root, root_anchor, index, limits, limits.evidence, now),
-        findings_total: 1 + known.len(),
+        findings_total: 1 + known.len() + alike.len(),
         consequences,
+        same_cause,
     })
 }
 
@@ -310,12 +337,15 @@ pub fn orphan_findings<'a>(
     let grouped_count: usize = report
         .incidents
         .iter()
-        .map(|i| 1 + i.consequences.len())
+        .map(|i| 1 + i.consequences.len() + i.same_cause.len())
         .sum();
     let mut grouped = vec![false; report.findings.len()];
     let mut marked = 0usize;
     for inc in &report.incidents {
-        for id in std::iter::once(&inc.root).chain(inc.consequences.iter()) {
+        let ids = std::iter::once(&inc.root)
+            .chain(inc.consequences.iter())
+            .chain(inc.same_cause.iter());
+        for id in ids {
             if let Some(slot) = index.position(id).and_then(|p| grouped.get_mut(p)) {
                 if !*slot {
                     *slot = true;

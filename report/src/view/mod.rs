@@ -414,7 +414,7 @@ pub fn build(report: &Report, limits: &Limits) -> View {
     let shown = incidents
         .items
         .iter()
-        .map(|i| 1 + i.consequences.items.len())
+        .map(|i| i.findings_shown())
         .sum::<usize>()
         + other_findings.items.len();
 

@@ -88,6 +88,7 @@ fn report() -> Report {
                 severity: Severity::Critical,
                 title: "shop/web: CrashLoopBackOff → Service web has no endpoints".into(),
                 consequences: vec![svc.id.clone(), "gone:Pod/shop/x".into()],
+                same_cause: Vec::new(),
             },
             // Malformed: the root is not among the findings.
             Incident {
@@ -95,6 +96,7 @@ fn report() -> Report {
                 severity: Severity::Error,
                 title: "dangling".into(),
                 consequences: vec![],
+                same_cause: Vec::new(),
             },
         ],
         findings: vec![root, svc, stray],

@@ -101,6 +101,7 @@ pub fn huge() -> Report {
             severity: Severity::Critical,
             title: format!("ns-{i}/web: OOMKilled"),
             consequences: cons,
+            same_cause: Vec::new(),
         });
         r.findings.push(root);
         let mut app = base.applications[0].clone();

@@ -335,18 +335,21 @@ pub fn crashloop_oom() -> Report {
                 severity: Severity::Critical,
                 title: "shop/web: OOMKilled → Service web has no endpoints → Ingress web 503".into(),
                 consequences: vec![ep_id.clone(), ing_id.clone()],
+                same_cause: Vec::new(),
             },
             Incident {
                 root: probe_id.clone(),
                 severity: Severity::Error,
                 title: "payments/ledger: readiness probe on undeclared port 8081".into(),
                 consequences: vec![],
+                same_cause: Vec::new(),
             },
             Incident {
                 root: nolimits_id.clone(),
                 severity: Severity::Warning,
                 title: "payments/reporting: no resource limits".into(),
                 consequences: vec![],
+                same_cause: Vec::new(),
             },
         ],
         findings: vec![oom, no_endpoints, ingress, probe, nolimits],
@@ -533,6 +536,7 @@ pub fn partial_bundle() -> Report {
         severity: Severity::Critical,
         title: "shop/search: Pending, 2 Insufficient memory".into(),
         consequences: vec![],
+        same_cause: Vec::new(),
     }];
     r.findings = vec![f];
     r.top_pods = vec![];
