@@ -284,45 +284,31 @@ pub fn incident_view(
     now: &DateTime<Utc>,
 ) -> Option<IncidentView> {
     let (root, root_anchor) = index.get(&inc.root)?;
-    let known: Vec<(&Finding, String)> = inc
-        .consequences
-        .iter()
-        .filter_map(|id| index.get(id))
-        .collect();
-    let consequences = Capped::take(&known, limits.consequences, |(f, a)| {
-        finding_view(
-            f,
-            a.clone(),
-            index,
-            limits,
-            limits.consequence_evidence,
-            now,
-        )
-    });
-    let alike: Vec<(&Finding, String)> = inc
-        .same_cause
-        .iter()
-        .filter_map(|id| index.get(id))
-        .collect();
-    // The other roots repeat the first one's story: shown like
-    // consequences, with less evidence.
-    let same_cause = Capped::take(&alike, limits.consequences, |(f, a)| {
-        finding_view(
-            f,
-            a.clone(),
-            index,
-            limits,
-            limits.consequence_evidence,
-            now,
-        )
-    });
+    // Consequences and the other roots of the same cause (which repeat the
+    // first root's story) are printed alike, with less evidence than the root.
+    let secondary = |ids: &[String]| {
+        let known: Vec<(&Finding, String)> = ids.iter().filter_map(|id| index.get(id)).collect();
+        let view = Capped::take(&known, limits.consequences, |(f, a)| {
+            finding_view(
+                f,
+                a.clone(),
+                index,
+                limits,
+                limits.consequence_evidence,
+                now,
+            )
+        });
+        (view, known.len())
+    };
+    let (consequences, known) = secondary(&inc.consequences);
+    let (same_cause, alike) = secondary(&inc.same_cause);
     Some(IncidentView {
         anchor: format!("i-{pos}"),
         severity: inc.severity.as_str().to_string(),
         title: clip(&inc.title, limits.short_text),
         namespace: root.object.namespace.clone().unwrap_or_default(),
         root: finding_view(root, root_anchor, index, limits, limits.evidence, now),
-        findings_total: 1 + known.len() + alike.len(),
+        findings_total: 1 + known + alike,
         consequences,
         same_cause,
     })
