@@ -228,7 +228,10 @@ pub fn roots_of(findings: &[Finding]) -> HashMap<String, Vec<String>> {
 }
 
 /// One incident per root finding: the root and everything that follows from
-/// it (nearest first), worst first.
+/// it (nearest first), worst first. Roots that are the same rule on objects
+/// of the same application with the same consequences share one incident:
+/// three replicas OOMKilled behind one Service are one incident, not three.
+/// The first root (by id) stays the root; the others are its `same_cause`.
 pub fn incidents(findings: &[Finding]) -> Vec<Incident> {
     let mut consequences_of: HashMap<&str, Vec<&Finding>> = HashMap::new();
     for f in findings {
@@ -236,23 +239,34 @@ pub fn incidents(findings: &[Finding]) -> Vec<Incident> {
             consequences_of.entry(c.as_str()).or_default().push(f);
         }
     }
-    let out: Vec<Incident> = findings
-        .iter()
-        .filter(|f| f.is_root())
-        .map(|root| {
-            let mut consequences: Vec<&Finding> = Vec::new();
-            let mut seen: HashSet<&str> = HashSet::from([root.id.as_str()]);
-            let mut queue = VecDeque::from([root.id.as_str()]);
-            while let Some(id) = queue.pop_front() {
-                for c in consequences_of.get(id).into_iter().flatten() {
-                    if seen.insert(c.id.as_str()) {
-                        consequences.push(c);
-                        queue.push_back(c.id.as_str());
-                    }
-                }
+    let mut roots: Vec<&Finding> = findings.iter().filter(|f| f.is_root()).collect();
+    roots.sort_by(|a, b| a.id.cmp(&b.id));
+    // (root, its consequences, the other roots of the same cause)
+    let mut groups: Vec<(&Finding, Vec<&Finding>, Vec<&Finding>)> = Vec::new();
+    let mut group_of: HashMap<(&str, &str, &str, Vec<&str>), usize> = HashMap::new();
+    for root in roots {
+        let consequences = consequences_of_root(root, &consequences_of);
+        let Some(app) = root.application.as_deref() else {
+            groups.push((root, consequences, Vec::new()));
+            continue;
+        };
+        let mut ids: Vec<&str> = consequences.iter().map(|c| c.id.as_str()).collect();
+        ids.sort_unstable();
+        let key = (root.rule.as_str(), app, root.object.kind.as_str(), ids);
+        match group_of.get(&key).and_then(|i| groups.get_mut(*i)) {
+            Some((_, _, alike)) => alike.push(root),
+            None => {
+                group_of.insert(key, groups.len());
+                groups.push((root, consequences, Vec::new()));
             }
+        }
+    }
+    let mut out: Vec<Incident> = groups
+        .into_iter()
+        .map(|(root, consequences, alike)| {
             let severity = consequences
                 .iter()
+                .chain(alike.iter())
                 .map(|c| c.severity)
                 .chain([root.severity])
                 .max()
@@ -260,14 +274,12 @@ pub fn incidents(findings: &[Finding]) -> Vec<Incident> {
             Incident {
                 root: root.id.clone(),
                 severity,
-                title: title(root, &consequences),
+                title: title(root, &consequences, 1 + alike.len()),
                 consequences: consequences.iter().map(|c| c.id.clone()).collect(),
-                same_cause: Vec::new(),
+                same_cause: alike.iter().map(|f| f.id.clone()).collect(),
             }
         })
         .collect();
-    let by_id: HashMap<&str, &Finding> = findings.iter().map(|f| (f.id.as_str(), f)).collect();
-    let mut out = merge_same_cause(out, &by_id);
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -277,85 +289,49 @@ pub fn incidents(findings: &[Finding]) -> Vec<Incident> {
     out
 }
 
-/// Merges incidents whose roots are the same rule on objects of the same
-/// application and which have the same consequences: three replicas
-/// OOMKilled behind one Service are one incident, not three. The first root
-/// (by id) stays the root; the others are listed in `same_cause`.
-fn merge_same_cause(incidents: Vec<Incident>, by_id: &HashMap<&str, &Finding>) -> Vec<Incident> {
-    let mut merged: Vec<Incident> = Vec::new();
-    let mut slot: HashMap<(String, String, String, Vec<String>), usize> = HashMap::new();
-    let mut incidents = incidents;
-    incidents.sort_by(|a, b| a.root.cmp(&b.root));
-    for inc in incidents {
-        let Some(root) = by_id.get(inc.root.as_str()) else {
-            merged.push(inc);
-            continue;
-        };
-        let Some(app) = root.application.clone() else {
-            merged.push(inc);
-            continue;
-        };
-        let mut consequences = inc.consequences.clone();
-        consequences.sort();
-        let key = (
-            root.rule.clone(),
-            app,
-            root.object.kind.clone(),
-            consequences,
-        );
-        match slot.get(&key).and_then(|i| merged.get_mut(*i)) {
-            Some(first) => {
-                first.severity = first.severity.max(inc.severity);
-                first.same_cause.push(inc.root);
-            }
-            None => {
-                slot.insert(key, merged.len());
-                merged.push(inc);
+/// Everything that follows from `root`, nearest first.
+fn consequences_of_root<'a>(
+    root: &'a Finding,
+    consequences_of: &HashMap<&str, Vec<&'a Finding>>,
+) -> Vec<&'a Finding> {
+    let mut consequences: Vec<&Finding> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::from([root.id.as_str()]);
+    let mut queue = VecDeque::from([root.id.as_str()]);
+    while let Some(id) = queue.pop_front() {
+        for c in consequences_of.get(id).into_iter().flatten() {
+            if seen.insert(c.id.as_str()) {
+                consequences.push(c);
+                queue.push_back(c.id.as_str());
             }
         }
     }
-    for inc in &mut merged {
-        if let (false, Some(root)) = (inc.same_cause.is_empty(), by_id.get(inc.root.as_str())) {
-            inc.title = same_cause_title(root, inc);
-        }
-    }
-    merged
+    consequences
 }
 
-/// The title of a merged incident: `shop/web: 3 Pods OOMKilled → …`, the
-/// first root's symptom (without its object's name) standing for all.
-fn same_cause_title(root: &Finding, inc: &Incident) -> String {
-    let n = 1 + inc.same_cause.len();
-    let scope = root.application.clone().unwrap_or_default();
+/// `shop/web: OOMKilled → Service web: no ready endpoints → Ingress shop`;
+/// for `roots` > 1 replicas failing alike, `shop/web: 3 Pods OOMKilled → …`,
+/// the first root's symptom (without its object's name) standing for all.
+fn title(root: &Finding, consequences: &[&Finding], roots: usize) -> String {
+    let scope = root
+        .application
+        .clone()
+        .unwrap_or_else(|| root.object.to_string());
     let named = format!("{} {} ", root.object.kind, root.object.name);
-    let symptom = root.symptom.strip_prefix(&named).unwrap_or(&root.symptom);
+    let symptom = if roots > 1 {
+        root.symptom.strip_prefix(&named).unwrap_or(&root.symptom)
+    } else {
+        root.symptom.as_str()
+    };
     let what = if symptom.is_empty() {
         root.rule.as_str()
     } else {
         symptom
     };
-    let tail = inc
-        .title
-        .split_once(" → ")
-        .map(|(_, rest)| format!(" → {rest}"))
-        .unwrap_or_default();
-    format!("{scope}: {n} {}s {what}{tail}", root.object.kind)
-}
-
-/// `shop/web: OOMKilled → Service web: no ready endpoints → Ingress shop`.
-fn title(root: &Finding, consequences: &[&Finding]) -> String {
-    let scope = root
-        .application
-        .clone()
-        .unwrap_or_else(|| root.object.to_string());
-    let what = if root.symptom.is_empty() {
-        root.rule.as_str()
-    } else {
-        root.symptom.as_str()
-    };
     // Name the root object unless the scope already is that object.
-    let head = if root.application.is_some() {
-        format!("{} {} {what}", root.object.kind, root.object.name)
+    let head = if roots > 1 {
+        format!("{roots} {}s {what}", root.object.kind)
+    } else if root.application.is_some() {
+        format!("{named}{what}")
     } else {
         what.to_string()
     };
