@@ -196,12 +196,13 @@ pub fn merge_events(events: impl IntoIterator<Item = EventView>) -> Vec<EventVie
     merged
 }
 
-/// Kinds without a namespace that events are commonly about.
+/// Kinds without a namespace: the bundle's cluster kinds, and the cluster
+/// kinds events are about that the bundle does not store.
 fn is_cluster_scoped(kind: &str) -> bool {
-    matches!(
-        kind,
-        "Node" | "Namespace" | "PersistentVolume" | "IngressClass" | "StorageClass" | "ClusterRole"
-    )
+    kpm_bundle::layout::CLUSTER_KINDS
+        .iter()
+        .any(|k| k.kind == kind)
+        || matches!(kind, "StorageClass" | "ClusterRole")
 }
 
 /// Whether `labels` satisfy a full `LabelSelector` (matchLabels and
