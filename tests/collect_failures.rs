@@ -26,9 +26,7 @@ fn injected_failures_are_recorded_and_the_run_goes_on() {
         },
     );
     let out = served.dir.path().join("failures.zip");
-    let run = collect(&served, &out, &["--request-timeout", "2s"]);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    let stderr = collect_ok(&served, &out, &["--request-timeout", "2s"]);
     assert!(
         stderr.contains("secret-rotation checks will be skipped"),
         "{stderr}"
@@ -145,13 +143,7 @@ fn refuses_to_overwrite_without_force() {
     assert_eq!(run.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&run.stderr).contains("--force"));
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
-    let run = collect(&served, &out, &["--force"]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    collect_ok(&served, &out, &["--force"]);
     open_verified(&out);
 }
 
@@ -296,9 +288,7 @@ fn auto_qps_follows_the_servers_priority_and_fairness() {
     // API server: no client-side limit.
     let served = serve(&src, Knobs::default());
     let out = served.dir.path().join("apf.zip");
-    let run = collect(&served, &out, &[]);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    let stderr = collect_ok(&served, &out, &[]);
     let got = open_verified(&out);
     let mode = pacing(got.manifest());
     assert!(
@@ -318,13 +308,7 @@ fn auto_qps_follows_the_servers_priority_and_fairness() {
         },
     );
     let out = served.dir.path().join("no-apf.zip");
-    let run = collect(&served, &out, &[]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    collect_ok(&served, &out, &[]);
     let mode = pacing(open_verified(&out).manifest());
     assert_eq!(
         mode,
@@ -355,9 +339,7 @@ fn too_many_requests_is_retried_after_the_servers_delay() {
     );
     let out = served.dir.path().join("retried.zip");
     let started = Instant::now();
-    let run = collect(&served, &out, &[]);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    let stderr = collect_ok(&served, &out, &[]);
     // Retry-After: 1 was honoured: events waited 4 × 1 s before giving up.
     assert!(started.elapsed() >= Duration::from_secs(4));
 
@@ -404,9 +386,7 @@ fn expired_continue_token_restarts_the_list_once() {
     );
     let out = served.dir.path().join("expired.zip");
     // One item per page, so every list of more than one item continues.
-    let run = collect(&served, &out, &["--page-size", "1"]);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    collect_ok(&served, &out, &["--page-size", "1"]);
 
     let got = open_verified(&out);
     let m = got.manifest();

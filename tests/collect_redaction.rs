@@ -195,13 +195,7 @@ fn nothing_secret_survives_anywhere() {
 
     let served = serve(&src, Knobs::default());
     let out = served.dir.path().join("redacted.zip");
-    let run = collect(&served, &out, &[]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    collect_ok(&served, &out, &[]);
     let files = all_text(&out);
     for (file, text) in &files {
         for v in SECRET_VALUES {
@@ -240,13 +234,7 @@ fn nothing_secret_survives_anywhere() {
 
     // --no-redact turns pattern rules off, but Secret values stay out.
     let out2 = served.dir.path().join("unredacted.zip");
-    let run = collect(&served, &out2, &["--no-redact"]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    collect_ok(&served, &out2, &["--no-redact"]);
     let files = all_text(&out2);
     let secrets = files
         .iter()

@@ -14,9 +14,7 @@ fn round_trip(scenario: &str) {
     // Tiny pages so every list crosses page boundaries.
     let served = serve(&src, Knobs::page_size(2));
     let out = served.dir.path().join("out.zip");
-    let run = collect(&served, &out, &["--page-size", "3"]);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(0), "kpm-collect failed:\n{stderr}");
+    let stderr = collect_ok(&served, &out, &["--page-size", "3"]);
     assert!(stderr.contains("wrote "), "no summary:\n{stderr}");
     eprintln!("kpm-collect stderr:\n{stderr}");
 
@@ -128,13 +126,7 @@ fn namespace_scope_keeps_cluster_context_and_infra_pods() {
     let source = open_verified(&src);
     let served = serve(&src, Knobs::default());
     let out = served.dir.path().join("scoped.zip");
-    let run = collect(&served, &out, &["-n", "shop"]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    collect_ok(&served, &out, &["-n", "shop"]);
     let got = open_verified(&out);
     let m = got.manifest();
     assert!(!m.scope.all_namespaces);

@@ -84,6 +84,18 @@ pub fn collect(served: &Served, out: &Path, extra: &[&str]) -> Output {
         .expect("kpm-collect runs")
 }
 
+/// Runs the collector, asserts it exited 0, and returns its stderr.
+pub fn collect_ok(served: &Served, out: &Path, extra: &[&str]) -> String {
+    let run = collect(served, out, extra);
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "kpm-collect {extra:?} failed:\n{stderr}"
+    );
+    stderr
+}
+
 /// Opens a written bundle and checks every checksum.
 pub fn open_verified(path: &Path) -> Bundle {
     let b = Bundle::open(path).unwrap_or_else(|e| panic!("{} does not open: {e}", path.display()));
