@@ -101,6 +101,17 @@ fn scenarios() -> Vec<(String, PathBuf, PathBuf)> {
     out
 }
 
+/// The report of one `testdata/` scenario with default options; `None`
+/// when the scenario is not there (a partial checkout).
+fn analyze_scenario(name: &str) -> Option<Report> {
+    let dir = testdata().join(name);
+    if !dir.is_dir() {
+        return None;
+    }
+    let bundle = Bundle::open(&dir).unwrap();
+    Some(analyze(&bundle, &Options::default()))
+}
+
 #[test]
 fn every_scenario_produces_exactly_its_expected_findings() {
     let all = scenarios();
@@ -134,12 +145,9 @@ fn every_scenario_produces_exactly_its_expected_findings() {
 
 #[test]
 fn healthy_scenario_has_no_findings_and_full_coverage() {
-    let dir = testdata().join("healthy");
-    if !dir.is_dir() {
+    let Some(report) = analyze_scenario("healthy") else {
         return;
-    }
-    let bundle = Bundle::open(&dir).unwrap();
-    let report = analyze(&bundle, &Options::default());
+    };
     let serious: Vec<&str> = report
         .findings
         .iter()
@@ -154,12 +162,9 @@ fn healthy_scenario_has_no_findings_and_full_coverage() {
 
 #[test]
 fn root_causes_form_incidents_with_consequences() {
-    let dir = testdata().join("crashloop");
-    if !dir.is_dir() {
+    let Some(report) = analyze_scenario("crashloop") else {
         return;
-    }
-    let bundle = Bundle::open(&dir).unwrap();
-    let report = analyze(&bundle, &Options::default());
+    };
     let svc = "service-no-ready-endpoints:Service/shop/checkout";
     let incident = report
         .incidents
@@ -234,12 +239,9 @@ fn streamed_node_allocation_matches_the_derived_file() {
 /// namespace.
 #[test]
 fn node_findings_carry_the_nodes_events() {
-    let dir = testdata().join("node-pressure");
-    if !dir.is_dir() {
+    let Some(report) = analyze_scenario("node-pressure") else {
         return;
-    }
-    let bundle = Bundle::open(&dir).unwrap();
-    let report = analyze(&bundle, &Options::default());
+    };
     let events_of = |rule: &str| -> Vec<(String, String, Option<String>)> {
         let f = report
             .findings
