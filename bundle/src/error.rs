@@ -122,6 +122,23 @@ pub enum BundleError {
         /// Path inside the bundle.
         file: String,
     },
+    /// A `.tar.gz` capture that cannot be read (truncated gzip, bad tar).
+    #[error("{path} is not a readable .tar.gz archive: {message}")]
+    CorruptArchive {
+        /// The archive path.
+        path: PathBuf,
+        /// What the gzip or tar reader said.
+        message: String,
+    },
+    /// A folder or archive that is neither a kpm bundle nor a format kpm
+    /// converts.
+    #[error("{path} is not a kpm bundle (no manifest.json), a troubleshoot support bundle (no cluster-resources/) or a kubectl cluster-info dump (no nodes.json with <namespace>/pods.json); found: {found}")]
+    UnknownFormat {
+        /// The input path.
+        path: PathBuf,
+        /// What was found instead.
+        found: String,
+    },
 }
 
 impl BundleError {

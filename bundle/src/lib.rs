@@ -9,6 +9,7 @@
 
 pub mod error;
 mod file_index;
+pub mod foreign;
 pub mod layout;
 pub mod lean;
 pub mod manifest;

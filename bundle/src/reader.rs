@@ -37,6 +37,11 @@ pub struct Bundle {
     /// a collected manifest holds a step per log, and the analyzer asks
     /// about a step for every list and every missing log.
     failed_steps: OnceLock<HashMap<StepKey, usize>>,
+    /// The private temporary zip a foreign capture was converted into;
+    /// removed when the bundle is dropped.
+    _converted: Option<tempfile::TempPath>,
+    /// The format the bundle was converted from, for a foreign capture.
+    converted_from: Option<crate::foreign::Format>,
 }
 
 type StepKey = (String, Option<String>, Option<String>);
@@ -62,8 +67,42 @@ pub struct List<T> {
 impl Bundle {
     /// Opens a bundle (zip file or directory), reads and checks its manifest.
     /// Checksums are not verified here; call [`Bundle::verify`] for that.
+    ///
+    /// A troubleshoot support bundle (`.tar.gz` or folder) or a `kubectl
+    /// cluster-info dump` folder is recognised from its content and
+    /// converted first into a private temporary zip
+    /// ([`crate::foreign`]), so every reader sees one format.
     pub fn open(path: impl AsRef<Path>) -> Result<Bundle> {
-        let path = path.as_ref().to_path_buf();
+        let path = path.as_ref();
+        let Some(format) = crate::foreign::detect(path)? else {
+            return Bundle::open_kpm(path);
+        };
+        let temp = tempfile::Builder::new()
+            .prefix("kpm-converted-")
+            .suffix(".zip")
+            .tempfile()
+            .map_err(|source| BundleError::Write {
+                path: "temporary converted bundle".into(),
+                source,
+            })?
+            .into_temp_path();
+        let writer = crate::writer::BundleWriter::create_zip(temp.to_path_buf(), true)?;
+        crate::foreign::convert(path, format, writer, Default::default())?;
+        let mut bundle = Bundle::open_kpm(&temp)?;
+        bundle.path = path.to_path_buf();
+        bundle._converted = Some(temp);
+        bundle.converted_from = Some(format);
+        Ok(bundle)
+    }
+
+    /// The format a foreign capture was converted from (`None` for a kpm
+    /// bundle).
+    pub fn converted_from(&self) -> Option<crate::foreign::Format> {
+        self.converted_from
+    }
+
+    fn open_kpm(path: &Path) -> Result<Bundle> {
+        let path = path.to_path_buf();
         let meta = std::fs::metadata(&path).map_err(|source| BundleError::Open {
             path: path.clone(),
             source,
@@ -103,6 +142,8 @@ impl Bundle {
             manifest: placeholder_manifest(),
             entries,
             failed_steps: OnceLock::new(),
+            _converted: None,
+            converted_from: None,
         };
         if !bundle.entries.contains(layout::MANIFEST) {
             return Err(BundleError::MissingManifest { path });
