@@ -123,6 +123,28 @@ mod tests {
     }
 
     #[test]
+    fn help_lists_the_enum() {
+        use clap::CommandFactory as _;
+        let about = crate::cli::Args::command()
+            .get_long_about()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let (_, list) = about
+            .split_once("Exit codes: ")
+            .unwrap_or_else(|| panic!("--help has no exit codes: {about:?}"));
+        let numbers: BTreeSet<u8> = list
+            .trim_end_matches('.')
+            .split("; ")
+            .map(|item| {
+                let n = item.split_whitespace().next().unwrap_or_default();
+                n.parse()
+                    .unwrap_or_else(|_| panic!("--help exit item {item:?}"))
+            })
+            .collect();
+        assert_eq!(numbers, enum_numbers());
+    }
+
+    #[test]
     fn clap_usage_errors_use_the_usage_code() {
         use clap::Parser as _;
         let err = crate::cli::Args::try_parse_from(["kpm-collect", "--no-such-flag"])
