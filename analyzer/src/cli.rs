@@ -14,18 +14,7 @@ use kpm_model::{Report, Severity};
 use sha2::{Digest, Sha256};
 
 use crate::engine::{analyze, Options};
-
-/// Exit code: analysis ran, nothing at or above `--fail-on`.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: findings at or above `--fail-on`.
-pub const EXIT_FINDINGS: i32 = 1;
-/// Exit code: bad command line (clap's own code too).
-pub const EXIT_USAGE: i32 = 2;
-/// Exit code: the bundle cannot be read at all (no manifest, corrupt zip,
-/// unsupported format version).
-pub const EXIT_BUNDLE: i32 = 3;
-/// Exit code: the report could not be rendered or written.
-pub const EXIT_OUTPUT: i32 = 4;
+use crate::exit_codes::ExitCode;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,10 +111,10 @@ pub fn choose_format(format: Option<Format>, output: Option<&Path>) -> Format {
 }
 
 /// Exit code for a finished report under `--fail-on`.
-pub fn exit_code(report: &Report, fail_on: Option<Severity>) -> i32 {
+pub fn exit_code(report: &Report, fail_on: Option<Severity>) -> ExitCode {
     match fail_on {
-        Some(level) if report.findings.iter().any(|f| f.severity >= level) => EXIT_FINDINGS,
-        _ => EXIT_OK,
+        Some(level) if report.findings.iter().any(|f| f.severity >= level) => ExitCode::Findings,
+        _ => ExitCode::Success,
     }
 }
 
@@ -200,25 +189,25 @@ pub fn render(report: &Report, format: Format, templates: Option<&Path>) -> anyh
 
 /// Runs the parsed command line; returns the process exit code. Errors are
 /// printed to stderr here, with their context chain.
-pub fn run(cli: Cli) -> i32 {
+pub fn run(cli: Cli) -> ExitCode {
     if let Some(Command::Serve(args)) = cli.command {
         return match kpm_serve::run(args) {
-            Ok(()) => EXIT_OK,
+            Ok(()) => ExitCode::Success,
             Err(e) => {
                 eprintln!("kpm-analyze serve: {e:#}");
-                EXIT_BUNDLE
+                ExitCode::Bundle
             }
         };
     }
     let Some(path) = cli.bundle else {
         eprintln!("kpm-analyze: a BUNDLE argument is required");
-        return EXIT_USAGE;
+        return ExitCode::Usage;
     };
     let bundle = match Bundle::open(&path) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("kpm-analyze: {e}");
-            return EXIT_BUNDLE;
+            return ExitCode::Bundle;
         }
     };
     let options = Options {
@@ -237,7 +226,7 @@ pub fn run(cli: Cli) -> i32 {
         Ok(t) => t,
         Err(e) => {
             eprintln!("kpm-analyze: {e:#}");
-            return EXIT_OUTPUT;
+            return ExitCode::Output;
         }
     };
     let written = match &cli.output {
@@ -258,7 +247,7 @@ pub fn run(cli: Cli) -> i32 {
     };
     if let Err(e) = written {
         eprintln!("kpm-analyze: {e:#}");
-        return EXIT_OUTPUT;
+        return ExitCode::Output;
     }
     exit_code(&report, cli.fail_on.map(Severity::from))
 }
@@ -301,10 +290,10 @@ mod tests {
         let cli = Cli::try_parse_from(["kpm-analyze", "serve", "b.zip", "--port", "8080"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Serve(ref a)) if a.port == 8080));
         let err = Cli::try_parse_from(["kpm-analyze"]).unwrap_err();
-        assert_eq!(err.exit_code(), EXIT_USAGE);
+        assert_eq!(err.exit_code(), i32::from(ExitCode::Usage.number()));
         let err =
             Cli::try_parse_from(["kpm-analyze", "b.zip", "--min-severity", "fatal"]).unwrap_err();
-        assert_eq!(err.exit_code(), EXIT_USAGE);
+        assert_eq!(err.exit_code(), i32::from(ExitCode::Usage.number()));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod context;
 pub mod engine;
+pub mod exit_codes;
 pub mod load;
 pub mod par;
 pub mod rules;

@@ -8,7 +8,7 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let cli = kpm_analyzer::cli::Cli::parse();
-    std::process::exit(kpm_analyzer::cli::run(cli));
+    kpm_analyzer::cli::run(cli).into()
 }

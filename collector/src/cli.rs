@@ -14,10 +14,11 @@ use crate::ratelimit::{parse_qps, Qps};
 /// object the troubleshooting chain needs, read-only, and writes a zip.
 ///
 /// Exit codes: 0 bundle written (failed steps, if any, are listed as
-/// warnings and recorded in the manifest); 2 usage error; 3 cannot connect or
-/// authenticate (no kubeconfig, unreachable server, TLS failure, 401);
-/// 4 nothing usable was collected (a bundle is still written for the
-/// record); 5 cannot write the output.
+/// warnings and recorded in the manifest); 1 cannot start (no async
+/// runtime); 2 usage error; 3 cannot connect or authenticate (no
+/// kubeconfig, unreachable server, TLS failure, 401); 4 nothing usable was
+/// collected (a bundle is still written for the record); 5 cannot write the
+/// output.
 #[derive(Debug, Parser)]
 #[command(name = "kpm-collect", version)]
 pub struct Args {
