@@ -62,7 +62,9 @@ impl From<Level> for Severity {
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
-    /// Bundle to analyse: a zip or an unpacked bundle directory.
+    /// Bundle to analyse: a kpm zip or unpacked bundle directory, a
+    /// troubleshoot support bundle (.tar.gz or folder) or a `kubectl
+    /// cluster-info dump` folder.
     #[arg(required = true)]
     pub bundle: Option<PathBuf>,
     /// Output format (default: from the -o extension, .html or .md; else json).
@@ -96,6 +98,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve a bundle as a read-only Kubernetes API on localhost for kubectl.
     Serve(kpm_serve::ServeArgs),
+    /// Convert a troubleshoot support bundle or a cluster-info dump into a kpm bundle.
+    Convert(crate::convert::ConvertArgs),
 }
 
 /// The format to write: `--format`, else by the output file's extension.
@@ -190,6 +194,9 @@ pub fn render(report: &Report, format: Format, templates: Option<&Path>) -> anyh
 /// Runs the parsed command line; returns the process exit code. Errors are
 /// printed to stderr here, with their context chain.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Some(Command::Convert(args)) = &cli.command {
+        return crate::convert::run(args);
+    }
     if let Some(Command::Serve(args)) = cli.command {
         return match kpm_serve::run(args) {
             Ok(()) => ExitCode::Success,

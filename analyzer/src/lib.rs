@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod context;
+pub mod convert;
 pub mod engine;
 pub mod exit_codes;
 pub mod load;

@@ -159,7 +159,9 @@ fn place(
             let n = std::io::copy(entry.reader, &mut out).map_err(|e| read_err(&entry.path, e))?;
             out.finish()?;
             state.logs_written.insert(path.clone());
-            state.steps.push(log_step(&ns, &pod, &container, previous, &path, n));
+            state
+                .steps
+                .push(log_step(&ns, &pod, &container, previous, &path, n));
             Ok(())
         }
         Target::Log {
@@ -183,8 +185,8 @@ fn place(
                 .reader
                 .read_to_end(&mut bytes)
                 .map_err(|e| read_err(&entry.path, e))?;
-            let value: serde_json::Value =
-                serde_json::from_slice(&bytes).map_err(|e| BundleError::from_json(&entry.path, &e))?;
+            let value: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| BundleError::from_json(&entry.path, &e))?;
             let info = value.get("info").cloned().unwrap_or(value);
             state.server_version = info
                 .get("gitVersion")
@@ -252,7 +254,10 @@ fn place_list(
     {
         state.problems.push(Skipped {
             path: source_path.to_string(),
-            reason: format!("a second {} list for the same scope (kept under foreign/)", kind.kind),
+            reason: format!(
+                "a second {} list for the same scope (kept under foreign/)",
+                kind.kind
+            ),
         });
         return keep_extra(writer, source_path, bytes);
     }
@@ -402,7 +407,14 @@ fn place_framed_logs(
                         source: e,
                     })?;
                 out.finish()?;
-                let step = log_step(namespace, pod, &log.container, false, &path, body.len() as u64);
+                let step = log_step(
+                    namespace,
+                    pod,
+                    &log.container,
+                    false,
+                    &path,
+                    body.len() as u64,
+                );
                 state.steps.push(step);
             }
             Err(message) => {
@@ -464,7 +476,10 @@ fn manifest(input: &Path, format: Format, state: &mut State, skipped: &[Skipped]
     let source_note = format!(
         "converted from a {} ({}) by kpm {}; {basis}",
         format.name(),
-        input.display(),
+        input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         env!("CARGO_PKG_VERSION")
     );
     let mut note = Step::new("conversion", Outcome::Ok);
@@ -522,7 +537,11 @@ fn skipped_steps(skipped: &[Skipped]) -> Vec<Step> {
             );
             let shown: Vec<&str> = paths.iter().copied().take(3).collect();
             let more = paths.len().saturating_sub(shown.len());
-            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            let tail = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
             step.items = paths.len() as u64;
             step.message = Some(format!("{reason}: {}{tail}", shown.join(", ")));
             step
@@ -534,13 +553,19 @@ fn skipped_steps(skipped: &[Skipped]) -> Vec<Step> {
 /// (a tar records when each file was written), else a few seconds after the
 /// latest time in the objects, and the manifest says which.
 fn collection_time(state: &State) -> (DateTime<Utc>, &'static str) {
-    let from_objects = state.latest_object.map(|t| t + chrono::Duration::seconds(2));
+    let from_objects = state
+        .latest_object
+        .map(|t| t + chrono::Duration::seconds(2));
     let from_archive = state
         .latest_mtime
         .and_then(|s| DateTime::from_timestamp(s, 0))
         // An extracted folder's times are when it was unpacked, not taken:
         // only trust entry times no earlier than the objects.
-        .filter(|t| from_objects.is_none_or(|o| *t + chrono::Duration::days(1) > o && *t < o + chrono::Duration::days(1)));
+        .filter(|t| {
+            from_objects.is_none_or(|o| {
+                *t + chrono::Duration::days(1) > o && *t < o + chrono::Duration::days(1)
+            })
+        });
     match (from_archive, from_objects) {
         (Some(t), _) => (t, "collection time taken from the archive's entry times"),
         (None, Some(t)) => (

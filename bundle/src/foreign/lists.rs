@@ -211,8 +211,14 @@ mod tests {
         let ing = &n.list["items"][0];
         assert_eq!(ing["apiVersion"], "networking.k8s.io/v1");
         let paths = &ing["spec"]["rules"][0]["http"]["paths"];
-        assert_eq!(paths[0]["backend"], json!({"service": {"name": "web", "port": {"number": 80}}}));
-        assert_eq!(paths[1]["backend"]["service"]["port"], json!({"name": "http"}));
+        assert_eq!(
+            paths[0]["backend"],
+            json!({"service": {"name": "web", "port": {"number": 80}}})
+        );
+        assert_eq!(
+            paths[1]["backend"]["service"]["port"],
+            json!({"name": "http"})
+        );
         assert_eq!(paths[0]["pathType"], "ImplementationSpecific");
     }
 

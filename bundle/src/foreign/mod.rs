@@ -29,7 +29,7 @@ use std::path::Path;
 use crate::error::{BundleError, Result};
 
 pub use convert::{convert, Converted};
-pub use source::{SourceLimits, Skipped};
+pub use source::{Skipped, SourceLimits};
 
 /// A capture format kpm reads besides its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -279,7 +279,10 @@ mod tests {
             strip_root("support-bundle/cluster-resources/pods/default.json").as_deref(),
             Some("cluster-resources/pods/default.json")
         );
-        assert_eq!(strip_root("./sb/version.yaml").as_deref(), Some("version.yaml"));
+        assert_eq!(
+            strip_root("./sb/version.yaml").as_deref(),
+            Some("version.yaml")
+        );
         assert_eq!(strip_root("version.yaml"), None);
         assert_eq!(strip_root("sb/"), None);
         // The path check runs after: `..` never passes it.

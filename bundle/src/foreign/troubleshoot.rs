@@ -182,10 +182,19 @@ mod tests {
             target("cluster-resources/pvs.json"),
             list("persistentvolumes", None)
         );
-        assert_eq!(target("cluster-resources/roles/default.json"), Target::Extra);
-        assert_eq!(target("cluster-resources/custom-resources/x.y/ns.yaml"), Target::Extra);
+        assert_eq!(
+            target("cluster-resources/roles/default.json"),
+            Target::Extra
+        );
+        assert_eq!(
+            target("cluster-resources/custom-resources/x.y/ns.yaml"),
+            Target::Extra
+        );
         assert_eq!(target("version.yaml"), Target::ToolVersion);
-        assert_eq!(target("cluster-info/cluster_version.json"), Target::ServerVersion);
+        assert_eq!(
+            target("cluster-info/cluster_version.json"),
+            Target::ServerVersion
+        );
     }
 
     #[test]

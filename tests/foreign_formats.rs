@@ -1,0 +1,296 @@
+//! Other tools' captures as they are attached to tickets
+//! (`../shared/corpus/foreign/`): every troubleshoot support bundle (archive
+//! or folder) and the `kubectl cluster-info dump` open in `kpm-analyze` and
+//! in `serve`, convert into bundles that `--verify` accepts, and give the
+//! findings their kpm-layout counterparts (`../shared/corpus/kpm/`) give.
+//! The damaged archive and a truncated one fail clearly with exit 3.
+//!
+//! Fails (never skips) when the corpus is missing.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kpm_model::Report;
+
+// Only `serve` and `kubectl` of the shared serve helpers are used here.
+#[allow(dead_code)]
+#[path = "serve_support.rs"]
+mod serve_support;
+
+fn corpus() -> PathBuf {
+    let dir = kpm_e2e::workspace_root().join("../shared/corpus");
+    assert!(
+        dir.join("foreign").is_dir() && dir.join("kpm").is_dir(),
+        "the real-world corpus is missing at {}: these tests need it",
+        dir.display()
+    );
+    dir
+}
+
+/// Each foreign sample and its kpm-layout counterpart (from the corpus
+/// README's table), if it has one.
+fn samples() -> Vec<(PathBuf, Option<PathBuf>)> {
+    let c = corpus();
+    let f = |p: &str| c.join("foreign").join(p);
+    let k = |p: &str| Some(c.join("kpm").join(p));
+    vec![
+        (
+            f("troubleshoot/k3d-k3s-1.24-2022.tar.gz"),
+            k("k3d-restarts-recovered"),
+        ),
+        (f("troubleshoot/kurl-3node-2022"), k("kurl-velero-bad-args")),
+        (
+            f("troubleshoot/k3s-1.20-kots-dev-2021.tar.gz"),
+            k("k3s-hostport-imagepull-hostpath"),
+        ),
+        (
+            f("troubleshoot/k3s-1.33-llm-demo-2025-09"),
+            k("k3s-cpu-pending-crashloop"),
+        ),
+        (
+            f("troubleshoot/kind-1.33-llm-test-2025-08"),
+            k("kind-crashloop-oom"),
+        ),
+        (
+            f("troubleshoot/k3s-1.32-wg-easy-2025.tar.gz"),
+            k("k3s-wg-easy-startup-noise"),
+        ),
+        (f("troubleshoot/k3s-1.31-baseline-2025.tar.gz"), None),
+        (f("cluster-info-dump/aks-2020"), k("aks-tunnelfront-down")),
+    ]
+}
+
+fn analyze(args: &[&Path]) -> Output {
+    Command::new(kpm_e2e::bin("kpm-analyze"))
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("kpm-analyze runs: {e}"))
+}
+
+fn report(bundle: &Path) -> Report {
+    let out = analyze(&[bundle]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}: exit {:?}\n{}",
+        bundle.display(),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{}: report is not JSON: {e}", bundle.display()))
+}
+
+/// `(rule, object, severity)` of every finding: "same rules on the same
+/// objects". An original can hold more than its layout-only counterpart:
+/// kpm reads the ReplicaSets troubleshoot 0.121 wrote under
+/// `statefulsets-errors.json/`, so a remark about a workload may name the
+/// Deployment where the counterpart could only name its ReplicaSet; both
+/// are written as the Deployment here.
+fn findings(r: &Report) -> BTreeSet<(String, String, String)> {
+    r.findings
+        .iter()
+        .map(|f| {
+            (
+                f.rule.clone(),
+                owner_of_replicaset(&f.object.to_string()),
+                f.severity.as_str().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `ReplicaSet/ns/web-7c9d8f6b5` → `Deployment/ns/web` (the pod-template
+/// hash suffix the Deployment controller appends).
+fn owner_of_replicaset(object: &str) -> String {
+    let Some(rest) = object.strip_prefix("ReplicaSet/") else {
+        return object.to_string();
+    };
+    match rest.rsplit_once('-') {
+        Some((deployment, hash))
+            if (6..=10).contains(&hash.len())
+                && hash.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            format!("Deployment/{deployment}")
+        }
+        _ => object.to_string(),
+    }
+}
+
+#[test]
+fn every_foreign_sample_gives_the_findings_of_its_counterpart() {
+    for (sample, counterpart) in samples() {
+        assert!(sample.exists(), "{} is missing", sample.display());
+        let got = report(&sample);
+        assert!(
+            got.collection.steps_total > 0,
+            "{}: no collection steps",
+            sample.display()
+        );
+        if let Some(kpm) = counterpart {
+            let want = report(&kpm);
+            let (got, want) = (findings(&got), findings(&want));
+            let only_foreign: Vec<_> = got.difference(&want).collect();
+            let only_kpm: Vec<_> = want.difference(&got).collect();
+            assert!(
+                only_foreign.is_empty() && only_kpm.is_empty(),
+                "{} vs {}:\n only from the original: {only_foreign:#?}\n only from the counterpart: {only_kpm:#?}",
+                sample.display(),
+                kpm.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn converted_bundles_verify_and_record_their_source() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    for (i, (sample, _)) in samples().into_iter().enumerate() {
+        let out_zip = dir.path().join(format!("converted-{i}.zip"));
+        let out = Command::new(kpm_e2e::bin("kpm-analyze"))
+            .arg("convert")
+            .arg(&sample)
+            .arg("-o")
+            .arg(&out_zip)
+            .output()
+            .unwrap_or_else(|e| panic!("kpm-analyze convert runs: {e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{}: {stderr}", sample.display());
+        assert!(stderr.contains("converted from a "), "{stderr}");
+        let bundle = kpm_bundle::Bundle::open(&out_zip)
+            .unwrap_or_else(|e| panic!("{}: {e}", out_zip.display()));
+        assert!(
+            bundle.converted_from().is_none(),
+            "a converted zip is a kpm bundle"
+        );
+        let manifest = bundle.manifest();
+        assert!(manifest.tool.name.contains("converted by kpm"));
+        assert!(
+            manifest.steps.iter().any(|s| s.what == "conversion"
+                && s.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("collection time"))),
+            "{}: the manifest does not say where the collection time comes from",
+            sample.display()
+        );
+        let damage = bundle.verify();
+        assert!(damage.is_empty(), "{}: {damage:?}", out_zip.display());
+        // --verify through the CLI: no damage listed.
+        let verified = report_with(&out_zip, &["--verify"]);
+        assert!(verified.damage.is_empty(), "{:?}", verified.damage);
+        // Converting again refuses to overwrite without --force.
+        let again = Command::new(kpm_e2e::bin("kpm-analyze"))
+            .arg("convert")
+            .arg(&sample)
+            .arg("-o")
+            .arg(&out_zip)
+            .output()
+            .unwrap_or_else(|e| panic!("kpm-analyze convert runs: {e}"));
+        assert_ne!(again.status.code(), Some(0));
+    }
+}
+
+fn report_with(bundle: &Path, extra: &[&str]) -> Report {
+    let out = Command::new(kpm_e2e::bin("kpm-analyze"))
+        .arg(bundle)
+        .args(extra)
+        .args(["--format", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("kpm-analyze runs: {e}"));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}\n{}",
+            bundle.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn damaged_captures_fail_clearly_with_exit_3() {
+    let broken = corpus().join("foreign/troubleshoot/broken-missing-version.tar.gz");
+    let out = analyze(&[&broken]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cluster-resources/"),
+        "names what was expected: {stderr}"
+    );
+    assert!(
+        stderr.contains("analysis.json"),
+        "names what was found: {stderr}"
+    );
+
+    // A truncated download of a good archive.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let good = corpus().join("foreign/troubleshoot/k3s-1.32-wg-easy-2025.tar.gz");
+    let bytes = std::fs::read(&good).unwrap_or_else(|e| panic!("{}: {e}", good.display()));
+    let truncated = dir.path().join("support-bundle.tar.gz");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap_or_else(|e| panic!("{e}"));
+    let out = analyze(&[&truncated]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("support-bundle.tar.gz"), "{stderr}");
+
+    // A folder that is neither format.
+    let empty = dir.path().join("not-a-bundle");
+    std::fs::create_dir(&empty).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(empty.join("notes.txt"), "hello").unwrap_or_else(|e| panic!("{e}"));
+    let out = analyze(&[&empty]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("notes.txt"), "{stderr}");
+}
+
+/// `kubectl get pods -A -o wide`, `get events -A`, `describe` and `logs
+/// --previous` print the same against `serve` of a troubleshoot archive as
+/// against its kpm counterpart.
+#[test]
+fn kubectl_sees_a_troubleshoot_archive_as_its_counterpart() {
+    let c = corpus();
+    let archive = c.join("foreign/troubleshoot/k3d-k3s-1.24-2022.tar.gz");
+    let kpm = c.join("kpm/k3d-restarts-recovered");
+    let a = serve_support::serve(&archive, None, &[]);
+    let b = serve_support::serve(&kpm, None, &[]);
+    for args in [
+        &["get", "pods", "-A", "-o", "wide"][..],
+        &["get", "events", "-A"],
+        &["get", "nodes"],
+        &["get", "svc", "-A"],
+        &[
+            "-n",
+            "kube-system",
+            "describe",
+            "pod",
+            "coredns-b96499967-tncf4",
+        ],
+        &[
+            "-n",
+            "kube-system",
+            "logs",
+            "coredns-b96499967-tncf4",
+            "--previous",
+        ],
+        &[
+            "-n",
+            "default",
+            "logs",
+            "nginx-deployment-7986654d4-ztx2g",
+            "-c",
+            "nginx",
+        ],
+    ] {
+        let (x, y) = (a.kubectl(args), b.kubectl(args));
+        assert_eq!(
+            x.code, y.code,
+            "kubectl {args:?}: {}\n{}",
+            x.stderr, y.stderr
+        );
+        assert_eq!(x.stdout, y.stdout, "kubectl {args:?}");
+        assert!(
+            !x.stdout.is_empty() || x.code != Some(0),
+            "kubectl {args:?} printed nothing"
+        );
+    }
+}
