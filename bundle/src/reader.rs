@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::budget::{Budget, Budgets};
 use crate::error::{BundleError, Refusal, Result};
 use crate::layout::{self, Entry, ResourceKind};
+use crate::lenient_list::LenientList;
 use crate::manifest::{Manifest, Outcome, Step};
 use crate::source::{self, ReadBudget, Source};
 
@@ -338,6 +339,25 @@ impl Bundle {
         kind: &ResourceKind,
         namespace: Option<&str>,
     ) -> Result<Option<List<T>>> {
+        match kind.path(namespace) {
+            Some(path) if self.contains(&path) => {
+                let bytes = self.read_bytes(&path)?;
+                crate::lean::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| BundleError::from_json(&path, &e))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Like [`Bundle::read_kind_lean`], object by object: an object that
+    /// does not parse as `T` is returned in [`LenientList::bad`] and the
+    /// others are kept. Slower; for a list the fast read refused.
+    pub fn read_kind_lenient<T: DeserializeOwned>(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+    ) -> Result<Option<LenientList<T>>> {
         match kind.path(namespace) {
             Some(path) if self.contains(&path) => {
                 let bytes = self.read_bytes(&path)?;
