@@ -33,7 +33,6 @@ struct Run {
     stderr: String,
     /// The JSON report, when one was written.
     report: Option<Value>,
-    peak_kib: u64,
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
@@ -48,8 +47,10 @@ fn analyze(tmp: &Path, args: &[&str]) -> Run {
     let report = tmp.join("report.json");
     let _ = std::fs::remove_file(&report);
     let err_path = tmp.join("stderr.txt");
+    // Built (if needed) before the clock starts.
+    let bin = kpm_e2e::bin("kpm-analyze");
     let started = Instant::now();
-    let mut child = Command::new(kpm_e2e::bin("kpm-analyze"))
+    let mut child = Command::new(bin)
         .args(args)
         .arg("-o")
         .arg(&report)
@@ -73,10 +74,13 @@ fn analyze(tmp: &Path, args: &[&str]) -> Run {
         std::thread::sleep(Duration::from_millis(5));
     };
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    let code = status
-        .code()
-        .unwrap_or_else(|| panic!("kpm-analyze was killed by a signal (a crash); stderr:\n{stderr}"));
-    assert!(!stderr.contains("panicked"), "kpm-analyze panicked:\n{stderr}");
+    let code = status.code().unwrap_or_else(|| {
+        panic!("kpm-analyze was killed by a signal (a crash); stderr:\n{stderr}")
+    });
+    assert!(
+        !stderr.contains("panicked"),
+        "kpm-analyze panicked:\n{stderr}"
+    );
     assert!(
         peak_kib < MEMORY_BUDGET_KIB,
         "peak RSS {peak_kib} KiB over the 2 GiB budget"
@@ -84,11 +88,15 @@ fn analyze(tmp: &Path, args: &[&str]) -> Run {
     let report = std::fs::read(&report)
         .ok()
         .map(|b| serde_json::from_slice(&b).expect("the report is JSON"));
+    eprintln!(
+        "kpm-analyze {args:?}: exit {code}, {:.1} s, peak RSS {} MiB",
+        started.elapsed().as_secs_f64(),
+        peak_kib / 1024
+    );
     Run {
         code,
         stderr,
         report,
-        peak_kib,
     }
 }
 
@@ -108,7 +116,11 @@ fn files_of(dir: &Path) -> Vec<(String, PathBuf)> {
             if p.is_dir() {
                 pending.push(p);
             } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.push((rel, p));
             }
         }
@@ -202,13 +214,18 @@ fn overlapping_entry_bomb_is_refused_without_inflating() {
     let report = analysed(&run);
     let refused: Vec<_> = damage(report)
         .into_iter()
-        .filter(|(file, problem)| file.starts_with("namespaces/bomb") && problem.contains("zip-bomb"))
+        .filter(|(file, problem)| {
+            file.starts_with("namespaces/bomb") && problem.contains("zip-bomb")
+        })
         .map(|(file, _)| file)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    assert_eq!(refused.len(), 200, "every overlapping entry is listed: {refused:?}");
-    eprintln!("overlapping bomb: peak {} KiB", run.peak_kib);
+    assert_eq!(
+        refused.len(),
+        200,
+        "every overlapping entry is listed: {refused:?}"
+    );
 }
 
 #[test]
@@ -222,13 +239,14 @@ fn honest_bomb_stops_at_the_entry_budget() {
     let run = analyze(tmp.path(), &[zip.to_str().unwrap()]);
     let report = analysed(&run);
     assert!(
-        damage(report).iter().any(|(file, problem)| file == "namespaces/bomb/pods.json"
-            && problem.contains("over budget")
-            && problem.contains("--max-")),
+        damage(report)
+            .iter()
+            .any(|(file, problem)| file == "namespaces/bomb/pods.json"
+                && problem.contains("over budget")
+                && problem.contains("--max-")),
         "{:?}",
         damage(report)
     );
-    eprintln!("honest bomb: peak {} KiB", run.peak_kib);
 }
 
 #[test]
@@ -248,15 +266,28 @@ fn huge_manifest_is_refused_before_it_is_parsed() {
         },
     );
     // The ratio is raised so the manifest's own budget is what stops it.
-    let run = analyze(tmp.path(), &[zip.to_str().unwrap(), "--max-ratio", "100000"]);
+    let run = analyze(
+        tmp.path(),
+        &[zip.to_str().unwrap(), "--max-ratio", "100000"],
+    );
     assert_eq!(run.code, EXIT_BUNDLE, "stderr:\n{}", run.stderr);
     assert!(run.stderr.contains("manifest.json"), "{}", run.stderr);
-    assert!(run.stderr.contains("--max-manifest-bytes"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--max-manifest-bytes"),
+        "{}",
+        run.stderr
+    );
     assert!(run.report.is_none());
     // Raised past its size, the same manifest reads.
     let run = analyze(
         tmp.path(),
-        &[zip.to_str().unwrap(), "--max-ratio", "100000", "--max-manifest-bytes", "256MiB"],
+        &[
+            zip.to_str().unwrap(),
+            "--max-ratio",
+            "100000",
+            "--max-manifest-bytes",
+            "256MiB",
+        ],
     );
     analysed(&run);
 }
@@ -287,7 +318,6 @@ fn huge_log_is_damage_and_the_rule_goes_on() {
         "{:?}",
         damage(report)
     );
-    eprintln!("huge log: peak {} KiB", run.peak_kib);
 }
 
 #[test]
@@ -300,8 +330,10 @@ fn duplicate_entry_names_are_listed_not_shadowed() {
     let run = analyze(tmp.path(), &[zip.to_str().unwrap()]);
     let report = analysed(&run);
     assert!(
-        damage(report).iter().any(|(file, problem)| file == "namespaces/kube-public/pods.json"
-            && problem.contains("2 entries with this name")),
+        damage(report)
+            .iter()
+            .any(|(file, problem)| file == "namespaces/kube-public/pods.json"
+                && problem.contains("2 entries with this name")),
         "{:?}",
         damage(report)
     );
@@ -329,10 +361,8 @@ fn malformed_manifest_fields_cost_those_fields() {
     let listed = damage(report);
     for field in ["steps[0]", "collection.interrupted", "cluster.context"] {
         assert!(
-            listed
-                .iter()
-                .any(|(file, problem)| file == "manifest.json"
-                    && problem.starts_with(&format!("manifest.json: {field}: "))),
+            listed.iter().any(|(file, problem)| file == "manifest.json"
+                && problem.starts_with(&format!("manifest.json: {field}: "))),
             "{field} not listed: {listed:?}"
         );
     }
@@ -369,7 +399,10 @@ fn a_bad_event_costs_that_event_only() {
     );
     // The other events of the namespace are still read.
     let events_left = timeline_events(report);
-    assert!(events_left > 0 && events_left + 1 >= base_events, "{events_left} of {base_events}");
+    assert!(
+        events_left > 0 && events_left + 1 >= base_events,
+        "{events_left} of {base_events}"
+    );
 }
 
 /// Event entries of the timeline about the shop namespace's objects.
@@ -400,8 +433,10 @@ fn a_planted_symlink_is_not_followed() {
     let run = analyze(tmp.path(), &[root.to_str().unwrap()]);
     let report = analysed(&run);
     assert!(
-        damage(report).iter().any(|(file, problem)| file == "namespaces/kube-public/pods.json"
-            && problem.contains("symbolic link")),
+        damage(report)
+            .iter()
+            .any(|(file, problem)| file == "namespaces/kube-public/pods.json"
+                && problem.contains("symbolic link")),
         "{:?}",
         damage(report)
     );
@@ -447,7 +482,12 @@ fn verify_lists_unlisted_and_missing_entries() {
     // never says every file was verified.
     let html = tmp.path().join("r.html");
     let out = Command::new(kpm_e2e::bin("kpm-analyze"))
-        .args([zip.as_os_str(), "--verify".as_ref(), "-o".as_ref(), html.as_os_str()])
+        .args([
+            zip.as_os_str(),
+            "--verify".as_ref(),
+            "-o".as_ref(),
+            html.as_os_str(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(EXIT_OK));

@@ -157,7 +157,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "m" | "mib" => 20,
         "g" | "gib" => 30,
         "t" | "tib" => 40,
-        _ => return Err(format!("unknown unit in {text:?}: use bytes or KiB, MiB, GiB, TiB")),
+        _ => {
+            return Err(format!(
+                "unknown unit in {text:?}: use bytes or KiB, MiB, GiB, TiB"
+            ))
+        }
     };
     let n: u64 = digits
         .parse()
@@ -392,8 +396,8 @@ mod tests {
         assert_eq!(parse_size("4096"), Ok(4096));
         assert!(parse_size("12 parsecs").is_err());
         assert!(parse_size("99999999999G").is_err());
-        let err = Cli::try_parse_from(["kpm-analyze", "b.zip", "--max-entry-bytes", "lots"])
-            .unwrap_err();
+        let err =
+            Cli::try_parse_from(["kpm-analyze", "b.zip", "--max-entry-bytes", "lots"]).unwrap_err();
         assert_eq!(err.exit_code(), EXIT_USAGE);
     }
 

@@ -246,7 +246,13 @@ mod tests {
         };
         // 1 MiB from 1 compressed byte: under the floor, allowed.
         let small = vec![0u8; RATIO_FLOOR as usize];
-        let mut r = Metered::new(&small[..], (u64::MAX, Budget::EntryBytes), Some(1), &b, &total);
+        let mut r = Metered::new(
+            &small[..],
+            (u64::MAX, Budget::EntryBytes),
+            Some(1),
+            &b,
+            &total,
+        );
         assert_eq!(drain(&mut r).unwrap(), RATIO_FLOOR);
         // 2 MiB from 100 KiB: 20:1, over 10:1.
         let big = vec![0u8; 2 * RATIO_FLOOR as usize];
@@ -275,6 +281,9 @@ mod tests {
         assert!(drain(&mut first).is_ok());
         let mut second = Metered::new(&data[..], (u64::MAX, Budget::EntryBytes), None, &b, &total);
         let err = drain(&mut second).unwrap_err();
-        assert_eq!(exceeded_in(&err).map(|e| e.budget), Some(Budget::TotalBytes));
+        assert_eq!(
+            exceeded_in(&err).map(|e| e.budget),
+            Some(Budget::TotalBytes)
+        );
     }
 }

@@ -152,7 +152,9 @@ pub enum BundleError {
     },
     /// An entry `manifest.json` does not list: its content is not covered
     /// by the manifest's checksums.
-    #[error("{file}: not listed in manifest.json, so no checksum covers it (added after collection?)")]
+    #[error(
+        "{file}: not listed in manifest.json, so no checksum covers it (added after collection?)"
+    )]
     Unlisted {
         /// Path inside the bundle.
         file: String,

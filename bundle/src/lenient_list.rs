@@ -38,8 +38,16 @@ pub struct BadItem {
 impl fmt::Display for BadItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.name {
-            Some(name) => write!(f, "item {} ({name}) is not a valid object: {}", self.index, self.problem),
-            None => write!(f, "item {} is not a valid object: {}", self.index, self.problem),
+            Some(name) => write!(
+                f,
+                "item {} ({name}) is not a valid object: {}",
+                self.index, self.problem
+            ),
+            None => write!(
+                f,
+                "item {} is not a valid object: {}",
+                self.index, self.problem
+            ),
         }
     }
 }
@@ -150,12 +158,18 @@ mod tests {
             {"metadata":{"name":"d"},"metadata2":{"managedFields":[]}}
         ],"metadata":{}}"#;
         let list: LenientList<Obj> = crate::lean::from_slice(text).unwrap();
-        let names: Vec<&str> = list.items.iter().map(|o| o.metadata.name.as_str()).collect();
+        let names: Vec<&str> = list
+            .items
+            .iter()
+            .map(|o| o.metadata.name.as_str())
+            .collect();
         assert_eq!(names, ["a", "d"]);
         assert_eq!(list.bad.len(), 2);
         assert_eq!(list.bad[0].index, 1);
         assert_eq!(list.bad[0].name.as_deref(), Some("b"));
-        assert!(list.bad[0].to_string().starts_with("item 1 (b) is not a valid object: invalid type"));
+        assert!(list.bad[0]
+            .to_string()
+            .starts_with("item 1 (b) is not a valid object: invalid type"));
         assert_eq!(list.bad[1].index, 2);
         assert_eq!(list.bad[1].name, None);
     }

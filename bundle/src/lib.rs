@@ -25,7 +25,7 @@ pub mod writer;
 pub use budget::{Budget, Budgets};
 pub use error::{BundleError, Refusal, Result};
 pub use layout::{ResourceKind, Scope, FORMAT_VERSION};
-pub use manifest::{Manifest, Outcome, Step};
 pub use lenient_list::{BadItem, LenientList};
+pub use manifest::{Manifest, Outcome, Step};
 pub use reader::{Bundle, List};
 pub use writer::{BundleWriter, ListWriter};

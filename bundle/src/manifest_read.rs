@@ -52,7 +52,10 @@ pub(crate) fn parse(
     let raw: Raw = serde_json::from_slice(bytes)?;
     let mut problems = Vec::new();
     for key in &raw.repeated {
-        problems.push(field_problem(key, "appears more than once; the last one is used"));
+        problems.push(field_problem(
+            key,
+            "appears more than once; the last one is used",
+        ));
     }
     let tool = section(raw.tool.as_ref(), "tool", &mut problems);
     let collection = section(raw.collection.as_ref(), "collection", &mut problems);
@@ -108,11 +111,7 @@ fn field_problem(field: &str, message: &str) -> BundleError {
     }
 }
 
-fn take<T: Default>(
-    list: Option<Lenient<T>>,
-    name: &str,
-    problems: &mut Vec<BundleError>,
-) -> T {
+fn take<T: Default>(list: Option<Lenient<T>>, name: &str, problems: &mut Vec<BundleError>) -> T {
     let Some(list) = list else {
         return T::default();
     };
@@ -329,11 +328,15 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for RecordsVisitor<T> {
         };
         while let Some(key) = map.next_key::<String>()? {
             let v: Value = map.next_value()?;
-            let at = format!("[{}]", shorten(&serde_json::to_string(&key).unwrap_or_default()));
+            let at = format!(
+                "[{}]",
+                shorten(&serde_json::to_string(&key).unwrap_or_default())
+            );
             match T::deserialize(v) {
                 Ok(record) => {
                     if out.good.insert(key, record).is_some() {
-                        out.bad.push((at, "appears more than once; the last one is used".into()));
+                        out.bad
+                            .push((at, "appears more than once; the last one is used".into()));
                     }
                 }
                 Err(e) => out.bad.push((at, e.to_string())),
@@ -384,7 +387,10 @@ mod tests {
     fn a_bad_step_costs_that_step_only() {
         let mut v = good();
         v["steps"][0]["outcome"] = serde_json::json!("exploded");
-        v["steps"].as_array_mut().unwrap().push(serde_json::json!(42));
+        v["steps"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!(42));
         let (m, problems) = parse_value(&v);
         assert_eq!(m.steps.len(), 1);
         assert_eq!(m.steps[0].what, "secrets");
@@ -413,11 +419,17 @@ mod tests {
             "steps:",
             "options.logLines",
         ] {
-            assert!(joined.contains(&format!("manifest.json: {field}")), "{field}: {joined}");
+            assert!(
+                joined.contains(&format!("manifest.json: {field}")),
+                "{field}: {joined}"
+            );
         }
         // finishedAt falls back to startedAt, not to the epoch.
         assert_eq!(m.collection.finished_at, m.collection.started_at);
-        assert_eq!(m.collection.started_at.to_rfc3339(), "2026-11-20T14:31:58+00:00");
+        assert_eq!(
+            m.collection.started_at.to_rfc3339(),
+            "2026-11-20T14:31:58+00:00"
+        );
         assert!(m.files.is_empty());
         assert!(m.steps.is_empty());
         assert_eq!(m.options.log_lines, None);

@@ -147,13 +147,13 @@ impl Bundle {
     /// and entries that will not be read (duplicate names, overlapping
     /// data, links and special files). The analyzer lists them as damage.
     pub fn problems(&self) -> Vec<BundleError> {
-        let fields = self
-            .manifest_problems
-            .iter()
-            .map(|(field, message)| BundleError::ManifestField {
-                field: field.clone(),
-                message: message.clone(),
-            });
+        let fields =
+            self.manifest_problems
+                .iter()
+                .map(|(field, message)| BundleError::ManifestField {
+                    field: field.clone(),
+                    message: message.clone(),
+                });
         let refused = self
             .refused
             .iter()

@@ -104,8 +104,9 @@ fn le16(b: &[u8], at: usize) -> u64 {
 }
 
 fn le32(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 4)
-        .map_or(0, |s| u64::from(u32::from_le_bytes([s[0], s[1], s[2], s[3]])))
+    b.get(at..at + 4).map_or(0, |s| {
+        u64::from(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    })
 }
 
 fn le64(b: &[u8], at: usize) -> u64 {
@@ -131,7 +132,9 @@ fn declared_entries(file: &mut SharedFile) -> io::Result<u64> {
     let mut most = 0u64;
     for at in (0..tail.len().saturating_sub(3)).filter(|&i| tail.get(i..i + 4) == Some(EOCD)) {
         let mut count = le16(&tail, at + 10);
-        let zip64_locator = at.checked_sub(20).filter(|&l| le32(&tail, l) == 0x0706_4b50);
+        let zip64_locator = at
+            .checked_sub(20)
+            .filter(|&l| le32(&tail, l) == 0x0706_4b50);
         if let Some(locator) = zip64_locator {
             let record = le64(&tail, locator + 8);
             let mut buf = [0u8; 56];

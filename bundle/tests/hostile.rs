@@ -47,9 +47,7 @@ fn entries_sharing_one_stream_are_refused_not_inflated() {
     let zeros = vec![0u8; MIB as usize];
     let stream = Deflate::default().then(&zeros, 64);
     let path = zip_with(tmp.path(), |z| {
-        let shared = z
-            .deflated("namespaces/ns0/pods.json", &stream)
-            .unwrap();
+        let shared = z.deflated("namespaces/ns0/pods.json", &stream).unwrap();
         for i in 1..50 {
             z.record(&format!("namespaces/ns{i}/pods.json"), &shared);
         }
@@ -61,7 +59,13 @@ fn entries_sharing_one_stream_are_refused_not_inflated() {
         let file = format!("namespaces/ns{i}/pods.json");
         let err = bundle.read_bytes(&file).unwrap_err();
         assert!(
-            matches!(&err, BundleError::Refused { reason: Refusal::Overlapping { .. }, .. }),
+            matches!(
+                &err,
+                BundleError::Refused {
+                    reason: Refusal::Overlapping { .. },
+                    ..
+                }
+            ),
             "{err}"
         );
         assert!(err.to_string().starts_with(&file), "{err}");
@@ -85,7 +89,13 @@ fn duplicate_names_are_refused_and_named() {
     let bundle = Bundle::open(&path).unwrap();
     let err = bundle.read_bytes("namespaces/shop/pods.json").unwrap_err();
     assert!(
-        matches!(&err, BundleError::Refused { reason: Refusal::Duplicate { copies: 2 }, .. }),
+        matches!(
+            &err,
+            BundleError::Refused {
+                reason: Refusal::Duplicate { copies: 2 },
+                ..
+            }
+        ),
         "{err}"
     );
     let problems: Vec<String> = bundle.problems().iter().map(ToString::to_string).collect();
@@ -142,7 +152,10 @@ fn inflating_stops_at_the_entry_ratio_and_total_budgets() {
         ..Budgets::default()
     };
     let bundle = Bundle::open_with(&path, total).unwrap();
-    assert_eq!(bundle.read_bytes("namespaces/a/pods.json").unwrap().len(), 64 << 20);
+    assert_eq!(
+        bundle.read_bytes("namespaces/a/pods.json").unwrap().len(),
+        64 << 20
+    );
     let err = bundle.read_bytes("namespaces/b/pods.json").unwrap_err();
     assert_eq!(over_budget(&err), Some(Budget::TotalBytes), "{err}");
 }
@@ -219,12 +232,24 @@ fn links_and_special_files_in_a_directory_are_never_read() {
     let bundle = Bundle::open(&root).unwrap();
     let pods = bundle.read_bytes("namespaces/shop/pods.json").unwrap_err();
     assert!(
-        matches!(&pods, BundleError::Refused { reason: Refusal::Symlink, .. }),
+        matches!(
+            &pods,
+            BundleError::Refused {
+                reason: Refusal::Symlink,
+                ..
+            }
+        ),
         "{pods}"
     );
     let log = bundle.read_bytes("logs/shop/web/app.log").unwrap_err();
     assert!(
-        matches!(&log, BundleError::Refused { reason: Refusal::NotRegularFile, .. }),
+        matches!(
+            &log,
+            BundleError::Refused {
+                reason: Refusal::NotRegularFile,
+                ..
+            }
+        ),
         "{log}"
     );
     // A linked directory is listed as refused, never walked.
