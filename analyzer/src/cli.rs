@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use kpm_bundle::Bundle;
+use kpm_bundle::{Budgets, Bundle};
 use kpm_model::{Report, Severity};
 use sha2::{Digest, Sha256};
 
@@ -85,12 +85,80 @@ pub struct Cli {
     /// Directory with templates overriding the embedded ones.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
-    /// Verify every file's SHA-256 against the manifest; mismatches are listed as damage.
+    /// Verify the bundle against its manifest: every listed file's SHA-256 and size, listed
+    /// files that are missing and files the manifest does not list are all listed as damage.
     #[arg(long)]
     pub verify: bool,
+    /// Reading budgets (docs/security.md).
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
     /// Subcommands.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Flags raising the budgets a bundle is read within. Sizes take a
+/// `KiB`/`MiB`/`GiB` suffix (or `K`/`M`/`G`), else bytes.
+#[derive(Debug, Default, clap::Args)]
+#[command(next_help_heading = "Reading budgets (what is over budget is listed as damage)")]
+pub struct BudgetArgs {
+    /// Largest size one bundle file may inflate to [default: 256MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_entry_bytes: Option<u64>,
+    /// Bytes all reads of the bundle together may inflate to [default: 8GiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_total_bytes: Option<u64>,
+    /// Largest compression ratio of a zip entry past its first MiB [default: 200].
+    #[arg(long, value_name = "N")]
+    pub max_ratio: Option<u64>,
+    /// Most files a bundle may hold; more make it unreadable (exit 3) [default: 500000].
+    #[arg(long, value_name = "N")]
+    pub max_entries: Option<u64>,
+    /// Largest manifest.json; larger makes the bundle unreadable (exit 3) [default: 128MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_manifest_bytes: Option<u64>,
+    /// Largest container log streamed for its tail or a search [default: 32MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_log_bytes: Option<u64>,
+}
+
+impl BudgetArgs {
+    /// The budgets: each flag given, the documented default otherwise.
+    pub fn budgets(&self) -> Budgets {
+        let d = Budgets::default();
+        Budgets {
+            max_entry_bytes: self.max_entry_bytes.unwrap_or(d.max_entry_bytes),
+            max_total_bytes: self.max_total_bytes.unwrap_or(d.max_total_bytes),
+            max_ratio: self.max_ratio.unwrap_or(d.max_ratio),
+            max_entries: self.max_entries.unwrap_or(d.max_entries),
+            max_manifest_bytes: self.max_manifest_bytes.unwrap_or(d.max_manifest_bytes),
+            max_log_bytes: self.max_log_bytes.unwrap_or(d.max_log_bytes),
+        }
+    }
+}
+
+/// `4096`, `64K`, `256MiB`, `8G` (binary units) as bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        "t" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "unknown unit in {text:?}: use bytes or KiB, MiB, GiB, TiB"
+            ))
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (for example 512MiB)"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Subcommands of kpm-analyze.
@@ -210,7 +278,7 @@ pub fn run(cli: Cli) -> ExitCode {
         eprintln!("kpm-analyze: a BUNDLE argument is required");
         return ExitCode::Usage;
     };
-    let bundle = match Bundle::open(&path) {
+    let bundle = match Bundle::open_with(&path, cli.budgets.budgets()) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("kpm-analyze: {e}");
@@ -301,6 +369,44 @@ mod tests {
         let err =
             Cli::try_parse_from(["kpm-analyze", "b.zip", "--min-severity", "fatal"]).unwrap_err();
         assert_eq!(err.exit_code(), i32::from(ExitCode::Usage.number()));
+    }
+
+    #[test]
+    fn budget_flags_take_sizes_and_default_the_rest() {
+        let cli = Cli::try_parse_from([
+            "kpm-analyze",
+            "b.zip",
+            "--max-entry-bytes",
+            "1GiB",
+            "--max-log-bytes",
+            "512k",
+            "--max-ratio",
+            "1000",
+        ])
+        .unwrap();
+        let b = cli.budgets.budgets();
+        assert_eq!(b.max_entry_bytes, 1 << 30);
+        assert_eq!(b.max_log_bytes, 512 << 10);
+        assert_eq!(b.max_ratio, 1000);
+        assert_eq!(b.max_total_bytes, Budgets::default().max_total_bytes);
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("99999999999G").is_err());
+        let err =
+            Cli::try_parse_from(["kpm-analyze", "b.zip", "--max-entry-bytes", "lots"]).unwrap_err();
+        assert_eq!(err.exit_code(), i32::from(ExitCode::Usage.number()));
+    }
+
+    #[test]
+    fn documented_budget_defaults_match_the_library() {
+        // The [default: …] texts of the flags, and docs/security.md, say these.
+        let d = Budgets::default();
+        assert_eq!(d.max_entry_bytes, parse_size("256MiB").unwrap());
+        assert_eq!(d.max_total_bytes, parse_size("8GiB").unwrap());
+        assert_eq!(d.max_ratio, 200);
+        assert_eq!(d.max_entries, 500_000);
+        assert_eq!(d.max_manifest_bytes, parse_size("128MiB").unwrap());
+        assert_eq!(d.max_log_bytes, parse_size("32MiB").unwrap());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use kpm_bundle::layout::{self, ResourceKind, CLUSTER_KINDS, NAMESPACED_KINDS};
-use kpm_bundle::{Bundle, Outcome};
+use kpm_bundle::{Bundle, BundleError, LenientList, Outcome};
 use kpm_model::{Damage, ObjectRef};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
@@ -37,15 +37,25 @@ fn read_items<T: DeserializeOwned>(
     damage: &mut Vec<Damage>,
 ) -> Vec<T> {
     let failure = step_failure(bundle, kind.plural, namespace);
-    let result = bundle.read_kind_lean::<T>(kind, namespace);
+    let file = kind.path(namespace).unwrap_or_default();
+    let result = match bundle.read_kind_lean::<T>(kind, namespace) {
+        Ok(Some(list)) => Ok(Some(list.items)),
+        Ok(None) => Ok(None),
+        // One object of the wrong shape fails the fast read: read object
+        // by object so it costs that object only.
+        Err(BundleError::MalformedJson { .. }) => bundle
+            .read_kind_lenient::<T>(kind, namespace)
+            .map(|list| list.map(|l| keep_good(l, &file, damage))),
+        Err(e) => Err(e),
+    };
     match result {
-        Ok(Some(list)) => {
+        Ok(Some(items)) => {
             // A failed step that still left a file (e.g. a timeout during
             // pagination) gives partial data: use it, but say so.
             if let Some(f) = failure {
                 unavailable.insert(kind.plural.to_string(), f);
             }
-            list.items
+            items
         }
         Ok(None) => {
             unavailable.insert(
@@ -55,7 +65,6 @@ fn read_items<T: DeserializeOwned>(
             Vec::new()
         }
         Err(e) => {
-            let file = kind.path(namespace).unwrap_or_default();
             damage.push(Damage {
                 file,
                 problem: e.to_string(),
@@ -69,6 +78,16 @@ fn read_items<T: DeserializeOwned>(
             Vec::new()
         }
     }
+}
+
+/// The good objects of a list read object by object; each bad one is
+/// damage naming the file, its position and its name.
+fn keep_good<T>(list: LenientList<T>, file: &str, damage: &mut Vec<Damage>) -> Vec<T> {
+    damage.extend(list.bad.iter().map(|bad| Damage {
+        file: file.to_string(),
+        problem: bad.to_string(),
+    }));
+    list.items
 }
 
 /// Reads an optional JSON file (metrics, derived data); a parse failure is damage.
@@ -115,26 +134,17 @@ pub fn load_cluster(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData {
     })
 }
 
-/// Reads a cluster-scoped list straight into `T`; only when that fails is
-/// it read item by item, so one bad item is damage and the others are kept.
+/// Reads a cluster-scoped list.
 fn read_cluster_kind<T: DeserializeOwned>(
     bundle: &Bundle,
     plural: &str,
     unavailable: &mut BTreeMap<String, Unavailable>,
     damage: &mut Vec<Damage>,
 ) -> Vec<T> {
-    let Some(k) = kind(plural) else {
-        return Vec::new();
-    };
-    if let Ok(Some(list)) = bundle.read_kind_lean::<T>(k, None) {
-        if let Some(f) = step_failure(bundle, plural, None) {
-            unavailable.insert(plural.to_string(), f);
-        }
-        return list.items;
+    match kind(plural) {
+        Some(k) => read_items(bundle, k, None, unavailable, damage),
+        None => Vec::new(),
     }
-    let raw = read_items::<serde_json::Value>(bundle, k, None, unavailable, damage);
-    let file = k.path(None).unwrap_or_default();
-    typed(raw, &file, damage)
 }
 
 /// Everything of [`ClusterData`] but the infra pass.
@@ -187,26 +197,6 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
         node_index,
         node_free: Default::default(),
     }
-}
-
-/// Converts items read generically into a typed Vec; an item that does not
-/// fit the type is damage (named by file and position), the others are kept.
-fn typed<T: DeserializeOwned>(
-    items: Vec<serde_json::Value>,
-    file: &str,
-    damage: &mut Vec<Damage>,
-) -> Vec<T> {
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        match serde_json::from_value(item) {
-            Ok(v) => out.push(v),
-            Err(e) => damage.push(Damage {
-                file: file.to_string(),
-                problem: format!("item {i} is not a valid object: {e}"),
-            }),
-        }
-    }
-    out
 }
 
 /// Loads one namespace fully.
@@ -318,8 +308,9 @@ struct SlimContainerStatus {
 
 #[derive(Deserialize)]
 struct SlimList {
+    /// `null` in lists some tools write for "no items".
     #[serde(default)]
-    items: Vec<SlimPod>,
+    items: Option<Vec<SlimPod>>,
 }
 
 /// What kind of infrastructure a pod is, from labels and image.
@@ -468,11 +459,14 @@ fn infra_pods(bundle: &Bundle, ns: &str) -> Vec<(Role, InfraPod)> {
     if !mentions_infra(&bytes) {
         return Vec::new();
     }
-    let Ok(list) = serde_json::from_slice::<SlimList>(&bytes) else {
-        return Vec::new();
+    // A bad pod costs that pod here too (it is damage when loaded).
+    let pods = match serde_json::from_slice::<SlimList>(&bytes) {
+        Ok(list) => list.items.unwrap_or_default(),
+        Err(_) => serde_json::from_slice::<LenientList<SlimPod>>(&bytes)
+            .map(|list| list.items)
+            .unwrap_or_default(),
     };
-    list.items
-        .into_iter()
+    pods.into_iter()
         .filter_map(|pod| role(&pod).map(|r| (r, pod)))
         .map(|(r, pod)| (r, infra_pod(bundle, ns, pod)))
         .collect()

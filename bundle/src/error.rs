@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::budget::Exceeded;
+
 /// What went wrong with a bundle or one of its files.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -139,6 +141,79 @@ pub enum BundleError {
         /// What was found instead.
         found: String,
     },
+    /// Reading a file (or opening the bundle) passed a budget
+    /// ([`crate::Budgets`]); nothing past it was read.
+    #[error("{file}: {exceeded}")]
+    OverBudget {
+        /// Path inside the bundle, or the bundle path for whole-bundle budgets.
+        file: String,
+        /// Which budget, and its value.
+        exceeded: Exceeded,
+    },
+    /// An entry the reader will not read at all (see [`Refusal`]).
+    #[error("{file}: not read: {reason}")]
+    Refused {
+        /// Path inside the bundle.
+        file: String,
+        /// Why.
+        reason: Refusal,
+    },
+    /// A field of `manifest.json` that does not have the shape of the
+    /// format; it is ignored (a default takes its place), the rest is read.
+    #[error("manifest.json: {field}: {message}; ignored")]
+    ManifestField {
+        /// JSON path of the field, e.g. `steps[3]` or `collection.finishedAt`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An entry `manifest.json` does not list: its content is not covered
+    /// by the manifest's checksums.
+    #[error(
+        "{file}: not listed in manifest.json, so no checksum covers it (added after collection?)"
+    )]
+    Unlisted {
+        /// Path inside the bundle.
+        file: String,
+    },
+}
+
+/// Why the reader refuses an entry of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Several entries of the zip carry this name: which one a tool reads
+    /// differs between tools, so none is trusted.
+    Duplicate {
+        /// How many entries have the name.
+        copies: usize,
+    },
+    /// Its bytes in the zip overlap another entry's (entries sharing one
+    /// compressed stream are the zip-bomb pattern).
+    Overlapping {
+        /// One entry it overlaps.
+        other: String,
+    },
+    /// A symbolic link in a bundle directory: never followed.
+    Symlink,
+    /// Not a regular file (FIFO, socket, device) in a bundle directory.
+    NotRegularFile,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Duplicate { copies } => write!(
+                f,
+                "the zip holds {copies} entries with this name; none is read, since tools disagree on which one counts"
+            ),
+            Refusal::Overlapping { other } => write!(
+                f,
+                "its compressed data overlaps that of {other} (entries sharing data are a zip-bomb pattern)"
+            ),
+            Refusal::Symlink => write!(f, "a symbolic link; links are never followed"),
+            Refusal::NotRegularFile => write!(f, "not a regular file"),
+        }
+    }
 }
 
 impl BundleError {
@@ -155,10 +230,56 @@ impl BundleError {
                 file: file.to_string(),
                 line: err.line(),
                 column: err.column(),
-                message: err.to_string(),
+                message: shorten(&err.to_string()),
             }
         }
     }
+}
+
+impl BundleError {
+    /// The file inside the bundle this error concerns (`manifest.json` for
+    /// manifest fields), or `None` when it concerns the bundle as a whole.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            BundleError::MissingFile { file }
+            | BundleError::TruncatedJson { file, .. }
+            | BundleError::MalformedJson { file, .. }
+            | BundleError::ChecksumMismatch { file, .. }
+            | BundleError::ListedButMissing { file }
+            | BundleError::Read { file, .. }
+            | BundleError::UnsafePath { file }
+            | BundleError::DuplicateEntry { file }
+            | BundleError::OverBudget { file, .. }
+            | BundleError::Refused { file, .. }
+            | BundleError::Unlisted { file } => Some(file),
+            BundleError::ManifestField { .. } => Some(crate::layout::MANIFEST),
+            BundleError::Open { .. }
+            | BundleError::CorruptZip { .. }
+            | BundleError::MissingManifest { .. }
+            | BundleError::UnsupportedVersion { .. }
+            | BundleError::AlreadyExists { .. }
+            | BundleError::Write { .. }
+            | BundleError::CorruptArchive { .. }
+            | BundleError::UnknownFormat { .. } => None,
+        }
+    }
+}
+
+/// Longest problem text kept from a parser message: messages quote the
+/// offending value, which the bundle's author chose.
+const MAX_MESSAGE: usize = 300;
+
+/// `message` cut to a few hundred bytes (at a character boundary), saying
+/// how many bytes were left out.
+pub fn shorten(message: &str) -> String {
+    if message.len() <= MAX_MESSAGE {
+        return message.to_string();
+    }
+    let mut cut = MAX_MESSAGE;
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… {} more bytes", &message[..cut], message.len() - cut)
 }
 
 /// Result of bundle operations.

@@ -7,19 +7,26 @@
 //! in `docs/bundle-format.md`; this crate is its only implementation, shared by
 //! the collector (writer) and the analyzer and `serve` (reader).
 
+pub mod budget;
 pub mod error;
 mod file_index;
 pub mod foreign;
 pub mod layout;
 pub mod lean;
+pub mod lenient_list;
+pub mod lines;
 pub mod manifest;
+mod manifest_read;
 pub mod reader;
 pub mod secret;
 mod shared_file;
+mod source;
 pub mod writer;
 
-pub use error::{BundleError, Result};
+pub use budget::{Budget, Budgets};
+pub use error::{BundleError, Refusal, Result};
 pub use layout::{ResourceKind, Scope, FORMAT_VERSION};
+pub use lenient_list::{BadItem, LenientList};
 pub use manifest::{Manifest, Outcome, Step};
 pub use reader::{Bundle, List};
 pub use writer::{BundleWriter, ListWriter};

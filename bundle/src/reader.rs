@@ -2,30 +2,29 @@
 //!
 //! Every failure names the file it concerns, and a damaged file never stops
 //! the caller from reading the others: the analyzer reports what it could
-//! read and lists the damage.
+//! read and lists the damage. Every read is metered against the bundle's
+//! [`Budgets`] as it inflates (see [`crate::budget`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
-use std::io::Read;
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use zip::ZipArchive;
+use sha2::{Digest, Sha256};
 
-use crate::error::{BundleError, Result};
-use crate::layout::{self, is_safe_entry_path, Entry, ResourceKind};
+use crate::budget::{Budget, Budgets};
+use crate::error::{BundleError, Refusal, Result};
+use crate::layout::{self, Entry, ResourceKind};
+use crate::lenient_list::LenientList;
 use crate::manifest::{Manifest, Outcome, Step};
-use crate::shared_file::SharedFile;
-use crate::writer::sha256_hex;
+use crate::source::{self, ReadBudget, Source};
 
-enum Source {
-    /// Cloned per read: clones share the central directory and the file
-    /// handle, so entries are decompressed concurrently without a lock.
-    Zip(ZipArchive<SharedFile>),
-    Dir(PathBuf),
-}
+/// Largest buffer reserved up front from a declared size: declared sizes
+/// are the sender's to choose, so buffers beyond this grow as bytes arrive.
+const MAX_RESERVE: u64 = 16 << 20;
 
 /// An open bundle.
 pub struct Bundle {
@@ -33,6 +32,14 @@ pub struct Bundle {
     source: Source,
     manifest: Manifest,
     entries: BTreeSet<String>,
+    /// Entries every read of which fails (duplicates, overlaps, links).
+    refused: BTreeMap<String, Refusal>,
+    /// Fields of the manifest that were ignored.
+    manifest_problems: Vec<(String, String)>,
+    budgets: Budgets,
+    /// Bytes inflated by every read so far, against
+    /// [`Budgets::max_total_bytes`].
+    inflated: AtomicU64,
     /// First failed step per (what, namespace, object), built on first use:
     /// a collected manifest holds a step per log, and the analyzer asks
     /// about a step for every list and every missing log.
@@ -59,23 +66,45 @@ pub struct List<T> {
     /// List metadata (`resourceVersion`, `continue`).
     #[serde(default)]
     pub metadata: serde_json::Value,
-    /// The objects.
-    #[serde(default = "Vec::new")]
+    /// The objects; `"items": null` (as some tools write an empty list)
+    /// reads as no objects.
+    #[serde(
+        default = "Vec::new",
+        deserialize_with = "null_as_empty",
+        bound(deserialize = "T: Deserialize<'de>")
+    )]
     pub items: Vec<T>,
 }
 
+fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
 impl Bundle {
-    /// Opens a bundle (zip file or directory), reads and checks its manifest.
-    /// Checksums are not verified here; call [`Bundle::verify`] for that.
+    /// Opens a bundle (zip file or directory) within the default
+    /// [`Budgets`], reads and checks its manifest. Checksums are not
+    /// verified here; call [`Bundle::verify`] for that.
     ///
     /// A troubleshoot support bundle (`.tar.gz` or folder) or a `kubectl
     /// cluster-info dump` folder is recognised from its content and
     /// converted first into a private temporary zip
     /// ([`crate::foreign`]), so every reader sees one format.
     pub fn open(path: impl AsRef<Path>) -> Result<Bundle> {
+        Bundle::open_with(path, Budgets::default())
+    }
+
+    /// Opens a bundle within `budgets`. Fails only when the bundle cannot
+    /// be read at all: not a zip, more entries than the budget, no
+    /// readable manifest or an unknown format version. Damaged manifest
+    /// fields and refused entries are [`Bundle::problems`] instead.
+    pub fn open_with(path: impl AsRef<Path>, budgets: Budgets) -> Result<Bundle> {
         let path = path.as_ref();
         let Some(format) = crate::foreign::detect(path)? else {
-            return Bundle::open_kpm(path);
+            return Bundle::open_kpm(path, budgets);
         };
         let temp = tempfile::Builder::new()
             .prefix("kpm-converted-")
@@ -87,8 +116,12 @@ impl Bundle {
             })?
             .into_temp_path();
         let writer = crate::writer::BundleWriter::create_zip(temp.to_path_buf(), true)?;
-        crate::foreign::convert(path, format, writer, Default::default())?;
-        let mut bundle = Bundle::open_kpm(&temp)?;
+        let limits = crate::foreign::SourceLimits {
+            max_entry_bytes: budgets.max_entry_bytes,
+            max_entries: budgets.max_entries,
+        };
+        crate::foreign::convert(path, format, writer, limits)?;
+        let mut bundle = Bundle::open_kpm(&temp, budgets)?;
         bundle.path = path.to_path_buf();
         bundle._converted = Some(temp);
         bundle.converted_from = Some(format);
@@ -101,46 +134,18 @@ impl Bundle {
         self.converted_from
     }
 
-    fn open_kpm(path: &Path) -> Result<Bundle> {
+    fn open_kpm(path: &Path, budgets: Budgets) -> Result<Bundle> {
         let path = path.to_path_buf();
-        let meta = std::fs::metadata(&path).map_err(|source| BundleError::Open {
-            path: path.clone(),
-            source,
-        })?;
-        let (source, entries) = if meta.is_dir() {
-            let mut entries = BTreeSet::new();
-            collect_dir_entries(&path, &path, &mut entries)?;
-            (Source::Dir(path.clone()), entries)
-        } else {
-            let file = File::open(&path).map_err(|source| BundleError::Open {
-                path: path.clone(),
-                source,
-            })?;
-            let file = SharedFile::new(file).map_err(|source| BundleError::Open {
-                path: path.clone(),
-                source,
-            })?;
-            let archive = ZipArchive::new(file).map_err(|e| BundleError::CorruptZip {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            let mut entries = BTreeSet::new();
-            for name in archive.file_names() {
-                let name = name.map_err(|e| BundleError::CorruptZip {
-                    path: path.clone(),
-                    message: format!("unreadable entry name: {e}"),
-                })?;
-                if !name.ends_with('/') {
-                    entries.insert(name.into_owned());
-                }
-            }
-            (Source::Zip(archive), entries)
-        };
+        let opened = source::open(&path, &budgets)?;
         let mut bundle = Bundle {
             path: path.clone(),
-            source,
+            source: opened.source,
             manifest: placeholder_manifest(),
-            entries,
+            entries: opened.entries,
+            refused: opened.refused,
+            manifest_problems: Vec::new(),
+            budgets,
+            inflated: AtomicU64::new(0),
             failed_steps: OnceLock::new(),
             _converted: None,
             converted_from: None,
@@ -148,10 +153,13 @@ impl Bundle {
         if !bundle.entries.contains(layout::MANIFEST) {
             return Err(BundleError::MissingManifest { path });
         }
-        // Check the version before the shape: a future format may change it.
-        let raw: serde_json::Value = bundle.read_json(layout::MANIFEST)?;
-        let found = raw
-            .get("formatVersion")
+        let limit = (budgets.max_manifest_bytes, Budget::ManifestBytes);
+        let bytes = bundle.stream_within(layout::MANIFEST, limit, read_all)?;
+        let (version, manifest, problems) = crate::manifest_read::parse(&bytes)
+            .map_err(|e| BundleError::from_json(layout::MANIFEST, &e))?;
+        // The version decides how to read everything else.
+        let found = version
+            .as_ref()
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0);
         if found != u64::from(layout::FORMAT_VERSION) {
@@ -161,9 +169,44 @@ impl Bundle {
                 supported: layout::FORMAT_VERSION,
             });
         }
-        bundle.manifest = serde_json::from_value(raw)
-            .map_err(|e| BundleError::from_json(layout::MANIFEST, &e))?;
+        bundle.manifest = Manifest {
+            format_version: layout::FORMAT_VERSION,
+            ..manifest
+        };
+        bundle.manifest_problems = problems
+            .into_iter()
+            .filter_map(|p| match p {
+                BundleError::ManifestField { field, message } => Some((field, message)),
+                _ => None,
+            })
+            .collect();
         Ok(bundle)
+    }
+
+    /// The budgets this bundle is read within.
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
+    /// What opening found wrong without stopping: ignored manifest fields
+    /// and entries that will not be read (duplicate names, overlapping
+    /// data, links and special files). The analyzer lists them as damage.
+    pub fn problems(&self) -> Vec<BundleError> {
+        let fields =
+            self.manifest_problems
+                .iter()
+                .map(|(field, message)| BundleError::ManifestField {
+                    field: field.clone(),
+                    message: message.clone(),
+                });
+        let refused = self
+            .refused
+            .iter()
+            .map(|(file, reason)| BundleError::Refused {
+                file: file.clone(),
+                reason: reason.clone(),
+            });
+        fields.chain(refused).collect()
     }
 
     /// The path the bundle was opened from.
@@ -241,37 +284,62 @@ impl Bundle {
             .collect()
     }
 
-    /// Reads a whole file.
-    pub fn read_bytes(&self, file: &str) -> Result<Vec<u8>> {
+    /// Streams `file` through `f` within `limit` and the bundle's
+    /// ratio and total budgets; `f` gets a buffered reader and the declared
+    /// size (a hint, never trusted). A read that passes a budget fails
+    /// with [`BundleError::OverBudget`].
+    fn stream_within<T>(
+        &self,
+        file: &str,
+        limit: (u64, Budget),
+        f: impl FnOnce(&mut dyn BufRead, u64) -> io::Result<T>,
+    ) -> Result<T> {
         if !self.entries.contains(file) {
             return Err(BundleError::MissingFile {
                 file: file.to_string(),
             });
         }
-        let read_err = |source| BundleError::Read {
-            file: file.to_string(),
-            source,
-        };
-        match &self.source {
-            Source::Dir(root) => {
-                if !is_safe_entry_path(file) {
-                    return Err(BundleError::UnsafePath {
-                        file: file.to_string(),
-                    });
-                }
-                std::fs::read(root.join(file)).map_err(read_err)
-            }
-            Source::Zip(archive) => {
-                let mut archive = archive.clone();
-                let mut entry = archive
-                    .by_name(file)
-                    .map_err(|e| read_err(std::io::Error::other(e.to_string())))?;
-                let mut buf =
-                    Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 30));
-                entry.read_to_end(&mut buf).map_err(read_err)?;
-                Ok(buf)
-            }
+        if let Some(reason) = self.refused.get(file) {
+            return Err(BundleError::Refused {
+                file: file.to_string(),
+                reason: reason.clone(),
+            });
         }
+        let budget = ReadBudget {
+            limit: (limit.0.min(self.budgets.max_entry_bytes), limit.1),
+            budgets: &self.budgets,
+            total: &self.inflated,
+        };
+        self.source.read(file, budget, f)
+    }
+
+    /// Streams `file` through `f` within the per-entry budget, for readers
+    /// that never need the whole file at once (hashing, searching).
+    pub fn stream<T>(
+        &self,
+        file: &str,
+        f: impl FnOnce(&mut dyn BufRead) -> io::Result<T>,
+    ) -> Result<T> {
+        let limit = (self.budgets.max_entry_bytes, Budget::EntryBytes);
+        self.stream_within(file, limit, |r, _| f(r))
+    }
+
+    /// Streams a container log through `f` within
+    /// [`Budgets::max_log_bytes`]: logs are read for their tail or a few
+    /// matching lines, never held whole.
+    pub fn stream_log<T>(
+        &self,
+        file: &str,
+        f: impl FnOnce(&mut dyn BufRead) -> io::Result<T>,
+    ) -> Result<T> {
+        let limit = (self.budgets.max_log_bytes, Budget::LogBytes);
+        self.stream_within(file, limit, |r, _| f(r))
+    }
+
+    /// Reads a whole file, within the per-entry budget.
+    pub fn read_bytes(&self, file: &str) -> Result<Vec<u8>> {
+        let limit = (self.budgets.max_entry_bytes, Budget::EntryBytes);
+        self.stream_within(file, limit, read_all)
     }
 
     /// Reads a text file (logs); invalid UTF-8 is replaced, not an error.
@@ -327,7 +395,27 @@ impl Bundle {
         }
     }
 
-    /// Checks one file against the manifest's size and digest.
+    /// Like [`Bundle::read_kind_lean`], object by object: an object that
+    /// does not parse as `T` is returned in [`LenientList::bad`] and the
+    /// others are kept. Slower; for a list the fast read refused.
+    pub fn read_kind_lenient<T: DeserializeOwned>(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+    ) -> Result<Option<LenientList<T>>> {
+        match kind.path(namespace) {
+            Some(path) if self.contains(&path) => {
+                let bytes = self.read_bytes(&path)?;
+                crate::lean::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| BundleError::from_json(&path, &e))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Checks one file against the manifest's size and digest, hashing
+    /// it as it streams.
     pub fn verify_file(&self, file: &str) -> Result<()> {
         let Some(record) = self.manifest.files.get(file) else {
             return Ok(());
@@ -337,28 +425,51 @@ impl Bundle {
                 file: file.to_string(),
             });
         }
-        let bytes = self.read_bytes(file)?;
-        let actual = sha256_hex(&bytes);
-        if actual != record.sha256 || bytes.len() as u64 != record.size {
+        let (digest, size) = self.stream(file, |r| {
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            loop {
+                let chunk = r.fill_buf()?;
+                if chunk.is_empty() {
+                    break;
+                }
+                hasher.update(chunk);
+                let n = chunk.len();
+                size += n as u64;
+                r.consume(n);
+            }
+            Ok((crate::writer::hex(&hasher.finalize()), size))
+        })?;
+        if digest != record.sha256 || size != record.size {
             return Err(BundleError::ChecksumMismatch {
                 file: file.to_string(),
                 expected: record.sha256.clone(),
-                actual,
+                actual: digest,
                 expected_size: record.size,
-                actual_size: bytes.len() as u64,
+                actual_size: size,
             });
         }
         Ok(())
     }
 
-    /// Verifies every file the manifest lists. Returns the problems found,
-    /// empty when the bundle is intact.
+    /// Verifies the bundle against its manifest: every listed file's size
+    /// and digest (or that it is missing), and every entry the manifest
+    /// does not list. Returns the problems found, empty when the bundle is
+    /// exactly what the manifest describes. The manifest itself is not
+    /// signed: this proves consistency, not origin.
     pub fn verify(&self) -> Vec<BundleError> {
-        let files: Vec<&String> = self.manifest.files.keys().collect();
-        files
+        let listed = self
+            .manifest
+            .files
+            .keys()
+            .filter_map(|f| self.verify_file(f).err());
+        let unlisted = self
+            .unlisted_files()
             .into_iter()
-            .filter_map(|f| self.verify_file(f).err())
-            .collect()
+            .map(|f| BundleError::Unlisted {
+                file: f.to_string(),
+            });
+        listed.chain(unlisted).collect()
     }
 
     /// Files present in the bundle but not listed in the manifest (added
@@ -383,34 +494,13 @@ impl Bundle {
     }
 }
 
-fn collect_dir_entries(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> Result<()> {
-    let read = std::fs::read_dir(dir).map_err(|source| BundleError::Open {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    for entry in read {
-        let entry = entry.map_err(|source| BundleError::Open {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = entry.path();
-        let file_type = entry.file_type().map_err(|source| BundleError::Open {
-            path: path.clone(),
-            source,
-        })?;
-        if file_type.is_dir() {
-            collect_dir_entries(root, &path, out)?;
-        } else if file_type.is_file() {
-            if let Ok(rel) = path.strip_prefix(root) {
-                let rel: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.insert(rel.join("/"));
-            }
-        }
-    }
-    Ok(())
+/// Reads a whole stream, reserving at most [`MAX_RESERVE`] from the
+/// declared size.
+fn read_all(r: &mut dyn BufRead, declared: u64) -> io::Result<Vec<u8>> {
+    let reserve = usize::try_from(declared.min(MAX_RESERVE)).unwrap_or(0);
+    let mut buf = Vec::with_capacity(reserve);
+    r.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 fn placeholder_manifest() -> Manifest {

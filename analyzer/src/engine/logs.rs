@@ -1,9 +1,14 @@
 //! Log files of the bundle as rule evidence: numbered tails and matching
-//! lines. A log that cannot be read is recorded as damage and the rule goes
-//! on without it.
+//! lines, streamed line by line in bounded memory (a line is kept to
+//! [`kpm_bundle::lines::MAX_LINE_BYTES`]). A log that cannot be read, or
+//! passes the log budget, is recorded as damage and the rule goes on
+//! without it.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
 
+use kpm_bundle::lines::for_each_line;
 use kpm_bundle::Bundle;
 use kpm_model::{Damage, Evidence, LogLine};
 
@@ -39,48 +44,54 @@ impl LogTail {
     }
 }
 
-fn read_log(bundle: &Bundle, file: &str, damage: &RefCell<Vec<Damage>>) -> Option<String> {
-    match bundle.read_string(file) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            damage.borrow_mut().push(Damage {
-                file: file.to_string(),
-                problem: e.to_string(),
-            });
-            None
-        }
-    }
+fn record(file: &str, e: &kpm_bundle::BundleError, damage: &RefCell<Vec<Damage>>) {
+    damage.borrow_mut().push(Damage {
+        file: file.to_string(),
+        problem: e.to_string(),
+    });
 }
 
-/// The last `n` non-empty lines of `file`; a read failure becomes damage.
+/// The last `n` non-empty lines of `file`, streamed (never held whole)
+/// within the bundle's log budget; a read failure becomes damage.
 pub fn read_log_tail(
     bundle: &Bundle,
     file: &str,
     n: usize,
     damage: &RefCell<Vec<Damage>>,
 ) -> Option<LogTail> {
-    let text = read_log(bundle, file, damage)?;
-    let all: Vec<&str> = text.lines().collect();
-    let mut lines: Vec<LogLine> = all
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .take(n)
-        .map(|(i, l)| LogLine {
-            number: i + 1,
-            text: (*l).to_string(),
+    let mut last: VecDeque<LogLine> = VecDeque::with_capacity(n.min(1024));
+    let read = bundle.stream_log(file, |r| {
+        for_each_line(r, |line| {
+            if n > 0 && !line.text.trim().is_empty() {
+                if last.len() == n {
+                    last.pop_front();
+                }
+                last.push_back(LogLine {
+                    number: line.number,
+                    text: line.to_display(),
+                });
+            }
+            ControlFlow::Continue(())
         })
-        .collect();
-    lines.reverse();
-    Some(LogTail {
-        file: file.to_string(),
-        lines,
-        total_lines: all.len(),
-    })
+    });
+    match read {
+        Ok(total_lines) => Some(LogTail {
+            file: file.to_string(),
+            lines: last.into(),
+            total_lines,
+        }),
+        Err(e) => {
+            // Over the budget the end was never reached: no tail is better
+            // than the wrong one.
+            record(file, &e, damage);
+            None
+        }
+    }
 }
 
-/// Up to `max` lines of `file` for which `pred` holds, numbered.
+/// Up to `max` lines of `file` for which `pred` holds, numbered, streamed
+/// within the log budget. Lines found before a read failure are kept; the
+/// failure becomes damage.
 pub fn read_log_grep(
     bundle: &Bundle,
     file: &str,
@@ -88,16 +99,26 @@ pub fn read_log_grep(
     pred: impl Fn(&str) -> bool,
     damage: &RefCell<Vec<Damage>>,
 ) -> Vec<LogLine> {
-    let Some(text) = read_log(bundle, file, damage) else {
-        return Vec::new();
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| pred(l))
-        .take(max)
-        .map(|(i, l)| LogLine {
-            number: i + 1,
-            text: l.to_string(),
+    let mut found = Vec::new();
+    if max == 0 {
+        return found;
+    }
+    let read = bundle.stream_log(file, |r| {
+        for_each_line(r, |line| {
+            if pred(line.text) {
+                found.push(LogLine {
+                    number: line.number,
+                    text: line.to_display(),
+                });
+                if found.len() == max {
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
         })
-        .collect()
+    });
+    if let Err(e) = read {
+        record(file, &e, damage);
+    }
+    found
 }

@@ -50,12 +50,11 @@ fn is_unscheduled(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
 /// damage and coverage gaps.
 pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     let manifest = bundle.manifest();
-    let mut damage: Vec<Damage> = Vec::new();
+    // What opening found (ignored manifest fields, refused entries) is
+    // damage whatever the options.
+    let mut damage: Vec<Damage> = bundle.problems().iter().map(to_damage).collect();
     if options.verify {
-        damage.extend(bundle.verify().into_iter().map(|e| Damage {
-            file: damage_file(&e),
-            problem: e.to_string(),
-        }));
+        damage.extend(bundle.verify().iter().map(to_damage));
     }
     let mut cluster = load_cluster(bundle, &mut damage);
     let mut coverage: Vec<CoverageGap> = coverage::cluster_gaps(&cluster);
@@ -192,17 +191,12 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     }
 }
 
-fn damage_file(e: &kpm_bundle::BundleError) -> String {
-    use kpm_bundle::BundleError as E;
-    match e {
-        E::ChecksumMismatch { file, .. }
-        | E::ListedButMissing { file }
-        | E::Read { file, .. }
-        | E::MissingFile { file }
-        | E::TruncatedJson { file, .. }
-        | E::MalformedJson { file, .. }
-        | E::UnsafePath { file } => file.clone(),
-        _ => String::new(),
+/// A bundle error as report damage, under the file it names (the bundle
+/// itself when it names none).
+pub fn to_damage(e: &kpm_bundle::BundleError) -> Damage {
+    Damage {
+        file: e.file().unwrap_or_default().to_string(),
+        problem: e.to_string(),
     }
 }
 
