@@ -13,6 +13,7 @@ pub mod layout;
 pub mod lean;
 pub mod manifest;
 pub mod reader;
+pub mod safe_write;
 pub mod secret;
 mod shared_file;
 pub mod writer;
