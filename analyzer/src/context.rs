@@ -24,7 +24,9 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kpm_bundle::{Bundle, Outcome};
-use kpm_model::{Damage, Evidence, Finding, Layer, LogLine, NextStep, ObjectRef, Severity};
+use kpm_model::{Damage, Evidence, Finding, LogLine, NextStep, ObjectRef, Severity};
+
+use crate::rules::registry::Rule;
 use serde::Deserialize;
 
 pub use crate::engine::index::EventView;
@@ -433,15 +435,9 @@ impl<'a> ClusterCtx<'a> {
         }
     }
 
-    /// Starts a finding (see [`FindingBuilder`]).
-    pub fn finding(
-        &self,
-        rule: &str,
-        layer: Layer,
-        severity: Severity,
-        object: ObjectRef,
-    ) -> FindingBuilder {
-        FindingBuilder::new(rule, layer, severity, object)
+    /// Starts a finding of `rule` (see [`FindingBuilder`]).
+    pub fn finding(&self, rule: Rule, object: ObjectRef) -> FindingBuilder {
+        FindingBuilder::new(rule, object)
     }
 
     /// The last `n` lines of a log file of the bundle, numbered. A read
@@ -462,7 +458,7 @@ impl<'a> ClusterCtx<'a> {
 }
 
 /// `<rule>:<Kind/ns/name>`: the id of a finding, unique in a report.
-pub fn finding_id(rule: &str, object: &ObjectRef) -> String {
+pub fn finding_id(rule: Rule, object: &ObjectRef) -> String {
     format!("{rule}:{object}")
 }
 
@@ -473,14 +469,15 @@ pub struct FindingBuilder {
 }
 
 impl FindingBuilder {
-    /// A finding of `rule` about `object`, with empty symptom and cause.
-    pub fn new(rule: &str, layer: Layer, severity: Severity, object: ObjectRef) -> FindingBuilder {
+    /// A finding of `rule` about `object`, with the layer and default
+    /// severity of its registry entry and empty symptom and cause.
+    pub fn new(rule: Rule, object: ObjectRef) -> FindingBuilder {
         FindingBuilder {
             finding: Finding {
                 id: finding_id(rule, &object),
-                rule: rule.to_string(),
-                layer,
-                severity,
+                rule: rule.id().to_string(),
+                layer: rule.layer(),
+                severity: rule.severity(),
                 object,
                 application: None,
                 symptom: String::new(),

@@ -12,10 +12,11 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolumeClaim, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kpm_bundle::Bundle;
-use kpm_model::{Damage, Evidence, Layer, LogLine, ObjectRef, Severity};
+use kpm_model::{Damage, Evidence, LogLine, ObjectRef};
 
 use super::logs::{read_log_grep, read_log_tail, LogFile, LogTail};
 use crate::context::{ClusterData, FindingBuilder, NamespaceCtx, NamespaceData, PodMetrics};
+use crate::rules::registry::Rule;
 
 /// Name → position maps and label postings of one namespace.
 #[derive(Debug, Default)]
@@ -256,14 +257,8 @@ impl<'a> NamespaceCtx<'a> {
 
     /// Starts a finding about `object` (see [`FindingBuilder`]); its id is
     /// `<rule>:<Kind/ns/name>`.
-    pub fn finding(
-        &self,
-        rule: &str,
-        layer: Layer,
-        severity: Severity,
-        object: ObjectRef,
-    ) -> FindingBuilder {
-        FindingBuilder::new(rule, layer, severity, object)
+    pub fn finding(&self, rule: Rule, object: ObjectRef) -> FindingBuilder {
+        FindingBuilder::new(rule, object)
     }
 
     /// `ObjectRef` of a namespaced object of this namespace.

@@ -7,115 +7,96 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use kpm_model::{Finding, Incident, Layer, Severity};
+use kpm_model::{Finding, Incident, Severity};
 
 use super::apps::Links;
+use crate::rules::registry::{Link, Rule};
 
-/// Service findings that explain an Ingress backend without endpoints.
-const SERVICE_CAUSES: &[&str] = &[
-    "service-no-ready-endpoints",
-    "service-selector-mismatch",
-    "service-target-port-mismatch",
-];
-
-/// Pod findings that explain a pod not being a ready endpoint.
-const POD_CAUSES: &[&str] = &[
-    "pod-image-not-found",
-    "pod-image-pull-auth",
-    "pod-image-invalid",
-    "pod-image-pull-failed",
-    "pod-crashloop",
-    "pod-oom-killed",
-    "pod-unschedulable",
-    "pod-mount-failed",
-    "pod-config-error",
-    "pod-init-failing",
-    "pod-not-ready",
-];
-
-/// Pod-level findings that an application-level cause in the same pod's
-/// logs (DNS failures, RBAC denials) can explain.
-const LOG_EXPLAINED: &[&str] = &["pod-crashloop", "pod-not-ready", "pod-restart-storm"];
-
-/// Node findings that make pods on that node fail.
-const NODE_CAUSES: &[&str] = &["node-not-ready", "node-pressure"];
-
-/// Fills `caused_by` of every finding from the recorded relations.
+/// Fills `caused_by` of every finding from the recorded relations: a
+/// finding is linked to the findings on related objects whose rule
+/// [`causes`](Rule::causes) one of the links its own rule
+/// [`suffers`](Rule::suffers), as the registry says.
 pub fn link(findings: &mut [Finding], links: &Links) {
+    let rules: Vec<Option<Rule>> = findings.iter().map(|f| Rule::from_id(&f.rule)).collect();
     // object display → indices of findings about it
     let mut by_object: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, f) in findings.iter().enumerate() {
         by_object.entry(f.object.to_string()).or_default().push(i);
     }
-    let ids: Vec<(String, String)> = findings
-        .iter()
-        .map(|f| (f.id.clone(), f.rule.clone()))
-        .collect();
-    let on = |object: &str, rules: &[&str]| -> Vec<String> {
+    let ids: Vec<String> = findings.iter().map(|f| f.id.clone()).collect();
+    let causing = |i: &usize, link: Link| {
+        rules
+            .get(*i)
+            .copied()
+            .flatten()
+            .is_some_and(|r| r.causes(link))
+    };
+    let on = |object: &str, link: Link| -> Vec<String> {
         by_object
             .get(object)
             .into_iter()
             .flatten()
-            .filter_map(|i| ids.get(*i))
-            .filter(|(_, r)| rules.contains(&r.as_str()))
-            .map(|(id, _)| id.clone())
+            .filter(|i| causing(i, link))
+            .filter_map(|i| ids.get(*i).cloned())
             .collect()
     };
-    let dns_unhealthy: Vec<String> = findings
-        .iter()
-        .filter(|f| f.rule == "dns-unhealthy")
-        .map(|f| f.id.clone())
-        .collect();
-    // Findings that name a pod among their related objects (node-no-room,
-    // autoscaler-no-scale-up name the pending pods they explain).
-    let mut naming_pod: HashMap<String, Vec<String>> = HashMap::new();
-    for f in findings.iter().filter(|f| f.layer == Layer::Node) {
-        for r in &f.related {
-            if r.kind == "Pod" {
-                naming_pod
-                    .entry(r.to_string())
-                    .or_default()
-                    .push(f.id.clone());
-            }
-        }
-        if f.object.kind == "Pod" {
-            naming_pod
-                .entry(f.object.to_string())
-                .or_default()
-                .push(f.id.clone());
+    let count = findings.len();
+    let anywhere = |link: Link| -> Vec<String> {
+        (0..count)
+            .filter(|i| causing(i, link))
+            .filter_map(|i| ids.get(i).cloned())
+            .collect()
+    };
+    // Node-layer findings that name a pod among their related objects or as
+    // their object (node-no-room, autoscaler-no-scale-up name the pending
+    // pods they explain).
+    let mut naming_pod: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, f) in findings.iter().enumerate() {
+        let pods = f.related.iter().chain(std::iter::once(&f.object));
+        for r in pods.filter(|r| r.kind == "Pod") {
+            naming_pod.entry(r.to_string()).or_default().push(i);
         }
     }
 
-    for f in findings.iter_mut() {
+    for (i, f) in findings.iter_mut().enumerate() {
+        let Some(rule) = rules.get(i).copied().flatten() else {
+            continue;
+        };
         let object = f.object.to_string();
         let mut causes: Vec<String> = Vec::new();
-        match f.rule.as_str() {
-            "ingress-backend-no-endpoints" => {
-                for svc in links.ingress_services.get(&object).into_iter().flatten() {
-                    causes.extend(on(svc, SERVICE_CAUSES));
+        for link in rule.info().effects {
+            match link {
+                Link::ServiceNotServing => {
+                    for svc in links.ingress_services.get(&object).into_iter().flatten() {
+                        causes.extend(on(svc, *link));
+                    }
                 }
-            }
-            "service-no-ready-endpoints" => {
-                for pod in links.service_pods.get(&object).into_iter().flatten() {
-                    causes.extend(on(pod, POD_CAUSES));
+                Link::PodNotServing => {
+                    for pod in links.service_pods.get(&object).into_iter().flatten() {
+                        causes.extend(on(pod, *link));
+                    }
                 }
-            }
-            "pod-unschedulable" => {
-                causes.extend(naming_pod.get(&object).into_iter().flatten().cloned());
-            }
-            "dns-lookup-failures" => causes.extend(dns_unhealthy.iter().cloned()),
-            "hpa-metrics-unavailable" => {}
-            _ => {}
-        }
-        if LOG_EXPLAINED.contains(&f.rule.as_str()) {
-            causes.extend(on(&object, &["dns-lookup-failures", "rbac-forbidden"]));
-        }
-        // A failing pod on a broken node: the node explains the runtime
-        // failures, not spec problems (probe ports, tags) or scheduling.
-        let runtime = POD_CAUSES.contains(&f.rule.as_str()) || f.rule == "pod-restart-storm";
-        if runtime && f.object.kind == "Pod" && f.rule != "pod-unschedulable" {
-            if let Some(node) = links.pod_node.get(&object) {
-                causes.extend(on(&format!("Node/{node}"), NODE_CAUSES));
+                Link::NoPlaceForPod => causes.extend(
+                    naming_pod
+                        .get(&object)
+                        .into_iter()
+                        .flatten()
+                        .filter(|j| causing(j, *link))
+                        .filter_map(|j| ids.get(*j).cloned()),
+                ),
+                Link::AppError => causes.extend(on(&object, *link)),
+                Link::ClusterDnsDown => causes.extend(anywhere(*link)),
+                // A failing pod on a broken node: the node explains the
+                // runtime failures, not spec problems or scheduling.
+                Link::NodeBroken => {
+                    if let Some(node) = links
+                        .pod_node
+                        .get(&object)
+                        .filter(|_| f.object.kind == "Pod")
+                    {
+                        causes.extend(on(&format!("Node/{node}"), *link));
+                    }
+                }
             }
         }
         for c in causes {
@@ -353,8 +334,8 @@ mod tests {
     use super::*;
     use kpm_model::ObjectRef;
 
-    fn f(rule: &str, layer: Layer, sev: Severity, obj: ObjectRef) -> Finding {
-        crate::context::FindingBuilder::new(rule, layer, sev, obj)
+    fn f(rule: Rule, obj: ObjectRef) -> Finding {
+        crate::context::FindingBuilder::new(rule, obj)
             .symptom("x")
             .cause("y")
             .build()
@@ -366,42 +347,12 @@ mod tests {
         let svc = ObjectRef::namespaced("Service", "shop", "web");
         let ing = ObjectRef::namespaced("Ingress", "shop", "shop");
         let findings = vec![
-            f(
-                "ingress-backend-no-endpoints",
-                Layer::Ingress,
-                Severity::Critical,
-                ing.clone(),
-            ),
-            f(
-                "service-no-ready-endpoints",
-                Layer::Endpoints,
-                Severity::Critical,
-                svc.clone(),
-            ),
-            f(
-                "pod-oom-killed",
-                Layer::Pod,
-                Severity::Critical,
-                pod_a.clone(),
-            ),
-            f(
-                "pod-crashloop",
-                Layer::Pod,
-                Severity::Critical,
-                pod_b.clone(),
-            ),
-            f(
-                "image-tag-mutable",
-                Layer::Pod,
-                Severity::Info,
-                pod_b.clone(),
-            ),
-            f(
-                "node-not-ready",
-                Layer::Node,
-                Severity::Critical,
-                ObjectRef::cluster("Node", "n2"),
-            ),
+            f(Rule::IngressBackendNoEndpoints, ing.clone()),
+            f(Rule::ServiceNoReadyEndpoints, svc.clone()),
+            f(Rule::PodOomKilled, pod_a.clone()),
+            f(Rule::PodCrashloop, pod_b.clone()),
+            f(Rule::ImageTagMutable, pod_b.clone()),
+            f(Rule::NodeNotReady, ObjectRef::cluster("Node", "n2")),
         ];
         let mut links = Links::default();
         links
@@ -476,7 +427,7 @@ mod tests {
         let pod = |name: &str| ObjectRef::namespaced("Pod", "shop", name);
         let svc = ObjectRef::namespaced("Service", "shop", "web");
         let oom = |name: &str, app: &str| {
-            let mut x = f("pod-oom-killed", Layer::Pod, Severity::Critical, pod(name));
+            let mut x = f(Rule::PodOomKilled, pod(name));
             x.symptom = "OOMKilled (exit 137)".into();
             x.application = Some(app.into());
             x
@@ -486,12 +437,7 @@ mod tests {
             oom("web-1", "shop/web"),
             oom("web-3", "shop/web"),
             oom("batch-1", "shop/batch"),
-            f(
-                "service-no-ready-endpoints",
-                Layer::Endpoints,
-                Severity::Critical,
-                svc.clone(),
-            ),
+            f(Rule::ServiceNoReadyEndpoints, svc.clone()),
         ];
         let mut links = Links::default();
         links.service_pods.insert(

@@ -172,7 +172,7 @@ mod tests {
     use super::*;
     use crate::context::FindingBuilder;
     use crate::rules::service::testkit::{event, now, obj, pod, Fixture};
-    use kpm_model::{Layer, Severity};
+
     use serde_json::json;
 
     #[test]
@@ -202,9 +202,7 @@ mod tests {
             "data": {"LOG_LEVEL": "debug"}}))];
         let ctx = fx.ctx();
         let findings = vec![FindingBuilder::new(
-            "pod-oom-killed",
-            Layer::Pod,
-            Severity::Critical,
+            crate::rules::registry::Rule::PodOomKilled,
             ctx.object("Pod", "web-7c9d8f6b5-a"),
         )
         .related(ctx.object("ConfigMap", "web-config"))

@@ -19,6 +19,7 @@ pub mod pod_crash;
 pub mod pod_image;
 pub mod pod_probe;
 pub mod pod_sched;
+pub mod registry;
 pub mod resources;
 pub mod service;
 

@@ -12,10 +12,11 @@
 use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
-use kpm_model::{Evidence, Finding, Layer, ObjectRef, Severity};
+use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::pod_status::{pod_row, PodRow};
 
 use crate::context::{pod_ref, EventView, FindingBuilder, NamespaceCtx};
+use crate::rules::registry::Rule;
 
 use super::{pod_config, pod_crash, pod_image, pod_probe, pod_sched};
 
@@ -115,11 +116,10 @@ impl<'a> PodFacts<'a> {
     pub fn finding(
         &self,
         ctx: &NamespaceCtx<'_>,
-        rule: &str,
-        severity: Severity,
+        rule: Rule,
         cause: impl Into<String>,
     ) -> FindingBuilder {
-        ctx.finding(rule, Layer::Pod, severity, self.object.clone())
+        ctx.finding(rule, self.object.clone())
             .symptom(self.symptom())
             .cause(cause)
     }

@@ -7,10 +7,11 @@
 //! "config" : configmap "web-config" not found`, `couldn't find key
 //! DB_PASSWORD in Secret shop/db`) and checked against what the bundle holds.
 
-use kpm_model::{Finding, Severity};
+use kpm_model::Finding;
 
 use super::pod::PodFacts;
 use crate::context::NamespaceCtx;
+use crate::rules::registry::Rule;
 
 /// A missing object named by a kubelet message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,7 +130,7 @@ pub fn mount_failed(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
     };
     Some(
         facts
-            .finding(ctx, "pod-mount-failed", Severity::Critical, cause)
+            .finding(ctx, Rule::PodMountFailed, cause)
             .related(ctx.object(missing.kind, &missing.name))
             .evidence_all(facts.event_evidence(&["FailedMount"]))
             .next_step(
@@ -171,7 +172,7 @@ pub fn config_error(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
             None => format!("{which} {} cannot be created: {message}", cs.name),
         };
         let mut b = facts
-            .finding(ctx, "pod-config-error", Severity::Critical, cause)
+            .finding(ctx, Rule::PodConfigError, cause)
             .field(
                 &facts.object,
                 format!(

@@ -7,11 +7,12 @@
 
 use chrono::Duration;
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus};
-use kpm_model::{Evidence, Finding, Severity};
+use kpm_model::{Evidence, Finding};
 use kpm_semantics::quantity::Quantity;
 
 use super::pod::{PodFacts, LOG_LINES};
 use crate::context::{to_chrono, NamespaceCtx};
+use crate::rules::registry::Rule;
 
 /// Restarts within [`STORM_WINDOW_MINUTES`] that make a restart storm.
 pub const STORM_RESTARTS: i32 = 5;
@@ -142,13 +143,11 @@ pub fn crashloop(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding
         cause.push_str(&format!("; its last log line: {}", line.trim()));
     }
     let path = facts.status_path(&cs.name, false);
-    let mut b = facts
-        .finding(ctx, "pod-crashloop", Severity::Critical, cause)
-        .field(
-            &facts.object,
-            format!("{path}.restartCount"),
-            cs.restart_count.to_string(),
-        );
+    let mut b = facts.finding(ctx, Rule::PodCrashloop, cause).field(
+        &facts.object,
+        format!("{path}.restartCount"),
+        cs.restart_count.to_string(),
+    );
     if let Some(t) = t {
         b = b
             .field(
@@ -217,7 +216,7 @@ pub fn oom_killed(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Findin
     }
     let path = facts.status_path(&cs.name, init);
     let mut b = facts
-        .finding(ctx, "pod-oom-killed", Severity::Critical, cause)
+        .finding(ctx, Rule::PodOomKilled, cause)
         .field(
             &facts.object,
             format!("{path}.lastState.terminated.reason"),
@@ -309,7 +308,7 @@ pub fn init_failing(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
         };
         return Some(
             facts
-                .finding(ctx, "pod-init-failing", Severity::Critical, cause)
+                .finding(ctx, Rule::PodInitFailing, cause)
                 .field(
                     &facts.object,
                     format!("{}.restartCount", facts.status_path(&cs.name, true)),
@@ -348,8 +347,7 @@ pub fn restart_storm(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Fin
         facts
             .finding(
                 ctx,
-                "pod-restart-storm",
-                Severity::Warning,
+                Rule::PodRestartStorm,
                 format!(
             "container {} is running but restarted {} times, the last within the hour ({exit})",
             cs.name, cs.restart_count

@@ -8,10 +8,11 @@
 //! unauthorized pull with `pull access denied, repository does not exist or
 //! may require authorization`.
 
-use kpm_model::{Evidence, Finding, Severity};
+use kpm_model::{Evidence, Finding};
 
 use super::pod::PodFacts;
 use crate::context::NamespaceCtx;
+use crate::rules::registry::Rule;
 
 /// Waiting reasons of a container whose image cannot be pulled.
 const PULL_REASONS: &[&str] = &[
@@ -136,16 +137,16 @@ fn finding(
     let which = if init { "init container" } else { "container" };
     let (rule, text) = match cause {
         PullCause::NotFound => (
-            "pod-image-not-found",
+            Rule::PodImageNotFound,
             format!("image \"{image}\" of {which} {container} was not found in the registry: the tag or repository does not exist"),
         ),
-        PullCause::Auth => ("pod-image-pull-auth", auth_cause(ctx, facts, image, which, container)),
+        PullCause::Auth => (Rule::PodImagePullAuth, auth_cause(ctx, facts, image, which, container)),
         PullCause::Invalid => (
-            "pod-image-invalid",
+            Rule::PodImageInvalid,
             format!("image reference \"{image}\" of {which} {container} is not a valid image name (InvalidImageName)"),
         ),
         PullCause::Other => (
-            "pod-image-pull-failed",
+            Rule::PodImagePullFailed,
             match detail {
                 Some(d) => format!("pulling image \"{image}\" of {which} {container} fails: {}", short(d)),
                 None => format!(
@@ -155,7 +156,7 @@ fn finding(
         ),
     };
     let mut b = facts
-        .finding(ctx, rule, Severity::Critical, text)
+        .finding(ctx, rule, text)
         .field(
             &facts.object,
             format!(
@@ -309,7 +310,7 @@ mod tests {
             json!([]),
         );
         let f = run_one(pod, vec![failed_event(NOT_FOUND)], vec![]).unwrap();
-        assert_eq!(f.rule, "pod-image-not-found");
+        assert_eq!(f.rule, Rule::PodImageNotFound.id());
         assert_eq!(f.id, "pod-image-not-found:Pod/shop/api-7c9d8f6b5-x2x7q");
         assert_eq!(f.symptom, "ImagePullBackOff");
         assert!(f.cause.contains("registry.example.com/shop/api:1.4.3"));
@@ -319,7 +320,7 @@ mod tests {
     fn auth_names_missing_pull_secret() {
         let pod = pull_pod("ErrImagePull", DENIED, json!([{"name": "regcred"}]));
         let f = run_one(pod, vec![], vec![]).unwrap();
-        assert_eq!(f.rule, "pod-image-pull-auth");
+        assert_eq!(f.rule, Rule::PodImagePullAuth.id());
         assert!(f.cause.contains("regcred does not exist"), "{}", f.cause);
     }
 
@@ -348,11 +349,11 @@ mod tests {
         let pod = pull_pod("InvalidImageName", "Failed to apply default image tag \"registry.example.com/Shop/api:1.4.3\": couldn't parse image name \"registry.example.com/Shop/api:1.4.3\": invalid reference format: repository name must be lowercase", json!([]));
         assert_eq!(
             run_one(pod, vec![], vec![]).unwrap().rule,
-            "pod-image-invalid"
+            Rule::PodImageInvalid.id()
         );
         let pod = pull_pod("ErrImagePull", TIMEOUT, json!([]));
         let f = run_one(pod, vec![], vec![]).unwrap();
-        assert_eq!(f.rule, "pod-image-pull-failed");
+        assert_eq!(f.rule, Rule::PodImagePullFailed.id());
         assert!(f.cause.contains("i/o timeout"), "{}", f.cause);
     }
 

@@ -4,10 +4,11 @@
 
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kpm_model::{Finding, Layer, ObjectRef, Severity};
+use kpm_model::{Finding, ObjectRef};
 
 use super::pod::PodFacts;
 use crate::context::NamespaceCtx;
+use crate::rules::registry::Rule;
 
 /// `pod-not-ready`: the pod runs but `Ready=False` because readiness probes
 /// fail (`Unhealthy` events quote the probe's answer).
@@ -55,29 +56,24 @@ pub fn not_ready(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding
         None => return None,
     };
     Some(
-        ctx.finding(
-            "pod-not-ready",
-            Layer::Pod,
-            Severity::Error,
-            facts.object.clone(),
-        )
-        .symptom(format!(
-            "{} {} (not ready)",
-            facts.row.ready, facts.row.status
-        ))
-        .cause(cause)
-        .field(
-            &facts.object,
-            "status.conditions[Ready].status",
-            ready.unwrap_or("Unknown"),
-        )
-        .evidence_all(facts.event_evidence(&["Unhealthy"]))
-        .next_step("See the probe failures", facts.describe_cmd())
-        .next_step(
-            "Read the app's log around the failures",
-            facts.logs_cmd(&cs.name, false),
-        )
-        .build(),
+        ctx.finding(Rule::PodNotReady, facts.object.clone())
+            .symptom(format!(
+                "{} {} (not ready)",
+                facts.row.ready, facts.row.status
+            ))
+            .cause(cause)
+            .field(
+                &facts.object,
+                "status.conditions[Ready].status",
+                ready.unwrap_or("Unknown"),
+            )
+            .evidence_all(facts.event_evidence(&["Unhealthy"]))
+            .next_step("See the probe failures", facts.describe_cmd())
+            .next_step(
+                "Read the app's log around the failures",
+                facts.logs_cmd(&cs.name, false),
+            )
+            .build(),
     )
 }
 
@@ -194,7 +190,7 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
                 "liveness" => "the kubelet keeps killing the container",
                 _ => "the container never passes startup",
             };
-            let mut b = facts.finding(ctx, "probe-port-mismatch", Severity::Error, format!("the {kind} probe of container {} targets {problem}, so {effect}", c.name))
+            let mut b = facts.finding(ctx, Rule::ProbePortMismatch, format!("the {kind} probe of container {} targets {problem}, so {effect}", c.name))
                 .field(
                     &facts.object,
                     format!("spec.containers[{}].{kind}Probe", c.name),
@@ -254,26 +250,21 @@ pub fn image_tag_mutable(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option
         .map(|(c, i)| format!("{c} uses \"{i}\""))
         .collect();
     Some(
-        ctx.finding(
-            "image-tag-mutable",
-            Layer::Pod,
-            Severity::Info,
-            object.clone(),
-        )
-        .symptom("image without a fixed tag".to_string())
-        .cause(format!(
-            "{}: a restart or new node may pull a different image than the one running",
-            list.join(", ")
-        ))
-        .related(facts.object.clone())
-        .next_step(
-            "See which image digests actually run",
-            format!(
+        ctx.finding(Rule::ImageTagMutable, object.clone())
+            .symptom("image without a fixed tag".to_string())
+            .cause(format!(
+                "{}: a restart or new node may pull a different image than the one running",
+                list.join(", ")
+            ))
+            .related(facts.object.clone())
+            .next_step(
+                "See which image digests actually run",
+                format!(
                 "kubectl -n {} get pod {} -o jsonpath='{{.status.containerStatuses[*].imageID}}'",
                 facts.namespace, facts.name
             ),
-        )
-        .build(),
+            )
+            .build(),
     )
 }
 

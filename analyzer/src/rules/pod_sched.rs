@@ -7,12 +7,13 @@
 //! what it lacks.
 
 use k8s_openapi::api::core::v1::Pod;
-use kpm_model::{Evidence, Finding, Severity};
+use kpm_model::{Evidence, Finding};
 use kpm_semantics::quantity::Quantity;
 use kpm_semantics::resources::pod_requests_and_limits;
 
 use super::pod::PodFacts;
 use crate::context::{NamespaceCtx, NodeFree};
+use crate::rules::registry::Rule;
 
 /// One reason of a FailedScheduling message and how many nodes it excluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +155,7 @@ pub fn unschedulable(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Fin
         _ => format!("the scheduler cannot place the pod: {message}"),
     };
     let mut b = facts
-        .finding(ctx, "pod-unschedulable", Severity::Critical, cause)
+        .finding(ctx, Rule::PodUnschedulable, cause)
         .evidence_all(facts.event_evidence(&["FailedScheduling"]))
         .next_step("See the scheduler's reasons", facts.describe_cmd())
         .next_step(

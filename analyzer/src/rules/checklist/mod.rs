@@ -15,9 +15,10 @@ mod patterns;
 #[cfg(test)]
 mod tests;
 
-use kpm_model::{Evidence, Finding, Layer, LogLine, ObjectRef, Severity};
+use kpm_model::{Evidence, Finding, LogLine, ObjectRef, Severity};
 
 use crate::context::{pod_ref, ClusterCtx, InfraPod, NamespaceCtx};
+use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
 pub use patterns::{parse_dns_failure, parse_forbidden, DnsFailure, Forbidden};
 
@@ -134,7 +135,7 @@ fn dns_finding(
         (None, false) => format!("the DNS server does not answer ({})", dns_health(ctx)),
     };
     let mut f = ctx
-        .finding("dns-lookup-failures", Layer::Dns, Severity::Error, pod_ref(pod))
+        .finding(Rule::DnsLookupFailures, pod_ref(pod))
         .symptom(format!("Pod {name} logs DNS lookup failures for {host_text}"))
         .cause(format!(
             "Pod {name} cannot resolve {host_text}{resolver}: {} ({total} log {lines_word}); {diagnosis}.",
@@ -187,7 +188,7 @@ fn rbac_finding(
         .and_then(|s| s.service_account_name.clone())
         .unwrap_or_else(|| "default".into());
     let mut f = ctx
-        .finding("rbac-forbidden", Layer::Rbac, Severity::Error, pod_ref(pod))
+        .finding(Rule::RbacForbidden, pod_ref(pod))
         .symptom(format!("Pod {name}: {} {} forbidden", first.verb, first.resource))
         .cause(format!(
             "Pod {name} runs as {} which may not {} {} (API group {group}) {scope}: the API server answered `{}` ({total} log lines).",
@@ -273,7 +274,7 @@ pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
         }
         let svc = ObjectRef::namespaced("Service", "kube-system", "kube-dns");
         return vec![ctx
-            .finding("dns-unhealthy", Layer::Dns, Severity::Critical, svc)
+            .finding(Rule::DnsUnhealthy, svc)
             .symptom("No CoreDNS pod in kube-system")
             .cause("No CoreDNS / kube-dns pod (k8s-app=kube-dns) exists in kube-system, so no pod in the cluster can resolve Service names.")
             .next_step("Look for the DNS Deployment", "kubectl -n kube-system get deployments,pods -l k8s-app=kube-dns")
@@ -303,7 +304,7 @@ pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
         "lookups sent to the broken replicas time out"
     };
     let mut f = ctx
-        .finding("dns-unhealthy", Layer::Dns, Severity::Critical, object)
+        .finding(Rule::DnsUnhealthy, object)
         .severity(severity)
         .symptom(format!("CoreDNS {healthy}/{} ready", pods.len()))
         .cause(format!(

@@ -20,9 +20,10 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kpm_model::{Finding, Layer, ObjectRef, Severity};
+use kpm_model::{Finding, ObjectRef};
 
 use crate::context::{pod_ref, to_chrono, NamespaceCtx};
+use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
 
 /// ConfigMap or Secret.
@@ -42,10 +43,10 @@ impl ConfigKind {
         }
     }
 
-    fn rule(self) -> &'static str {
+    fn rule(self) -> Rule {
         match self {
-            ConfigKind::ConfigMap => "config-stale-configmap",
-            ConfigKind::Secret => "config-stale-secret",
+            ConfigKind::ConfigMap => Rule::ConfigStaleConfigmap,
+            ConfigKind::Secret => Rule::ConfigStaleSecret,
         }
     }
 }
@@ -335,12 +336,7 @@ fn check(
         ConfigKind::Secret => "rotated",
     };
     let mut f = ctx
-        .finding(
-            kind.rule(),
-            Layer::Config,
-            Severity::Warning,
-            obj_ref.clone(),
-        )
+        .finding(kind.rule(), obj_ref.clone())
         .symptom(format!(
             "{} {name} {verb} after its consumers started",
             kind.kind()

@@ -21,9 +21,10 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kpm_model::{Evidence, Finding, Layer, ObjectRef, Severity};
+use kpm_model::{Evidence, Finding, ObjectRef};
 
 use crate::context::NamespaceCtx;
+use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
 
 /// Runs the autoscaling rules over one namespace.
@@ -201,7 +202,7 @@ fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> 
         Err(()) => {
             let plural = format!("{}s", target.kind.to_lowercase());
             let mut f = ctx
-                .finding("hpa-target-missing", Layer::Autoscaling, Severity::Error, hpa_ref.clone())
+                .finding(Rule::HpaTargetMissing, hpa_ref.clone())
                 .symptom(format!("HPA {name}: scale target {}/{} not found", target.kind, target.name))
                 .cause(format!(
                     "HPA {name} scales {}/{}, which does not exist in namespace {ns}, so it cannot scale anything.",
@@ -249,7 +250,7 @@ fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> 
         };
         let pod_names: Vec<String> = missing.iter().map(|m| m.pod.clone()).collect();
         let mut f = ctx
-            .finding("hpa-missing-requests", Layer::Autoscaling, Severity::Error, hpa_ref.clone())
+            .finding(Rule::HpaMissingRequests, hpa_ref.clone())
             .symptom(format!("HPA {name} targets {}", targets_text(hpa)))
             .cause(format!(
                 "HPA {name} scales on {} utilization but {}/{} sets no {} request: missing request for {} in container {} of Pod {}{quoted}.",
@@ -296,7 +297,7 @@ fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> 
             .unwrap_or(0);
         let desired = hpa.status.as_ref().map_or(0, |s| s.desired_replicas);
         out.push(
-            ctx.finding("hpa-at-max", Layer::Autoscaling, Severity::Warning, hpa_ref.clone())
+            ctx.finding(Rule::HpaAtMax, hpa_ref.clone())
                 .symptom(format!("HPA {name} at maxReplicas {} ({})", spec.max_replicas, targets_text(hpa)))
                 .cause(format!(
                     "HPA {name} wants more replicas than maxReplicas {} allows ({current} running, {desired} desired, targets {}): the load exceeds what the autoscaler may add.",
@@ -318,27 +319,22 @@ fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> 
         let reason = c.reason.as_deref().unwrap_or("unknown reason");
         let msg = c.message.as_deref().unwrap_or_default();
         out.push(
-            ctx.finding(
-                "hpa-unable-to-scale",
-                Layer::Autoscaling,
-                Severity::Error,
-                hpa_ref.clone(),
-            )
-            .symptom(format!("HPA {name}: AbleToScale False ({reason})"))
-            .cause(format!(
-                "HPA {name} cannot scale {}/{}: {reason}: {msg}",
-                target.kind, target.name
-            ))
-            .evidence(condition_evidence(&hpa_ref, c))
-            .evidence_all(
-                events
-                    .iter()
-                    .filter(|e| e.event_type == "Warning" && e.reason.starts_with("Failed"))
-                    .map(|e| e.to_evidence()),
-            )
-            .related(target_ref)
-            .next_step("See the HPA's conditions and events", describe)
-            .build(),
+            ctx.finding(Rule::HpaUnableToScale, hpa_ref.clone())
+                .symptom(format!("HPA {name}: AbleToScale False ({reason})"))
+                .cause(format!(
+                    "HPA {name} cannot scale {}/{}: {reason}: {msg}",
+                    target.kind, target.name
+                ))
+                .evidence(condition_evidence(&hpa_ref, c))
+                .evidence_all(
+                    events
+                        .iter()
+                        .filter(|e| e.event_type == "Warning" && e.reason.starts_with("Failed"))
+                        .map(|e| e.to_evidence()),
+                )
+                .related(target_ref)
+                .next_step("See the HPA's conditions and events", describe)
+                .build(),
         );
     }
     out
@@ -447,12 +443,7 @@ fn metrics_unavailable(
         .map(|m| format!(": `{m}`"))
         .unwrap_or_default();
     let mut f = ctx
-        .finding(
-            "hpa-metrics-unavailable",
-            Layer::Autoscaling,
-            Severity::Error,
-            hpa_ref.clone(),
-        )
+        .finding(Rule::HpaMetricsUnavailable, hpa_ref.clone())
         .symptom(format!("HPA {name} targets {targets}"))
         .cause(format!(
             "HPA {name} cannot read its metrics ({targets}): {why}{quoted}."

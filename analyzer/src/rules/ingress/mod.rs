@@ -16,9 +16,10 @@
 //! Ingress with ten paths to a dead Service is one line in the report.
 
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressServiceBackend};
-use kpm_model::{Finding, Layer, ObjectRef, Severity};
+use kpm_model::{Finding, ObjectRef};
 
 use crate::context::{IngressController, NamespaceCtx};
+use crate::rules::registry::Rule;
 use crate::rules::service::backends::{backends, explain_not_ready, is_external_name, name_list};
 
 /// Annotation older Ingresses use instead of `spec.ingressClassName`.
@@ -194,12 +195,7 @@ fn check_backends(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Vec<Finding> {
         dedup_keep_order(&mut names);
         let froms: Vec<String> = missing_svc.iter().map(|r| r.from.clone()).collect();
         let mut f = ctx
-            .finding(
-                "ingress-backend-service-missing",
-                Layer::Ingress,
-                Severity::Critical,
-                ing_ref.clone(),
-            )
+            .finding(Rule::IngressBackendServiceMissing, ing_ref.clone())
             .symptom(format!(
                 "Ingress {name} routes to missing Service {} (503 from the controller)",
                 names.join(", ")
@@ -239,12 +235,7 @@ fn check_backends(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Vec<Finding> {
             })
             .collect();
         let mut f = ctx
-            .finding(
-                "ingress-backend-port-missing",
-                Layer::Ingress,
-                Severity::Critical,
-                ing_ref.clone(),
-            )
+            .finding(Rule::IngressBackendPortMissing, ing_ref.clone())
             .symptom(format!(
                 "Ingress {name} backend port not found on its Service"
             ))
@@ -281,12 +272,7 @@ fn check_backends(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Vec<Finding> {
             .map(|(s, why)| format!("Service {s}, which has no ready endpoints ({why})"))
             .collect();
         let mut f = ctx
-            .finding(
-                "ingress-backend-no-endpoints",
-                Layer::Ingress,
-                Severity::Critical,
-                ing_ref.clone(),
-            )
+            .finding(Rule::IngressBackendNoEndpoints, ing_ref.clone())
             .symptom(format!(
                 "Ingress {name} backend has no ready endpoints (503 Service Unavailable)"
             ))
@@ -335,7 +321,7 @@ fn check_tls(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
         })
         .collect();
     let mut f = ctx
-        .finding("ingress-tls-secret-missing", Layer::Ingress, Severity::Error, ing_ref.clone())
+        .finding(Rule::IngressTlsSecretMissing, ing_ref.clone())
         .symptom(format!("Ingress {name} TLS Secret {first} not found (controller serves its default certificate)"))
         .cause(format!(
             "Ingress {name} terminates TLS with {}, which does not exist in namespace {ns}.",
@@ -438,12 +424,7 @@ fn check_controller(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
         )
     };
     let mut f = ctx
-        .finding(
-            "ingress-controller-down",
-            Layer::Ingress,
-            Severity::Critical,
-            ing_ref.clone(),
-        )
+        .finding(Rule::IngressControllerDown, ing_ref.clone())
         .symptom(format!(
             "Ingress {name}: no ready {class} ingress controller"
         ))

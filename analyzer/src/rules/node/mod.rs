@@ -20,11 +20,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
-use kpm_model::{Evidence, Finding, Layer, ObjectRef, Severity};
+use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::allocation::NodeAllocationFile;
 use kpm_semantics::quantity::Quantity;
 
 use crate::context::{pod_ref, to_chrono, AutoscalerKind, ClusterCtx, NamespaceCtx};
+use crate::rules::registry::Rule;
 
 mod room;
 use room::{fit, Fit, RoomIndex};
@@ -55,28 +56,23 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
             "Karpenter"
         };
         out.push(
-            ctx.finding(
-                "autoscaler-no-scale-up",
-                Layer::Node,
-                Severity::Error,
-                pod_ref(pod),
-            )
-            .symptom(format!("Pod {name} Pending; {who} added no node"))
-            .cause(format!(
-                "{who} did not add a node for pending pod {name}: {} ({} times).",
-                last.message.trim(),
-                last.count
-            ))
-            .evidence_all(events.iter().map(|e| e.to_evidence()))
-            .next_step(
-                "See the scheduling and autoscaler events",
-                format!("kubectl -n {ns} describe pod {name}"),
-            )
-            .next_step(
-                "See the autoscaler's view of node groups",
-                "kubectl -n kube-system get configmap cluster-autoscaler-status -o yaml",
-            )
-            .build(),
+            ctx.finding(Rule::AutoscalerNoScaleUp, pod_ref(pod))
+                .symptom(format!("Pod {name} Pending; {who} added no node"))
+                .cause(format!(
+                    "{who} did not add a node for pending pod {name}: {} ({} times).",
+                    last.message.trim(),
+                    last.count
+                ))
+                .evidence_all(events.iter().map(|e| e.to_evidence()))
+                .next_step(
+                    "See the scheduling and autoscaler events",
+                    format!("kubectl -n {ns} describe pod {name}"),
+                )
+                .next_step(
+                    "See the autoscaler's view of node groups",
+                    "kubectl -n kube-system get configmap cluster-autoscaler-status -o yaml",
+                )
+                .build(),
         );
     }
     out
@@ -189,12 +185,7 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
     }
     cause.push('.');
     let mut f = ctx
-        .finding(
-            "node-not-ready",
-            Layer::Node,
-            Severity::Critical,
-            node_ref.clone(),
-        )
+        .finding(Rule::NodeNotReady, node_ref.clone())
         .symptom(format!("Node {name} NotReady"))
         .cause(cause)
         .field(
@@ -249,7 +240,7 @@ fn pressure(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
         })
         .collect();
     let mut f = ctx
-        .finding("node-pressure", Layer::Node, Severity::Error, node_ref.clone())
+        .finding(Rule::NodePressure, node_ref.clone())
         .symptom(format!("Node {name} {}", active.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>().join(", ")))
         .cause(format!(
             "Node {name} reports {}: the kubelet evicts pods and the scheduler avoids the node until it recovers.",
@@ -308,7 +299,7 @@ fn cordoned(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
     let node_ref = ObjectRef::cluster("Node", name);
     let status = kpm_semantics::node_status::node_status(node);
     Some(
-        ctx.finding("node-cordoned", Layer::Node, Severity::Warning, node_ref.clone())
+        ctx.finding(Rule::NodeCordoned, node_ref.clone())
             .symptom(format!("Node {name} {status}"))
             .cause(format!(
                 "Node {name} is cordoned (spec.unschedulable=true): no new pod is scheduled on it, which shrinks the cluster's capacity."
@@ -424,7 +415,7 @@ fn no_room(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
             .collect();
         let wants: Vec<String> = requests.iter().map(|(r, q)| format!("{r} {q}")).collect();
         let mut f = ctx
-            .finding("node-no-room", Layer::Node, Severity::Error, pod_ref(pod))
+            .finding(Rule::NodeNoRoom, pod_ref(pod))
             .symptom(format!("Pod {name} Pending: fits no node"))
             .cause(format!(
                 "Pod {name} requests {} and fits none of the {eligible} eligible nodes even if every movable pod were evicted; the closest, {closest}, is short: {}.",
@@ -494,23 +485,18 @@ fn autoscaler_logs(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
         };
         let pns = pod.object.namespace.clone().unwrap_or_default();
         out.push(
-            ctx.finding(
-                "autoscaler-no-scale-up",
-                Layer::Node,
-                Severity::Error,
-                pod.object.clone(),
-            )
-            .symptom(format!("{who} refuses to add nodes"))
-            .cause(format!(
-                "{who} logs that it will not add a node: {}",
-                line.trim()
-            ))
-            .evidence_all(evidence)
-            .next_step(
-                "Read the autoscaler's log",
-                format!("kubectl -n {pns} logs {} --tail=200", pod.object.name),
-            )
-            .build(),
+            ctx.finding(Rule::AutoscalerNoScaleUp, pod.object.clone())
+                .symptom(format!("{who} refuses to add nodes"))
+                .cause(format!(
+                    "{who} logs that it will not add a node: {}",
+                    line.trim()
+                ))
+                .evidence_all(evidence)
+                .next_step(
+                    "Read the autoscaler's log",
+                    format!("kubectl -n {pns} logs {} --tail=200", pod.object.name),
+                )
+                .build(),
         );
     }
     out

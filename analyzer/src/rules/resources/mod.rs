@@ -13,10 +13,11 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
-use kpm_model::{Evidence, Finding, Layer, ObjectRef, Severity};
+use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::quantity::Quantity;
 
 use crate::context::{pod_ref, NamespaceCtx};
+use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
 
 /// Namespaces that belong to the platform, not to applications.
@@ -108,12 +109,7 @@ fn no_limits(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
             format!("{count} pods")
         };
         let mut f = ctx
-            .finding(
-                "resources-no-limits",
-                Layer::Resources,
-                Severity::Warning,
-                owner.clone(),
-            )
+            .finding(Rule::ResourcesNoLimits, owner.clone())
             .symptom(format!(
                 "{} {}: {}",
                 owner.kind,
@@ -208,12 +204,7 @@ fn near_memory_limit(ctx: &NamespaceCtx<'_>, pod: &Pod) -> Option<Finding> {
         "; the next allocation spike gets it OOMKilled"
     };
     let mut f = ctx
-        .finding(
-            "resources-near-memory-limit",
-            Layer::Resources,
-            Severity::Warning,
-            pod_ref(pod),
-        )
+        .finding(Rule::ResourcesNearMemoryLimit, pod_ref(pod))
         .symptom(format!(
             "Pod {name}: memory {} / limit {} ({p0}%)",
             mib(&u0),

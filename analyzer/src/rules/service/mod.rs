@@ -21,9 +21,10 @@ pub(crate) mod testkit;
 mod tests;
 
 use k8s_openapi::api::core::v1::Service;
-use kpm_model::{Evidence, Finding, Layer, ObjectRef, Severity};
+use kpm_model::{Evidence, Finding, ObjectRef};
 
 use crate::context::{object_ref, pod_ref, NamespaceCtx};
+use crate::rules::registry::Rule;
 use backends::{
     backends, describe_groups, explain_not_ready, is_external_name, name_list, selector_text,
     Backends,
@@ -77,7 +78,7 @@ fn no_pods(
     if let Some((workload, replicas)) = workload_with_matching_template(ctx, selector) {
         let count = replicas.map_or_else(String::new, |r| format!(" (spec.replicas {r})"));
         return ctx
-            .finding("service-no-ready-endpoints", Layer::Endpoints, Severity::Critical, svc_ref.clone())
+            .finding(Rule::ServiceNoReadyEndpoints, svc_ref.clone())
             .symptom(format!("Service {name} has no endpoints"))
             .cause(format!(
                 "Service {name} has no endpoints because {} {} (whose pod template matches selector {sel}) has no pods{count}.",
@@ -94,12 +95,7 @@ fn no_pods(
             .build();
     }
     let mut b = ctx
-        .finding(
-            "service-selector-mismatch",
-            Layer::Service,
-            Severity::Critical,
-            svc_ref.clone(),
-        )
+        .finding(Rule::ServiceSelectorMismatch, svc_ref.clone())
         .symptom(format!(
             "Service {name} has no endpoints (selector {sel} matches no pod)"
         ))
@@ -215,12 +211,7 @@ fn no_ready_endpoints(ctx: &NamespaceCtx<'_>, svc: &Service, b: &Backends<'_>) -
         }
     );
     let mut f = ctx
-        .finding(
-            "service-no-ready-endpoints",
-            Layer::Endpoints,
-            Severity::Critical,
-            svc_ref.clone(),
-        )
+        .finding(Rule::ServiceNoReadyEndpoints, svc_ref.clone())
         .field(&ctx.object("Endpoints", name), "addresses", published)
         .next_step(
             "See the endpoints",

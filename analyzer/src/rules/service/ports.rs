@@ -15,7 +15,7 @@ use kpm_model::Finding;
 
 use super::backends::{name_list, Backends};
 use crate::context::{pod_ref, NamespaceCtx};
-use kpm_model::{Layer, Severity};
+use crate::rules::registry::Rule;
 
 /// How a targetPort resolves against one pod's containers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,12 +147,7 @@ pub fn target_port_mismatch(
         .filter_map(|p| p.metadata.name.clone())
         .collect();
     let mut f = ctx
-        .finding(
-            "service-target-port-mismatch",
-            Layer::Service,
-            Severity::Critical,
-            svc_ref.clone(),
-        )
+        .finding(Rule::ServiceTargetPortMismatch, svc_ref.clone())
         .symptom(format!(
             "Service {name}: {} matches no container port",
             target_text(first_port)

@@ -1,0 +1,475 @@
+//! The rule registry: one entry per rule id, the only place a rule's id,
+//! layer, default severity, "fires when" sentence and causal role are
+//! written (like ruff's `codes.rs` or ripgrep's `FLAGS`).
+//!
+//! Rules start findings from a [`Rule`] (`ctx.finding(Rule::PodOomKilled,
+//! object)`), the linker asks an entry which causes it can have and which
+//! consequences it explains, `docs/rules.md`'s table is generated from
+//! [`RULES`] (a test fails on drift) and configuration files name rules by
+//! [`Rule::id`]. A misspelt id is a compile error, not a silently dropped
+//! causal link.
+
+use std::fmt;
+
+use kpm_model::{Layer, Severity};
+
+/// A kind of causal relation along the troubleshooting chain. A rule whose
+/// entry lists a link in [`RuleInfo::causes`] can explain findings whose
+/// entry lists it in [`RuleInfo::effects`], when the two objects are related
+/// as the link says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Link {
+    /// A pod is not a ready endpoint (related: the Service's selected pods).
+    PodNotServing,
+    /// A Service has no ready endpoints (related: the Ingress's backends).
+    ServiceNotServing,
+    /// A broken node makes the runtime of its pods fail (related: the
+    /// pod's node). Spec problems and scheduling are never explained so.
+    NodeBroken,
+    /// A pending pod has no node to go to (related: a node-layer finding
+    /// that names the pod).
+    NoPlaceForPod,
+    /// An application-level failure in a pod's own logs (DNS, RBAC) makes
+    /// it crash or fail its probes (related: the same pod).
+    AppError,
+    /// Cluster DNS is down, so lookups fail everywhere (related: any).
+    ClusterDnsDown,
+}
+
+/// One rule: everything about it that is not its code.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleInfo {
+    /// The enum value.
+    pub rule: Rule,
+    /// The stable id in reports and `expected.json` (never reused).
+    pub id: &'static str,
+    /// The layer of the chain it diagnoses.
+    pub layer: Layer,
+    /// Severity unless the rule grades a case differently (documented in
+    /// `fires_when`).
+    pub severity: Severity,
+    /// When it fires, as `docs/rules.md` says it (Markdown).
+    pub fires_when: &'static str,
+    /// Links along which this finding explains others.
+    pub causes: &'static [Link],
+    /// Links along which this finding can be explained by others.
+    pub effects: &'static [Link],
+}
+
+macro_rules! registry {
+    ($( $variant:ident => {
+        id: $id:literal,
+        layer: $layer:ident,
+        severity: $severity:ident,
+        causes: [$($cause:ident),*],
+        effects: [$($effect:ident),*],
+        fires_when: $when:literal $(,)?
+    } ),+ $(,)?) => {
+        /// Every rule kpm-analyze knows, in the order of `docs/rules.md`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Rule {
+            $(
+                #[doc = concat!("`", $id, "`: ", $when)]
+                $variant,
+            )+
+        }
+
+        /// The registry, one entry per [`Rule`], in declaration order.
+        pub static RULES: &[RuleInfo] = &[
+            $( RuleInfo {
+                rule: Rule::$variant,
+                id: $id,
+                layer: Layer::$layer,
+                severity: Severity::$severity,
+                fires_when: $when,
+                causes: &[$(Link::$cause),*],
+                effects: &[$(Link::$effect),*],
+            }, )+
+        ];
+    };
+}
+
+registry! {
+    PodImageNotFound => {
+        id: "pod-image-not-found", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [NodeBroken],
+        fires_when: "ErrImagePull / ImagePullBackOff and the pull error says the tag or repository does not exist (`not found`, `manifest unknown`)",
+    },
+    PodImagePullAuth => {
+        id: "pod-image-pull-auth", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [NodeBroken],
+        fires_when: "pull fails with an authorization error (`pull access denied`, `unauthorized`, `401`, `403`, `authorization failed`); cause names the pod's `imagePullSecrets` (none, or which are missing)",
+    },
+    PodImageInvalid => {
+        id: "pod-image-invalid", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [NodeBroken],
+        fires_when: "`InvalidImageName`",
+    },
+    PodImagePullFailed => {
+        id: "pod-image-pull-failed", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [NodeBroken],
+        fires_when: "any other pull failure (registry unreachable, timeouts)",
+    },
+    PodCrashloop => {
+        id: "pod-crashloop", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [AppError, NodeBroken],
+        fires_when: "a container in `CrashLoopBackOff` (or restarting with a non-zero `lastState.terminated`) not caused by OOM; evidence: reason, exit code, last lines of the previous log",
+    },
+    PodOomKilled => {
+        id: "pod-oom-killed", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [NodeBroken],
+        fires_when: "a container's last termination is `OOMKilled`; evidence: memory limit, usage from metrics",
+    },
+    PodUnschedulable => {
+        id: "pod-unschedulable", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [NoPlaceForPod],
+        fires_when: "pod `Pending` with `PodScheduled=False`/`FailedScheduling`; message parsed (`0/N nodes are available: …`) and cross-checked with node allocation",
+    },
+    PodMountFailed => {
+        id: "pod-mount-failed", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [NodeBroken],
+        fires_when: "`ContainerCreating` with `FailedMount` for a missing Secret, ConfigMap or PVC",
+    },
+    PodConfigError => {
+        id: "pod-config-error", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [NodeBroken],
+        fires_when: "`CreateContainerConfigError`: missing ConfigMap/Secret or key",
+    },
+    PodInitFailing => {
+        id: "pod-init-failing", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [NodeBroken],
+        fires_when: "an init container crashes (`Init:CrashLoopBackOff`, `Init:Error`) or is stuck (`Init:0/2` for long)",
+    },
+    PodNotReady => {
+        id: "pod-not-ready", layer: Pod, severity: Error,
+        causes: [PodNotServing], effects: [AppError, NodeBroken],
+        fires_when: "pod running but `Ready=False` because readiness probes fail (`Unhealthy` events)",
+    },
+    PodRestartStorm => {
+        id: "pod-restart-storm", layer: Pod, severity: Warning,
+        causes: [], effects: [AppError, NodeBroken],
+        fires_when: "a running container restarted many times recently",
+    },
+    ProbePortMismatch => {
+        id: "probe-port-mismatch", layer: Pod, severity: Error,
+        causes: [], effects: [],
+        fires_when: "a liveness/readiness/startup probe targets a port (number or name) that no container port declares",
+    },
+    ImageTagMutable => {
+        id: "image-tag-mutable", layer: Pod, severity: Info,
+        causes: [], effects: [],
+        fires_when: "image uses `:latest` or no tag",
+    },
+    ServiceSelectorMismatch => {
+        id: "service-selector-mismatch", layer: Service, severity: Critical,
+        causes: [ServiceNotServing], effects: [],
+        fires_when: "Service selector matches no pod; cause names the closest pods and the exact label difference",
+    },
+    ServiceNoReadyEndpoints => {
+        id: "service-no-ready-endpoints", layer: Endpoints, severity: Critical,
+        causes: [ServiceNotServing], effects: [PodNotServing],
+        fires_when: "selector matches pods but none is ready; cause says why (probe failures, not running)",
+    },
+    ServiceTargetPortMismatch => {
+        id: "service-target-port-mismatch", layer: Service, severity: Critical,
+        causes: [ServiceNotServing], effects: [],
+        fires_when: "Service `targetPort` (number or name) matches no `containerPort` of the selected pods",
+    },
+    IngressBackendServiceMissing => {
+        id: "ingress-backend-service-missing", layer: Ingress, severity: Critical,
+        causes: [], effects: [],
+        fires_when: "an Ingress backend names a Service that does not exist",
+    },
+    IngressBackendPortMissing => {
+        id: "ingress-backend-port-missing", layer: Ingress, severity: Critical,
+        causes: [], effects: [],
+        fires_when: "the backend port (number or name) is not a port of the Service",
+    },
+    IngressBackendNoEndpoints => {
+        id: "ingress-backend-no-endpoints", layer: Ingress, severity: Critical,
+        causes: [], effects: [ServiceNotServing],
+        fires_when: "the backend Service has no ready endpoints (linked to the Service finding)",
+    },
+    IngressControllerDown => {
+        id: "ingress-controller-down", layer: Ingress, severity: Critical,
+        causes: [], effects: [],
+        fires_when: "no running, ready controller pod for the Ingress's class",
+    },
+    IngressTlsSecretMissing => {
+        id: "ingress-tls-secret-missing", layer: Ingress, severity: Error,
+        causes: [], effects: [],
+        fires_when: "a `tls[].secretName` Secret does not exist in the namespace",
+    },
+    HpaMetricsUnavailable => {
+        id: "hpa-metrics-unavailable", layer: Autoscaling, severity: Error,
+        causes: [], effects: [],
+        fires_when: "targets `<unknown>`: metrics API missing (no metrics-server, no metrics in bundle) or `FailedGetResourceMetric`",
+    },
+    HpaMissingRequests => {
+        id: "hpa-missing-requests", layer: Autoscaling, severity: Error,
+        causes: [], effects: [],
+        fires_when: "a resource metric target on pods that have no request for that resource",
+    },
+    HpaTargetMissing => {
+        id: "hpa-target-missing", layer: Autoscaling, severity: Error,
+        causes: [], effects: [],
+        fires_when: "`scaleTargetRef` names a workload that does not exist",
+    },
+    HpaAtMax => {
+        id: "hpa-at-max", layer: Autoscaling, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "`ScalingLimited` because desired replicas reached `maxReplicas`",
+    },
+    HpaUnableToScale => {
+        id: "hpa-unable-to-scale", layer: Autoscaling, severity: Error,
+        causes: [], effects: [],
+        fires_when: "condition `AbleToScale=False`",
+    },
+    NodeNotReady => {
+        id: "node-not-ready", layer: Node, severity: Critical,
+        causes: [NodeBroken, NoPlaceForPod], effects: [],
+        fires_when: "`Ready` condition False or Unknown (evidence: the node's own events, e.g. `NodeNotReady`, merged across the namespaces they were recorded in)",
+    },
+    NodePressure => {
+        id: "node-pressure", layer: Node, severity: Error,
+        causes: [NodeBroken, NoPlaceForPod], effects: [],
+        fires_when: "`MemoryPressure`, `DiskPressure` or `PIDPressure` True (evidence: node metrics and events such as `EvictionThresholdMet`)",
+    },
+    NodeCordoned => {
+        id: "node-cordoned", layer: Node, severity: Warning,
+        causes: [NoPlaceForPod], effects: [],
+        fires_when: "`spec.unschedulable`",
+    },
+    NodeNoRoom => {
+        id: "node-no-room", layer: Node, severity: Error,
+        causes: [NoPlaceForPod], effects: [],
+        fires_when: "a pending pod fits no node even when empty of what could be freed; names the closest node and what is short",
+    },
+    AutoscalerNoScaleUp => {
+        id: "autoscaler-no-scale-up", layer: Node, severity: Error,
+        causes: [NoPlaceForPod], effects: [],
+        fires_when: "Cluster Autoscaler / Karpenter logs or events explain why no node was added",
+    },
+    ConfigStaleConfigmap => {
+        id: "config-stale-configmap", layer: Config, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "a ConfigMap changed after the pods that consume it started, with no rollout since",
+    },
+    ConfigStaleSecret => {
+        id: "config-stale-secret", layer: Config, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "a Secret changed (rotated) after the pods that consume it started, with no rollout since",
+    },
+    ResourcesNoLimits => {
+        id: "resources-no-limits", layer: Resources, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "containers without memory/CPU limits",
+    },
+    ResourcesNearMemoryLimit => {
+        id: "resources-near-memory-limit", layer: Resources, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "a pod's memory usage is at or above 90 % of its limit",
+    },
+    DnsUnhealthy => {
+        id: "dns-unhealthy", layer: Dns, severity: Critical,
+        causes: [ClusterDnsDown], effects: [],
+        fires_when: "CoreDNS/kube-dns pods not running or not ready",
+    },
+    DnsLookupFailures => {
+        id: "dns-lookup-failures", layer: Dns, severity: Error,
+        causes: [AppError], effects: [ClusterDnsDown],
+        fires_when: "`no such host` / DNS lookup timeouts in application logs",
+    },
+    RbacForbidden => {
+        id: "rbac-forbidden", layer: Rbac, severity: Error,
+        causes: [AppError], effects: [],
+        fires_when: "`forbidden: User \"system:serviceaccount:…\" cannot …` in application logs",
+    },
+}
+
+impl Rule {
+    /// The registry entry.
+    pub fn info(self) -> &'static RuleInfo {
+        // RULES is declared in the enum's order, so the discriminant is the
+        // index; `registry_is_in_enum_order` keeps it so.
+        &RULES[self as usize]
+    }
+
+    /// The stable id, e.g. `pod-oom-killed`.
+    pub fn id(self) -> &'static str {
+        self.info().id
+    }
+
+    /// The layer of the chain it diagnoses.
+    pub fn layer(self) -> Layer {
+        self.info().layer
+    }
+
+    /// Its default severity.
+    pub fn severity(self) -> Severity {
+        self.info().severity
+    }
+
+    /// The rule of that id, if any.
+    pub fn from_id(id: &str) -> Option<Rule> {
+        RULES.iter().find(|r| r.id == id).map(|r| r.rule)
+    }
+
+    /// Whether a finding of this rule explains others along `link`.
+    pub fn causes(self, link: Link) -> bool {
+        self.info().causes.contains(&link)
+    }
+
+    /// Whether a finding of this rule can be explained along `link`.
+    pub fn suffers(self, link: Link) -> bool {
+        self.info().effects.contains(&link)
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// The `docs/rules.md` table, rendered from the registry.
+pub fn markdown_table() -> String {
+    let mut out =
+        String::from("| rule id | layer | default severity | fires when |\n|---|---|---|---|\n");
+    for r in RULES {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            r.id,
+            r.layer.as_str(),
+            r.severity.as_str(),
+            r.fires_when
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn registry_is_in_enum_order() {
+        for (i, r) in RULES.iter().enumerate() {
+            assert_eq!(r.rule as usize, i, "{} is out of order", r.id);
+        }
+    }
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_round_trip() {
+        let mut seen = HashSet::new();
+        for r in RULES {
+            assert!(seen.insert(r.id), "duplicate id {}", r.id);
+            assert!(
+                r.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{} is not kebab case",
+                r.id
+            );
+            assert_eq!(Rule::from_id(r.id), Some(r.rule));
+        }
+        assert_eq!(Rule::from_id("pod-crash-loop"), None);
+    }
+
+    #[test]
+    fn every_effect_has_a_possible_cause() {
+        for r in RULES {
+            for link in r.effects {
+                assert!(
+                    RULES.iter().any(|c| c.causes.contains(link)),
+                    "{} waits for a {link:?} cause no rule gives",
+                    r.id
+                );
+            }
+        }
+    }
+
+    /// Product code names rules through [`Rule`] only: a quoted rule id
+    /// anywhere in `analyzer/src` outside this file and the tests is a
+    /// second place that can drift.
+    #[test]
+    fn no_rule_id_literal_outside_the_registry() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut offenders = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(root)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}")) {
+                let path = entry.unwrap_or_else(|e| panic!("{dir:?}: {e}")).path();
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let is_test =
+                    name == "tests.rs" || name.ends_with("_tests.rs") || name == "testkit.rs";
+                if name == "registry.rs" || is_test || !name.ends_with(".rs") {
+                    continue;
+                }
+                let text =
+                    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+                // Inline unit tests sit at the end of a file.
+                let product = text.split("#[cfg(test)]").next().unwrap_or("");
+                for r in RULES {
+                    if product.contains(&format!("\"{}\"", r.id)) {
+                        offenders.push(format!("{}: {}", path.display(), r.id));
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "rule ids written outside the registry: {offenders:#?}"
+        );
+    }
+
+    /// Every rule named by a scenario's `expected.json` exists, with the
+    /// layer the registry gives it.
+    #[test]
+    fn expectations_name_registered_rules() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/expected");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+            let path = entry.unwrap_or_else(|e| panic!("{dir}: {e}")).path();
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            let doc: serde_json::Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            for f in doc["findings"].as_array().into_iter().flatten() {
+                let id = f["rule"].as_str().unwrap_or_default();
+                let rule = Rule::from_id(id)
+                    .unwrap_or_else(|| panic!("{path:?} names unknown rule {id:?}"));
+                if let Some(layer) = f["layer"].as_str() {
+                    assert_eq!(layer, rule.layer().as_str(), "{path:?}: layer of {id}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "only {checked} expected findings under {dir}");
+    }
+
+    /// `docs/rules.md` holds the table exactly as the registry renders it;
+    /// `KPM_BLESS=1` rewrites it.
+    #[test]
+    fn docs_rules_table_matches_the_registry() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rules.md");
+        let doc = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let (begin, end) = ("<!-- rules:begin -->\n", "<!-- rules:end -->");
+        let (Some(b), Some(e)) = (doc.find(begin), doc.find(end)) else {
+            panic!("{path} lacks the {begin:?} … {end:?} markers");
+        };
+        let current = &doc[b + begin.len()..e];
+        let table = markdown_table();
+        if current != table {
+            if std::env::var_os("KPM_BLESS").is_some() {
+                let fresh = format!("{}{}{}", &doc[..b + begin.len()], table, &doc[e..]);
+                std::fs::write(path, fresh).unwrap_or_else(|e| panic!("{path}: {e}"));
+            } else {
+                panic!("docs/rules.md drifted from the registry; rerun with KPM_BLESS=1");
+            }
+        }
+    }
+}
