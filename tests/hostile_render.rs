@@ -91,7 +91,9 @@ fn hostile_bundle(root: &Path) -> PathBuf {
     let log = dir.join("logs/shop/recommendations-nfghd7fgj-m8f9z/recommendations.previous.log");
     let mut text = std::fs::read_to_string(&log).unwrap();
     text.push_str(EVIL_TEXT);
-    text.push_str("\ndial tcp: lookup evil$(touch pwned-canary).svc on 10.96.0.10:53: no such host\n");
+    text.push_str(
+        "\ndial tcp: lookup evil$(touch pwned-canary).svc on 10.96.0.10:53: no such host\n",
+    );
     text.push_str("pods is forbidden: User \"system:serviceaccount:shop:default\" cannot list resource \"pods;id\" in API group \"\" in the namespace \"a;b\"\n");
     std::fs::write(&log, text).unwrap();
     dir
@@ -117,7 +119,11 @@ fn stub_kubectl(dir: &Path) -> PathBuf {
         "#!/bin/sh\nprintf 'kubectl\\0' > \"$KPM_ARGV\"\nfor a in \"$@\"; do printf '%s\\0' \"$a\" >> \"$KPM_ARGV\"; done\n",
     )
     .unwrap();
-    let made = Command::new("chmod").arg("+x").arg(&script).status().unwrap();
+    let made = Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
     assert!(made.success());
     bin
 }
@@ -132,7 +138,10 @@ fn hostile_bundle_renders_safely_and_its_commands_are_inert() {
         let out = analyze_s(&[bundle.as_os_str(), "-o".as_ref(), path.as_os_str()]);
         assert_eq!(code(&out), EXIT_OK, "{}", stderr(&out));
         let err = stderr(&out);
-        assert!(!err.chars().any(is_raw_control), "raw control on stderr: {err:?}");
+        assert!(
+            !err.chars().any(is_raw_control),
+            "raw control on stderr: {err:?}"
+        );
         outputs.push((name, std::fs::read_to_string(&path).unwrap()));
     }
     for (name, text) in &outputs {
@@ -165,10 +174,18 @@ fn hostile_bundle_renders_safely_and_its_commands_are_inert() {
                 .cloned()
                 .unwrap_or_default()
                 .into_iter()
-                .map(move |s| (object.clone(), s["command"].as_str().unwrap_or("").to_string()))
+                .map(move |s| {
+                    (
+                        object.clone(),
+                        s["command"].as_str().unwrap_or("").to_string(),
+                    )
+                })
         })
         .collect();
-    assert!(commands.len() >= 5, "too few commands to prove anything: {commands:?}");
+    assert!(
+        commands.len() >= 5,
+        "too few commands to prove anything: {commands:?}"
+    );
     // The valid twin of the evil pod still gets its commands...
     assert!(commands
         .iter()
@@ -203,7 +220,10 @@ fn hostile_bundle_renders_safely_and_its_commands_are_inert() {
         let rejoined: Vec<String> = words.iter().map(|w| quote(w)).collect();
         assert_eq!(&rejoined.join(" "), c, "{object}: kubectl got {words:?}");
     }
-    assert!(!tmp.path().join(CANARY).exists(), "a command ran injected code");
+    assert!(
+        !tmp.path().join(CANARY).exists(),
+        "a command ran injected code"
+    );
 }
 
 #[cfg(unix)]
@@ -216,7 +236,11 @@ fn output_never_goes_through_links_fifos_or_directories() {
     let link = tmp.path().join("r.json");
     std::os::unix::fs::symlink(&victim, &link).unwrap();
     let fifo = tmp.path().join("r.md");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let dir = tmp.path().join("out\u{1b}[2J.html");
     std::fs::create_dir(&dir).unwrap();
     for (target, what) in [(&link, "symlink"), (&fifo, "fifo"), (&dir, "directory")] {
@@ -224,11 +248,18 @@ fn output_never_goes_through_links_fifos_or_directories() {
         assert_eq!(code(&out), EXIT_OUTPUT, "{what}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains(what), "{err}");
-        assert!(!err.chars().any(is_raw_control), "raw control on stderr: {err:?}");
+        assert!(
+            !err.chars().any(is_raw_control),
+            "raw control on stderr: {err:?}"
+        );
     }
     // The path is named, its escape shown visibly.
     let out = analyze_s(&[bundle.as_os_str(), "-o".as_ref(), dir.as_os_str()]);
-    assert!(stderr(&out).contains("out\\x1b[2J.html"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("out\\x1b[2J.html"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "original");
     let left: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()

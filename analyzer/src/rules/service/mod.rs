@@ -272,7 +272,7 @@ fn no_ready_endpoints(ctx: &NamespaceCtx<'_>, svc: &Service, b: &Backends<'_>) -
             Kubectl::new()
                 .namespace(ns)
                 .args(["describe", "pod"])
-                .name(&first)
+                .name(first)
                 .build(),
         );
     }
