@@ -70,7 +70,9 @@ pub struct Cli {
     /// Output format (default: from the -o extension, .html or .md; else json).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Write the report to FILE (atomically) instead of stdout.
+    /// Write the report to FILE instead of stdout: atomically, through a private
+    /// temporary file renamed into place; an existing symlink, fifo or
+    /// directory at FILE is refused (exit 4).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Only analyse this namespace (repeatable).
@@ -211,38 +213,26 @@ fn sha256_file(path: &Path) -> Option<String> {
     )
 }
 
-/// Writes `content` to `path` through a temporary file in the same
-/// directory and a rename, so a reader never sees half a report.
+/// Writes `content` to `path` with [`kpm_bundle::safe_write`]: a private
+/// temporary file in the same directory renamed into place, so a reader
+/// never sees half a report, and an existing symlink, fifo or directory at
+/// `path` is refused (naming it) instead of written through.
 pub fn write_atomic(path: &Path, content: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("report");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> anyhow::Result<()> {
-        let mut f =
-            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(content)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.sync_all()
-            .with_context(|| format!("cannot flush {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    kpm_bundle::safe_write::create_new_or_replace(path, content).context("report not written")
+}
+
+/// Prints `kpm-analyze: <message>` on stderr with every control character
+/// shown visibly: messages quote bundle data (entry names, manifest values)
+/// and must not drive the terminal.
+fn report_error(prefix: &str, message: &str) {
+    eprintln!("{prefix}: {}", kpm_report::escape::terminal(message));
 }
 
 /// Renders `report` in `format`.
 pub fn render(report: &Report, format: Format, templates: Option<&Path>) -> anyhow::Result<String> {
     match format {
-        Format::Json => serde_json::to_string_pretty(report).context("cannot serialize the report"),
+        Format::Json => kpm_report::json::render(report, &kpm_report::json::JsonLimits::default())
+            .context("cannot serialize the report"),
         Format::Md | Format::Html => {
             let renderer =
                 kpm_report::Renderer::new(templates).context("cannot load the report templates")?;
@@ -269,7 +259,7 @@ pub fn run(cli: Cli) -> ExitCode {
         return match kpm_serve::run(args) {
             Ok(()) => ExitCode::Success,
             Err(e) => {
-                eprintln!("kpm-analyze serve: {e:#}");
+                report_error("kpm-analyze serve", &format!("{e:#}"));
                 ExitCode::Bundle
             }
         };
@@ -281,7 +271,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let bundle = match Bundle::open_with(&path, cli.budgets.budgets()) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("kpm-analyze: {e}");
+            report_error("kpm-analyze", &e.to_string());
             return ExitCode::Bundle;
         }
     };
@@ -300,7 +290,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let text = match render(&report, format, cli.templates.as_deref()) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("kpm-analyze: {e:#}");
+            report_error("kpm-analyze", &format!("{e:#}"));
             return ExitCode::Output;
         }
     };
@@ -321,7 +311,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     };
     if let Err(e) = written {
-        eprintln!("kpm-analyze: {e:#}");
+        report_error("kpm-analyze", &format!("{e:#}"));
         return ExitCode::Output;
     }
     exit_code(&report, cli.fail_on.map(Severity::from))
@@ -409,16 +399,34 @@ mod tests {
         assert_eq!(d.max_log_bytes, parse_size("32MiB").unwrap());
     }
 
+    /// A fresh directory of this test process.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kpm-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     #[test]
     fn atomic_write_replaces_file() {
-        let dir = std::env::temp_dir().join(format!("kpm-cli-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("replace");
         let out = dir.join("report.json");
         write_atomic(&out, b"one").unwrap();
         write_atomic(&out, b"two").unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "two");
         let leftovers = std::fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_refuses_a_directory_naming_it() {
+        let dir = scratch("dir");
+        let target = dir.join("report.html");
+        std::fs::create_dir(&target).unwrap();
+        let msg = format!("{:#}", write_atomic(&target, b"x").unwrap_err());
+        assert!(msg.contains(&target.display().to_string()), "{msg}");
+        assert!(msg.contains("directory"), "{msg}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

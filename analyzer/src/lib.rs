@@ -3,6 +3,7 @@
 //! and builds the [`kpm_model::Report`].
 
 pub mod cli;
+pub mod command;
 pub mod context;
 pub mod convert;
 pub mod engine;

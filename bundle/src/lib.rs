@@ -18,6 +18,7 @@ pub mod lines;
 pub mod manifest;
 mod manifest_read;
 pub mod reader;
+pub mod safe_write;
 pub mod secret;
 mod shared_file;
 mod source;

@@ -1,15 +1,146 @@
-//! Escaping for Markdown output.
+//! Escaping for every output kpm writes: Markdown, HTML, JSON and terminals.
 //!
 //! Tera's autoescape is a per-instance escape function; the Markdown
-//! instance installs [`markdown_inline`] so every `{{ value }}` in a
-//! `.md.tera` template is neutralised by default and a template author has to
-//! opt *out* (with the [`FenceFilter`]) rather than remember to opt in.
-//! Cluster data is hostile: a pod annotation or log line can contain table
-//! pipes, backticks, HTML and Markdown syntax.
+//! instance installs [`markdown_inline`] and the HTML instance [`html`], so
+//! every `{{ value }}` in a template is neutralised by default and a template
+//! author has to opt *out* (with the [`FenceFilter`]) rather than remember to
+//! opt in. Cluster data is hostile: a pod annotation or log line can contain
+//! table pipes, backticks, HTML and Markdown syntax, terminal escape
+//! sequences (clear screen, window title, OSC 52 clipboard writes), bidi
+//! overrides that make text read differently from what it is, and
+//! `@team` mentions or `#123` references that notify people or link issues
+//! once pasted into a ticket.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use tera::{Filter, Value};
+
+/// True for characters a terminal or a text renderer may act on instead of
+/// showing: C0 controls, DEL, C1 controls (U+0080–U+009F, `U+009B` is a
+/// one-byte CSI to some terminals) and the bidi embedding, override and
+/// isolate controls (U+202A–U+202E, U+2066–U+2069), which make text display
+/// in an order other than the one it has ("Trojan Source").
+pub fn is_hazard(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The visible form of a hazardous character: `\x1b` for ASCII controls,
+/// `\u{9b}` for the others, as Rust writes them.
+fn push_visible(out: &mut String, c: char) {
+    let code = u32::from(c);
+    let _ = if code < 0x80 {
+        write!(out, "\\x{code:02x}")
+    } else {
+        write!(out, "\\u{{{code:x}}}")
+    };
+}
+
+/// Renders every hazardous character (see [`is_hazard`]) visibly, e.g. ESC
+/// as `\x1b`. With `keep_lines`, tab and newline stay as they are (log
+/// blocks, whose layout matters); otherwise they are made visible too.
+/// Borrows when there is nothing to change, which is almost always.
+pub fn visible_controls(s: &str, keep_lines: bool) -> Cow<'_, str> {
+    let hazard = |c: char| is_hazard(c) && !(keep_lines && (c == '\t' || c == '\n'));
+    if !s.chars().any(hazard) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if hazard(c) {
+            push_visible(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Text for a terminal (stderr messages quoting bundle data): every control
+/// character, newline included, is shown visibly, so a message is one line
+/// and cannot move the cursor, clear the screen, set the window title or
+/// write the clipboard.
+pub fn terminal(s: &str) -> Cow<'_, str> {
+    visible_controls(s, false)
+}
+
+/// The HTML escape function: tera's HTML escaping after [`visible_controls`]
+/// (tab and newline kept: they are whitespace in HTML, and lay out `<pre>`
+/// blocks).
+pub fn html(s: &str) -> String {
+    tera::escape_html(&visible_controls(s, true))
+}
+
+/// Makes serialized JSON safe to print on a terminal without changing its
+/// meaning: serde_json already escapes C0 controls, this writes DEL, C1
+/// controls and bidi controls as `\uXXXX` escapes too. Those characters can
+/// only occur inside JSON strings, where the escape denotes the same string.
+pub fn json(text: String) -> String {
+    // C0 characters in serde_json output are its own layout whitespace.
+    let hazard = |c: char| is_hazard(c) && u32::from(c) >= 0x7f;
+    if !text.chars().any(hazard) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    for c in text.chars() {
+        if hazard(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Length of a GitHub/Jira reference starting at `i`, if one does: an
+/// `@user` or `@org/team` mention, an issue reference `#123`, or a key
+/// `GH-123` / `PROJ-123`. Wrapped in a code span these are shown but never
+/// notify anyone nor link an issue (GitHub does not autolink inside code).
+fn reference_len(chars: &[char], i: usize) -> Option<usize> {
+    let at = |j: usize| chars.get(j).copied();
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let after_word = i
+        .checked_sub(1)
+        .and_then(at)
+        .is_some_and(|p| p.is_alphanumeric());
+    let run = |from: usize, ok: &dyn Fn(char) -> bool| {
+        chars.iter().skip(from).take_while(|c| ok(**c)).count()
+    };
+    match at(i)? {
+        '@' if !after_word && at(i + 1).is_some_and(|c| c.is_ascii_alphanumeric()) => {
+            let mut len = 1 + run(i + 1, &|c| word(c) || c == '-');
+            if at(i + len) == Some('/')
+                && at(i + len + 1).is_some_and(|c| c.is_ascii_alphanumeric())
+            {
+                len += 1 + run(i + len + 1, &|c| word(c) || c == '-' || c == '.');
+            }
+            Some(len)
+        }
+        '#' if at(i + 1).is_some_and(|c| c.is_ascii_digit()) => {
+            Some(1 + run(i + 1, &|c| c.is_ascii_digit()))
+        }
+        c if c.is_ascii_alphabetic() && !after_word => {
+            let upper = run(i, &|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            let gh = matches!((at(i + 1), at(i + 2)), (Some('h' | 'H'), Some('-')))
+                && matches!(c, 'g' | 'G');
+            let key = if c.is_ascii_uppercase() && upper >= 2 {
+                upper
+            } else if gh {
+                2
+            } else {
+                return None;
+            };
+            if at(i + key) != Some('-') {
+                return None;
+            }
+            let digits = run(i + key + 1, &|c| c.is_ascii_digit());
+            let end = i + key + 1 + digits;
+            (digits > 0 && !at(end).is_some_and(word)).then_some(end - i)
+        }
+        _ => None,
+    }
+}
 
 /// Escapes text for inline Markdown (a table cell, a list item, a heading).
 ///
@@ -26,6 +157,11 @@ use tera::{Filter, Value};
 ///   start of a line must not become a heading, list or setext underline.
 /// - Line breaks become spaces: one value stays inside its table row or list
 ///   item and cannot start a new block (`# heading`, `---`, a fence).
+/// - Other control characters (tab included) and bidi controls are shown
+///   visibly (`\\x1b`), see [`visible_controls`].
+/// - `@user`, `@org/team`, `#123`, `GH-123` and `PROJ-123` are wrapped in a
+///   code span: shown as they are, but a ticket pasted with them neither
+///   notifies anyone nor links an issue (GitHub does not autolink code).
 pub fn markdown_inline(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len() + s.len() / 8);
@@ -46,7 +182,20 @@ pub fn markdown_inline(s: &str) -> String {
         }
         _ => None,
     };
+    let mut skip_to = 0usize;
     for (i, &c) in chars.iter().enumerate() {
+        if i < skip_to {
+            continue;
+        }
+        if let Some(len) = reference_len(&chars, i) {
+            // The token holds only ASCII word characters, `-`, `/`, `.`,
+            // `@` and `#`: nothing that could end the code span.
+            out.push('`');
+            out.extend(chars.iter().skip(i).take(len));
+            out.push('`');
+            skip_to = i + len;
+            continue;
+        }
         let next = chars.get(i + 1);
         match c {
             '&' => out.push_str("&amp;"),
@@ -58,7 +207,7 @@ pub fn markdown_inline(s: &str) -> String {
                     out.push(' ');
                 }
             }
-            '\\' | '`' | '*' | '~' | '|' => {
+            '`' | '*' | '~' | '|' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -71,6 +220,13 @@ pub fn markdown_inline(s: &str) -> String {
                     out.push('\\');
                 }
                 out.push('_');
+            }
+            '\\' => out.push_str("\\\\"),
+            _ if is_hazard(c) => {
+                // The visible form starts with a backslash, escaped so the
+                // Markdown shows it.
+                out.push('\\');
+                push_visible(&mut out, c);
             }
             _ if marker_at == Some(i) => {
                 out.push('\\');
@@ -85,11 +241,14 @@ pub fn markdown_inline(s: &str) -> String {
 /// Wraps text in a fenced code block whose fence is longer than any run of
 /// backticks inside it, so no line of the data can close the block early.
 ///
-/// Content of a fenced block is literal in Markdown, so nothing else needs
-/// escaping; carriage returns are dropped so Windows log lines do not render
-/// as stray characters.
+/// Content of a fenced block is literal in Markdown (no mention or issue
+/// link either), so nothing else needs escaping but control characters:
+/// carriage returns are dropped so Windows log lines do not render as stray
+/// characters, and every other control except tab and newline is shown
+/// visibly ([`visible_controls`]), since a code block is still printed raw
+/// by `cat` and by terminals previewing Markdown.
 pub fn fenced(content: &str, lang: &str) -> String {
-    let content = content.replace('\r', "");
+    let content = visible_controls(&content.replace('\r', ""), true).into_owned();
     let mut longest = 0usize;
     let mut run = 0usize;
     for c in content.chars() {
@@ -184,6 +343,67 @@ mod tests {
         assert!(f.ends_with("\n`````"));
         let plain = fenced("kubectl get pods", "");
         assert_eq!(plain, "```\nkubectl get pods\n```");
+    }
+
+    #[test]
+    fn controls_are_visible_everywhere() {
+        let evil = "a\x1b]52;c;ZWNobyBwd25lZA==\x07b\x1b[2J\u{9b}31m\u{7f}\u{202e}gpj.exe";
+        let shown = "a\\x1b]52;c;ZWNobyBwd25lZA==\\x07b\\x1b[2J\\u{9b}31m\\x7f\\u{202e}gpj.exe";
+        assert_eq!(terminal(evil), shown);
+        assert_eq!(terminal("line\nnext\ttab"), "line\\x0anext\\x09tab");
+        assert_eq!(visible_controls("line\nnext\ttab", true), "line\nnext\ttab");
+        assert!(matches!(visible_controls("plain", false), Cow::Borrowed(_)));
+        // Markdown escapes the backslash of the visible form, so it shows.
+        assert_eq!(markdown_inline("x\x1b[2Jy"), "x\\\\x1b[2Jy");
+        assert_eq!(markdown_inline("a\tb"), "a\\\\x09b");
+        assert_eq!(markdown_inline("\u{2066}x"), "\\\\u{2066}x");
+        // Log blocks keep their layout but not the escapes.
+        let f = fenced("a\tb\n\x1b[31mred\u{85}", "text");
+        assert_eq!(f, "```text\na\tb\n\\x1b[31mred\\u{85}\n```");
+        assert_eq!(
+            html("<b>\x1b[2J</b>\n"),
+            "&lt;b&gt;\\x1b[2J&lt;&#x2F;b&gt;\n"
+        );
+        for out in [
+            terminal(evil).into_owned(),
+            markdown_inline(evil),
+            html(evil),
+        ] {
+            assert!(!out.chars().any(is_hazard), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn json_keeps_meaning_and_drops_raw_controls() {
+        let value = serde_json::json!({"m": "\x1b[2J\u{9b}\u{7f}\u{202e}ok"});
+        let text = json(serde_json::to_string_pretty(&value).unwrap());
+        assert!(!text.chars().any(|c| is_hazard(c) && c != '\n'), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn mentions_and_references_cannot_notify() {
+        assert_eq!(
+            markdown_inline("ping @org/team and @alice-1 about #123"),
+            "ping `@org/team` and `@alice-1` about `#123`"
+        );
+        assert_eq!(markdown_inline("#42 first"), "`#42` first");
+        assert_eq!(
+            markdown_inline("see GH-7, gh-8 and OPS-1234."),
+            "see `GH-7`, `gh-8` and `OPS-1234`."
+        );
+        // Not references: e-mail addresses and contexts, CPU names, labels.
+        assert_eq!(markdown_inline("admin@prod-eu1"), "admin@prod-eu1");
+        assert_eq!(markdown_inline("sha256:ab#cd"), "sha256:ab#cd");
+        assert_eq!(
+            markdown_inline("web-7c9d8f6b5-x2x7q"),
+            "web-7c9d8f6b5-x2x7q"
+        );
+        assert_eq!(markdown_inline("Ready-1x"), "Ready-1x");
+        assert_eq!(markdown_inline("ABC-12x"), "ABC-12x");
+        // A heading marker is still defused when no reference follows.
+        assert_eq!(markdown_inline("# x"), "\\# x");
     }
 
     #[test]

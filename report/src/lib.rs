@@ -10,10 +10,14 @@
 //! Markdown is autoescaped with a Markdown-aware escape function (see
 //! [`escape`]). Templates only print a precomputed, capped view of the
 //! report (its variables are documented in `templates/README.md`), so a
-//! report of a 150,000-pod cluster renders a bounded page quickly.
+//! report of a 150,000-pod cluster renders a bounded page quickly. Every
+//! string of that view is capped in bytes (names and ids at
+//! [`NAME_CAP`], texts at smaller per-format limits), so a 100 MB pod name
+//! cannot make a 100 MB page; [`json`] caps the JSON report the same way.
 
 pub mod error;
 pub mod escape;
+pub mod json;
 mod templates;
 mod view;
 
@@ -24,6 +28,7 @@ use tera::Context;
 
 pub use error::RenderError;
 pub use templates::{EMBEDDED, HTML_TEMPLATE, MARKDOWN_TEMPLATE};
+pub use view::NAME_CAP;
 use view::{build, Limits, View};
 
 /// Default Markdown size cap in characters: below GitHub's 65,536-character

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use tera::Tera;
 
 use crate::error::{chain, RenderError};
-use crate::escape::{markdown_inline, FenceFilter};
+use crate::escape::{self, markdown_inline, FenceFilter};
 
 /// Entry template of the HTML report.
 pub const HTML_TEMPLATE: &str = "report.html.tera";
@@ -72,7 +72,8 @@ struct Source {
 /// The two tera instances (HTML and Markdown escape differently) and where
 /// each template came from, for error messages.
 pub struct Engines {
-    /// Autoescapes `*.html.tera` with HTML escaping.
+    /// Autoescapes `*.html.tera` with [`escape::html`] (HTML escaping, control
+    /// characters shown visibly).
     pub html: Tera,
     /// Autoescapes `*.md.tera` with [`markdown_inline`].
     pub markdown: Tera,
@@ -202,7 +203,8 @@ pub fn load(dir: Option<&Path>) -> Result<Engines, RenderError> {
         .filter(|(n, _)| !n.ends_with(".html.tera"))
         .collect();
 
-    let html = engine(&html_sources, ".html.tera")?;
+    let mut html = engine(&html_sources, ".html.tera")?;
+    html.set_escape_fn(escape::html);
     let mut markdown = engine(&md_sources, ".md.tera")?;
     markdown.set_escape_fn(markdown_inline);
     markdown.register_filter("md_fence", FenceFilter);

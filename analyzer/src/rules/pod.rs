@@ -15,6 +15,7 @@ use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
 use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::pod_status::{pod_row, PodRow};
 
+use crate::command::{Kubectl, Name};
 use crate::context::{pod_ref, EventView, FindingBuilder, NamespaceCtx};
 use crate::rules::registry::Rule;
 
@@ -145,26 +146,40 @@ impl<'a> PodFacts<'a> {
             .find(|c| c.name == name)
     }
 
-    /// `kubectl -n ns describe pod NAME`.
-    pub fn describe_cmd(&self) -> String {
-        format!("kubectl -n {} describe pod {}", self.namespace, self.name)
+    /// `kubectl -n ns describe pod NAME`; `None` when a name is not valid.
+    pub fn describe_cmd(&self) -> Option<String> {
+        Kubectl::new()
+            .namespace(self.namespace)
+            .args(["describe", "pod"])
+            .name(self.name)
+            .build()
     }
 
     /// `kubectl -n ns logs NAME -c C [--previous]`.
-    pub fn logs_cmd(&self, container: &str, previous: bool) -> String {
-        let prev = if previous { " --previous" } else { "" };
-        format!(
-            "kubectl -n {} logs {} -c {container}{prev}",
-            self.namespace, self.name
-        )
+    pub fn logs_cmd(&self, container: &str, previous: bool) -> Option<String> {
+        Kubectl::new()
+            .namespace(self.namespace)
+            .args(["logs"])
+            .name(self.name)
+            .args(["-c"])
+            .value(Name::Label, container)
+            .args(previous.then_some("--previous"))
+            .build()
     }
 
     /// `kubectl -n ns get events --field-selector involvedObject.name=NAME`.
-    pub fn events_cmd(&self) -> String {
-        format!(
-            "kubectl -n {} get events --field-selector involvedObject.name={} --sort-by=.lastTimestamp",
-            self.namespace, self.name
-        )
+    pub fn events_cmd(&self) -> Option<String> {
+        Kubectl::new()
+            .namespace(self.namespace)
+            .args(["get", "events"])
+            .with(
+                "--field-selector=involvedObject.name=",
+                Name::Subdomain,
+                self.name,
+                "",
+            )
+            .args(["--sort-by=.lastTimestamp"])
+            .build()
     }
 
     /// The pod's status field path for a container, e.g.

@@ -10,6 +10,7 @@
 use kpm_model::Finding;
 
 use super::pod::PodFacts;
+use crate::command::Kubectl;
 use crate::context::NamespaceCtx;
 use crate::rules::registry::Rule;
 
@@ -92,13 +93,19 @@ fn describe_missing(ctx: &NamespaceCtx<'_>, m: &Missing) -> String {
     }
 }
 
-fn get_cmd(ctx: &NamespaceCtx<'_>, m: &Missing) -> String {
+/// `kubectl -n NS get configmap|secret|pvc NAME`, then `tail` words.
+fn get_cmd(ctx: &NamespaceCtx<'_>, m: &Missing, tail: &[&str]) -> Option<String> {
     let kind = match m.kind {
         "ConfigMap" => "configmap",
         "Secret" => "secret",
         _ => "pvc",
     };
-    format!("kubectl -n {} get {kind} {}", ctx.namespace(), m.name)
+    Kubectl::new()
+        .namespace(ctx.namespace())
+        .args(["get", kind])
+        .name(&m.name)
+        .args(tail.iter().copied())
+        .build()
 }
 
 /// `pod-mount-failed`: `FailedMount` naming a missing Secret, ConfigMap or
@@ -133,11 +140,11 @@ pub fn mount_failed(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
             .finding(ctx, Rule::PodMountFailed, cause)
             .related(ctx.object(missing.kind, &missing.name))
             .evidence_all(facts.event_evidence(&["FailedMount"]))
-            .next_step(
+            .next_command(
                 format!("Check the {} exists", missing.kind),
-                get_cmd(ctx, &missing),
+                get_cmd(ctx, &missing, &[]),
             )
-            .next_step("See the mount errors", facts.describe_cmd())
+            .next_command("See the mount errors", facts.describe_cmd())
             .build(),
     )
 }
@@ -182,11 +189,11 @@ pub fn config_error(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
                 message.clone(),
             )
             .evidence_all(facts.event_evidence(&["Failed"]))
-            .next_step("See the error for each container", facts.describe_cmd());
+            .next_command("See the error for each container", facts.describe_cmd());
         if let Some(m) = &missing {
-            b = b.related(ctx.object(m.kind, &m.name)).next_step(
+            b = b.related(ctx.object(m.kind, &m.name)).next_command(
                 format!("Check the {} and its keys", m.kind),
-                format!("{} -o yaml", get_cmd(ctx, m)),
+                get_cmd(ctx, m, &["-o", "yaml"]),
             );
         }
         return Some(b.build());

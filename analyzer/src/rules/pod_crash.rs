@@ -11,6 +11,7 @@ use kpm_model::{Evidence, Finding};
 use kpm_semantics::quantity::Quantity;
 
 use super::pod::{PodFacts, LOG_LINES};
+use crate::command::Kubectl;
 use crate::context::{to_chrono, NamespaceCtx};
 use crate::rules::registry::Rule;
 
@@ -164,11 +165,11 @@ pub fn crashloop(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding
     Some(
         b.evidence_all(logs)
             .evidence_all(facts.event_evidence(&["BackOff", "Unhealthy", "Killing"]))
-            .next_step(
+            .next_command(
                 "Read what the container printed before it died",
                 facts.logs_cmd(&cs.name, true),
             )
-            .next_step("See the restart history and events", facts.describe_cmd())
+            .next_command("See the restart history and events", facts.describe_cmd())
             .build(),
     )
 }
@@ -249,13 +250,15 @@ pub fn oom_killed(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Findin
     let (logs, _) = log_evidence(ctx, facts, &cs.name);
     Some(
         b.evidence_all(logs)
-            .next_step("See the termination and the limit", facts.describe_cmd())
-            .next_step(
+            .next_command("See the termination and the limit", facts.describe_cmd())
+            .next_command(
                 "Compare live usage with the limit",
-                format!(
-                    "kubectl -n {} top pod {} --containers",
-                    facts.namespace, facts.name
-                ),
+                Kubectl::new()
+                    .namespace(facts.namespace)
+                    .args(["top", "pod"])
+                    .name(facts.name)
+                    .args(["--containers"])
+                    .build(),
             )
             .build(),
     )
@@ -316,11 +319,11 @@ pub fn init_failing(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
                 )
                 .evidence_all(logs)
                 .evidence_all(facts.event_evidence(&["BackOff"]))
-                .next_step(
+                .next_command(
                     "Read the init container's log",
                     facts.logs_cmd(&cs.name, crashing),
                 )
-                .next_step("See the init sequence and events", facts.describe_cmd())
+                .next_command("See the init sequence and events", facts.describe_cmd())
                 .build(),
         );
     }
@@ -359,7 +362,7 @@ pub fn restart_storm(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Fin
                 cs.restart_count.to_string(),
             )
             .evidence_all(logs)
-            .next_step(
+            .next_command(
                 "Read the log of the instance before the last restart",
                 facts.logs_cmd(&cs.name, true),
             )

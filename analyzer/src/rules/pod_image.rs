@@ -11,6 +11,7 @@
 use kpm_model::{Evidence, Finding};
 
 use super::pod::PodFacts;
+use crate::command::Kubectl;
 use crate::context::NamespaceCtx;
 use crate::rules::registry::Rule;
 
@@ -166,7 +167,7 @@ fn finding(
             reason,
         )
         .evidence_all(facts.event_evidence(&["Failed", "BackOff", "InspectFailed"]))
-        .next_step(
+        .next_command(
             "See the pull errors the kubelet recorded",
             facts.describe_cmd(),
         );
@@ -176,12 +177,17 @@ fn finding(
         });
     }
     if cause == PullCause::Auth {
-        b = b.next_step(
+        b = b.next_command(
             "Check the pull secrets the pod and its ServiceAccount use",
-            format!(
-                "kubectl -n {} get pod {} -o jsonpath='{{.spec.imagePullSecrets}}{{\"\\n\"}}{{.spec.serviceAccountName}}'",
-                facts.namespace, facts.name
-            ),
+            Kubectl::new()
+                .namespace(facts.namespace)
+                .args(["get", "pod"])
+                .name(facts.name)
+                .args([
+                    "-o",
+                    "jsonpath={.spec.imagePullSecrets}{\"\\n\"}{.spec.serviceAccountName}",
+                ])
+                .build(),
         );
     }
     b.build()

@@ -7,6 +7,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kpm_model::{Finding, ObjectRef};
 
 use super::pod::PodFacts;
+use crate::command::{Kubectl, Name};
 use crate::context::NamespaceCtx;
 use crate::rules::registry::Rule;
 
@@ -68,8 +69,8 @@ pub fn not_ready(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding
                 ready.unwrap_or("Unknown"),
             )
             .evidence_all(facts.event_evidence(&["Unhealthy"]))
-            .next_step("See the probe failures", facts.describe_cmd())
-            .next_step(
+            .next_command("See the probe failures", facts.describe_cmd())
+            .next_command(
                 "Read the app's log around the failures",
                 facts.logs_cmd(&cs.name, false),
             )
@@ -190,18 +191,34 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
                 "liveness" => "the kubelet keeps killing the container",
                 _ => "the container never passes startup",
             };
-            let mut b = facts.finding(ctx, Rule::ProbePortMismatch, format!("the {kind} probe of container {} targets {problem}, so {effect}", c.name))
+            let mut b = facts
+                .finding(
+                    ctx,
+                    Rule::ProbePortMismatch,
+                    format!(
+                        "the {kind} probe of container {} targets {problem}, so {effect}",
+                        c.name
+                    ),
+                )
                 .field(
                     &facts.object,
                     format!("spec.containers[{}].{kind}Probe", c.name),
                     probe_target(Some(probe)),
                 )
-                .next_step(
+                .next_command(
                     "Compare the probe with the declared ports",
-                    format!(
-                        "kubectl -n {} get pod {} -o jsonpath='{{.spec.containers[?(@.name==\"{}\")].ports}}'",
-                        facts.namespace, facts.name, c.name
-                    ),
+                    Kubectl::new()
+                        .namespace(facts.namespace)
+                        .args(["get", "pod"])
+                        .name(facts.name)
+                        .args(["-o"])
+                        .with(
+                            "jsonpath={.spec.containers[?(@.name==\"",
+                            Name::Label,
+                            &c.name,
+                            "\")].ports}",
+                        )
+                        .build(),
                 );
             if failures > 0 {
                 b = b.evidence_all(facts.event_evidence(&["Unhealthy"]));
@@ -257,12 +274,14 @@ pub fn image_tag_mutable(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option
                 list.join(", ")
             ))
             .related(facts.object.clone())
-            .next_step(
+            .next_command(
                 "See which image digests actually run",
-                format!(
-                "kubectl -n {} get pod {} -o jsonpath='{{.status.containerStatuses[*].imageID}}'",
-                facts.namespace, facts.name
-            ),
+                Kubectl::new()
+                    .namespace(facts.namespace)
+                    .args(["get", "pod"])
+                    .name(facts.name)
+                    .args(["-o", "jsonpath={.status.containerStatuses[*].imageID}"])
+                    .build(),
             )
             .build(),
     )

@@ -12,6 +12,7 @@ use kpm_semantics::quantity::Quantity;
 use kpm_semantics::resources::pod_requests_and_limits;
 
 use super::pod::PodFacts;
+use crate::command::Kubectl;
 use crate::context::{NamespaceCtx, NodeFree};
 use crate::rules::registry::Rule;
 
@@ -157,10 +158,10 @@ pub fn unschedulable(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Fin
     let mut b = facts
         .finding(ctx, Rule::PodUnschedulable, cause)
         .evidence_all(facts.event_evidence(&["FailedScheduling"]))
-        .next_step("See the scheduler's reasons", facts.describe_cmd())
-        .next_step(
+        .next_command("See the scheduler's reasons", facts.describe_cmd())
+        .next_command(
             "Compare requests with what the nodes have left",
-            "kubectl describe nodes".to_string(),
+            Kubectl::new().args(["describe", "nodes"]).build(),
         );
     if facts.events_with(&["FailedScheduling"]).is_empty() {
         b = b.field(

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use kpm_model::{Evidence, Finding, Incident, Report, Severity};
 use serde::Serialize;
 
-use super::format::{age, clip, timestamp};
+use super::format::{age, clip, clip_opt, clip_ref, timestamp};
 use super::{Capped, Limits};
 
 /// Finding id → position in `report.findings`, built once so resolving
@@ -169,9 +169,9 @@ fn evidence_view(e: &Evidence, limits: &Limits, now: &DateTime<Utc>) -> Evidence
             let (first_seen, _) = time_fields(first_seen.as_ref(), now);
             let (last_seen, last_seen_age) = time_fields(last_seen.as_ref(), now);
             EvidenceView::Event {
-                object: object.to_string(),
+                object: clip_ref(object, limits.name),
                 warning: event_type == "Warning",
-                event_type: event_type.clone(),
+                event_type: clip(event_type, limits.name),
                 reason: clip(reason, limits.short_text),
                 message: clip(message, limits.text),
                 count: *count,
@@ -203,7 +203,7 @@ fn evidence_view(e: &Evidence, limits: &Limits, now: &DateTime<Utc>) -> Evidence
                 .collect::<Vec<_>>()
                 .join("\n");
             EvidenceView::Log {
-                file: file.clone(),
+                file: clip(file, limits.name),
                 lines: shown,
                 lines_hidden: skip,
                 text,
@@ -214,7 +214,7 @@ fn evidence_view(e: &Evidence, limits: &Limits, now: &DateTime<Utc>) -> Evidence
             path,
             value,
         } => EvidenceView::Field {
-            object: object.to_string(),
+            object: clip_ref(object, limits.name),
             path: clip(path, limits.short_text),
             value: clip(value, limits.text),
         },
@@ -247,13 +247,13 @@ pub fn finding_view(
 ) -> FindingView {
     FindingView {
         anchor,
-        id: f.id.clone(),
-        rule: f.rule.clone(),
+        id: clip(&f.id, limits.name),
+        rule: clip(&f.rule, limits.name),
         layer: f.layer.as_str().to_string(),
         severity: f.severity.as_str().to_string(),
-        object: f.object.to_string(),
-        namespace: f.object.namespace.clone().unwrap_or_default(),
-        application: f.application.clone().unwrap_or_default(),
+        object: clip_ref(&f.object, limits.name),
+        namespace: clip_opt(f.object.namespace.as_deref(), limits.name),
+        application: clip_opt(f.application.as_deref(), limits.name),
         symptom: clip(&f.symptom, limits.short_text),
         cause: clip(&f.cause, limits.text),
         evidence: Capped::take(&f.evidence, evidence_cap, |e| evidence_view(e, limits, now)),
@@ -261,14 +261,14 @@ pub fn finding_view(
             description: clip(&s.description, limits.short_text),
             command: clip(&s.command, limits.text),
         }),
-        related: Capped::take(&f.related, limits.related, |r| r.to_string()),
+        related: Capped::take(&f.related, limits.related, |r| clip_ref(r, limits.name)),
         caused_by: f
             .caused_by
             .iter()
             .take(limits.related)
             .map(|id| FindingLink {
                 anchor: index.get(id).map(|(_, a)| a).unwrap_or_default(),
-                id: id.clone(),
+                id: clip(id, limits.name),
             })
             .collect(),
     }
@@ -306,7 +306,7 @@ pub fn incident_view(
         anchor: format!("i-{pos}"),
         severity: inc.severity.as_str().to_string(),
         title: clip(&inc.title, limits.short_text),
-        namespace: root.object.namespace.clone().unwrap_or_default(),
+        namespace: clip_opt(root.object.namespace.as_deref(), limits.name),
         root: finding_view(root, root_anchor, index, limits, limits.evidence, now),
         findings_total: 1 + known + alike,
         consequences,

@@ -5,6 +5,7 @@
 //! keeps rendering cheap on very large reports.
 
 use chrono::{DateTime, Utc};
+use kpm_model::ObjectRef;
 
 /// `2026-11-26 04:12:03 UTC`: unambiguous in a ticket read in any time zone.
 pub fn timestamp(t: &DateTime<Utc>) -> String {
@@ -80,17 +81,39 @@ pub fn millis(m: u64) -> String {
     format!("{m}m")
 }
 
-/// Cuts `s` to at most `max` characters on a char boundary, saying how much
-/// was dropped: a single multi-megabyte log line or annotation must not blow
-/// up the page.
+/// Cuts `s` to at most `max` bytes on a char boundary, saying how much was
+/// dropped (`… [N more bytes not shown]`): a single multi-megabyte log line,
+/// annotation or name must not blow up the page. Only the kept part is
+/// copied, so clipping a 100 MB string costs no more than a short one.
 pub fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        None => s.to_string(),
-        Some((cut, _)) => {
-            let dropped = s.len() - cut;
-            format!("{}… [{} more bytes not shown]", &s[..cut], dropped)
-        }
+    if s.len() <= max {
+        return s.to_string();
     }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let kept = s.get(..cut).unwrap_or("");
+    format!("{kept}… [{} more bytes not shown]", s.len() - cut)
+}
+
+/// `Kind/namespace/name` with each part clipped to `max` bytes, built without
+/// copying an over-long name first.
+pub fn clip_ref(o: &ObjectRef, max: usize) -> String {
+    match &o.namespace {
+        Some(ns) => format!(
+            "{}/{}/{}",
+            clip(&o.kind, max),
+            clip(ns, max),
+            clip(&o.name, max)
+        ),
+        None => format!("{}/{}", clip(&o.kind, max), clip(&o.name, max)),
+    }
+}
+
+/// An optional string clipped, empty when absent.
+pub fn clip_opt(s: Option<&str>, max: usize) -> String {
+    s.map(|s| clip(s, max)).unwrap_or_default()
 }
 
 /// Width of a bar in percent, clamped so an over-committed limit (250 %)
@@ -131,7 +154,15 @@ mod tests {
     #[test]
     fn clip_respects_char_boundaries() {
         assert_eq!(clip("héllo", 10), "héllo");
-        assert_eq!(clip("héllo", 2), "hé… [3 more bytes not shown]");
+        // `é` is two bytes: a cut inside it backs off to its start.
+        assert_eq!(clip("héllo", 2), "h… [5 more bytes not shown]");
+        assert_eq!(clip("héllo", 3), "hé… [3 more bytes not shown]");
+        let long = "x".repeat(100_000);
+        let o = ObjectRef::namespaced("Pod", "shop", &long);
+        assert_eq!(
+            clip_ref(&o, 4),
+            "Pod/shop/xxxx… [99996 more bytes not shown]"
+        );
         assert_eq!(bar_width(250), 100);
     }
 }

@@ -18,7 +18,8 @@ use serde::Serialize;
 use findings::{
     finding_view, incident_view, orphan_findings, rank, FindingIndex, FindingView, IncidentView,
 };
-use format::{clip, human_duration, timestamp};
+pub(crate) use format::clip;
+use format::{clip_opt, human_duration, timestamp};
 use sections::{app_view, nodes, timeline, top_pods, AppView, NodeView, PodRow, TimelineRow};
 
 /// A list cut to a limit, remembering how many items were dropped.
@@ -69,8 +70,12 @@ pub struct Limits {
     pub failed_steps: usize,
     pub damage: usize,
     pub namespaces: usize,
-    /// Longest free text (cause, event message, field value).
+    /// Longest free text in bytes (cause, event message, field value).
     pub text: usize,
+    /// Longest name in bytes (object names, namespaces, keys, labels, ids,
+    /// file paths): no Kubernetes name is longer than 253 bytes, so only a
+    /// hostile or broken bundle reaches it.
+    pub name: usize,
     /// Longest one-liner (symptom, reason, summary).
     pub short_text: usize,
 }
@@ -102,6 +107,7 @@ impl Limits {
             namespaces: 200,
             text: 2000,
             short_text: 300,
+            name: NAME_CAP,
         }
     }
 
@@ -131,6 +137,7 @@ impl Limits {
             namespaces: 0,
             text: 1000,
             short_text: 200,
+            name: NAME_CAP,
         }
     }
 }
@@ -253,26 +260,22 @@ pub struct View {
     pub findings_hidden: usize,
 }
 
-fn meta(report: &Report) -> Meta {
+/// Default cap in bytes on one name, label or id in HTML and Markdown.
+pub const NAME_CAP: usize = 1024;
+
+fn meta(report: &Report, limits: &Limits) -> Meta {
+    let n = limits.name;
     let b = &report.bundle;
     let scope = if b.all_namespaces {
         format!("all namespaces ({})", b.namespaces.len())
     } else {
         match b.namespaces.len() {
             0 => "no namespaces".to_string(),
-            n if n <= 6 => format!("namespaces: {}", b.namespaces.join(", ")),
-            n => format!(
-                "{n} namespaces: {}, …",
-                b.namespaces
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            k if k <= 6 => format!("namespaces: {}", join_clipped(&b.namespaces, k, n)),
+            k => format!("{k} namespaces: {}, …", join_clipped(&b.namespaces, 5, n)),
         }
     };
-    let cluster = b.cluster.clone().unwrap_or_default();
+    let cluster = clip_opt(b.cluster.as_deref(), n);
     Meta {
         title: if cluster.is_empty() {
             "kpm incident report".to_string()
@@ -280,8 +283,8 @@ fn meta(report: &Report) -> Meta {
             format!("kpm incident report: {cluster}")
         },
         cluster,
-        context: b.context.clone().unwrap_or_default(),
-        server_version: b.server_version.clone().unwrap_or_default(),
+        context: clip_opt(b.context.as_deref(), n),
+        server_version: clip_opt(b.server_version.as_deref(), n),
         started_at: timestamp(&b.started_at),
         collected_at: timestamp(&b.collected_at),
         duration: human_duration(
@@ -291,11 +294,11 @@ fn meta(report: &Report) -> Meta {
                 .max(0),
         ),
         scope,
-        bundle_path: b.path.clone(),
-        sha256: b.sha256.clone().unwrap_or_default(),
+        bundle_path: clip(&b.path, n),
+        sha256: clip_opt(b.sha256.as_deref(), n),
         format_version: b.format_version,
-        collected_by: b.collected_by.clone(),
-        kpm_version: report.kpm_version.clone(),
+        collected_by: clip(&b.collected_by, n),
+        kpm_version: clip(&report.kpm_version, n),
         schema_version: report.schema_version,
         partial: b.partial,
     }
@@ -349,8 +352,8 @@ fn verdict(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Verdic
             } else {
                 String::new()
             },
-            key: a.key.clone(),
-            namespace: a.namespace.clone(),
+            key: clip(&a.key, limits.name),
+            namespace: clip(&a.namespace, limits.name),
             severity: a
                 .severity
                 .map(|s| s.as_str().to_string())
@@ -378,6 +381,16 @@ fn verdict(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Verdic
         nodes: s.nodes,
         rows,
     }
+}
+
+/// The first `k` of `items`, each clipped to `max` bytes, joined by `, `.
+fn join_clipped(items: &[String], k: usize, max: usize) -> String {
+    items
+        .iter()
+        .take(k)
+        .map(|s| clip(s, max))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Builds the view of `report` under `limits`.
@@ -422,7 +435,7 @@ pub fn build(report: &Report, limits: &Limits) -> View {
         report.applications.iter().enumerate().collect();
     let c = &report.collection;
     View {
-        meta: meta(report),
+        meta: meta(report, limits),
         verdict: verdict(report, &index, limits),
         applications: Capped::take(&apps, limits.applications, |(i, a)| {
             app_view(a, *i, &index, limits)
@@ -435,16 +448,16 @@ pub fn build(report: &Report, limits: &Limits) -> View {
         top_pods: top_pods(&report.top_pods, limits),
         coverage: Capped::take(&report.coverage, limits.coverage, |g| GapView {
             check: clip(&g.check, limits.short_text),
-            namespace: g.namespace.clone().unwrap_or_default(),
+            namespace: clip_opt(g.namespace.as_deref(), limits.name),
             reason: clip(&g.reason, limits.text),
         }),
         collection: CollectionView {
             steps_total: c.steps_total,
             failed: Capped::take(&c.failed_steps, limits.failed_steps, |s| StepFailView {
-                what: s.what.clone(),
-                namespace: s.namespace.clone().unwrap_or_default(),
-                object: s.object.clone().unwrap_or_default(),
-                outcome: s.outcome.clone(),
+                what: clip(&s.what, limits.name),
+                namespace: clip_opt(s.namespace.as_deref(), limits.name),
+                object: clip_opt(s.object.as_deref(), limits.name),
+                outcome: clip(&s.outcome, limits.name),
                 message: s
                     .message
                     .as_deref()
@@ -455,15 +468,16 @@ pub fn build(report: &Report, limits: &Limits) -> View {
             redaction: c
                 .redaction
                 .iter()
+                .take(limits.coverage)
                 .map(|(rule, count)| RedactionView {
-                    rule: rule.clone(),
+                    rule: clip(rule, limits.name),
                     count: *count,
                 })
                 .collect(),
             redaction_total: c.redaction.values().sum(),
         },
         damage: Capped::take(&report.damage, limits.damage, |d| DamageView {
-            file: d.file.clone(),
+            file: clip(&d.file, limits.name),
             problem: clip(&d.problem, limits.text),
         }),
         namespaces: report
@@ -471,7 +485,7 @@ pub fn build(report: &Report, limits: &Limits) -> View {
             .namespaces
             .iter()
             .take(limits.namespaces)
-            .cloned()
+            .map(|ns| clip(ns, limits.name))
             .collect(),
     }
 }

@@ -8,7 +8,7 @@ use kpm_model::{
 use serde::Serialize;
 
 use super::findings::FindingIndex;
-use super::format::{age, bar_width, bytes, clip, millis, timestamp};
+use super::format::{age, bar_width, bytes, clip, clip_opt, clip_ref, millis, timestamp};
 use super::{Capped, Limits};
 
 /// A root cause named under an application's chain.
@@ -88,7 +88,9 @@ fn link_view(l: &ChainLink, app: &Application, limits: &Limits) -> LinkView {
         state: state.to_string(),
         state_label: state_label.to_string(),
         summary: clip(&l.summary, limits.short_text),
-        objects: Capped::take(&l.objects, limits.objects_per_link, |o| o.name.clone()),
+        objects: Capped::take(&l.objects, limits.objects_per_link, |o| {
+            clip(&o.name, limits.name)
+        }),
         findings: l.findings.len(),
         first_broken: first_broken == Some(l.layer) && l.state == LinkState::Broken,
         has_root_cause: l.findings.iter().any(|f| app.root_causes.contains(f)),
@@ -99,13 +101,13 @@ fn link_view(l: &ChainLink, app: &Application, limits: &Limits) -> LinkView {
 pub fn app_view(a: &Application, pos: usize, index: &FindingIndex<'_>, limits: &Limits) -> AppView {
     AppView {
         anchor: format!("a-{pos}"),
-        key: a.key.clone(),
-        namespace: a.namespace.clone(),
-        name: a.name.clone(),
+        key: clip(&a.key, limits.name),
+        namespace: clip(&a.namespace, limits.name),
+        name: clip(&a.name, limits.name),
         workload: a
             .workload
             .as_ref()
-            .map(|w| w.to_string())
+            .map(|w| clip_ref(w, limits.name))
             .unwrap_or_default(),
         severity: a
             .severity
@@ -123,9 +125,9 @@ pub fn app_view(a: &Application, pos: usize, index: &FindingIndex<'_>, limits: &
                 .filter_map(|id| index.get(id))
                 .map(|(f, anchor)| RootRef {
                     anchor,
-                    rule: f.rule.clone(),
+                    rule: clip(&f.rule, limits.name),
                     severity: f.severity.as_str().to_string(),
-                    object: f.object.to_string(),
+                    object: clip_ref(&f.object, limits.name),
                     cause: clip(&f.cause, limits.short_text),
                 })
                 .collect();
@@ -163,15 +165,18 @@ pub fn timeline(
         .map(|e| TimelineRow {
             time: timestamp(&e.time),
             age: age(&e.time, now),
-            source: e.source.clone(),
-            object: e.object.as_ref().map(|o| o.to_string()).unwrap_or_default(),
-            namespace: e
+            source: clip(&e.source, limits.name),
+            object: e
                 .object
                 .as_ref()
-                .and_then(|o| o.namespace.clone())
+                .map(|o| clip_ref(o, limits.name))
                 .unwrap_or_default(),
+            namespace: clip_opt(
+                e.object.as_ref().and_then(|o| o.namespace.as_deref()),
+                limits.name,
+            ),
             warning: e.event_type == "Warning",
-            event_type: e.event_type.clone(),
+            event_type: clip(&e.event_type, limits.name),
             reason: clip(&e.reason, limits.short_text),
             message: clip(&e.message, limits.timeline_text),
             count: e.count,
@@ -241,7 +246,7 @@ pub fn nodes(report: &Report, limits: &Limits) -> Capped<NodeView> {
         .iter()
         .take(limits.nodes)
         .map(|n| NodeView {
-            name: n.name.clone(),
+            name: clip(&n.name, limits.name),
             ready: n.status.split(',').next() == Some("Ready"),
             attention: node_needs_attention(n),
             status: clip(&n.status, limits.short_text),
@@ -255,16 +260,17 @@ pub fn nodes(report: &Report, limits: &Limits) -> Capped<NodeView> {
             bars: n
                 .allocation
                 .iter()
+                .take(limits.related)
                 .map(|a| BarView {
-                    resource: a.resource.clone(),
-                    allocatable: a.allocatable.clone(),
-                    requests: a.requests.clone(),
+                    resource: clip(&a.resource, limits.name),
+                    allocatable: clip(&a.allocatable, limits.name),
+                    requests: clip(&a.requests, limits.name),
                     requests_percent: a.requests_percent,
                     requests_width: bar_width(a.requests_percent),
-                    limits: a.limits.clone(),
+                    limits: clip(&a.limits, limits.name),
                     limits_percent: a.limits_percent,
                     limits_width: bar_width(a.limits_percent),
-                    usage: a.usage.clone().unwrap_or_default(),
+                    usage: clip_opt(a.usage.as_deref(), limits.name),
                     usage_percent: a.usage_percent,
                     usage_width: a.usage_percent.map(bar_width).unwrap_or(0),
                     hot: a.requests_percent >= 90,
@@ -300,9 +306,9 @@ pub fn top_pods(pods: &[PodUsage], limits: &Limits) -> Capped<PodRow> {
             .filter(|l| *l > 0)
             .map(|l| p.memory_bytes.saturating_mul(100) / l);
         PodRow {
-            pod: p.pod.to_string(),
-            namespace: p.pod.namespace.clone().unwrap_or_default(),
-            name: p.pod.name.clone(),
+            pod: clip_ref(&p.pod, limits.name),
+            namespace: clip_opt(p.pod.namespace.as_deref(), limits.name),
+            name: clip(&p.pod.name, limits.name),
             cpu: millis(p.cpu_millis),
             memory: bytes(p.memory_bytes),
             memory_limit: p.memory_limit_bytes.map(bytes).unwrap_or_default(),

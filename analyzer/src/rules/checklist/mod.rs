@@ -17,6 +17,7 @@ mod tests;
 
 use kpm_model::{Evidence, Finding, LogLine, ObjectRef, Severity};
 
+use crate::command::{is_dns1123_label, is_dns1123_subdomain, Kubectl, Name};
 use crate::context::{pod_ref, ClusterCtx, InfraPod, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
@@ -143,22 +144,57 @@ fn dns_finding(
         ))
         .evidence_all(log_evidence(files));
     if let Some((_, svc)) = &missing_svc {
-        f = f.related(ctx.object("Service", svc)).next_step(
+        f = f.related(ctx.object("Service", svc)).next_command(
             "List the Services of the namespace",
-            format!("kubectl -n {ns} get services"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "services"])
+                .build(),
         );
     }
+    // The host comes from a log line: it goes in the description (escaped
+    // prose), never in the command, which resolves a name kpm chose.
     let host = hosts
         .first()
-        .cloned()
-        .unwrap_or_else(|| "kubernetes.default".to_string());
-    f.next_step(
-        "Resolve the name from inside the cluster",
-        format!("kubectl -n {ns} run dnscheck --rm -it --restart=Never --image=busybox:1.36 -- nslookup {host}"),
+        .map(String::as_str)
+        .unwrap_or("kubernetes.default");
+    f.next_command(
+        format!("Check that DNS answers from inside the cluster, then try {host} the same way"),
+        Kubectl::new()
+            .namespace(ns)
+            .args([
+                "run",
+                "dnscheck",
+                "--rm",
+                "-it",
+                "--restart=Never",
+                "--image=busybox:1.36",
+            ])
+            .args(["--", "nslookup", "kubernetes.default"])
+            .build(),
     )
-    .next_step("Check CoreDNS", "kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide")
+    .next_command(
+        "Check CoreDNS",
+        Kubectl::new()
+            .namespace("kube-system")
+            .args(["get", "pods", "-l", "k8s-app=kube-dns", "-o", "wide"])
+            .build(),
+    )
     .build()
 }
+
+/// The verbs an RBAC rule can name; a verb from a log line is used only as
+/// one of these constants.
+const RBAC_VERBS: [&str; 8] = [
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+];
 
 fn rbac_finding(
     ctx: &NamespaceCtx<'_>,
@@ -197,52 +233,65 @@ fn rbac_finding(
         .evidence_all(log_evidence(files))
         .field(&pod_ref(pod), "spec.serviceAccountName", sa.clone())
         .related(ctx.object("ServiceAccount", &sa));
-    let as_user = &first.user;
-    let ns_flag = first
-        .namespace
-        .as_deref()
-        .map(|n| format!(" -n {n}"))
-        .unwrap_or_default();
+    // The identity comes from the pod spec and the verb from a fixed list:
+    // only names checked against their grammar come from the log line.
+    let as_user = format!("system:serviceaccount:{ns}:{sa}");
+    let sa_ref = format!("{ns}:{sa}");
+    let verb = RBAC_VERBS.iter().copied().find(|v| *v == first.verb);
     let resource = if first.group.is_empty() {
         first.resource.clone()
     } else {
         format!("{}.{}", first.resource, first.group)
     };
-    f = f.next_step(
+    let role = format!("{}-{}", first.resource.replace(['.', '/'], "-"), first.verb);
+    let scoped = |k: Kubectl| match &first.namespace {
+        Some(n) => k.namespace(n),
+        None => k,
+    };
+    let identity_ok = is_dns1123_label(ns) && is_dns1123_subdomain(&sa);
+    let (Some(verb), true) = (verb, identity_ok) else {
+        return Some(f.build());
+    };
+    f = f.next_command(
         "Confirm the permission is missing",
-        format!(
-            "kubectl auth can-i {} {resource} --as={as_user}{ns_flag}",
-            first.verb
-        ),
+        scoped(Kubectl::new())
+            .args(["auth", "can-i", verb])
+            .value(Name::Resource, &resource)
+            .with("--as=", Name::User, &as_user, "")
+            .build(),
     );
-    let sa_ref = as_user
-        .strip_prefix("system:serviceaccount:")
-        .unwrap_or(as_user);
-    let role = format!("{}-{}", first.resource.replace('.', "-"), first.verb);
-    match &first.namespace {
-        Some(target_ns) => {
-            f = f
-                .next_step(
-                    "Grant it with a Role",
-                    format!("kubectl -n {target_ns} create role {role} --verb={} --resource={resource}", first.verb),
-                )
-                .next_step(
-                    "Bind the Role to the ServiceAccount",
-                    format!("kubectl -n {target_ns} create rolebinding {role} --role={role} --serviceaccount={sa_ref}"),
-                );
-        }
-        None => {
-            f = f
-                .next_step(
-                    "Grant it with a ClusterRole",
-                    format!("kubectl create clusterrole {role} --verb={} --resource={resource}", first.verb),
-                )
-                .next_step(
-                    "Bind the ClusterRole to the ServiceAccount",
-                    format!("kubectl create clusterrolebinding {ns}-{role} --clusterrole={role} --serviceaccount={sa_ref}"),
-                );
-        }
-    }
+    let (kind, binding) = match &first.namespace {
+        Some(_) => ("role", "rolebinding"),
+        None => ("clusterrole", "clusterrolebinding"),
+    };
+    let binding_name = match &first.namespace {
+        Some(_) => role.clone(),
+        None => format!("{ns}-{role}"),
+    };
+    let what = if first.namespace.is_some() {
+        "Role"
+    } else {
+        "ClusterRole"
+    };
+    f = f
+        .next_command(
+            format!("Grant it with a {what}"),
+            scoped(Kubectl::new())
+                .args(["create", kind])
+                .name(&role)
+                .args([format!("--verb={verb}").as_str()])
+                .with("--resource=", Name::Resource, &resource, "")
+                .build(),
+        )
+        .next_command(
+            format!("Bind the {what} to the ServiceAccount"),
+            scoped(Kubectl::new())
+                .args(["create", binding])
+                .name(&binding_name)
+                .with(&format!("--{kind}="), Name::Subdomain, &role, "")
+                .with("--serviceaccount=", Name::User, &sa_ref, "")
+                .build(),
+        );
     Some(f.build())
 }
 
@@ -277,7 +326,13 @@ pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
             .finding(Rule::DnsUnhealthy, svc)
             .symptom("No CoreDNS pod in kube-system")
             .cause("No CoreDNS / kube-dns pod (k8s-app=kube-dns) exists in kube-system, so no pod in the cluster can resolve Service names.")
-            .next_step("Look for the DNS Deployment", "kubectl -n kube-system get deployments,pods -l k8s-app=kube-dns")
+            .next_command(
+                "Look for the DNS Deployment",
+                Kubectl::new()
+                    .namespace("kube-system")
+                    .args(["get", "deployments,pods", "-l", "k8s-app=kube-dns"])
+                    .build(),
+            )
             .build()];
     }
     let object = dns_deployment(pods);
@@ -327,13 +382,21 @@ pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
         .map(|p| p.object.name.clone())
         .unwrap_or_default();
     vec![f
-        .next_step(
+        .next_command(
             "See why CoreDNS is not ready",
-            format!("kubectl -n kube-system describe pod {first}"),
+            Kubectl::new()
+                .namespace("kube-system")
+                .args(["describe", "pod"])
+                .name(&first)
+                .build(),
         )
-        .next_step(
+        .next_command(
             "Read its log",
-            format!("kubectl -n kube-system logs {first}"),
+            Kubectl::new()
+                .namespace("kube-system")
+                .args(["logs"])
+                .name(&first)
+                .build(),
         )
         .build()]
 }

@@ -123,7 +123,7 @@ fn forbidden_in_logs_gives_can_i_and_role_commands() {
     let cmds: Vec<&str> = f.next_steps.iter().map(|s| s.command.as_str()).collect();
     assert!(
         cmds.contains(
-            &"kubectl auth can-i list pods --as=system:serviceaccount:shop:default -n shop"
+            &"kubectl -n shop auth can-i list pods --as=system:serviceaccount:shop:default"
         ),
         "{cmds:?}"
     );

@@ -22,6 +22,7 @@ use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kpm_model::{Finding, ObjectRef};
 
+use crate::command::Kubectl;
 use crate::context::{pod_ref, to_chrono, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
@@ -361,33 +362,39 @@ fn check(
     }
     for (w, _) in &stale {
         if matches!(w.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet") {
-            f = f.next_step(
+            f = f.next_command(
                 format!(
                     "Restart {} {} to pick up the new {}",
                     w.kind,
                     w.name,
                     kind.kind()
                 ),
-                format!(
-                    "kubectl rollout restart {}/{} -n {ns}",
-                    w.kind.to_lowercase(),
-                    w.name
-                ),
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["rollout", "restart"])
+                    .kind_name(&w.kind, &w.name)
+                    .build(),
             );
         } else if w.kind == "Pod" {
-            f = f.next_step(
+            f = f.next_command(
                 format!("Recreate pod {} to pick up the new {}", w.name, kind.kind()),
-                format!("kubectl -n {ns} delete pod {}", w.name),
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["delete", "pod"])
+                    .name(&w.name)
+                    .build(),
             );
         }
     }
     Some(
-        f.next_step(
+        f.next_command(
             format!("See the {}'s write history", kind.kind()),
-            format!(
-                "kubectl -n {ns} get {} {name} --show-managed-fields -o yaml",
-                kind.kind().to_lowercase()
-            ),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", kind.kind().to_lowercase().as_str()])
+                .name(name)
+                .args(["--show-managed-fields", "-o", "yaml"])
+                .build(),
         )
         .build(),
     )

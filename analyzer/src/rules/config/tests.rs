@@ -129,7 +129,7 @@ fn configmap_changed_after_pods_started_is_stale() {
     assert!(f
         .next_steps
         .iter()
-        .any(|s| s.command == "kubectl rollout restart deployment/web -n shop"));
+        .any(|s| s.command == "kubectl -n shop rollout restart deployment/web"));
     assert_eq!(
         f.related,
         vec![ObjectRef::namespaced("Deployment", "shop", "web")]

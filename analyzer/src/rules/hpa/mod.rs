@@ -23,6 +23,7 @@ use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kpm_model::{Evidence, Finding, ObjectRef};
 
+use crate::command::{Kubectl, Name};
 use crate::context::NamespaceCtx;
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
@@ -194,7 +195,11 @@ fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> 
     };
     let target = &spec.scale_target_ref;
     let target_ref = ctx.object(&target.kind, &target.name);
-    let describe = format!("kubectl -n {ns} describe hpa {name}");
+    let describe = Kubectl::new()
+        .namespace(ns)
+        .args(["describe", "hpa"])
+        .name(name)
+        .build();
     let events = ctx.events_for("HorizontalPodAutoscaler", name);
     let mut out = Vec::new();
 
@@ -220,11 +225,15 @@ fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> 
                     .map(|e| e.to_evidence()),
             );
             out.push(
-                f.next_step(
+                f.next_command(
                     format!("List the {plural} that exist"),
-                    format!("kubectl -n {ns} get {plural}"),
+                    Kubectl::new()
+                        .namespace(ns)
+                        .args(["get"])
+                        .value(Name::Kind, &plural)
+                        .build(),
                 )
-                .next_step("See the HPA's conditions", describe)
+                .next_command("See the HPA's conditions", describe)
                 .build(),
             );
             return out;
@@ -270,17 +279,18 @@ fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> 
             f = f.evidence(condition_evidence(&hpa_ref, c));
         }
         out.push(
-            f.next_step(
+            f.next_command(
                 "Add the request to the workload's containers",
-                format!(
-                    "kubectl -n {ns} set resources {}/{} -c {} --requests={}=100m",
-                    target.kind.to_lowercase(),
-                    target.name,
-                    first.container,
-                    first.resource
-                ),
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["set", "resources"])
+                    .kind_name(&target.kind, &target.name)
+                    .args(["-c"])
+                    .value(Name::Label, &first.container)
+                    .with("--requests=", Name::Label, &first.resource, "=100m")
+                    .build(),
             )
-            .next_step("See the HPA's conditions", describe.clone())
+            .next_command("See the HPA's conditions", describe.clone())
             .build(),
         );
     } else if let Some(f) = metrics_unavailable(ctx, hpa, &hpa_ref, &events) {
@@ -306,10 +316,21 @@ fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> 
                 ))
                 .evidence(condition_evidence(&hpa_ref, c))
                 .related(target_ref.clone())
-                .next_step("See the metrics against their targets", describe.clone())
-                .next_step(
+                .next_command("See the metrics against their targets", describe.clone())
+                .next_command(
                     "Raise the ceiling if the nodes have room",
-                    format!("kubectl -n {ns} patch hpa {name} -p '{{\"spec\":{{\"maxReplicas\":{}}}}}'", spec.max_replicas * 2),
+                    Kubectl::new()
+                        .namespace(ns)
+                        .args(["patch", "hpa"])
+                        .name(name)
+                        .args([
+                            "-p",
+                            &format!(
+                                "{{\"spec\":{{\"maxReplicas\":{}}}}}",
+                                spec.max_replicas.saturating_mul(2)
+                            ),
+                        ])
+                        .build(),
                 )
                 .build(),
         );
@@ -333,7 +354,7 @@ fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> 
                         .map(|e| e.to_evidence()),
                 )
                 .related(target_ref)
-                .next_step("See the HPA's conditions and events", describe)
+                .next_command("See the HPA's conditions and events", describe)
                 .build(),
         );
     }
@@ -466,17 +487,26 @@ fn metrics_unavailable(
         f = f.related(p.object.clone());
     }
     Some(
-        f.next_step(
+        f.next_command(
             "Check the metrics API",
-            "kubectl get apiservice v1beta1.metrics.k8s.io",
+            Kubectl::new()
+                .args(["get", "apiservice", "v1beta1.metrics.k8s.io"])
+                .build(),
         )
-        .next_step(
+        .next_command(
             "Check metrics-server",
-            "kubectl -n kube-system get pods -l k8s-app=metrics-server",
+            Kubectl::new()
+                .namespace("kube-system")
+                .args(["get", "pods", "-l", "k8s-app=metrics-server"])
+                .build(),
         )
-        .next_step(
+        .next_command(
             "See the HPA's conditions",
-            format!("kubectl -n {ns} describe hpa {name}"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["describe", "hpa"])
+                .name(name)
+                .build(),
         )
         .build(),
     )

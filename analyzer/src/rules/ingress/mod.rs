@@ -18,6 +18,7 @@
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressServiceBackend};
 use kpm_model::{Finding, ObjectRef};
 
+use crate::command::{Kubectl, Name};
 use crate::context::{IngressController, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::{backends, explain_not_ready, is_external_name, name_list};
@@ -212,13 +213,20 @@ fn check_backends(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Vec<Finding> {
             f = f.related(ctx.object("Service", n));
         }
         out.push(
-            f.next_step(
+            f.next_command(
                 "List the Services that do exist",
-                format!("kubectl -n {ns} get services"),
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["get", "services"])
+                    .build(),
             )
-            .next_step(
+            .next_command(
                 "See the Ingress routes",
-                format!("kubectl -n {ns} describe ingress {name}"),
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["describe", "ingress"])
+                    .name(name)
+                    .build(),
             )
             .build(),
         );
@@ -250,13 +258,22 @@ fn check_backends(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Vec<Finding> {
             .map(|(r, _)| r.backend.name.clone())
             .unwrap_or_default();
         out.push(
-            f.next_step(
+            f.next_command(
                 "See the Service's ports",
-                format!("kubectl -n {ns} get service {first} -o jsonpath='{{.spec.ports}}'"),
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["get", "service"])
+                    .value(Name::Label, &first)
+                    .args(["-o", "jsonpath={.spec.ports}"])
+                    .build(),
             )
-            .next_step(
+            .next_command(
                 "See the Ingress routes",
-                format!("kubectl -n {ns} describe ingress {name}"),
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["describe", "ingress"])
+                    .name(name)
+                    .build(),
             )
             .build(),
         );
@@ -281,9 +298,13 @@ fn check_backends(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Vec<Finding> {
             f = f.field(&ing_ref, format!("{}.name", r.path), r.backend.name.clone());
         }
         for (s, _) in &services {
-            f = f.related(ctx.object("Service", s)).next_step(
+            f = f.related(ctx.object("Service", s)).next_command(
                 "See the Service's endpoints",
-                format!("kubectl -n {ns} get endpointslices -l kubernetes.io/service-name={s}"),
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["get", "endpointslices", "-l"])
+                    .with("kubernetes.io/service-name=", Name::Label, s, "")
+                    .build(),
             );
         }
         out.push(f.build());
@@ -337,13 +358,21 @@ fn check_tls(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
             .related(ctx.object("Secret", s));
     }
     Some(
-        f.next_step(
+        f.next_command(
             "Check whether the Secret exists",
-            format!("kubectl -n {ns} get secret {first}"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "secret"])
+                .name(first)
+                .build(),
         )
-        .next_step(
+        .next_command(
             "If cert-manager issues it, see the Certificate",
-            format!("kubectl -n {ns} describe certificate {first}"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["describe", "certificate"])
+                .name(first)
+                .build(),
         )
         .build(),
     )
@@ -444,19 +473,36 @@ fn check_controller(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
         Some(c) => {
             let pns = c.pod.object.namespace.clone().unwrap_or_default();
             f = f
-                .next_step(
+                .next_command(
                     "See why the controller is down",
-                    format!("kubectl -n {pns} describe pod {}", c.pod.object.name),
+                    Kubectl::new()
+                        .namespace(&pns)
+                        .args(["describe", "pod"])
+                        .name(&c.pod.object.name)
+                        .build(),
                 )
-                .next_step(
+                .next_command(
                     "Read the controller's log",
-                    format!("kubectl -n {pns} logs {} --previous", c.pod.object.name),
+                    Kubectl::new()
+                        .namespace(&pns)
+                        .args(["logs"])
+                        .name(&c.pod.object.name)
+                        .args(["--previous"])
+                        .build(),
                 );
         }
         None => {
-            f = f.next_step(
+            f = f.next_command(
                 "Look for the controller anywhere in the cluster",
-                "kubectl get pods -A -l app.kubernetes.io/component=controller".to_string(),
+                Kubectl::new()
+                    .args([
+                        "get",
+                        "pods",
+                        "-A",
+                        "-l",
+                        "app.kubernetes.io/component=controller",
+                    ])
+                    .build(),
             );
         }
     }

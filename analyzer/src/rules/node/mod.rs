@@ -24,6 +24,7 @@ use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::allocation::NodeAllocationFile;
 use kpm_semantics::quantity::Quantity;
 
+use crate::command::{Kubectl, Name};
 use crate::context::{pod_ref, to_chrono, AutoscalerKind, ClusterCtx, NamespaceCtx};
 use crate::rules::registry::Rule;
 
@@ -64,13 +65,26 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
                     last.count
                 ))
                 .evidence_all(events.iter().map(|e| e.to_evidence()))
-                .next_step(
+                .next_command(
                     "See the scheduling and autoscaler events",
-                    format!("kubectl -n {ns} describe pod {name}"),
+                    Kubectl::new()
+                        .namespace(ns)
+                        .args(["describe", "pod"])
+                        .name(name)
+                        .build(),
                 )
-                .next_step(
+                .next_command(
                     "See the autoscaler's view of node groups",
-                    "kubectl -n kube-system get configmap cluster-autoscaler-status -o yaml",
+                    Kubectl::new()
+                        .namespace("kube-system")
+                        .args([
+                            "get",
+                            "configmap",
+                            "cluster-autoscaler-status",
+                            "-o",
+                            "yaml",
+                        ])
+                        .build(),
                 )
                 .build(),
         );
@@ -203,13 +217,16 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
         }
     }
     Some(
-        f.next_step(
+        f.next_command(
             "See the node's conditions and events",
-            format!("kubectl describe node {name}"),
+            Kubectl::new().args(["describe", "node"]).name(name).build(),
         )
-        .next_step(
+        .next_command(
             "List the pods stranded on it",
-            format!("kubectl get pods -A -o wide --field-selector spec.nodeName={name}"),
+            Kubectl::new()
+                .args(["get", "pods", "-A", "-o", "wide"])
+                .with("--field-selector=spec.nodeName=", Name::Subdomain, name, "")
+                .build(),
         )
         .build(),
     )
@@ -279,13 +296,16 @@ fn pressure(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
         _ => "Find the pods using the most memory on the node",
     };
     Some(
-        f.next_step(
+        f.next_command(
             "See the node's conditions and eviction events",
-            format!("kubectl describe node {name}"),
+            Kubectl::new().args(["describe", "node"]).name(name).build(),
         )
-        .next_step(
+        .next_command(
             hint,
-            format!("kubectl top pods -A --sort-by=memory --field-selector spec.nodeName={name}"),
+            Kubectl::new()
+                .args(["top", "pods", "-A", "--sort-by=memory"])
+                .with("--field-selector=spec.nodeName=", Name::Subdomain, name, "")
+                .build(),
         )
         .build(),
     )
@@ -306,8 +326,8 @@ fn cordoned(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
             ))
             .field(&node_ref, "spec.unschedulable", "true")
             .evidence_all(node_events(ctx, name))
-            .next_step("See who cordoned it and why", format!("kubectl describe node {name}"))
-            .next_step("Uncordon it once maintenance is over", format!("kubectl uncordon {name}"))
+            .next_command("See who cordoned it and why", Kubectl::new().args(["describe", "node"]).name(name).build())
+            .next_command("Uncordon it once maintenance is over", Kubectl::new().args(["uncordon"]).name(name).build())
             .build(),
     )
 }
@@ -433,13 +453,20 @@ fn no_room(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
             });
         }
         out.push(
-            f.next_step(
+            f.next_command(
                 "See the scheduler's message",
-                format!("kubectl -n {ns} describe pod {name}"),
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["describe", "pod"])
+                    .name(name)
+                    .build(),
             )
-            .next_step(
+            .next_command(
                 "See what the closest node has allocated",
-                format!("kubectl describe node {closest}"),
+                Kubectl::new()
+                    .args(["describe", "node"])
+                    .name(closest)
+                    .build(),
             )
             .build(),
         );
@@ -492,9 +519,14 @@ fn autoscaler_logs(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
                     line.trim()
                 ))
                 .evidence_all(evidence)
-                .next_step(
+                .next_command(
                     "Read the autoscaler's log",
-                    format!("kubectl -n {pns} logs {} --tail=200", pod.object.name),
+                    Kubectl::new()
+                        .namespace(&pns)
+                        .args(["logs"])
+                        .name(&pod.object.name)
+                        .args(["--tail=200"])
+                        .build(),
                 )
                 .build(),
         );

@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::quantity::Quantity;
 
+use crate::command::{Kubectl, Name};
 use crate::context::{pod_ref, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
@@ -131,19 +132,34 @@ fn no_limits(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
             );
         }
         let first_container = missing.first().map(|(c, _)| c.as_str()).unwrap_or("app");
-        let target = if owner.kind == "Pod" {
-            format!("pod/{}", owner.name)
+        let target_kind = if owner.kind == "Pod" {
+            "pod"
         } else {
-            format!("{}/{}", owner.kind.to_lowercase(), owner.name)
+            owner.kind.as_str()
         };
         let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
         out.push(
-            f.next_step("See current usage to size the limits", format!("kubectl -n {ns} top pod {pod_name} --containers"))
-                .next_step(
-                    "Set limits on the workload",
-                    format!("kubectl -n {ns} set resources {target} -c {first_container} --limits=cpu=500m,memory=512Mi"),
-                )
-                .build(),
+            f.next_command(
+                "See current usage to size the limits",
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["top", "pod"])
+                    .name(pod_name)
+                    .args(["--containers"])
+                    .build(),
+            )
+            .next_command(
+                "Set limits on the workload",
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["set", "resources"])
+                    .kind_name(target_kind, &owner.name)
+                    .args(["-c"])
+                    .value(Name::Label, first_container)
+                    .args(["--limits=cpu=500m,memory=512Mi"])
+                    .build(),
+            )
+            .build(),
         );
     }
     out
@@ -222,13 +238,22 @@ fn near_memory_limit(ctx: &NamespaceCtx<'_>, pod: &Pod) -> Option<Finding> {
         f = f.related(owner);
     }
     Some(
-        f.next_step(
+        f.next_command(
             "Watch the usage",
-            format!("kubectl -n {ns} top pod {name} --containers"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["top", "pod"])
+                .name(name)
+                .args(["--containers"])
+                .build(),
         )
-        .next_step(
+        .next_command(
             "See restarts and last termination",
-            format!("kubectl -n {ns} describe pod {name}"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["describe", "pod"])
+                .name(name)
+                .build(),
         )
         .build(),
     )

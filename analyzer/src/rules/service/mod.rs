@@ -23,6 +23,7 @@ mod tests;
 use k8s_openapi::api::core::v1::Service;
 use kpm_model::{Evidence, Finding, ObjectRef};
 
+use crate::command::{Kubectl, Name};
 use crate::context::{object_ref, pod_ref, NamespaceCtx};
 use crate::rules::registry::Rule;
 use backends::{
@@ -87,11 +88,15 @@ fn no_pods(
             .field(&svc_ref, "spec.selector", sel.clone())
             .field(&workload, "spec.replicas", replicas.map_or_else(|| "unset".to_string(), |r| r.to_string()))
             .related(workload.clone())
-            .next_step(
+            .next_command(
                 "See why the workload has no pods",
-                format!("kubectl -n {ns} describe {}/{}", workload.kind.to_lowercase(), workload.name),
+                Kubectl::new()
+                    .namespace(ns)
+                    .args(["describe"])
+                    .kind_name(&workload.kind, &workload.name)
+                    .build(),
             )
-            .next_step("Check the Service's endpoints", format!("kubectl -n {ns} get endpoints {name}"))
+            .next_command("Check the Service's endpoints", Kubectl::new().namespace(ns).args(["get", "endpoints"]).value(Name::Label, name).build())
             .build();
     }
     let mut b = ctx
@@ -100,13 +105,22 @@ fn no_pods(
             "Service {name} has no endpoints (selector {sel} matches no pod)"
         ))
         .field(&svc_ref, "spec.selector", sel.clone())
-        .next_step(
+        .next_command(
             "Compare the selector with the pods' labels",
-            format!("kubectl -n {ns} get pods -l {sel} --show-labels"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "pods", "-l"])
+                .value(Name::Selector, &sel)
+                .args(["--show-labels"])
+                .build(),
         )
-        .next_step(
+        .next_command(
             "Confirm the Service has no endpoints",
-            format!("kubectl -n {ns} get endpoints {name}"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "endpoints"])
+                .value(Name::Label, name)
+                .build(),
         );
     let cause = match closest_pods(ctx, selector) {
         Some(closest) => {
@@ -213,9 +227,13 @@ fn no_ready_endpoints(ctx: &NamespaceCtx<'_>, svc: &Service, b: &Backends<'_>) -
     let mut f = ctx
         .finding(Rule::ServiceNoReadyEndpoints, svc_ref.clone())
         .field(&ctx.object("Endpoints", name), "addresses", published)
-        .next_step(
+        .next_command(
             "See the endpoints",
-            format!("kubectl -n {ns} get endpointslices -l kubernetes.io/service-name={name}"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "endpointslices", "-l"])
+                .with("kubernetes.io/service-name=", Name::Label, name, "")
+                .build(),
         );
     let Some(selector) = b.selector else {
         // Manual endpoints: nothing to explain from pods.
@@ -229,7 +247,7 @@ fn no_ready_endpoints(ctx: &NamespaceCtx<'_>, svc: &Service, b: &Backends<'_>) -
                 .cause(format!(
                     "Service {name} has no selector and its manually managed Endpoints list no ready address."
                 ))
-                .next_step("Inspect the Endpoints", format!("kubectl -n {ns} get endpoints {name} -o yaml"))
+                .next_command("Inspect the Endpoints", Kubectl::new().namespace(ns).args(["get", "endpoints"]).value(Name::Label, name).args(["-o", "yaml"]).build())
                 .build(),
         );
     };
@@ -249,14 +267,23 @@ fn no_ready_endpoints(ctx: &NamespaceCtx<'_>, svc: &Service, b: &Backends<'_>) -
         f = f.related(pod_ref(pod));
     }
     if let Some(first) = b.selected.first().and_then(|p| p.metadata.name.as_deref()) {
-        f = f.next_step(
+        f = f.next_command(
             "See why the pod is not ready",
-            format!("kubectl -n {ns} describe pod {first}"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["describe", "pod"])
+                .name(first)
+                .build(),
         );
     }
-    f = f.next_step(
+    f = f.next_command(
         "List the selected pods",
-        format!("kubectl -n {ns} get pods -l {sel} -o wide"),
+        Kubectl::new()
+            .namespace(ns)
+            .args(["get", "pods", "-l"])
+            .value(Name::Selector, &sel)
+            .args(["-o", "wide"])
+            .build(),
     );
     Some(f.build())
 }

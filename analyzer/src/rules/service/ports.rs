@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kpm_model::Finding;
 
 use super::backends::{name_list, Backends};
+use crate::command::{Kubectl, Name};
 use crate::context::{pod_ref, NamespaceCtx};
 use crate::rules::registry::Rule;
 
@@ -172,16 +173,23 @@ pub fn target_port_mismatch(
         f = f.related(pod_ref(pod));
     }
     Some(
-        f.next_step(
+        f.next_command(
             "Compare the Service ports with the pods' ports",
-            format!("kubectl -n {ns} get service {name} -o yaml"),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "service"])
+                .value(Name::Label, name)
+                .args(["-o", "yaml"])
+                .build(),
         )
-        .next_step(
+        .next_command(
             "See the ports the pods declare",
-            format!(
-                "kubectl -n {ns} get pod {} -o jsonpath='{{.spec.containers[*].ports}}'",
-                example.metadata.name.as_deref().unwrap_or_default()
-            ),
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "pod"])
+                .name(example.metadata.name.as_deref().unwrap_or_default())
+                .args(["-o", "jsonpath={.spec.containers[*].ports}"])
+                .build(),
         )
         .build(),
     )
