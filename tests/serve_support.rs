@@ -50,6 +50,12 @@ pub struct Run {
 }
 
 impl Served {
+    /// `path` as `kubectl get --raw` must send it: behind the token prefix
+    /// (`--raw` drops the server URL's path, which carries the token).
+    pub fn raw(&self, path: &str) -> String {
+        format!("/{}{path}", self.token)
+    }
+
     /// Runs kubectl with the snapshot's kubeconfig.
     pub fn kubectl(&self, args: &[&str]) -> Run {
         let out = Command::new(kpm_e2e::kubectl())

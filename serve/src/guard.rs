@@ -10,11 +10,21 @@
 //! * `Host` (and an absolute-form request target) must name the address the
 //!   server listens on: `127.0.0.1:PORT`, `localhost:PORT` or `[::1]:PORT`.
 //!   Anything else answers 403 `Forbidden`.
-//! * `Authorization: Bearer <token>` must carry the token made for this run
-//!   from the OS random source (32 bytes, hex) and written only into the
-//!   0600 kubeconfig. A missing or wrong token answers 401 `Unauthorized`,
-//!   with the body a real API server sends, so kubectl prints "You must be
-//!   logged in to the server (Unauthorized)".
+//! * Every request must carry the token made for this run from the OS
+//!   random source (32 bytes, hex) and written only into the 0600
+//!   kubeconfig: as the first segment of the path (`/<token>/api/v1/…`,
+//!   the kubeconfig's `server` URL ends with it) or as
+//!   `Authorization: Bearer <token>`. The path form is what kubectl uses:
+//!   client-go sends no credentials at all to a plain-HTTP server
+//!   (`DirectClientConfig` reads the user's auth only for TLS), so a bearer
+//!   token alone would shut kubectl out. A missing or wrong token answers 401
+//!   `Unauthorized`, with the body a real API server sends, so kubectl
+//!   prints "You must be logged in to the server (Unauthorized)".
+//! * As on an API server (the `system:public-info-viewer` role), the health
+//!   endpoints and `/version` are answered without a token: they say nothing
+//!   about the snapshot's objects, and `kubectl get --raw /healthz` (which
+//!   drops the server URL's path) keeps working. Other `--raw` paths need
+//!   the token prefix: `kubectl get --raw /<token>/api/v1/…`.
 
 use std::io::Read;
 
@@ -60,6 +70,25 @@ pub fn authorized(header: Option<&[u8]>, token: &str) -> bool {
         return false;
     };
     scheme.eq_ignore_ascii_case(b"bearer") && same(credential.trim_ascii(), token.as_bytes())
+}
+
+/// The rest of `path` (starting with `/`, or `/` itself) when its first
+/// segment is `token`.
+pub fn strip_token<'p>(path: &'p str, token: &str) -> Option<&'p str> {
+    let after = path.strip_prefix('/')?;
+    let (first, rest) = match after.find('/') {
+        Some(i) => after.split_at(i),
+        None => (after, "/"),
+    };
+    same(first.as_bytes(), token.as_bytes()).then_some(rest)
+}
+
+/// Whether `path` may be read without the token (health and version).
+pub fn is_public(path: &str) -> bool {
+    path == "/version"
+        || ["/healthz", "/livez", "/readyz"]
+            .iter()
+            .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
 }
 
 /// Whether a `Host` value (or request-target authority) names the
@@ -131,6 +160,20 @@ mod tests {
             assert!(!authorized(Some(bad), t), "{bad:?}");
         }
         assert!(!authorized(None, t));
+    }
+
+    #[test]
+    fn the_path_prefix_carries_the_token() {
+        assert_eq!(strip_token("/tok/api/v1/pods", "tok"), Some("/api/v1/pods"));
+        assert_eq!(strip_token("/tok", "tok"), Some("/"));
+        assert_eq!(strip_token("/tok/", "tok"), Some("/"));
+        for bad in ["/api/v1/pods", "/to/api", "/tokx/api", "", "/", "//tok/api"] {
+            assert_eq!(strip_token(bad, "tok"), None, "{bad}");
+        }
+        assert!(is_public("/healthz") && is_public("/readyz/ping") && is_public("/version"));
+        for private in ["/", "/api", "/healthzx", "/version/x", "/apis/x/healthz"] {
+            assert!(!is_public(private), "{private}");
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! it: they are written as YAML double-quoted scalars with every character
 //! outside printable ASCII escaped, and cut to 253 bytes, so no name can end
 //! its scalar and add keys (a `token`, an `exec` plugin). The user carries
-//! the per-run bearer token the server requires ([`crate::guard`]).
+//! the per-run token the server requires ([`crate::guard`]), which is also
+//! the first path segment of the `server` URL: kubectl sends no credentials
+//! to a plain-HTTP server, but it does keep the URL's path.
 //!
 //! Where it is written: by default a private per-user directory
 //! (`$XDG_RUNTIME_DIR/kpm/`, else `$XDG_CACHE_HOME/kpm/serve/` or
@@ -80,8 +82,8 @@ pub fn quote(s: &str) -> String {
     out
 }
 
-/// The kubeconfig text for a server at `server` (`http://127.0.0.1:PORT`)
-/// that requires `token`.
+/// The kubeconfig text for a server at `server`
+/// (`http://127.0.0.1:PORT/<token>`) that requires `token`.
 pub fn render(manifest: &Manifest, server: &str, token: &str) -> String {
     let (cluster, context) = names(manifest);
     let (cluster, context, server, token) =

@@ -170,7 +170,11 @@ pub async fn start(args: ServeArgs) -> Result<RunningServer, ServeError> {
         Some(path) => path.clone(),
         None => kubeconfig::default_path(&args.bundle, addr.port())?,
     };
-    let text = kubeconfig::render(bundle.manifest(), &format!("http://{addr}"), &token);
+    let text = kubeconfig::render(
+        bundle.manifest(),
+        &format!("http://{addr}/{token}"),
+        &token,
+    );
     kubeconfig::write_private(&kubeconfig, &text)?;
     let has_metrics = metrics::bundle_has_metrics(&bundle);
     let store = store::Store::with_budget(bundle, args.cache_mib.saturating_mul(1 << 20));

@@ -193,20 +193,25 @@ fn too_many_requests() -> Resp {
 }
 
 /// The `Host` and token checks, before anything is read from the bundle:
-/// the error to answer with, if any.
-pub fn admit<B>(access: &Access, req: &hyper::Request<B>) -> Option<ApiError> {
+/// the API path asked for (the token prefix removed), or the error to
+/// answer with.
+pub fn admit<B>(access: &Access, req: &hyper::Request<B>) -> Result<String, ApiError> {
     let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
     let authority = req.uri().authority().map(|a| a.as_str());
     let host_ok = host.is_some_and(|h| guard::host_allowed(h, access.port))
         && authority.is_none_or(|a| guard::host_allowed(a, access.port));
     if !host_ok {
-        return Some(guard::wrong_host(authority.or(host), access.port));
+        return Err(guard::wrong_host(authority.or(host), access.port));
+    }
+    let path = req.uri().path();
+    if let Some(rest) = guard::strip_token(path, &access.token) {
+        return Ok(rest.to_string());
     }
     let auth = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
-    if !guard::authorized(auth, &access.token) {
-        return Some(guard::unauthorized());
+    if guard::authorized(auth, &access.token) || guard::is_public(path) {
+        return Ok(path.to_string());
     }
-    None
+    Err(guard::unauthorized())
 }
 
 async fn serve_request(
@@ -216,13 +221,13 @@ async fn serve_request(
 ) -> Resp {
     let knobs = state.knobs.clone();
     let resp = match admit(access, &req) {
-        Some(refused) => response(Reply::error(&refused)),
-        None => answer(state, req).await,
+        Err(refused) => response(Reply::error(&refused)),
+        Ok(path) => answer(state, &path, req).await,
     };
     with_apf_headers(&knobs, resp)
 }
 
-async fn answer(state: Arc<State>, req: hyper::Request<Incoming>) -> Resp {
+async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) -> Resp {
     if let Some(latency) = state.knobs.latency {
         tokio::time::sleep(latency).await;
     }
@@ -230,7 +235,7 @@ async fn answer(state: Arc<State>, req: hyper::Request<Incoming>) -> Resp {
     if method != Method::GET && method != Method::HEAD {
         return response(Reply::error(&ApiError::read_only(method.as_str())));
     }
-    let route = Route::parse(req.uri().path());
+    let route = Route::parse(path);
     let query = query_pairs(req.uri().query());
     let is_watch = query
         .iter()
