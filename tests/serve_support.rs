@@ -11,7 +11,7 @@ use kpm_bundle::{layout, BundleWriter, Manifest, Outcome, Step};
 use serde_json::{json, Value};
 
 #[path = "support/served.rs"]
-mod served;
+pub mod served;
 use served::Knobs;
 pub use served::Served;
 
