@@ -69,7 +69,11 @@ fn token_and_loopback_host_are_required() {
         assert_eq!(code, 401, "{path}");
         let st = status_of(&body);
         assert_eq!(
-            (st["kind"].as_str(), st["reason"].as_str(), st["code"].as_u64()),
+            (
+                st["kind"].as_str(),
+                st["reason"].as_str(),
+                st["code"].as_u64()
+            ),
             (Some("Status"), Some("Unauthorized"), Some(401))
         );
         assert!(!body.contains("web-7c9d8f"), "data leaked without a token");
@@ -104,7 +108,10 @@ fn token_and_loopback_host_are_required() {
     let kc = std::fs::read_to_string(&s.kubeconfig).expect("kubeconfig");
     assert!(kc.contains(&s.token));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&s.kubeconfig).expect("meta").permissions().mode();
+    let mode = std::fs::metadata(&s.kubeconfig)
+        .expect("meta")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -142,7 +149,9 @@ fn slow_and_idle_connections_do_not_starve_kubectl() {
                 break;
             }
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(_) => {
                 closed_after = Some(started.elapsed());
                 break;
@@ -157,9 +166,13 @@ fn slow_and_idle_connections_do_not_starve_kubectl() {
     );
     // Idle connections are closed by the server too.
     for mut c in idle {
-        c.set_read_timeout(Some(Duration::from_secs(10))).expect("t");
+        c.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("t");
         let mut buf = [0u8; 16];
-        assert!(matches!(c.read(&mut buf), Ok(0) | Err(_)), "idle connection left open");
+        assert!(
+            matches!(c.read(&mut buf), Ok(0) | Err(_)),
+            "idle connection left open"
+        );
     }
     assert_eq!(
         rows(&s.ok(&["get", "pods", "-n", "shop", "-o", "name"])).len(),
@@ -214,13 +227,7 @@ fn tail_of_a_300_mb_log_in_bounded_memory() {
     let before = peak_rss_kib();
     let out = s.ok(&["logs", "web-7c9d8f-abcde", "-n", "shop", "--tail=3"]);
     assert_eq!(out, "last line 17\nlast line 18\nlast line 19\n");
-    let limited = s.ok(&[
-        "logs",
-        "web-7c9d8f-abcde",
-        "-n",
-        "shop",
-        "--limit-bytes=4",
-    ]);
+    let limited = s.ok(&["logs", "web-7c9d8f-abcde", "-n", "shop", "--limit-bytes=4"]);
     assert_eq!(limited, "GET ");
     let grown = peak_rss_kib().saturating_sub(before);
     assert!(grown < 64 * 1024, "peak RSS grew by {grown} KiB");
@@ -256,7 +263,10 @@ fn out_of_range_numbers_and_bad_selectors_are_400() {
     let (code, _, body) = http(&s, &host, "/api/v1/pods", None);
     assert_eq!((code, status_of(&body)["code"].as_u64()), (401, Some(401)));
     let (code, _, body) = http(&s, &host, &format!("/{}/no/such/path", s.token), None);
-    assert_eq!((code, status_of(&body)["reason"].as_str()), (404, Some("NotFound")));
+    assert_eq!(
+        (code, status_of(&body)["reason"].as_str()),
+        (404, Some("NotFound"))
+    );
 }
 
 /// Files under `dir`, recursively.
@@ -299,7 +309,8 @@ fn objects_with_invalid_names_are_not_served_and_dump_stays_inside() {
         ]
     );
     assert!(
-        run.stderr.contains("Warning: kpm: 3 pods left out of this list"),
+        run.stderr
+            .contains("Warning: kpm: 3 pods left out of this list"),
         "{}",
         run.stderr
     );
@@ -358,7 +369,10 @@ fn a_planted_symlink_at_the_kubeconfig_path_is_refused() {
         Err(e) => e.to_string(),
     };
     assert!(err.contains("not a regular file"), "{err}");
-    assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious\n");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious\n"
+    );
     assert!(std::fs::symlink_metadata(&link)
         .expect("link")
         .file_type()

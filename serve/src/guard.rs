@@ -178,7 +178,12 @@ mod tests {
 
     #[test]
     fn host_must_be_loopback_and_this_port() {
-        for ok in ["127.0.0.1:8080", "localhost:8080", "LocalHost:8080", "[::1]:8080"] {
+        for ok in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LocalHost:8080",
+            "[::1]:8080",
+        ] {
             assert!(host_allowed(ok, 8080), "{ok}");
         }
         for bad in [

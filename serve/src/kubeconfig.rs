@@ -86,8 +86,12 @@ pub fn quote(s: &str) -> String {
 /// (`http://127.0.0.1:PORT/<token>`) that requires `token`.
 pub fn render(manifest: &Manifest, server: &str, token: &str) -> String {
     let (cluster, context) = names(manifest);
-    let (cluster, context, server, token) =
-        (quote(&cluster), quote(&context), quote(server), quote(token));
+    let (cluster, context, server, token) = (
+        quote(&cluster),
+        quote(&context),
+        quote(server),
+        quote(token),
+    );
     format!(
         "apiVersion: v1\n\
          kind: Config\n\
@@ -217,7 +221,8 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), KubeconfigError> {
         path: path.to_path_buf(),
         source,
     };
-    let refuse_non_regular = || match std::fs::symlink_metadata(path) {
+    let refuse_non_regular = || {
+        match std::fs::symlink_metadata(path) {
         Ok(m) if !m.file_type().is_file() => Err(fail(std::io::Error::new(
             ErrorKind::AlreadyExists,
             "it exists and is not a regular file (a symlink, a directory or a device); refusing to replace it",
@@ -225,6 +230,7 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), KubeconfigError> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
         Err(e) => Err(fail(e)),
+    }
     };
     refuse_non_regular()?;
     let dir = match path.parent() {
@@ -315,14 +321,8 @@ mod tests {
             file_name(Path::new("/x/incident-42/"), 8080),
             "kpm-incident-42-8080.kubeconfig"
         );
-        assert_eq!(
-            file_name(Path::new("b.zip"), 1),
-            "kpm-b_zip-1.kubeconfig"
-        );
-        assert_eq!(
-            file_name(Path::new("../$(x)\n"), 2),
-            "kpm-x__-2.kubeconfig"
-        );
+        assert_eq!(file_name(Path::new("b.zip"), 1), "kpm-b_zip-1.kubeconfig");
+        assert_eq!(file_name(Path::new("../$(x)\n"), 2), "kpm-x__-2.kubeconfig");
         assert_eq!(file_name(Path::new(""), 3), "kpm-bundle-3.kubeconfig");
     }
 

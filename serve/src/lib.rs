@@ -24,6 +24,12 @@
 //! * Logs: see [`logs`] for how `sinceSeconds` and `timestamps` behave on
 //!   stored logs.
 //!
+//! * Access needs the per-run token (a path prefix in the kubeconfig's
+//!   server URL, or a bearer header) and a loopback `Host`; connections are
+//!   bounded by timeouts and a limit; objects with names no API server
+//!   accepts are not served. See [`guard`], [`server`] and
+//!   `docs/security.md`.
+//!
 //! Module map: [`server`] (HTTP), [`routes`] (URL → answer), [`discovery`],
 //! [`store`] (lazy lists), [`cache`] (bounded by bytes), [`index`] (field
 //! indexes across namespaces), [`list`] (selection, paging, list bodies),
@@ -170,11 +176,7 @@ pub async fn start(args: ServeArgs) -> Result<RunningServer, ServeError> {
         Some(path) => path.clone(),
         None => kubeconfig::default_path(&args.bundle, addr.port())?,
     };
-    let text = kubeconfig::render(
-        bundle.manifest(),
-        &format!("http://{addr}/{token}"),
-        &token,
-    );
+    let text = kubeconfig::render(bundle.manifest(), &format!("http://{addr}/{token}"), &token);
     kubeconfig::write_private(&kubeconfig, &text)?;
     let has_metrics = metrics::bundle_has_metrics(&bundle);
     let store = store::Store::with_budget(bundle, args.cache_mib.saturating_mul(1 << 20));

@@ -254,9 +254,8 @@ fn previous_finished(pod: &Value, container: &str) -> Option<DateTime<Utc>> {
 
 /// What part of a stored log the options select.
 pub fn plan(params: &LogParams, pod: &Value, container: &str) -> Plan {
-    let ended_before = |since| {
-        params.previous && previous_finished(pod, container).is_some_and(|f| f < since)
-    };
+    let ended_before =
+        |since| params.previous && previous_finished(pod, container).is_some_and(|f| f < since);
     Plan {
         tail_lines: params.tail_lines,
         since: params.since,
@@ -364,7 +363,9 @@ mod tests {
             assert_eq!((err.code, err.reason), (400, "BadRequest"), "{bad:?}");
         }
         assert_eq!(
-            q(&[("tailLines", "9223372036854775807")]).unwrap().tail_lines,
+            q(&[("tailLines", "9223372036854775807")])
+                .unwrap()
+                .tail_lines,
             Some(i64::MAX as u64)
         );
     }

@@ -138,7 +138,9 @@ pub struct LogStream {
 
 impl std::fmt::Debug for LogStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogStream").field("plan", &self.plan).finish()
+        f.debug_struct("LogStream")
+            .field("plan", &self.plan)
+            .finish()
     }
 }
 
@@ -162,7 +164,8 @@ impl LogStream {
                 pump(&mut f, &mut pipe, out)
             }
             LogSource::Zip(mut archive, name) => {
-                let mut zip_err = |e: zip::result::ZipError| std::io::Error::other(format!("{name}: {e}"));
+                let mut zip_err =
+                    |e: zip::result::ZipError| std::io::Error::other(format!("{name}: {e}"));
                 if let Some(n) = self.plan.tail_lines {
                     let lines = count_lines(&mut archive.by_name(&name).map_err(&mut zip_err)?)?;
                     pipe.skip_lines = lines.saturating_sub(n);

@@ -2,9 +2,7 @@ use super::*;
 use std::io::Write;
 
 fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 /// The kubelet's order on a whole text: tail, since, limit.
@@ -133,8 +131,7 @@ fn unsafe_or_linked_entries_are_not_opened() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("secret"), "s").unwrap();
     std::fs::create_dir(dir.path().join("logs")).unwrap();
-    std::os::unix::fs::symlink(dir.path().join("secret"), dir.path().join("logs/x.log"))
-        .unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret"), dir.path().join("logs/x.log")).unwrap();
     let files = LogFiles::new(dir.path());
     assert!(files.open("../secret").is_err());
     assert!(files.open("logs/x.log").is_err());

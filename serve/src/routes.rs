@@ -433,7 +433,10 @@ fn replication_controllers(
         return Err(ApiError::watch_unsupported());
     }
     let rv = state.store.bundle_resource_version();
-    Ok(Reply::raw_json(200, list_body("ReplicationControllerList", "v1", &rv, &[], None)))
+    Ok(Reply::raw_json(
+        200,
+        list_body("ReplicationControllerList", "v1", &rv, &[], None),
+    ))
 }
 
 /// Finds one object and parses it.

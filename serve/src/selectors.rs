@@ -117,9 +117,7 @@ impl FieldSelector {
             if part.trim().is_empty() {
                 continue;
             }
-            let split = |i: usize, len: usize| {
-                Some((part.get(..i)?, part.get(i + len..)?))
-            };
+            let split = |i: usize, len: usize| Some((part.get(..i)?, part.get(i + len..)?));
             let found = [("!=", true), ("==", false), ("=", false)]
                 .into_iter()
                 .find_map(|(op, negated)| {
@@ -323,8 +321,27 @@ mod tests {
     #[test]
     fn hostile_selectors_answer_400_or_parse_never_panic() {
         let pieces = [
-            "é", "\\", "=", "!=", "==", "!", ",", "(", ")", " in ", " notin ", "a", "ü\\",
-            "\u{1b}[2J", "\u{0}", "💥", "x.y/z", ">", "<", " ", "\u{301}",
+            "é",
+            "\\",
+            "=",
+            "!=",
+            "==",
+            "!",
+            ",",
+            "(",
+            ")",
+            " in ",
+            " notin ",
+            "a",
+            "ü\\",
+            "\u{1b}[2J",
+            "\u{0}",
+            "💥",
+            "x.y/z",
+            ">",
+            "<",
+            " ",
+            "\u{301}",
         ];
         // Every sequence of up to three pieces, each as label and field
         // selector.

@@ -116,9 +116,8 @@ fn response(mut reply: Reply) -> Resp {
         Some(stream) => {
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             tokio::task::spawn_blocking(move || {
-                let sent = stream.run(&mut |piece| {
-                    tx.blocking_send(Ok(Bytes::copy_from_slice(piece))).is_ok()
-                });
+                let sent = stream
+                    .run(&mut |piece| tx.blocking_send(Ok(Bytes::copy_from_slice(piece))).is_ok());
                 if let Err(e) = sent {
                     let _ = tx.blocking_send(Err(e));
                 }
@@ -214,11 +213,7 @@ pub fn admit<B>(access: &Access, req: &hyper::Request<B>) -> Result<String, ApiE
     Err(guard::unauthorized())
 }
 
-async fn serve_request(
-    state: Arc<State>,
-    access: &Access,
-    req: hyper::Request<Incoming>,
-) -> Resp {
+async fn serve_request(state: Arc<State>, access: &Access, req: hyper::Request<Incoming>) -> Resp {
     let knobs = state.knobs.clone();
     let resp = match admit(access, &req) {
         Err(refused) => response(Reply::error(&refused)),
@@ -283,10 +278,10 @@ pub struct Backoff(Option<Duration>);
 
 impl Backoff {
     /// The delay after one more failed accept.
-    pub fn next(&mut self) -> Duration {
-        let d = self
-            .0
-            .map_or(Duration::from_millis(5), |d| (d * 2).min(Duration::from_secs(1)));
+    pub fn after_failure(&mut self) -> Duration {
+        let d = self.0.map_or(Duration::from_millis(5), |d| {
+            (d * 2).min(Duration::from_secs(1))
+        });
         self.0 = Some(d);
         d
     }
@@ -331,7 +326,7 @@ pub async fn accept_loop(
             }
             Err(e) => {
                 drop(slot);
-                let delay = backoff.next();
+                let delay = backoff.after_failure();
                 eprintln!("kpm serve: accept error: {e}; retrying in {delay:?}");
                 tokio::select! {
                     _ = &mut stop => break,
@@ -383,7 +378,11 @@ impl<T> StallGuard<T> {
         }
     }
 
-    fn check<R>(&mut self, cx: &mut Context<'_>, polled: Poll<std::io::Result<R>>) -> Poll<std::io::Result<R>> {
+    fn check<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<std::io::Result<R>>,
+    ) -> Poll<std::io::Result<R>> {
         if polled.is_ready() {
             self.armed = false;
             return polled;
@@ -477,6 +476,17 @@ mod tests {
             r.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
             Some("text/plain; charset=utf-8")
         );
+    }
+
+    #[test]
+    fn accept_errors_back_off_like_net_http() {
+        let mut b = Backoff::default();
+        let delays: Vec<u64> = (0..10)
+            .map(|_| b.after_failure().as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        b.reset();
+        assert_eq!(b.after_failure(), Duration::from_millis(5));
     }
 
     #[test]
