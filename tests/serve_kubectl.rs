@@ -229,7 +229,7 @@ fn logs_current_previous_and_their_errors() {
         "Error from server (BadRequest): previous terminated container \"envoy\" in pod \"api-6f7c9d-xk2lp\" not found"
     );
     assert_eq!(
-        s.fails(&["get", "--raw", "/api/v1/namespaces/shop/pods/api-6f7c9d-xk2lp/log"]).trim(),
+        s.fails(&["get", "--raw", &s.raw("/api/v1/namespaces/shop/pods/api-6f7c9d-xk2lp/log")]).trim(),
         "Error from server (BadRequest): a container name must be specified for pod api-6f7c9d-xk2lp, choose one of: [api envoy]"
     );
     assert_eq!(
@@ -237,7 +237,7 @@ fn logs_current_previous_and_their_errors() {
         "Error from server (BadRequest): pod worker-5d8b-q7x does not have a host assigned"
     );
     assert_eq!(
-        s.ok(&["get", "--raw", "/api/v1/namespaces/shop/pods/api-6f7c9d-xk2lp/log?container=api&previous=true&limitBytes=18"]),
+        s.ok(&["get", "--raw", &s.raw("/api/v1/namespaces/shop/pods/api-6f7c9d-xk2lp/log?container=api&previous=true&limitBytes=18")]),
         "starting api 1.4.2"
     );
 }

@@ -11,7 +11,7 @@ use kpm_bundle::{layout, BundleWriter, Manifest, Outcome, Step};
 use serde_json::{json, Value};
 
 #[path = "support/served.rs"]
-mod served;
+pub mod served;
 use served::Knobs;
 pub use served::Served;
 
@@ -50,6 +50,12 @@ pub struct Run {
 }
 
 impl Served {
+    /// `path` as `kubectl get --raw` must send it: behind the token prefix
+    /// (`--raw` drops the server URL's path, which carries the token).
+    pub fn raw(&self, path: &str) -> String {
+        format!("/{}{path}", self.token)
+    }
+
     /// Runs kubectl with the snapshot's kubeconfig.
     pub fn kubectl(&self, args: &[&str]) -> Run {
         let out = Command::new(kpm_e2e::kubectl())

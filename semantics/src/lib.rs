@@ -13,11 +13,13 @@
 //! - [`allocation`]: `kubectl describe node` "Allocated resources" and the
 //!   `derived/node-allocation.json` bundle file.
 //! - [`events`]: the timestamps and counts kubectl shows for core/v1 Events.
+//! - [`names`]: object name validation (`IsDNS1123Label`, `IsDNS1123Subdomain`).
 //! - [`time`]: conversion from k8s-openapi timestamps to `chrono`.
 
 pub mod allocation;
 pub mod duration;
 pub mod events;
+pub mod names;
 pub mod node_status;
 pub mod pod_status;
 pub mod quantity;

@@ -30,11 +30,12 @@ pub enum ServeError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Writing the kubeconfig failed.
-    #[error("cannot write kubeconfig {path}: {source}")]
-    Kubeconfig {
-        /// The kubeconfig path.
-        path: PathBuf,
+    /// The kubeconfig could not be placed or written.
+    #[error(transparent)]
+    Kubeconfig(#[from] crate::kubeconfig::KubeconfigError),
+    /// No random token could be read from the OS.
+    #[error("cannot make an access token from /dev/urandom: {source}")]
+    Token {
         /// The I/O error.
         source: std::io::Error,
     },

@@ -24,20 +24,29 @@
 //! * Logs: see [`logs`] for how `sinceSeconds` and `timestamps` behave on
 //!   stored logs.
 //!
+//! * Access needs the per-run token (a path prefix in the kubeconfig's
+//!   server URL, or a bearer header) and a loopback `Host`; connections are
+//!   bounded by timeouts and a limit; objects with names no API server
+//!   accepts are not served. See [`guard`], [`server`] and
+//!   `docs/security.md`.
+//!
 //! Module map: [`server`] (HTTP), [`routes`] (URL → answer), [`discovery`],
 //! [`store`] (lazy lists), [`cache`] (bounded by bytes), [`index`] (field
 //! indexes across namespaces), [`list`] (selection, paging, list bodies),
 //! [`selectors`], [`table`] (server-side printing), [`logs`], [`metrics`],
-//! [`errors`], [`knobs`] (test knobs), [`kubeconfig`].
+//! [`logtail`] (streaming), [`errors`], [`knobs`] (test knobs),
+//! [`kubeconfig`], [`guard`] (token and `Host`).
 
 pub mod cache;
 pub mod discovery;
 pub mod errors;
+pub mod guard;
 pub mod index;
 pub mod knobs;
 pub mod kubeconfig;
 pub mod list;
 pub mod logs;
+pub mod logtail;
 pub mod metrics;
 pub mod routes;
 pub mod selectors;
@@ -64,10 +73,21 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Where to write the kubeconfig (default: `<bundle>.kubeconfig`, or the
-    /// temp directory when that is not writable).
+    /// Where to write the kubeconfig (default: a private per-user
+    /// directory, `$XDG_RUNTIME_DIR/kpm/` or `~/.cache/kpm/serve/`). Written
+    /// 0600 through a temporary file and a rename; an existing path that is
+    /// not a regular file (a symlink) is refused.
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
+    /// A connection that sends no complete request header, or takes no
+    /// response bytes, for this many milliseconds is closed (slow or idle
+    /// clients cannot hold connections).
+    #[arg(long, default_value_t = server::DEFAULT_IDLE_TIMEOUT_MS)]
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; further clients wait in the listen
+    /// queue until one closes.
+    #[arg(long, default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
     /// Test knob: at most this many items per list page, even when the
     /// client sets no `limit`.
     #[arg(long)]
@@ -99,6 +119,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// The kubeconfig written for it.
     pub kubeconfig: PathBuf,
+    /// The bearer token every request must carry (also in the kubeconfig).
+    pub token: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -149,15 +171,13 @@ pub async fn start(args: ServeArgs) -> Result<RunningServer, ServeError> {
         addr: wanted,
         source,
     })?;
-    let kubeconfig = args
-        .kubeconfig
-        .clone()
-        .unwrap_or_else(|| kubeconfig::default_path(&args.bundle, addr.port()));
-    let text = kubeconfig::render(bundle.manifest(), &format!("http://{addr}"));
-    std::fs::write(&kubeconfig, text).map_err(|source| ServeError::Kubeconfig {
-        path: kubeconfig.clone(),
-        source,
-    })?;
+    let token = guard::new_token().map_err(|source| ServeError::Token { source })?;
+    let kubeconfig = match &args.kubeconfig {
+        Some(path) => path.clone(),
+        None => kubeconfig::default_path(&args.bundle, addr.port())?,
+    };
+    let text = kubeconfig::render(bundle.manifest(), &format!("http://{addr}/{token}"), &token);
+    kubeconfig::write_private(&kubeconfig, &text)?;
     let has_metrics = metrics::bundle_has_metrics(&bundle);
     let store = store::Store::with_budget(bundle, args.cache_mib.saturating_mul(1 << 20));
     let state = Arc::new(routes::State {
@@ -175,10 +195,19 @@ pub async fn start(args: ServeArgs) -> Result<RunningServer, ServeError> {
         .spawn(move || warm.store.warm_indexes())
         .map_err(|source| ServeError::Thread { source })?;
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(server::accept_loop(listener, state, stopped));
+    let conn = server::Connections {
+        access: guard::Access {
+            token: token.clone(),
+            port: addr.port(),
+        },
+        idle_timeout: std::time::Duration::from_millis(args.idle_timeout_ms.max(1)),
+        max_connections: args.max_connections.max(1),
+    };
+    let task = tokio::spawn(server::accept_loop(listener, state, conn, stopped));
     Ok(RunningServer {
         addr,
         kubeconfig,
+        token,
         stop: Some(stop),
         task: Some(task),
     })

@@ -43,11 +43,18 @@ impl ListParams {
         let label = LabelSelector::parse(get("labelSelector").unwrap_or(""))?;
         let field = FieldSelector::parse(get("fieldSelector").unwrap_or(""))?;
         field.validate(plural)?;
+        // Not used (a snapshot answers at once) but range-checked as the
+        // API server checks it.
+        if let Some(t) = get("timeoutSeconds").filter(|t| !t.is_empty()) {
+            if crate::logs::parse_num("timeoutSeconds", t)? < 0 {
+                return Err(ApiError::bad_request(format!(
+                    "timeoutSeconds: Invalid value: {t}: must be greater than or equal to 0"
+                )));
+            }
+        }
         let limit = match get("limit") {
             Some(l) if !l.is_empty() => {
-                let n: i64 = l.parse().map_err(|_| {
-                    ApiError::bad_request(format!("invalid limit {l:?}: not an integer"))
-                })?;
+                let n = crate::logs::parse_num("limit", l)?;
                 usize::try_from(n).ok().filter(|n| *n > 0)
             }
             _ => None,
@@ -122,9 +129,27 @@ struct Collector<'p, 's> {
     taken: usize,
     sink: &'p mut Sink<'s>,
     continue_token: Option<String>,
+    left_out: usize,
+}
+
+/// What selecting a page found besides the items.
+#[derive(Debug, Default, PartialEq)]
+pub struct Page {
+    /// Token of the next page, if any.
+    pub continue_token: Option<String>,
+    /// Objects passed over because their names are not valid Kubernetes
+    /// names (see [`crate::store::valid_names`]).
+    pub left_out: usize,
 }
 
 impl Collector<'_, '_> {
+    fn finish(self) -> Page {
+        Page {
+            continue_token: self.continue_token,
+            left_out: self.left_out,
+        }
+    }
+
     /// Takes or skips item `i` of `list`, which is item `position` of its
     /// namespace's full list (they differ when `list` holds only indexed
     /// objects); true once the page is full and the next selected item has
@@ -133,6 +158,10 @@ impl Collector<'_, '_> {
         let Some(item) = list.items.get(i) else {
             return Ok(false);
         };
+        if !item.valid {
+            self.left_out += 1;
+            return Ok(false);
+        }
         let selected = self.params.label.matches(&item.labels)
             && self.params.field.matches(|f| item.field(self.plural, f));
         if !selected {
@@ -180,7 +209,7 @@ pub fn select_page(
     params: &ListParams,
     cap: Option<usize>,
     sink: &mut Sink<'_>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Page, ApiError> {
     let start = match &params.continue_token {
         Some(t) => Some(decode_token(plural, t)?),
         None => None,
@@ -196,6 +225,7 @@ pub fn select_page(
         taken: 0,
         sink,
         continue_token: None,
+        left_out: 0,
     };
     match candidates {
         Candidates::Lists(lists) => {
@@ -250,13 +280,13 @@ pub fn select_page(
                         (None, None) => false,
                     };
                     if done {
-                        return Ok(page.continue_token);
+                        return Ok(page.finish());
                     }
                 }
             }
         }
     }
-    Ok(page.continue_token)
+    Ok(page.finish())
 }
 
 /// The list `resourceVersion`: the highest of the stored lists' (they are
@@ -382,7 +412,8 @@ mod tests {
                 names.push(it.name.clone());
                 Ok(())
             },
-        )?;
+        )?
+        .continue_token;
         Ok((names, token))
     }
 
@@ -487,7 +518,8 @@ mod tests {
                 Ok(())
             },
         )
-        .unwrap();
+        .unwrap()
+        .continue_token;
         let body = w.finish("250", token.as_deref());
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["kind"], "PodList");

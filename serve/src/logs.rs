@@ -5,7 +5,12 @@
 //! prints them as they are. Options:
 //!
 //! * `container`, `previous`, `tailLines` and `limitBytes` behave as on a
-//!   cluster (tail first, then the byte limit, as the kubelet applies them).
+//!   cluster (tail first, then the byte limit, as the kubelet applies them);
+//!   logs are streamed, never read whole ([`crate::logtail`]).
+//! * Every number is range-checked and answers 400 when out of range, as
+//!   `ValidatePodLogOptions` does: `tailLines` and `limitBytes` must be
+//!   positive (kubectl's `-1` for "all lines" is accepted), `sinceSeconds`
+//!   at least 1 and small enough to be a time.
 //! * `sinceSeconds`/`sinceTime` are relative to the collection time, not the
 //!   wall clock. Collected lines carry no timestamps of their own unless the
 //!   application wrote an RFC 3339 one at the start of the line: such lines
@@ -19,6 +24,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::errors::{ApiError, Gr};
+use crate::logtail::Plan;
 
 /// The log options of the query string.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,16 +34,20 @@ pub struct LogParams {
     /// `previous`.
     pub previous: bool,
     /// `tailLines`.
-    pub tail_lines: Option<usize>,
+    pub tail_lines: Option<u64>,
     /// `limitBytes`.
-    pub limit_bytes: Option<usize>,
+    pub limit_bytes: Option<u64>,
     /// Cutoff from `sinceSeconds`/`sinceTime`.
     pub since: Option<DateTime<Utc>>,
 }
 
-fn parse_num(name: &str, v: &str) -> Result<i64, ApiError> {
-    v.parse()
-        .map_err(|_| ApiError::bad_request(format!("invalid {name} {v:?}: not an integer")))
+/// A query number as an `int64`, or 400 naming the parameter (the value is
+/// shown escaped and cut: it is whatever the client sent).
+pub fn parse_num(name: &str, v: &str) -> Result<i64, ApiError> {
+    v.parse().map_err(|_| {
+        let shown: String = v.chars().take(40).collect();
+        ApiError::bad_request(format!("invalid {name} {shown:?}: not a 64-bit integer"))
+    })
 }
 
 impl LogParams {
@@ -60,8 +70,14 @@ impl LogParams {
         };
         if let Some(t) = get("tailLines") {
             let n = parse_num("tailLines", t)?;
-            // A negative tail means "all lines" (kubectl sends -1).
-            p.tail_lines = usize::try_from(n).ok();
+            // -1 means "all lines" (kubectl's default); other negatives are
+            // refused as the API server refuses them.
+            if n < -1 {
+                return Err(ApiError::bad_request(format!(
+                    "tailLines: Invalid value: {n}: must be greater than or equal to 0"
+                )));
+            }
+            p.tail_lines = u64::try_from(n).ok();
         }
         if let Some(b) = get("limitBytes") {
             let n = parse_num("limitBytes", b)?;
@@ -70,14 +86,19 @@ impl LogParams {
                     "limitBytes must be greater than zero",
                 ));
             }
-            p.limit_bytes = usize::try_from(n).ok();
+            p.limit_bytes = u64::try_from(n).ok();
         }
         if let Some(s) = get("sinceSeconds") {
             let n = parse_num("sinceSeconds", s)?;
             if n < 1 {
                 return Err(ApiError::bad_request("sinceSeconds must be greater than 0"));
             }
-            p.since = Some(now - chrono::TimeDelta::seconds(n));
+            let since = chrono::TimeDelta::try_seconds(n).and_then(|d| now.checked_sub_signed(d));
+            p.since = Some(since.ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "sinceSeconds: Invalid value: {n}: reaches before the earliest representable time"
+                ))
+            })?);
         } else if let Some(t) = get("sinceTime") {
             let t = DateTime::parse_from_rfc3339(t)
                 .map_err(|_| ApiError::bad_request(format!("invalid sinceTime {t:?}")))?;
@@ -87,11 +108,16 @@ impl LogParams {
     }
 }
 
+/// Container names of a pod spec list; names that are not DNS-1123 labels
+/// (as the API server requires) are left out, since they become a path in
+/// the bundle.
 fn names(list: Option<&Value>) -> Vec<String> {
     list.and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+                .filter_map(|c| c.get("name").and_then(Value::as_str))
+                .filter(|n| kpm_semantics::names::is_dns1123_label(n))
+                .map(str::to_string)
                 .collect()
         })
         .unwrap_or_default()
@@ -226,40 +252,16 @@ fn previous_finished(pod: &Value, container: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn line_time(line: &str) -> Option<DateTime<Utc>> {
-    let first = line.split_whitespace().next()?;
-    DateTime::parse_from_rfc3339(first)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// Applies the options to a stored log.
-pub fn apply(text: &str, params: &LogParams, pod: &Value, container: &str) -> String {
-    if let (Some(since), true) = (params.since, params.previous) {
-        if previous_finished(pod, container).is_some_and(|f| f < since) {
-            return String::new();
-        }
+/// What part of a stored log the options select.
+pub fn plan(params: &LogParams, pod: &Value, container: &str) -> Plan {
+    let ended_before =
+        |since| params.previous && previous_finished(pod, container).is_some_and(|f| f < since);
+    Plan {
+        tail_lines: params.tail_lines,
+        since: params.since,
+        limit_bytes: params.limit_bytes,
+        empty: params.since.is_some_and(ended_before),
     }
-    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
-    if let Some(since) = params.since {
-        lines.retain(|l| line_time(l).is_none_or(|t| t >= since));
-    }
-    if let Some(n) = params.tail_lines {
-        let skip = lines.len().saturating_sub(n);
-        lines.drain(..skip);
-    }
-    let mut out: String = lines.concat();
-    if let Some(limit) = params.limit_bytes {
-        if out.len() > limit {
-            // Cut on a character boundary at or below the byte limit.
-            let mut cut = limit;
-            while cut > 0 && !out.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            out.truncate(cut);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -318,54 +320,53 @@ mod tests {
         assert!(!waiting_after_termination(&p, "envoy"));
     }
 
-    #[test]
-    fn tail_limit_and_since() {
-        let p = pod();
-        let text = "starting\nlistening on :8080\npanic: nil map\n";
+    fn q(pairs: &[(&str, &str)]) -> Result<LogParams, ApiError> {
         let now = DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let q = |pairs: &[(&str, &str)]| {
-            let v: Vec<(String, String)> = pairs
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect();
-            LogParams::from_query(&v, now).unwrap()
-        };
-        assert_eq!(
-            apply(text, &q(&[("tailLines", "1")]), &p, "app"),
-            "panic: nil map\n"
-        );
-        assert_eq!(apply(text, &q(&[("tailLines", "-1")]), &p, "app"), text);
-        assert_eq!(
-            apply(text, &q(&[("limitBytes", "8")]), &p, "app"),
-            "starting"
-        );
+        let v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        LogParams::from_query(&v, now)
+    }
+
+    #[test]
+    fn plan_follows_the_options() {
+        let p = pod();
+        let plan_of = |pairs: &[(&str, &str)]| plan(&q(pairs).unwrap(), &p, "app");
+        assert_eq!(plan_of(&[("tailLines", "1")]).tail_lines, Some(1));
+        assert_eq!(plan_of(&[("tailLines", "-1")]).tail_lines, None);
+        assert_eq!(plan_of(&[("limitBytes", "8")]).limit_bytes, Some(8));
         // The previous instance finished two minutes before collection.
+        assert!(plan_of(&[("previous", "true"), ("sinceSeconds", "60")]).empty);
+        assert!(!plan_of(&[("previous", "true"), ("sinceSeconds", "600")]).empty);
+        assert!(!plan_of(&[("sinceSeconds", "60")]).empty);
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_400_not_a_panic() {
+        for bad in [
+            ("limitBytes", "0"),
+            ("limitBytes", "-5"),
+            ("limitBytes", "99999999999999999999"),
+            ("tailLines", "-2"),
+            ("tailLines", "1e3"),
+            ("tailLines", "١٢"),
+            ("sinceSeconds", "0"),
+            ("sinceSeconds", "9223372036854775807"),
+            ("sinceSeconds", "9223372036854"),
+            ("sinceSeconds", "-9223372036854775808"),
+            ("sinceTime", "yesterday"),
+        ] {
+            let err = q(&[bad]).unwrap_err();
+            assert_eq!((err.code, err.reason), (400, "BadRequest"), "{bad:?}");
+        }
         assert_eq!(
-            apply(
-                text,
-                &q(&[("previous", "true"), ("sinceSeconds", "60")]),
-                &p,
-                "app"
-            ),
-            ""
+            q(&[("tailLines", "9223372036854775807")])
+                .unwrap()
+                .tail_lines,
+            Some(i64::MAX as u64)
         );
-        assert_eq!(
-            apply(
-                text,
-                &q(&[("previous", "true"), ("sinceSeconds", "600")]),
-                &p,
-                "app"
-            ),
-            text
-        );
-        let stamped = "2025-03-01T11:50:00Z old\n2025-03-01T11:59:30Z new\nplain\n";
-        assert_eq!(
-            apply(stamped, &q(&[("sinceSeconds", "60")]), &p, "app"),
-            "2025-03-01T11:59:30Z new\nplain\n"
-        );
-        let bad: Vec<(String, String)> = vec![("limitBytes".into(), "0".into())];
-        assert!(LogParams::from_query(&bad, now).is_err());
     }
 }

@@ -95,7 +95,7 @@ pub fn answer(
     }
     let params = ListParams::from_query(req.query, plural)?;
     let mut body = ListWriter::new(&format!("{kind}List"), &api_version());
-    let token = select_page(
+    let page = select_page(
         plural,
         Candidates::Lists(&lists),
         &params,
@@ -106,9 +106,7 @@ pub fn answer(
         },
     )?;
     let rv = combined_resource_version(lists.iter().map(|l| l.resource_version.as_str()));
-    Ok(Reply {
-        status: 200,
-        content_type: "application/json",
-        body: body.finish(&rv, token.as_deref()),
-    })
+    let mut reply = Reply::raw_json(200, body.finish(&rv, page.continue_token.as_deref()));
+    reply.warning = crate::routes::left_out_warning(page.left_out, plural);
+    Ok(reply)
 }

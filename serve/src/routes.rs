@@ -15,6 +15,7 @@ use crate::list::{
     combined_resource_version, list_body, select_page, Candidates, ListParams, ListWriter,
 };
 use crate::logs::{self, LogParams};
+use crate::logtail::LogStream;
 use crate::store::{Item, Loaded, Store};
 use crate::table::{self, Include, TableWriter};
 
@@ -37,17 +38,28 @@ pub struct Reply {
     pub status: u16,
     /// `Content-Type`.
     pub content_type: &'static str,
-    /// Body.
+    /// Body (sent before `stream`, if any).
     pub body: Vec<u8>,
+    /// A body streamed from the bundle (logs) instead of held.
+    pub stream: Option<LogStream>,
+    /// Text of a `Warning` response header (kubectl prints it).
+    pub warning: Option<String>,
 }
 
 impl Reply {
     /// A JSON answer.
     pub fn json(status: u16, value: &Value) -> Reply {
+        Reply::raw_json(status, serde_json::to_vec(value).unwrap_or_default())
+    }
+
+    /// A JSON answer already serialised.
+    pub fn raw_json(status: u16, body: Vec<u8>) -> Reply {
         Reply {
             status,
             content_type: "application/json",
-            body: serde_json::to_vec(value).unwrap_or_default(),
+            body,
+            stream: None,
+            warning: None,
         }
     }
 
@@ -61,6 +73,8 @@ impl Reply {
             status: 200,
             content_type: "text/plain; charset=utf-8",
             body: body.into(),
+            stream: None,
+            warning: None,
         }
     }
 }
@@ -247,11 +261,7 @@ fn static_doc(state: &State, segs: &[String]) -> Result<Reply, ApiError> {
                 let raw = bundle
                     .read_bytes(layout::CLUSTER_VERSION)
                     .map_err(ApiError::internal)?;
-                return Ok(Reply {
-                    status: 200,
-                    content_type: "application/json",
-                    body: raw,
-                });
+                return Ok(Reply::raw_json(200, raw));
             }
             match &bundle.manifest().cluster.server_version {
                 Some(v) => discovery::version_from_manifest(v),
@@ -383,13 +393,20 @@ fn list(
     } else {
         Body::Json(ListWriter::new(&kind.list_kind(), &kind.api_version()))
     };
-    let token = select_page(kind.plural, candidates, &params, cap, &mut |l, it| {
+    let page = select_page(kind.plural, candidates, &params, cap, &mut |l, it| {
         body.push(l, it)
     })?;
-    Ok(Reply {
-        status: 200,
-        content_type: "application/json",
-        body: body.finish(&rv, token.as_deref()),
+    let mut reply = Reply::raw_json(200, body.finish(&rv, page.continue_token.as_deref()));
+    reply.warning = left_out_warning(page.left_out, kind.plural);
+    Ok(reply)
+}
+
+/// The `Warning` of a list that passed over objects with invalid names.
+pub fn left_out_warning(left_out: usize, plural: &str) -> Option<String> {
+    (left_out > 0).then(|| {
+        format!(
+            "kpm: {left_out} {plural} left out of this list: their names are not valid Kubernetes names (kpm-analyze serve lists them on its standard error)"
+        )
     })
 }
 
@@ -416,11 +433,10 @@ fn replication_controllers(
         return Err(ApiError::watch_unsupported());
     }
     let rv = state.store.bundle_resource_version();
-    Ok(Reply {
-        status: 200,
-        content_type: "application/json",
-        body: list_body("ReplicationControllerList", "v1", &rv, &[], None),
-    })
+    Ok(Reply::raw_json(
+        200,
+        list_body("ReplicationControllerList", "v1", &rv, &[], None),
+    ))
 }
 
 /// Finds one object and parses it.
@@ -535,8 +551,12 @@ fn pod_log(
             forbidden,
         ));
     }
-    let text = bundle.read_string(&path).map_err(ApiError::internal)?;
-    Ok(Reply::text(logs::apply(&text, &params, &pod, &container)))
+    let mut reply = Reply::text(Vec::new());
+    reply.stream = Some(LogStream {
+        source: state.store.open_log(&path)?,
+        plan: logs::plan(&params, &pod, &container),
+    });
+    Ok(reply)
 }
 
 #[cfg(test)]

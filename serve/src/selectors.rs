@@ -86,16 +86,22 @@ fn unescape(s: &str) -> String {
     out
 }
 
-/// Finds the first unescaped occurrence of `op` in `s`.
+/// Finds the first unescaped occurrence of the ASCII operator `op` in `s`.
+/// Compares bytes, never slices the string: the index after an escape can
+/// fall inside a multi-byte character. The index returned is that of an
+/// ASCII byte, so it is a character boundary.
 fn find_unescaped(s: &str, op: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
+    let (bytes, op) = (s.as_bytes(), op.as_bytes());
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
+    while let Some(rest) = bytes.get(i..) {
+        if rest.first() == Some(&b'\\') {
             i += 2;
             continue;
         }
-        if s[i..].starts_with(op) {
+        if rest.is_empty() {
+            break;
+        }
+        if rest.starts_with(op) {
             return Some(i);
         }
         i += 1;
@@ -111,12 +117,15 @@ impl FieldSelector {
             if part.trim().is_empty() {
                 continue;
             }
-            let (field, value, negated) = if let Some(i) = find_unescaped(&part, "!=") {
-                (&part[..i], &part[i + 2..], true)
-            } else if let Some(i) = find_unescaped(&part, "==") {
-                (&part[..i], &part[i + 2..], false)
-            } else if let Some(i) = find_unescaped(&part, "=") {
-                (&part[..i], &part[i + 1..], false)
+            let split = |i: usize, len: usize| Some((part.get(..i)?, part.get(i + len..)?));
+            let found = [("!=", true), ("==", false), ("=", false)]
+                .into_iter()
+                .find_map(|(op, negated)| {
+                    let (f, v) = split(find_unescaped(&part, op)?, op.len())?;
+                    Some((f, v, negated))
+                });
+            let (field, value, negated) = if let Some(found) = found {
+                found
             } else {
                 return Err(ApiError::bad_request(format!(
                     "invalid selector: '{s}'; can't understand '{part}'"
@@ -298,8 +307,59 @@ mod tests {
         assert_eq!(esc.0[0].value, "a,b");
         // An empty value selects objects without the field, as `involvedObject.namespace=` for nodes.
         let node_ev = serde_json::json!({"involvedObject": {"kind": "Node", "name": "n1"}});
+        // Non-ASCII around escapes and operators: parsed or refused, never a
+        // panic.
+        let odd = FieldSelector::parse(r"metadata.name=\é,spec.nodeName!=ü").unwrap();
+        assert_eq!(odd.0[0].value, "é");
+        assert_eq!(odd.0[1].value, "ü");
+        assert!(odd.0[1].negated);
         assert!(FieldSelector::parse("involvedObject.namespace=")
             .unwrap()
             .matches(|f| field_value(&node_ev, f)));
+    }
+
+    #[test]
+    fn hostile_selectors_answer_400_or_parse_never_panic() {
+        let pieces = [
+            "é",
+            "\\",
+            "=",
+            "!=",
+            "==",
+            "!",
+            ",",
+            "(",
+            ")",
+            " in ",
+            " notin ",
+            "a",
+            "ü\\",
+            "\u{1b}[2J",
+            "\u{0}",
+            "💥",
+            "x.y/z",
+            ">",
+            "<",
+            " ",
+            "\u{301}",
+        ];
+        // Every sequence of up to three pieces, each as label and field
+        // selector.
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let s = format!("{a}{b}{c}");
+                    if let Err(e) = LabelSelector::parse(&s) {
+                        assert_eq!(e.code, 400, "{s:?}");
+                    }
+                    match FieldSelector::parse(&s) {
+                        Ok(f) => {
+                            let _ = f.validate("pods");
+                        }
+                        Err(e) => assert_eq!(e.code, 400, "{s:?}"),
+                    }
+                }
+            }
+        }
     }
 }

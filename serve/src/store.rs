@@ -24,6 +24,7 @@ use crate::cache::{ListCache, DEFAULT_BUDGET};
 use crate::errors::{ApiError, Gr};
 use crate::index::{self, FieldIndex};
 use crate::selectors::{field_value, kind_fields};
+use kpm_semantics::names::{self, NameRule};
 
 /// One object of a list. Its JSON text is [`Loaded::raw`].
 #[derive(Debug)]
@@ -36,6 +37,10 @@ pub struct Item {
     pub labels: BTreeMap<String, String>,
     /// Values of the kind's field labels, in [`kind_fields`] order.
     pub fields: Vec<String>,
+    /// Whether the name and namespace are ones an API server accepts
+    /// ([`valid_names`]); invalid objects are never served but keep their
+    /// place, so positions agree with the field indexes.
+    pub valid: bool,
     /// Where the object is in [`Loaded`]'s text.
     range: Range<usize>,
 }
@@ -113,7 +118,15 @@ impl Loaded {
             .filter(|&i| self.items.get(i).is_some_and(|it| it.name == name));
         // A list mixing namespaces (cluster-scope metrics, foreign bundles)
         // is not sorted by name alone.
-        found.or_else(|| self.items.iter().position(|it| it.name == name))
+        found
+            .or_else(|| self.items.iter().position(|it| it.name == name))
+            .filter(|&i| self.items.get(i).is_some_and(|it| it.valid))
+    }
+
+    /// The objects not served because of their names, as `namespace/name`
+    /// (or `name`) shown safely, for the report on stderr.
+    pub fn invalid_names(&self) -> impl Iterator<Item = &Item> {
+        self.items.iter().filter(|it| !it.valid)
     }
 }
 
@@ -197,6 +210,22 @@ struct ProbeStatus {
     succeeded: Option<Value>,
 }
 
+/// Whether an object of `plural` called `name` in `namespace` (empty at
+/// cluster scope) has names an API server would have accepted: a bundle
+/// can say anything, and names end up in kubectl's file paths (`kubectl
+/// cluster-info dump`) and in URLs.
+pub fn valid_names(plural: &str, name: &str, namespace: &str) -> bool {
+    NameRule::for_resource(plural).accepts(name)
+        && (namespace.is_empty() || names::is_dns1123_label(namespace))
+}
+
+/// A name from the bundle as it may be printed: quoted, escaped, cut.
+pub fn shown(name: &str) -> String {
+    let cut: String = name.chars().take(80).collect();
+    let more = if cut.len() < name.len() { "…" } else { "" };
+    format!("{cut:?}{more}")
+}
+
 /// Reads the selector values of one object.
 fn index_item(plural: &str, raw: &str, range: Range<usize>) -> Result<Item, serde_json::Error> {
     let probe: Probe = serde_json::from_str(raw)?;
@@ -213,7 +242,9 @@ fn index_item(plural: &str, raw: &str, range: Range<usize>) -> Result<Item, serd
         }
         wanted.iter().map(|f| field_value(&v, f)).collect()
     };
+    let valid = valid_names(plural, &probe.metadata.name, &probe.metadata.namespace);
     Ok(Item {
+        valid,
         name: probe.metadata.name,
         namespace: probe.metadata.namespace,
         labels: probe.metadata.labels,
@@ -306,7 +337,10 @@ pub(crate) fn sort_items<T>(items: &mut [T], key: impl Fn(&T) -> (&str, &str)) {
 /// The open bundle plus its caches.
 pub struct Store {
     bundle: Bundle,
+    logs: crate::logtail::LogFiles,
     namespaces: Vec<String>,
+    /// Files whose invalid names were already reported on stderr.
+    reported: std::sync::Mutex<std::collections::HashSet<String>>,
     cache: ListCache,
     resource_version: OnceLock<String>,
     indexes: Vec<(&'static str, &'static str, OnceLock<Option<FieldIndex>>)>,
@@ -320,8 +354,20 @@ impl Store {
 
     /// Wraps an open bundle, caching about `budget` bytes of parsed lists.
     pub fn with_budget(bundle: Bundle, budget: usize) -> Store {
-        let namespaces = bundle.namespaces();
+        let (namespaces, invalid): (Vec<String>, Vec<String>) = bundle
+            .namespaces()
+            .into_iter()
+            .partition(|ns| names::is_dns1123_label(ns));
+        for ns in &invalid {
+            eprintln!(
+                "kpm serve: not serving namespace directory {}: not a valid namespace name ({})",
+                shown(ns),
+                NameRule::Label.describe()
+            );
+        }
         Store {
+            logs: crate::logtail::LogFiles::new(bundle.path()),
+            reported: Default::default(),
             bundle,
             namespaces,
             cache: ListCache::new(budget),
@@ -356,7 +402,13 @@ impl Store {
             .clone()
     }
 
-    /// Namespaces with at least one list in the bundle, sorted.
+    /// Opens a stored log for streaming.
+    pub fn open_log(&self, entry: &str) -> Result<crate::logtail::LogSource, ApiError> {
+        self.logs.open(entry).map_err(ApiError::internal)
+    }
+
+    /// Namespaces with at least one list in the bundle, sorted; directories
+    /// whose names are not valid namespace names are left out.
     pub fn namespaces(&self) -> &[String] {
         &self.namespaces
     }
@@ -389,10 +441,47 @@ impl Store {
         path: &str,
     ) -> Result<Loaded, ApiError> {
         let bytes = self.bundle.read_bytes(path).map_err(ApiError::internal)?;
-        parse_list(plural, namespace, bytes).map_err(|e| match e {
+        let loaded = parse_list(plural, namespace, bytes).map_err(|e| match e {
             ParseError::Json(e) => ApiError::internal(kpm_bundle::BundleError::from_json(path, &e)),
             ParseError::Utf8(e) => ApiError::internal(format!("{path}: {e}")),
-        })
+        })?;
+        self.report_invalid(plural, path, &loaded);
+        Ok(loaded)
+    }
+
+    /// Says on stderr, once per file, which objects are not served because
+    /// of their names.
+    fn report_invalid(&self, plural: &str, path: &str, loaded: &Loaded) {
+        let count = loaded.invalid_names().count();
+        if count == 0 {
+            return;
+        }
+        let first = match self.reported.lock() {
+            Ok(mut seen) => seen.insert(path.to_string()),
+            Err(_) => false,
+        };
+        if !first {
+            return;
+        }
+        const SHOWN: usize = 10;
+        for it in loaded.invalid_names().take(SHOWN) {
+            let ns = if it.namespace.is_empty() {
+                String::new()
+            } else {
+                format!(" in namespace {}", shown(&it.namespace))
+            };
+            eprintln!(
+                "kpm serve: {path}: not serving {plural} {}{ns}: not a valid name ({})",
+                shown(&it.name),
+                NameRule::for_resource(plural).describe()
+            );
+        }
+        if count > SHOWN {
+            eprintln!(
+                "kpm serve: {path}: and {} more {plural} with invalid names",
+                count - SHOWN
+            );
+        }
     }
 
     /// The list of `kind` in `namespace` if it is cached; never loads.
@@ -434,6 +523,13 @@ impl Store {
         kind: &ResourceKind,
         namespace: Option<&str>,
     ) -> Result<Option<Arc<Loaded>>, ApiError> {
+        // A namespace no API server would accept holds nothing, whatever
+        // the bundle stores under that name.
+        if kind.scope == Scope::Namespaced
+            && namespace.is_some_and(|ns| !names::is_dns1123_label(ns))
+        {
+            return Ok(None);
+        }
         match kind.path(namespace) {
             Some(path) => self.load_path(kind.plural, namespace, &path),
             None => Ok(None),

@@ -23,6 +23,11 @@ pub struct Knobs {
     pub fail: Vec<String>,
     /// Leave out the API Priority and Fairness response headers.
     pub no_apf: bool,
+    /// `--idle-timeout-ms` (header read and stalled write), when not the
+    /// default.
+    pub idle_timeout_ms: Option<u64>,
+    /// `--max-connections`, when not the default.
+    pub max_connections: Option<usize>,
 }
 
 impl Knobs {
@@ -51,6 +56,10 @@ pub struct Served {
     pub dir: tempfile::TempDir,
     /// The kubeconfig the server wrote for its clients.
     pub kubeconfig: PathBuf,
+    /// `127.0.0.1:PORT`.
+    pub addr: std::net::SocketAddr,
+    /// The bearer token the server requires.
+    pub token: String,
     server: Option<kpm_serve::RunningServer>,
     rt: tokio::runtime::Runtime,
 }
@@ -81,12 +90,20 @@ pub fn serve(bundle: &Path, knobs: Knobs) -> Served {
         cache_mib: kpm_serve::cache::DEFAULT_BUDGET >> 20,
         fail: knobs.fail,
         no_apf: knobs.no_apf,
+        idle_timeout_ms: knobs
+            .idle_timeout_ms
+            .unwrap_or(kpm_serve::server::DEFAULT_IDLE_TIMEOUT_MS),
+        max_connections: knobs
+            .max_connections
+            .unwrap_or(kpm_serve::server::DEFAULT_MAX_CONNECTIONS),
     };
     let server = rt.block_on(kpm_serve::start(args)).expect("serve starts");
     assert_eq!(server.kubeconfig, kubeconfig);
     Served {
         dir,
         kubeconfig,
+        addr: server.addr,
+        token: server.token.clone(),
         server: Some(server),
         rt,
     }
