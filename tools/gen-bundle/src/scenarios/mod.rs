@@ -13,7 +13,9 @@ mod config;
 mod demo;
 mod healthy;
 mod network;
+mod platform;
 mod pods;
+mod startup;
 
 /// One scenario.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +35,8 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(network::SCENARIOS);
     v.extend_from_slice(capacity::SCENARIOS);
     v.extend_from_slice(config::SCENARIOS);
+    v.extend_from_slice(startup::SCENARIOS);
+    v.extend_from_slice(platform::SCENARIOS);
     v
 }
 
