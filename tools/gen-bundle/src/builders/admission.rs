@@ -38,7 +38,7 @@ fn default_container(c: &mut Value) {
     let latest = cm
         .get("image")
         .and_then(Value::as_str)
-        .is_some_and(|i| image_tag_is_latest(i));
+        .is_some_and(image_tag_is_latest);
     // `SetDefaults_Container`: Always for `:latest` and untagged images.
     cm.entry("imagePullPolicy")
         .or_insert(json!(if latest { "Always" } else { "IfNotPresent" }));

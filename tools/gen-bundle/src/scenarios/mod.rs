@@ -12,6 +12,7 @@ mod common;
 mod config;
 mod demo;
 mod healthy;
+mod logs;
 mod network;
 mod platform;
 mod pods;
@@ -37,6 +38,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(config::SCENARIOS);
     v.extend_from_slice(startup::SCENARIOS);
     v.extend_from_slice(platform::SCENARIOS);
+    v.extend_from_slice(logs::SCENARIOS);
     v
 }
 
