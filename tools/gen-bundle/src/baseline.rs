@@ -1,8 +1,10 @@
 //! What every generated cluster has before a scenario breaks something:
 //! three EKS worker nodes, kube-system with CoreDNS, metrics-server and
 //! kube-proxy, the ingress-nginx controller and its IngressClass, and the
-//! `kubernetes` Service in `default`. All healthy, limits set, tags pinned,
-//! so no rule fires on the baseline itself.
+//! `kubernetes` Service in `default`. All healthy and built as their stock
+//! manifests and charts ship them: CoreDNS limits memory only, kube-proxy,
+//! metrics-server and ingress-nginx set requests without limits, and CoreDNS
+//! and ingress-nginx probe ports they do not declare.
 
 use serde_json::{json, Value};
 
@@ -78,6 +80,8 @@ pub fn world(b: &Baseline) -> World {
     }
     kube_proxy(&mut w);
     ingress_nginx(&mut w, b.ingress_replicas, b.ingress_crashing);
+    // EKS replaced a control-plane instance 37 minutes ago.
+    crate::background::control_plane_failover(&mut w, 2_231);
     w
 }
 
@@ -140,21 +144,32 @@ fn coredns(w: &mut World) {
     );
     app.selector_labels = vec![("k8s-app".into(), "kube-dns".into())];
     app.labels = vec![("eks.amazonaws.com/component".into(), "coredns".into())];
-    let c = app.main_container();
-    c["args"] = json!(["-conf", "/etc/coredns/Corefile"]);
-    c["ports"] = json!([
-        {"name": "dns", "containerPort": 53, "protocol": "UDP"},
-        {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
-        {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
-        {"name": "liveness-probe", "containerPort": 8080, "protocol": "TCP"},
-        {"name": "readiness-probe", "containerPort": 8181, "protocol": "TCP"}
-    ]);
-    c["readinessProbe"]["httpGet"] = json!({"path": "/ready", "port": 8181, "scheme": "HTTP"});
-    c["livenessProbe"]["httpGet"] = json!({"path": "/health", "port": 8080, "scheme": "HTTP"});
-    c["volumeMounts"] =
-        json!([{"name": "config-volume", "mountPath": "/etc/coredns", "readOnly": true}]);
-    app::resources(c, Some("100m"), Some("70Mi"), Some("200m"), Some("170Mi"));
+    // As coredns/deployment and the EKS add-on ship it: a memory limit but
+    // no CPU limit, and probes on the health (8080) and ready (8181) plugin
+    // ports, which are not declared as container ports.
+    *app.main_container() = json!({
+        "name": "coredns",
+        "image": app.pod_spec["containers"][0]["image"],
+        "args": ["-conf", "/etc/coredns/Corefile"],
+        "ports": [
+            {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+            {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": 9153, "protocol": "TCP"}
+        ],
+        "resources": {"limits": {"memory": "170Mi"}, "requests": {"cpu": "100m", "memory": "70Mi"}},
+        "volumeMounts": [{"name": "config-volume", "readOnly": true, "mountPath": "/etc/coredns"}],
+        "livenessProbe": {"httpGet": {"path": "/health", "port": 8080, "scheme": "HTTP"}, "initialDelaySeconds": 60, "timeoutSeconds": 5, "successThreshold": 1, "failureThreshold": 5},
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181, "scheme": "HTTP"}},
+        "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}, "readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false},
+    });
     app.pod_spec["volumes"] = json!([{"name": "config-volume", "configMap": {"name": "coredns", "items": [{"key": "Corefile", "path": "Corefile"}], "defaultMode": 420}}]);
+    app.pod_spec["dnsPolicy"] = json!("Default");
+    app.pod_spec["nodeSelector"] = json!({"kubernetes.io/os": "linux"});
+    app.pod_spec["affinity"] = json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {"labelSelector": {"matchExpressions": [{"key": "k8s-app", "operator": "In", "values": ["kube-dns"]}]}, "topologyKey": "kubernetes.io/hostname"}}]}});
+    app.pod_spec["tolerations"] = json!([
+        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+        {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+    ]);
     app.pod_spec["priorityClassName"] = json!("system-cluster-critical");
     app.pod_spec["serviceAccountName"] = json!("coredns");
     app::deploy_healthy(w, &app);
@@ -206,18 +221,26 @@ fn metrics_server(w: &mut World) {
         86_400 * 20,
     );
     app.selector_labels = vec![("k8s-app".into(), "metrics-server".into())];
-    let c = app.main_container();
-    c["args"] = json!([
-        "--cert-dir=/tmp",
-        "--secure-port=10250",
-        "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
-        "--kubelet-use-node-status-port",
-        "--metric-resolution=15s"
-    ]);
-    c["ports"] = json!([{"name": "https", "containerPort": 10250, "protocol": "TCP"}]);
-    c["readinessProbe"]["httpGet"] = json!({"path": "/readyz", "port": "https", "scheme": "HTTPS"});
-    c["livenessProbe"]["httpGet"] = json!({"path": "/livez", "port": "https", "scheme": "HTTPS"});
-    app::resources(c, Some("100m"), Some("200Mi"), Some("200m"), Some("400Mi"));
+    // components.yaml of metrics-server v0.7.2: requests, no limits.
+    *app.main_container() = json!({
+        "name": "metrics-server",
+        "image": app.pod_spec["containers"][0]["image"],
+        "args": [
+            "--cert-dir=/tmp",
+            "--secure-port=10250",
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+            "--kubelet-use-node-status-port",
+            "--metric-resolution=15s"
+        ],
+        "ports": [{"name": "https", "containerPort": 10250, "protocol": "TCP"}],
+        "livenessProbe": {"failureThreshold": 3, "httpGet": {"path": "/livez", "port": "https", "scheme": "HTTPS"}, "periodSeconds": 10},
+        "readinessProbe": {"failureThreshold": 3, "httpGet": {"path": "/readyz", "port": "https", "scheme": "HTTPS"}, "initialDelaySeconds": 20, "periodSeconds": 10},
+        "resources": {"requests": {"cpu": "100m", "memory": "200Mi"}},
+        "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": true, "runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+        "volumeMounts": [{"mountPath": "/tmp", "name": "tmp-dir"}],
+    });
+    app.pod_spec["volumes"] = json!([{"emptyDir": {}, "name": "tmp-dir"}]);
+    app.pod_spec["nodeSelector"] = json!({"kubernetes.io/os": "linux"});
     app.pod_spec["priorityClassName"] = json!("system-cluster-critical");
     app.pod_spec["serviceAccountName"] = json!("metrics-server");
     app::deploy_healthy(w, &app);
@@ -235,15 +258,30 @@ fn metrics_server(w: &mut World) {
 
 fn kube_proxy(w: &mut World) {
     let labels = [("k8s-app", "kube-proxy")];
+    // The EKS kube-proxy add-on: a CPU request and no limits.
     let spec = json!({
         "containers": [{
             "name": "kube-proxy",
             "image": "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.33.3-minimal-eksbuild.6",
             "command": ["kube-proxy", "--v=2", "--config=/var/lib/kube-proxy-config/config", "--hostname-override=$(NODE_NAME)"],
             "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "spec.nodeName"}}}],
-            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+            "resources": {"requests": {"cpu": "100m"}},
             "securityContext": {"privileged": true},
+            "volumeMounts": [
+                {"mountPath": "/var/log", "name": "varlog"},
+                {"mountPath": "/run/xtables.lock", "name": "xtables-lock"},
+                {"mountPath": "/lib/modules", "name": "lib-modules", "readOnly": true},
+                {"mountPath": "/var/lib/kube-proxy/", "name": "kubeconfig"},
+                {"mountPath": "/var/lib/kube-proxy-config/", "name": "config"}
+            ],
         }],
+        "volumes": [
+            {"hostPath": {"path": "/var/log", "type": ""}, "name": "varlog"},
+            {"hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}, "name": "xtables-lock"},
+            {"hostPath": {"path": "/lib/modules", "type": ""}, "name": "lib-modules"},
+            {"configMap": {"defaultMode": 420, "name": "kube-proxy"}, "name": "kubeconfig"},
+            {"configMap": {"defaultMode": 420, "name": "kube-proxy-config"}, "name": "config"}
+        ],
         "hostNetwork": true,
         "priorityClassName": "system-node-critical",
         "serviceAccountName": "kube-proxy",
@@ -280,6 +318,7 @@ fn kube_proxy(w: &mut World) {
         let mut placement = w.place_on(i, 86_400 * 20);
         placement.pod_ip = id.ip.clone();
         let mut pspec = spec.clone();
+        daemon_pod_tolerations(&mut pspec);
         pspec["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [id.name]}]}]}}});
         let mut p = pod::pod(
             "kube-system",
@@ -304,6 +343,31 @@ fn kube_proxy(w: &mut World) {
     w.cluster.add(ds);
 }
 
+/// The tolerations the DaemonSet controller adds to every daemon pod
+/// (`AddOrUpdateDaemonPodTolerations`), plus `network-unavailable` for host
+/// network pods.
+pub fn daemon_pod_tolerations(spec: &mut Value) {
+    let mut added = vec![
+        ("node.kubernetes.io/not-ready", "NoExecute"),
+        ("node.kubernetes.io/unreachable", "NoExecute"),
+        ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+        ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+        ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+        ("node.kubernetes.io/unschedulable", "NoSchedule"),
+    ];
+    if spec["hostNetwork"] == json!(true) {
+        added.push(("node.kubernetes.io/network-unavailable", "NoSchedule"));
+    }
+    if !spec["tolerations"].is_array() {
+        spec["tolerations"] = json!([]);
+    }
+    if let Some(list) = spec["tolerations"].as_array_mut() {
+        for (key, effect) in added {
+            list.push(json!({"key": key, "operator": "Exists", "effect": effect}));
+        }
+    }
+}
+
 fn ingress_nginx(w: &mut World, replicas: i64, crashing: bool) {
     let image = "registry.k8s.io/ingress-nginx/controller:v1.12.1@sha256:d2fbc4ec70d8aa2050dd91a91506e998765e86c96f32cffb56c503c9c34eed5b";
     let mut app = AppSpec::new(
@@ -324,27 +388,57 @@ fn ingress_nginx(w: &mut World, replicas: i64, crashing: bool) {
         ("app.kubernetes.io/part-of".into(), "ingress-nginx".into()),
         ("app.kubernetes.io/version".into(), "1.12.1".into()),
     ];
-    let c = app.main_container();
-    c["name"] = json!("controller");
-    c["args"] = json!([
-        "/nginx-ingress-controller",
-        "--publish-service=$(POD_NAMESPACE)/ingress-nginx-controller",
-        "--election-id=ingress-nginx-leader",
-        "--controller-class=k8s.io/ingress-nginx",
-        "--ingress-class=nginx",
-        "--configmap=$(POD_NAMESPACE)/ingress-nginx-controller",
-        "--validating-webhook=:8443"
-    ]);
-    c["ports"] = json!([
-        {"name": "http", "containerPort": 80, "protocol": "TCP"},
-        {"name": "https", "containerPort": 443, "protocol": "TCP"},
-        {"name": "webhook", "containerPort": 8443, "protocol": "TCP"},
-        {"name": "metrics", "containerPort": 10254, "protocol": "TCP"}
-    ]);
-    c["readinessProbe"]["httpGet"] = json!({"path": "/healthz", "port": 10254, "scheme": "HTTP"});
-    c["livenessProbe"]["httpGet"] = json!({"path": "/healthz", "port": 10254, "scheme": "HTTP"});
-    app::resources(c, Some("100m"), Some("90Mi"), Some("500m"), Some("512Mi"));
+    // The ingress-nginx Helm chart 4.12.1 defaults: requests but no limits,
+    // probes on the metrics port 10254, which is only declared as a
+    // container port when metrics are enabled (they are not by default).
+    *app.main_container() = json!({
+        "name": "controller",
+        "image": image,
+        "args": [
+            "/nginx-ingress-controller",
+            "--publish-service=$(POD_NAMESPACE)/ingress-nginx-controller",
+            "--election-id=ingress-nginx-leader",
+            "--controller-class=k8s.io/ingress-nginx",
+            "--ingress-class=nginx",
+            "--configmap=$(POD_NAMESPACE)/ingress-nginx-controller",
+            "--validating-webhook=:8443",
+            "--validating-webhook-certificate=/usr/local/certificates/cert",
+            "--validating-webhook-key=/usr/local/certificates/key"
+        ],
+        "env": [
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}},
+            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
+            {"name": "LD_PRELOAD", "value": "/usr/local/lib/libmimalloc.so"}
+        ],
+        "lifecycle": {"preStop": {"exec": {"command": ["/wait-shutdown"]}}},
+        "livenessProbe": {"failureThreshold": 5, "httpGet": {"path": "/healthz", "port": 10254, "scheme": "HTTP"}, "initialDelaySeconds": 10, "periodSeconds": 10, "successThreshold": 1, "timeoutSeconds": 1},
+        "readinessProbe": {"failureThreshold": 3, "httpGet": {"path": "/healthz", "port": 10254, "scheme": "HTTP"}, "initialDelaySeconds": 10, "periodSeconds": 10, "successThreshold": 1, "timeoutSeconds": 1},
+        "ports": [
+            {"name": "http", "containerPort": 80, "protocol": "TCP"},
+            {"name": "https", "containerPort": 443, "protocol": "TCP"},
+            {"name": "webhook", "containerPort": 8443, "protocol": "TCP"}
+        ],
+        "resources": {"requests": {"cpu": "100m", "memory": "90Mi"}},
+        "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}, "readOnlyRootFilesystem": false, "runAsGroup": 82, "runAsNonRoot": true, "runAsUser": 101, "seccompProfile": {"type": "RuntimeDefault"}},
+        "volumeMounts": [{"mountPath": "/usr/local/certificates/", "name": "webhook-cert", "readOnly": true}],
+    });
+    app.pod_spec["volumes"] = json!([{"name": "webhook-cert", "secret": {"defaultMode": 420, "secretName": "ingress-nginx-admission"}}]);
+    app.pod_spec["nodeSelector"] = json!({"kubernetes.io/os": "linux"});
+    app.pod_spec["terminationGracePeriodSeconds"] = json!(300);
     app.pod_spec["serviceAccountName"] = json!("ingress-nginx");
+    w.cluster.add(crate::builders::config::secret(
+        "ingress-nginx",
+        "ingress-nginx-admission",
+        CLUSTER_AGE - 3_590,
+        CLUSTER_AGE - 3_590,
+        "kube-webhook-certgen",
+        "Opaque",
+        &[
+            ("ca", "-----BEGIN CERTIFICATE-----"),
+            ("cert", "-----BEGIN CERTIFICATE-----"),
+            ("key", "-----BEGIN EC PRIVATE KEY-----"),
+        ],
+    ));
     if crashing {
         // A Helm upgrade 40 minutes ago moved the controller to the host
         // network, where port 80 is taken: klog.Fatal exits with 255.
@@ -430,18 +524,44 @@ mod tests {
         assert!(dns.iter().all(|p| app::is_ready(p)));
         for p in c.all_pods() {
             assert_eq!(p["status"]["phase"], "Running", "{}", meta::name_of(p));
+            let volume = p["spec"]["volumes"]
+                .as_array()
+                .and_then(|v| v.iter().find(|v| v["projected"].is_object()))
+                .and_then(|v| v["name"].as_str())
+                .unwrap_or_else(|| panic!("{}: no token volume", meta::name_of(p)));
             for ctr in p["spec"]["containers"].as_array().unwrap() {
                 assert!(
-                    ctr["resources"]["limits"]["memory"].is_string(),
-                    "{}",
-                    meta::name_of(p)
-                );
-                assert!(
-                    ctr["resources"]["limits"]["cpu"].is_string(),
+                    ctr["volumeMounts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|m| m["name"] == volume
+                            && m["mountPath"] == crate::builders::admission::TOKEN_MOUNT_PATH),
                     "{}",
                     meta::name_of(p)
                 );
             }
+        }
+        // Stock manifests: CoreDNS limits memory only, the others set none.
+        let dns_res = &dns[0]["spec"]["containers"][0]["resources"];
+        assert_eq!(dns_res["limits"], json!({"memory": "170Mi"}));
+        assert_eq!(dns[0]["spec"]["priority"], 2_000_000_000);
+        let ingress = &c.objects("ingress-nginx", "pods")[0];
+        assert!(ingress["spec"]["containers"][0]["resources"]["limits"].is_null());
+        let proxy = c
+            .objects("kube-system", "pods")
+            .iter()
+            .find(|p| p["metadata"]["labels"]["k8s-app"] == "kube-proxy")
+            .unwrap();
+        assert_eq!(proxy["spec"]["tolerations"].as_array().unwrap().len(), 8);
+        assert_eq!(proxy["spec"]["priority"], 2_000_001_000);
+        for ns in c.namespaces.keys() {
+            assert!(
+                c.objects(ns, "configmaps")
+                    .iter()
+                    .any(|cm| cm["metadata"]["name"] == "kube-root-ca.crt"),
+                "{ns}"
+            );
         }
         let ep = c.objects("ingress-nginx", "endpoints");
         assert_eq!(

@@ -195,6 +195,9 @@ impl Cluster {
 
     fn write(&self, mut w: BundleWriter) -> kpm_bundle::Result<PathBuf> {
         let mut steps = Vec::new();
+        // Each list is read at a revision after every item it holds, and
+        // later lists at later revisions.
+        let mut list_rv = crate::revisions::highest(self);
         let rec = w.write_json(layout::CLUSTER_VERSION, &version_info())?;
         steps.push(ok_step(
             "version",
@@ -210,7 +213,8 @@ impl Cluster {
                 self.cluster_list(kind.plural).to_vec()
             };
             let path = format!("cluster/{}.json", kind.plural);
-            let (n, size) = write_list(&mut w, &path, kind, &items)?;
+            list_rv += 3;
+            let (n, size) = write_list(&mut w, &path, kind, &items, list_rv)?;
             steps.push(ok_step(kind.plural, None, &path, n, size));
         }
         let mut stripped = 0;
@@ -223,7 +227,8 @@ impl Cluster {
                     }
                 }
                 let path = layout::namespaced_path(ns, kind.plural);
-                let (n, size) = write_list(&mut w, &path, kind, &items)?;
+                list_rv += 3;
+                let (n, size) = write_list(&mut w, &path, kind, &items, list_rv)?;
                 steps.push(ok_step(kind.plural, Some(ns), &path, n, size));
             }
         }
@@ -309,6 +314,8 @@ pub fn namespace_object(name: &str, created_ago: i64) -> Value {
     meta::add_labels(&mut ns, &[("kubernetes.io/metadata.name", name)]);
     ns["spec"] = json!({"finalizers": ["kubernetes"]});
     ns["status"] = json!({"phase": "Active"});
+    ns["metadata"]["resourceVersion"] =
+        json!(crate::revisions::revision_at(created_ago).to_string());
     ns
 }
 
@@ -317,8 +324,9 @@ fn write_list(
     path: &str,
     kind: &ResourceKind,
     items: &[Value],
+    revision: u64,
 ) -> kpm_bundle::Result<(u64, u64)> {
-    let rv = ids::resource_version(path);
+    let rv = revision.to_string();
     let mut list = w.start_list(path, &kind.list_kind(), &kind.api_version(), Some(&rv))?;
     for item in items {
         list.push(item)?;

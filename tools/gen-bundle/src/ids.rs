@@ -25,6 +25,13 @@ pub fn ago(secs: i64) -> String {
     rfc3339(collection_started() - Duration::seconds(secs))
 }
 
+/// Seconds before collection started of an API timestamp (`None` when
+/// absent or unparsable): the inverse of [`ago`].
+pub fn ago_of(ts: &serde_json::Value) -> Option<i64> {
+    let t = DateTime::parse_from_rfc3339(ts.as_str()?).ok()?;
+    Some((collection_started() - t.to_utc()).num_seconds())
+}
+
 /// `metav1.Time` formatting of an instant.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -173,6 +180,7 @@ mod tests {
     fn times_are_relative_to_collection() {
         assert_eq!(ago(0), "2026-11-20T14:31:58Z");
         assert_eq!(ago(3600), "2026-11-20T13:31:58Z");
+        assert_eq!(ago_of(&serde_json::json!(ago(3600))), Some(3600));
         assert_eq!(micro(0, 123_456), "2026-11-20T14:31:58.123456Z");
     }
 

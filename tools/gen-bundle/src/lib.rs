@@ -8,11 +8,13 @@
 
 pub mod allocation;
 pub mod app;
+pub mod background;
 pub mod baseline;
 pub mod builders;
 pub mod cluster;
 pub mod expected;
 pub mod ids;
+pub mod revisions;
 pub mod scale;
 pub mod scale_apps;
 pub mod scale_plan;

@@ -100,8 +100,9 @@ impl World {
     }
 
     /// Completes the snapshot: Endpoints and EndpointSlices for every
-    /// selector Service, PodMetrics for running pods and NodeMetrics for
-    /// reachable nodes.
+    /// selector Service, PodMetrics for running pods, NodeMetrics for
+    /// reachable nodes, the `kube-root-ca.crt` ConfigMap of every namespace
+    /// and resourceVersions that follow the order of writes.
     pub fn finish(mut self) -> Cluster {
         let namespaces: Vec<String> = self.cluster.namespaces.keys().cloned().collect();
         let mut node_usage: BTreeMap<String, Usage> = BTreeMap::new();
@@ -153,6 +154,8 @@ impl World {
             node_metrics.push(metrics::node_metrics(name, cpu + 180, mem + 1_450));
         }
         self.cluster.node_metrics = node_metrics;
+        crate::revisions::publish_root_ca(&mut self.cluster);
+        crate::revisions::assign(&mut self.cluster);
         self.cluster
     }
 

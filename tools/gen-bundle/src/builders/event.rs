@@ -152,7 +152,8 @@ pub fn series_event(
 
 /// The `Scheduled`/`Pulled`/`Created`/`Started` events of a pod that started
 /// normally `started_ago` seconds ago on `node` (only recent pods still have
-/// them: the API server keeps events for an hour).
+/// them: the API server keeps events for an hour). The scheduler bound it
+/// just before the kubelet's `status.startTime`.
 pub fn normal_start(
     pod: &Value,
     container: &str,
@@ -164,6 +165,7 @@ pub fn normal_start(
     let name = meta::name_of(pod);
     let fp = format!("spec.containers{{{container}}}");
     let k = Source::kubelet(node);
+    let scheduled = ids::ago_of(&pod["status"]["startTime"]).unwrap_or(started_ago + 7) + 1;
     vec![
         series_event(
             ns,
@@ -174,7 +176,7 @@ pub fn normal_start(
             &format!("Successfully assigned {ns}/{name} to {node}"),
             "default-scheduler",
             "default-scheduler-ip-10-0-0-12",
-            started_ago + 8,
+            scheduled,
             None,
         ),
         event(

@@ -2,6 +2,7 @@
 //! returns them. Each returns a `serde_json::Value` so scenarios can tweak any
 //! field afterwards, the way a real cluster drifts from its manifests.
 
+pub mod admission;
 pub mod config;
 pub mod event;
 pub mod meta;

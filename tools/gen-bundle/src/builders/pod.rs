@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use super::meta;
+use super::{admission, meta};
 use crate::ids;
 
 /// How a container instance ended.
@@ -287,42 +287,51 @@ fn container_status(pod_key: &str, c: &Value, state: &ContainerState) -> Value {
             }
             ContainerState::Waiting { .. } => {}
         }
+        runtime_fields(map, c, state.has_run());
     }
     status
 }
 
-/// Fills in the fields the API server defaults on every pod spec.
-pub fn default_pod_spec(spec: &mut Value) {
-    let Some(map) = spec.as_object_mut() else {
+/// What a v1.33 kubelet adds to a container status: the resources it
+/// allocated (requests, defaulted from limits), and for containers the
+/// runtime created, their resources, mounts and process identity.
+fn runtime_fields(map: &mut serde_json::Map<String, Value>, c: &Value, created: bool) {
+    let res = &c["resources"];
+    let mut allocated = res["requests"].as_object().cloned().unwrap_or_default();
+    for (k, v) in res["limits"].as_object().into_iter().flatten() {
+        allocated.entry(k.clone()).or_insert(v.clone());
+    }
+    if !allocated.is_empty() {
+        map.insert("allocatedResources".into(), Value::Object(allocated));
+    }
+    if !created {
         return;
-    };
-    let defaults = [
-        ("restartPolicy", json!("Always")),
-        ("terminationGracePeriodSeconds", json!(30)),
-        ("dnsPolicy", json!("ClusterFirst")),
-        ("serviceAccountName", json!("default")),
-        ("serviceAccount", json!("default")),
-        ("securityContext", json!({})),
-        ("schedulerName", json!("default-scheduler")),
-        ("priority", json!(0)),
-        ("enableServiceLinks", json!(true)),
-        ("preemptionPolicy", json!("PreemptLowerPriority")),
-    ];
-    for (k, v) in defaults {
-        map.entry(k).or_insert(v);
     }
-    if let Some(containers) = map.get_mut("containers").and_then(Value::as_array_mut) {
-        for c in containers {
-            if let Some(cm) = c.as_object_mut() {
-                cm.entry("terminationMessagePath")
-                    .or_insert(json!("/dev/termination-log"));
-                cm.entry("terminationMessagePolicy")
-                    .or_insert(json!("File"));
-                cm.entry("imagePullPolicy").or_insert(json!("IfNotPresent"));
-                cm.entry("resources").or_insert(json!({}));
-            }
-        }
+    if res.as_object().is_some_and(|r| !r.is_empty()) {
+        map.insert("resources".into(), res.clone());
     }
+    let mounts: Vec<Value> = c["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            json!({
+                "name": m["name"],
+                "mountPath": m["mountPath"],
+                "readOnly": m["readOnly"].as_bool().unwrap_or(false),
+                "recursiveReadOnly": "Disabled",
+            })
+        })
+        .collect();
+    if !mounts.is_empty() {
+        map.insert("volumeMounts".into(), json!(mounts));
+    }
+    let uid = c["securityContext"]["runAsUser"].as_i64().unwrap_or(0);
+    let gid = c["securityContext"]["runAsGroup"].as_i64().unwrap_or(uid);
+    map.insert(
+        "user".into(),
+        json!({"linux": {"uid": uid, "gid": gid, "supplementalGroups": [gid]}}),
+    );
 }
 
 /// A pod built from a template `spec` (as in a Deployment), with the given
@@ -336,14 +345,10 @@ pub fn pod(
     states: &[ContainerState],
 ) -> Value {
     let mut pod = meta::object("v1", "Pod", Some(namespace), name, created_ago);
+    // Pods have had a `generation` since v1.33; nothing here updates a pod spec.
+    pod["metadata"]["generation"] = json!(1);
     let mut spec = spec.clone();
-    default_pod_spec(&mut spec);
-    if let Some(map) = spec.as_object_mut() {
-        map.entry("tolerations").or_insert(json!([
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
-        ]));
-    }
+    admission::admit_pod(namespace, name, &mut spec);
     let qos = qos_class(&spec);
     let containers = spec["containers"].as_array().cloned().unwrap_or_default();
     let pod_key = format!("{namespace}/{name}");
@@ -421,6 +426,51 @@ pub fn pod(
         Some("status"),
     );
     pod
+}
+
+/// Adds `initContainerStatuses` (one state per `spec.initContainers`) to a
+/// pod built by [`pod`]. While one has not completed, the kubelet reports
+/// `Initialized=False` (`ContainersNotInitialized`) naming the incomplete ones.
+pub fn set_init_statuses(pod: &mut Value, states: &[ContainerState], since_ago: i64) {
+    let key = format!("{}/{}", meta::namespace_of(pod), meta::name_of(pod));
+    let inits = pod["spec"]["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let statuses: Vec<Value> = inits
+        .iter()
+        .zip(states)
+        .map(|(c, st)| container_status(&key, c, st))
+        .collect();
+    let incomplete: Vec<&str> = inits
+        .iter()
+        .zip(states)
+        .filter(|(_, st)| !matches!(st, ContainerState::Done(_)))
+        .filter_map(|(c, _)| c["name"].as_str())
+        .collect();
+    pod["status"]["initContainerStatuses"] = json!(statuses);
+    if incomplete.is_empty() {
+        return;
+    }
+    let msg = format!(
+        "containers with incomplete status: [{}]",
+        incomplete.join(" ")
+    );
+    for c in pod["status"]["conditions"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        if c["type"] == "Initialized" {
+            *c = condition(
+                "Initialized",
+                false,
+                since_ago,
+                Some("ContainersNotInitialized"),
+                Some(&msg),
+            );
+        }
+    }
 }
 
 /// Seconds-ago of the most recent container state change.

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::meta;
+use super::{admission, meta};
 use crate::ids;
 
 /// Replica counts of a workload's status.
@@ -23,6 +23,13 @@ fn selector(labels: &[(&str, &str)]) -> Value {
         .map(|(k, v)| ((*k).to_string(), json!(v)))
         .collect();
     json!({ "matchLabels": m })
+}
+
+/// A pod template spec as the API server stores it (defaults filled in).
+fn defaulted(spec: &Value) -> Value {
+    let mut s = spec.clone();
+    admission::default_template_spec(&mut s);
+    s
 }
 
 fn label_map(labels: &[(&str, &str)]) -> Value {
@@ -77,7 +84,7 @@ pub fn deployment(
         "progressDeadlineSeconds": 600,
         "selector": selector(selector_labels),
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-        "template": {"metadata": {"labels": label_map(selector_labels)}, "spec": pod_spec},
+        "template": {"metadata": {"labels": label_map(selector_labels)}, "spec": defaulted(pod_spec)},
     });
     let available = r.ready >= r.desired - r.desired / 4 && r.desired > 0 || r.desired == 0;
     let rs_name = format!(
@@ -123,6 +130,12 @@ pub fn replica_set_name(namespace: &str, deployment: &str, revision: u32) -> (St
     (format!("{deployment}-{hash}"), hash)
 }
 
+/// Replicas the Deployment asks for (how far an old ReplicaSet was scaled
+/// down from).
+fn replicas_before(deploy: &Value) -> i64 {
+    deploy["spec"]["replicas"].as_i64().unwrap_or(1).max(1)
+}
+
 /// The ReplicaSet a Deployment created for `revision`.
 pub fn replica_set(deploy: &Value, revision: u32, created_ago: i64, r: Replicas) -> Value {
     let ns = meta::namespace_of(deploy);
@@ -163,7 +176,17 @@ pub fn replica_set(deploy: &Value, revision: u32, created_ago: i64, r: Replicas)
         json!({"f:status": {}}),
         Some("status"),
     );
-    rs["metadata"]["generation"] = json!(1);
+    // The Deployment controller writes `spec.replicas` once per rollout
+    // step: a ReplicaSet created by a rollout was scaled up step by step, an
+    // old one scaled down to zero the same way.
+    let generation = if r.desired == 0 {
+        1 + replicas_before(deploy)
+    } else if revision > 1 {
+        r.desired.max(1)
+    } else {
+        1
+    };
+    rs["metadata"]["generation"] = json!(generation);
     let mut template = deploy["spec"]["template"].clone();
     template["metadata"]["labels"] = labels.clone();
     rs["spec"] = json!({
@@ -171,8 +194,7 @@ pub fn replica_set(deploy: &Value, revision: u32, created_ago: i64, r: Replicas)
         "selector": {"matchLabels": labels},
         "template": template,
     });
-    let mut status =
-        json!({"replicas": r.current, "fullyLabeledReplicas": r.current, "observedGeneration": 1});
+    let mut status = json!({"replicas": r.current, "fullyLabeledReplicas": r.current, "observedGeneration": generation});
     if r.ready > 0 {
         status["readyReplicas"] = json!(r.ready);
         status["availableReplicas"] = json!(r.ready);
@@ -213,7 +235,7 @@ pub fn stateful_set(
         "revisionHistoryLimit": 10,
         "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
         "selector": selector(selector_labels),
-        "template": {"metadata": {"labels": label_map(selector_labels)}, "spec": pod_spec},
+        "template": {"metadata": {"labels": label_map(selector_labels)}, "spec": defaulted(pod_spec)},
         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
     });
     s["status"] = json!({
@@ -264,7 +286,7 @@ pub fn daemon_set(
     d["spec"] = json!({
         "revisionHistoryLimit": 10,
         "selector": selector(selector_labels),
-        "template": {"metadata": {"labels": label_map(selector_labels)}, "spec": pod_spec},
+        "template": {"metadata": {"labels": label_map(selector_labels)}, "spec": defaulted(pod_spec)},
         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "10%"}},
     });
     d["status"] = json!({
@@ -318,7 +340,7 @@ pub fn job(
         "manualSelector": false,
         "podReplacementPolicy": "TerminatingOrFailed",
         "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
-        "template": {"metadata": {"labels": label_map(&labels)}, "spec": spec},
+        "template": {"metadata": {"labels": label_map(&labels)}, "spec": defaulted(&spec)},
     });
     j["status"] = json!({
         "startTime": ids::ago(created_ago),

@@ -351,6 +351,7 @@ fn node_pressure() -> (Cluster, Vec<Finding>) {
         1_080,
         1_080,
     ));
+    crate::background::node_joined(&mut w, &lost_node, 1_480);
     w.cluster.add(lost_node);
     add_lost_kube_proxy(&mut w, &lost);
 

@@ -62,8 +62,26 @@ pub fn neighbour(w: &mut World, ns: &str, name: &str, image: &str) -> Deployed {
     d
 }
 
+/// When the current (or, while it waits, the last) instance of `container`
+/// started, from the pod's status.
+pub fn last_start(pod: &Value, container: &str) -> Option<i64> {
+    let cs = pod["status"]["containerStatuses"]
+        .as_array()?
+        .iter()
+        .chain(
+            pod["status"]["initContainerStatuses"]
+                .as_array()
+                .into_iter()
+                .flatten(),
+        )
+        .find(|c| c["name"] == container)?;
+    ids::ago_of(&cs["state"]["running"]["startedAt"])
+        .or_else(|| ids::ago_of(&cs["lastState"]["terminated"]["startedAt"]))
+}
+
 /// Kubelet events of a container that keeps crashing: pulls, creates,
-/// starts and the `BackOff` warning.
+/// starts (the last one when its last instance started) and the `BackOff`
+/// warning.
 pub fn crashloop_events(
     pod: &Value,
     container: &str,
@@ -76,6 +94,7 @@ pub fn crashloop_events(
     let ns = meta::namespace_of(pod);
     let fp = format!("spec.containers{{{container}}}");
     let k = Source::kubelet(node);
+    let started = last_start(pod, container).unwrap_or(last_ago + 129);
     vec![
         event::series_event(
             ns,
@@ -102,7 +121,7 @@ pub fn crashloop_events(
             &k,
             restarts + 1,
             first_ago,
-            last_ago + 130,
+            started + 1,
         ),
         event::event(
             ns,
@@ -114,7 +133,7 @@ pub fn crashloop_events(
             &k,
             restarts + 1,
             first_ago,
-            last_ago + 130,
+            started + 1,
         ),
         event::event(
             ns,
@@ -126,7 +145,7 @@ pub fn crashloop_events(
             &k,
             restarts + 1,
             first_ago,
-            last_ago + 129,
+            started,
         ),
         event::event(
             ns,

@@ -12,8 +12,11 @@ mod common;
 mod config;
 mod demo;
 mod healthy;
+mod logs;
 mod network;
+mod platform;
 mod pods;
+mod startup;
 
 /// One scenario.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +36,9 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(network::SCENARIOS);
     v.extend_from_slice(capacity::SCENARIOS);
     v.extend_from_slice(config::SCENARIOS);
+    v.extend_from_slice(startup::SCENARIOS);
+    v.extend_from_slice(platform::SCENARIOS);
+    v.extend_from_slice(logs::SCENARIOS);
     v
 }
 

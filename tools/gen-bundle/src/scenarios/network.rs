@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::common::{self, crashloop_events, neighbour, pod_obj};
+use super::common::{self, crashloop_events, pod_obj};
 use super::healthy::{self, ShopOptions};
 use super::Scenario;
 use crate::app::{self, AppSpec};
@@ -23,7 +23,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { name: "ingress-missing-service", description: "The shop Ingress routes /api/reviews to Service reviews, which does not exist (the Service is called review).", build: ingress_missing_service },
     Scenario { name: "ingress-wrong-port", description: "The shop Ingress sends /api/cart to port 8080 of Service cart, which only exposes port 80.", build: ingress_wrong_port },
     Scenario { name: "ingress-controller-down", description: "Both ingress-nginx controller pods crash at startup (port 80 already in use, exit code 255): no controller serves class nginx.", build: ingress_controller_down },
-    Scenario { name: "port-mismatch", description: "reviews declares containerPort 8080 but its readiness probe targets 8081 and its Service targetPort is 9080.", build: port_mismatch },
+    Scenario { name: "port-mismatch", description: "reviews declares only the port named http: its liveness probe names port metrics (the kubelet reports \"Liveness probe errored\" and can never restart it) and its Service's targetPort names grpc, so the Service has no endpoints. Near miss: wishlist probes and exposes numeric port 9901 without declaring it, which is valid.", build: port_mismatch },
 ];
 
 fn shop_world() -> World {
@@ -294,8 +294,9 @@ fn port_mismatch() -> (Cluster, Vec<Finding>) {
         86_400 * 9,
         86_400 * 9,
     );
-    app.main_container()["readinessProbe"]["httpGet"] =
-        json!({"path": "/ready", "port": 8081, "scheme": "HTTP"});
+    // The chart renamed the metrics port; the liveness probe still names it.
+    app.main_container()["livenessProbe"]["httpGet"] =
+        json!({"path": "/healthz/live", "port": "metrics", "scheme": "HTTP"});
     let d = app::deploy_healthy(&mut w, &app);
     let sel = app.selector();
     let mut svc = network::service(
@@ -304,25 +305,60 @@ fn port_mismatch() -> (Cluster, Vec<Finding>) {
         86_400 * 9,
         &World::cluster_ip("shop/reviews"),
         &sel,
-        &[ServicePort::tcp("http", 80, json!(9080))],
+        &[ServicePort::tcp("grpc", 9090, json!("grpc"))],
     );
     meta::add_labels(&mut svc, &sel);
     w.cluster.add(svc);
-    neighbour(
-        &mut w,
+    for name in &d.pods {
+        let p = pod_obj(&w, "shop", name);
+        let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+        w.cluster.add(event::event(
+            "shop",
+            &p,
+            Some("spec.containers{reviews}"),
+            "Warning",
+            "Unhealthy",
+            "Liveness probe errored: strconv.Atoi: parsing \"metrics\": invalid syntax",
+            &Source::kubelet(&node),
+            178,
+            3_560,
+            17,
+        ));
+    }
+    // Near miss: numeric ports nobody declares are valid Kubernetes; the
+    // kubelet and kube-proxy use the number as it is.
+    let mut wishlist = AppSpec::new(
         "shop",
         "wishlist",
         "ghcr.io/acme-shop/wishlist:0.9.3",
+        8080,
+        2,
+        86_400 * 75,
+        86_400 * 6 + 4_211,
     );
+    wishlist.main_container()["livenessProbe"]["httpGet"] =
+        json!({"path": "/admin/health", "port": 9901, "scheme": "HTTP"});
+    app::deploy_healthy(&mut w, &wishlist);
+    common::expose(&mut w, &wishlist, "wishlist");
+    let wsel = wishlist.selector();
+    let admin = network::service(
+        "shop",
+        "wishlist-admin",
+        86_400 * 75,
+        &World::cluster_ip("shop/wishlist-admin"),
+        &wsel,
+        &[ServicePort::tcp("admin", 9901, json!(9901))],
+    );
+    w.cluster.add(admin);
     let mut findings: Vec<Finding> = d
         .pods
         .iter()
-        .map(|n| finding("probe-port-mismatch", &pod("shop", n), &["8081"]))
+        .map(|n| finding("probe-port-mismatch", &pod("shop", n), &["metrics"]))
         .collect();
     findings.push(finding(
         "service-target-port-mismatch",
         &obj("Service", "shop", "reviews"),
-        &["9080"],
+        &["grpc"],
     ));
     (w.finish(), findings)
 }

@@ -25,7 +25,7 @@ pub const SCENARIOS: &[Scenario] = &[
 ];
 
 /// Kubelet events of a failing image pull.
-fn pull_failure_events(
+pub(super) fn pull_failure_events(
     p: &Value,
     container: &str,
     image: &str,
@@ -117,7 +117,7 @@ fn pull_failure_events(
     ]
 }
 
-fn namespace_with_neighbour(w: &mut World, ns: &str) {
+pub(super) fn namespace_with_neighbour(w: &mut World, ns: &str) {
     w.cluster.namespace(ns, 86_400 * 150);
     let (name, image) = if ns == "payments" {
         ("payments-api", "ghcr.io/acme-pay/payments-api:4.7.3")
