@@ -394,6 +394,7 @@ fn join_clipped(items: &[String], k: usize, max: usize) -> String {
 }
 
 /// Builds the view of `report` under `limits`.
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn build(report: &Report, limits: &Limits) -> View {
     let index = FindingIndex::new(report);
     let now: DateTime<Utc> = report.bundle.collected_at;

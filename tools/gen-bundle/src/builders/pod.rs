@@ -336,6 +336,7 @@ fn runtime_fields(map: &mut serde_json::Map<String, Value>, c: &Value, created: 
 
 /// A pod built from a template `spec` (as in a Deployment), with the given
 /// fate and one state per container (in `spec.containers` order).
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn pod(
     namespace: &str,
     name: &str,
@@ -487,6 +488,7 @@ fn latest_change(states: &[ContainerState]) -> i64 {
         .unwrap_or(i64::MAX)
 }
 
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn placed_status(
     pod_key: &str,
     p: &Placement,
