@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod index;
 pub mod link;
 pub mod logs;
+pub mod system;
 pub mod timeline;
 pub mod usage;
 
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use kpm_bundle::Bundle;
 use kpm_model::{
-    BundleInfo, CoverageGap, Damage, Finding, Report, Severity, Summary, SCHEMA_VERSION,
+    BundleInfo, CoverageGap, Damage, Finding, Report, Severity, Summary, Verdict, SCHEMA_VERSION,
 };
 
 use crate::context::{ClusterCtx, NamespaceCtx};
@@ -88,6 +89,8 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     let mut pending = Vec::new();
     let mut node_events: BTreeMap<String, Vec<crate::context::EventView>> = BTreeMap::new();
     let mut pods_seen = 0usize;
+    let facts = system::ClusterFacts::from_nodes(&cluster.nodes);
+    let mut remarks = Vec::new();
     // Namespaces are parsed on background threads, analysed here in order,
     // and freed on another.
     let freed = crate::par::BackgroundDrop::new();
@@ -98,7 +101,8 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
             damage.extend(data.damage.iter().cloned());
             coverage.extend(coverage::namespace_gaps(&data));
             let ctx = NamespaceCtx::new(bundle, &cluster, &data);
-            let ns_findings = rules::run_namespace(&ctx);
+            let (ns_findings, aside) = system::set_aside(&ctx, &facts, rules::run_namespace(&ctx));
+            remarks.extend(aside);
             skeletons.extend(apps::build(&ctx, &mut links));
             timeline_entries.extend(timeline::namespace_entries(&ctx, &ns_findings));
             usage_acc.add_namespace(&ctx);
@@ -146,6 +150,7 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
         by_severity.insert(s, findings.iter().filter(|f| f.severity == s).count());
     }
     let summary = Summary {
+        verdict: Verdict::from_counts(&by_severity),
         by_severity,
         findings: findings.len(),
         incidents: incidents.len(),
@@ -189,6 +194,8 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
         coverage,
         collection: coverage::collection_summary(bundle),
         damage: dedupe_damage(damage),
+        system_remarks: system::group(remarks),
+        muted: Vec::new(),
     }
 }
 

@@ -73,6 +73,7 @@ fn report() -> Report {
             partial: false,
         },
         summary: Summary {
+            verdict: kpm_model::Verdict::Broken,
             by_severity: BTreeMap::from([(Severity::Critical, 2), (Severity::Warning, 1)]),
             findings: 3,
             incidents: 1,
@@ -116,6 +117,8 @@ fn report() -> Report {
         coverage: vec![],
         collection: CollectionSummary::default(),
         damage: vec![],
+        system_remarks: vec![],
+        muted: vec![],
     }
 }
 

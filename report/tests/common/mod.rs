@@ -271,6 +271,7 @@ pub fn crashloop_oom() -> Report {
         kpm_version: "0.1.0".into(),
         bundle: bundle(false),
         summary: Summary {
+            verdict: Verdict::Broken,
             by_severity: by_severity(3, 1, 1, 0),
             findings: 5,
             incidents: 3,
@@ -378,6 +379,8 @@ pub fn crashloop_oom() -> Report {
             redaction_enabled: true,
         },
         damage: vec![],
+        system_remarks: vec![],
+        muted: vec![],
     }
 }
 
@@ -385,6 +388,7 @@ pub fn crashloop_oom() -> Report {
 pub fn healthy() -> Report {
     let mut r = crashloop_oom();
     r.summary = Summary {
+        verdict: Verdict::Healthy,
         by_severity: by_severity(0, 0, 0, 0),
         findings: 0,
         incidents: 0,
@@ -477,6 +481,7 @@ pub fn partial_bundle() -> Report {
     let mut r = healthy();
     r.bundle = bundle(true);
     r.summary = Summary {
+        verdict: Verdict::Broken,
         by_severity: by_severity(1, 0, 0, 0),
         findings: 1,
         incidents: 1,
