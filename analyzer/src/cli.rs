@@ -14,6 +14,7 @@ use kpm_model::{Report, Severity};
 use sha2::{Digest, Sha256};
 
 use crate::engine::{analyze, Options};
+use crate::policy::{self, Policy, PolicyError};
 
 /// Exit code: analysis ran, nothing at or above `--fail-on`.
 pub const EXIT_OK: i32 = 0;
@@ -68,7 +69,7 @@ impl From<Level> for Severity {
     name = "kpm-analyze",
     version,
     about = "Replays the Kubernetes troubleshooting chain over a kpm bundle, offline, and writes an incident report.",
-    after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error, 3 bundle unreadable, 4 report not written.",
+    after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error (including a bad --config file), 3 bundle unreadable, 4 report not written.",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -97,6 +98,12 @@ pub struct Cli {
     /// Verify every file's SHA-256 against the manifest; mismatches are listed as damage.
     #[arg(long)]
     pub verify: bool,
+    /// Policy file muting or re-grading findings (docs/config.md); default: .kpm.json in the current directory, when present.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Ignore .kpm.json in the current directory.
+    #[arg(long)]
+    pub no_config: bool,
     /// Subcommands.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -198,6 +205,25 @@ pub fn render(report: &Report, format: Format, templates: Option<&Path>) -> anyh
     }
 }
 
+/// The policy to apply: `--config FILE`, else `.kpm.json` in the current
+/// directory when it exists, unless `--no-config`.
+pub fn load_policy(config: Option<&Path>, no_config: bool) -> Result<Option<Policy>, PolicyError> {
+    if no_config {
+        return Ok(None);
+    }
+    match config {
+        Some(path) => Policy::load(path).map(Some),
+        None => {
+            let default = Path::new(policy::DEFAULT_FILE);
+            if default.is_file() {
+                Policy::load(default).map(Some)
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// Runs the parsed command line; returns the process exit code. Errors are
 /// printed to stderr here, with their context chain.
 pub fn run(cli: Cli) -> i32 {
@@ -213,6 +239,13 @@ pub fn run(cli: Cli) -> i32 {
     let Some(path) = cli.bundle else {
         eprintln!("kpm-analyze: a BUNDLE argument is required");
         return EXIT_USAGE;
+    };
+    let policy = match load_policy(cli.config.as_deref(), cli.no_config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("kpm-analyze: {e}");
+            return EXIT_USAGE;
+        }
     };
     let bundle = match Bundle::open(&path) {
         Ok(b) => b,
@@ -230,6 +263,7 @@ pub fn run(cli: Cli) -> i32 {
         } else {
             None
         },
+        policy,
     };
     let report = analyze(&bundle, &options);
     let format = choose_format(cli.format, cli.output.as_deref());

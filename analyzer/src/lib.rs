@@ -7,6 +7,7 @@ pub mod context;
 pub mod engine;
 pub mod load;
 pub mod par;
+pub mod policy;
 pub mod rules;
 
 pub use engine::{analyze, Options};
