@@ -2,13 +2,9 @@
 //! the current directory) that mutes or re-grades findings by rule id,
 //! namespace, object name pattern or label — popeye's spinach file for kpm.
 //!
-//! ```json
-//! { "entries": [
-//!   { "rule": "resources-no-limits", "namespace": "legacy-*", "action": "mute",
-//!     "reason": "legacy apps, limits owned by team Foo" },
-//!   { "rule": "image-tag-mutable", "labels": {"team": "dev"}, "severity": "info" }
-//! ] }
-//! ```
+//! The format, with examples, is in `docs/config.md`: `{"entries": [...]}`,
+//! each entry with matchers (`rule`, `namespace` glob, `name` glob,
+//! `labels`), an effect (`action: "mute"` or `severity`) and a `reason`.
 //!
 //! Every entry needs at least one matcher and exactly one of `action:
 //! "mute"` or `severity`. The first entry that matches a finding decides.

@@ -366,6 +366,14 @@ pub struct TimelineEntry {
     /// Repetitions (events).
     #[serde(default = "one")]
     pub count: u64,
+    /// The event is about an object that no longer exists (or an earlier
+    /// object of the same name): history, never evidence about a current one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub object_deleted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn one() -> u64 {

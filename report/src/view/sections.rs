@@ -164,7 +164,11 @@ pub fn timeline(
             time: timestamp(&e.time),
             age: age(&e.time, now),
             source: e.source.clone(),
-            object: e.object.as_ref().map(|o| o.to_string()).unwrap_or_default(),
+            object: match (&e.object, e.object_deleted) {
+                (Some(o), true) => format!("{o} (deleted)"),
+                (Some(o), false) => o.to_string(),
+                (None, _) => String::new(),
+            },
             namespace: e
                 .object
                 .as_ref()

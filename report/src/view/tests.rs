@@ -110,6 +110,7 @@ fn report() -> Report {
                 reason: format!("R{i}"),
                 message: "Back-off restarting failed container".into(),
                 count: 1,
+                object_deleted: false,
             })
             .collect(),
         nodes: vec![],
