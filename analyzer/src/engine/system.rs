@@ -154,13 +154,15 @@ pub fn set_aside(
     (keep, aside)
 }
 
+/// Namespaces, reasons, objects (capped) and count of one rule's remarks.
+type Tally = (BTreeSet<String>, BTreeSet<String>, Vec<ObjectRef>, usize);
+
 /// Groups set-aside remarks into one line per rule, with counts, the
 /// namespaces and the reasons met.
 pub fn group(remarks: Vec<SetAside>) -> Vec<RemarkGroup> {
     /// Objects listed per group; the count stays exact.
     const MAX_OBJECTS: usize = 100;
-    let mut by_rule: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, Vec<ObjectRef>, usize)> =
-        BTreeMap::new();
+    let mut by_rule: BTreeMap<String, Tally> = BTreeMap::new();
     for r in remarks {
         let e = by_rule.entry(r.finding.rule.clone()).or_default();
         if let Some(ns) = &r.finding.object.namespace {
