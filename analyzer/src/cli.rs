@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::{analyze, Options};
 use crate::exit_codes::ExitCode;
+use crate::policy::{self, Policy, PolicyError};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,7 +58,7 @@ impl From<Level> for Severity {
     name = "kpm-analyze",
     version,
     about = "Replays the Kubernetes troubleshooting chain over a kpm bundle, offline, and writes an incident report.",
-    after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error, 3 bundle unreadable, 4 report not written.",
+    after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error (including a bad --config file), 3 bundle unreadable, 4 report not written.",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -94,6 +95,12 @@ pub struct Cli {
     /// Reading budgets (docs/security.md).
     #[command(flatten)]
     pub budgets: BudgetArgs,
+    /// Policy file muting or re-grading findings (docs/config.md); default: .kpm.json in the current directory, when present.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Ignore .kpm.json in the current directory.
+    #[arg(long)]
+    pub no_config: bool,
     /// Subcommands.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -249,6 +256,25 @@ pub fn render(report: &Report, format: Format, templates: Option<&Path>) -> anyh
     }
 }
 
+/// The policy to apply: `--config FILE`, else `.kpm.json` in the current
+/// directory when it exists, unless `--no-config`.
+pub fn load_policy(config: Option<&Path>, no_config: bool) -> Result<Option<Policy>, PolicyError> {
+    if no_config {
+        return Ok(None);
+    }
+    match config {
+        Some(path) => Policy::load(path).map(Some),
+        None => {
+            let default = Path::new(policy::DEFAULT_FILE);
+            if default.is_file() {
+                Policy::load(default).map(Some)
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// Runs the parsed command line; returns the process exit code. Errors are
 /// printed to stderr here, with their context chain.
 pub fn run(cli: Cli) -> ExitCode {
@@ -268,6 +294,13 @@ pub fn run(cli: Cli) -> ExitCode {
         eprintln!("kpm-analyze: a BUNDLE argument is required");
         return ExitCode::Usage;
     };
+    let policy = match load_policy(cli.config.as_deref(), cli.no_config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("kpm-analyze: {e}");
+            return ExitCode::Usage;
+        }
+    };
     let bundle = match Bundle::open_with(&path, cli.budgets.budgets()) {
         Ok(b) => b,
         Err(e) => {
@@ -284,6 +317,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } else {
             None
         },
+        policy,
     };
     let report = analyze(&bundle, &options);
     let format = choose_format(cli.format, cli.output.as_deref());

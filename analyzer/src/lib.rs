@@ -10,6 +10,7 @@ pub mod engine;
 pub mod exit_codes;
 pub mod load;
 pub mod par;
+pub mod policy;
 pub mod rules;
 
 pub use engine::{analyze, Options};

@@ -71,7 +71,7 @@ mod tests {
             .unwrap_or_else(|| panic!("{path}: no heading {heading:?}"));
         section
             .lines()
-            .skip_while(|l| !l.starts_with('|'))
+            .skip_while(|l| !l.starts_with("| exit |"))
             .take_while(|l| l.starts_with('|'))
             .skip(2)
             .map(|row| {

@@ -359,6 +359,28 @@ impl Capper<'_> {
             reason: self.name(&e.reason),
             message: self.text(&e.message),
             count: e.count,
+            object_deleted: e.object_deleted,
+        }
+    }
+
+    fn remark(&mut self, r: &kpm_model::RemarkGroup) -> kpm_model::RemarkGroup {
+        kpm_model::RemarkGroup {
+            rule: self.name(&r.rule),
+            summary: self.text(&r.summary),
+            namespaces: self.names("system_remarks[].namespaces", &r.namespaces),
+            reasons: self.names("system_remarks[].reasons", &r.reasons),
+            ..r.clone()
+        }
+    }
+
+    fn muted(&mut self, m: &kpm_model::MutedEntry) -> kpm_model::MutedEntry {
+        kpm_model::MutedEntry {
+            file: self.name(&m.file),
+            description: self.text(&m.description),
+            action: self.name(&m.action),
+            reason: self.text(&m.reason),
+            findings: self.names("muted[].findings", &m.findings),
+            ..m.clone()
         }
     }
 }
@@ -442,6 +464,8 @@ fn cap(report: &Report, limits: &JsonLimits) -> (Report, Truncation) {
         Capper::timeline_entry,
     );
     timeline.reverse();
+    let system_remarks = report.system_remarks.iter().map(|r| c.remark(r)).collect();
+    let muted = report.muted.iter().map(|m| c.muted(m)).collect();
     let capped = Report {
         schema_version: report.schema_version,
         kpm_version,
@@ -461,6 +485,8 @@ fn cap(report: &Report, limits: &JsonLimits) -> (Report, Truncation) {
             redaction_enabled: col.redaction_enabled,
         },
         damage,
+        system_remarks,
+        muted,
     };
     (capped, c.t)
 }

@@ -435,15 +435,40 @@ impl<'a> NamespaceCtx<'a> {
     /// Events about `kind`/`name` in this namespace, identical ones (same
     /// type, reason, message) merged with counts summed, oldest last-seen first
     /// as `kubectl describe` lists them.
+    ///
+    /// Events about an earlier object of the same name (a pod of a
+    /// StatefulSet recreated, a Service deleted and made again) are history:
+    /// when both the event and the current object carry a uid and they
+    /// differ, the event is left out.
     pub fn events_for(&self, kind: &str, name: &str) -> Vec<EventView> {
         let Some(idx) = self.index.events.get(kind).and_then(|m| m.get(name)) else {
             return Vec::new();
         };
+        let current = self.current_uid(kind, name);
         merge_events(
             idx.iter()
                 .filter_map(|i| self.ns.events.get(*i))
+                .filter(|ev| about_current(ev, current))
                 .map(|ev| EventView::from_event(ev, &self.ns.name)),
         )
+    }
+
+    /// The uid of the namespace's object `kind`/`name`, when it is in the
+    /// bundle and has one.
+    fn current_uid(&self, kind: &str, name: &str) -> Option<&'a str> {
+        let meta: Option<&'a ObjectMeta> = match kind {
+            "Pod" => self.pod(name).map(|o| &o.metadata),
+            "Service" => self.service(name).map(|o| &o.metadata),
+            "Deployment" => self.deployment(name).map(|o| &o.metadata),
+            "ReplicaSet" => self.replicaset(name).map(|o| &o.metadata),
+            "StatefulSet" => self.statefulset(name).map(|o| &o.metadata),
+            "DaemonSet" => self.daemonset(name).map(|o| &o.metadata),
+            "Job" => self.job(name).map(|o| &o.metadata),
+            "PersistentVolumeClaim" => self.pvc(name).map(|o| &o.metadata),
+            _ => None,
+        };
+        meta.and_then(|m| m.uid.as_deref())
+            .filter(|u| !u.is_empty())
     }
 
     /// Events about Nodes recorded in this namespace (the kubelet and the
@@ -531,6 +556,16 @@ impl<'a> NamespaceCtx<'a> {
     /// Damage met by rules (unreadable logs), taken by the engine.
     pub fn take_damage(&self) -> Vec<Damage> {
         self.damage.take()
+    }
+}
+
+/// Whether an event is about the object that carries `current` uid now
+/// (true when either uid is unknown: nothing says otherwise).
+pub fn about_current(ev: &Event, current: Option<&str>) -> bool {
+    let event_uid = ev.involved_object.uid.as_deref().filter(|u| !u.is_empty());
+    match (event_uid, current) {
+        (Some(e), Some(c)) => e == c,
+        _ => true,
     }
 }
 

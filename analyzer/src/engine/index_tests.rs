@@ -164,3 +164,51 @@ fn log_tail_numbers_lines_and_records_damage() {
         .is_none());
     assert!(ctx.take_damage().is_empty());
 }
+
+/// A StatefulSet pod recreated under the same name: the events about the
+/// old pod (another uid) are history, not evidence about the new one.
+#[test]
+fn events_about_an_earlier_object_of_the_same_name_are_left_out() {
+    let mut fx = Fixture::new("db");
+    let mut p = pod("db", "pg-0", json!({"app": "pg"}), true, json!([]));
+    p["metadata"]["uid"] = json!("new-uid");
+    fx.ns.pods = vec![obj(p)];
+    let mut old = event(
+        "db",
+        "Pod",
+        "pg-0",
+        "Warning",
+        "BackOff",
+        "Back-off restarting failed container",
+        9,
+    );
+    old["involvedObject"]["uid"] = json!("old-uid");
+    let mut now = event(
+        "db",
+        "Pod",
+        "pg-0",
+        "Normal",
+        "Started",
+        "Started container pg",
+        1,
+    );
+    now["involvedObject"]["uid"] = json!("new-uid");
+    let unknown = event(
+        "db",
+        "Pod",
+        "pg-0",
+        "Normal",
+        "Pulled",
+        "Container image already present",
+        1,
+    );
+    fx.ns.events = vec![obj(old), obj(now), obj(unknown)];
+    let ctx = fx.ctx();
+    let mut reasons: Vec<String> = ctx
+        .events_for("Pod", "pg-0")
+        .into_iter()
+        .map(|e| e.reason)
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, vec!["Pulled", "Started"]);
+}

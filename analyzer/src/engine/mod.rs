@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod index;
 pub mod link;
 pub mod logs;
+pub mod system;
 pub mod timeline;
 pub mod usage;
 
@@ -15,11 +16,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use kpm_bundle::Bundle;
 use kpm_model::{
-    BundleInfo, CoverageGap, Damage, Finding, Report, Severity, Summary, SCHEMA_VERSION,
+    BundleInfo, CoverageGap, Damage, Finding, ObjectRef, Report, Severity, Summary, Verdict,
+    SCHEMA_VERSION,
 };
 
 use crate::context::{ClusterCtx, NamespaceCtx};
 use crate::load::{load_cluster, load_namespace};
+use crate::policy::{self, Policy};
 use crate::rules;
 
 /// What to analyse and how.
@@ -33,6 +36,8 @@ pub struct Options {
     pub verify: bool,
     /// SHA-256 of the bundle file, when the caller computed it.
     pub bundle_sha256: Option<String>,
+    /// What the team accepts (`--config`): mutes and re-grades, counted.
+    pub policy: Option<Policy>,
 }
 
 /// Whether a pod waits for a node: `Pending` with no `nodeName`.
@@ -88,6 +93,9 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     let mut pending = Vec::new();
     let mut node_events: BTreeMap<String, Vec<crate::context::EventView>> = BTreeMap::new();
     let mut pods_seen = 0usize;
+    let facts = system::ClusterFacts::from_nodes(&cluster.nodes);
+    let mut remarks = Vec::new();
+    let mut tally = policy::Tally::default();
     // Namespaces are parsed on background threads, analysed here in order,
     // and freed on another.
     let freed = crate::par::BackgroundDrop::new();
@@ -98,7 +106,13 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
             damage.extend(data.damage.iter().cloned());
             coverage.extend(coverage::namespace_gaps(&data));
             let ctx = NamespaceCtx::new(bundle, &cluster, &data);
-            let ns_findings = rules::run_namespace(&ctx);
+            let mut ns_findings = rules::run_namespace(&ctx);
+            if let Some(policy) = &options.policy {
+                ns_findings =
+                    policy::apply(policy, ns_findings, |o| object_labels(&ctx, o), &mut tally);
+            }
+            let (ns_findings, aside) = system::set_aside(&ctx, &facts, ns_findings);
+            remarks.extend(aside);
             skeletons.extend(apps::build(&ctx, &mut links));
             timeline_entries.extend(timeline::namespace_entries(&ctx, &ns_findings));
             usage_acc.add_namespace(&ctx);
@@ -121,7 +135,19 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
         .map(|(node, events)| (node, crate::engine::index::merge_events(events)))
         .collect();
     let cctx = ClusterCtx::new(bundle, &cluster);
-    findings.extend(rules::run_cluster(&cctx));
+    let mut cluster_findings = rules::run_cluster(&cctx);
+    if let Some(policy) = &options.policy {
+        let node_labels = |o: &ObjectRef| {
+            let node = (o.kind == "Node")
+                .then(|| cctx.cluster.node(&o.name))
+                .flatten();
+            node.and_then(|n| n.metadata.labels.as_ref())
+                .into_iter()
+                .collect()
+        };
+        cluster_findings = policy::apply(policy, cluster_findings, node_labels, &mut tally);
+    }
+    findings.extend(cluster_findings);
     damage.extend(cctx.take_damage());
 
     let mut findings = dedupe(findings);
@@ -146,6 +172,7 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
         by_severity.insert(s, findings.iter().filter(|f| f.severity == s).count());
     }
     let summary = Summary {
+        verdict: Verdict::from_counts(&by_severity),
         by_severity,
         findings: findings.len(),
         incidents: incidents.len(),
@@ -189,7 +216,81 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
         coverage,
         collection: coverage::collection_summary(bundle),
         damage: dedupe_damage(damage),
+        system_remarks: system::group(remarks),
+        muted: options
+            .policy
+            .as_ref()
+            .map(|p| tally.finish(p))
+            .unwrap_or_default(),
     }
+}
+
+/// The label sets a namespaced object is known by, for policy entries
+/// matching on labels: its own and, for a workload, its pod template's.
+fn object_labels<'a>(ctx: &NamespaceCtx<'a>, o: &ObjectRef) -> Vec<&'a BTreeMap<String, String>> {
+    use k8s_openapi::api::core::v1::PodTemplateSpec;
+    let template = |t: Option<&'a PodTemplateSpec>| {
+        t.and_then(|t| t.metadata.as_ref())
+            .and_then(|m| m.labels.as_ref())
+    };
+    let name = o.name.as_str();
+    let (own, tmpl) = match o.kind.as_str() {
+        "Pod" => (ctx.pod(name).and_then(|p| p.metadata.labels.as_ref()), None),
+        "Deployment" => ctx.deployment(name).map_or((None, None), |d| {
+            (
+                d.metadata.labels.as_ref(),
+                template(d.spec.as_ref().map(|s| &s.template)),
+            )
+        }),
+        "ReplicaSet" => ctx.replicaset(name).map_or((None, None), |d| {
+            (
+                d.metadata.labels.as_ref(),
+                template(d.spec.as_ref().and_then(|s| s.template.as_ref())),
+            )
+        }),
+        "StatefulSet" => ctx.statefulset(name).map_or((None, None), |d| {
+            (
+                d.metadata.labels.as_ref(),
+                template(d.spec.as_ref().map(|s| &s.template)),
+            )
+        }),
+        "DaemonSet" => ctx.daemonset(name).map_or((None, None), |d| {
+            (
+                d.metadata.labels.as_ref(),
+                template(d.spec.as_ref().map(|s| &s.template)),
+            )
+        }),
+        "Job" => ctx.job(name).map_or((None, None), |d| {
+            (
+                d.metadata.labels.as_ref(),
+                template(d.spec.as_ref().map(|s| &s.template)),
+            )
+        }),
+        "Service" => (
+            ctx.service(name).and_then(|s| s.metadata.labels.as_ref()),
+            None,
+        ),
+        "Secret" => (
+            ctx.secret(name).and_then(|s| s.metadata.labels.as_ref()),
+            None,
+        ),
+        "ConfigMap" => (
+            ctx.config_map(name)
+                .and_then(|s| s.metadata.labels.as_ref()),
+            None,
+        ),
+        "PersistentVolumeClaim" => (ctx.pvc(name).and_then(|s| s.metadata.labels.as_ref()), None),
+        "Ingress" => (
+            ctx.ns
+                .ingresses
+                .iter()
+                .find(|i| i.metadata.name.as_deref() == Some(name))
+                .and_then(|i| i.metadata.labels.as_ref()),
+            None,
+        ),
+        _ => (None, None),
+    };
+    own.into_iter().chain(tmpl).collect()
 }
 
 /// A bundle error as report damage, under the file it names (the bundle

@@ -32,6 +32,7 @@ pub fn namespace_entries(ctx: &NamespaceCtx<'_>, findings: &[Finding]) -> Vec<Ti
             continue;
         }
         let Some(time) = v.last_seen else { continue };
+        let deleted = is_gone(ctx, ev);
         out.push(TimelineEntry {
             time,
             source: "event".to_string(),
@@ -40,6 +41,7 @@ pub fn namespace_entries(ctx: &NamespaceCtx<'_>, findings: &[Finding]) -> Vec<Ti
             reason: v.reason,
             message: v.message,
             count: v.count,
+            object_deleted: deleted,
         });
     }
     for pod in &ctx.ns.pods {
@@ -69,10 +71,44 @@ pub fn namespace_entries(ctx: &NamespaceCtx<'_>, findings: &[Finding]) -> Vec<Ti
                 event_type: String::new(),
                 reason: "Updated".to_string(),
                 count: 1,
+                object_deleted: false,
             });
         }
     }
     out
+}
+
+/// Whether an event is about a namespaced object that is not in the bundle
+/// any more, or about an earlier object of the same name (another uid).
+/// Judged only for kinds the bundle lists completely in this namespace.
+fn is_gone(ctx: &NamespaceCtx<'_>, ev: &k8s_openapi::api::core::v1::Event) -> bool {
+    let o = &ev.involved_object;
+    let (Some(kind), Some(name)) = (o.kind.as_deref(), o.name.as_deref()) else {
+        return false;
+    };
+    if o.namespace
+        .as_deref()
+        .is_some_and(|ns| ns != ctx.namespace())
+    {
+        return false;
+    }
+    let (plural, meta): (&str, Option<&ObjectMeta>) = match kind {
+        "Pod" => ("pods", ctx.pod(name).map(|p| &p.metadata)),
+        "ReplicaSet" => ("replicasets", ctx.replicaset(name).map(|p| &p.metadata)),
+        "Deployment" => ("deployments", ctx.deployment(name).map(|p| &p.metadata)),
+        "StatefulSet" => ("statefulsets", ctx.statefulset(name).map(|p| &p.metadata)),
+        "DaemonSet" => ("daemonsets", ctx.daemonset(name).map(|p| &p.metadata)),
+        "Job" => ("jobs", ctx.job(name).map(|p| &p.metadata)),
+        "Service" => ("services", ctx.service(name).map(|p| &p.metadata)),
+        _ => return false,
+    };
+    if ctx.ns.unavailable(plural).is_some() {
+        return false;
+    }
+    match meta {
+        None => true,
+        Some(m) => !crate::engine::index::about_current(ev, m.uid.as_deref()),
+    }
 }
 
 /// Terminations (last state) and starts (current running) of every
@@ -103,6 +139,7 @@ fn container_entries(
                     reason: t.reason.clone().unwrap_or_else(|| "Terminated".to_string()),
                     message: format!("container {} exited with code {}", cs.name, t.exit_code),
                     count: 1,
+                    object_deleted: false,
                 });
             }
         }
@@ -124,6 +161,7 @@ fn container_entries(
                     cs.name, cs.restart_count
                 ),
                 count: 1,
+                object_deleted: false,
             });
         }
     }
@@ -163,6 +201,7 @@ pub fn finish(
         reason: "Collected".to_string(),
         message: format!("bundle collected from {started} to {finished}"),
         count: 1,
+        object_deleted: false,
     });
     entries
 }
@@ -228,5 +267,59 @@ mod tests {
             .find(|e| e.source == "config_update")
             .unwrap();
         assert_eq!(update.time.to_rfc3339(), "2026-11-20T14:01:58+00:00");
+    }
+
+    /// Events about a deleted pod stay in the timeline, marked; events
+    /// about a live pod and about kinds the bundle did not collect are not.
+    #[test]
+    fn events_about_deleted_objects_are_marked_as_history() {
+        let mut fx = Fixture::new("shop");
+        fx.ns.pods = vec![obj(pod(
+            "shop",
+            "web-1",
+            json!({"app": "web"}),
+            true,
+            json!([]),
+        ))];
+        fx.ns.events = vec![
+            obj(event(
+                "shop",
+                "Pod",
+                "web-1",
+                "Warning",
+                "Unhealthy",
+                "Readiness probe failed",
+                2,
+            )),
+            obj(event(
+                "shop",
+                "Pod",
+                "web-0",
+                "Warning",
+                "BackOff",
+                "Back-off restarting failed container",
+                5,
+            )),
+            obj(event(
+                "shop",
+                "CronJob",
+                "nightly",
+                "Warning",
+                "FailedCreate",
+                "quota exceeded",
+                1,
+            )),
+        ];
+        let ctx = fx.ctx();
+        let entries = namespace_entries(&ctx, &[]);
+        let deleted = |name: &str| {
+            entries
+                .iter()
+                .find(|e| e.object.as_ref().is_some_and(|o| o.name == name))
+                .map(|e| e.object_deleted)
+        };
+        assert_eq!(deleted("web-1"), Some(false));
+        assert_eq!(deleted("web-0"), Some(true));
+        assert_eq!(deleted("nightly"), Some(false));
     }
 }

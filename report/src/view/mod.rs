@@ -9,6 +9,7 @@
 
 mod findings;
 mod format;
+mod remarks;
 mod sections;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +21,7 @@ use findings::{
 };
 pub(crate) use format::clip;
 use format::{clip_opt, human_duration, timestamp};
+use remarks::{muted_views, remark_views, MutedView, RemarkView};
 use sections::{app_view, nodes, timeline, top_pods, AppView, NodeView, PodRow, TimelineRow};
 
 /// A list cut to a limit, remembering how many items were dropped.
@@ -258,6 +260,10 @@ pub struct View {
     pub namespaces: Vec<String>,
     /// Findings not shown anywhere on the page (capped away).
     pub findings_hidden: usize,
+    /// Best-practice remarks about system components, one line per rule.
+    pub system_remarks: Vec<RemarkView>,
+    /// What the `--config` policy muted or re-graded, per entry.
+    pub muted: Vec<MutedView>,
 }
 
 /// Default cap in bytes on one name, label or id in HTML and Markdown.
@@ -318,30 +324,43 @@ fn verdict(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Verdic
         .iter()
         .rev()
         .find(|sev| s.by_severity.get(sev).copied().unwrap_or(0) > 0);
-    let headline = if s.findings == 0 {
-        format!("No problems found in {} applications.", s.applications)
-    } else if s.applications_broken > 0 {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let headline = if s.applications_broken > 0 {
         format!(
             "{} of {} applications broken: {} incident{} ({} finding{}).",
             s.applications_broken,
             s.applications,
             s.incidents,
-            if s.incidents == 1 { "" } else { "s" },
+            plural(s.incidents),
             s.findings,
-            if s.findings == 1 { "" } else { "s" },
+            plural(s.findings),
+        )
+    } else if s.verdict == kpm_model::Verdict::Broken {
+        format!(
+            "Broken: no application is broken, but {} incident{} need attention ({} finding{}).",
+            s.incidents,
+            plural(s.incidents),
+            s.findings,
+            plural(s.findings),
+        )
+    } else if s.findings == 0 {
+        format!(
+            "Healthy. No problems found in {} applications.",
+            s.applications
         )
     } else {
         format!(
-            "No application is broken; {} finding{} to review.",
+            "Healthy. No application is broken; {} finding{} to review.",
             s.findings,
-            if s.findings == 1 { "" } else { "s" }
+            plural(s.findings)
         )
     };
     let with_findings: Vec<(usize, &kpm_model::Application)> = report
         .applications
         .iter()
         .enumerate()
-        .filter(|(_, a)| a.severity.is_some())
+        // Only what breaks traffic is "broken"; warnings stay in incidents.
+        .filter(|(_, a)| a.severity.is_some_and(|s| s >= Severity::Error))
         .collect();
     let rows = Capped::take(&with_findings, limits.verdict_rows, |(i, a)| {
         let root = a.root_causes.first().and_then(|id| index.get(id));
@@ -488,6 +507,8 @@ pub fn build(report: &Report, limits: &Limits) -> View {
             .take(limits.namespaces)
             .map(|ns| clip(ns, limits.name))
             .collect(),
+        system_remarks: remark_views(&report.system_remarks, limits),
+        muted: muted_views(&report.muted, limits),
     }
 }
 

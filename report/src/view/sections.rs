@@ -166,11 +166,11 @@ pub fn timeline(
             time: timestamp(&e.time),
             age: age(&e.time, now),
             source: clip(&e.source, limits.name),
-            object: e
-                .object
-                .as_ref()
-                .map(|o| clip_ref(o, limits.name))
-                .unwrap_or_default(),
+            object: match (&e.object, e.object_deleted) {
+                (Some(o), true) => format!("{} (deleted)", clip_ref(o, limits.name)),
+                (Some(o), false) => clip_ref(o, limits.name),
+                (None, _) => String::new(),
+            },
             namespace: clip_opt(
                 e.object.as_ref().and_then(|o| o.namespace.as_deref()),
                 limits.name,

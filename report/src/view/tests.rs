@@ -74,6 +74,7 @@ fn report() -> Report {
             partial: false,
         },
         summary: Summary {
+            verdict: kpm_model::Verdict::Broken,
             by_severity: BTreeMap::from([(Severity::Critical, 2), (Severity::Warning, 1)]),
             findings: 3,
             incidents: 1,
@@ -110,6 +111,7 @@ fn report() -> Report {
                 reason: format!("R{i}"),
                 message: "Back-off restarting failed container".into(),
                 count: 1,
+                object_deleted: false,
             })
             .collect(),
         nodes: vec![],
@@ -117,6 +119,8 @@ fn report() -> Report {
         coverage: vec![],
         collection: CollectionSummary::default(),
         damage: vec![],
+        system_remarks: vec![],
+        muted: vec![],
     }
 }
 

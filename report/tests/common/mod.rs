@@ -272,6 +272,7 @@ pub fn crashloop_oom() -> Report {
         kpm_version: "0.1.0".into(),
         bundle: bundle(false),
         summary: Summary {
+            verdict: Verdict::Broken,
             by_severity: by_severity(3, 1, 1, 0),
             findings: 5,
             incidents: 3,
@@ -355,11 +356,11 @@ pub fn crashloop_oom() -> Report {
         ],
         findings: vec![oom, no_endpoints, ingress, probe, nolimits],
         timeline: vec![
-            TimelineEntry { time: at(3, 5, 0), source: "event".into(), object: Some(ledger_pod.clone()), event_type: "Warning".into(), reason: "Unhealthy".into(), message: "Readiness probe failed: Get \"http://10.244.2.17:8081/ready\": dial tcp 10.244.2.17:8081: connect: connection refused".into(), count: 212 },
-            TimelineEntry { time: at(3, 24, 2), source: "termination".into(), object: Some(pod.clone()), event_type: String::new(), reason: "OOMKilled".into(), message: "container web exited with code 137".into(), count: 1 },
-            TimelineEntry { time: at(3, 24, 10), source: "event".into(), object: Some(pod.clone()), event_type: "Warning".into(), reason: "BackOff".into(), message: format!("Back-off restarting failed container web in pod {OOM_POD}_shop(6a3e2c1d-7b41-4e0f-9d52-8f1c2b7a9e30)"), count: 61 },
-            TimelineEntry { time: at(4, 6, 20), source: "event".into(), object: Some(pod.clone()), event_type: "Normal".into(), reason: "Pulled".into(), message: "Container image \"registry.example.com/shop/web:1.8.3\" already present on machine".into(), count: 15 },
-            TimelineEntry { time: at(4, 12, 3), source: "collection".into(), object: None, event_type: String::new(), reason: "Collected".into(), message: "bundle written by kpm-collect 0.1.0".into(), count: 1 },
+            TimelineEntry { time: at(3, 5, 0), source: "event".into(), object: Some(ledger_pod.clone()), event_type: "Warning".into(), reason: "Unhealthy".into(), message: "Readiness probe failed: Get \"http://10.244.2.17:8081/ready\": dial tcp 10.244.2.17:8081: connect: connection refused".into(), count: 212, object_deleted: false },
+            TimelineEntry { time: at(3, 24, 2), source: "termination".into(), object: Some(pod.clone()), event_type: String::new(), reason: "OOMKilled".into(), message: "container web exited with code 137".into(), count: 1, object_deleted: false },
+            TimelineEntry { time: at(3, 24, 10), source: "event".into(), object: Some(pod.clone()), event_type: "Warning".into(), reason: "BackOff".into(), message: format!("Back-off restarting failed container web in pod {OOM_POD}_shop(6a3e2c1d-7b41-4e0f-9d52-8f1c2b7a9e30)"), count: 61, object_deleted: false },
+            TimelineEntry { time: at(4, 6, 20), source: "event".into(), object: Some(pod.clone()), event_type: "Normal".into(), reason: "Pulled".into(), message: "Container image \"registry.example.com/shop/web:1.8.3\" already present on machine".into(), count: 15, object_deleted: false },
+            TimelineEntry { time: at(4, 12, 3), source: "collection".into(), object: None, event_type: String::new(), reason: "Collected".into(), message: "bundle written by kpm-collect 0.1.0".into(), count: 1, object_deleted: false },
         ],
         nodes: vec![
             node("worker-1", "Ready", vec![], 4, ("3920m", "3100m", 79, "6", 153), ("14Gi", "11Gi", 78, "16Gi", 114), Some((("1210m", 30), ("9.1Gi", 65)))),
@@ -379,6 +380,8 @@ pub fn crashloop_oom() -> Report {
             redaction_enabled: true,
         },
         damage: vec![],
+        system_remarks: vec![],
+        muted: vec![],
     }
 }
 
@@ -386,6 +389,7 @@ pub fn crashloop_oom() -> Report {
 pub fn healthy() -> Report {
     let mut r = crashloop_oom();
     r.summary = Summary {
+        verdict: Verdict::Healthy,
         by_severity: by_severity(0, 0, 0, 0),
         findings: 0,
         incidents: 0,
@@ -479,6 +483,7 @@ pub fn partial_bundle() -> Report {
     let mut r = healthy();
     r.bundle = bundle(true);
     r.summary = Summary {
+        verdict: Verdict::Broken,
         by_severity: by_severity(1, 0, 0, 0),
         findings: 1,
         incidents: 1,

@@ -3,9 +3,9 @@
 //!
 //! - `resources-no-limits`: containers without a memory or CPU limit. One
 //!   finding per workload (the pod template is what needs fixing), judged on
-//!   its live pods so limits a LimitRange injected count. System namespaces
-//!   (`kube-system`, `kube-public`, `kube-node-lease`) are the platform's,
-//!   not the application's, and are skipped.
+//!   its live pods so limits a LimitRange injected count. Remarks about
+//!   system components (stock add-ons run without limits by design) are
+//!   set aside and grouped by the engine (`engine::system`), never dropped.
 //! - `resources-near-memory-limit`: a container's working set (PodMetrics
 //!   `usage.memory`, what `kubectl top` shows and what the OOM killer judges)
 //!   is at or above 90 % of its memory limit.
@@ -21,18 +21,13 @@ use crate::context::{pod_ref, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
 
-/// Namespaces that belong to the platform, not to applications.
-const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];
-
 /// Usage at or above this share of the limit is "near" (per cent).
 pub const NEAR_LIMIT_PERCENT: i128 = 90;
 
 /// Runs the resources rules over one namespace.
 pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    if !SYSTEM_NAMESPACES.contains(&ctx.namespace()) {
-        out.extend(no_limits(ctx));
-    }
+    out.extend(no_limits(ctx));
     for pod in &ctx.ns.pods {
         out.extend(near_memory_limit(ctx, pod));
     }

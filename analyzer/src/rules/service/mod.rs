@@ -20,8 +20,8 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 
-use k8s_openapi::api::core::v1::Service;
-use kpm_model::{Evidence, Finding, ObjectRef};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kpm_model::{Evidence, Finding, ObjectRef, Severity};
 
 use crate::command::{Kubectl, Name};
 use crate::context::{object_ref, pod_ref, NamespaceCtx};
@@ -77,27 +77,7 @@ fn no_pods(
     let sel = selector_text(selector);
     let svc_ref = ctx.object("Service", name);
     if let Some((workload, replicas)) = workload_with_matching_template(ctx, selector) {
-        let count = replicas.map_or_else(String::new, |r| format!(" (spec.replicas {r})"));
-        return ctx
-            .finding(Rule::ServiceNoReadyEndpoints, svc_ref.clone())
-            .symptom(format!("Service {name} has no endpoints"))
-            .cause(format!(
-                "Service {name} has no endpoints because {} {} (whose pod template matches selector {sel}) has no pods{count}.",
-                workload.kind, workload.name
-            ))
-            .field(&svc_ref, "spec.selector", sel.clone())
-            .field(&workload, "spec.replicas", replicas.map_or_else(|| "unset".to_string(), |r| r.to_string()))
-            .related(workload.clone())
-            .next_command(
-                "See why the workload has no pods",
-                Kubectl::new()
-                    .namespace(ns)
-                    .args(["describe"])
-                    .kind_name(&workload.kind, &workload.name)
-                    .build(),
-            )
-            .next_command("Check the Service's endpoints", Kubectl::new().namespace(ns).args(["get", "endpoints"]).value(Name::Label, name).build())
-            .build();
+        return workload_without_pods(ctx, svc, &sel, &workload, replicas);
     }
     let mut b = ctx
         .finding(Rule::ServiceSelectorMismatch, svc_ref.clone())
@@ -122,9 +102,15 @@ fn no_pods(
                 .value(Name::Label, name)
                 .build(),
         );
+    let routed = routed_by_ingress(ctx, name);
     let cause = match closest_pods(ctx, selector) {
         Some(closest) => {
-            let diffs: Vec<String> = closest.diffs.iter().map(closest::LabelDiff::describe).collect();
+            let fronted = fronted_elsewhere(ctx, name, &closest.pods);
+            let diffs: Vec<String> = closest
+                .diffs
+                .iter()
+                .map(closest::LabelDiff::describe)
+                .collect();
             let pods: Vec<String> = closest
                 .pods
                 .iter()
@@ -148,22 +134,142 @@ fn no_pods(
                 format!(" (they match {})", closest.matching.join(","))
             };
             b = b.note(format!("closest pods: {}", name_list(&pods, 5)));
+            let leftover = match (&fronted, routed.is_empty()) {
+                (Some(other), true) => {
+                    b = b.severity(Severity::Warning);
+                    format!(" Those pods are already selected by Service {other} and no Ingress routes to {name}: it looks like a leftover nothing depends on.")
+                }
+                _ => String::new(),
+            };
             format!(
-                "Service {name} selects no pod: selector {sel}, closest pods carry {}{also}: {}.",
+                "Service {name} selects no pod: selector {sel}, closest pods carry {}{also}: {}.{leftover}",
                 diffs.join(", "),
                 name_list(&pods, 3)
             )
         }
-        None => format!(
-            "Service {name} selects no pod: selector {sel} matches none of the {} pods in namespace {ns}, and no pod carries any of its labels.",
-            ctx.ns.pods.len()
-        ),
+        None => {
+            let orphan = if routed.is_empty() {
+                b = b.severity(Severity::Warning);
+                " No workload's pod template matches it and no Ingress routes to it: it looks like a leftover nothing depends on."
+            } else {
+                ""
+            };
+            format!(
+                "Service {name} selects no pod: selector {sel} matches none of the {} pods in namespace {ns}, and no pod carries any of its labels.{orphan}",
+                ctx.ns.pods.len()
+            )
+        }
     };
+    for ing in &routed {
+        b = b.related(ctx.object("Ingress", ing));
+    }
     b.cause(cause).build()
 }
 
-/// A Deployment, StatefulSet or DaemonSet of the namespace whose pod
-/// template labels satisfy the Service selector, with its `spec.replicas`.
+/// The selector is right but its workload has no pods. Scaled to 0 on
+/// purpose, that is no incident (`info`); with replicas wanted and none
+/// created it is the Service's real "no endpoints" (at its default grade).
+fn workload_without_pods(
+    ctx: &NamespaceCtx<'_>,
+    svc: &Service,
+    sel: &str,
+    workload: &ObjectRef,
+    replicas: Option<i32>,
+) -> Finding {
+    let name = service_name(svc);
+    let ns = ctx.namespace();
+    let svc_ref = ctx.object("Service", name);
+    let count = replicas.map_or_else(String::new, |r| format!(" (spec.replicas {r})"));
+    let scaled_to_zero = replicas == Some(0);
+    let cause = if scaled_to_zero {
+        format!(
+            "Service {name} has no endpoints because {} {} (whose pod template matches selector {sel}) is scaled to 0{count}: no pods, by intent, not a selector mismatch.",
+            workload.kind, workload.name
+        )
+    } else {
+        format!(
+            "Service {name} has no endpoints because {} {} (whose pod template matches selector {sel}) has no pods{count}.",
+            workload.kind, workload.name
+        )
+    };
+    let mut f = ctx
+        .finding(Rule::ServiceNoReadyEndpoints, svc_ref.clone())
+        .symptom(format!("Service {name} has no endpoints"))
+        .cause(cause)
+        .field(&svc_ref, "spec.selector", sel.to_string())
+        .field(
+            workload,
+            "spec.replicas",
+            replicas.map_or_else(|| "unset".to_string(), |r| r.to_string()),
+        )
+        .related(workload.clone())
+        .next_command(
+            "See why the workload has no pods",
+            Kubectl::new()
+                .namespace(ns)
+                .args(["describe"])
+                .kind_name(&workload.kind, &workload.name)
+                .build(),
+        )
+        .next_command(
+            "Check the Service's endpoints",
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "endpoints"])
+                .value(Name::Label, name)
+                .build(),
+        );
+    if scaled_to_zero {
+        f = f.severity(Severity::Info);
+    }
+    f.build()
+}
+
+/// Ingresses of the namespace whose rules or default backend name Service
+/// `name`.
+fn routed_by_ingress(ctx: &NamespaceCtx<'_>, name: &str) -> Vec<String> {
+    ctx.ns
+        .ingresses
+        .iter()
+        .filter(|ing| {
+            crate::engine::apps::ingress_backends(ing)
+                .iter()
+                .any(|b| b == name)
+        })
+        .filter_map(|ing| ing.metadata.name.clone())
+        .collect()
+}
+
+/// Another Service of the namespace that already selects every one of
+/// `pods`: then a selector one label away from them is not their typo but
+/// a second, stale Service.
+fn fronted_elsewhere(ctx: &NamespaceCtx<'_>, name: &str, pods: &[&Pod]) -> Option<String> {
+    if pods.is_empty() {
+        return None;
+    }
+    ctx.ns.services.iter().find_map(|other| {
+        let other_name = other.metadata.name.as_deref()?;
+        if other_name == name || is_external_name(other) {
+            return None;
+        }
+        let sel = other
+            .spec
+            .as_ref()?
+            .selector
+            .as_ref()
+            .filter(|s| !s.is_empty())?;
+        let all = pods.iter().all(|p| {
+            let labels = p.metadata.labels.as_ref();
+            sel.iter()
+                .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+        });
+        all.then(|| other_name.to_string())
+    })
+}
+
+/// A Deployment, StatefulSet, ReplicaSet (not owned by a Deployment) or
+/// DaemonSet of the namespace whose pod template labels satisfy the Service
+/// selector, with its `spec.replicas`.
 fn workload_with_matching_template(
     ctx: &NamespaceCtx<'_>,
     selector: &std::collections::BTreeMap<String, String>,
@@ -192,6 +298,26 @@ fn workload_with_matching_template(
         ) {
             return Some((
                 object_ref("StatefulSet", &s.metadata),
+                spec.and_then(|s| s.replicas),
+            ));
+        }
+    }
+    for r in &ns.replicasets {
+        if r.metadata
+            .owner_references
+            .as_ref()
+            .is_some_and(|o| !o.is_empty())
+        {
+            continue;
+        }
+        let spec = r.spec.as_ref();
+        if matches(
+            spec.and_then(|s| s.template.as_ref())
+                .and_then(|t| t.metadata.as_ref())
+                .and_then(|m| m.labels.as_ref()),
+        ) {
+            return Some((
+                object_ref("ReplicaSet", &r.metadata),
                 spec.and_then(|s| s.replicas),
             ));
         }

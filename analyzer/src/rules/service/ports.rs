@@ -3,15 +3,16 @@
 //!
 //! A named targetPort that no container declares is definitely broken: the
 //! EndpointSlice controller cannot resolve it and publishes no port for those
-//! pods. A numeric one is judged only when the containers declare ports at
-//! all: traffic goes to the number whether declared or not, so a pod that
-//! declares nothing proves nothing.
+//! pods. A numeric one is valid Kubernetes whether declared or not — traffic
+//! goes to the number, and `containerPort` is informational — so a numeric
+//! target the pods do not declare is only an `info` remark ("check the app
+//! listens there"), never a claim that traffic is lost.
 
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kpm_model::Finding;
+use kpm_model::{Finding, Severity};
 
 use super::backends::{name_list, Backends};
 use crate::command::{Kubectl, Name};
@@ -23,8 +24,12 @@ use crate::rules::registry::Rule;
 pub enum PortResolution {
     /// A container declares it: `(container, containerPort)`.
     Found(String, i32),
-    /// The containers declare ports, none of them this one.
+    /// A named target that no container port carries (with the Service
+    /// port's protocol): the endpoints controller cannot resolve it.
     Missing,
+    /// A numeric target the containers do not declare while they declare
+    /// other ports: valid, traffic still goes to that number.
+    NotDeclared,
     /// The containers declare no port at all: a numeric target cannot be
     /// checked.
     Undeclared,
@@ -51,9 +56,12 @@ pub fn resolve_target_port(port: &ServicePort, pod: &Pod) -> PortResolution {
                 None => p.container_port == port.port,
             }
     });
-    match hit {
-        Some((container, p)) => PortResolution::Found((*container).to_string(), p.container_port),
-        None => PortResolution::Missing,
+    match (hit, &port.target_port) {
+        (Some((container, p)), _) => {
+            PortResolution::Found((*container).to_string(), p.container_port)
+        }
+        (None, Some(IntOrString::String(_))) => PortResolution::Missing,
+        (None, _) => PortResolution::NotDeclared,
     }
 }
 
@@ -101,39 +109,69 @@ fn target_text(port: &ServicePort) -> String {
     }
 }
 
-/// One finding per Service listing every port whose target matches no
-/// declared container port of the selected pods. Pods of one template
-/// are judged once (by their distinct declared ports).
+/// One finding per Service listing every port whose target no selected pod
+/// serves. Named targets that resolve nowhere are the rule's critical case;
+/// when there is none, numeric targets no pod declares give an `info`
+/// remark. Pods of one template are judged once (by their distinct
+/// declared ports).
 pub fn target_port_mismatch(
     ctx: &NamespaceCtx<'_>,
     svc: &Service,
     b: &Backends<'_>,
 ) -> Option<Finding> {
     let ports = svc.spec.as_ref().and_then(|s| s.ports.as_ref())?;
-    let name = svc.metadata.name.as_deref().unwrap_or_default();
-    let ns = ctx.namespace();
-    let mut broken: Vec<(usize, &ServicePort, Vec<&Pod>)> = Vec::new();
+    let named = unserved(ports, b, &PortResolution::Missing);
+    if !named.is_empty() {
+        return mismatch_finding(ctx, svc, b, &named, true);
+    }
+    let numeric = unserved(ports, b, &PortResolution::NotDeclared);
+    if numeric.is_empty() {
+        return None;
+    }
+    mismatch_finding(ctx, svc, b, &numeric, false)
+}
+
+/// Ports of the Service whose target resolves as `how` on some selected
+/// pod while no selected pod serves it: a rollout with old and new
+/// templates side by side still has endpoints.
+fn unserved<'p, 'a>(
+    ports: &'p [ServicePort],
+    b: &Backends<'a>,
+    how: &PortResolution,
+) -> Vec<(usize, &'p ServicePort, Vec<&'a Pod>)> {
+    let mut out = Vec::new();
     for (i, port) in ports.iter().enumerate() {
-        let missing: Vec<&Pod> = b
+        let hit: Vec<&Pod> = b
             .selected
             .iter()
             .copied()
-            .filter(|p| resolve_target_port(port, p) == PortResolution::Missing)
+            .filter(|p| resolve_target_port(port, p) == *how)
             .collect();
-        // Broken only when no selected pod serves the port: a rollout with
-        // old and new templates side by side still has endpoints.
         let served = b
             .selected
             .iter()
             .any(|p| matches!(resolve_target_port(port, p), PortResolution::Found(..)));
-        if !missing.is_empty() && !served {
-            broken.push((i, port, missing));
+        if !hit.is_empty() && !served {
+            out.push((i, port, hit));
         }
     }
+    out
+}
+
+fn mismatch_finding(
+    ctx: &NamespaceCtx<'_>,
+    svc: &Service,
+    b: &Backends<'_>,
+    broken: &[(usize, &ServicePort, Vec<&Pod>)],
+    named: bool,
+) -> Option<Finding> {
+    let name = svc.metadata.name.as_deref().unwrap_or_default();
+    let ns = ctx.namespace();
     let (_, first_port, first_pods) = broken.first()?;
     let svc_ref = ctx.object("Service", name);
-    let example = first_pods.first().copied()?;
-    let declared = describe_declared(example);
+    let declared = first_pods
+        .first()
+        .map_or_else(|| "no ports".to_string(), |p| describe_declared(p));
     let parts: Vec<String> = broken
         .iter()
         .map(|(_, p, _)| format!("port {} targets {}", p.port, target_text(p)))
@@ -147,18 +185,37 @@ pub fn target_port_mismatch(
         .iter()
         .filter_map(|p| p.metadata.name.clone())
         .collect();
-    let mut f = ctx
-        .finding(Rule::ServiceTargetPortMismatch, svc_ref.clone())
-        .symptom(format!(
-            "Service {name}: {} matches no container port",
-            target_text(first_port)
-        ))
-        .cause(format!(
-            "Service {name} {} but the selected pods ({}) declare {declared}.",
+    let cause = if named {
+        format!(
+            "Service {name} {} but the selected pods ({}) declare {declared}: the endpoints controller cannot resolve the name, so it publishes no port for them and connections to the Service fail.",
             parts.join(" and "),
             name_list(&pod_names, 3)
-        ));
-    for (i, p, _) in &broken {
+        )
+    } else {
+        format!(
+            "Service {name} {} and the selected pods ({}) declare {declared}. A numeric targetPort need not be declared and traffic still goes to it; this only matters if the application does not listen there.",
+            parts.join(" and "),
+            name_list(&pod_names, 3)
+        )
+    };
+    let mut f = ctx
+        .finding(Rule::ServiceTargetPortMismatch, svc_ref.clone())
+        .symptom(if named {
+            format!(
+                "Service {name}: {} matches no container port",
+                target_text(first_port)
+            )
+        } else {
+            format!(
+                "Service {name}: {} is not a declared container port",
+                target_text(first_port)
+            )
+        })
+        .cause(cause);
+    if !named {
+        f = f.severity(Severity::Info);
+    }
+    for (i, p, _) in broken {
         let value = match &p.target_port {
             Some(IntOrString::String(n)) => n.clone(),
             Some(IntOrString::Int(n)) => n.to_string(),
@@ -172,6 +229,7 @@ pub fn target_port_mismatch(
     for pod in &b.selected {
         f = f.related(pod_ref(pod));
     }
+    let example = pod_names.first().cloned().unwrap_or_default();
     Some(
         f.next_command(
             "Compare the Service ports with the pods' ports",
@@ -187,7 +245,7 @@ pub fn target_port_mismatch(
             Kubectl::new()
                 .namespace(ns)
                 .args(["get", "pod"])
-                .name(example.metadata.name.as_deref().unwrap_or_default())
+                .name(&example)
                 .args(["-o", "jsonpath={.spec.containers[*].ports}"])
                 .build(),
         )

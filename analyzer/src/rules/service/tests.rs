@@ -118,7 +118,137 @@ fn selector_matching_a_scaled_down_deployment_is_not_a_mismatch() {
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-no-ready-endpoints"]);
     assert!(out[0].cause.contains("Deployment web"), "{}", out[0].cause);
-    assert!(out[0].cause.contains("spec.replicas 0"));
+    assert!(out[0].cause.contains("scaled to 0 (spec.replicas 0)"));
+    // Scaled to 0 on purpose: a remark, not an incident.
+    assert_eq!(out[0].severity, kpm_model::Severity::Info);
+}
+
+#[test]
+fn workload_wanting_replicas_without_pods_keeps_its_grade() {
+    let mut fx = Fixture::new("shop");
+    fx.ns.statefulsets = vec![obj(json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}},
+                              "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}}
+    }))];
+    fx.ns.services = vec![obj(service(
+        "shop",
+        "db",
+        json!({"app": "db"}),
+        json!([{"port": 5432}]),
+    ))];
+    let out = run(&fx.ctx());
+    assert_eq!(rules(&out), vec!["service-no-ready-endpoints"]);
+    assert_eq!(out[0].severity, kpm_model::Severity::Critical);
+    assert!(
+        out[0].cause.contains("has no pods (spec.replicas 2)"),
+        "{}",
+        out[0].cause
+    );
+}
+
+#[test]
+fn bare_replicaset_scaled_to_zero_is_not_a_mismatch() {
+    let mut fx = Fixture::new("shop");
+    fx.ns.replicasets = vec![obj(json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "worker", "namespace": "shop"},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "worker"}},
+                 "template": {"metadata": {"labels": {"app": "worker"}},
+                              "spec": {"containers": [{"name": "w", "image": "busybox:1.36"}]}}}
+    }))];
+    fx.ns.services = vec![obj(service(
+        "shop",
+        "worker",
+        json!({"app": "worker"}),
+        json!([{"port": 80}]),
+    ))];
+    let out = run(&fx.ctx());
+    assert_eq!(rules(&out), vec!["service-no-ready-endpoints"]);
+    assert_eq!(out[0].severity, kpm_model::Severity::Info);
+    assert!(
+        out[0].cause.contains("ReplicaSet worker"),
+        "{}",
+        out[0].cause
+    );
+}
+
+/// A second Service one character away from pods that their own Service
+/// already selects, with nothing routing to it, is a stale leftover (as
+/// kotsadm-nfs-minio next to kotsadm-fs-minio on a real k3s capture).
+#[test]
+fn stale_service_next_to_the_real_one_is_a_warning() {
+    let mut fx = Fixture::new("default");
+    fx.ns.pods = vec![obj(pod(
+        "default",
+        "kotsadm-fs-minio-5f7799dff8-tl95g",
+        json!({"app": "kotsadm-fs-minio"}),
+        true,
+        json!([{"containerPort": 9000}]),
+    ))];
+    fx.ns.services = vec![
+        obj(service(
+            "default",
+            "kotsadm-nfs-minio",
+            json!({"app": "kotsadm-nfs-minio"}),
+            json!([{"port": 9000}]),
+        )),
+        obj(service(
+            "default",
+            "kotsadm-fs-minio",
+            json!({"app": "kotsadm-fs-minio"}),
+            json!([{"port": 9000}]),
+        )),
+    ];
+    let out = run(&fx.ctx());
+    assert_eq!(rules(&out), vec!["service-selector-mismatch"]);
+    assert_eq!(out[0].severity, kpm_model::Severity::Warning);
+    assert!(
+        out[0]
+            .cause
+            .contains("already selected by Service kotsadm-fs-minio"),
+        "{}",
+        out[0].cause
+    );
+    // The same Service behind an Ingress is a real outage.
+    fx.ns.ingresses = vec![obj(json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "minio", "namespace": "default"},
+        "spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "kotsadm-nfs-minio", "port": {"number": 9000}}}}]}}]}
+    }))];
+    let out = run(&fx.ctx());
+    assert_eq!(out[0].severity, kpm_model::Severity::Critical);
+    assert!(out[0].related.iter().any(|r| r.kind == "Ingress"));
+}
+
+#[test]
+fn numeric_target_port_not_declared_is_an_info_remark() {
+    let mut fx = Fixture::new("shop");
+    fx.ns.pods = vec![obj(pod(
+        "shop",
+        "web-1",
+        json!({"app": "web"}),
+        true,
+        http_port(),
+    ))];
+    fx.ns.services = vec![obj(service(
+        "shop",
+        "web",
+        json!({"app": "web"}),
+        json!([{"name": "http", "port": 80, "targetPort": 9080}]),
+    ))];
+    let out = run(&fx.ctx());
+    assert_eq!(rules(&out), vec!["service-target-port-mismatch"]);
+    assert_eq!(out[0].severity, kpm_model::Severity::Info);
+    assert!(
+        out[0].cause.contains("port 80 targets port 9080"),
+        "{}",
+        out[0].cause
+    );
+    assert!(!out[0].cause.contains("fail"), "{}", out[0].cause);
 }
 
 #[test]
@@ -298,6 +428,7 @@ fn named_target_port_missing_from_containers() {
     ))];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-target-port-mismatch"]);
+    assert_eq!(out[0].severity, kpm_model::Severity::Critical);
     assert!(
         out[0].cause.contains("port 80 targets named port http but the selected pods (web-1) declare 8080/TCP (web) in app"),
         "{}",
@@ -306,7 +437,7 @@ fn named_target_port_missing_from_containers() {
 }
 
 #[test]
-fn numeric_target_port_checks_declared_ports_only_when_declared() {
+fn numeric_target_port_is_valid_whether_declared_or_not() {
     let svc_port: k8s_openapi::api::core::v1::ServicePort =
         obj(json!({"port": 80, "targetPort": 3000}));
     let declared: k8s_openapi::api::core::v1::Pod =
@@ -315,7 +446,7 @@ fn numeric_target_port_checks_declared_ports_only_when_declared() {
         obj(pod("shop", "b", json!({}), true, json!(null)));
     assert_eq!(
         resolve_target_port(&svc_port, &declared),
-        PortResolution::Missing
+        PortResolution::NotDeclared
     );
     assert_eq!(
         resolve_target_port(&svc_port, &undeclared),
