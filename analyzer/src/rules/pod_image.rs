@@ -29,29 +29,62 @@ pub enum PullCause {
     NotFound,
     /// Credentials missing or rejected.
     Auth,
+    /// The registry's TLS certificate is not trusted (`x509: …`).
+    Tls,
     /// The reference cannot be parsed.
     Invalid,
     /// Anything else (network, timeouts, registry errors).
     Other,
 }
 
-/// Classifies a pull error message.
+/// The message with every double-quoted part (image references, URLs)
+/// removed, so a `401` inside a digest, tag, host or repository name is not
+/// read as the registry's answer.
+fn without_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            quoted = !quoted;
+            out.push(' ');
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether `hay` holds `needle` between non-alphanumeric characters.
+fn has_phrase(hay: &str, needle: &str) -> bool {
+    hay.match_indices(needle).any(|(i, _)| {
+        let before = hay.get(..i).and_then(|s| s.chars().next_back());
+        let after = hay.get(i + needle.len()..).and_then(|s| s.chars().next());
+        let edge = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
+        edge(before) && edge(after)
+    })
+}
+
+/// Classifies a pull error message by the registry's (or the TLS layer's)
+/// own words; image names, tags, digests and URLs do not count.
 pub fn classify(message: &str) -> PullCause {
-    let m = message.to_ascii_lowercase();
+    let m = without_quoted(message).to_ascii_lowercase();
     if m.contains("invalid reference format") || m.contains("couldn't parse image name") {
         return PullCause::Invalid;
+    }
+    if has_phrase(&m, "x509") || m.contains("tls: failed to verify certificate") {
+        return PullCause::Tls;
     }
     let auth = [
         "pull access denied",
         "unauthorized",
         "authorization failed",
         "authentication required",
-        "401",
+        "401 unauthorized",
         "403 forbidden",
         "denied: requested access",
         "no basic auth credentials",
     ];
-    if auth.iter().any(|a| m.contains(a)) {
+    if auth.iter().any(|a| has_phrase(&m, a)) {
         return PullCause::Auth;
     }
     let not_found = [
@@ -60,10 +93,19 @@ pub fn classify(message: &str) -> PullCause {
         "name unknown",
         "does not exist",
     ];
-    if not_found.iter().any(|a| m.contains(a)) {
+    if not_found.iter().any(|a| has_phrase(&m, a)) {
         return PullCause::NotFound;
     }
     PullCause::Other
+}
+
+/// The TLS failure of a message, from `x509:` on.
+fn tls_part(message: &str) -> &str {
+    message
+        .find("x509: ")
+        .or_else(|| message.find("tls: "))
+        .and_then(|i| message.get(i..))
+        .unwrap_or(message)
 }
 
 /// The image a `Failed to pull image "x": ...` message is about.
@@ -144,6 +186,13 @@ fn finding(
         PullCause::Invalid => (
             Rule::PodImageInvalid,
             format!("image reference \"{image}\" of {which} {container} is not a valid image name (InvalidImageName)"),
+        ),
+        PullCause::Tls => (
+            Rule::PodImagePullFailed,
+            format!(
+                "pulling image \"{image}\" of {which} {container} fails on the registry's TLS certificate: {}",
+                detail.map(tls_part).unwrap_or_default()
+            ),
         ),
         PullCause::Other => (
             Rule::PodImagePullFailed,

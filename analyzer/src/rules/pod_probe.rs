@@ -1,10 +1,10 @@
 //! Readiness and spec hygiene: `pod-not-ready` (readiness probes failing),
-//! `probe-port-mismatch` (a probe aims at a port no container declares) and
+//! `probe-port-mismatch` (a probe names a port its container does not declare) and
 //! `image-tag-mutable` (`:latest` or no tag).
 
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kpm_model::{Finding, ObjectRef};
+use kpm_model::{Finding, ObjectRef, Severity};
 
 use super::pod::PodFacts;
 use crate::context::NamespaceCtx;
@@ -109,63 +109,73 @@ fn probe_port(p: &Probe) -> Option<IntOrString> {
     p.grpc.as_ref().map(|g| IntOrString::Int(g.port))
 }
 
-/// Why a probe's port is wrong for its container, if it is. A named port
-/// must be declared by the container itself (the kubelet resolves it there);
-/// a number is only judged when the pod declares ports at all, since
-/// declaring ports is optional.
-fn port_problem(c: &Container, all: &[&Container], port: &IntOrString) -> Option<String> {
-    let declared = |c: &Container| c.ports.clone().unwrap_or_default();
-    match port {
-        IntOrString::String(name) => {
-            if declared(c)
-                .iter()
-                .any(|p| p.name.as_deref() == Some(name.as_str()))
-            {
-                return None;
-            }
-            let names: Vec<String> = declared(c).iter().filter_map(|p| p.name.clone()).collect();
-            Some(if names.is_empty() {
-                format!(
-                    "named port \"{name}\", but container {} declares no named port",
-                    c.name
-                )
-            } else {
-                format!(
-                    "named port \"{name}\", but container {} only names {}",
-                    c.name,
-                    names.join(", ")
-                )
-            })
-        }
-        IntOrString::Int(n) => {
-            let ports: Vec<i32> = all
-                .iter()
-                .flat_map(|c| declared(c))
-                .map(|p| p.container_port)
-                .collect();
-            if ports.is_empty() || ports.contains(n) {
-                return None;
-            }
-            let list: Vec<String> = ports.iter().map(ToString::to_string).collect();
-            Some(format!(
-                "port {n}, but the pod's containers declare only {}",
-                list.join(", ")
-            ))
-        }
+/// Why a probe's named port cannot be resolved, if it cannot. The kubelet
+/// resolves a name against the probed container's own `ports`; a number is
+/// used as is (declaring `containerPort` is informational), so numbers are
+/// never judged.
+fn port_problem(c: &Container, port: &IntOrString) -> Option<String> {
+    let IntOrString::String(name) = port else {
+        return None;
+    };
+    let declared = c.ports.as_deref().unwrap_or_default();
+    if declared
+        .iter()
+        .any(|p| p.name.as_deref() == Some(name.as_str()))
+    {
+        return None;
+    }
+    let names: Vec<&str> = declared.iter().filter_map(|p| p.name.as_deref()).collect();
+    Some(if names.is_empty() {
+        format!(
+            "named port \"{name}\", but container {} declares no named port",
+            c.name
+        )
+    } else {
+        format!(
+            "named port \"{name}\", but container {} only names {}",
+            c.name,
+            names.join(", ")
+        )
+    })
+}
+
+/// What status and events show of a failing probe of `kind` on container
+/// `c`: the `Unhealthy` events of that kind, and for readiness a
+/// `Ready=False` container, for liveness and startup restarts.
+fn probe_effect(facts: &PodFacts<'_>, c: &str, kind: &str) -> Option<String> {
+    let prefix = match kind {
+        "readiness" => "Readiness probe",
+        "liveness" => "Liveness probe",
+        _ => "Startup probe",
+    };
+    let failures: u64 = facts
+        .events_with(&["Unhealthy"])
+        .into_iter()
+        .filter(|e| e.message.starts_with(prefix))
+        .map(|e| e.count)
+        .sum();
+    if failures == 0 {
+        return None;
+    }
+    let cs = facts.container_statuses().iter().find(|s| s.name == c)?;
+    match kind {
+        "readiness" if !cs.ready => Some(format!(
+            "the container is not ready ({failures} failed readiness probes)"
+        )),
+        "liveness" | "startup" if cs.restart_count > 0 => Some(format!(
+            "the kubelet restarted the container {} times ({failures} failed {kind} probes)",
+            cs.restart_count
+        )),
+        _ => None,
     }
 }
 
-/// `probe-port-mismatch`: a liveness, readiness or startup probe targets a
-/// port no container declares.
+/// `probe-port-mismatch`: a liveness, readiness or startup probe names a
+/// port its container does not declare. An error when status and events
+/// show the probe failing; otherwise a warning that states only what the
+/// spec shows.
 pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
     let spec = facts.pod.spec.as_ref()?;
-    // Every container shares the pod's network namespace, sidecars included,
-    // so a numeric port may be declared by any of them.
-    let all: Vec<&Container> = spec
-        .containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
-        .collect();
     for c in &spec.containers {
         let probes = [
             ("readiness", c.readiness_probe.as_ref()),
@@ -177,20 +187,21 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
             let Some(port) = probe_port(probe) else {
                 continue;
             };
-            let Some(problem) = port_problem(c, &all, &port) else {
+            let Some(problem) = port_problem(c, &port) else {
                 continue;
             };
-            let failures = facts
-                .events_with(&["Unhealthy"])
-                .into_iter()
-                .filter(|e| e.message.to_ascii_lowercase().starts_with(kind))
-                .count();
-            let effect = match kind {
-                "readiness" => "the pod never becomes ready",
-                "liveness" => "the kubelet keeps killing the container",
-                _ => "the container never passes startup",
+            let effect = probe_effect(facts, &c.name, kind);
+            let cause = match &effect {
+                Some(e) => format!(
+                    "the {kind} probe of container {} targets {problem}: the kubelet cannot resolve it, and {e}",
+                    c.name
+                ),
+                None => format!(
+                    "the {kind} probe of container {} targets {problem}: the kubelet cannot resolve it, so the probe will fail (no failure recorded yet)",
+                    c.name
+                ),
             };
-            let mut b = facts.finding(ctx, Rule::ProbePortMismatch, format!("the {kind} probe of container {} targets {problem}, so {effect}", c.name))
+            let mut b = facts.finding(ctx, Rule::ProbePortMismatch, cause)
                 .field(
                     &facts.object,
                     format!("spec.containers[{}].{kind}Probe", c.name),
@@ -203,8 +214,10 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
                         facts.namespace, facts.name, c.name
                     ),
                 );
-            if failures > 0 {
+            if effect.is_some() {
                 b = b.evidence_all(facts.event_evidence(&["Unhealthy"]));
+            } else {
+                b = b.severity(Severity::Warning);
             }
             return Some(b.build());
         }
