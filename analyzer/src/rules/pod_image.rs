@@ -352,6 +352,36 @@ mod tests {
     }
 
     #[test]
+    fn auth_only_from_the_registry_answer_never_from_names_or_digests() {
+        // containerd's token fetch refused: an HTTP status, the registry's answer.
+        let refused = "Failed to pull image \"registry.example.com/shop/api:1.4.3\": rpc error: code = Unknown desc = failed to pull and unpack image \"registry.example.com/shop/api:1.4.3\": failed to resolve reference \"registry.example.com/shop/api:1.4.3\": failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized";
+        assert_eq!(classify(refused), PullCause::Auth);
+        assert_eq!(
+            classify("Failed to pull image \"ghcr.io/acme/api:2.0\": rpc error: code = Unknown desc = failed to pull and unpack image \"ghcr.io/acme/api:2.0\": failed to resolve reference \"ghcr.io/acme/api:2.0\": unexpected status from HEAD request to https://ghcr.io/v2/acme/api/manifests/2.0: 403 Forbidden"),
+            PullCause::Auth
+        );
+        // 401 inside a digest, a tag, a host and a repository name.
+        let digest = "Failed to pull image \"registry.example.com/shop/api@sha256:4011e2c5b6a3401d0f9e8c7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d\": rpc error: code = NotFound desc = failed to pull and unpack image \"registry.example.com/shop/api@sha256:4011e2c5b6a3401d0f9e8c7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d\": failed to resolve reference \"registry.example.com/shop/api@sha256:4011e2c5b6a3401d0f9e8c7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d\": registry.example.com/shop/api@sha256:4011e2c5b6a3401d0f9e8c7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d: not found";
+        assert_eq!(classify(digest), PullCause::NotFound);
+        let names = "Failed to pull image \"registry401.example.com:5000/unauthorized-app:v401\": rpc error: code = DeadlineExceeded desc = failed to pull and unpack image \"registry401.example.com:5000/unauthorized-app:v401\": failed to resolve reference \"registry401.example.com:5000/unauthorized-app:v401\": failed to do request: Head \"https://registry401.example.com:5000/v2/unauthorized-app/manifests/v401\": dial tcp 10.20.0.5:5000: i/o timeout";
+        assert_eq!(classify(names), PullCause::Other);
+    }
+
+    #[test]
+    fn x509_is_its_own_cause_and_is_quoted() {
+        let unknown_ca = "Failed to pull image \"registry.internal.example.com/shop/api:1.4.3\": rpc error: code = Unknown desc = failed to pull and unpack image \"registry.internal.example.com/shop/api:1.4.3\": failed to resolve reference \"registry.internal.example.com/shop/api:1.4.3\": failed to do request: Head \"https://registry.internal.example.com/v2/shop/api/manifests/1.4.3\": tls: failed to verify certificate: x509: certificate signed by unknown authority";
+        assert_eq!(classify(unknown_ca), PullCause::Tls);
+        let pod = pull_pod("ErrImagePull", unknown_ca, json!([]));
+        let f = run_one(pod, vec![], vec![]).unwrap();
+        assert_eq!(f.rule, Rule::PodImagePullFailed.id());
+        assert!(
+            f.cause.ends_with("fails on the registry's TLS certificate: x509: certificate signed by unknown authority"),
+            "{}",
+            f.cause
+        );
+    }
+
+    #[test]
     fn not_found_from_failed_event_behind_backoff() {
         let pod = pull_pod(
             "ImagePullBackOff",

@@ -140,30 +140,35 @@ fn port_problem(c: &Container, port: &IntOrString) -> Option<String> {
 }
 
 /// What status and events show of a failing probe of `kind` on container
-/// `c`: the `Unhealthy` events of that kind, and for readiness a
-/// `Ready=False` container, for liveness and startup restarts.
+/// `c`. For readiness: `Unhealthy` readiness events (failed, or errored:
+/// an unresolvable port errors, and readiness then keeps its initial
+/// `Failure`) with the container not ready. For liveness and startup:
+/// `… probe failed` events with restarts; an errored result is thrown away
+/// by the kubelet's prober worker, so it never restarts the container.
 fn probe_effect(facts: &PodFacts<'_>, c: &str, kind: &str) -> Option<String> {
-    let prefix = match kind {
-        "readiness" => "Readiness probe",
-        "liveness" => "Liveness probe",
-        _ => "Startup probe",
+    let (failed, errored) = match kind {
+        "readiness" => ("Readiness probe failed", "Readiness probe errored"),
+        "liveness" => ("Liveness probe failed", ""),
+        _ => ("Startup probe failed", ""),
     };
-    let failures: u64 = facts
+    let events: u64 = facts
         .events_with(&["Unhealthy"])
         .into_iter()
-        .filter(|e| e.message.starts_with(prefix))
+        .filter(|e| {
+            e.message.starts_with(failed) || (!errored.is_empty() && e.message.starts_with(errored))
+        })
         .map(|e| e.count)
         .sum();
-    if failures == 0 {
+    if events == 0 {
         return None;
     }
     let cs = facts.container_statuses().iter().find(|s| s.name == c)?;
     match kind {
         "readiness" if !cs.ready => Some(format!(
-            "the container is not ready ({failures} failed readiness probes)"
+            "the container is not ready ({events} Unhealthy readiness events)"
         )),
         "liveness" | "startup" if cs.restart_count > 0 => Some(format!(
-            "the kubelet restarted the container {} times ({failures} failed {kind} probes)",
+            "the kubelet restarted the container {} times ({events} failed {kind} probes)",
             cs.restart_count
         )),
         _ => None,
