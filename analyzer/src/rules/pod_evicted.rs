@@ -118,7 +118,10 @@ fn group_finding(ctx: &NamespaceCtx<'_>, object: ObjectRef, pods: &[&Pod]) -> Op
         None if object.kind == "Pod" => "; it is not replaced (bare pod)".to_string(),
         None => "; no pod of the same owner is Running and Ready".to_string(),
     };
-    let cause = format!("{whom} evicted by the kubelet{on}: {}{now}", clip(message));
+    let cause = format!(
+        "{whom} evicted by the kubelet{on} ({}){now}",
+        clip(message).trim_end_matches('.')
+    );
     let latest_ref = pod_ref(latest);
     let mut b = ctx
         .finding(Rule::PodEvicted, latest_ref.clone())

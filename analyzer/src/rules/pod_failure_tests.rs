@@ -332,6 +332,41 @@ fn unresolvable_named_port_is_an_error_only_with_failures_shown() {
     assert_eq!(f.severity, Severity::Warning);
 }
 
+#[test]
+fn numeric_probe_port_is_judged_only_when_its_failures_say_nothing_listens() {
+    let mut p = pod(
+        json!({"running": {"startedAt": "2026-11-20T13:00:10Z"}}),
+        json!({}),
+        0,
+        "Running",
+        false,
+    );
+    p["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = json!(8081);
+    let mut fx = Fixture::new(NS);
+    fx.ns.pods = vec![obj(p)];
+    // The app answers on 8081, just unhealthily: not a port problem.
+    fx.ns.events = vec![obj(event(
+        NS,
+        "Pod",
+        POD,
+        "Warning",
+        "Unhealthy",
+        "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        40,
+    ))];
+    assert!(!rules(&findings(&fx)).contains(&"probe-port-mismatch"));
+    fx.ns.events = vec![obj(event(NS, "Pod", POD, "Warning", "Unhealthy",
+        "Readiness probe failed: Get \"http://10.244.1.17:8081/ready\": dial tcp 10.244.1.17:8081: connect: connection refused", 40))];
+    let fs = findings(&fx);
+    let f = fs.iter().find(|f| f.rule == "probe-port-mismatch").unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.cause.contains("targets port 8081, which nothing listens on (connection refused), while the pod's containers declare 8080, 9901, and the container is not ready"),
+        "{}",
+        f.cause
+    );
+}
+
 /// A pod of ReplicaSet checkout-7c9d8f6b5 evicted from worker-1.
 fn evicted(name: &str, at: &str) -> Value {
     json!({
@@ -379,7 +414,7 @@ fn evicted_replicas_give_one_finding_graded_by_their_replacement() {
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.symptom, "Evicted (2 pods)");
     assert!(
-        f.cause.contains("from node worker-1: The node was low on resource: memory. Threshold quantity: 100Mi, available: 91572Ki. Container app was using 1243Mi"),
+        f.cause.contains("from node worker-1 (The node was low on resource: memory. Threshold quantity: 100Mi, available: 91572Ki. Container app was using 1243Mi"),
         "{}",
         f.cause
     );

@@ -1,5 +1,6 @@
 //! Readiness and spec hygiene: `pod-not-ready` (readiness probes failing),
-//! `probe-port-mismatch` (a probe names a port its container does not declare) and
+//! `probe-port-mismatch` (a probe names a port its container does not
+//! declare, or aims at a number nothing listens on, as its failures show) and
 //! `image-tag-mutable` (`:latest` or no tag).
 
 use k8s_openapi::api::core::v1::{Container, Probe};
@@ -110,33 +111,63 @@ fn probe_port(p: &Probe) -> Option<IntOrString> {
 }
 
 /// Why a probe's named port cannot be resolved, if it cannot. The kubelet
-/// resolves a name against the probed container's own `ports`; a number is
-/// used as is (declaring `containerPort` is informational), so numbers are
-/// never judged.
-fn port_problem(c: &Container, port: &IntOrString) -> Option<String> {
-    let IntOrString::String(name) = port else {
-        return None;
-    };
+/// resolves a name against the probed container's own `ports`.
+fn named_port_problem(c: &Container, name: &str) -> Option<String> {
     let declared = c.ports.as_deref().unwrap_or_default();
-    if declared
-        .iter()
-        .any(|p| p.name.as_deref() == Some(name.as_str()))
-    {
+    if declared.iter().any(|p| p.name.as_deref() == Some(name)) {
         return None;
     }
     let names: Vec<&str> = declared.iter().filter_map(|p| p.name.as_deref()).collect();
     Some(if names.is_empty() {
         format!(
-            "named port \"{name}\", but container {} declares no named port",
+            "named port \"{name}\", but container {} declares no named port: the kubelet cannot resolve it",
             c.name
         )
     } else {
         format!(
-            "named port \"{name}\", but container {} only names {}",
+            "named port \"{name}\", but container {} only names {}: the kubelet cannot resolve it",
             c.name,
             names.join(", ")
         )
     })
+}
+
+/// A numeric port is used as is: declaring `containerPort` is
+/// informational, so an undeclared number is valid. It is judged only when
+/// the pod declares other ports and the probe's own failures say nothing
+/// listens there (`connect: connection refused` on `:port`), which is the
+/// effect a wrong number has.
+fn numeric_port_problem(
+    facts: &PodFacts<'_>,
+    all: &[&Container],
+    kind: &str,
+    n: i32,
+) -> Option<String> {
+    let ports: Vec<i32> = all
+        .iter()
+        .flat_map(|c| c.ports.iter().flatten())
+        .map(|p| p.container_port)
+        .collect();
+    if ports.is_empty() || ports.contains(&n) {
+        return None;
+    }
+    let prefix = format!(
+        "{}{} probe failed",
+        kind.get(..1)?.to_uppercase(),
+        kind.get(1..)?
+    );
+    let refused = format!(":{n}: connect: connection refused");
+    facts
+        .events_with(&["Unhealthy"])
+        .into_iter()
+        .any(|e| e.message.starts_with(&prefix) && e.message.contains(&refused))
+        .then(|| {
+            let list: Vec<String> = ports.iter().map(ToString::to_string).collect();
+            format!(
+                "port {n}, which nothing listens on (connection refused), while the pod's containers declare {}",
+                list.join(", ")
+            )
+        })
 }
 
 /// What status and events show of a failing probe of `kind` on container
@@ -181,6 +212,13 @@ fn probe_effect(facts: &PodFacts<'_>, c: &str, kind: &str) -> Option<String> {
 /// spec shows.
 pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
     let spec = facts.pod.spec.as_ref()?;
+    // Every container shares the pod's network namespace, sidecars
+    // included, so a number may be served by any of them.
+    let all: Vec<&Container> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .collect();
     for c in &spec.containers {
         let probes = [
             ("readiness", c.readiness_probe.as_ref()),
@@ -192,17 +230,21 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
             let Some(port) = probe_port(probe) else {
                 continue;
             };
-            let Some(problem) = port_problem(c, &port) else {
+            let problem = match &port {
+                IntOrString::String(name) => named_port_problem(c, name),
+                IntOrString::Int(n) => numeric_port_problem(facts, &all, kind, *n),
+            };
+            let Some(problem) = problem else {
                 continue;
             };
             let effect = probe_effect(facts, &c.name, kind);
             let cause = match &effect {
                 Some(e) => format!(
-                    "the {kind} probe of container {} targets {problem}: the kubelet cannot resolve it, and {e}",
+                    "the {kind} probe of container {} targets {problem}, and {e}",
                     c.name
                 ),
                 None => format!(
-                    "the {kind} probe of container {} targets {problem}: the kubelet cannot resolve it, so the probe will fail (no failure recorded yet)",
+                    "the {kind} probe of container {} targets {problem}, so the probe will fail (no failure recorded yet)",
                     c.name
                 ),
             };

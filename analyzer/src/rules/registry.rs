@@ -168,7 +168,7 @@ registry! {
     ProbePortMismatch => {
         id: "probe-port-mismatch", layer: Pod, severity: Error,
         causes: [], effects: [],
-        fires_when: "a liveness/readiness/startup probe names a port its container does not declare (the kubelet cannot resolve it); numeric ports are never judged (`containerPort` is informational); `error` when status and events show the probe failing (`Unhealthy` with `Ready=False` or restarts), else `warning`",
+        fires_when: "a liveness/readiness/startup probe names a port its container does not declare (the kubelet cannot resolve it), or aims at a number no container declares while its own `Unhealthy` failures say `connect: connection refused` on that port (an undeclared number alone is valid: `containerPort` is informational); `error` when status and events show the effect (`Unhealthy` with `Ready=False`, or failed liveness/startup probes with restarts), else `warning`",
     },
     ImageTagMutable => {
         id: "image-tag-mutable", layer: Pod, severity: Info,
