@@ -334,7 +334,7 @@ fn unresolvable_named_port_is_an_error_only_with_failures_shown() {
 
 #[test]
 fn numeric_probe_port_is_judged_only_when_its_failures_say_nothing_listens() {
-    let mut p = pod(
+    let mut p: Value = pod(
         json!({"running": {"startedAt": "2026-11-20T13:00:10Z"}}),
         json!({}),
         0,
@@ -343,7 +343,7 @@ fn numeric_probe_port_is_judged_only_when_its_failures_say_nothing_listens() {
     );
     p["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = json!(8081);
     let mut fx = Fixture::new(NS);
-    fx.ns.pods = vec![obj(p)];
+    fx.ns.pods = vec![obj(p.clone())];
     // The app answers on 8081, just unhealthily: not a port problem.
     fx.ns.events = vec![obj(event(
         NS,
@@ -365,6 +365,11 @@ fn numeric_probe_port_is_judged_only_when_its_failures_say_nothing_listens() {
         "{}",
         f.cause
     );
+    // The same refusals from start-up, the container Ready since: history.
+    p["status"]["containerStatuses"][0]["ready"] = json!(true);
+    p["status"]["conditions"][1]["status"] = json!("True");
+    fx.ns.pods = vec![obj(p)];
+    assert!(!rules(&findings(&fx)).contains(&"probe-port-mismatch"));
 }
 
 /// A pod of ReplicaSet checkout-7c9d8f6b5 evicted from worker-1.

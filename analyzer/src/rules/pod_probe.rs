@@ -238,6 +238,11 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
                 continue;
             };
             let effect = probe_effect(facts, &c.name, kind);
+            // Refusals while the app was starting are normal: a number is
+            // only blamed while the container still suffers from it.
+            if matches!(port, IntOrString::Int(_)) && effect.is_none() {
+                continue;
+            }
             let cause = match &effect {
                 Some(e) => format!(
                     "the {kind} probe of container {} targets {problem}, and {e}",
