@@ -7,7 +7,11 @@
 //! symptom is the STATUS column exactly as `kubectl get pods` prints it
 //! (`kpm_semantics::pod_status`). Each concern lives in its own module:
 //! [`super::pod_image`], [`super::pod_crash`], [`super::pod_sched`],
-//! [`super::pod_config`], [`super::pod_probe`].
+//! [`super::pod_config`], [`super::pod_probe`], [`super::pod_mount`],
+//! [`super::pod_start`], [`super::pod_restart`], [`super::pod_evicted`],
+//! [`super::pod_logerrors`]. Evicted pods are reported per owner
+//! ([`super::pod_evicted`]) and skip every other rule: they are history
+//! the kubelet keeps, not containers that run.
 
 use std::collections::HashSet;
 
@@ -19,7 +23,10 @@ use crate::command::{Kubectl, Name};
 use crate::context::{pod_ref, EventView, FindingBuilder, NamespaceCtx};
 use crate::rules::registry::Rule;
 
-use super::{pod_config, pod_crash, pod_image, pod_probe, pod_sched};
+use super::{
+    pod_config, pod_crash, pod_evicted, pod_image, pod_logerrors, pod_mount, pod_probe,
+    pod_restart, pod_sched, pod_start,
+};
 
 /// At most this many events are quoted per finding.
 pub const MAX_EVENTS: usize = 3;
@@ -199,7 +206,7 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut mutable_seen: HashSet<String> = HashSet::new();
     for pod in &ctx.ns.pods {
-        if pod.metadata.name.is_none() {
+        if pod.metadata.name.is_none() || pod_evicted::is_evicted(pod) {
             continue;
         }
         let facts = PodFacts::new(ctx, pod);
@@ -211,11 +218,14 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
             }
         }
     }
+    out.extend(pod_evicted::evicted(ctx));
     out
 }
 
 /// The rules of one pod, most specific cause first: a pod that cannot pull
-/// its image is not also reported as not ready.
+/// its image is not also reported as not ready, a process that never
+/// started is not also crash-looping, and a pod any rule explains is not
+/// also judged by its log's error lines.
 pub fn run_pod(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let image = pod_image::check(ctx, facts);
@@ -226,8 +236,13 @@ pub fn run_pod(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Vec<Finding> {
             out.push(f);
             return out;
         }
-        out.extend(pod_config::mount_failed(ctx, facts));
+        out.extend(pod_mount::mount_failed(ctx, facts));
         out.extend(pod_config::config_error(ctx, facts));
+    }
+    let start = pod_start::start_failed(ctx, facts);
+    let not_started = blocked || start.is_some();
+    out.extend(start);
+    if !not_started {
         out.extend(pod_crash::init_failing(ctx, facts));
     }
     let oom = pod_crash::oom_killed(ctx, facts);
@@ -235,9 +250,12 @@ pub fn run_pod(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Vec<Finding> {
     let crashed = oom.is_some() || crash.is_some();
     out.extend(oom);
     out.extend(crash);
-    if !crashed && !blocked {
-        out.extend(pod_crash::restart_storm(ctx, facts));
+    if !crashed && !not_started {
+        out.extend(pod_restart::restart_storm(ctx, facts));
         out.extend(pod_probe::not_ready(ctx, facts));
+    }
+    if out.is_empty() {
+        out.extend(pod_logerrors::log_errors(ctx, facts));
     }
     out.extend(pod_probe::probe_port_mismatch(ctx, facts));
     out

@@ -1,7 +1,7 @@
 //! A pod that cannot start its containers for want of an object:
-//! `pod-mount-failed` (a volume's Secret, ConfigMap or PVC is missing) and
 //! `pod-config-error` (`CreateContainerConfigError`: an env source or key is
-//! missing).
+//! missing); the parser of missing-object messages is shared with
+//! `pod-mount-failed` ([`super::pod_mount`]).
 //!
 //! The kubelet's own words are parsed (`MountVolume.SetUp failed for volume
 //! "config" : configmap "web-config" not found`, `couldn't find key
@@ -68,7 +68,7 @@ pub fn parse_missing(message: &str) -> Option<Missing> {
 
 /// Whether the bundle holds that object now (`None` when its kind was not
 /// collected, so existence is unknown).
-fn exists(ctx: &NamespaceCtx<'_>, m: &Missing) -> Option<bool> {
+pub fn exists(ctx: &NamespaceCtx<'_>, m: &Missing) -> Option<bool> {
     let (plural, found) = match m.kind {
         "ConfigMap" => ("configmaps", ctx.config_map(&m.name).is_some()),
         "Secret" => ("secrets", ctx.secret(&m.name).is_some()),
@@ -81,7 +81,8 @@ fn exists(ctx: &NamespaceCtx<'_>, m: &Missing) -> Option<bool> {
     }
 }
 
-fn describe_missing(ctx: &NamespaceCtx<'_>, m: &Missing) -> String {
+/// The missing object (or key) as a clause of a cause.
+pub fn describe_missing(ctx: &NamespaceCtx<'_>, m: &Missing) -> String {
     let ns = ctx.namespace();
     match (&m.key, exists(ctx, m)) {
         (Some(k), _) => format!("{} {} has no key {k}", m.kind, m.name),
@@ -93,8 +94,9 @@ fn describe_missing(ctx: &NamespaceCtx<'_>, m: &Missing) -> String {
     }
 }
 
-/// `kubectl -n NS get configmap|secret|pvc NAME`, then `tail` words.
-fn get_cmd(ctx: &NamespaceCtx<'_>, m: &Missing, tail: &[&str]) -> Option<String> {
+/// `kubectl -n NS get configmap|secret|pvc NAME`, then `tail` words; `None`
+/// when a value is not a valid name.
+pub fn get_cmd(ctx: &NamespaceCtx<'_>, m: &Missing, tail: &[&str]) -> Option<String> {
     let kind = match m.kind {
         "ConfigMap" => "configmap",
         "Secret" => "secret",
@@ -106,47 +108,6 @@ fn get_cmd(ctx: &NamespaceCtx<'_>, m: &Missing, tail: &[&str]) -> Option<String>
         .name(&m.name)
         .args(tail.iter().copied())
         .build()
-}
-
-/// `pod-mount-failed`: `FailedMount` naming a missing Secret, ConfigMap or
-/// PVC while the pod is `ContainerCreating` (or its init is pending).
-pub fn mount_failed(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
-    let status = facts.row.status.as_str();
-    if !(status == "ContainerCreating" || status == "Pending" || status.starts_with("Init:")) {
-        return None;
-    }
-    let events = facts.events_with(&["FailedMount"]);
-    let (event, missing) = events
-        .iter()
-        .rev()
-        .find_map(|e| parse_missing(&e.message).map(|m| (*e, m)))?;
-    let volume = event
-        .message
-        .split_once("for volume \"")
-        .and_then(|(_, r)| r.split_once('"'))
-        .map(|(v, _)| v.to_string());
-    let cause = match &volume {
-        Some(v) => format!(
-            "volume \"{v}\" cannot be mounted: {}",
-            describe_missing(ctx, &missing)
-        ),
-        None => format!(
-            "a volume cannot be mounted: {}",
-            describe_missing(ctx, &missing)
-        ),
-    };
-    Some(
-        facts
-            .finding(ctx, Rule::PodMountFailed, cause)
-            .related(ctx.object(missing.kind, &missing.name))
-            .evidence_all(facts.event_evidence(&["FailedMount"]))
-            .next_command(
-                format!("Check the {} exists", missing.kind),
-                get_cmd(ctx, &missing, &[]),
-            )
-            .next_command("See the mount errors", facts.describe_cmd())
-            .build(),
-    )
 }
 
 /// `pod-config-error`: a container waiting in `CreateContainerConfigError`.

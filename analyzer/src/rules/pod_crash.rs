@@ -1,99 +1,31 @@
 //! Containers that die: `pod-crashloop`, `pod-oom-killed`,
-//! `pod-init-failing`, `pod-restart-storm`.
+//! `pod-init-failing`.
 //!
 //! The evidence a human would look for first is quoted: the last
-//! termination's reason and exit code, and the last lines of the *previous*
-//! container's log (what it printed before dying), with file and line numbers.
+//! termination's reason, exit code and message, and the line of the
+//! *previous* container's log that explains the death, with its context
+//! and line numbers ([`super::pod_death`]).
 
 use chrono::Duration;
-use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus};
-use kpm_model::{Evidence, Finding};
+use k8s_openapi::api::core::v1::ContainerStatus;
+use kpm_model::{Evidence, Finding, Severity};
 use kpm_semantics::quantity::Quantity;
 
-use super::pod::{PodFacts, LOG_LINES};
+use super::pod::PodFacts;
+use super::pod_death::{
+    clip, exit_text, finished_at, is_running, log_words, running_since, termination,
+    termination_message, waiting_reason,
+};
+use super::pod_start;
 use crate::command::Kubectl;
-use crate::context::{to_chrono, NamespaceCtx};
+use crate::context::NamespaceCtx;
 use crate::rules::registry::Rule;
 
-/// Restarts within [`STORM_WINDOW_MINUTES`] that make a restart storm.
-pub const STORM_RESTARTS: i32 = 5;
-/// How recent the last restart must be for a storm.
-pub const STORM_WINDOW_MINUTES: i64 = 60;
+/// A termination older than this, with the container running since, is
+/// history: the container recovered.
+pub const RECENT_MINUTES: i64 = 60;
 /// An init container running longer than this is stuck.
 pub const INIT_STUCK_MINUTES: i64 = 10;
-
-/// The most recent termination: current state if terminated, else last state.
-fn termination(cs: &ContainerStatus) -> Option<&ContainerStateTerminated> {
-    cs.state
-        .as_ref()
-        .and_then(|s| s.terminated.as_ref())
-        .or_else(|| cs.last_state.as_ref().and_then(|s| s.terminated.as_ref()))
-}
-
-fn waiting_reason(cs: &ContainerStatus) -> Option<&str> {
-    cs.state
-        .as_ref()
-        .and_then(|s| s.waiting.as_ref())
-        .and_then(|w| w.reason.as_deref())
-}
-
-fn is_running(cs: &ContainerStatus) -> bool {
-    cs.state.as_ref().is_some_and(|s| s.running.is_some())
-}
-
-/// "exit code 1 (Error)" style text of a termination.
-fn exit_text(t: &ContainerStateTerminated) -> String {
-    match t.reason.as_deref() {
-        Some(r) => format!("exit code {} ({r})", t.exit_code),
-        None => format!("exit code {}", t.exit_code),
-    }
-}
-
-/// Quotes the previous log of a container (or the current one when the
-/// bundle has no previous log), and says which when neither is there.
-fn log_evidence(
-    ctx: &NamespaceCtx<'_>,
-    facts: &PodFacts<'_>,
-    container: &str,
-) -> (Vec<Evidence>, Option<String>) {
-    let tail = ctx
-        .pod_log_tail(facts.name, container, true, LOG_LINES)
-        .or_else(|| ctx.pod_log_tail(facts.name, container, false, LOG_LINES));
-    match tail {
-        Some(t) => {
-            let last = t.lines.last().map(|l| l.text.clone());
-            (vec![t.to_evidence()], last)
-        }
-        None => (
-            vec![Evidence::Note {
-                text: missing_log_reason(ctx, facts, container),
-            }],
-            None,
-        ),
-    }
-}
-
-/// Why the bundle holds no log of a container: the manifest's log step
-/// outcome when it failed (e.g. `forbidden` on `pods/log`), else plainly absent.
-fn missing_log_reason(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>, container: &str) -> String {
-    let object = format!("{}/{container}", facts.name);
-    let failed = ["logs", "logs/previous"].iter().find_map(|what| {
-        ctx.bundle
-            .failed_step(what, Some(facts.namespace), Some(object.as_str()))
-    });
-    match failed {
-        Some(step) => format!(
-            "no log of container {container} in the bundle: {} {} during collection{}",
-            step.what,
-            step.outcome.as_str(),
-            step.message
-                .as_deref()
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
-        ),
-        None => format!("no log of container {container} in the bundle"),
-    }
-}
 
 /// The liveness-probe failure that made the kubelet kill the container, if
 /// the events say so.
@@ -114,21 +46,31 @@ fn liveness_kill(facts: &PodFacts<'_>, container: &str) -> Option<String> {
         .or_else(|| Some("Liveness probe failed".to_string()))
 }
 
-/// `pod-crashloop`: a regular container in `CrashLoopBackOff`, or terminated
-/// with a non-zero exit and not running, whose last death is not OOM.
+/// Whether a container is crash-looping now: `CrashLoopBackOff`, or not
+/// running after a non-zero exit that finished within
+/// [`RECENT_MINUTES`] of collection. OOM kills and start failures have
+/// their own rules.
+fn crashing_now(ctx: &NamespaceCtx<'_>, cs: &ContainerStatus) -> bool {
+    let backoff = waiting_reason(cs) == Some("CrashLoopBackOff");
+    let Some(t) = termination(cs) else {
+        return backoff;
+    };
+    if t.reason.as_deref() == Some("OOMKilled") || pod_start::is_start_failure(cs) {
+        return false;
+    }
+    let recent = finished_at(t).is_none_or(|f| ctx.now - f <= Duration::minutes(RECENT_MINUTES));
+    backoff || (!is_running(cs) && t.exit_code != 0 && cs.restart_count > 0 && recent)
+}
+
+/// `pod-crashloop`: a regular container crash-looping now
+/// ([`crashing_now`]).
 pub fn crashloop(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
-    let cs = facts.container_statuses().iter().find(|cs| {
-        let Some(t) = termination(cs) else {
-            return waiting_reason(cs) == Some("CrashLoopBackOff");
-        };
-        if t.reason.as_deref() == Some("OOMKilled") {
-            return false;
-        }
-        waiting_reason(cs) == Some("CrashLoopBackOff")
-            || (!is_running(cs) && t.exit_code != 0 && cs.restart_count > 0)
-    })?;
+    let cs = facts
+        .container_statuses()
+        .iter()
+        .find(|cs| crashing_now(ctx, cs))?;
     let t = termination(cs);
-    let (logs, last_line) = log_evidence(ctx, facts, &cs.name);
+    let words = log_words(ctx, facts, &cs.name);
     let mut cause = match t {
         Some(t) => format!("container {} keeps exiting with {}", cs.name, exit_text(t)),
         None => format!(
@@ -136,12 +78,16 @@ pub fn crashloop(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding
             cs.name
         ),
     };
+    let message = t.and_then(termination_message);
+    if let Some(m) = &message {
+        cause.push_str(&format!(": {}", clip(m)));
+    }
     if let Some(probe) = liveness_kill(facts, &cs.name) {
         cause.push_str(&format!(
-            ": the kubelet kills it because its liveness probe fails ({probe})"
+            "; the kubelet kills it because its liveness probe fails ({probe})"
         ));
-    } else if let Some(line) = last_line {
-        cause.push_str(&format!("; its last log line: {}", line.trim()));
+    } else {
+        cause.push_str(&words.clause());
     }
     let path = facts.status_path(&cs.name, false);
     let mut b = facts.finding(ctx, Rule::PodCrashloop, cause).field(
@@ -161,9 +107,16 @@ pub fn crashloop(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding
                 format!("{path}.lastState.terminated.exitCode"),
                 t.exit_code.to_string(),
             );
+        if let Some(m) = t.message.as_deref().filter(|m| !m.trim().is_empty()) {
+            b = b.field(
+                &facts.object,
+                format!("{path}.lastState.terminated.message"),
+                m,
+            );
+        }
     }
     Some(
-        b.evidence_all(logs)
+        b.evidence_all(words.evidence)
             .evidence_all(facts.event_evidence(&["BackOff", "Unhealthy", "Killing"]))
             .next_command(
                 "Read what the container printed before it died",
@@ -247,9 +200,19 @@ pub fn oom_killed(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Findin
             compared_to: limit.map(|l| format!("limit {l}")),
         });
     }
-    let (logs, _) = log_evidence(ctx, facts, &cs.name);
+    let words = log_words(ctx, facts, &cs.name);
+    // A container running for longer than the window since its last OOM
+    // kill has recovered: the limit was hit, nothing fails now.
+    let since = running_since(cs).filter(|s| ctx.now - *s > Duration::minutes(RECENT_MINUTES));
+    if let Some(s) = since {
+        b = b.severity(Severity::Warning).note(format!(
+            "running again since {} ({} before collection)",
+            s.to_rfc3339(),
+            kpm_semantics::duration::human_duration(ctx.now - s)
+        ));
+    }
     Some(
-        b.evidence_all(logs)
+        b.evidence_all(words.evidence)
             .next_command("See the termination and the limit", facts.describe_cmd())
             .next_command(
                 "Compare live usage with the limit",
@@ -274,26 +237,29 @@ pub fn init_failing(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
         if cs.ready {
             continue;
         }
+        if pod_start::is_start_failure(cs) {
+            continue;
+        }
         let t = termination(cs);
         let crashing =
             waiting_reason(cs) == Some("CrashLoopBackOff") || t.is_some_and(|t| t.exit_code != 0);
-        let started = cs
-            .state
-            .as_ref()
-            .and_then(|s| s.running.as_ref())
-            .and_then(|r| r.started_at.as_ref())
-            .and_then(|s| to_chrono(&s.0));
-        let stuck_for = started
+        let stuck_for = running_since(cs)
             .map(|s| ctx.now - s)
             .filter(|d| *d > Duration::minutes(INIT_STUCK_MINUTES));
         if t.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled")) {
             continue;
         }
+        let words = log_words(ctx, facts, &cs.name);
         let cause = if crashing {
             let exit = t.map(exit_text).unwrap_or_else(|| "a failure".to_string());
+            let message = t
+                .and_then(termination_message)
+                .map(|m| format!(": {}", clip(&m)))
+                .unwrap_or_default();
             format!(
-                "init container {} fails with {exit}, so the app containers never start",
-                cs.name
+                "init container {} fails with {exit}{message}, so the app containers never start{}",
+                cs.name,
+                words.clause()
             )
         } else if let Some(d) = stuck_for {
             format!(
@@ -304,11 +270,6 @@ pub fn init_failing(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
         } else {
             continue;
         };
-        let (logs, last) = log_evidence(ctx, facts, &cs.name);
-        let cause = match last {
-            Some(l) if crashing => format!("{cause}; its last log line: {}", l.trim()),
-            _ => cause,
-        };
         return Some(
             facts
                 .finding(ctx, Rule::PodInitFailing, cause)
@@ -317,7 +278,7 @@ pub fn init_failing(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
                     format!("{}.restartCount", facts.status_path(&cs.name, true)),
                     cs.restart_count.to_string(),
                 )
-                .evidence_all(logs)
+                .evidence_all(words.evidence)
                 .evidence_all(facts.event_evidence(&["BackOff"]))
                 .next_command(
                     "Read the init container's log",
@@ -328,44 +289,4 @@ pub fn init_failing(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Find
         );
     }
     None
-}
-
-/// `pod-restart-storm`: a container running now that restarted at least
-/// [`STORM_RESTARTS`] times, the last within [`STORM_WINDOW_MINUTES`].
-pub fn restart_storm(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
-    let cs = facts.container_statuses().iter().find(|cs| {
-        let recent = cs
-            .last_state
-            .as_ref()
-            .and_then(|s| s.terminated.as_ref())
-            .and_then(|t| t.finished_at.as_ref())
-            .and_then(|t| to_chrono(&t.0))
-            .is_some_and(|t| ctx.now - t <= Duration::minutes(STORM_WINDOW_MINUTES));
-        is_running(cs) && cs.restart_count >= STORM_RESTARTS && recent
-    })?;
-    let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
-    let exit = last.map(exit_text).unwrap_or_default();
-    let (logs, _) = log_evidence(ctx, facts, &cs.name);
-    Some(
-        facts
-            .finding(
-                ctx,
-                Rule::PodRestartStorm,
-                format!(
-            "container {} is running but restarted {} times, the last within the hour ({exit})",
-            cs.name, cs.restart_count
-        ),
-            )
-            .field(
-                &facts.object,
-                format!("{}.restartCount", facts.status_path(&cs.name, false)),
-                cs.restart_count.to_string(),
-            )
-            .evidence_all(logs)
-            .next_command(
-                "Read the log of the instance before the last restart",
-                facts.logs_cmd(&cs.name, true),
-            )
-            .build(),
-    )
 }

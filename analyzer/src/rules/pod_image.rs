@@ -30,29 +30,62 @@ pub enum PullCause {
     NotFound,
     /// Credentials missing or rejected.
     Auth,
+    /// The registry's TLS certificate is not trusted (`x509: …`).
+    Tls,
     /// The reference cannot be parsed.
     Invalid,
     /// Anything else (network, timeouts, registry errors).
     Other,
 }
 
-/// Classifies a pull error message.
+/// The message with every double-quoted part (image references, URLs)
+/// removed, so a `401` inside a digest, tag, host or repository name is not
+/// read as the registry's answer.
+fn without_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            quoted = !quoted;
+            out.push(' ');
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether `hay` holds `needle` between non-alphanumeric characters.
+fn has_phrase(hay: &str, needle: &str) -> bool {
+    hay.match_indices(needle).any(|(i, _)| {
+        let before = hay.get(..i).and_then(|s| s.chars().next_back());
+        let after = hay.get(i + needle.len()..).and_then(|s| s.chars().next());
+        let edge = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
+        edge(before) && edge(after)
+    })
+}
+
+/// Classifies a pull error message by the registry's (or the TLS layer's)
+/// own words; image names, tags, digests and URLs do not count.
 pub fn classify(message: &str) -> PullCause {
-    let m = message.to_ascii_lowercase();
+    let m = without_quoted(message).to_ascii_lowercase();
     if m.contains("invalid reference format") || m.contains("couldn't parse image name") {
         return PullCause::Invalid;
+    }
+    if has_phrase(&m, "x509") || m.contains("tls: failed to verify certificate") {
+        return PullCause::Tls;
     }
     let auth = [
         "pull access denied",
         "unauthorized",
         "authorization failed",
         "authentication required",
-        "401",
+        "401 unauthorized",
         "403 forbidden",
         "denied: requested access",
         "no basic auth credentials",
     ];
-    if auth.iter().any(|a| m.contains(a)) {
+    if auth.iter().any(|a| has_phrase(&m, a)) {
         return PullCause::Auth;
     }
     let not_found = [
@@ -61,10 +94,19 @@ pub fn classify(message: &str) -> PullCause {
         "name unknown",
         "does not exist",
     ];
-    if not_found.iter().any(|a| m.contains(a)) {
+    if not_found.iter().any(|a| has_phrase(&m, a)) {
         return PullCause::NotFound;
     }
     PullCause::Other
+}
+
+/// The TLS failure of a message, from `x509:` on.
+fn tls_part(message: &str) -> &str {
+    message
+        .find("x509: ")
+        .or_else(|| message.find("tls: "))
+        .and_then(|i| message.get(i..))
+        .unwrap_or(message)
 }
 
 /// The image a `Failed to pull image "x": ...` message is about.
@@ -145,6 +187,13 @@ fn finding(
         PullCause::Invalid => (
             Rule::PodImageInvalid,
             format!("image reference \"{image}\" of {which} {container} is not a valid image name (InvalidImageName)"),
+        ),
+        PullCause::Tls => (
+            Rule::PodImagePullFailed,
+            format!(
+                "pulling image \"{image}\" of {which} {container} fails on the registry's TLS certificate: {}",
+                detail.map(tls_part).unwrap_or_default()
+            ),
         ),
         PullCause::Other => (
             Rule::PodImagePullFailed,
@@ -305,6 +354,36 @@ mod tests {
         assert_eq!(
             classify("Failed to apply default image tag \"Shop/API\": couldn't parse image name \"Shop/API\": invalid reference format: repository name must be lowercase"),
             PullCause::Invalid
+        );
+    }
+
+    #[test]
+    fn auth_only_from_the_registry_answer_never_from_names_or_digests() {
+        // containerd's token fetch refused: an HTTP status, the registry's answer.
+        let refused = "Failed to pull image \"registry.example.com/shop/api:1.4.3\": rpc error: code = Unknown desc = failed to pull and unpack image \"registry.example.com/shop/api:1.4.3\": failed to resolve reference \"registry.example.com/shop/api:1.4.3\": failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized";
+        assert_eq!(classify(refused), PullCause::Auth);
+        assert_eq!(
+            classify("Failed to pull image \"ghcr.io/acme/api:2.0\": rpc error: code = Unknown desc = failed to pull and unpack image \"ghcr.io/acme/api:2.0\": failed to resolve reference \"ghcr.io/acme/api:2.0\": unexpected status from HEAD request to https://ghcr.io/v2/acme/api/manifests/2.0: 403 Forbidden"),
+            PullCause::Auth
+        );
+        // 401 inside a digest, a tag, a host and a repository name.
+        let digest = "Failed to pull image \"registry.example.com/shop/api@sha256:4011e2c5b6a3401d0f9e8c7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d\": rpc error: code = NotFound desc = failed to pull and unpack image \"registry.example.com/shop/api@sha256:4011e2c5b6a3401d0f9e8c7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d\": failed to resolve reference \"registry.example.com/shop/api@sha256:4011e2c5b6a3401d0f9e8c7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d\": registry.example.com/shop/api@sha256:4011e2c5b6a3401d0f9e8c7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d: not found";
+        assert_eq!(classify(digest), PullCause::NotFound);
+        let names = "Failed to pull image \"registry401.example.com:5000/unauthorized-app:v401\": rpc error: code = DeadlineExceeded desc = failed to pull and unpack image \"registry401.example.com:5000/unauthorized-app:v401\": failed to resolve reference \"registry401.example.com:5000/unauthorized-app:v401\": failed to do request: Head \"https://registry401.example.com:5000/v2/unauthorized-app/manifests/v401\": dial tcp 10.20.0.5:5000: i/o timeout";
+        assert_eq!(classify(names), PullCause::Other);
+    }
+
+    #[test]
+    fn x509_is_its_own_cause_and_is_quoted() {
+        let unknown_ca = "Failed to pull image \"registry.internal.example.com/shop/api:1.4.3\": rpc error: code = Unknown desc = failed to pull and unpack image \"registry.internal.example.com/shop/api:1.4.3\": failed to resolve reference \"registry.internal.example.com/shop/api:1.4.3\": failed to do request: Head \"https://registry.internal.example.com/v2/shop/api/manifests/1.4.3\": tls: failed to verify certificate: x509: certificate signed by unknown authority";
+        assert_eq!(classify(unknown_ca), PullCause::Tls);
+        let pod = pull_pod("ErrImagePull", unknown_ca, json!([]));
+        let f = run_one(pod, vec![], vec![]).unwrap();
+        assert_eq!(f.rule, Rule::PodImagePullFailed.id());
+        assert!(
+            f.cause.ends_with("fails on the registry's TLS certificate: x509: certificate signed by unknown authority"),
+            "{}",
+            f.cause
         );
     }
 

@@ -1,10 +1,11 @@
 //! Readiness and spec hygiene: `pod-not-ready` (readiness probes failing),
-//! `probe-port-mismatch` (a probe aims at a port no container declares) and
+//! `probe-port-mismatch` (a probe names a port its container does not
+//! declare, or aims at a number nothing listens on, as its failures show) and
 //! `image-tag-mutable` (`:latest` or no tag).
 
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kpm_model::{Finding, ObjectRef};
+use kpm_model::{Finding, ObjectRef, Severity};
 
 use super::pod::PodFacts;
 use crate::command::{Kubectl, Name};
@@ -110,58 +111,110 @@ fn probe_port(p: &Probe) -> Option<IntOrString> {
     p.grpc.as_ref().map(|g| IntOrString::Int(g.port))
 }
 
-/// Why a probe's port is wrong for its container, if it is. A named port
-/// must be declared by the container itself (the kubelet resolves it there);
-/// a number is only judged when the pod declares ports at all, since
-/// declaring ports is optional.
-fn port_problem(c: &Container, all: &[&Container], port: &IntOrString) -> Option<String> {
-    let declared = |c: &Container| c.ports.clone().unwrap_or_default();
-    match port {
-        IntOrString::String(name) => {
-            if declared(c)
-                .iter()
-                .any(|p| p.name.as_deref() == Some(name.as_str()))
-            {
-                return None;
-            }
-            let names: Vec<String> = declared(c).iter().filter_map(|p| p.name.clone()).collect();
-            Some(if names.is_empty() {
-                format!(
-                    "named port \"{name}\", but container {} declares no named port",
-                    c.name
-                )
-            } else {
-                format!(
-                    "named port \"{name}\", but container {} only names {}",
-                    c.name,
-                    names.join(", ")
-                )
-            })
-        }
-        IntOrString::Int(n) => {
-            let ports: Vec<i32> = all
-                .iter()
-                .flat_map(|c| declared(c))
-                .map(|p| p.container_port)
-                .collect();
-            if ports.is_empty() || ports.contains(n) {
-                return None;
-            }
+/// Why a probe's named port cannot be resolved, if it cannot. The kubelet
+/// resolves a name against the probed container's own `ports`.
+fn named_port_problem(c: &Container, name: &str) -> Option<String> {
+    let declared = c.ports.as_deref().unwrap_or_default();
+    if declared.iter().any(|p| p.name.as_deref() == Some(name)) {
+        return None;
+    }
+    let names: Vec<&str> = declared.iter().filter_map(|p| p.name.as_deref()).collect();
+    Some(if names.is_empty() {
+        format!(
+            "named port \"{name}\", but container {} declares no named port: the kubelet cannot resolve it",
+            c.name
+        )
+    } else {
+        format!(
+            "named port \"{name}\", but container {} only names {}: the kubelet cannot resolve it",
+            c.name,
+            names.join(", ")
+        )
+    })
+}
+
+/// A numeric port is used as is: declaring `containerPort` is
+/// informational, so an undeclared number is valid. It is judged only when
+/// the pod declares other ports and the probe's own failures say nothing
+/// listens there (`connect: connection refused` on `:port`), which is the
+/// effect a wrong number has.
+fn numeric_port_problem(
+    facts: &PodFacts<'_>,
+    all: &[&Container],
+    kind: &str,
+    n: i32,
+) -> Option<String> {
+    let ports: Vec<i32> = all
+        .iter()
+        .flat_map(|c| c.ports.iter().flatten())
+        .map(|p| p.container_port)
+        .collect();
+    if ports.is_empty() || ports.contains(&n) {
+        return None;
+    }
+    let prefix = format!(
+        "{}{} probe failed",
+        kind.get(..1)?.to_uppercase(),
+        kind.get(1..)?
+    );
+    let refused = format!(":{n}: connect: connection refused");
+    facts
+        .events_with(&["Unhealthy"])
+        .into_iter()
+        .any(|e| e.message.starts_with(&prefix) && e.message.contains(&refused))
+        .then(|| {
             let list: Vec<String> = ports.iter().map(ToString::to_string).collect();
-            Some(format!(
-                "port {n}, but the pod's containers declare only {}",
+            format!(
+                "port {n}, which nothing listens on (connection refused), while the pod's containers declare {}",
                 list.join(", ")
-            ))
-        }
+            )
+        })
+}
+
+/// What status and events show of a failing probe of `kind` on container
+/// `c`. For readiness: `Unhealthy` readiness events (failed, or errored:
+/// an unresolvable port errors, and readiness then keeps its initial
+/// `Failure`) with the container not ready. For liveness and startup:
+/// `… probe failed` events with restarts; an errored result is thrown away
+/// by the kubelet's prober worker, so it never restarts the container.
+fn probe_effect(facts: &PodFacts<'_>, c: &str, kind: &str) -> Option<String> {
+    let (failed, errored) = match kind {
+        "readiness" => ("Readiness probe failed", "Readiness probe errored"),
+        "liveness" => ("Liveness probe failed", ""),
+        _ => ("Startup probe failed", ""),
+    };
+    let events: u64 = facts
+        .events_with(&["Unhealthy"])
+        .into_iter()
+        .filter(|e| {
+            e.message.starts_with(failed) || (!errored.is_empty() && e.message.starts_with(errored))
+        })
+        .map(|e| e.count)
+        .sum();
+    if events == 0 {
+        return None;
+    }
+    let cs = facts.container_statuses().iter().find(|s| s.name == c)?;
+    match kind {
+        "readiness" if !cs.ready => Some(format!(
+            "the container is not ready ({events} Unhealthy readiness events)"
+        )),
+        "liveness" | "startup" if cs.restart_count > 0 => Some(format!(
+            "the kubelet restarted the container {} times ({events} failed {kind} probes)",
+            cs.restart_count
+        )),
+        _ => None,
     }
 }
 
-/// `probe-port-mismatch`: a liveness, readiness or startup probe targets a
-/// port no container declares.
+/// `probe-port-mismatch`: a liveness, readiness or startup probe names a
+/// port its container does not declare. An error when status and events
+/// show the probe failing; otherwise a warning that states only what the
+/// spec shows.
 pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
     let spec = facts.pod.spec.as_ref()?;
-    // Every container shares the pod's network namespace, sidecars included,
-    // so a numeric port may be declared by any of them.
+    // Every container shares the pod's network namespace, sidecars
+    // included, so a number may be served by any of them.
     let all: Vec<&Container> = spec
         .containers
         .iter()
@@ -178,28 +231,30 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
             let Some(port) = probe_port(probe) else {
                 continue;
             };
-            let Some(problem) = port_problem(c, &all, &port) else {
+            let problem = match &port {
+                IntOrString::String(name) => named_port_problem(c, name),
+                IntOrString::Int(n) => numeric_port_problem(facts, &all, kind, *n),
+            };
+            let Some(problem) = problem else {
                 continue;
             };
-            let failures = facts
-                .events_with(&["Unhealthy"])
-                .into_iter()
-                .filter(|e| e.message.to_ascii_lowercase().starts_with(kind))
-                .count();
-            let effect = match kind {
-                "readiness" => "the pod never becomes ready",
-                "liveness" => "the kubelet keeps killing the container",
-                _ => "the container never passes startup",
+            let effect = probe_effect(facts, &c.name, kind);
+            // Refusals while the app was starting are normal: a number is
+            // only blamed while the container still suffers from it.
+            if matches!(port, IntOrString::Int(_)) && effect.is_none() {
+                continue;
+            }
+            let cause = match &effect {
+                Some(e) => format!(
+                    "the {kind} probe of container {} targets {problem}, and {e}",
+                    c.name
+                ),
+                None => format!(
+                    "the {kind} probe of container {} targets {problem}, so the probe will fail (no failure recorded yet)",
+                    c.name
+                ),
             };
-            let mut b = facts
-                .finding(
-                    ctx,
-                    Rule::ProbePortMismatch,
-                    format!(
-                        "the {kind} probe of container {} targets {problem}, so {effect}",
-                        c.name
-                    ),
-                )
+            let mut b = facts.finding(ctx, Rule::ProbePortMismatch, cause)
                 .field(
                     &facts.object,
                     format!("spec.containers[{}].{kind}Probe", c.name),
@@ -220,8 +275,10 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
                         )
                         .build(),
                 );
-            if failures > 0 {
+            if effect.is_some() {
                 b = b.evidence_all(facts.event_evidence(&["Unhealthy"]));
+            } else {
+                b = b.severity(Severity::Warning);
             }
             return Some(b.build());
         }

@@ -98,7 +98,7 @@ registry! {
     PodImagePullAuth => {
         id: "pod-image-pull-auth", layer: Pod, severity: Critical,
         causes: [PodNotServing], effects: [NodeBroken],
-        fires_when: "pull fails with an authorization error (`pull access denied`, `unauthorized`, `401`, `403`, `authorization failed`); cause names the pod's `imagePullSecrets` (none, or which are missing)",
+        fires_when: "the registry's answer refuses authorization (`pull access denied`, `unauthorized`, `authentication required`, `no basic auth credentials`, an HTTP `401 Unauthorized` / `403 Forbidden` status), read with quoted image names and URLs removed so a `401` in a digest, tag or host never counts; cause names the pod's `imagePullSecrets` (none, or which are missing)",
     },
     PodImageInvalid => {
         id: "pod-image-invalid", layer: Pod, severity: Critical,
@@ -108,12 +108,12 @@ registry! {
     PodImagePullFailed => {
         id: "pod-image-pull-failed", layer: Pod, severity: Critical,
         causes: [PodNotServing], effects: [NodeBroken],
-        fires_when: "any other pull failure (registry unreachable, timeouts)",
+        fires_when: "any other pull failure, the registry's answer quoted: TLS (`x509: certificate signed by unknown authority`), unreachable registry, timeouts; when the bundle holds no answer (only `Back-off pulling image`), no cause is claimed",
     },
     PodCrashloop => {
         id: "pod-crashloop", layer: Pod, severity: Critical,
         causes: [PodNotServing], effects: [AppError, NodeBroken],
-        fires_when: "a container in `CrashLoopBackOff` (or restarting with a non-zero `lastState.terminated`) not caused by OOM; evidence: reason, exit code, last lines of the previous log",
+        fires_when: "a container in `CrashLoopBackOff`, or not running with a non-zero termination that finished within 60 minutes of collection (a container Running since is recovered), not caused by OOM or a start failure; evidence: exit code, the runtime's termination `message`, and the previous log's line that explains the death (exception, panic, fatal or error line with its context, not merely the last line)",
     },
     PodOomKilled => {
         id: "pod-oom-killed", layer: Pod, severity: Critical,
@@ -128,7 +128,7 @@ registry! {
     PodMountFailed => {
         id: "pod-mount-failed", layer: Pod, severity: Critical,
         causes: [PodNotServing], effects: [NodeBroken],
-        fires_when: "`ContainerCreating` with `FailedMount` for a missing Secret, ConfigMap or PVC",
+        fires_when: "a pod not started (`ContainerCreating`, `Pending`, `Init:`) with `FailedMount` / `FailedAttachVolume` events, for any volume type (hostPath type checks, Secret, ConfigMap, PVC, projected, NFS, CSI, `Multi-Attach error`); names the volume and its source and quotes the kubelet's specific message (`hostPath type check failed: …`) over the generic `Unable to attach or mount volumes: … timed out`",
     },
     PodConfigError => {
         id: "pod-config-error", layer: Pod, severity: Critical,
@@ -138,7 +138,22 @@ registry! {
     PodInitFailing => {
         id: "pod-init-failing", layer: Pod, severity: Critical,
         causes: [PodNotServing], effects: [NodeBroken],
-        fires_when: "an init container crashes (`Init:CrashLoopBackOff`, `Init:Error`) or is stuck (`Init:0/2` for long)",
+        fires_when: "an init container crashes (`Init:CrashLoopBackOff`, `Init:Error`) or is stuck (`Init:0/2` for long); evidence as for `pod-crashloop`",
+    },
+    PodStartFailed => {
+        id: "pod-start-failed", layer: Pod, severity: Critical,
+        causes: [PodNotServing], effects: [NodeBroken],
+        fires_when: "the runtime cannot start a container's process: waiting `RunContainerError` / `CreateContainerError`, or last termination `StartError` / `ContainerCannotRun` (exit 127/128) while not running; quotes the runtime's message (`exec: \"x\": executable file not found in $PATH`, `failed to create containerd task`)",
+    },
+    PodEvicted => {
+        id: "pod-evicted", layer: Pod, severity: Error,
+        causes: [], effects: [NodeBroken],
+        fires_when: "pods with `status.phase=Failed`, `reason=Evicted`, one finding per owning workload (or bare pod) with their count; quotes the kubelet's message (resource, threshold, which container used how much); `warning` when a pod of the same owner is Running and Ready",
+    },
+    PodLogErrors => {
+        id: "pod-log-errors", layer: Pod, severity: Warning,
+        causes: [], effects: [AppError],
+        fires_when: "a running container with no other finding whose current log repeats the same error line (`ERROR`, `FATAL`, exception, panic) at least 5 times among its last 200 lines, up to its last lines; quotes the line and how often",
     },
     PodNotReady => {
         id: "pod-not-ready", layer: Pod, severity: Error,
@@ -148,12 +163,12 @@ registry! {
     PodRestartStorm => {
         id: "pod-restart-storm", layer: Pod, severity: Warning,
         causes: [], effects: [AppError, NodeBroken],
-        fires_when: "a running container restarted many times recently",
+        fires_when: "a running container restarted at least 5 times, the last within 60 minutes of collection (`state.running.startedAt` / `lastState.terminated.finishedAt`), and restarts keep coming: on average one per hour or more since the pod started, or `BackOff` / liveness `Unhealthy` events in that window; `error` when the kubelet kills it for failing its liveness probe",
     },
     ProbePortMismatch => {
         id: "probe-port-mismatch", layer: Pod, severity: Error,
         causes: [], effects: [],
-        fires_when: "a liveness/readiness/startup probe targets a port (number or name) that no container port declares",
+        fires_when: "a liveness/readiness/startup probe names a port its container does not declare (the kubelet cannot resolve it), or aims at a number no container declares while its own `Unhealthy` failures say `connect: connection refused` on that port (an undeclared number alone is valid: `containerPort` is informational); `error` when status and events show the effect (`Unhealthy` with `Ready=False`, or failed liveness/startup probes with restarts), else `warning`",
     },
     ImageTagMutable => {
         id: "image-tag-mutable", layer: Pod, severity: Info,
