@@ -48,7 +48,8 @@ const CONFIGMAP_SECRETS: &[&str] = &[
 /// hashed by default.
 const PLAIN_CONFIG_VALUE: &str = "verbose-debug-7";
 
-const JWT_IN_ANNOTATION: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm5vdGF0aW9uIn0.YW5ub3RhdGlvbi1zaWc";
+const JWT_IN_ANNOTATION: &str =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm5vdGF0aW9uIn0.YW5ub3RhdGlvbi1zaWc";
 const JWT_IN_CONFIGMAP: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjb25maWdtYXAifQ.Y29uZmlnbWFwLXNpZw";
 
 /// The `--redact-rules` file of these tests.
@@ -191,14 +192,12 @@ fn leaky_bundle(dir: &std::path::Path) -> std::path::PathBuf {
             list(
                 "ConfigMap",
                 "v1",
-                vec![
-                    json!({"apiVersion": "v1", "kind": "ConfigMap",
+                vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "api-config", "namespace": "shop", "uid": "0b1c6a6e-0000-4000-8000-000000000006", "creationTimestamp": "2026-11-01T00:00:00Z",
                 "annotations": {"kubectl.kubernetes.io/last-applied-configuration": json!({"apiVersion": "v1", "kind": "ConfigMap",
                     "metadata": {"name": "api-config", "namespace": "shop"}, "data": config_data()}).to_string()}},
             "data": config_data(),
-            "binaryData": {"legacy.cfg": "cGFzc3dvcmQ9YjFuUGFzcwo="}}),
-                ],
+            "binaryData": {"legacy.cfg": "cGFzc3dvcmQ9YjFuUGFzcwo="}})],
             ),
         ),
         (
@@ -310,7 +309,10 @@ fn env_token(b: &kpm_bundle::Bundle, file: &str, pointer: &str, name: &str) -> S
         .find(|e| e["name"] == name)
         .and_then(|e| e["value"].as_str())
         .unwrap_or_else(|| panic!("{file}: no env {name}"));
-    assert!(v.starts_with("[REDACTED:"), "{file}: {name}={v} is not a token");
+    assert!(
+        v.starts_with("[REDACTED:"),
+        "{file}: {name}={v} is not a token"
+    );
     v.to_string()
 }
 
@@ -325,7 +327,10 @@ fn nothing_secret_survives_anywhere() {
     let b = open_verified(&out);
     let m = b.manifest();
     assert!(m.options.redaction);
-    assert!(m.options.redact_config_maps, "default hashes ConfigMap values");
+    assert!(
+        m.options.redact_config_maps,
+        "default hashes ConfigMap values"
+    );
     for rule in [
         "secret-value",
         "secret-env-value",
@@ -386,11 +391,7 @@ fn nothing_secret_survives_anywhere() {
         digests["binaryData"]["legacy.cfg"],
         json!({"sha256": sha256_hex(b"password=b1nPass\n"), "size": 17})
     );
-    assert_eq!(
-        digests["data"].as_object().unwrap().len(),
-        9,
-        "{digests}"
-    );
+    assert_eq!(digests["data"].as_object().unwrap().len(), 9, "{digests}");
 
     // --no-redact turns pattern rules off, but Secret values stay out and
     // ConfigMap values are still hashed.
@@ -413,14 +414,21 @@ fn configmap_values_on_request_are_redacted_and_tokens_are_stable() {
     collect_ok(
         &served,
         &out,
-        &["--configmap-values", "--redact-rules", rules.to_str().unwrap()],
+        &[
+            "--configmap-values",
+            "--redact-rules",
+            rules.to_str().unwrap(),
+        ],
     );
     assert_none_survives(&out, SECRET_VALUES);
     assert_none_survives(&out, CONFIGMAP_SECRETS);
     let b = open_verified(&out);
     assert!(!b.manifest().options.redact_config_maps);
     let cm = config_map(&b);
-    assert_eq!(cm["data"]["LOG_LEVEL"], PLAIN_CONFIG_VALUE, "plain value kept");
+    assert_eq!(
+        cm["data"]["LOG_LEVEL"], PLAIN_CONFIG_VALUE,
+        "plain value kept"
+    );
     assert!(cm["metadata"]["annotations"]
         .get("kpm.dev/value-digests")
         .is_none());
@@ -429,26 +437,46 @@ fn configmap_values_on_request_are_redacted_and_tokens_are_stable() {
         props.starts_with("spring.datasource.url=jdbc:postgresql://db:5432/shop\nspring.datasource.password=[REDACTED:"),
         "{props}"
     );
-    assert!(b.manifest().redaction.get("configmap-secret-key-value").copied().unwrap_or(0) > 0);
+    assert!(
+        b.manifest()
+            .redaction
+            .get("configmap-secret-key-value")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
 
     // The same secret is the same token in two objects, two files, a log
     // and a last-applied copy.
     let containers = "/spec/template/spec/containers/0/env";
-    let in_deployment = env_token(&b, "namespaces/shop/deployments.json", containers, "DB_PASSWORD");
-    let in_pod = env_token(&b, "namespaces/shop/pods.json", "/spec/containers/0/env", "DB_PASSWORD");
+    let in_deployment = env_token(
+        &b,
+        "namespaces/shop/deployments.json",
+        containers,
+        "DB_PASSWORD",
+    );
+    let in_pod = env_token(
+        &b,
+        "namespaces/shop/pods.json",
+        "/spec/containers/0/env",
+        "DB_PASSWORD",
+    );
     assert_eq!(in_deployment, in_pod);
     let log = b
         .read_string("logs/shop/api-5d8f7c9b6-abcde/api.log")
         .unwrap();
     assert!(log.contains(&format!("password={in_pod}")), "{log}");
     let deploy = &items(&b, "namespaces/shop/deployments.json")[0];
-    let applied = deploy["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    let applied = deploy["metadata"]["annotations"]
+        ["kubectl.kubernetes.io/last-applied-configuration"]
         .as_str()
         .unwrap();
     assert!(applied.contains(&in_pod), "{applied}");
     // A user literal gets one token everywhere too.
     let pod = &items(&b, "namespaces/shop/pods.json")[0];
-    let owner = pod["metadata"]["annotations"]["example.com/owner"].as_str().unwrap();
+    let owner = pod["metadata"]["annotations"]["example.com/owner"]
+        .as_str()
+        .unwrap();
     assert_eq!(cm["data"]["owner"].as_str(), Some(owner));
     assert!(log.contains(owner));
     // Another run draws another key: tokens do not link bundles.
@@ -456,7 +484,12 @@ fn configmap_values_on_request_are_redacted_and_tokens_are_stable() {
     collect_ok(&served, &again, &["--configmap-values"]);
     let b2 = open_verified(&again);
     assert_ne!(
-        env_token(&b2, "namespaces/shop/pods.json", "/spec/containers/0/env", "DB_PASSWORD"),
+        env_token(
+            &b2,
+            "namespaces/shop/pods.json",
+            "/spec/containers/0/env",
+            "DB_PASSWORD"
+        ),
         in_pod
     );
 }
@@ -493,7 +526,13 @@ fn redact_subcommand_cleans_a_leaky_bundle_without_touching_it() {
     let leaky = served.dir.path().join("leaky.zip");
     collect_ok(&served, &leaky, &["--no-redact", "--configmap-values"]);
     let leaky_text: String = all_text(&leaky).into_iter().map(|(_, t)| t).collect();
-    for v in ["hunter2", "AKIAIOSFODNN7EXAMPLE", "cmHunter22", "annTok3n99", "acme-internal-7731"] {
+    for v in [
+        "hunter2",
+        "AKIAIOSFODNN7EXAMPLE",
+        "cmHunter22",
+        "annTok3n99",
+        "acme-internal-7731",
+    ] {
         assert!(leaky_text.contains(v), "the unredacted bundle lacks {v}");
     }
     let before = std::fs::read(&leaky).unwrap();
@@ -526,7 +565,9 @@ fn redact_subcommand_cleans_a_leaky_bundle_without_touching_it() {
     assert_eq!(data_entries(&b), data_entries(&src));
     let cm = config_map(&b);
     let digests: Value = serde_json::from_str(
-        cm["metadata"]["annotations"]["kpm.dev/value-digests"].as_str().unwrap(),
+        cm["metadata"]["annotations"]["kpm.dev/value-digests"]
+            .as_str()
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(
@@ -537,7 +578,12 @@ fn redact_subcommand_cleans_a_leaky_bundle_without_touching_it() {
     // Redacting the clean bundle again changes no value and keeps digests.
     let twice = served.dir.path().join("twice.zip");
     let run = redact_cmd(&[clean.as_os_str(), "-o".as_ref(), twice.as_os_str()]);
-    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let b2 = open_verified(&twice);
     assert_eq!(config_map(&b2), cm);
     assert_eq!(
@@ -551,10 +597,20 @@ fn redact_subcommand_cleans_a_leaky_bundle_without_touching_it() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("is the input"));
     assert_eq!(std::fs::read(&leaky).unwrap(), before);
     let run = redact_cmd(&[leaky.as_os_str(), "-o".as_ref(), clean.as_os_str()]);
-    assert_eq!(run.status.code(), Some(5), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     // A missing input is a usage error naming it.
     let missing = served.dir.path().join("missing.zip");
-    let run = redact_cmd(&[missing.as_os_str(), "-o".as_ref(), twice.as_os_str(), "--force".as_ref()]);
+    let run = redact_cmd(&[
+        missing.as_os_str(),
+        "-o".as_ref(),
+        twice.as_os_str(),
+        "--force".as_ref(),
+    ]);
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("missing.zip"));
 }

@@ -68,7 +68,10 @@ fn declared_rust_version_covers_every_dependency() {
         let name = p["name"].as_str().unwrap_or("?");
         p["rust_version"].as_str().map(|v| {
             let parsed = parse(v).unwrap_or_else(|| panic!("{name}: rust_version {v:?}"));
-            (parsed, format!("{name} {} needs {v}", p["version"].as_str().unwrap_or("?")))
+            (
+                parsed,
+                format!("{name} {} needs {v}", p["version"].as_str().unwrap_or("?")),
+            )
         })
     };
     let (needed, why) = packages
@@ -91,8 +94,8 @@ fn declared_rust_version_covers_every_dependency() {
         }
     }
     let (major, minor, _) = declared;
-    let readme = std::fs::read_to_string(kpm_e2e::workspace_root().join("README.md"))
-        .expect("README.md");
+    let readme =
+        std::fs::read_to_string(kpm_e2e::workspace_root().join("README.md")).expect("README.md");
     let stated = format!("Rust toolchain ({major}.{minor}+");
     assert!(
         readme.contains(&stated),

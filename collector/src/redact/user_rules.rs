@@ -197,4 +197,23 @@ mod tests {
         assert!(UserRules::parse("literal:", "r").is_err());
         assert!(UserRules::parse("regex:a*", "r").is_err());
     }
+
+    #[test]
+    fn documented_example_parses() {
+        let path = format!("{}/../deploy/README.md", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let (_, after) = text
+            .split_once("`--redact-rules FILE`, applied")
+            .unwrap_or_else(|| panic!("{path}: no --redact-rules section"));
+        let block: String = after
+            .lines()
+            .skip_while(|l| l.trim() != "```text")
+            .skip(1)
+            .take_while(|l| l.trim() != "```")
+            .map(|l| format!("{}\n", l.trim_start()))
+            .collect();
+        let rules = UserRules::parse(&block, &path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rules.literals, ["acme-internal-7731"]);
+        assert_eq!(rules.regexes.len(), 2);
+    }
 }
