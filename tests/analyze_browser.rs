@@ -68,6 +68,10 @@ fn section<'a>(dom: &'a str, id: &str) -> &'a str {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario read top to bottom"
+)]
 fn demo_report_loads_offline_in_chromium() {
     let dir = screenshot_dir();
     let page = render("demo", &dir);

@@ -88,6 +88,10 @@ fn reference_scanner_flags_external_and_relative_links() {
 }
 
 /// Checks one scenario in the three formats; returns the problems found.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario read top to bottom"
+)]
 fn check_scenario(dir: &Path, out_dir: &Path) -> Vec<String> {
     let name = name_of(dir);
     let mut problems = Vec::new();

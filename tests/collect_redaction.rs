@@ -92,6 +92,10 @@ fn step(what: &str, ns: Option<&str>, path: &str) -> Step {
 }
 
 /// A small bundle full of secrets, as a leaky collector would have written it.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one fixture cluster, clearer as a single table than split"
+)]
 fn leaky_bundle(dir: &std::path::Path) -> std::path::PathBuf {
     let root = dir.join("leaky");
     let mut w = BundleWriter::create_dir(&root, true).unwrap();

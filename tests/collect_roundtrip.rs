@@ -8,6 +8,10 @@ use kpm_bundle::layout::{classify, Entry};
 use kpm_bundle::Outcome;
 use support::*;
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario read top to bottom"
+)]
 fn round_trip(scenario: &str) {
     let src = kpm_e2e::testdata().join(scenario);
     let served_bundle = open_verified(&src);
@@ -121,6 +125,10 @@ fn healthy_round_trip() {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario read top to bottom"
+)]
 fn namespace_scope_keeps_cluster_context_and_infra_pods() {
     let src = kpm_e2e::testdata().join("crashloop");
     let source = open_verified(&src);

@@ -308,6 +308,10 @@ fn manifest() -> Manifest {
 }
 
 /// Writes the synthetic bundle as a directory under `parent`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one fixture cluster, clearer as a single table than split"
+)]
 pub fn write_fixture(parent: &Path) -> PathBuf {
     let root = parent.join("fixture");
     let mut w = BundleWriter::create_dir(&root, false).expect("bundle dir");

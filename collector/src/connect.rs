@@ -128,52 +128,7 @@ pub async fn connect(
             let config = Config::incluster().map_err(|e| ConnectError::InCluster(e.to_string()))?;
             (config, "in-cluster".to_string(), None)
         }
-        other => {
-            let label = match &other {
-                Source::File(p) | Source::Home(p) => p.display().to_string(),
-                _ => "$KUBECONFIG".to_string(),
-            };
-            let bad = |e: kube::config::KubeconfigError| ConnectError::BadKubeconfig {
-                path: label.clone(),
-                message: crate::outcome::error_chain(&e),
-            };
-            let kc = match &other {
-                Source::File(p) | Source::Home(p) => Kubeconfig::read_from(p).map_err(bad)?,
-                _ => Kubeconfig::read().map_err(bad)?,
-            };
-            let context_name = match context {
-                Some(c) => c.to_string(),
-                None => kc
-                    .current_context
-                    .clone()
-                    .ok_or_else(|| ConnectError::BadKubeconfig {
-                        path: label.clone(),
-                        message: "no current-context set; pass --context".into(),
-                    })?,
-            };
-            let named = kc.contexts.iter().find(|c| c.name == context_name);
-            let Some(named) = named else {
-                let available: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
-                return Err(ConnectError::UnknownContext {
-                    context: context_name,
-                    path: label,
-                    available: if available.is_empty() {
-                        "none".into()
-                    } else {
-                        available.join(", ")
-                    },
-                });
-            };
-            let cluster_name = named.context.as_ref().map(|c| c.cluster.clone());
-            let options = KubeConfigOptions {
-                context: Some(context_name.clone()),
-                ..Default::default()
-            };
-            let config = Config::from_custom_kubeconfig(kc, &options)
-                .await
-                .map_err(bad)?;
-            (config, context_name, cluster_name)
-        }
+        other => from_kubeconfig(&other, context).await?,
     };
     // kube's own retry layer (on by default: 15 attempts on 429/503/504,
     // Retry-After honoured up to 1000 s) would hide rejections from the
@@ -193,6 +148,59 @@ pub async fn connect(
         cluster_name,
         server,
     })
+}
+
+/// The client configuration of `context` (default: the current context)
+/// in the kubeconfig `source` names, with the context's and the cluster's
+/// names for the manifest.
+async fn from_kubeconfig(
+    source: &Source,
+    context: Option<&str>,
+) -> Result<(Config, String, Option<String>), ConnectError> {
+    let label = match source {
+        Source::File(p) | Source::Home(p) => p.display().to_string(),
+        _ => "$KUBECONFIG".to_string(),
+    };
+    let bad = |e: kube::config::KubeconfigError| ConnectError::BadKubeconfig {
+        path: label.clone(),
+        message: crate::outcome::error_chain(&e),
+    };
+    let kc = match source {
+        Source::File(p) | Source::Home(p) => Kubeconfig::read_from(p).map_err(bad)?,
+        _ => Kubeconfig::read().map_err(bad)?,
+    };
+    let context_name = match context {
+        Some(c) => c.to_string(),
+        None => kc
+            .current_context
+            .clone()
+            .ok_or_else(|| ConnectError::BadKubeconfig {
+                path: label.clone(),
+                message: "no current-context set; pass --context".into(),
+            })?,
+    };
+    let named = kc.contexts.iter().find(|c| c.name == context_name);
+    let Some(named) = named else {
+        let available: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+        return Err(ConnectError::UnknownContext {
+            context: context_name,
+            path: label,
+            available: if available.is_empty() {
+                "none".into()
+            } else {
+                available.join(", ")
+            },
+        });
+    };
+    let cluster_name = named.context.as_ref().map(|c| c.cluster.clone());
+    let options = KubeConfigOptions {
+        context: Some(context_name.clone()),
+        ..Default::default()
+    };
+    let config = Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(bad)?;
+    Ok((config, context_name, cluster_name))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use kpm_bundle::manifest::FileRecord;
 use kpm_bundle::{BundleError, BundleWriter, Outcome, Step};
 
 use crate::progress::Progress;
@@ -259,24 +260,13 @@ pub fn spawn(
     (tx, handle)
 }
 
+/// Writes one record; returns its finished step (`None` for `Close`).
 fn write_one(state: &mut SinkResult, record: Record) -> Option<Step> {
     let Some(writer) = state.writer.as_mut() else {
-        // A previous write failed: record the step as not written.
-        let mut step = match record {
-            Record::List { step, .. }
-            | Record::File { step, .. }
-            | Record::Json { step, .. }
-            | Record::Stream { step, .. }
-            | Record::Step(step) => step,
-            Record::Close => return None,
-        };
-        if step.outcome == Outcome::Ok {
-            step.outcome = Outcome::Error;
-            step.message = Some("not written: the bundle could not be written".into());
-        }
-        return Some(step);
+        return not_written(record);
     };
-    let result = match record {
+    let totals = &mut state.totals;
+    let (mut step, written) = match record {
         Record::List {
             path,
             list_kind,
@@ -286,117 +276,145 @@ fn write_one(state: &mut SinkResult, record: Record) -> Option<Step> {
             mut step,
             redaction,
         } => {
-            let written = (|| {
-                let mut list = writer.start_list(
-                    &path,
-                    &list_kind,
-                    &api_version,
-                    resource_version.as_deref(),
-                )?;
-                let drained = items.drain(|item| list.push_raw(item));
-                match drained {
-                    Ok(pushed) => pushed?,
-                    Err(e) => {
-                        return Err(BundleError::Write {
-                            path: format!("{path} (temporary spool)"),
-                            source: e,
-                        })
-                    }
-                }
-                let count = list.count();
-                list.finish().map(|rec| (rec, count))
-            })();
-            match written {
-                Ok((rec, count)) => {
+            let rv = resource_version.as_deref();
+            let written = write_list(writer, &path, &list_kind, &api_version, rv, items).map(
+                |(rec, count)| {
                     step.path = Some(path);
                     step.items = count;
                     step.bytes = rec.size;
-                    state.totals.objects += count;
-                    state.totals.bytes += rec.size;
+                    totals.objects += count;
+                    totals.bytes += rec.size;
                     merge(&mut state.redaction, &redaction);
-                    Ok(step)
-                }
-                Err(e) => Err((step, e)),
-            }
+                },
+            );
+            (step, written)
         }
         Record::File {
             path,
             bytes,
             mut step,
             redaction,
-        } => match writer.write_entry(&path, &bytes) {
-            Ok(rec) => {
+        } => {
+            let written = writer.write_entry(&path, &bytes).map(|rec| {
                 step.path = Some(path);
                 step.bytes = rec.size;
-                state.totals.bytes += rec.size;
+                totals.bytes += rec.size;
                 if step.what.starts_with("logs") {
-                    state.totals.logs += 1;
+                    totals.logs += 1;
                 }
                 merge(&mut state.redaction, &redaction);
-                Ok(step)
-            }
-            Err(e) => Err((step, e)),
-        },
+            });
+            (step, written)
+        }
         Record::Json {
             path,
             value,
             mut step,
-        } => match writer.write_json(&path, &value) {
-            Ok(rec) => {
+        } => {
+            let written = writer.write_json(&path, &value).map(|rec| {
                 step.path = Some(path);
                 step.bytes = rec.size;
-                state.totals.bytes += rec.size;
-                Ok(step)
-            }
-            Err(e) => Err((step, e)),
-        },
+                totals.bytes += rec.size;
+            });
+            (step, written)
+        }
         Record::Stream {
             path,
             write,
             mut step,
         } => {
-            let written = writer.start_entry(&path).map(|mut entry| {
-                let made = write(&mut entry);
-                (made, entry.finish())
-            });
-            match written {
-                Ok((Ok((items, message)), Ok(rec))) => {
-                    step.path = Some(path);
-                    step.items = items;
-                    step.message = message;
-                    step.bytes = rec.size;
-                    state.totals.bytes += rec.size;
-                    Ok(step)
-                }
-                Ok((Err(message), finished)) => {
-                    // The entry is incomplete JSON: the manifest says so, and
-                    // the zip stays usable for everything else.
-                    step.outcome = Outcome::Error;
-                    step.message = Some(match finished {
-                        Ok(_) => format!("{message} (the file at {path} is incomplete)"),
-                        Err(e) => format!("{message}; {e}"),
-                    });
-                    Ok(step)
-                }
-                Ok((Ok(_), Err(e))) | Err(e) => Err((step, e)),
-            }
+            let written = write_stream(writer, totals, path, write, &mut step);
+            (step, written)
         }
-        Record::Step(step) => Ok(step),
+        Record::Step(step) => (step, Ok(())),
         Record::Close => return None,
     };
-    Some(match result {
-        Ok(step) => step,
-        Err((mut step, e)) => {
-            step.outcome = Outcome::Error;
-            step.message = Some(e.to_string());
-            if matches!(e, BundleError::Write { .. }) {
-                // Disk full or similar: the zip is unusable from here on.
-                state.writer = None;
-                state.error = Some(e);
-            }
-            step
+    if let Err(e) = written {
+        step.outcome = Outcome::Error;
+        step.message = Some(e.to_string());
+        if matches!(e, BundleError::Write { .. }) {
+            // Disk full or similar: the zip is unusable from here on.
+            state.writer = None;
+            state.error = Some(e);
         }
-    })
+    }
+    Some(step)
+}
+
+/// The step of a record that arrives after a write failed: not written.
+fn not_written(record: Record) -> Option<Step> {
+    let mut step = match record {
+        Record::List { step, .. }
+        | Record::File { step, .. }
+        | Record::Json { step, .. }
+        | Record::Stream { step, .. }
+        | Record::Step(step) => step,
+        Record::Close => return None,
+    };
+    if step.outcome == Outcome::Ok {
+        step.outcome = Outcome::Error;
+        step.message = Some("not written: the bundle could not be written".into());
+    }
+    Some(step)
+}
+
+/// Streams a spooled list into the bundle; returns its file record and
+/// item count.
+fn write_list(
+    writer: &mut BundleWriter,
+    path: &str,
+    list_kind: &str,
+    api_version: &str,
+    resource_version: Option<&str>,
+    items: Items,
+) -> Result<(FileRecord, u64), BundleError> {
+    let mut list = writer.start_list(path, list_kind, api_version, resource_version)?;
+    let drained = items.drain(|item| list.push_raw(item));
+    match drained {
+        Ok(pushed) => pushed?,
+        Err(e) => {
+            return Err(BundleError::Write {
+                path: format!("{path} (temporary spool)"),
+                source: e,
+            })
+        }
+    }
+    let count = list.count();
+    list.finish().map(|rec| (rec, count))
+}
+
+/// Runs a [`StreamFn`] into a new entry, filling in `step`. A function that
+/// fails part way leaves incomplete JSON: the step says so and the zip stays
+/// usable.
+fn write_stream(
+    writer: &mut BundleWriter,
+    totals: &mut Totals,
+    path: String,
+    write: StreamFn,
+    step: &mut Step,
+) -> Result<(), BundleError> {
+    let mut entry = writer.start_entry(&path)?;
+    let made = write(&mut entry);
+    let finished = entry.finish();
+    match (made, finished) {
+        (Ok((items, message)), Ok(rec)) => {
+            step.path = Some(path);
+            step.items = items;
+            step.message = message;
+            step.bytes = rec.size;
+            totals.bytes += rec.size;
+            Ok(())
+        }
+        (Err(message), finished) => {
+            step.outcome = Outcome::Error;
+            step.message = Some(match finished {
+                Ok(_) => format!("{message} (the file at {path} is incomplete)"),
+                Err(e) => format!("{message}; {e}"),
+            });
+            Ok(())
+        }
+        (Ok(_), Err(e)) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -442,31 +442,33 @@ fn node_allocation(
         });
     }
 
-    let (cpu, mem) = (get(alloc, "cpu"), get(alloc, "memory"));
-    out.pods = pods
-        .iter()
-        .map(|p| {
-            let (cr, cl) = (get(&p.requests, "cpu"), get(&p.limits, "cpu"));
-            let (mr, ml) = (get(&p.requests, "memory"), get(&p.limits, "memory"));
-            PodAllocation {
-                namespace: p.namespace.clone(),
-                name: p.name.clone(),
-                cpu_requests: cr.to_string(),
-                cpu_requests_percent: resource_percent("cpu", &cr, &cpu),
-                cpu_limits: cl.to_string(),
-                cpu_limits_percent: resource_percent("cpu", &cl, &cpu),
-                memory_requests: mr.to_string(),
-                memory_requests_percent: resource_percent("memory", &mr, &mem),
-                memory_limits: ml.to_string(),
-                memory_limits_percent: resource_percent("memory", &ml, &mem),
-                requests: strings(&p.requests),
-                limits: strings(&p.limits),
-                created: p.created,
-                age: now.map(|n| age_opt(p.created, n)),
-            }
-        })
-        .collect();
+    out.pods = pods.iter().map(|p| pod_allocation(p, alloc, now)).collect();
     out
+}
+
+/// One pod's row of the node's pod table (`kubectl describe node`'s
+/// "Non-terminated Pods"), with percentages of the node's allocatable.
+fn pod_allocation(p: &PodEntry, alloc: &ResourceList, now: Option<DateTime<Utc>>) -> PodAllocation {
+    let get = |list: &ResourceList, k: &str| list.get(k).copied().unwrap_or(Quantity::ZERO);
+    let (cpu, mem) = (get(alloc, "cpu"), get(alloc, "memory"));
+    let (cr, cl) = (get(&p.requests, "cpu"), get(&p.limits, "cpu"));
+    let (mr, ml) = (get(&p.requests, "memory"), get(&p.limits, "memory"));
+    PodAllocation {
+        namespace: p.namespace.clone(),
+        name: p.name.clone(),
+        cpu_requests: cr.to_string(),
+        cpu_requests_percent: resource_percent("cpu", &cr, &cpu),
+        cpu_limits: cl.to_string(),
+        cpu_limits_percent: resource_percent("cpu", &cl, &cpu),
+        memory_requests: mr.to_string(),
+        memory_requests_percent: resource_percent("memory", &mr, &mem),
+        memory_limits: ml.to_string(),
+        memory_limits_percent: resource_percent("memory", &ml, &mem),
+        requests: strings(&p.requests),
+        limits: strings(&p.limits),
+        created: p.created,
+        age: now.map(|n| age_opt(p.created, n)),
+    }
 }
 
 #[cfg(test)]

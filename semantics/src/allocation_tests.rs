@@ -48,6 +48,10 @@ fn res(req: Value, lim: Value) -> Value {
     json!({"requests": req, "limits": lim})
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one fixture cluster, clearer as a single table than split"
+)]
 fn cluster() -> (Vec<Node>, Vec<Pod>) {
     let nodes = vec![
         node("worker-2", json!({})),

@@ -207,13 +207,6 @@ fn count(pod: &Pod) -> Counted {
         .and_then(|s| s.container_statuses.as_deref())
         .unwrap_or_default();
 
-    let mut restarts: i32 = 0;
-    let mut sidecar_restarts: i32 = 0;
-    let mut ready: u32 = 0;
-    let mut total = u32::try_from(containers.len()).unwrap_or(u32::MAX);
-    let mut last_restart = None;
-    let mut last_sidecar_restart = None;
-
     let phase = status.and_then(|s| s.phase.clone()).unwrap_or_default();
     let mut reason = non_empty(status.and_then(|s| s.reason.as_ref()))
         .map(str::to_owned)
@@ -224,27 +217,68 @@ fn count(pod: &Pod) -> Counted {
     {
         reason = "SchedulingGated".to_owned();
     }
+    let sidecars = init_specs
+        .iter()
+        .filter(|c| is_restartable(Some(c)))
+        .count();
+    let mut counted = Counted {
+        ready: 0,
+        total: u32::try_from(containers.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(u32::try_from(sidecars).unwrap_or(0)),
+        reason,
+        restarts: 0,
+        last_restart: None,
+    };
 
+    let init = count_init_containers(&mut counted, init_specs, init_statuses);
+    if !init.initializing || condition_true(status, "Initialized") {
+        counted.restarts = init.sidecar_restarts;
+        counted.last_restart = init.last_sidecar_restart;
+        count_containers(&mut counted, statuses, status);
+    }
+
+    if pod.metadata.deletion_timestamp.is_some() {
+        if status.and_then(|s| s.reason.as_deref()) == Some(NODE_UNREACHABLE_POD_REASON) {
+            counted.reason = "Unknown".to_owned();
+        } else if phase != "Succeeded" && phase != "Failed" {
+            counted.reason = "Terminating".to_owned();
+        }
+    }
+    counted
+}
+
+/// What the init-container pass leaves for the container pass.
+struct InitPass {
+    /// An init container has not finished: the pod is still initializing.
+    initializing: bool,
+    /// Restarts of restartable (sidecar) init containers only.
+    sidecar_restarts: i32,
+    /// The latest restart of a sidecar init container.
+    last_sidecar_restart: Option<DateTime<Utc>>,
+}
+
+/// printPod's init-container loop: counts restarts and ready sidecars, and
+/// sets `Init:<reason>` / `Init:<i>/<n>` on the first unfinished one.
+fn count_init_containers(
+    counted: &mut Counted,
+    init_specs: &[Container],
+    init_statuses: &[ContainerStatus],
+) -> InitPass {
     let by_name: HashMap<&str, &Container> =
         init_specs.iter().map(|c| (c.name.as_str(), c)).collect();
-    total = total.saturating_add(
-        u32::try_from(
-            init_specs
-                .iter()
-                .filter(|c| is_restartable(Some(c)))
-                .count(),
-        )
-        .unwrap_or(0),
-    );
-
-    let mut initializing = false;
+    let mut pass = InitPass {
+        initializing: false,
+        sidecar_restarts: 0,
+        last_sidecar_restart: None,
+    };
     for (i, cs) in init_statuses.iter().enumerate() {
         let restartable = is_restartable(by_name.get(cs.name.as_str()));
-        restarts = restarts.saturating_add(cs.restart_count);
-        last_restart = latest(last_restart, last_terminated_at(cs));
+        counted.restarts = counted.restarts.saturating_add(cs.restart_count);
+        counted.last_restart = latest(counted.last_restart, last_terminated_at(cs));
         if restartable {
-            sidecar_restarts = sidecar_restarts.saturating_add(cs.restart_count);
-            last_sidecar_restart = latest(last_sidecar_restart, last_terminated_at(cs));
+            pass.sidecar_restarts = pass.sidecar_restarts.saturating_add(cs.restart_count);
+            pass.last_sidecar_restart = latest(pass.last_sidecar_restart, last_terminated_at(cs));
         }
         let state = cs.state.as_ref();
         let terminated = state.and_then(|s| s.terminated.as_ref());
@@ -258,78 +292,67 @@ fn count(pod: &Pod) -> Counted {
         }
         if restartable && cs.started == Some(true) {
             if cs.ready {
-                ready += 1;
+                counted.ready += 1;
             }
             continue;
         }
-        if let Some(t) = terminated {
+        counted.reason = if let Some(t) = terminated {
             // Initialization failed.
-            reason = match non_empty(t.reason.as_ref()) {
+            match non_empty(t.reason.as_ref()) {
                 Some(r) => format!("Init:{r}"),
                 None => match t.signal {
                     Some(sig) if sig != 0 => format!("Init:Signal:{sig}"),
                     _ => format!("Init:ExitCode:{}", t.exit_code),
                 },
-            };
+            }
         } else if let Some(w) = waiting_reason.filter(|r| *r != "PodInitializing") {
-            reason = format!("Init:{w}");
+            format!("Init:{w}")
         } else {
-            reason = format!("Init:{}/{}", i, init_specs.len());
-        }
-        initializing = true;
+            format!("Init:{}/{}", i, init_specs.len())
+        };
+        pass.initializing = true;
         break;
     }
+    pass
+}
 
-    if !initializing || condition_true(status, "Initialized") {
-        restarts = sidecar_restarts;
-        last_restart = last_sidecar_restart;
-        let mut has_running = false;
-        for cs in statuses.iter().rev() {
-            restarts = restarts.saturating_add(cs.restart_count);
-            last_restart = latest(last_restart, last_terminated_at(cs));
-            let state = cs.state.as_ref();
-            let waiting = state.and_then(|s| s.waiting.as_ref());
-            let terminated = state.and_then(|s| s.terminated.as_ref());
-            if let Some(r) = non_empty(waiting.and_then(|w| w.reason.as_ref())) {
-                reason = r.to_owned();
-            } else if let Some(t) = terminated {
-                reason = match non_empty(t.reason.as_ref()) {
-                    Some(r) => r.to_owned(),
-                    None => match t.signal {
-                        Some(sig) if sig != 0 => format!("Signal:{sig}"),
-                        _ => format!("ExitCode:{}", t.exit_code),
-                    },
-                };
-            } else if cs.ready && state.is_some_and(|s| s.running.is_some()) {
-                has_running = true;
-                ready += 1;
-            }
-        }
-        // A pod whose last reason is Completed but that still runs a
-        // container is shown Running (or NotReady if the pod is not Ready).
-        if reason == "Completed" && has_running {
-            reason = if has_ready_condition(status) {
-                "Running".to_owned()
-            } else {
-                "NotReady".to_owned()
+/// printPod's container loop (last container first): restarts, ready
+/// containers, and the reason of a waiting or terminated one.
+fn count_containers(
+    counted: &mut Counted,
+    statuses: &[ContainerStatus],
+    status: Option<&PodStatus>,
+) {
+    let mut has_running = false;
+    for cs in statuses.iter().rev() {
+        counted.restarts = counted.restarts.saturating_add(cs.restart_count);
+        counted.last_restart = latest(counted.last_restart, last_terminated_at(cs));
+        let state = cs.state.as_ref();
+        let waiting = state.and_then(|s| s.waiting.as_ref());
+        let terminated = state.and_then(|s| s.terminated.as_ref());
+        if let Some(r) = non_empty(waiting.and_then(|w| w.reason.as_ref())) {
+            counted.reason = r.to_owned();
+        } else if let Some(t) = terminated {
+            counted.reason = match non_empty(t.reason.as_ref()) {
+                Some(r) => r.to_owned(),
+                None => match t.signal {
+                    Some(sig) if sig != 0 => format!("Signal:{sig}"),
+                    _ => format!("ExitCode:{}", t.exit_code),
+                },
             };
+        } else if cs.ready && state.is_some_and(|s| s.running.is_some()) {
+            has_running = true;
+            counted.ready += 1;
         }
     }
-
-    if pod.metadata.deletion_timestamp.is_some() {
-        if status.and_then(|s| s.reason.as_deref()) == Some(NODE_UNREACHABLE_POD_REASON) {
-            reason = "Unknown".to_owned();
-        } else if phase != "Succeeded" && phase != "Failed" {
-            reason = "Terminating".to_owned();
-        }
-    }
-
-    Counted {
-        ready,
-        total,
-        reason,
-        restarts,
-        last_restart,
+    // A pod whose last reason is Completed but that still runs a container
+    // is shown Running (or NotReady if the pod is not Ready).
+    if counted.reason == "Completed" && has_running {
+        counted.reason = if has_ready_condition(status) {
+            "Running".to_owned()
+        } else {
+            "NotReady".to_owned()
+        };
     }
 }
 

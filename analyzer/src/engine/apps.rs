@@ -92,6 +92,7 @@ fn pod_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
 
 /// Groups the namespace's pods into applications and records the relations
 /// needed later. Linear in pods + Services × selected pods.
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn build(ctx: &NamespaceCtx<'_>, links: &mut Links) -> Vec<AppSkeleton> {
     let ns = ctx.namespace().to_string();
     let mut apps: BTreeMap<String, AppSkeleton> = BTreeMap::new();
@@ -282,6 +283,7 @@ fn state_of(findings: &[&Finding], present: bool, unknown: bool) -> LinkState {
 /// Turns skeletons into report applications, assigning each finding to the
 /// chain link of its layer. `object_app` maps finding objects to app keys;
 /// `roots` gives, per finding id, the root causes it leads back to.
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn finish(
     skeletons: Vec<AppSkeleton>,
     findings: &[Finding],

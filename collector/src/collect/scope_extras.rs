@@ -11,145 +11,172 @@ use tokio::task::JoinSet;
 
 use kpm_bundle::layout;
 
-use super::{elapsed_ms, fail, fill_type, name_of, step, Ctx, ListSpec};
+use super::{elapsed_ms, fail, fill_type, name_of, step, Ctx};
 use crate::fetch::Paged;
-use crate::infra;
+use crate::infra::{self, InfraGroup};
 use crate::logs::{self, LogTarget};
 use crate::redact::Counts;
 use crate::sink::Record;
 use crate::spool::Items;
 
+/// Pods by their id (uid, else name), with the infrastructure groups whose
+/// selectors found them.
+type PodsById = BTreeMap<String, (Value, Vec<&'static str>)>;
+
+/// What the infrastructure reads found outside the namespace scope.
+#[derive(Default)]
+struct InfraFound {
+    /// Namespace -> its infrastructure pods.
+    pods: BTreeMap<String, PodsById>,
+    /// Namespace -> logs to read (groups with `logs`).
+    logs: BTreeMap<String, Vec<LogTarget>>,
+    /// From the first list that answered.
+    resource_version: Option<String>,
+}
+
+impl InfraFound {
+    /// Adds `item` (found by `group`) unless its namespace is in `scope`;
+    /// returns whether it was added. A pod found twice is kept once.
+    fn add(&mut self, group: &InfraGroup, scope: &[String], mut item: Value) -> bool {
+        let Some(ns) = item
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            return false;
+        };
+        if infra::in_scope(false, scope, &ns) {
+            return false;
+        }
+        fill_type(&mut item, "Pod", "v1");
+        if group.logs {
+            self.logs
+                .entry(ns.clone())
+                .or_default()
+                .extend(logs::targets(&item));
+        }
+        let id = item
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .or_else(|| name_of(&item))
+            .unwrap_or_default()
+            .to_string();
+        let slot = self
+            .pods
+            .entry(ns)
+            .or_default()
+            .entry(id)
+            .or_insert_with(|| (item, Vec::new()));
+        if !slot.1.contains(&group.name) {
+            slot.1.push(group.name);
+        }
+        true
+    }
+}
+
 impl Ctx {
     /// Infrastructure pods whose namespace is out of scope, merged per
     /// namespace and written at `namespaces/<ns>/pods.json`.
     pub(super) async fn infrastructure(self: Arc<Self>, scope: Vec<String>) {
-        // namespace -> uid/name -> (item, group names)
-        let mut found: BTreeMap<String, BTreeMap<String, (Value, Vec<&'static str>)>> =
-            BTreeMap::new();
-        let mut want_logs: BTreeMap<String, Vec<LogTarget>> = BTreeMap::new();
-        let mut rv = None;
+        let mut found = InfraFound::default();
         for group in infra::GROUPS {
             for selector in group.selectors {
-                let s = step("infra-pods", None, Some(selector));
-                self.plan(&s);
-                let spec = ListSpec {
-                    url: infra::url(selector),
-                    path: String::new(),
-                    kind: "Pod".into(),
-                    api_version: "v1".into(),
-                    list_kind: "PodList".into(),
-                };
-                let t = Instant::now();
-                let Ok(permit) = self.permits.acquire().await else {
+                if !self.read_infra(group, selector, &scope, &mut found).await {
                     return;
-                };
-                let mut n = 0u64;
-                let result = self
-                    .fetch
-                    .list(&spec.url, |paged| {
-                        let mut item = match paged {
-                            Paged::Item(item) => item,
-                            // Pods are merged by uid and log targets deduped
-                            // below, so the fresh read simply adds again.
-                            Paged::Restart => {
-                                n = 0;
-                                return;
-                            }
-                        };
-                        let Some(ns) = item
-                            .pointer("/metadata/namespace")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                        else {
-                            return;
-                        };
-                        if infra::in_scope(false, &scope, &ns) {
-                            return;
-                        }
-                        n += 1;
-                        fill_type(&mut item, "Pod", "v1");
-                        if group.logs {
-                            want_logs
-                                .entry(ns.clone())
-                                .or_default()
-                                .extend(logs::targets(&item));
-                        }
-                        let id = item
-                            .pointer("/metadata/uid")
-                            .and_then(Value::as_str)
-                            .or_else(|| name_of(&item))
-                            .unwrap_or_default()
-                            .to_string();
-                        let slot = found
-                            .entry(ns)
-                            .or_default()
-                            .entry(id)
-                            .or_insert_with(|| (item, Vec::new()));
-                        if !slot.1.contains(&group.name) {
-                            slot.1.push(group.name);
-                        }
-                    })
-                    .await;
-                drop(permit);
-                let mut s = s;
-                s.duration_ms = elapsed_ms(t);
-                match result {
-                    Ok(info) => {
-                        rv = rv.or(info.resource_version);
-                        s.items = n;
-                        s.message = Some(format!(
-                            "{} pods outside the namespace scope ({})",
-                            n, group.name
-                        ));
-                        self.record(Record::Step(s)).await;
-                    }
-                    Err(f) => {
-                        self.note_failure(&f);
-                        self.record(Record::Step(fail(s, &f))).await;
-                    }
                 }
             }
         }
-        for (ns, pods) in found {
-            let mut groups: Vec<&str> =
-                pods.values().flat_map(|(_, g)| g.iter().copied()).collect();
-            groups.sort_unstable();
-            groups.dedup();
-            let mut s = step("pods", Some(&ns), None);
-            s.message = Some(format!(
-                "infrastructure pods only ({}): namespace {ns} is outside the --namespace scope",
-                groups.join(", ")
-            ));
-            self.plan(&s);
-            let mut counts = Counts::new();
-            let mut items = Items::new();
-            for (mut item, _) in pods.into_values() {
-                self.opts.redactor.object("Pod", &mut item, &mut counts);
-                let stored = serde_json::to_vec(&item)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| items.push(&b).map_err(|e| e.to_string()));
-                if let Err(e) = stored {
-                    s.message = Some(format!("an item could not be stored: {e}"));
-                }
-            }
-            self.record(Record::List {
-                path: layout::namespaced_path(&ns, "pods"),
-                list_kind: "PodList".into(),
-                api_version: "v1".into(),
-                resource_version: rv.clone(),
-                items,
-                step: s,
-                redaction: counts,
-            })
-            .await;
+        for (ns, pods) in found.pods {
+            self.write_infra_pods(&ns, pods, found.resource_version.clone())
+                .await;
         }
         let mut set: JoinSet<Vec<LogTarget>> = JoinSet::new();
-        for (ns, mut targets) in want_logs {
+        for (ns, mut targets) in found.logs {
             targets.sort();
             targets.dedup();
             self.plan_logs(&mut set, &ns, targets).await;
         }
         while set.join_next().await.is_some() {}
+    }
+
+    /// One `infra-pods` step: the pods of `selector` across all namespaces.
+    /// Returns `false` when the run is shutting down.
+    async fn read_infra(
+        &self,
+        group: &InfraGroup,
+        selector: &str,
+        scope: &[String],
+        found: &mut InfraFound,
+    ) -> bool {
+        let mut s = step("infra-pods", None, Some(selector));
+        self.plan(&s);
+        let t = Instant::now();
+        let Ok(permit) = self.permits.acquire().await else {
+            return false;
+        };
+        let mut n = 0u64;
+        let result = self
+            .fetch
+            .list(&infra::url(selector), |paged| match paged {
+                Paged::Item(item) => n += u64::from(found.add(group, scope, item)),
+                // Pods are merged by uid and log targets deduped later, so
+                // the fresh read simply adds again.
+                Paged::Restart => n = 0,
+            })
+            .await;
+        drop(permit);
+        s.duration_ms = elapsed_ms(t);
+        match result {
+            Ok(info) => {
+                found.resource_version = found.resource_version.take().or(info.resource_version);
+                s.items = n;
+                s.message = Some(format!(
+                    "{} pods outside the namespace scope ({})",
+                    n, group.name
+                ));
+                self.record(Record::Step(s)).await;
+            }
+            Err(f) => {
+                self.note_failure(&f);
+                self.record(Record::Step(fail(s, &f))).await;
+            }
+        }
+        true
+    }
+
+    /// Writes the infrastructure pods of one out-of-scope namespace as its
+    /// `pods.json`, redacted, with a step message naming the groups.
+    async fn write_infra_pods(&self, ns: &str, pods: PodsById, rv: Option<String>) {
+        let mut groups: Vec<&str> = pods.values().flat_map(|(_, g)| g.iter().copied()).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let mut s = step("pods", Some(ns), None);
+        s.message = Some(format!(
+            "infrastructure pods only ({}): namespace {ns} is outside the --namespace scope",
+            groups.join(", ")
+        ));
+        self.plan(&s);
+        let mut counts = Counts::new();
+        let mut items = Items::new();
+        for (mut item, _) in pods.into_values() {
+            self.opts.redactor.object("Pod", &mut item, &mut counts);
+            let stored = serde_json::to_vec(&item)
+                .map_err(|e| e.to_string())
+                .and_then(|b| items.push(&b).map_err(|e| e.to_string()));
+            if let Err(e) = stored {
+                s.message = Some(format!("an item could not be stored: {e}"));
+            }
+        }
+        self.record(Record::List {
+            path: layout::namespaced_path(ns, "pods"),
+            list_kind: "PodList".into(),
+            api_version: "v1".into(),
+            resource_version: rv,
+            items,
+            step: s,
+            redaction: counts,
+        })
+        .await;
     }
 
     /// With a namespace scope, node allocation still needs every pod bound to

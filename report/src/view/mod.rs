@@ -381,6 +381,7 @@ fn verdict(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Verdic
 }
 
 /// Builds the view of `report` under `limits`.
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn build(report: &Report, limits: &Limits) -> View {
     let index = FindingIndex::new(report);
     let now: DateTime<Utc> = report.bundle.collected_at;

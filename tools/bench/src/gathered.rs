@@ -231,6 +231,10 @@ mod tests {
     }
 
     #[test]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one fixture dump and its comparison, read top to bottom"
+    )]
     fn compares_a_bundle_with_a_cluster_info_dump() {
         let dir = tmp("gathered");
         // A dump as kubectl writes it.

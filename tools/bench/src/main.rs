@@ -362,66 +362,74 @@ fn run(cli: Cli) -> Result<()> {
             sizes,
             collect_sizes,
             serve_size,
-        } => {
-            let mut unique: Vec<String> = Vec::new();
-            for s in sizes
-                .iter()
-                .chain(collect_sizes)
-                .chain(std::iter::once(serve_size))
-            {
-                if !unique.contains(s) {
-                    unique.push(s.clone());
-                }
-            }
-            let prepared = prepare_all(&env, g, &unique)?;
-            out.section("Bundles", &gen_table(&prepared).render());
-            let pick = |names: &[String]| -> Vec<Prepared> {
-                prepared
-                    .iter()
-                    .filter(|p| names.contains(&p.size))
-                    .cloned()
-                    .collect()
-            };
-            // Each stage reports its own failure and the run goes on, so one
-            // broken component does not hide the figures of the others.
-            let chosen = pick(sizes);
-            let analyses = match analyze_all(&env, g, &chosen) {
-                Ok(a) => {
-                    report_analyses(&mut out, &a);
-                    a
-                }
-                Err(e) => {
-                    out.section("kpm-analyze --format html", &format!("FAILED: {e:#}\n"));
-                    Vec::new()
-                }
-            };
-            match floor_all(&env, &chosen, &analyses) {
-                Ok(f) => out.section("Raw floor vs analysis", &analyze::floor_table(&f).render()),
-                Err(e) => out.section("Raw floor vs analysis", &format!("FAILED: {e:#}\n")),
-            }
-            for p in pick(std::slice::from_ref(serve_size)) {
-                match collect::serve(&env, &p.size, &p.path, &p.stats, g.reps) {
-                    Ok(b) => out.section(
-                        "kubectl against kpm-analyze serve",
-                        &collect::serve_table(&[b]).render(),
-                    ),
-                    Err(e) => out.section(
-                        "kubectl against kpm-analyze serve",
-                        &format!("FAILED: {e:#}\n"),
-                    ),
-                }
-            }
-            if let Err(e) = collect_all(&env, &mut out, &pick(collect_sizes), None, &[]) {
-                out.section(
-                    "kpm-collect vs kubectl cluster-info dump",
-                    &format!("FAILED: {e:#}\n"),
-                );
-            }
-        }
+        } => run_all(&env, g, &mut out, sizes, collect_sizes, serve_size)?,
     }
     if let Some(path) = &g.markdown {
         std::fs::write(path, &out.text)
             .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `all`: every stage over its sizes, each preparing its bundles once and
+/// reporting its own failure so one broken component does not hide the
+/// figures of the others.
+fn run_all(
+    env: &Env,
+    g: &Global,
+    out: &mut Output,
+    sizes: &[String],
+    collect_sizes: &[String],
+    serve_size: &str,
+) -> Result<()> {
+    let serve = [serve_size.to_string()];
+    let mut unique: Vec<String> = Vec::new();
+    for s in sizes.iter().chain(collect_sizes).chain(&serve) {
+        if !unique.contains(s) {
+            unique.push(s.clone());
+        }
+    }
+    let prepared = prepare_all(env, g, &unique)?;
+    out.section("Bundles", &gen_table(&prepared).render());
+    let pick = |names: &[String]| -> Vec<Prepared> {
+        prepared
+            .iter()
+            .filter(|p| names.contains(&p.size))
+            .cloned()
+            .collect()
+    };
+    let chosen = pick(sizes);
+    let analyses = match analyze_all(env, g, &chosen) {
+        Ok(a) => {
+            report_analyses(out, &a);
+            a
+        }
+        Err(e) => {
+            out.section("kpm-analyze --format html", &format!("FAILED: {e:#}\n"));
+            Vec::new()
+        }
+    };
+    match floor_all(env, &chosen, &analyses) {
+        Ok(f) => out.section("Raw floor vs analysis", &analyze::floor_table(&f).render()),
+        Err(e) => out.section("Raw floor vs analysis", &format!("FAILED: {e:#}\n")),
+    }
+    for p in pick(&serve) {
+        match collect::serve(env, &p.size, &p.path, &p.stats, g.reps) {
+            Ok(b) => out.section(
+                "kubectl against kpm-analyze serve",
+                &collect::serve_table(&[b]).render(),
+            ),
+            Err(e) => out.section(
+                "kubectl against kpm-analyze serve",
+                &format!("FAILED: {e:#}\n"),
+            ),
+        }
+    }
+    if let Err(e) = collect_all(env, out, &pick(collect_sizes), None, &[]) {
+        out.section(
+            "kpm-collect vs kubectl cluster-info dump",
+            &format!("FAILED: {e:#}\n"),
+        );
     }
     Ok(())
 }

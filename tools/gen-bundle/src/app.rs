@@ -132,6 +132,7 @@ pub struct Deployed {
 /// Creates the Deployment, its ReplicaSet and pods. `fate(i, name, placement)`
 /// decides what happened to replica `i` named `name` (given where the
 /// scheduler would put it) and the state of each container.
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn deploy(
     world: &mut World,
     app: &AppSpec,

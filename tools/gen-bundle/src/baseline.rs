@@ -304,6 +304,10 @@ fn kube_proxy(w: &mut World) {
     w.cluster.add(ds);
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one workload written out as a single table"
+)]
 fn ingress_nginx(w: &mut World, replicas: i64, crashing: bool) {
     let image = "registry.k8s.io/ingress-nginx/controller:v1.12.1@sha256:d2fbc4ec70d8aa2050dd91a91506e998765e86c96f32cffb56c503c9c34eed5b";
     let mut app = AppSpec::new(

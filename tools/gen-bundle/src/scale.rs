@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::allocation::Allocation;
 use crate::builders::node::{self, NodeId, M5_2XLARGE};
 use crate::builders::{meta, metrics, network};
-use crate::cluster::{manifest, namespace_object, ok_step, version_info};
+use crate::cluster::{manifest, namespace_object, ok_step, version_info, Cluster};
 use crate::ids::{self, Rng};
 use crate::scale_apps::{self, AppDesc, Failure};
 
@@ -210,12 +210,41 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
     let plan = scale_apps::plan(opts);
     let system_nodes = (0..fleet.count().min(3)).map(|i| fleet.id(i)).collect();
     let system = crate::baseline::system_world(system_nodes).finish();
-    let mut summary = ScaleSummary::default();
+    let mut summary = ScaleSummary {
+        nodes: fleet.count(),
+        namespaces: (plan.namespaces.len() + system.namespaces.len()) as u64,
+        ..ScaleSummary::default()
+    };
     let mut steps: Vec<Step> = Vec::new();
+    write_cluster(&mut w, &mut steps, &fleet, &system, &plan).map_err(err)?;
+    write_system_namespaces(&mut w, &mut steps, &mut summary, &system).map_err(err)?;
+    for ns in &plan.namespaces {
+        write_planned_namespace(&mut w, &mut steps, &mut summary, ns, &fleet).map_err(err)?;
+    }
+    write_metrics(&mut w, &mut steps, &fleet, &plan).map_err(err)?;
+    let system_pods: Vec<Value> = system.all_pods().cloned().collect();
+    write_allocation(&mut w, &plan, &fleet, &system_pods).map_err(err)?;
+    let names = system
+        .namespaces
+        .keys()
+        .cloned()
+        .chain(plan.namespaces.iter().map(|n| n.name.clone()))
+        .collect();
+    let path = w.finish(manifest(names, steps)).map_err(err)?;
+    summary.path = path;
+    Ok(summary)
+}
 
-    let rec = w
-        .write_json(layout::CLUSTER_VERSION, &version_info())
-        .map_err(err)?;
+/// `/version` and the cluster-scoped lists: the fleet's nodes, every
+/// namespace, the nginx ingress class; the other cluster kinds empty.
+fn write_cluster(
+    w: &mut BundleWriter,
+    steps: &mut Vec<Step>,
+    fleet: &Fleet,
+    system: &Cluster,
+    plan: &scale_apps::Plan,
+) -> kpm_bundle::Result<()> {
+    let rec = w.write_json(layout::CLUSTER_VERSION, &version_info())?;
     steps.push(ok_step(
         "version",
         None,
@@ -226,13 +255,13 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
     for kind in CLUSTER_KINDS {
         let path = format!("cluster/{}.json", kind.plural);
         let (n, size) = match kind.plural {
-            "nodes" => stream_list(&mut w, &path, kind, &mut |push| {
+            "nodes" => stream_list(w, &path, kind, &mut |push| {
                 for i in 0..fleet.count() {
                     push(&fleet.node(i))?;
                 }
                 Ok(())
             }),
-            "namespaces" => stream_list(&mut w, &path, kind, &mut |push| {
+            "namespaces" => stream_list(w, &path, kind, &mut |push| {
                 for (name, ns) in &system.namespaces {
                     push(&namespace_object(name, ns.created_ago))?;
                 }
@@ -241,73 +270,95 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
                 }
                 Ok(())
             }),
-            "ingressclasses" => stream_list(&mut w, &path, kind, &mut |push| {
+            "ingressclasses" => stream_list(w, &path, kind, &mut |push| {
                 push(&network::ingress_class(
                     "nginx",
                     "k8s.io/ingress-nginx",
                     86_400 * 300,
                 ))
             }),
-            _ => stream_list(&mut w, &path, kind, &mut |_| Ok(())),
-        }
-        .map_err(err)?;
+            _ => stream_list(w, &path, kind, &mut |_| Ok(())),
+        }?;
         steps.push(ok_step(kind.plural, None, &path, n, size));
     }
-    summary.nodes = fleet.count();
+    Ok(())
+}
 
+/// Every namespaced list of the system namespaces (`kube-system` and the
+/// like), from the hand-built baseline world.
+fn write_system_namespaces(
+    w: &mut BundleWriter,
+    steps: &mut Vec<Step>,
+    summary: &mut ScaleSummary,
+    system: &Cluster,
+) -> kpm_bundle::Result<()> {
     for (name, data) in &system.namespaces {
         for kind in NAMESPACED_KINDS {
             let path = layout::namespaced_path(name, kind.plural);
             let items = data.objects.get(kind.plural).cloned().unwrap_or_default();
-            let (n, size) = stream_list(&mut w, &path, kind, &mut |push| {
+            let (n, size) = stream_list(w, &path, kind, &mut |push| {
                 items.iter().try_for_each(&mut *push)
-            })
-            .map_err(err)?;
+            })?;
             summary.pods += if kind.plural == "pods" { n } else { 0 };
             steps.push(ok_step(kind.plural, Some(name), &path, n, size));
         }
     }
-    for ns in &plan.namespaces {
-        for kind in NAMESPACED_KINDS {
-            let path = layout::namespaced_path(&ns.name, kind.plural);
-            let (n, size) = stream_list(&mut w, &path, kind, &mut |push| {
-                for app in &ns.apps {
-                    for obj in scale_apps::objects(kind.plural, ns, app, &fleet) {
-                        push(&obj)?;
-                    }
+    Ok(())
+}
+
+/// Every namespaced list and the logs of one generated namespace.
+fn write_planned_namespace(
+    w: &mut BundleWriter,
+    steps: &mut Vec<Step>,
+    summary: &mut ScaleSummary,
+    ns: &scale_apps::NsDesc,
+    fleet: &Fleet,
+) -> kpm_bundle::Result<()> {
+    for kind in NAMESPACED_KINDS {
+        let path = layout::namespaced_path(&ns.name, kind.plural);
+        let (n, size) = stream_list(w, &path, kind, &mut |push| {
+            for app in &ns.apps {
+                for obj in scale_apps::objects(kind.plural, ns, app, fleet) {
+                    push(&obj)?;
                 }
-                Ok(())
-            })
-            .map_err(err)?;
-            match kind.plural {
-                "pods" => summary.pods += n,
-                "events" => summary.events += n,
-                _ => {}
             }
-            steps.push(ok_step(kind.plural, Some(&ns.name), &path, n, size));
+            Ok(())
+        })?;
+        match kind.plural {
+            "pods" => summary.pods += n,
+            "events" => summary.events += n,
+            _ => {}
         }
-        for app in &ns.apps {
-            if let Some(f) = app.failure {
-                *summary.failures.entry(f.name().to_string()).or_default() += 1;
-            }
-            for (pod, container, previous, text) in scale_apps::logs(ns, app) {
-                let path = layout::log_path(&ns.name, &pod, &container, previous);
-                let rec = w.write_entry(&path, text.as_bytes()).map_err(err)?;
-                let mut s = ok_step(
-                    if previous { "logs/previous" } else { "logs" },
-                    Some(&ns.name),
-                    &path,
-                    text.lines().count() as u64,
-                    rec.size,
-                );
-                s.object = Some(format!("{pod}/{container}"));
-                steps.push(s);
-            }
+        steps.push(ok_step(kind.plural, Some(&ns.name), &path, n, size));
+    }
+    for app in &ns.apps {
+        if let Some(f) = app.failure {
+            *summary.failures.entry(f.name().to_string()).or_default() += 1;
+        }
+        for (pod, container, previous, text) in scale_apps::logs(ns, app) {
+            let path = layout::log_path(&ns.name, &pod, &container, previous);
+            let rec = w.write_entry(&path, text.as_bytes())?;
+            let mut s = ok_step(
+                if previous { "logs/previous" } else { "logs" },
+                Some(&ns.name),
+                &path,
+                text.lines().count() as u64,
+                rec.size,
+            );
+            s.object = Some(format!("{pod}/{container}"));
+            steps.push(s);
         }
     }
-    summary.namespaces = (plan.namespaces.len() + system.namespaces.len()) as u64;
+    Ok(())
+}
 
-    // Metrics: nodes that answer, then running pods per namespace.
+/// Metrics: the nodes that answer, then running pods per namespace.
+fn write_metrics(
+    w: &mut BundleWriter,
+    steps: &mut Vec<Step>,
+    fleet: &Fleet,
+    plan: &scale_apps::Plan,
+) -> kpm_bundle::Result<()> {
     let node_kind = ResourceKind {
         plural: "nodes",
         singular: "nodemetrics",
@@ -317,7 +368,7 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
         scope: layout::Scope::Cluster,
         short_names: &[],
     };
-    let (n, size) = stream_list(&mut w, layout::NODE_METRICS, &node_kind, &mut |push| {
+    let (n, size) = stream_list(w, layout::NODE_METRICS, &node_kind, &mut |push| {
         for i in 0..fleet.count() {
             if fleet.trouble(i) != NodeTrouble::NotReady {
                 let id = fleet.id(i);
@@ -331,8 +382,7 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
             }
         }
         Ok(())
-    })
-    .map_err(err)?;
+    })?;
     steps.push(ok_step(
         "metrics/nodes",
         None,
@@ -346,28 +396,17 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
     };
     for ns in &plan.namespaces {
         let path = layout::pod_metrics_path(&ns.name);
-        let (n, size) = stream_list(&mut w, &path, &pod_kind, &mut |push| {
+        let (n, size) = stream_list(w, &path, &pod_kind, &mut |push| {
             for app in &ns.apps {
-                for m in scale_apps::pod_metrics(ns, app, &fleet) {
+                for m in scale_apps::pod_metrics(ns, app, fleet) {
                     push(&m)?;
                 }
             }
             Ok(())
-        })
-        .map_err(err)?;
+        })?;
         steps.push(ok_step("metrics/pods", Some(&ns.name), &path, n, size));
     }
-    let system_pods: Vec<Value> = system.all_pods().cloned().collect();
-    write_allocation(&mut w, &plan, &fleet, &system_pods).map_err(err)?;
-    let names = system
-        .namespaces
-        .keys()
-        .cloned()
-        .chain(plan.namespaces.iter().map(|n| n.name.clone()))
-        .collect();
-    let path = w.finish(manifest(names, steps)).map_err(err)?;
-    summary.path = path;
-    Ok(summary)
+    Ok(())
 }
 
 /// Streams `derived/node-allocation.json` (`{"nodes": [...]}` sorted by

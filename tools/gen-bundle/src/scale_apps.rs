@@ -254,6 +254,10 @@ fn events(ns: &NsDesc, app: &AppDesc, pods: &[Value]) -> Vec<Value> {
 }
 
 /// The objects of one kind (plural) an app contributes to its namespace.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per bundle kind; a table reads best whole"
+)]
 pub fn objects(plural: &str, ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<Value> {
     match plural {
         "pods" => pods_of(ns, app, fleet),

@@ -242,6 +242,7 @@ fn template_checksums(ctx: &NamespaceCtx<'_>, workload: &ObjectRef) -> Option<Ve
     Some(keys)
 }
 
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn check(
     ctx: &NamespaceCtx<'_>,
     kind: ConfigKind,

@@ -201,6 +201,10 @@ pub fn endpoints(svc: &Value, pods: &[Value]) -> Value {
 }
 
 /// The `EndpointSlice` the EndpointSlice controller keeps for `svc`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one Kubernetes object written out field by field"
+)]
 pub fn endpoint_slice(svc: &Value, pods: &[Value]) -> Value {
     let ns = meta::namespace_of(svc);
     let svc_name = meta::name_of(svc);

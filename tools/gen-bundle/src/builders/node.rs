@@ -89,6 +89,10 @@ fn healthy(kind: &str, reason: &str, message: &str, since: i64) -> Value {
 
 /// A Ready, pressure-free node created `created_ago` seconds before
 /// collection.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one Kubernetes object written out field by field"
+)]
 pub fn node(id: &NodeId, shape: &NodeShape, nodegroup: &str, created_ago: i64) -> Value {
     let mut n = meta::object("v1", "Node", None, &id.name, created_ago);
     let region = "us-east-1";

@@ -327,6 +327,7 @@ pub fn default_pod_spec(spec: &mut Value) {
 
 /// A pod built from a template `spec` (as in a Deployment), with the given
 /// fate and one state per container (in `spec.containers` order).
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn pod(
     namespace: &str,
     name: &str,
@@ -437,6 +438,7 @@ fn latest_change(states: &[ContainerState]) -> i64 {
         .unwrap_or(i64::MAX)
 }
 
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn placed_status(
     pod_key: &str,
     p: &Placement,

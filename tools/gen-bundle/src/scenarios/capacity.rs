@@ -181,6 +181,10 @@ fn hpa_no_requests() -> (Cluster, Vec<Finding>) {
     (w.finish(), findings)
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario written out as a single script"
+)]
 fn node_pressure() -> (Cluster, Vec<Finding>) {
     let mut w = baseline::world(&Baseline::default());
     healthy::shop(&mut w, "shop", &ShopOptions::default());

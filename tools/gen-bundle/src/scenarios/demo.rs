@@ -21,6 +21,10 @@ pub const SCENARIO: Scenario = Scenario {
     build,
 };
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario written out as a single script"
+)]
 fn build() -> (Cluster, Vec<Finding>) {
     let mut w = baseline::world(&Baseline::default());
     let route = Route {

@@ -39,6 +39,10 @@ pub const SHOP_ROLLOUT: i64 = 86_400 * 2 + 7_300;
 
 /// Adds the healthy shop (frontend + cart + ingress + HPA + config) to a
 /// world; also used as the base of other scenarios.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario written out as a single script"
+)]
 pub fn shop(w: &mut World, ns: &str, opts: &ShopOptions) {
     w.cluster.namespace(ns, 86_400 * 150);
     let rollout = SHOP_ROLLOUT;

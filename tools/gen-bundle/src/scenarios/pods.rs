@@ -25,6 +25,10 @@ pub const SCENARIOS: &[Scenario] = &[
 ];
 
 /// Kubelet events of a failing image pull.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the kubelet's event sequence written out in order"
+)]
 fn pull_failure_events(
     p: &Value,
     container: &str,
