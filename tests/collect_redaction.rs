@@ -594,12 +594,21 @@ fn redact_subcommand_cleans_a_leaky_bundle_without_touching_it() {
         items(&b2, "namespaces/shop/pods.json"),
         items(&b, "namespaces/shop/pods.json")
     );
+}
 
-    // Never over the input; never over an existing file without --force.
+#[test]
+fn redact_subcommand_never_writes_over_its_input() {
+    let (served, _rules, _src) = serve_leaky();
+    let leaky = served.dir.path().join("leaky.zip");
+    collect_ok(&served, &leaky, &["--no-redact"]);
+    let before = std::fs::read(&leaky).unwrap();
     let run = redact_cmd(&[leaky.as_os_str(), "-o".as_ref(), leaky.as_os_str()]);
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("is the input"));
     assert_eq!(std::fs::read(&leaky).unwrap(), before);
+    // Nor over an existing file without --force.
+    let clean = served.dir.path().join("clean.zip");
+    std::fs::write(&clean, b"precious").unwrap();
     let run = redact_cmd(&[leaky.as_os_str(), "-o".as_ref(), clean.as_os_str()]);
     assert_eq!(
         run.status.code(),
@@ -607,12 +616,13 @@ fn redact_subcommand_cleans_a_leaky_bundle_without_touching_it() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    assert_eq!(std::fs::read(&clean).unwrap(), b"precious");
     // A missing input is a usage error naming it.
     let missing = served.dir.path().join("missing.zip");
     let run = redact_cmd(&[
         missing.as_os_str(),
         "-o".as_ref(),
-        twice.as_os_str(),
+        clean.as_os_str(),
         "--force".as_ref(),
     ]);
     assert_eq!(run.status.code(), Some(2));

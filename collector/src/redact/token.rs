@@ -2,9 +2,9 @@
 //! one bundle, so an analyst still sees that two pods share a password,
 //! while a token says nothing about the value outside that bundle.
 //!
-//! A token is `[REDACTED:` + the first 8 hex digits of HMAC-SHA256(value)
-//! + `]`, keyed with a random key drawn once per run and never written
-//! anywhere: equal values match within a bundle, and nobody can guess a
+//! A token is `[REDACTED:<hex>]`, `<hex>` being the first 8 hex digits of
+//! HMAC-SHA256 of the value, keyed with a random key drawn once per run and
+//! never written anywhere: equal values match within a bundle, and nobody can guess a
 //! value by hashing candidates, nor link two bundles by their tokens.
 
 use ring::hmac;
