@@ -56,7 +56,7 @@ impl From<Level> for Severity {
 #[derive(Debug, Parser)]
 #[command(
     name = "kpm-analyze",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("KPM_GIT_COMMIT"), ")"),
     about = "Replays the Kubernetes troubleshooting chain over a kpm bundle, offline, and writes an incident report.",
     after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error (including a bad --config file), 3 bundle unreadable, 4 report not written.",
     args_conflicts_with_subcommands = true,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::ratelimit::{parse_qps, Qps};
 
@@ -12,15 +12,21 @@ use crate::ratelimit::{parse_qps, Qps};
 /// Connects like kubectl (KUBECONFIG, ~/.kube/config, --kubeconfig,
 /// --context; in-cluster service account when run in a pod), reads every
 /// object the troubleshooting chain needs, read-only, and writes a zip.
+/// `kpm-collect redact IN -o OUT` redacts an existing bundle again.
 ///
 /// Exit codes: 0 bundle written (failed steps, if any, are listed as
 /// warnings and recorded in the manifest); 1 cannot start (no async
-/// runtime); 2 usage error; 3 cannot connect or authenticate (no
-/// kubeconfig, unreachable server, TLS failure, 401); 4 nothing usable was
-/// collected (a bundle is still written for the record); 5 cannot write the
-/// output.
+/// runtime or no random source); 2 usage error (also an unusable
+/// --redact-rules file, or `redact` given a damaged or missing bundle); 3
+/// cannot connect or authenticate (no kubeconfig, unreachable server, TLS
+/// failure, 401); 4 nothing usable was collected (a bundle is still
+/// written for the record); 5 cannot write the output.
 #[derive(Debug, Parser)]
-#[command(name = "kpm-collect", version)]
+#[command(
+    name = "kpm-collect",
+    version = crate::VERSION,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
     /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then the
     /// in-cluster service account).
@@ -101,15 +107,68 @@ pub struct Args {
     #[arg(long)]
     pub no_logs: bool,
 
-    /// Turn off pattern redaction (env names, tokens in logs, last-applied).
-    /// Secret values are never collected regardless.
+    /// Turn off pattern redaction (env names, tokens in logs, annotations,
+    /// last-applied). Secret values are never collected and ConfigMap
+    /// values are still hashed regardless.
     #[arg(long)]
     pub no_redact: bool,
 
-    /// Also replace ConfigMap values (kept by default: config drift analysis
-    /// compares them).
+    /// Keep ConfigMap values, redacted like env values and logs. By default
+    /// no ConfigMap value leaves the cluster: each is replaced by its
+    /// SHA-256 and size (annotation kpm.dev/value-digests), enough to tell
+    /// whether it changed. Helm release ConfigMaps are hashed regardless.
     #[arg(long)]
+    pub configmap_values: bool,
+
+    /// Replaced by the default (ConfigMap values hashed); accepted so older
+    /// scripts keep working.
+    #[arg(long, hide = true, conflicts_with = "configmap_values")]
     pub redact_configmaps: bool,
+
+    /// Extra redaction rules, one per line: `literal:<string>` or
+    /// `regex:<pattern>` (group 1, if any, is what is replaced); `#`
+    /// comments. An invalid line is a usage error naming the file and line.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_redact")]
+    pub redact_rules: Option<PathBuf>,
+
+    /// A subcommand instead of a collection.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands of `kpm-collect` (without one, it collects).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Redact an existing bundle again into a new one (lists, annotations,
+    /// last-applied copies, ConfigMap values, logs), with today's rules,
+    /// a fresh token key and `--redact-rules`; digests and the manifest are
+    /// recomputed. The input is never modified.
+    Redact(RedactArgs),
+}
+
+/// `kpm-collect redact IN -o OUT`.
+#[derive(Debug, clap::Args)]
+pub struct RedactArgs {
+    /// The bundle to redact (zip or unpacked directory).
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+
+    /// The redacted bundle to write (a zip; never the input).
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// Overwrite OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Keep ConfigMap values (redacted) instead of replacing them by their
+    /// digests.
+    #[arg(long)]
+    pub configmap_values: bool,
+
+    /// Extra redaction rules (same format as for a collection).
+    #[arg(long, value_name = "FILE")]
+    pub redact_rules: Option<PathBuf>,
 }
 
 /// Parses `30s`, `2m`, `1h`, `1500ms` or plain seconds.

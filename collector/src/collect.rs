@@ -43,8 +43,8 @@ pub struct Options {
     pub log_bytes: u64,
     /// Requests (steps) in flight.
     pub concurrency: usize,
-    /// Redaction switches.
-    pub redactor: Redactor,
+    /// Redaction (switches, token key, user rules).
+    pub redactor: Arc<Redactor>,
 }
 
 /// State shared by every task of a run.
@@ -305,7 +305,7 @@ impl Ctx {
         let t = Instant::now();
         let mut items = Items::new();
         let mut counts = Counts::new();
-        let redactor = self.opts.redactor;
+        let redactor = &self.opts.redactor;
         let mut bad_item = None;
         let result = self
             .fetch

@@ -17,6 +17,7 @@ mod logs;
 mod outcome;
 mod progress;
 mod ratelimit;
+mod rebundle;
 mod redact;
 mod retry;
 mod run;
@@ -28,6 +29,15 @@ use clap::Parser;
 
 use crate::cli::Args;
 use crate::exit_codes::ExitCode;
+
+/// `--version`: the package version and the git commit it was built from
+/// (`unknown` outside a git checkout; see `build.rs`).
+pub(crate) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("KPM_GIT_COMMIT"),
+    ")"
+);
 
 fn main() -> std::process::ExitCode {
     let args = match Args::try_parse() {
@@ -44,6 +54,10 @@ fn main() -> std::process::ExitCode {
             .into();
         }
     };
+    if let Some(cli::Command::Redact(r)) = &args.command {
+        // Offline: no cluster, no async runtime.
+        return exit_with(rebundle::redact(r));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -55,7 +69,12 @@ fn main() -> std::process::ExitCode {
             return ExitCode::Startup.into();
         }
     };
-    match runtime.block_on(run::run(args)) {
+    exit_with(runtime.block_on(run::run(args)))
+}
+
+/// The process exit code of a finished command, printing a fatal error.
+fn exit_with(result: Result<ExitCode, run::Fatal>) -> std::process::ExitCode {
+    match result {
         Ok(code) => code.into(),
         Err(f) => {
             eprintln!(

@@ -21,7 +21,7 @@ use crate::exit_codes::ExitCode;
 use crate::fetch::Fetcher;
 use crate::outcome::{Failure, FailureClass};
 use crate::progress::Progress;
-use crate::redact::Redactor;
+use crate::redact::{Redactor, UserRules};
 use crate::sink::{self, Record, SinkResult};
 use crate::summary::{self, Tally};
 
@@ -33,7 +33,8 @@ pub(crate) struct Fatal {
     pub(crate) error: anyhow::Error,
 }
 
-fn fatal(code: ExitCode, error: anyhow::Error) -> Fatal {
+/// A [`Fatal`] with `code`.
+pub(crate) fn fatal(code: ExitCode, error: anyhow::Error) -> Fatal {
     Fatal { code, error }
 }
 
@@ -80,11 +81,30 @@ struct Written {
 pub(crate) async fn run(args: Args) -> Result<ExitCode, Fatal> {
     let started = Utc::now();
     let clock = Instant::now();
+    let redactor = redactor_for(
+        !args.no_redact,
+        args.configmap_values,
+        args.redact_rules.as_deref(),
+    )?;
     let checked = connect_checked(&args, started).await?;
-    let collected = collect_until_stopped(&args, checked, clock).await?;
+    let collected = collect_until_stopped(&args, checked, redactor, clock).await?;
     let manifest = manifest_for(&args, &collected, started);
     let written = finish_bundle(collected, manifest)?;
     Ok(report_summary(&written, clock))
+}
+
+/// The redaction of a run: `--redact-rules` read and checked (a bad file is
+/// a usage error naming the file and line) and a fresh token key.
+pub(crate) fn redactor_for(
+    patterns: bool,
+    config_map_values: bool,
+    rules: Option<&std::path::Path>,
+) -> Result<Redactor, Fatal> {
+    let user = match rules {
+        Some(path) => UserRules::load(path).map_err(|e| fatal(ExitCode::Usage, e.into()))?,
+        None => UserRules::default(),
+    };
+    Redactor::new(patterns, config_map_values, user).map_err(|e| fatal(ExitCode::Startup, e.into()))
 }
 
 /// Connects, refuses to overwrite the output without `--force`, and asks
@@ -163,6 +183,7 @@ fn connection_failure(conn: &Connection, f: &Failure) -> Option<String> {
 async fn collect_until_stopped(
     args: &Args,
     checked: Checked,
+    redactor: Redactor,
     clock: Instant,
 ) -> Result<Collected, Fatal> {
     let Checked {
@@ -183,10 +204,7 @@ async fn collect_until_stopped(
         log_lines: args.log_lines,
         log_bytes: args.log_bytes,
         concurrency,
-        redactor: Redactor {
-            patterns: !args.no_redact,
-            config_maps: args.redact_configmaps,
-        },
+        redactor: Arc::new(redactor),
     };
     let ctx = Ctx::new(fetch, tx.clone(), opts, progress.clone());
     let server_version = ctx.version(version, version_ms).await;
@@ -301,7 +319,7 @@ fn manifest_for(args: &Args, collected: &Collected, started: DateTime<Utc>) -> M
         format_version: kpm_bundle::FORMAT_VERSION,
         tool: Tool {
             name: "kpm-collect".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: crate::VERSION.into(),
         },
         collection: Collection {
             started_at: started,
@@ -326,7 +344,8 @@ fn manifest_for(args: &Args, collected: &Collected, started: DateTime<Utc>) -> M
             log_lines: Some(args.log_lines),
             log_bytes: Some(args.log_bytes),
             redaction: !args.no_redact,
-            redact_config_maps: args.redact_configmaps,
+            // Values are hashed unless --configmap-values.
+            redact_config_maps: !args.configmap_values,
         },
         steps: Vec::new(),
         redaction: collected.sink.redaction.clone(),

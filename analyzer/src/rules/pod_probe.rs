@@ -254,7 +254,8 @@ pub fn probe_port_mismatch(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Opti
                     c.name
                 ),
             };
-            let mut b = facts.finding(ctx, Rule::ProbePortMismatch, cause)
+            let mut b = facts
+                .finding(ctx, Rule::ProbePortMismatch, cause)
                 .field(
                     &facts.object,
                     format!("spec.containers[{}].{kind}Probe", c.name),

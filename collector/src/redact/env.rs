@@ -4,8 +4,9 @@
 
 use serde_json::Value;
 
-use super::text::redact_text;
-use super::{bump, rule, Counts, REDACTED};
+use super::text::Masker;
+use super::token::is_token;
+use super::{bump, rule, Counts};
 
 /// Word parts that make an env name secret only as a whole part.
 const SECRET_WORDS: &[&str] = &["KEY", "KEYS", "APIKEY", "PASS", "PWD"];
@@ -58,18 +59,20 @@ fn words(name: &str) -> Vec<String> {
 }
 
 /// Applies the env-name and text rules to every container of a pod spec.
-pub(super) fn redact_pod_spec(spec: &mut Value, counts: &mut Counts) {
+pub(super) fn redact_pod_spec(spec: &mut Value, mask: &Masker, counts: &mut Counts) {
     for list in ["containers", "initContainers", "ephemeralContainers"] {
         let Some(Value::Array(containers)) = spec.get_mut(list) else {
             continue;
         };
         for c in containers.iter_mut() {
-            redact_container(c, counts);
+            redact_container(c, mask, counts);
         }
     }
 }
 
-fn redact_container(c: &mut Value, counts: &mut Counts) {
+/// Literal env values (never `valueFrom`: a reference is kept as is and
+/// never resolved), `command` and `args`.
+fn redact_container(c: &mut Value, mask: &Masker, counts: &mut Counts) {
     if let Some(Value::Array(env)) = c.get_mut("env") {
         for var in env.iter_mut() {
             let name = var
@@ -81,13 +84,13 @@ fn redact_container(c: &mut Value, counts: &mut Counts) {
                 continue;
             };
             let Value::String(s) = value else { continue };
-            if s.is_empty() || s == REDACTED {
+            if s.is_empty() || is_token(s) {
                 continue;
             }
             if is_secret_env_name(&name) {
-                *s = REDACTED.to_string();
+                *s = mask.token(s);
                 bump(counts, rule::SECRET_ENV, 1);
-            } else if let Some(t) = redact_text(s, counts) {
+            } else if let Some(t) = mask.text(s, counts) {
                 *s = t;
             }
         }
@@ -96,7 +99,7 @@ fn redact_container(c: &mut Value, counts: &mut Counts) {
         if let Some(Value::Array(items)) = c.get_mut(field) {
             for item in items.iter_mut() {
                 if let Value::String(s) = item {
-                    if let Some(t) = redact_text(s, counts) {
+                    if let Some(t) = mask.text(s, counts) {
                         *s = t;
                     }
                 }

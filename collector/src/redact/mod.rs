@@ -5,32 +5,43 @@
 //!
 //! * Secrets: always reduced to metadata and key names by
 //!   [`kpm_bundle::secret::strip_secret`], even with `--no-redact`; kpm never
-//!   stores a Secret value.
+//!   stores a Secret value (Helm release Secrets included).
+//! * ConfigMaps: by default every `data`/`binaryData` value is replaced by
+//!   `""` and its SHA-256 and size kept in an annotation ([`configmap`]),
+//!   even with `--no-redact`. With `--configmap-values` values are kept and
+//!   redacted: a value under a credential-like key becomes a token, others
+//!   go through the text patterns. Helm release ConfigMaps are always hashed.
 //! * Workloads (Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job):
-//!   a literal env `value` whose *name* looks secret is replaced by
-//!   [`REDACTED`]. A name looks secret when it contains `PASSWORD`, `PASSWD`,
+//!   a literal env `value` whose *name* looks secret is replaced by a token.
+//!   A name looks secret when it contains `PASSWORD`, `PASSWD`,
 //!   `TOKEN`, `SECRET`, `CREDENTIAL` or `PRIVATE` anywhere, or has `KEY`,
 //!   `KEYS`, `APIKEY`, `PASS` or `PWD` as a whole word part (`API_KEY`,
 //!   `accessKey`, `SSH_KEYS`, `REDIS_PASS`) — so `KEYCLOAK_URL`,
 //!   `MONKEY_MODE`, `KEYSPACE` and `PASSENGER_MAX_POOL` are kept: they name
-//!   things, not credentials. `valueFrom` references are kept (they hold no value).
+//!   things, not credentials. `valueFrom` references are kept and never
+//!   resolved (they hold no value).
 //!   Other env values, `command` and `args` go through the text patterns below
 //!   (a `postgres://app:pw@db` URL in `DATABASE_URL` is caught there).
+//! * Every annotation value, and Event messages, go through the text
+//!   patterns.
 //! * The `kubectl.kubernetes.io/last-applied-configuration` annotation repeats
-//!   the whole object as applied, env included. It is parsed and the same
-//!   rules are applied inside it; if it cannot be parsed it is dropped.
-//! * ConfigMaps: values kept, unless `--redact-configmaps` (then every `data`
-//!   and `binaryData` value, and the last-applied copy, are replaced).
-//! * Text patterns, on logs and the workload strings above: bearer tokens,
-//!   JWTs, AWS access key ids, PEM private key blocks, passwords in URLs and
+//!   the whole object as applied, env and ConfigMap values included. It is
+//!   parsed and the same rules are applied inside it (a ConfigMap's copy
+//!   loses its values without digests); if it cannot be parsed it is
+//!   dropped.
+//! * Text patterns, on logs and the strings above: the user's
+//!   `--redact-rules` ([`user_rules`]), then bearer tokens, JWTs, AWS access
+//!   key ids, PEM private key blocks, passwords in URLs and
 //!   `password=…`-style assignments.
 //!
-//! Only counts per rule are kept (they go to the manifest's `redaction`),
-//! never the values.
+//! A replaced value becomes a stable token ([`token`]): the same secret gives
+//! the same token within a bundle. Only counts per rule are kept (they go to
+//! the manifest's `redaction`), never the values.
 //!
 //! Modules: [`env`] (which env names look secret, and pod specs), [`text`]
-//! (secret shapes in free text); this file holds the switches, the counts
-//! and the per-kind object rules (Secrets, ConfigMaps, last-applied).
+//! (secret shapes in free text), [`configmap`] (digests and values),
+//! [`token`] (stable tokens), [`user_rules`] (`--redact-rules`); this file
+//! holds the switches, the counts and the per-kind object rules.
 
 use std::collections::BTreeMap;
 
@@ -38,14 +49,16 @@ use serde_json::Value;
 
 use kpm_bundle::secret::{strip_secret, LAST_APPLIED};
 
+mod configmap;
 mod env;
 mod text;
+mod token;
+mod user_rules;
 
 use env::redact_pod_spec;
-use text::redact_text;
-
-/// What replaces a redacted value.
-pub const REDACTED: &str = "[REDACTED by kpm]";
+pub use text::Masker;
+pub use token::{NoRandomKey, Tokens};
+pub use user_rules::UserRules;
 
 /// Counts of replaced values, by rule name. Never holds a value.
 pub type Counts = BTreeMap<String, u64>;
@@ -58,8 +71,12 @@ pub mod rule {
     pub const SECRET_ENV: &str = "secret-env-value";
     /// A last-applied annotation that could not be parsed and was dropped.
     pub const LAST_APPLIED_DROPPED: &str = "last-applied-dropped";
-    /// A ConfigMap value (`--redact-configmaps`).
-    pub const CONFIGMAP_VALUE: &str = "configmap-value";
+    /// A ConfigMap value replaced by its digest (the default).
+    pub const CONFIGMAP_HASHED: &str = "configmap-value-hashed";
+    /// A ConfigMap value removed from a last-applied copy.
+    pub const CONFIGMAP_REMOVED: &str = "configmap-value-removed";
+    /// A ConfigMap value under a credential-like key (`--configmap-values`).
+    pub const CONFIGMAP_SECRET_KEY: &str = "configmap-secret-key-value";
     /// `Bearer <token>`.
     pub const BEARER: &str = "bearer-token";
     /// A JSON Web Token.
@@ -72,6 +89,10 @@ pub mod rule {
     pub const URL_PASSWORD: &str = "url-password";
     /// The value of `password=…`, `token: …`, `api_key=…` and the like.
     pub const ASSIGNMENT: &str = "secret-assignment";
+    /// A `literal:` line of `--redact-rules`.
+    pub const USER_LITERAL: &str = "user-literal";
+    /// A `regex:` line of `--redact-rules`.
+    pub const USER_REGEX: &str = "user-regex";
 }
 
 /// Adds `n` to the count of `rule` (no entry for zero, so the manifest lists
@@ -89,14 +110,17 @@ pub fn merge(into: &mut Counts, other: &Counts) {
     }
 }
 
-/// The redaction switches of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The redaction of a run: its switches, its token key and the user's rules.
+#[derive(Debug)]
 pub struct Redactor {
-    /// Pattern rules (env names, text shapes, last-applied) are on; off with
-    /// `--no-redact`. Secret values are removed regardless.
+    /// Pattern rules (env names, text shapes, annotations, last-applied) are
+    /// on; off with `--no-redact`. Secret values are removed and ConfigMap
+    /// values hashed regardless.
     pub patterns: bool,
-    /// `--redact-configmaps`.
-    pub config_maps: bool,
+    /// `--configmap-values`: keep (redacted) ConfigMap values instead of
+    /// their digests.
+    pub config_map_values: bool,
+    mask: Masker,
 }
 
 /// Kinds whose objects carry a pod template (or are pods).
@@ -111,30 +135,101 @@ fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
 }
 
 impl Redactor {
+    /// A redactor with a fresh random token key.
+    pub fn new(
+        patterns: bool,
+        config_map_values: bool,
+        user: UserRules,
+    ) -> Result<Redactor, NoRandomKey> {
+        Ok(Redactor::with_tokens(
+            patterns,
+            config_map_values,
+            user,
+            Tokens::random()?,
+        ))
+    }
+
+    /// A redactor with the given token key.
+    pub fn with_tokens(
+        patterns: bool,
+        config_map_values: bool,
+        user: UserRules,
+        tokens: Tokens,
+    ) -> Redactor {
+        Redactor {
+            patterns,
+            config_map_values,
+            mask: Masker { tokens, user },
+        }
+    }
+
+    /// Whether this ConfigMap keeps its (redacted) values.
+    fn keeps_values(&self, config_map: &Value) -> bool {
+        self.config_map_values && !configmap::is_helm_release(config_map)
+    }
+
     /// Redacts one object of `kind` in place, adding what it replaced to
-    /// `counts`. Secrets are stripped whatever the switches say.
+    /// `counts`. Secrets are stripped and ConfigMap values hashed whatever
+    /// `patterns` says.
     pub fn object(&self, kind: &str, obj: &mut Value, counts: &mut Counts) {
         if kind == "Secret" {
             bump(counts, rule::SECRET_VALUE, strip_secret(obj));
             return;
         }
-        if kind == "ConfigMap" && self.config_maps {
-            bump(counts, rule::CONFIGMAP_VALUE, redact_config_map_values(obj));
+        let hashes = kind == "ConfigMap" && !self.keeps_values(obj);
+        if hashes {
+            bump(counts, rule::CONFIGMAP_HASHED, configmap::hash_values(obj));
+        } else if kind == "ConfigMap" && self.patterns {
+            configmap::redact_values(obj, &self.mask, counts);
         }
-        if !self.patterns {
-            return;
+        if self.patterns {
+            if let Some(spec) = pod_spec_pointer(kind).and_then(|p| obj.pointer_mut(p)) {
+                redact_pod_spec(spec, &self.mask, counts);
+            }
+            if kind == "Event" {
+                self.string_at(obj, "/message", counts);
+            }
+            self.annotations(obj, counts);
         }
-        if let Some(ptr) = pod_spec_pointer(kind) {
-            if let Some(spec) = obj.pointer_mut(ptr) {
-                redact_pod_spec(spec, counts);
+        if self.patterns || hashes {
+            self.last_applied(kind, hashes, obj, counts);
+        }
+    }
+
+    /// Text patterns on the string at `pointer`, if any.
+    fn string_at(&self, obj: &mut Value, pointer: &str, counts: &mut Counts) {
+        if let Some(Value::String(s)) = obj.pointer_mut(pointer) {
+            if let Some(t) = self.mask.text(s, counts) {
+                *s = t;
             }
         }
-        self.last_applied(kind, obj, counts);
+    }
+
+    /// Text patterns on every annotation but last-applied (handled as an
+    /// object) and kpm's own.
+    fn annotations(&self, obj: &mut Value, counts: &mut Counts) {
+        let Some(ann) = obj
+            .pointer_mut("/metadata/annotations")
+            .and_then(Value::as_object_mut)
+        else {
+            return;
+        };
+        for (k, v) in ann.iter_mut() {
+            if k == LAST_APPLIED || k.starts_with("kpm.dev/") {
+                continue;
+            }
+            if let Value::String(s) = v {
+                if let Some(t) = self.mask.text(s, counts) {
+                    *s = t;
+                }
+            }
+        }
     }
 
     /// Applies the rules inside the last-applied annotation (drops it when
-    /// it is not valid JSON).
-    fn last_applied(&self, kind: &str, obj: &mut Value, counts: &mut Counts) {
+    /// it is not valid JSON). `hashes`: the object is a ConfigMap whose
+    /// values are hashed, so the copy loses its values.
+    fn last_applied(&self, kind: &str, hashes: bool, obj: &mut Value, counts: &mut Counts) {
         let Some(ann) = obj
             .pointer_mut("/metadata/annotations")
             .and_then(Value::as_object_mut)
@@ -144,33 +239,36 @@ impl Redactor {
         let Some(Value::String(text)) = ann.get(LAST_APPLIED) else {
             return;
         };
-        match serde_json::from_str::<Value>(text) {
-            Ok(mut inner) => {
-                let mut local = Counts::new();
-                // The inner copy is the same kind; apply the same rules.
-                if kind == "ConfigMap" && self.config_maps {
-                    bump(
-                        &mut local,
-                        rule::CONFIGMAP_VALUE,
-                        redact_config_map_values(&mut inner),
-                    );
-                }
-                if let Some(spec) = pod_spec_pointer(kind).and_then(|p| inner.pointer_mut(p)) {
-                    redact_pod_spec(spec, &mut local);
-                }
-                let mut text = inner.to_string();
-                if let Some(t) = redact_text(&text, &mut local) {
-                    text = t;
-                }
-                if !local.is_empty() {
-                    merge(counts, &local);
-                    ann.insert(LAST_APPLIED.to_string(), Value::String(text));
-                }
+        let Ok(mut inner) = serde_json::from_str::<Value>(text) else {
+            ann.remove(LAST_APPLIED);
+            bump(counts, rule::LAST_APPLIED_DROPPED, 1);
+            return;
+        };
+        let mut local = Counts::new();
+        // The inner copy is the same kind; apply the same rules.
+        if hashes {
+            bump(
+                &mut local,
+                rule::CONFIGMAP_REMOVED,
+                configmap::remove_values(&mut inner),
+            );
+        } else if kind == "ConfigMap" && self.patterns {
+            configmap::redact_values(&mut inner, &self.mask, &mut local);
+        }
+        if self.patterns {
+            if let Some(spec) = pod_spec_pointer(kind).and_then(|p| inner.pointer_mut(p)) {
+                redact_pod_spec(spec, &self.mask, &mut local);
             }
-            Err(_) => {
-                ann.remove(LAST_APPLIED);
-                bump(counts, rule::LAST_APPLIED_DROPPED, 1);
+        }
+        let mut text = inner.to_string();
+        if self.patterns {
+            if let Some(t) = self.mask.text(&text, &mut local) {
+                text = t;
             }
+        }
+        if !local.is_empty() {
+            merge(counts, &local);
+            ann.insert(LAST_APPLIED.to_string(), Value::String(text));
         }
     }
 
@@ -179,150 +277,18 @@ impl Redactor {
         if !self.patterns {
             return text;
         }
-        redact_text(&text, counts).unwrap_or(text)
+        self.mask.text(&text, counts).unwrap_or(text)
     }
-}
 
-/// Replaces every ConfigMap `data`/`binaryData` value. Returns the count.
-fn redact_config_map_values(obj: &mut Value) -> u64 {
-    let mut n = 0;
-    for field in ["data", "binaryData"] {
-        if let Some(Value::Object(map)) = obj.get_mut(field) {
-            for v in map.values_mut() {
-                *v = Value::String(REDACTED.to_string());
-                n += 1;
-            }
+    /// Redacts a text that is neither a log nor an object (an unknown file
+    /// of a bundle redacted again) when pattern rules are on.
+    pub fn text(&self, text: &str, counts: &mut Counts) -> Option<String> {
+        if !self.patterns {
+            return None;
         }
+        self.mask.text(text, counts)
     }
-    n
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const ON: Redactor = Redactor {
-        patterns: true,
-        config_maps: false,
-    };
-
-    fn deployment() -> Value {
-        let template_spec = json!({
-            "containers": [{
-                "name": "api",
-                "image": "ghcr.io/acme/api:1.4.2",
-                "args": ["--db-password=hunter2", "--port=8080"],
-                "env": [
-                    {"name": "DB_PASSWORD", "value": "hunter2"},
-                    {"name": "API_KEY", "value": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"},
-                    {"name": "KEYCLOAK_URL", "value": "https://sso.acme.example/auth"},
-                    {"name": "DATABASE_URL", "value": "postgres://app:s3cr3tpw@db.shop.svc:5432/shop"},
-                    {"name": "DB_USER", "valueFrom": {"secretKeyRef": {"name": "db", "key": "user"}}},
-                    {"name": "LOG_LEVEL", "value": "info"}
-                ]
-            }],
-            "initContainers": [{"name": "migrate", "image": "ghcr.io/acme/migrate:1.4.2",
-                "env": [{"name": "MIGRATION_TOKEN", "value": "tok-abc-123"}]}]
-        });
-        let applied = json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "api", "namespace": "shop"},
-            "spec": {"template": {"spec": template_spec.clone()}}
-        });
-        json!({
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "api", "namespace": "shop", "annotations": {
-                "deployment.kubernetes.io/revision": "3",
-                LAST_APPLIED: applied.to_string()
-            }},
-            "spec": {"replicas": 2, "template": {"metadata": {"labels": {"app": "api"}}, "spec": template_spec}}
-        })
-    }
-
-    #[test]
-    fn workload_env_args_and_last_applied_are_redacted() {
-        let mut d = deployment();
-        let mut counts = Counts::new();
-        ON.object("Deployment", &mut d, &mut counts);
-        let text = d.to_string();
-        for leaked in [
-            "hunter2",
-            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
-            "s3cr3tpw",
-            "tok-abc-123",
-        ] {
-            assert!(!text.contains(leaked), "{leaked} survived in {text}");
-        }
-        let env = &d["spec"]["template"]["spec"]["containers"][0]["env"];
-        assert_eq!(env[0]["value"], REDACTED);
-        assert_eq!(env[2]["value"], "https://sso.acme.example/auth");
-        assert_eq!(
-            env[3]["value"],
-            format!("postgres://app:{REDACTED}@db.shop.svc:5432/shop")
-        );
-        assert_eq!(env[4]["valueFrom"]["secretKeyRef"]["name"], "db");
-        assert_eq!(env[5]["value"], "info");
-        let args = &d["spec"]["template"]["spec"]["containers"][0]["args"];
-        assert_eq!(args[1], "--port=8080");
-        // Three names in the live object and three inside last-applied.
-        assert_eq!(counts.get(rule::SECRET_ENV), Some(&6));
-        assert_eq!(counts.get(rule::URL_PASSWORD), Some(&2));
-        // The annotation stays parseable JSON.
-        let ann = d["metadata"]["annotations"][LAST_APPLIED]
-            .as_str()
-            .unwrap_or("");
-        assert!(serde_json::from_str::<Value>(ann).is_ok());
-        assert_eq!(
-            d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
-            "3"
-        );
-    }
-
-    #[test]
-    fn no_redact_keeps_env_but_strips_secrets() {
-        let off = Redactor {
-            patterns: false,
-            config_maps: false,
-        };
-        let mut d = deployment();
-        let before = d.clone();
-        let mut counts = Counts::new();
-        off.object("Deployment", &mut d, &mut counts);
-        assert_eq!(d, before);
-        let mut s = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-            "metadata": {"name": "tls", "namespace": "shop"},
-            "data": {"tls.crt": "LS0tLS1CRUdJTi", "tls.key": "LS0tLS1CRUdJTiBQUklWQVRF"}});
-        off.object("Secret", &mut s, &mut counts);
-        assert_eq!(s["data"]["tls.key"], "");
-        assert_eq!(counts.get(rule::SECRET_VALUE), Some(&2));
-    }
-
-    #[test]
-    fn unparseable_last_applied_is_dropped() {
-        let mut pod = json!({"kind": "Pod", "metadata": {"name": "p", "annotations": {LAST_APPLIED: "{not json"}}, "spec": {"containers": []}});
-        let mut counts = Counts::new();
-        ON.object("Pod", &mut pod, &mut counts);
-        assert!(pod["metadata"]["annotations"].get(LAST_APPLIED).is_none());
-        assert_eq!(counts.get(rule::LAST_APPLIED_DROPPED), Some(&1));
-    }
-
-    #[test]
-    fn config_maps_only_with_flag() {
-        let cm = json!({"kind": "ConfigMap", "metadata": {"name": "app-config"},
-            "data": {"LOG_LEVEL": "debug", "application.properties": "db.password=hunter2\n"}});
-        let mut kept = cm.clone();
-        let mut counts = Counts::new();
-        ON.object("ConfigMap", &mut kept, &mut counts);
-        assert_eq!(kept, cm);
-        let mut red = cm.clone();
-        Redactor {
-            patterns: true,
-            config_maps: true,
-        }
-        .object("ConfigMap", &mut red, &mut counts);
-        assert_eq!(red["data"]["LOG_LEVEL"], REDACTED);
-        assert_eq!(counts.get(rule::CONFIGMAP_VALUE), Some(&2));
-    }
-}
+mod tests;

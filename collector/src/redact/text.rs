@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 
 use regex::{Captures, Regex};
 
-use super::{bump, rule, Counts, REDACTED};
+use super::token::{is_token, Tokens};
+use super::user_rules::UserRules;
+use super::{bump, rule, Counts};
 
 struct Patterns {
     private_key: Regex,
@@ -25,7 +27,7 @@ fn patterns() -> &'static Patterns {
         // regex keeps the collector panic-free without hiding it in tests.
         let re = |p: &str| Regex::new(p).unwrap_or_else(|_| never());
         Patterns {
-            private_key: re(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)"),
+            private_key: re(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----((?s:.*?))(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)"),
             bearer: re(r"(?i)\b(bearer)(\s+)([A-Za-z0-9\-._~+/]{8,}=*)"),
             jwt: re(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?"),
             aws: re(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
@@ -42,9 +44,33 @@ fn never() -> Regex {
     Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("constant regex"))
 }
 
-/// Replaces secret shapes in free text (a log, an env value, an argument).
-/// Returns the new text if anything changed.
-pub fn redact_text(text: &str, counts: &mut Counts) -> Option<String> {
+/// Replaces secret shapes in free text with stable tokens: the user's
+/// rules first, then the built-in shapes.
+#[derive(Debug)]
+pub struct Masker {
+    /// The per-run token key.
+    pub tokens: Tokens,
+    /// `--redact-rules`.
+    pub user: UserRules,
+}
+
+impl Masker {
+    /// The token of `secret` (see [`Tokens`]).
+    pub fn token(&self, secret: &str) -> String {
+        self.tokens.token(secret)
+    }
+
+    /// Redacts a text (a log, an env value, an argument, an annotation).
+    /// Returns the new text if anything changed.
+    pub fn text(&self, text: &str, counts: &mut Counts) -> Option<String> {
+        let user = self.user.apply(text, &self.tokens, counts);
+        let base = user.as_deref().unwrap_or(text);
+        builtin(base, &self.tokens, counts).or(user)
+    }
+}
+
+/// The built-in shapes of [`Masker::text`].
+fn builtin(text: &str, tokens: &Tokens, counts: &mut Counts) -> Option<String> {
     let p = patterns();
     let mut changed = false;
     let mut cur = std::borrow::Cow::Borrowed(text);
@@ -71,43 +97,49 @@ pub fn redact_text(text: &str, counts: &mut Counts) -> Option<String> {
 
     apply(&p.private_key, rule::PRIVATE_KEY, &mut cur, &|c| {
         let whole = c.get(0)?.as_str();
-        if whole.contains(REDACTED) && whole.len() < 128 {
+        let body = c.get(2)?.as_str();
+        if is_token(body.trim()) {
             // Our own replacement: nothing left to hide.
             return None;
         }
         let kind = c.get(1).map_or("", |m| m.as_str());
         Some(format!(
-            "-----BEGIN {kind}PRIVATE KEY----- {REDACTED} -----END {kind}PRIVATE KEY-----"
+            "-----BEGIN {kind}PRIVATE KEY----- {} -----END {kind}PRIVATE KEY-----",
+            tokens.token(whole)
         ))
     });
     apply(&p.url, rule::URL_PASSWORD, &mut cur, &|c| {
-        let (scheme, user) = (c.get(1)?.as_str(), c.get(2)?.as_str());
-        Some(format!("{scheme}{user}:{REDACTED}@"))
-    });
-    apply(&p.bearer, rule::BEARER, &mut cur, &|c| {
-        if c.get(3)?.as_str().starts_with("[REDACTED") {
+        let (scheme, user, pw) = (c.get(1)?.as_str(), c.get(2)?.as_str(), c.get(3)?.as_str());
+        if is_token(pw) {
             return None;
         }
+        Some(format!("{scheme}{user}:{}@", tokens.token(pw)))
+    });
+    apply(&p.bearer, rule::BEARER, &mut cur, &|c| {
         Some(format!(
-            "{}{}{REDACTED}",
+            "{}{}{}",
             c.get(1)?.as_str(),
-            c.get(2)?.as_str()
+            c.get(2)?.as_str(),
+            tokens.token(c.get(3)?.as_str())
         ))
     });
-    apply(&p.jwt, rule::JWT, &mut cur, &|_| Some(REDACTED.to_string()));
-    apply(&p.aws, rule::AWS_KEY, &mut cur, &|_| {
-        Some(REDACTED.to_string())
+    apply(&p.jwt, rule::JWT, &mut cur, &|c| {
+        Some(tokens.token(c.get(0)?.as_str()))
+    });
+    apply(&p.aws, rule::AWS_KEY, &mut cur, &|c| {
+        Some(tokens.token(c.get(0)?.as_str()))
     });
     apply(&p.assignment, rule::ASSIGNMENT, &mut cur, &|c| {
         let value = c.get(3)?.as_str();
-        if value.starts_with("[REDACTED") || value.starts_with("$(") || value.starts_with("${") {
+        if is_token(value) || value.starts_with("$(") || value.starts_with("${") {
             // Already redacted, or a reference to another variable, not a value.
             return None;
         }
         Some(format!(
-            "{}{}{REDACTED}",
+            "{}{}{}",
             c.get(1)?.as_str(),
-            c.get(2)?.as_str()
+            c.get(2)?.as_str(),
+            tokens.token(value)
         ))
     });
     changed.then(|| cur.into_owned())
@@ -115,13 +147,20 @@ pub fn redact_text(text: &str, counts: &mut Counts) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Redactor;
     use super::*;
 
-    const ON: Redactor = Redactor {
-        patterns: true,
-        config_maps: false,
-    };
+    fn mask() -> Masker {
+        Masker {
+            tokens: Tokens::with_key(b"test"),
+            user: UserRules::default(),
+        }
+    }
+
+    fn redact(text: &str, counts: &mut Counts) -> String {
+        mask()
+            .text(text, counts)
+            .unwrap_or_else(|| text.to_string())
+    }
 
     #[test]
     fn log_shapes() {
@@ -137,7 +176,7 @@ mod tests {
              2026-11-26T05:01:04.000Z INFO listening on :8080\n"
         );
         let mut counts = Counts::new();
-        let out = ON.log(log, &mut counts);
+        let out = redact(&log, &mut counts);
         for leaked in [
             "abcdef0123456789abcdef",
             jwt,
@@ -149,7 +188,8 @@ mod tests {
             assert!(!out.contains(leaked), "{leaked} survived:\n{out}");
         }
         assert!(out.contains("listening on :8080"));
-        assert!(out.contains("amqp://guest:[REDACTED by kpm]@rabbitmq.shop.svc:5672/"));
+        let pw = mask().token("guestpw");
+        assert!(out.contains(&format!("amqp://guest:{pw}@rabbitmq.shop.svc:5672/")));
         assert!(out.contains("user=app"));
         for r in [
             rule::BEARER,
@@ -163,14 +203,14 @@ mod tests {
         }
         // Running again finds nothing new: redaction output is stable.
         let mut again = Counts::new();
-        assert_eq!(redact_text(&out, &mut again), None, "{again:?}");
+        assert_eq!(mask().text(&out, &mut again), None, "{again:?}");
     }
 
     #[test]
     fn truncated_private_key_is_redacted_to_the_end() {
         let mut counts = Counts::new();
-        let out = ON.log(
-            "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC".to_string(),
+        let out = redact(
+            "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
             &mut counts,
         );
         assert!(!out.contains("MIIEvQIBADAN"));
@@ -181,7 +221,37 @@ mod tests {
         let log = "10.244.1.7 - - [26/Nov/2026:05:00:01 +0000] \"GET /healthz HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.33\"\n\
                    I1126 05:00:01.000000       1 main.go:42] token bucket refilled\n";
         let mut counts = Counts::new();
-        assert_eq!(redact_text(log, &mut counts), None);
+        assert_eq!(mask().text(log, &mut counts), None);
         assert!(counts.is_empty());
+    }
+
+    #[test]
+    fn same_secret_same_token_across_shapes() {
+        let mut counts = Counts::new();
+        let out = redact(
+            "connecting to postgres://app:hunter2@db:5432/shop with password=hunter2",
+            &mut counts,
+        );
+        let t = mask().token("hunter2");
+        assert_eq!(out.matches(&t).count(), 2, "{out}");
+        assert!(!out.contains("hunter2"));
+    }
+
+    #[test]
+    fn user_rules_run_before_builtin_shapes() {
+        let m = Masker {
+            tokens: Tokens::with_key(b"test"),
+            user: UserRules::parse("literal:acme-7731\nregex:tenant=(t-[0-9]+)", "r").unwrap(),
+        };
+        let mut counts = Counts::new();
+        let out = m
+            .text("tenant=t-42 id acme-7731 token=abc123xyz", &mut counts)
+            .unwrap();
+        for leaked in ["t-42", "acme-7731", "abc123xyz"] {
+            assert!(!out.contains(leaked), "{leaked}: {out}");
+        }
+        assert_eq!(counts.get(rule::USER_LITERAL), Some(&1));
+        assert_eq!(counts.get(rule::USER_REGEX), Some(&1));
+        assert_eq!(counts.get(rule::ASSIGNMENT), Some(&1));
     }
 }
