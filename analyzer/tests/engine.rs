@@ -9,10 +9,14 @@ use kpm_analyzer::{analyze, Options};
 use kpm_bundle::Bundle;
 use kpm_model::Severity;
 
+/// A `testdata/` scenario; panics when it is missing, so a test never
+/// passes without its data.
 fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata")
-        .join(name)
+        .join(name);
+    assert!(dir.is_dir(), "scenario {} is missing", dir.display());
+    dir
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -34,9 +38,6 @@ struct Copy(PathBuf);
 impl Copy {
     fn of(name: &str, tag: &str) -> Option<Copy> {
         let src = scenario(name);
-        if !src.is_dir() {
-            return None;
-        }
         let dir =
             std::env::temp_dir().join(format!("kpm-engine-test-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -145,9 +146,6 @@ fn verify_lists_checksum_mismatches() {
 #[test]
 fn namespace_filter_and_min_severity() {
     let dir = scenario("crashloop");
-    if !dir.is_dir() {
-        return;
-    }
     let bundle = Bundle::open(&dir).unwrap();
     let only_default = analyze(
         &bundle,
@@ -191,9 +189,6 @@ fn kpm_analyze(args: &[&str]) -> std::process::Output {
 #[test]
 fn cli_exit_codes_and_formats() {
     let dir = scenario("crashloop");
-    if !dir.is_dir() {
-        return;
-    }
     let bundle = dir.to_str().unwrap();
     let out = kpm_analyze(&[bundle]);
     assert_eq!(
@@ -208,7 +203,7 @@ fn cli_exit_codes_and_formats() {
     let out = kpm_analyze(&[bundle, "--fail-on", "critical"]);
     assert_eq!(out.status.code(), Some(1));
     let healthy = scenario("healthy");
-    if healthy.is_dir() {
+    {
         let out = kpm_analyze(&[healthy.to_str().unwrap(), "--fail-on", "warning"]);
         assert_eq!(
             out.status.code(),

@@ -27,86 +27,6 @@ struct ExpectedFinding {
     root_cause: Option<String>,
 }
 
-/// A mismatch between a scenario's (correct) expectation and today's rules
-/// that is a rule bug, not a data or expectation problem (issue 12). Listed
-/// so the suite stays green while the rules are fixed; every entry must
-/// still occur, so `known_rule_bugs_still_occur` fails once one is fixed and
-/// the entry has to go.
-struct KnownRuleBug {
-    /// Scenario name, or `*` for the stock baseline every scenario shares.
-    scenario: &'static str,
-    /// Substring of the problem line `compare` reports.
-    problem: &'static str,
-    /// Why the expectation is right and the rule wrong.
-    why: &'static str,
-}
-
-/// Known rule bugs, by scenario.
-const KNOWN_RULE_BUGS: &[KnownRuleBug] = &[
-    KnownRuleBug {
-        scenario: "*",
-        problem: "unexpected probe-port-mismatch:Pod/kube-system/coredns-",
-        why: "stock CoreDNS probes 8080/8181 by number without declaring them: valid Kubernetes, and the pods are Ready",
-    },
-    KnownRuleBug {
-        scenario: "*",
-        problem: "unexpected probe-port-mismatch:Pod/ingress-nginx/ingress-nginx-controller-",
-        why: "the ingress-nginx chart probes 10254 by number without declaring it (metrics off): valid, the pods are Ready",
-    },
-    KnownRuleBug {
-        scenario: "*",
-        problem: "unexpected resources-no-limits:Deployment/ingress-nginx/ingress-nginx-controller",
-        why: "the ingress-nginx chart sets no limits by default; a stock system component is not a broken app",
-    },
-    KnownRuleBug {
-        scenario: "port-mismatch",
-        problem: "unexpected probe-port-mismatch:Pod/shop/wishlist-",
-        why: "a numeric probe port nobody declares is valid; the pods are Ready with 0 restarts, nothing is killed",
-    },
-    KnownRuleBug {
-        scenario: "port-mismatch",
-        problem: "unexpected service-target-port-mismatch:Service/shop/wishlist-admin",
-        why: "a numeric targetPort is used as is; the Endpoints list both pods on 9901",
-    },
-    KnownRuleBug {
-        scenario: "image-pull-failures",
-        problem: "unexpected pod-image-pull-auth:Pod/ops/audit-shipper-",
-        why: "the registry name does not resolve (no such host); 401 is part of the tag 2.401.0, not a registry answer",
-    },
-    KnownRuleBug {
-        scenario: "image-pull-failures",
-        problem: "missing pod-image-pull-failed:Pod/ops/audit-shipper-",
-        why: "same pod: an unreachable registry is pod-image-pull-failed",
-    },
-    KnownRuleBug {
-        scenario: "ingress-tls-missing",
-        problem: "unexpected service-no-ready-endpoints:Service/shop/legacy-search",
-        why: "its Deployment is scaled to 0 on purpose: no pod is expected to be ready",
-    },
-    KnownRuleBug {
-        scenario: "app-log-errors",
-        problem: "missing rbac-forbidden:Pod/ops/pod-janitor-",
-        why: "client-go v0.33 logs the API error inside klog's err=\"…\" with escaped quotes (User \\\"system:serviceaccount:…\\\"), which the pattern does not accept",
-    },
-    KnownRuleBug {
-        scenario: "dns-down",
-        problem: "dns-unhealthy:Deployment/kube-system/coredns: caused_by [] lacks pod-crashloop:",
-        why: "CoreDNS is unhealthy because its pods crash (loop plugin, exit 1); the finding should name that root cause",
-    },
-    KnownRuleBug {
-        scenario: "hpa-failures",
-        problem: "missing hpa-unable-to-scale:HorizontalPodAutoscaler/orders/checkout-worker",
-        why: "docs/rules.md: AbleToScale=False (FailedGetScale) is hpa-unable-to-scale, a consequence of hpa-target-missing; the lead may instead decide one finding per cause and drop it from the expectation",
-    },
-];
-
-/// Whether `problem` of `scenario` is a listed rule bug.
-fn known_bug(scenario: &str, problem: &str) -> Option<&'static KnownRuleBug> {
-    KNOWN_RULE_BUGS
-        .iter()
-        .find(|b| (b.scenario == "*" || b.scenario == scenario) && problem.contains(b.problem))
-}
-
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
 }
@@ -181,15 +101,13 @@ fn scenarios() -> Vec<(String, PathBuf, PathBuf)> {
     out
 }
 
-/// The report of one `testdata/` scenario with default options; `None`
-/// when the scenario is not there (a partial checkout).
-fn analyze_scenario(name: &str) -> Option<Report> {
+/// The report of one `testdata/` scenario with default options; panics
+/// when the scenario is missing (its test must fail, not pass unseen).
+fn analyze_scenario(name: &str) -> Report {
     let dir = testdata().join(name);
-    if !dir.is_dir() {
-        return None;
-    }
-    let bundle = Bundle::open(&dir).unwrap();
-    Some(analyze(&bundle, &Options::default()))
+    assert!(dir.is_dir(), "scenario {} is missing", dir.display());
+    let bundle = Bundle::open(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    analyze(&bundle, &Options::default())
 }
 
 /// Every problem of every scenario, as `(scenario, problem)`.
@@ -216,13 +134,10 @@ fn all_problems() -> Vec<(String, String)> {
 
 #[test]
 fn every_scenario_produces_exactly_its_expected_findings() {
-    let mut failures = Vec::new();
-    for (name, p) in all_problems() {
-        match known_bug(&name, &p) {
-            Some(bug) => eprintln!("{name}: known rule bug: {p} ({})", bug.why),
-            None => failures.push(format!("{name}: {p}")),
-        }
-    }
+    let failures: Vec<String> = all_problems()
+        .into_iter()
+        .map(|(name, p)| format!("{name}: {p}"))
+        .collect();
     assert!(
         failures.is_empty(),
         "scenario mismatches:\n{}",
@@ -230,51 +145,22 @@ fn every_scenario_produces_exactly_its_expected_findings() {
     );
 }
 
-/// A fixed rule bug must leave `KNOWN_RULE_BUGS`, so the list stays true.
-#[test]
-fn known_rule_bugs_still_occur() {
-    let problems = all_problems();
-    let gone: Vec<String> = KNOWN_RULE_BUGS
-        .iter()
-        .filter(|b| {
-            !problems.iter().any(|(name, p)| {
-                (b.scenario == "*" || b.scenario == name.as_str()) && p.contains(b.problem)
-            })
-        })
-        .map(|b| format!("{}: {}", b.scenario, b.problem))
-        .collect();
-    assert!(
-        gone.is_empty(),
-        "fixed, remove from KNOWN_RULE_BUGS:\n{}",
-        gone.join("\n")
-    );
-}
-
 #[test]
 fn healthy_scenario_has_no_findings_and_full_coverage() {
-    let Some(report) = analyze_scenario("healthy") else {
-        return;
-    };
+    let report = analyze_scenario("healthy");
     let serious: Vec<&str> = report
         .findings
         .iter()
         .filter(|f| f.severity > Severity::Info)
-        .filter(|f| known_bug("healthy", &format!("unexpected {}", f.id)).is_none())
         .map(|f| f.id.as_str())
         .collect();
     assert!(serious.is_empty(), "{serious:?}");
     assert!(report.damage.is_empty(), "{:?}", report.damage);
     assert!(report.summary.pods > 0 && report.summary.nodes > 0);
-    // Applications broken only by a known rule bug are tolerated with it.
     let broken: Vec<&str> = report
         .applications
         .iter()
         .filter(|a| a.first_broken.is_some())
-        .filter(|a| {
-            !a.root_causes
-                .iter()
-                .all(|r| known_bug("healthy", &format!("unexpected {r}")).is_some())
-        })
         .map(|a| a.key.as_str())
         .collect();
     assert!(broken.is_empty(), "{broken:?}");
@@ -282,9 +168,7 @@ fn healthy_scenario_has_no_findings_and_full_coverage() {
 
 #[test]
 fn root_causes_form_incidents_with_consequences() {
-    let Some(report) = analyze_scenario("crashloop") else {
-        return;
-    };
+    let report = analyze_scenario("crashloop");
     let svc = "service-no-ready-endpoints:Service/shop/checkout";
     let incident = report
         .incidents
@@ -359,9 +243,7 @@ fn streamed_node_allocation_matches_the_derived_file() {
 /// namespace.
 #[test]
 fn node_findings_carry_the_nodes_events() {
-    let Some(report) = analyze_scenario("node-pressure") else {
-        return;
-    };
+    let report = analyze_scenario("node-pressure");
     let events_of = |rule: &str| -> Vec<(String, String, Option<String>)> {
         let f = report
             .findings

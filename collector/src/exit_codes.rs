@@ -71,7 +71,7 @@ mod tests {
             .unwrap_or_else(|| panic!("{path}: no heading {heading:?}"));
         section
             .lines()
-            .skip_while(|l| !l.starts_with("| exit |"))
+            .skip_while(|l| !(l.starts_with("| exit |") || l.starts_with("| Code |")))
             .take_while(|l| l.starts_with('|'))
             .skip(2)
             .map(|row| {

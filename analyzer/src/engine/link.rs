@@ -16,6 +16,7 @@ use crate::rules::registry::{Link, Rule};
 /// finding is linked to the findings on related objects whose rule
 /// [`causes`](Rule::causes) one of the links its own rule
 /// [`suffers`](Rule::suffers), as the registry says.
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn link(findings: &mut [Finding], links: &Links) {
     let rules: Vec<Option<Rule>> = findings.iter().map(|f| Rule::from_id(&f.rule)).collect();
     // object display → indices of findings about it
@@ -72,8 +73,19 @@ pub fn link(findings: &mut [Finding], links: &Links) {
                     }
                 }
                 Link::PodNotServing => {
-                    for pod in links.service_pods.get(&object).into_iter().flatten() {
-                        causes.extend(on(pod, *link));
+                    let named = f
+                        .related
+                        .iter()
+                        .filter(|r| r.kind == "Pod")
+                        .map(|r| r.to_string());
+                    let selected = links
+                        .service_pods
+                        .get(&object)
+                        .into_iter()
+                        .flatten()
+                        .cloned();
+                    for pod in selected.chain(named) {
+                        causes.extend(on(&pod, *link));
                     }
                 }
                 Link::NoPlaceForPod => causes.extend(

@@ -77,6 +77,7 @@ pub fn evicted(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
         .collect()
 }
 
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn group_finding(ctx: &NamespaceCtx<'_>, object: ObjectRef, pods: &[&Pod]) -> Option<Finding> {
     let latest = pods
         .iter()

@@ -53,7 +53,14 @@ fn key(text: &str) -> String {
 /// last [`STILL_WITHIN`] non-blank lines.
 pub fn repeated_error(lines: &[LogLine]) -> Option<Repeated> {
     let mut groups: HashMap<String, Repeated> = HashMap::new();
-    for l in lines.iter().filter(|l| score(&l.text) >= ERROR_SCORE) {
+    let diagnosed_elsewhere = |t: &str| {
+        crate::rules::checklist::patterns::parse_dns_failure(t).is_some()
+            || crate::rules::checklist::patterns::parse_forbidden(t).is_some()
+    };
+    for l in lines
+        .iter()
+        .filter(|l| score(&l.text) >= ERROR_SCORE && !diagnosed_elsewhere(&l.text))
+    {
         groups
             .entry(key(&l.text))
             .and_modify(|r| {

@@ -19,7 +19,8 @@ use kpm_model::{Layer, Severity};
 /// as the link says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Link {
-    /// A pod is not a ready endpoint (related: the Service's selected pods).
+    /// A pod is not a ready endpoint (related: the Service's selected pods,
+    /// or the pods a finding names, e.g. CoreDNS's for `dns-unhealthy`).
     PodNotServing,
     /// A Service has no ready endpoints (related: the Ingress's backends).
     ServiceNotServing,
@@ -238,7 +239,7 @@ registry! {
     HpaUnableToScale => {
         id: "hpa-unable-to-scale", layer: Autoscaling, severity: Error,
         causes: [], effects: [],
-        fires_when: "condition `AbleToScale=False`",
+        fires_when: "condition `AbleToScale=False` (a missing scale target is `hpa-target-missing`, one finding for one cause)",
     },
     NodeNotReady => {
         id: "node-not-ready", layer: Node, severity: Critical,
@@ -287,7 +288,7 @@ registry! {
     },
     DnsUnhealthy => {
         id: "dns-unhealthy", layer: Dns, severity: Critical,
-        causes: [ClusterDnsDown], effects: [],
+        causes: [ClusterDnsDown], effects: [PodNotServing],
         fires_when: "CoreDNS/kube-dns pods not running or not ready",
     },
     DnsLookupFailures => {

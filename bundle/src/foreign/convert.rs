@@ -101,51 +101,14 @@ fn place(
     entry: SourceEntry<'_>,
     target: Target,
 ) -> Result<()> {
-    let read_err = |file: &str, source| BundleError::Read {
-        file: file.to_string(),
-        source,
-    };
     match target {
         Target::List { plural, namespace } => {
-            let mut bytes = Vec::new();
-            entry
-                .reader
-                .read_to_end(&mut bytes)
-                .map_err(|e| read_err(&entry.path, e))?;
-            place_list(writer, state, &entry.path, &bytes, plural, namespace)
+            let (path, bytes) = read_all(entry)?;
+            place_list(writer, state, &path, &bytes, plural, namespace)
         }
         Target::Errors { plural, namespace } => {
-            let mut bytes = Vec::new();
-            entry
-                .reader
-                .read_to_end(&mut bytes)
-                .map_err(|e| read_err(&entry.path, e))?;
-            // troubleshoot 0.10x wrote some lists (ReplicaSets) under
-            // `statefulsets-errors.json/<ns>.json`: such a file is read as
-            // the list it is, not as errors.
-            let value: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
-            let misplaced = value
-                .as_ref()
-                .and_then(|v| v.get("kind"))
-                .and_then(serde_json::Value::as_str)
-                .and_then(|k| crate::layout::all_kinds().find(|r| r.list_kind() == k));
-            match misplaced {
-                Some(kind) => {
-                    state.problems.push(Skipped {
-                        path: entry.path.clone(),
-                        reason: format!(
-                            "holds a {} (not errors of {plural}): read as {}",
-                            kind.list_kind(),
-                            kind.plural
-                        ),
-                    });
-                    place_list(writer, state, &entry.path, &bytes, kind.plural, namespace)
-                }
-                None => {
-                    record_errors(state, &bytes, plural, namespace);
-                    Ok(())
-                }
-            }
+            let (path, bytes) = read_all(entry)?;
+            place_errors(writer, state, &path, &bytes, plural, namespace)
         }
         Target::Log {
             namespace: Some(ns),
@@ -155,9 +118,7 @@ fn place(
             ..
         } => {
             let path = layout::log_path(&ns, &pod, &container, previous);
-            let mut out = writer.start_entry(&path)?;
-            let n = std::io::copy(entry.reader, &mut out).map_err(|e| read_err(&entry.path, e))?;
-            out.finish()?;
+            let n = copy_entry(writer, entry, &path)?;
             state.logs_written.insert(path.clone());
             state
                 .steps
@@ -172,53 +133,106 @@ fn place(
             ..
         } => spool_log(state, entry, pod, container, previous),
         Target::FramedLogs { namespace, pod } => {
-            let mut text = String::new();
-            entry
-                .reader
-                .read_to_string(&mut text)
-                .map_err(|e| read_err(&entry.path, e))?;
+            let (_, bytes) = read_all(entry)?;
+            let text = String::from_utf8_lossy(&bytes);
             place_framed_logs(writer, state, &namespace, &pod, &text)
         }
         Target::ServerVersion => {
-            let mut bytes = Vec::new();
-            entry
-                .reader
-                .read_to_end(&mut bytes)
-                .map_err(|e| read_err(&entry.path, e))?;
-            let value: serde_json::Value = serde_json::from_slice(&bytes)
-                .map_err(|e| BundleError::from_json(&entry.path, &e))?;
-            let info = value.get("info").cloned().unwrap_or(value);
-            state.server_version = info
-                .get("gitVersion")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_string);
-            writer.write_json(layout::CLUSTER_VERSION, &info)?;
-            let mut step = Step::new("version", Outcome::Ok);
-            step.path = Some(layout::CLUSTER_VERSION.to_string());
-            state.steps.push(step);
-            Ok(())
+            let (path, bytes) = read_all(entry)?;
+            place_server_version(writer, state, &path, &bytes)
         }
         Target::ToolVersion => {
-            let mut text = String::new();
-            entry
-                .reader
-                .read_to_string(&mut text)
-                .map_err(|e| read_err(&entry.path, e))?;
+            let (path, bytes) = read_all(entry)?;
+            let text = String::from_utf8_lossy(&bytes);
             state.tool_version = text
                 .lines()
                 .find_map(|l| l.trim().strip_prefix("versionNumber:"))
                 .map(|v| v.trim().trim_matches('"').to_string())
                 .filter(|v| !v.is_empty());
-            keep_extra(writer, &entry.path, text.as_bytes())
+            keep_extra(writer, &path, &bytes)
         }
         Target::Extra => {
             let path = format!("foreign/{}", entry.path);
-            let mut out = writer.start_entry(&path)?;
-            std::io::copy(entry.reader, &mut out).map_err(|e| read_err(&entry.path, e))?;
-            out.finish()?;
-            Ok(())
+            copy_entry(writer, entry, &path).map(|_| ())
         }
     }
+}
+
+/// The whole entry (lists and small files: capped by the source limits).
+fn read_all(entry: SourceEntry<'_>) -> Result<(String, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    entry
+        .reader
+        .read_to_end(&mut bytes)
+        .map_err(|source| BundleError::Read {
+            file: entry.path.clone(),
+            source,
+        })?;
+    Ok((entry.path, bytes))
+}
+
+/// Streams the entry into the bundle at `path`; returns its size.
+fn copy_entry(writer: &mut BundleWriter, entry: SourceEntry<'_>, path: &str) -> Result<u64> {
+    let mut out = writer.start_entry(path)?;
+    let n = std::io::copy(entry.reader, &mut out).map_err(|source| BundleError::Read {
+        file: entry.path.clone(),
+        source,
+    })?;
+    out.finish()?;
+    Ok(n)
+}
+
+/// troubleshoot 0.10x wrote some lists (ReplicaSets) under
+/// `statefulsets-errors.json/<ns>.json`: such a file is read as the list it
+/// is, not as errors.
+fn place_errors(
+    writer: &mut BundleWriter,
+    state: &mut State,
+    path: &str,
+    bytes: &[u8],
+    plural: &'static str,
+    namespace: Option<String>,
+) -> Result<()> {
+    let value: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
+    let misplaced = value
+        .as_ref()
+        .and_then(|v| v.get("kind"))
+        .and_then(serde_json::Value::as_str)
+        .and_then(|k| crate::layout::all_kinds().find(|r| r.list_kind() == k));
+    let Some(kind) = misplaced else {
+        record_errors(state, bytes, plural, namespace);
+        return Ok(());
+    };
+    state.problems.push(Skipped {
+        path: path.to_string(),
+        reason: format!(
+            "holds a {} (not errors of {plural}): read as {}",
+            kind.list_kind(),
+            kind.plural
+        ),
+    });
+    place_list(writer, state, path, bytes, kind.plural, namespace)
+}
+
+/// `/version`, unwrapped from troubleshoot's `{"info": …, "string": …}`.
+fn place_server_version(
+    writer: &mut BundleWriter,
+    state: &mut State,
+    path: &str,
+    bytes: &[u8],
+) -> Result<()> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| BundleError::from_json(path, &e))?;
+    let info = value.get("info").cloned().unwrap_or(value);
+    state.server_version = info
+        .get("gitVersion")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
+    writer.write_json(layout::CLUSTER_VERSION, &info)?;
+    let mut step = Step::new("version", Outcome::Ok);
+    step.path = Some(layout::CLUSTER_VERSION.to_string());
+    state.steps.push(step);
+    Ok(())
 }
 
 fn keep_extra(writer: &mut BundleWriter, path: &str, bytes: &[u8]) -> Result<()> {

@@ -310,6 +310,7 @@ fn meta(report: &Report, limits: &Limits) -> Meta {
     }
 }
 
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn verdict(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Verdict {
     let s = &report.summary;
     let counts: Vec<SeverityCount> = Severity::ALL

@@ -256,6 +256,7 @@ fn metrics_server(w: &mut World) {
     w.cluster.add(svc);
 }
 
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn kube_proxy(w: &mut World) {
     let labels = [("k8s-app", "kube-proxy")];
     // The EKS kube-proxy add-on: a CPU request and no limits.

@@ -129,6 +129,15 @@ pub fn parse_dns_failure(line: &str) -> Option<DnsFailure> {
 
 /// Recognises an RBAC refusal in one log line.
 pub fn parse_forbidden(line: &str) -> Option<Forbidden> {
+    // klog's structured lines quote the API error inside `err="…"`, with
+    // its own quotes escaped (client-go v0.33: `User \"system:…\"`).
+    let unescaped;
+    let line = if line.contains("\\\"") {
+        unescaped = line.replace("\\\"", "\"");
+        unescaped.as_str()
+    } else {
+        line
+    };
     let c = FORBIDDEN.as_ref()?.captures(line)?;
     Some(Forbidden {
         user: cap(&c, "user")?,

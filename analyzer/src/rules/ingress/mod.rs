@@ -411,6 +411,7 @@ fn describe_controller(c: &IngressController) -> String {
     format!("{} {state}", c.pod.object.name)
 }
 
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn check_controller(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
     let name = ingress_name(ing);
     let class = class_of(ctx, ing)?;

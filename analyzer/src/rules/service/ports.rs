@@ -158,6 +158,7 @@ fn unserved<'p, 'a>(
     out
 }
 
+#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn mismatch_finding(
     ctx: &NamespaceCtx<'_>,
     svc: &Service,

@@ -359,12 +359,17 @@ fn node_pressure() -> (Cluster, Vec<Finding>) {
     w.cluster.add(lost_node);
     add_lost_kube_proxy(&mut w, &lost);
 
+    let pressured_node = format!("Node/{}", pressured.name);
     let findings = vec![
+        finding("node-pressure", &pressured_node, &["MemoryPressure"]),
+        // The kubelet's eviction message, and its replacement runs (so the
+        // eviction is history, graded below error), caused by the pressure.
         finding(
-            "node-pressure",
-            &format!("Node/{}", pressured.name),
-            &["MemoryPressure"],
-        ),
+            "pod-evicted",
+            &crate::expected::pod("analytics", &evicted_name),
+            &["The node was low on resource: memory", "Running and Ready"],
+        )
+        .caused_by("node-pressure", &pressured_node),
         finding("node-not-ready", &format!("Node/{}", lost.name), &[]),
     ];
     (w.finish(), findings)
