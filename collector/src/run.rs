@@ -67,6 +67,8 @@ struct Collected {
     server_version: Option<String>,
     /// The namespaces of `-n`, deduplicated, in order.
     asked: Vec<String>,
+    /// API server clock minus local clock (see [`collection_clock`]).
+    skew: Option<chrono::Duration>,
 }
 
 /// A finished bundle and what the summary reports about it.
@@ -193,6 +195,7 @@ async fn collect_until_stopped(
         version,
         version_ms,
     } = checked;
+    let skew = fetch.clock_skew();
     let writer = BundleWriter::create_zip(&output, args.force)
         .with_context(|| format!("cannot create {}", output.display()))
         .map_err(|e| fatal(ExitCode::Write, e))?;
@@ -243,7 +246,23 @@ async fn collect_until_stopped(
         stop,
         server_version,
         asked,
+        skew,
     })
+}
+
+/// The collection times as the API server's clock reads them: shifted by
+/// the skew its `Date` header showed when that is 2 s or more, so that ages
+/// judged against the collection time (restarts "in the last hour") are
+/// the cluster's, whatever the local clock says.
+fn collection_clock(
+    skew: Option<chrono::Duration>,
+    started: DateTime<Utc>,
+    finished: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    match skew.filter(|s| s.num_milliseconds().abs() >= 2_000) {
+        Some(s) => (started + s, finished + s),
+        None => (started, finished),
+    }
 }
 
 /// `-n` values in order, without empties and repeats.
@@ -315,6 +334,7 @@ async fn terminated() {
 /// spool when the bundle is finished).
 fn manifest_for(args: &Args, collected: &Collected, started: DateTime<Utc>) -> Manifest {
     let (scope_namespaces, all_namespaces) = collected.ctx.scope();
+    let (started, finished) = collection_clock(collected.skew, started, Utc::now());
     Manifest {
         format_version: kpm_bundle::FORMAT_VERSION,
         tool: Tool {
@@ -323,7 +343,7 @@ fn manifest_for(args: &Args, collected: &Collected, started: DateTime<Utc>) -> M
         },
         collection: Collection {
             started_at: started,
-            finished_at: Utc::now(),
+            finished_at: finished,
             interrupted: collected.stop == Stop::Interrupted,
             timed_out: collected.stop == Stop::TimedOut,
         },
@@ -476,6 +496,27 @@ fn default_output(context: &str, now: DateTime<Utc>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collection_times_follow_the_server_clock_when_it_differs() {
+        let t0 = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let t1 = t0 + chrono::Duration::seconds(30);
+        // A laptop twelve days ahead of the cluster (a snapshot served later).
+        let behind = Some(chrono::Duration::days(-12));
+        assert_eq!(
+            collection_clock(behind, t0, t1),
+            (
+                t0 - chrono::Duration::days(12),
+                t1 - chrono::Duration::days(12)
+            )
+        );
+        // A second of network latency is not a skew; no Date header, none.
+        let tiny = Some(chrono::Duration::milliseconds(900));
+        assert_eq!(collection_clock(tiny, t0, t1), (t0, t1));
+        assert_eq!(collection_clock(None, t0, t1), (t0, t1));
+    }
     use chrono::TimeZone;
 
     #[test]

@@ -10,7 +10,10 @@
 //!
 //! * Ages printed by the server (the AGE column, "(3m ago)") are relative to
 //!   the collection end (`manifest.collection.finishedAt`); ages kubectl
-//!   computes itself (`kubectl describe`) use the local clock.
+//!   computes itself (`kubectl describe`) use the local clock. Every answer's
+//!   `Date` header is the snapshot's clock (collection end plus the time
+//!   serve has been running), so a collector run against serve stamps its
+//!   bundle as the cluster's clock would have.
 //! * `watch=true` is refused with 405: a snapshot never changes, so
 //!   `kubectl get -w` prints the list and stops instead of hanging.
 //! * No OpenAPI documents are served (`/openapi/v2`, `/openapi/v3` are 404):

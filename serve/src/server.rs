@@ -215,11 +215,35 @@ pub fn admit<B>(access: &Access, req: &hyper::Request<B>) -> Result<String, ApiE
 
 async fn serve_request(state: Arc<State>, access: &Access, req: hyper::Request<Incoming>) -> Resp {
     let knobs = state.knobs.clone();
+    let snapshot_now = snapshot_clock(state.store.now());
     let resp = match admit(access, &req) {
         Err(refused) => response(Reply::error(&refused)),
         Ok(path) => answer(state, &path, req).await,
     };
-    with_apf_headers(&knobs, resp)
+    with_date(snapshot_now, with_apf_headers(&knobs, resp))
+}
+
+/// When serve started answering, for [`snapshot_clock`].
+static SERVING_SINCE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The snapshot's clock: the collection end plus the time serve has been
+/// answering. A snapshot is the cluster as of its collection, so its
+/// answers are dated then (as its tables' ages already are), and a
+/// collector reading the `Date` header records times consistent with the
+/// objects it collects.
+fn snapshot_clock(collected: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    let since = SERVING_SINCE.get_or_init(std::time::Instant::now);
+    let elapsed = chrono::Duration::from_std(since.elapsed()).unwrap_or_default();
+    collected + elapsed
+}
+
+/// The `Date` header (RFC 7231 IMF-fixdate) of an answer.
+fn with_date(now: chrono::DateTime<chrono::Utc>, mut resp: Resp) -> Resp {
+    let text = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(value) = HeaderValue::from_str(&text) {
+        resp.headers_mut().insert(hyper::header::DATE, value);
+    }
+    resp
 }
 
 async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) -> Resp {
