@@ -22,6 +22,11 @@ pub struct Terminated {
     pub started_ago: i64,
     /// End of that instance, seconds before collection.
     pub finished_ago: i64,
+    /// The runtime's `message` (a start failure's error), if any.
+    pub message: Option<String>,
+    /// The process never started (`StartError`): the runtime reports
+    /// `startedAt` as the Unix epoch.
+    pub never_started: bool,
 }
 
 impl Terminated {
@@ -32,6 +37,19 @@ impl Terminated {
             exit_code,
             started_ago,
             finished_ago,
+            message: None,
+            never_started: false,
+        }
+    }
+
+    /// A start attempt the runtime failed (containerd/runc): reason
+    /// `StartError`, exit code 128, `startedAt` the epoch, the runtime's
+    /// error as `message`.
+    pub fn start_error(message: &str, finished_ago: i64) -> Terminated {
+        Terminated {
+            message: Some(message.to_string()),
+            never_started: true,
+            ..Terminated::new("StartError", 128, finished_ago, finished_ago)
         }
     }
 }
@@ -215,15 +233,22 @@ fn condition(
 }
 
 fn terminated_json(t: &Terminated, container_id: &str) -> Value {
-    json!({
-        "terminated": {
-            "exitCode": t.exit_code,
-            "reason": t.reason,
-            "startedAt": ids::ago(t.started_ago),
-            "finishedAt": ids::ago(t.finished_ago),
-            "containerID": container_id,
-        }
-    })
+    let started = if t.never_started {
+        "1970-01-01T00:00:00Z".to_string()
+    } else {
+        ids::ago(t.started_ago)
+    };
+    let mut term = json!({
+        "exitCode": t.exit_code,
+        "reason": t.reason,
+        "startedAt": started,
+        "finishedAt": ids::ago(t.finished_ago),
+        "containerID": container_id,
+    });
+    if let (Some(m), Some(map)) = (&t.message, term.as_object_mut()) {
+        map.insert("message".into(), json!(m));
+    }
+    json!({ "terminated": term })
 }
 
 fn container_status(pod_key: &str, c: &Value, state: &ContainerState) -> Value {
