@@ -16,6 +16,7 @@ mod logs;
 mod network;
 mod platform;
 mod pods;
+mod repeating;
 mod start;
 mod startup;
 
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(start::SCENARIOS);
     v.extend_from_slice(platform::SCENARIOS);
     v.extend_from_slice(logs::SCENARIOS);
+    v.extend_from_slice(repeating::SCENARIOS);
     v
 }
 
