@@ -5,15 +5,13 @@
 //! bundle, nor of a bundle redacted again with `kpm-collect redact`; the
 //! same secret becomes the same token wherever it appears.
 
-#[path = "collect_support/mod.rs"]
-mod support;
 
 use std::path::{Path, PathBuf};
 
 use kpm_bundle::writer::sha256_hex;
 use kpm_bundle::{BundleWriter, Manifest, Outcome, Step};
 use serde_json::{json, Value};
-use support::*;
+use crate::support::collect::*;
 
 const SECRET_VALUES: &[&str] = &[
     "aHVudGVyMg==",                         // Secret data (base64 of hunter2)

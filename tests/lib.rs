@@ -7,6 +7,7 @@
 //! also guarantees a test never runs a stale binary.
 
 pub mod chromium;
+pub mod rawzip;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -8,9 +8,7 @@
 //! With `KPM_CORPUS_TABLE=<file>` it also writes the precision/recall table
 //! as Markdown (relative paths from the workspace root).
 
-#[path = "real_corpus/judge.rs"]
 mod judge;
-#[path = "real_corpus/table.rs"]
 mod table;
 
 use std::path::{Path, PathBuf};
