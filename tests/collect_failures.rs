@@ -2,11 +2,10 @@
 //! all leave a valid bundle with what was collected and the failures
 //! recorded.
 
-
 use std::time::{Duration, Instant};
 
-use kpm_bundle::Outcome;
 use crate::support::collect::*;
+use kpm_bundle::Outcome;
 
 #[test]
 fn injected_failures_are_recorded_and_the_run_goes_on() {

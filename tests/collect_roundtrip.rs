@@ -1,10 +1,9 @@
 //! Round trip: serve a testdata bundle as a Kubernetes API, collect it with
 //! `kpm-collect`, and check the new bundle holds the same objects and logs.
 
-
+use crate::support::collect::*;
 use kpm_bundle::layout::{classify, Entry};
 use kpm_bundle::Outcome;
-use crate::support::collect::*;
 
 #[allow(
     clippy::too_many_lines,

@@ -13,7 +13,6 @@ use std::process::{Command, Output};
 
 use kpm_model::Report;
 
-
 fn corpus() -> PathBuf {
     let dir = kpm_e2e::workspace_root().join("../shared/corpus");
     assert!(

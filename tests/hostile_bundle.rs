@@ -7,7 +7,6 @@
 //! memory under the 2 GiB budget (the child's `VmHWM`, polled) and a
 //! generous time ceiling.
 
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,15 +5,14 @@
 //! server accepts are not served, and the kubeconfig is never written
 //! through a planted link.
 
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
 use crate::support::serve::{pods, rows, serve, write_fixture, Served};
 use crate::support::served;
+use serde_json::{json, Value};
 
 /// One raw HTTP/1.1 request; returns (status, headers, body).
 fn http(s: &Served, host: &str, path: &str, auth: Option<&str>) -> (u16, String, String) {
@@ -269,7 +268,8 @@ fn out_of_range_numbers_and_bad_selectors_are_400() {
 
 /// Files under `dir`, recursively.
 fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+    let rd = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for e in rd.map(|e| e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))) {
         let p = e.path();
         if p.is_dir() {
             walk(&p, out);

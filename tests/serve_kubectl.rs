@@ -2,9 +2,8 @@
 //! is known: exact output lines, errors worded as the API server words them,
 //! and nothing on kubectl's stderr when a command succeeds.
 
-
-use serde_json::Value;
 use crate::support::serve::{pods, rows, serve, serve_with_latency, write_fixture, Served};
+use serde_json::Value;
 
 fn fixture() -> (tempfile::TempDir, Served) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -3,12 +3,11 @@
 //! exactly as stored and node allocation as `derived/node-allocation.json`
 //! records it (when the bundle has one).
 
-
 use std::collections::BTreeSet;
 
+use crate::support::serve::{rows, serve};
 use kpm_bundle::{layout, Bundle};
 use serde_json::Value;
-use crate::support::serve::{rows, serve};
 
 /// `(namespace, name)` of every stored pod.
 fn stored_pods(bundle: &Bundle) -> BTreeSet<(String, String)> {
