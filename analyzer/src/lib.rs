@@ -12,5 +12,7 @@ pub mod load;
 pub mod par;
 pub mod policy;
 pub mod rules;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 pub use engine::{analyze, Options};

@@ -3,12 +3,9 @@
 //! point kubectl at it) and the `collect_*` tests (which point kpm-collect at
 //! it) start the snapshot server.
 //!
-//! Included with `#[path]` by `serve_support.rs` and `collect_support/mod.rs`
-//! rather than living in the kpm-e2e library, which stays free of the
+//! Used by `support::serve` and `support::collect`. It lives in the test
+//! binary rather than the kpm-e2e library, which stays free of the
 //! kpm-serve/tokio dependencies for crates that only need its paths.
-
-// Each test binary uses a different subset (the knob shorthands).
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

@@ -2,8 +2,6 @@
 //! `kpm-collect`, serve a bundle with `kpm_serve::start`, run the collector
 //! against it, and read what it wrote.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -58,9 +56,7 @@ pub fn collect_bin() -> PathBuf {
     path
 }
 
-#[path = "../support/served.rs"]
-mod served;
-pub use served::{serve, Knobs, Served};
+pub use super::served::{serve, Knobs, Served};
 
 /// The collector command against `served`, writing `out`; the environment
 /// is cleaned so no real kubeconfig or in-cluster account leaks in.

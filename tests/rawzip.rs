@@ -3,11 +3,8 @@
 //! (the overlapping-entry bomb), and deflate streams of gigabytes written
 //! in a few megabytes without compressing gigabytes at test time.
 //!
-//! Shared by `bundle/tests/hostile.rs` and `tests/hostile_bundle.rs`.
-//! Sizes stay under 4 GiB, so no Zip64 records are written.
-
-// Each including test uses a different subset.
-#![allow(dead_code)]
+//! Shared by `bundle/tests/hostile.rs` and the `hostile_bundle` end-to-end
+//! tests. Sizes stay under 4 GiB, so no Zip64 records are written.
 
 use std::io::{self, Write};
 
@@ -30,6 +27,7 @@ pub struct RawZip<W: Write> {
 }
 
 impl<W: Write> RawZip<W> {
+    /// A zip written to `out` from its first byte.
     pub fn new(out: W) -> Self {
         RawZip {
             out,

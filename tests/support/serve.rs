@@ -10,10 +10,8 @@ use kpm_bundle::manifest::{ClusterInfo, Collection, CollectionScope, Tool};
 use kpm_bundle::{layout, BundleWriter, Manifest, Outcome, Step};
 use serde_json::{json, Value};
 
-#[path = "support/served.rs"]
-pub mod served;
-use served::Knobs;
-pub use served::Served;
+pub use super::served::Served;
+use super::served::{self, Knobs};
 
 /// Serves `bundle` with optional knobs (`page_size`, `fail`).
 pub fn serve(bundle: &Path, page_size: Option<usize>, fail: &[&str]) -> Served {

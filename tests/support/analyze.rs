@@ -2,9 +2,6 @@
 //! `analyze_errors.rs`): running the binary, reading its JSON report, and
 //! copying scenario bundles to mutate them.
 
-// Each test file uses a different subset of these helpers.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
