@@ -259,7 +259,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 /// The largest accepted `--max-bundle-size` (1 TiB).
 pub const MAX_BUNDLE_SIZE: u64 = 1 << 40;
 
-/// Parses `--max-bundle-size`: `500MiB`, `2GiB`, `1048576`; at least 1MiB.
+/// Parses `--max-bundle-size`: `500MiB`, `2GiB`, `1048576`; at least 1KiB.
 pub fn parse_bundle_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -277,8 +277,8 @@ pub fn parse_bundle_size(s: &str) -> Result<u64, String> {
     let bytes = n
         .checked_mul(mult)
         .ok_or_else(|| format!("size {s:?} too large"))?;
-    if !(1 << 20..=MAX_BUNDLE_SIZE).contains(&bytes) {
-        return Err(format!("size {s:?} out of range (1MiB to 1TiB)"));
+    if !(1 << 10..=MAX_BUNDLE_SIZE).contains(&bytes) {
+        return Err(format!("size {s:?} out of range (1KiB to 1TiB)"));
     }
     Ok(bytes)
 }
@@ -329,7 +329,7 @@ mod tests {
     fn bundle_sizes_and_selectors() {
         assert_eq!(parse_bundle_size("2GiB"), Ok(2 << 30));
         assert_eq!(parse_bundle_size("500MiB"), Ok(500 << 20));
-        assert!(parse_bundle_size("100KiB").is_err());
+        assert!(parse_bundle_size("100").is_err());
         assert!(parse_bundle_size("2TiB").is_err());
         assert!(parse_bundle_size("lots").is_err());
         assert_eq!(parse_selector(" app=web "), Ok("app=web".into()));

@@ -3,13 +3,14 @@
 //!
 //! Permissions come from `SelfSubjectRulesReview` (what `kubectl auth can-i
 //! --list` asks), one per namespace in scope: the API server answers the
-//! rules that apply in that namespace (ClusterRoles and the namespace's
-//! Roles). A review cannot tell a cluster-wide grant from a namespaced one,
-//! so cluster-scope reads (nodes, the all-namespace pod reads) are judged
-//! from the first namespace's rules and the printout says so. When the
-//! server marks a review `incomplete` (an authorizer other than RBAC, such
-//! as a webhook, also decides), missing permissions are only "not shown to
-//! be granted".
+//! rules that apply in that namespace, ClusterRoles and the namespace's
+//! Roles flattened together. A review needs a namespace ("no namespace on
+//! request" otherwise), so cluster-scope reads (nodes, the all-namespace pod
+//! reads) are judged from a review in [`CLUSTER_PROBE`], a namespace that
+//! does not exist and so holds no RoleBinding: its rules are the
+//! cluster-wide ones alone. When the server marks a review `incomplete` (an
+//! authorizer other than RBAC, such as a webhook, also decides), missing
+//! permissions are only "not shown to be granted".
 
 use std::collections::BTreeSet;
 
@@ -27,6 +28,11 @@ use crate::run::{fatal, Fatal};
 
 /// Namespaces reviewed at most; more are counted, not checked.
 const MAX_REVIEWS: usize = 100;
+
+/// The namespace of the cluster-scope review: RoleBindings live in
+/// namespaces, and this one is never created, so only ClusterRoleBindings
+/// apply to it.
+pub const CLUSTER_PROBE: &str = "kpm-dry-run-cluster-scope-probe";
 
 /// One permission a collection needs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -183,27 +189,20 @@ pub async fn run(args: &Args) -> Result<ExitCode, Fatal> {
     let plan = scope(args, &conn, &fetch).await;
     let needs = needs(args, &plan);
     let reviewed: Vec<String> = plan.namespaces.iter().take(MAX_REVIEWS).cloned().collect();
-    let first = reviewed
-        .first()
-        .cloned()
-        .unwrap_or_else(|| conn.client.default_namespace().to_string());
     let mut missing = Vec::new();
     let mut incomplete = false;
-    for ns in std::iter::once(&first).chain(reviewed.iter().skip(1)) {
-        let rules = review(&conn, ns).await?;
+    let scopes = std::iter::once(None).chain(reviewed.iter().map(Some));
+    for ns in scopes {
+        let rules = review(&conn, ns.map_or(CLUSTER_PROBE, String::as_str)).await?;
         incomplete |= rules.incomplete;
-        for n in &needs {
-            let applies = match &n.namespace {
-                Some(want) => want == ns,
-                None => ns == &first,
-            };
-            if applies && !rules.allows(n) {
+        for n in needs.iter().filter(|n| n.namespace.as_ref() == ns) {
+            if !rules.allows(n) {
                 missing.push(n.describe());
             }
         }
     }
     print_plan(args, &conn, &plan, &needs, reviewed.len());
-    print_missing(&missing, incomplete, &first);
+    print_missing(&missing, incomplete);
     Ok(ExitCode::Success)
 }
 
@@ -308,7 +307,7 @@ fn print_plan(args: &Args, conn: &Connection, plan: &Plan, needs: &[Need], revie
         println!("bundle content bounded to {} (largest logs cut first)", crate::summary::human_bytes(max));
     }
     println!(
-        "{} permissions needed; checked with SelfSubjectRulesReview in {reviewed} namespaces",
+        "{} permissions needed; checked with SelfSubjectRulesReview at the cluster scope and in {reviewed} namespaces",
         needs.len()
     );
     if plan.namespaces.len() > reviewed {
@@ -316,7 +315,7 @@ fn print_plan(args: &Args, conn: &Connection, plan: &Plan, needs: &[Need], revie
     }
 }
 
-fn print_missing(missing: &[String], incomplete: bool, first: &str) {
+fn print_missing(missing: &[String], incomplete: bool) {
     if missing.is_empty() {
         println!("missing permissions: none");
         return;
@@ -328,7 +327,6 @@ fn print_missing(missing: &[String], incomplete: bool, first: &str) {
     for m in missing {
         println!("  {m}");
     }
-    println!("(cluster-scope permissions were judged from the rules in namespace {first})");
     if incomplete {
         println!("(the server's review is incomplete: another authorizer may grant some of these)");
     }

@@ -98,6 +98,10 @@ pub fn review_answer(rbac: Option<&Rbac>, body: &[u8]) -> Result<Value, ApiError
         .pointer("/spec/namespace")
         .and_then(Value::as_str)
         .unwrap_or("");
+    if namespace.is_empty() {
+        // pkg/registry/authorization/selfsubjectrulesreview/rest.go
+        return Err(ApiError::bad_request("no namespace on request"));
+    }
     let status = match rbac {
         Some(r) => r.rules_review(namespace),
         None => Rbac::all_allowed_review(),
@@ -141,6 +145,8 @@ mod tests {
         let e = review_answer(None, br#"{"kind":"SubjectAccessReview"}"#).unwrap_err();
         assert_eq!(e.code, 400);
         assert!(review_answer(None, b"not json").is_err());
+        let e = review_answer(None, br#"{"spec":{}}"#).unwrap_err();
+        assert_eq!(e.message, "no namespace on request");
         assert!(is_rules_review("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews/"));
     }
 }
