@@ -16,7 +16,8 @@ fn scenario(name: &str) -> PathBuf {
 }
 
 fn log_text(b: &Bundle, path: &str) -> String {
-    String::from_utf8(b.read_bytes(path).unwrap_or_else(|e| panic!("{path}: {e}"))).expect("utf-8 log")
+    String::from_utf8(b.read_bytes(path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .expect("utf-8 log")
 }
 
 fn pod_names(b: &Bundle, ns: &str) -> Vec<String> {
@@ -52,26 +53,54 @@ fn selector_limits_pods_and_logs_but_keeps_infrastructure() {
     let b = open_verified(&out);
     let shop = pod_names(&b, "shop");
     assert_eq!(shop.len(), 3, "{shop:?}");
-    assert!(shop.iter().all(|n| n.starts_with("shop/frontend-")), "{shop:?}");
+    assert!(
+        shop.iter().all(|n| n.starts_with("shop/frontend-")),
+        "{shop:?}"
+    );
     let logs: Vec<&str> = b.entries().filter(|e| e.starts_with("logs/")).collect();
-    assert!(!logs.is_empty() && logs.iter().all(|e| e.starts_with("logs/shop/frontend-")), "{logs:?}");
+    assert!(
+        !logs.is_empty() && logs.iter().all(|e| e.starts_with("logs/shop/frontend-")),
+        "{logs:?}"
+    );
     // Infrastructure pods do not match the selector and are kept.
     assert_eq!(pod_names(&b, "ingress-nginx").len(), 2);
     let system = pod_names(&b, "kube-system");
     assert!(system.iter().any(|n| n.contains("coredns")), "{system:?}");
-    assert!(system.iter().any(|n| n.contains("metrics-server")), "{system:?}");
-    assert!(!system.iter().any(|n| n.contains("kube-proxy")), "kube-proxy is no infra group");
+    assert!(
+        system.iter().any(|n| n.contains("metrics-server")),
+        "{system:?}"
+    );
+    assert!(
+        !system.iter().any(|n| n.contains("kube-proxy")),
+        "kube-proxy is no infra group"
+    );
     let m = b.manifest();
     assert!(step(m, "pods", Some("kube-system"))
         .message
         .as_deref()
         .is_some_and(|t| t.contains("infrastructure pods added outside the --selector")));
     // The rest of the namespace and node allocation over every pod.
-    assert_eq!(items(&b, "namespaces/shop/services.json").len(), items(&Bundle::open(&src).expect("src"), "namespaces/shop/services.json").len());
+    assert_eq!(
+        items(&b, "namespaces/shop/services.json").len(),
+        items(
+            &Bundle::open(&src).expect("src"),
+            "namespaces/shop/services.json"
+        )
+        .len()
+    );
     assert_eq!(step(m, "node-allocation", None).outcome, Outcome::Ok);
-    let alloc: Value = b.read_json("derived/node-allocation.json").expect("allocation");
-    let orig: Value = Bundle::open(&src).expect("src").read_json("derived/node-allocation.json").expect("orig");
-    assert_eq!(alloc_pods(&alloc), alloc_pods(&orig), "allocation counts every pod, selected or not");
+    let alloc: Value = b
+        .read_json("derived/node-allocation.json")
+        .expect("allocation");
+    let orig: Value = Bundle::open(&src)
+        .expect("src")
+        .read_json("derived/node-allocation.json")
+        .expect("orig");
+    assert_eq!(
+        alloc_pods(&alloc),
+        alloc_pods(&orig),
+        "allocation counts every pod, selected or not"
+    );
 }
 
 /// Pods counted per node by `derived/node-allocation.json`.
@@ -84,8 +113,13 @@ fn alloc_pods(v: &Value) -> Vec<(String, u64)> {
                 .iter()
                 .map(|n| {
                     (
-                        n.get("node").and_then(Value::as_str).unwrap_or("").to_string(),
-                        n.get("nonTerminatedPods").and_then(Value::as_u64).unwrap_or(u64::MAX),
+                        n.get("node")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                        n.get("nonTerminatedPods")
+                            .and_then(Value::as_u64)
+                            .unwrap_or(u64::MAX),
                     )
                 })
                 .collect()
@@ -104,18 +138,34 @@ fn excluded_namespaces_are_left_out() {
     collect_ok(
         &served,
         &out,
-        &["--exclude-namespace", "kube-system", "--exclude-namespace", "kube-public,payments"],
+        &[
+            "--exclude-namespace",
+            "kube-system",
+            "--exclude-namespace",
+            "kube-public,payments",
+        ],
     );
     let b = open_verified(&out);
     for ns in ["kube-system", "kube-public", "payments"] {
-        assert!(!b.contains(&format!("namespaces/{ns}/configmaps.json")), "{ns}");
-        assert!(!b.manifest().scope.namespaces.iter().any(|n| n == ns), "{ns}");
+        assert!(
+            !b.contains(&format!("namespaces/{ns}/configmaps.json")),
+            "{ns}"
+        );
+        assert!(
+            !b.manifest().scope.namespaces.iter().any(|n| n == ns),
+            "{ns}"
+        );
     }
     assert!(!b.manifest().scope.all_namespaces);
     assert!(b.contains("namespaces/shop/configmaps.json"));
     assert!(b.manifest().scope.namespaces.iter().any(|n| n == "default"));
     let system = pod_names(&b, "kube-system");
-    assert!(system.iter().all(|n| n.contains("coredns") || n.contains("metrics-server")), "{system:?}");
+    assert!(
+        system
+            .iter()
+            .all(|n| n.contains("coredns") || n.contains("metrics-server")),
+        "{system:?}"
+    );
     assert!(!system.is_empty());
 }
 
@@ -140,14 +190,26 @@ fn max_bundle_size_cuts_the_largest_logs_first() {
     assert!(logs > 2000, "demo shop logs: {logs} B");
     let bound = lists + logs / 2;
     let cut = served.dir.path().join("cut.zip");
-    collect_ok(&served, &cut, &["-n", "shop", "--max-bundle-size", &bound.to_string()]);
+    collect_ok(
+        &served,
+        &cut,
+        &["-n", "shop", "--max-bundle-size", &bound.to_string()],
+    );
     let c = open_verified(&cut);
     assert_eq!(bytes_of(&c, false), lists, "lists are never cut");
-    assert!(bytes_of(&c, true) <= logs / 2, "{} > {}", bytes_of(&c, true), logs / 2);
+    assert!(
+        bytes_of(&c, true) <= logs / 2,
+        "{} > {}",
+        bytes_of(&c, true),
+        logs / 2
+    );
     let m = c.manifest();
     let summary = step(m, "max-bundle-size", None);
     assert!(
-        summary.message.as_deref().is_some_and(|t| t.starts_with("truncated to fit")),
+        summary
+            .message
+            .as_deref()
+            .is_some_and(|t| t.starts_with("truncated to fit")),
         "{summary:?}"
     );
     // The smallest log is whole, the largest is cut to its newest lines.
@@ -167,8 +229,15 @@ fn max_bundle_size_cuts_the_largest_logs_first() {
     assert_eq!(log_text(&c, small), log_text(&w, small));
     let (cut_large, whole_large) = (log_text(&c, large), log_text(&w, large));
     assert!(cut_large.len() < whole_large.len() && whole_large.ends_with(&cut_large));
-    let large_step = m.steps.iter().find(|s| s.path.as_deref() == Some(large.as_str())).expect("step");
-    assert!(large_step.message.as_deref().is_some_and(|t| t.contains("by --max-bundle-size")));
+    let large_step = m
+        .steps
+        .iter()
+        .find(|s| s.path.as_deref() == Some(large.as_str()))
+        .expect("step");
+    assert!(large_step
+        .message
+        .as_deref()
+        .is_some_and(|t| t.contains("by --max-bundle-size")));
 }
 
 fn dry_run(served: &Served, out: &Path, extra: &[&str]) -> String {
@@ -176,7 +245,12 @@ fn dry_run(served: &Served, out: &Path, extra: &[&str]) -> String {
     args.extend_from_slice(extra);
     let run = collect(served, out, &args);
     let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert_eq!(run.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(!out.exists(), "--dry-run wrote {}", out.display());
     stdout
 }
@@ -190,7 +264,10 @@ fn dry_run_prints_the_plan_and_missing_permissions() {
     let open = serve(&scenario("demo"), Knobs::default());
     let text = dry_run(&open, &out, &["-n", "shop", "--since", "1h"]);
     assert!(text.contains("missing permissions: none"), "{text}");
-    assert!(text.contains("would collect, per namespace (1 namespaces): shop"), "{text}");
+    assert!(
+        text.contains("would collect, per namespace (1 namespaces): shop"),
+        "{text}"
+    );
     assert!(text.contains("newer than 3600s"), "{text}");
 
     let deploy = serve(
@@ -201,8 +278,14 @@ fn dry_run_prints_the_plan_and_missing_permissions() {
         },
     );
     let text = dry_run(&deploy, &out, &[]);
-    assert!(text.contains("missing permissions: none"), "deploy/rbac.yaml suffices:\n{text}");
-    assert!(text.contains("would collect, per namespace (all 7 namespaces)"), "{text}");
+    assert!(
+        text.contains("missing permissions: none"),
+        "deploy/rbac.yaml suffices:\n{text}"
+    );
+    assert!(
+        text.contains("would collect, per namespace (all 7 namespaces)"),
+        "{text}"
+    );
 
     let role = dir.path().join("narrow.yaml");
     std::fs::write(
@@ -228,6 +311,12 @@ fn dry_run_prints_the_plan_and_missing_permissions() {
     ] {
         assert!(text.contains(missing), "{missing} not reported:\n{text}");
     }
-    assert!(!text.contains("list pods (core) in namespace shop"), "{text}");
-    assert!(!text.contains("list events (core) in namespace shop"), "{text}");
+    assert!(
+        !text.contains("list pods (core) in namespace shop"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("list events (core) in namespace shop"),
+        "{text}"
+    );
 }

@@ -40,7 +40,11 @@ fn kubectl_kpm_dispatches_to_the_installed_programs() {
     let help = kubectl(dir.path(), &["kpm", "--help"]);
     assert_eq!(help.status.code(), Some(0), "{}", text(&help));
     let out = String::from_utf8_lossy(&help.stdout);
-    for line in ["kubectl kpm collect", "kubectl kpm analyze", "kubectl kpm serve"] {
+    for line in [
+        "kubectl kpm collect",
+        "kubectl kpm analyze",
+        "kubectl kpm serve",
+    ] {
         assert!(out.contains(line), "{out}");
     }
     let listed = kubectl(dir.path(), &["plugin", "list"]);
@@ -48,18 +52,51 @@ fn kubectl_kpm_dispatches_to_the_installed_programs() {
     assert!(!text(&listed).contains("warning"), "{}", text(&listed));
 
     let version = kubectl(dir.path(), &["kpm", "collect", "--version"]);
-    assert!(String::from_utf8_lossy(&version.stdout).starts_with("kpm-collect "), "{}", text(&version));
+    assert!(
+        String::from_utf8_lossy(&version.stdout).starts_with("kpm-collect "),
+        "{}",
+        text(&version)
+    );
     let serve = kubectl(dir.path(), &["kpm", "serve", "--help"]);
-    assert!(String::from_utf8_lossy(&serve.stdout).contains("Usage: kpm-analyze serve"), "{}", text(&serve));
-    assert!(!String::from_utf8_lossy(&serve.stdout).contains("--rbac"), "the test knob stays hidden");
+    assert!(
+        String::from_utf8_lossy(&serve.stdout).contains("Usage: kpm-analyze serve"),
+        "{}",
+        text(&serve)
+    );
+    assert!(
+        !String::from_utf8_lossy(&serve.stdout).contains("--rbac"),
+        "the test knob stays hidden"
+    );
 
     // A real analysis through the plugin, exit code passed through.
     let demo = kpm_e2e::testdata().join("demo");
-    let report = kubectl(dir.path(), &["kpm", "analyze", demo.to_str().expect("utf-8 path"), "--format", "md"]);
-    assert!(matches!(report.status.code(), Some(0 | 1)), "{}", text(&report));
-    assert!(String::from_utf8_lossy(&report.stdout).contains("shop"), "{}", text(&report));
+    let report = kubectl(
+        dir.path(),
+        &[
+            "kpm",
+            "analyze",
+            demo.to_str().expect("utf-8 path"),
+            "--format",
+            "md",
+        ],
+    );
+    assert!(
+        matches!(report.status.code(), Some(0 | 1)),
+        "{}",
+        text(&report)
+    );
+    assert!(
+        String::from_utf8_lossy(&report.stdout).contains("shop"),
+        "{}",
+        text(&report)
+    );
     let bad = kubectl(dir.path(), &["kpm", "analyze", "/nonexistent.zip"]);
-    assert_eq!(bad.status.code(), Some(3), "kpm-analyze's own exit code: {}", text(&bad));
+    assert_eq!(
+        bad.status.code(),
+        Some(3),
+        "kpm-analyze's own exit code: {}",
+        text(&bad)
+    );
 }
 
 #[test]
@@ -67,9 +104,17 @@ fn a_missing_program_names_the_install_step() {
     let dir = install(&["kubectl-kpm"]);
     let o = kubectl(dir.path(), &["kpm", "analyze", "x.zip"]);
     assert_ne!(o.status.code(), Some(0));
-    assert!(text(&o).contains("cargo install --path analyzer"), "{}", text(&o));
+    assert!(
+        text(&o).contains("cargo install --path analyzer"),
+        "{}",
+        text(&o)
+    );
     let o = kubectl(dir.path(), &["kpm", "exec"]);
-    assert!(text(&o).contains("unknown command \"exec\""), "{}", text(&o));
+    assert!(
+        text(&o).contains("unknown command \"exec\""),
+        "{}",
+        text(&o)
+    );
 }
 
 fn repo_file(path: &str) -> String {
@@ -90,7 +135,10 @@ fn the_job_runs_the_documented_image() {
         .find_map(|l| l.trim().strip_prefix("image: ghcr.io/"))
         .map(|rest| format!("ghcr.io/{rest}"))
         .expect("the collect container's image");
-    assert!(dockerfile.contains(&format!("-t {image} .")), "Dockerfile documents {image}");
+    assert!(
+        dockerfile.contains(&format!("-t {image} .")),
+        "Dockerfile documents {image}"
+    );
     assert!(readme.contains(&image), "README documents {image}");
     assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/kpm-collect\"]"));
     assert!(dockerfile.contains("USER 65532:65532") && job.contains("runAsUser: 65532"));

@@ -116,13 +116,17 @@ fn atomic_grants() -> Vec<Atomic> {
             resource_names,
             non_resource_urls,
         } = &g.rule;
-        assert!(g.namespace.is_none(), "deploy/rbac.yaml holds only a ClusterRole");
+        assert!(
+            g.namespace.is_none(),
+            "deploy/rbac.yaml holds only a ClusterRole"
+        );
         assert!(resource_names.is_empty() && non_resource_urls.is_empty());
         for group in api_groups {
             for resource in resources {
                 for verb in verbs {
                     assert!(
-                        !["*", "watch", "create", "update", "patch", "delete"].contains(&verb.as_str())
+                        !["*", "watch", "create", "update", "patch", "delete"]
+                            .contains(&verb.as_str())
                             && resource != "*"
                             && group != "*",
                         "deploy/rbac.yaml grants {verb} {resource} in {group:?}"
@@ -223,9 +227,9 @@ fn a_narrow_namespaced_role_records_the_refusals_and_still_helps() {
         let s = step(m, what, ns);
         assert_eq!(s.outcome, Outcome::Forbidden, "{what}: {s:?}");
         assert!(
-            s.message
-                .as_deref()
-                .is_some_and(|t| t.contains("User \"system:serviceaccount:shop:oncall\" cannot list")),
+            s.message.as_deref().is_some_and(
+                |t| t.contains("User \"system:serviceaccount:shop:oncall\" cannot list")
+            ),
             "{s:?}"
         );
     }
@@ -253,5 +257,8 @@ fn a_narrow_namespaced_role_records_the_refusals_and_still_helps() {
     let json: Value = serde_json::from_slice(&report.stdout).expect("JSON report");
     let text = json.to_string();
     assert!(text.contains("shop"), "the report is about shop");
-    assert!(text.contains("forbidden"), "the report names the refused reads");
+    assert!(
+        text.contains("forbidden"),
+        "the report names the refused reads"
+    );
 }

@@ -67,7 +67,9 @@ impl Deferred {
             }),
             Err(e) => {
                 step.outcome = Outcome::Error;
-                step.message = Some(format!("not written: cannot hold the log for --max-bundle-size: {e}"));
+                step.message = Some(format!(
+                    "not written: cannot hold the log for --max-bundle-size: {e}"
+                ));
                 self.lost.push(step);
             }
         }
@@ -93,7 +95,12 @@ impl Deferred {
             let Some(raw) = raw else {
                 h.step.outcome = Outcome::Error;
                 h.step.message = Some("not written: the held log could not be read back".into());
-                each(Release { path: h.path, bytes: None, step: h.step, redaction: h.redaction });
+                each(Release {
+                    path: h.path,
+                    bytes: None,
+                    step: h.step,
+                    redaction: h.redaction,
+                });
                 continue;
             };
             let bytes = match cap {
@@ -127,10 +134,20 @@ impl Deferred {
                 _ => Some(raw),
             };
             kept += bytes.as_ref().map_or(0, |b| b.len() as u64);
-            each(Release { path: h.path, bytes, step: h.step, redaction: h.redaction });
+            each(Release {
+                path: h.path,
+                bytes,
+                step: h.step,
+                redaction: h.redaction,
+            });
         }
         for step in self.lost {
-            each(Release { path: String::new(), bytes: None, step, redaction: Counts::new() });
+            each(Release {
+                path: String::new(),
+                bytes: None,
+                step,
+                redaction: Counts::new(),
+            });
         }
         summary_step(self.limit, used, total, kept, cut, dropped)
     }
@@ -193,7 +210,10 @@ mod tests {
     }
 
     fn log(n: usize, line: &str) -> Vec<u8> {
-        (0..n).map(|i| format!("{line} {i}\n")).collect::<String>().into_bytes()
+        (0..n)
+            .map(|i| format!("{line} {i}\n"))
+            .collect::<String>()
+            .into_bytes()
     }
 
     #[test]
@@ -201,16 +221,34 @@ mod tests {
         let mut d = Deferred::new(1000);
         let small = log(3, "ok");
         let big = log(200, "a long line of a chatty container");
-        d.hold("logs/a.log".into(), &small, Step::new("logs", Outcome::Ok), Counts::new());
-        d.hold("logs/b.log".into(), &big, Step::new("logs", Outcome::Ok), Counts::new());
+        d.hold(
+            "logs/a.log".into(),
+            &small,
+            Step::new("logs", Outcome::Ok),
+            Counts::new(),
+        );
+        d.hold(
+            "logs/b.log".into(),
+            &big,
+            Step::new("logs", Outcome::Ok),
+            Counts::new(),
+        );
         let mut out = Vec::new();
         let summary = d.release(400, |r| out.push(r));
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].bytes.as_deref(), Some(&small[..]));
         let b = out[1].bytes.as_deref().unwrap();
         assert!(b.len() as u64 <= 600 - small.len() as u64 && !b.is_empty());
-        assert!(String::from_utf8_lossy(b).ends_with("container 199\n"), "newest lines kept");
-        assert!(out[1].step.message.as_deref().unwrap().contains("by --max-bundle-size"));
+        assert!(
+            String::from_utf8_lossy(b).ends_with("container 199\n"),
+            "newest lines kept"
+        );
+        assert!(out[1]
+            .step
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("by --max-bundle-size"));
         assert_eq!(summary.items, 1);
         assert!(summary.message.unwrap().starts_with("truncated to fit"));
     }
@@ -218,7 +256,12 @@ mod tests {
     #[test]
     fn no_room_leaves_logs_out_as_failed_steps() {
         let mut d = Deferred::new(100);
-        d.hold("logs/a.log".into(), &log(5, "x"), Step::new("logs", Outcome::Ok), Counts::new());
+        d.hold(
+            "logs/a.log".into(),
+            &log(5, "x"),
+            Step::new("logs", Outcome::Ok),
+            Counts::new(),
+        );
         let mut out = Vec::new();
         let summary = d.release(500, |r| out.push(r));
         assert!(out[0].bytes.is_none());

@@ -295,7 +295,9 @@ pub fn parse_selector(s: &str) -> Result<String, String> {
         return Err(format!("selector {t:?} has a control character"));
     }
     if t.split(',').any(|req| req.trim().is_empty()) {
-        return Err(format!("selector {t:?} has an empty requirement (stray comma)"));
+        return Err(format!(
+            "selector {t:?} has an empty requirement (stray comma)"
+        ));
     }
     Ok(t.to_string())
 }
@@ -337,8 +339,18 @@ mod tests {
         assert!(parse_selector("app=web,").is_err());
         assert!(parse_selector("a=b\u{7}").is_err());
         let a = Args::try_parse_from([
-            "kpm-collect", "--since", "30m", "-l", "app=web", "--exclude-namespace", "kube-system",
-            "--exclude-namespace", "a,b", "--max-bundle-size", "1GiB", "--dry-run",
+            "kpm-collect",
+            "--since",
+            "30m",
+            "-l",
+            "app=web",
+            "--exclude-namespace",
+            "kube-system",
+            "--exclude-namespace",
+            "a,b",
+            "--max-bundle-size",
+            "1GiB",
+            "--dry-run",
         ])
         .unwrap();
         assert_eq!(a.since, Some(Duration::from_secs(1800)));

@@ -49,10 +49,20 @@ pub struct Need {
 
 impl Need {
     fn describe(&self) -> String {
-        let group = if self.group.is_empty() { "core" } else { self.group };
+        let group = if self.group.is_empty() {
+            "core"
+        } else {
+            self.group
+        };
         match &self.namespace {
-            Some(ns) => format!("{} {} ({group}) in namespace {ns}", self.verb, self.resource),
-            None => format!("{} {} ({group}) at the cluster scope", self.verb, self.resource),
+            Some(ns) => format!(
+                "{} {} ({group}) in namespace {ns}",
+                self.verb, self.resource
+            ),
+            None => format!(
+                "{} {} ({group}) at the cluster scope",
+                self.verb, self.resource
+            ),
         }
     }
 }
@@ -223,7 +233,11 @@ async fn scope(args: &Args, conn: &Connection, fetch: &Fetcher) -> Plan {
         match listed {
             Ok(_) => (names, true),
             Err(f) => {
-                println!("cannot list namespaces ({}): a collection would cover only {:?}", f.message, conn.client.default_namespace());
+                println!(
+                    "cannot list namespaces ({}): a collection would cover only {:?}",
+                    f.message,
+                    conn.client.default_namespace()
+                );
                 (vec![conn.client.default_namespace().to_string()], false)
             }
         }
@@ -271,19 +285,30 @@ async fn review(conn: &Connection, namespace: &str) -> Result<Rules, Fatal> {
 }
 
 fn print_plan(args: &Args, conn: &Connection, plan: &Plan, needs: &[Need], reviewed: usize) {
-    println!("dry run: nothing is written (context {:?}, server {})", conn.context, conn.server);
+    println!(
+        "dry run: nothing is written (context {:?}, server {})",
+        conn.context, conn.server
+    );
     let cluster: Vec<&str> = CLUSTER_KINDS.iter().map(|k| k.plural).collect();
-    println!("would collect, cluster scope: /version, {}, node metrics, node allocation", cluster.join(", "));
+    println!(
+        "would collect, cluster scope: /version, {}, node metrics, node allocation",
+        cluster.join(", ")
+    );
     let scope = if plan.all {
         format!("all {} namespaces", plan.namespaces.len())
     } else {
         format!("{} namespaces", plan.namespaces.len())
     };
-    println!("would collect, per namespace ({scope}): {}", plan.namespaces.join(", "));
+    println!(
+        "would collect, per namespace ({scope}): {}",
+        plan.namespaces.join(", ")
+    );
     let kinds: Vec<&str> = NAMESPACED_KINDS.iter().map(|k| k.plural).collect();
     println!("  {}, pod metrics", kinds.join(", "));
     if let Some(sel) = &args.selector {
-        println!("  pods and their logs only where {sel:?} matches (infrastructure pods regardless)");
+        println!(
+            "  pods and their logs only where {sel:?} matches (infrastructure pods regardless)"
+        );
     }
     if !args.exclude_namespaces.is_empty() {
         println!("  excluded: {}", args.exclude_namespaces.join(", "));
@@ -304,14 +329,20 @@ fn print_plan(args: &Args, conn: &Connection, plan: &Plan, needs: &[Need], revie
         println!("would read at the cluster scope: infrastructure pods (ingress controllers, DNS, metrics-server, autoscalers) and every running pod for node allocation");
     }
     if let Some(max) = args.max_bundle_size {
-        println!("bundle content bounded to {} (largest logs cut first)", crate::summary::human_bytes(max));
+        println!(
+            "bundle content bounded to {} (largest logs cut first)",
+            crate::summary::human_bytes(max)
+        );
     }
     println!(
         "{} permissions needed; checked with SelfSubjectRulesReview at the cluster scope and in {reviewed} namespaces",
         needs.len()
     );
     if plan.namespaces.len() > reviewed {
-        println!("({} more namespaces not checked)", plan.namespaces.len() - reviewed);
+        println!(
+            "({} more namespaces not checked)",
+            plan.namespaces.len() - reviewed
+        );
     }
 }
 
@@ -359,6 +390,9 @@ mod tests {
         assert!(!r.allows(&need("get", "", "pods")));
         assert!(r.allows(&need("list", "apps", "deployments")));
         assert!(!r.allows(&need("list", "batch", "jobs")));
-        assert!(!r.allows(&need("list", "", "secrets")), "resourceNames do not cover a list");
+        assert!(
+            !r.allows(&need("list", "", "secrets")),
+            "resourceNames do not cover a list"
+        );
     }
 }

@@ -219,7 +219,9 @@ mod tests {
             url("shop", &t, 500, 262144, None),
             "/api/v1/namespaces/shop/pods/api-1/log?container=api&tailLines=500&limitBytes=262144&previous=true"
         );
-        assert!(url("shop", &t, 500, 262144, Some(1800)).ends_with("&previous=true&sinceSeconds=1800"));
+        assert!(
+            url("shop", &t, 500, 262144, Some(1800)).ends_with("&previous=true&sinceSeconds=1800")
+        );
         assert_eq!(encode("a b/c"), "a%20b%2Fc");
     }
 

@@ -112,7 +112,12 @@ fn run(path: &Path, lead: &[&str], rest: &[OsString]) -> ExitCode {
     }
     #[cfg(not(unix))]
     match cmd.status() {
-        Ok(status) => ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)),
+        Ok(status) => ExitCode::from(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
+        ),
         Err(err) => {
             eprintln!("kubectl kpm: cannot run {}: {err}", path.display());
             ExitCode::from(126)

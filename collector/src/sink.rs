@@ -255,9 +255,15 @@ pub fn spawn(
                 break;
             }
             let record = match (&mut deferred, record) {
-                (Some(d), Record::File { path, bytes, step, redaction })
-                    if step.what.starts_with("logs") =>
-                {
+                (
+                    Some(d),
+                    Record::File {
+                        path,
+                        bytes,
+                        step,
+                        redaction,
+                    },
+                ) if step.what.starts_with("logs") => {
                     d.hold(path, &bytes, step, redaction);
                     continue;
                 }

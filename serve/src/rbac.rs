@@ -173,16 +173,21 @@ impl Rbac {
         let namespace = if kind == "Role" {
             let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
             Some(
-                ns.ok_or_else(|| format!("Role {name:?} (document {}) has no metadata.namespace", index + 1))?
-                    .to_string(),
+                ns.ok_or_else(|| {
+                    format!(
+                        "Role {name:?} (document {}) has no metadata.namespace",
+                        index + 1
+                    )
+                })?
+                .to_string(),
             )
         } else {
             None
         };
         let rules = obj.get("rules").and_then(Value::as_array);
         for (j, r) in rules.into_iter().flatten().enumerate() {
-            let rule = Rule::from_value(r)
-                .map_err(|e| format!("{kind} {name:?}, rule {}: {e}", j + 1))?;
+            let rule =
+                Rule::from_value(r).map_err(|e| format!("{kind} {name:?}, rule {}: {e}", j + 1))?;
             self.grants.push(Grant {
                 namespace: namespace.clone(),
                 rule,
@@ -193,8 +198,7 @@ impl Rbac {
 
     /// Whether the caller may do `attrs`.
     pub fn allows(&self, attrs: &Attributes<'_>) -> bool {
-        self.defaults.iter().any(|r| r.allows(attrs))
-            || self.grants.iter().any(|g| g.allows(attrs))
+        self.defaults.iter().any(|r| r.allows(attrs)) || self.grants.iter().any(|g| g.allows(attrs))
     }
 
     /// `None` when allowed, else the 403 a real API server answers.
@@ -226,7 +230,9 @@ impl Rbac {
                     namespace,
                 )
             }
-            Attributes::NonResource { verb, path } => ApiError::forbidden_path(&self.user, verb, path),
+            Attributes::NonResource { verb, path } => {
+                ApiError::forbidden_path(&self.user, verb, path)
+            }
         })
     }
 
@@ -267,14 +273,16 @@ fn review_status(rules: &[&Rule]) -> Value {
     let mut non_resource_rules = Vec::new();
     for r in rules {
         if !r.resources.is_empty() {
-            let mut v = json!({"verbs": r.verbs, "apiGroups": r.api_groups, "resources": r.resources});
+            let mut v =
+                json!({"verbs": r.verbs, "apiGroups": r.api_groups, "resources": r.resources});
             if !r.resource_names.is_empty() {
                 v["resourceNames"] = json!(r.resource_names);
             }
             resource_rules.push(v);
         }
         if !r.non_resource_urls.is_empty() {
-            non_resource_rules.push(json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}));
+            non_resource_rules
+                .push(json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}));
         }
     }
     json!({
@@ -378,10 +386,13 @@ impl Rule {
             }
             Attributes::NonResource { verb, path } => {
                 has(&self.verbs, verb)
-                    && self.non_resource_urls.iter().any(|u| match u.strip_suffix('*') {
-                        Some(prefix) => path.starts_with(prefix),
-                        None => u == path,
-                    })
+                    && self
+                        .non_resource_urls
+                        .iter()
+                        .any(|u| match u.strip_suffix('*') {
+                            Some(prefix) => path.starts_with(prefix),
+                            None => u == path,
+                        })
             }
         }
     }
@@ -393,10 +404,9 @@ impl Rule {
             }
             match subresource {
                 None => r == resource,
-                Some(sub) => {
-                    r.split_once('/')
-                        .is_some_and(|(res, s)| (res == resource || res == "*") && s == sub)
-                }
+                Some(sub) => r
+                    .split_once('/')
+                    .is_some_and(|(res, s)| (res == resource || res == "*") && s == sub),
             }
         })
     }

@@ -125,7 +125,10 @@ mod tests {
         let v = review_answer(None, body).unwrap();
         assert_eq!(v["spec"]["namespace"], "shop");
         assert_eq!(v["status"]["resourceRules"][0]["verbs"][0], "*");
-        assert_eq!(v["status"]["nonResourceRules"][0]["nonResourceURLs"][0], "*");
+        assert_eq!(
+            v["status"]["nonResourceRules"][0]["nonResourceURLs"][0],
+            "*"
+        );
     }
 
     #[test]
@@ -147,6 +150,8 @@ mod tests {
         assert!(review_answer(None, b"not json").is_err());
         let e = review_answer(None, br#"{"spec":{}}"#).unwrap_err();
         assert_eq!(e.message, "no namespace on request");
-        assert!(is_rules_review("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews/"));
+        assert!(is_rules_review(
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews/"
+        ));
     }
 }

@@ -1,6 +1,10 @@
 use super::*;
 
-fn list(verb: &'static str, resource: &'static str, ns: Option<&'static str>) -> Attributes<'static> {
+fn list(
+    verb: &'static str,
+    resource: &'static str,
+    ns: Option<&'static str>,
+) -> Attributes<'static> {
     Attributes::Resource {
         verb,
         group: "",
@@ -109,7 +113,10 @@ fn forbidden_answers_the_api_server_text() {
 fn discovery_version_and_reviews_are_everyones() {
     let r = Rbac::parse(MIXED).unwrap();
     for path in ["/version", "/api", "/api/v1", "/apis/apps/v1", "/healthz"] {
-        assert!(r.allows(&Attributes::NonResource { verb: "get", path }), "{path}");
+        assert!(
+            r.allows(&Attributes::NonResource { verb: "get", path }),
+            "{path}"
+        );
     }
     assert!(r.allows(&Attributes::Resource {
         verb: "create",
@@ -142,8 +149,14 @@ fn wildcards_match_as_rbac_does() {
     assert!(!r.allows(&sub("pods", Some("exec"))));
     assert!(!r.allows(&sub("pods", None)));
     assert!(r.allows(&sub("configmaps", None)));
-    assert!(r.allows(&Attributes::NonResource { verb: "get", path: "/logs/kubelet.log" }));
-    assert!(!r.allows(&Attributes::NonResource { verb: "get", path: "/metrics" }));
+    assert!(r.allows(&Attributes::NonResource {
+        verb: "get",
+        path: "/logs/kubelet.log"
+    }));
+    assert!(!r.allows(&Attributes::NonResource {
+        verb: "get",
+        path: "/metrics"
+    }));
 }
 
 #[test]
@@ -155,7 +168,13 @@ fn rules_review_holds_cluster_roles_and_the_namespace_roles() {
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|r| r["resources"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()))
+            .flat_map(|r| {
+                r["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+            })
             .collect()
     };
     assert!(resources(&shop).contains(&"pods/log".to_string()));
@@ -174,14 +193,22 @@ fn unusable_files_are_refused_with_the_reason() {
     assert!(Rbac::parse("kind: ServiceAccount\nmetadata: {name: x}\n")
         .unwrap_err()
         .contains("no Role or ClusterRole"));
-    assert!(Rbac::parse("kind: Role\nmetadata: {name: r}\nrules: [{resources: [pods], verbs: [get]}]\n")
+    assert!(Rbac::parse(
+        "kind: Role\nmetadata: {name: r}\nrules: [{resources: [pods], verbs: [get]}]\n"
+    )
+    .unwrap_err()
+    .contains("no metadata.namespace"));
+    assert!(
+        Rbac::parse("kind: ClusterRole\nmetadata: {name: r}\nrules: [{resources: [pods]}]\n")
+            .unwrap_err()
+            .contains("rule 1: no verbs")
+    );
+    assert!(Rbac::parse("kind: [unclosed")
         .unwrap_err()
-        .contains("no metadata.namespace"));
-    assert!(Rbac::parse("kind: ClusterRole\nmetadata: {name: r}\nrules: [{resources: [pods]}]\n")
+        .starts_with("not YAML"));
+    assert!(Rbac::parse("{\"kind\": ")
         .unwrap_err()
-        .contains("rule 1: no verbs"));
-    assert!(Rbac::parse("kind: [unclosed").unwrap_err().starts_with("not YAML"));
-    assert!(Rbac::parse("{\"kind\": ").unwrap_err().starts_with("not JSON"));
+        .starts_with("not JSON"));
 }
 
 #[test]
