@@ -361,6 +361,7 @@ fn a_planted_symlink_at_the_kubeconfig_path_is_refused() {
         no_apf: false,
         idle_timeout_ms: 1000,
         max_connections: 4,
+        rbac: None,
     };
     let err = match rt.block_on(kpm_serve::start(args)) {
         Ok(_) => panic!("serve wrote through a planted symlink"),

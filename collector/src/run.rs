@@ -88,6 +88,9 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, Fatal> {
         args.configmap_values,
         args.redact_rules.as_deref(),
     )?;
+    if args.dry_run {
+        return crate::dryrun::run(&args).await;
+    }
     let checked = connect_checked(&args, started).await?;
     let collected = collect_until_stopped(&args, checked, redactor, clock).await?;
     let manifest = manifest_for(&args, &collected, started);
@@ -201,12 +204,14 @@ async fn collect_until_stopped(
         .map_err(|e| fatal(ExitCode::Write, e))?;
     let progress = Progress::new();
     let concurrency = usize::try_from(args.concurrency).unwrap_or(8);
-    let (tx, sink) = sink::spawn(writer, concurrency, progress.clone());
+    let (tx, sink) = sink::spawn(writer, concurrency, progress.clone(), args.max_bundle_size);
     let opts = Options {
         logs: !args.no_logs,
         log_lines: args.log_lines,
         log_bytes: args.log_bytes,
         concurrency,
+        since_seconds: args.since.map(|d| d.as_secs_f64().ceil() as u64),
+        selector: args.selector.clone(),
         redactor: Arc::new(redactor),
     };
     let ctx = Ctx::new(fetch, tx.clone(), opts, progress.clone());
@@ -216,7 +221,7 @@ async fn collect_until_stopped(
     let work = collect_all(
         Arc::clone(&ctx),
         progress.clone(),
-        asked.clone(),
+        (asked.clone(), args.exclude_namespaces.clone()),
         default_ns,
     );
     let stop = until_stopped(
@@ -277,11 +282,16 @@ fn asked_namespaces(namespaces: &[String]) -> Vec<String> {
 }
 
 /// The whole collection: cluster level, then the namespaces (`-n`, else
-/// every namespace listed, else the context's default one), then the
-/// derived node allocation.
-async fn collect_all(ctx: Arc<Ctx>, progress: Progress, asked: Vec<String>, default_ns: String) {
+/// every namespace listed, else the context's default one) less
+/// `--exclude-namespace`, then the derived node allocation.
+async fn collect_all(
+    ctx: Arc<Ctx>,
+    progress: Progress,
+    (asked, excluded): (Vec<String>, Vec<String>),
+    default_ns: String,
+) {
     let found = ctx.cluster().await;
-    let (namespaces, all) = if !asked.is_empty() {
+    let (mut namespaces, mut all) = if !asked.is_empty() {
         (asked, false)
     } else if let Some(found) = found {
         (found, true)
@@ -291,6 +301,13 @@ async fn collect_all(ctx: Arc<Ctx>, progress: Progress, asked: Vec<String>, defa
         ));
         (vec![default_ns], false)
     };
+    let before = namespaces.len();
+    namespaces.retain(|ns| !excluded.contains(ns));
+    if namespaces.len() != before {
+        // Infrastructure pods of excluded namespaces are still read, as
+        // for any namespace outside the scope.
+        all = false;
+    }
     ctx.namespaces(namespaces, all).await;
     ctx.write_allocation().await;
 }

@@ -2,7 +2,8 @@
 //!
 //! Requests are answered by [`crate::routes`] on a blocking thread. Before
 //! anything is routed, the `Host` and the bearer token are checked
-//! ([`crate::guard`]) and writes are refused; knobs (latency, forced
+//! ([`crate::guard`]), writes are refused (but for the rules review,
+//! [`crate::review`]) and the `--rbac` knob is applied; knobs (latency, forced
 //! failures) are applied here because they are about the transport, not
 //! the content.
 //!
@@ -43,6 +44,7 @@ use crate::knobs::{
     FailMode, Knobs, FLOW_SCHEMA_HEADER, FLOW_SCHEMA_UID, PRIORITY_LEVEL_HEADER,
     PRIORITY_LEVEL_UID, RETRY_AFTER_SECONDS, TIMEOUT_HOLD, TOO_MANY_REQUESTS_BODY,
 };
+use crate::review;
 use crate::routes::{self, Reply, Request, Route, State};
 
 /// Default of `--idle-timeout-ms`: the header read timeout hyper and Go
@@ -251,6 +253,9 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
         tokio::time::sleep(latency).await;
     }
     let method = req.method().clone();
+    if method == Method::POST && review::is_rules_review(path) {
+        return response(review::rules_review(&state.knobs, req.into_body()).await);
+    }
     if method != Method::GET && method != Method::HEAD {
         return response(Reply::error(&ApiError::read_only(method.as_str())));
     }
@@ -264,6 +269,9 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
         Route::Resource { name: Some(_), .. } => "get",
         _ => "list",
     };
+    if let Some(err) = review::forbidden(&state.knobs, &review::attributes(&route, verb, path)) {
+        return response(Reply::error(&err));
+    }
     let continuing = query.iter().any(|(k, v)| k == "continue" && !v.is_empty());
     if let Some((mode, err)) = route
         .target(verb)

@@ -25,6 +25,8 @@ pub struct Knobs {
     pub idle_timeout_ms: Option<u64>,
     /// `--max-connections`, when not the default.
     pub max_connections: Option<usize>,
+    /// `--rbac FILE`: the caller's Roles and ClusterRoles.
+    pub rbac: Option<PathBuf>,
 }
 
 impl Knobs {
@@ -93,6 +95,7 @@ pub fn serve(bundle: &Path, knobs: Knobs) -> Served {
         max_connections: knobs
             .max_connections
             .unwrap_or(kpm_serve::server::DEFAULT_MAX_CONNECTIONS),
+        rbac: knobs.rbac,
     };
     let server = rt.block_on(kpm_serve::start(args)).expect("serve starts");
     assert_eq!(server.kubeconfig, kubeconfig);
