@@ -2,14 +2,11 @@
 //! served bundle: `--since`, `--selector`, `--exclude-namespace`,
 //! `--max-bundle-size` and `--dry-run`.
 
-#[path = "collect_support/mod.rs"]
-mod support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::collect::*;
 use kpm_bundle::{Bundle, Outcome};
 use serde_json::Value;
-use support::*;
 
 fn scenario(name: &str) -> PathBuf {
     kpm_e2e::testdata().join(name)

@@ -5,15 +5,12 @@
 //! narrower namespaced Role still yields a useful bundle with the refused
 //! steps recorded.
 
-#[path = "collect_support/mod.rs"]
-mod support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::collect::*;
 use kpm_bundle::{Manifest, Outcome};
 use kpm_serve::rbac::{Rbac, Rule};
 use serde_json::{json, Value};
-use support::*;
 
 fn deploy_rbac() -> PathBuf {
     kpm_e2e::workspace_root().join("deploy/rbac.yaml")
