@@ -18,7 +18,10 @@ use kpm_fuzz::runner::{self, Config, Stats};
 use kpm_fuzz::targets::NAMES;
 
 #[derive(Parser)]
-#[command(name = "kpm-fuzz", about = "Coverage-free fuzzing of kpm's input surfaces (stable Rust).")]
+#[command(
+    name = "kpm-fuzz",
+    about = "Coverage-free fuzzing of kpm's input surfaces (stable Rust)."
+)]
 struct Cli {
     /// Repository root (holds testdata/ and fuzz/; the shared corpus is
     /// ../shared/corpus from it).
@@ -82,7 +85,9 @@ fn real_main() -> Result<bool> {
             NAMES.iter().for_each(|n| println!("{n}"));
             Ok(true)
         }
-        Command::Replay { target, files } => Ok(runner::replay(&target, &files, &paths)?.is_empty()),
+        Command::Replay { target, files } => {
+            Ok(runner::replay(&target, &files, &paths)?.is_empty())
+        }
         Command::Run {
             target,
             all,

@@ -83,7 +83,9 @@ fn quiet_panics() {
                 .map(|s| (*s).to_string())
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "non-string panic".to_string());
-            let at = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+            let at = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
             let full = format!("{msg} at {}", at.unwrap_or_default());
             if let Ok(mut last) = LAST_PANIC.lock() {
                 last.get_or_insert(full);
@@ -126,11 +128,24 @@ pub fn write_artifact(dir: &Path, prefix: &str, input: &[u8]) -> Result<PathBuf>
 
 /// Runs target `name` for the configured time.
 pub fn run(name: &str, cfg: &Config) -> Result<Stats> {
+    run_with(name, cfg, &|| targets::build(name, &cfg.paths))
+}
+
+/// Builds a target (again after a panic, which may leave it half-way
+/// through an edit).
+pub type Factory<'a> = dyn Fn() -> Result<Box<dyn Target>> + 'a;
+
+/// Runs the target `build` makes, writing findings under `name`.
+pub fn run_with(name: &str, cfg: &Config, build: &Factory<'_>) -> Result<Stats> {
     quiet_panics();
     let started = Instant::now();
-    let mut target = targets::build(name, &cfg.paths)?;
+    let mut target = build()?;
     let seeds = target.seeds(&cfg.paths);
-    anyhow::ensure!(!seeds.is_empty(), "target {name}: no seeds found under {}", cfg.paths.root.display());
+    anyhow::ensure!(
+        !seeds.is_empty(),
+        "target {name}: no seeds found under {}",
+        cfg.paths.root.display()
+    );
     let mutator = target.mutator();
     let mut rng = Rng::new(Rng::derive(cfg.seed, name));
     let mut stats = Stats {
@@ -186,8 +201,7 @@ pub fn run(name: &str, cfg: &Config) -> Result<Stats> {
             }
             Exec::Panic(message) => {
                 record(&mut stats, cfg, name, "crash", message, &input)?;
-                // The target may be half-way through an edit: start afresh.
-                target = targets::build(name, &cfg.paths)?;
+                target = build()?;
             }
         }
     }
@@ -206,10 +220,20 @@ fn keep(pool: &mut Vec<Vec<u8>>, rng: &mut Rng, input: Vec<u8>) {
 }
 
 /// Writes a finding unless one with the same message was written already.
-fn record(stats: &mut Stats, cfg: &Config, name: &str, prefix: &str, message: String, input: &[u8]) -> Result<()> {
+fn record(
+    stats: &mut Stats,
+    cfg: &Config,
+    name: &str,
+    prefix: &str,
+    message: String,
+    input: &[u8],
+) -> Result<()> {
     let seen = stats.findings.iter().any(|f| f.message == message);
     let artifact = write_artifact(&cfg.paths.artifacts(name), prefix, input)?;
-    eprintln!("kpm-fuzz: {name}: {prefix}: {message}\n  input: {}", artifact.display());
+    eprintln!(
+        "kpm-fuzz: {name}: {prefix}: {message}\n  input: {}",
+        artifact.display()
+    );
     if !seen {
         stats.findings.push(Finding { message, artifact });
     }
@@ -236,4 +260,65 @@ pub fn replay(name: &str, files: &[PathBuf], paths: &Paths) -> Result<Vec<Findin
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mutate::{Mutator, Shape};
+
+    /// Panics on any input holding `#`, after a few mutations of its seed.
+    struct Fragile;
+
+    impl Target for Fragile {
+        fn name(&self) -> &'static str {
+            "fragile"
+        }
+        fn mutator(&self) -> Mutator {
+            Mutator::new(Shape::Text, &["#"], 64)
+        }
+        fn seeds(&self, _: &Paths) -> Vec<Vec<u8>> {
+            vec![b"abc".to_vec()]
+        }
+        fn run(&mut self, input: &[u8]) -> bool {
+            assert!(!input.contains(&b'#'), "found a hash");
+            true
+        }
+    }
+
+    #[test]
+    fn a_panicking_input_is_written_and_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("fuzz")).unwrap();
+        let cfg = Config {
+            seconds: 0.5,
+            seed: 3,
+            timeout: Duration::from_secs(30),
+            paths: Paths::new(dir.path().to_path_buf()),
+        };
+        let stats = run_with("fragile", &cfg, &|| Ok(Box::new(Fragile))).unwrap();
+        assert!(stats.execs > 10, "{stats:?}");
+        assert_eq!(stats.findings.len(), 1, "{stats:?}");
+        let f = &stats.findings[0];
+        assert!(
+            f.message.contains("found a hash") && f.message.contains("runner.rs"),
+            "{}",
+            f.message
+        );
+        let input = std::fs::read(&f.artifact).unwrap();
+        assert!(input.contains(&b'#'));
+        let name = f
+            .artifact
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.starts_with("crash-") && name.len() == "crash-".len() + 64,
+            "{name}"
+        );
+        assert!(f
+            .artifact
+            .starts_with(dir.path().join("fuzz/artifacts/fragile")));
+    }
 }

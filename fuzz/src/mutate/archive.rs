@@ -71,7 +71,9 @@ pub fn mutate(rng: &mut Rng, input: &[u8], others: &[&[u8]], dict: &[Vec<u8>]) -
             members[i].data = new;
         }
         5 => {
-            let tok = rng.pick(dict).map(|t| String::from_utf8_lossy(t).into_owned());
+            let tok = rng
+                .pick(dict)
+                .map(|t| String::from_utf8_lossy(t).into_owned());
             let m = &mut members[i];
             m.name = match rng.below(3) {
                 0 => format!("{}{}", m.name, tok.unwrap_or_default()),
@@ -126,7 +128,10 @@ fn decode_zip(bytes: &[u8]) -> Option<Vec<Member>> {
         let mut f = zip.by_index(i).ok()?;
         let name = f.name().ok()?.into_owned();
         let mut data = Vec::new();
-        (&mut f).take(MAX_DECODED - total).read_to_end(&mut data).ok()?;
+        (&mut f)
+            .take(MAX_DECODED - total)
+            .read_to_end(&mut data)
+            .ok()?;
         total += data.len() as u64;
         out.push(Member {
             name,
@@ -153,7 +158,10 @@ fn decode_tar(bytes: &[u8]) -> Option<Vec<Member>> {
             _ => continue,
         };
         let mut data = Vec::new();
-        (&mut e).take(MAX_DECODED - total).read_to_end(&mut data).ok()?;
+        (&mut e)
+            .take(MAX_DECODED - total)
+            .read_to_end(&mut data)
+            .ok()?;
         total += data.len() as u64;
         out.push(Member { name, kind, data });
     }

@@ -67,7 +67,13 @@ pub fn mutate(rng: &mut Rng, input: &[u8], others: &[&[u8]], dict: &[Vec<u8>]) -
         }
         10 => v.truncate(at),
         _ => {
-            let edges = ["-1", "0", "4294967296", "9223372036854775807", "-9223372036854775809"];
+            let edges = [
+                "-1",
+                "0",
+                "4294967296",
+                "9223372036854775807",
+                "-9223372036854775809",
+            ];
             let e = rng.pick(&edges).copied().unwrap_or("0");
             v.splice(at..at, e.bytes());
         }

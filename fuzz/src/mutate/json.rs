@@ -173,7 +173,11 @@ fn token(rng: &mut Rng, dict: &[Vec<u8>]) -> String {
 fn remove_child(rng: &mut Rng, v: &mut Value) {
     match v {
         Value::Object(o) if !o.is_empty() => {
-            let k = o.keys().nth(rng.below(o.len())).cloned().unwrap_or_default();
+            let k = o
+                .keys()
+                .nth(rng.below(o.len()))
+                .cloned()
+                .unwrap_or_default();
             o.remove(&k);
         }
         Value::Array(a) if !a.is_empty() => {

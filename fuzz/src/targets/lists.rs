@@ -99,7 +99,9 @@ impl ListsTarget {
         match std::str::from_utf8(head) {
             Ok(p) if plain_path(p) => p.to_string(),
             _ => {
-                let h = head.iter().fold(0usize, |h, &b| h.wrapping_mul(31) + usize::from(b));
+                let h = head
+                    .iter()
+                    .fold(0usize, |h, &b| h.wrapping_mul(31) + usize::from(b));
                 self.files[h % self.files.len()].clone()
             }
         }
@@ -113,7 +115,8 @@ fn plain_path(p: &str) -> bool {
         !s.is_empty()
             && *s != "."
             && *s != ".."
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
     };
     parts.len() >= 2 && parts.len() <= 5 && TOPS.contains(&parts[0]) && parts.iter().all(plain)
 }

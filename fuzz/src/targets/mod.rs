@@ -32,7 +32,14 @@ pub trait Target {
 }
 
 /// Every target, in the order `--all` runs them.
-pub const NAMES: &[&str] = &["bundle", "manifest", "lists", "semantics", "serve", "render"];
+pub const NAMES: &[&str] = &[
+    "bundle",
+    "manifest",
+    "lists",
+    "semantics",
+    "serve",
+    "render",
+];
 
 /// Builds target `name` (its temporary files, its base bundle).
 pub fn build(name: &str, paths: &Paths) -> Result<Box<dyn Target>> {

@@ -56,7 +56,9 @@ fn free_text_keys(report: &Value) -> BTreeSet<String> {
     keys.into_iter()
         .filter(|k| {
             let mut probe = report.clone();
-            replace_strings(&mut probe, None, &|key| (key == Some(k.as_str())).then(|| "\u{1}x".to_string()));
+            replace_strings(&mut probe, None, &|key| {
+                (key == Some(k.as_str())).then(|| "\u{1}x".to_string())
+            });
             serde_json::from_value::<Report>(probe).is_ok()
         })
         .collect()
@@ -74,7 +76,11 @@ fn string_keys(v: &Value, key: Option<&str>, out: &mut BTreeSet<String>) {
 }
 
 /// Replaces every string whose key `with` maps to a value.
-fn replace_strings(v: &mut Value, key: Option<&str>, with: &dyn Fn(Option<&str>) -> Option<String>) {
+fn replace_strings(
+    v: &mut Value,
+    key: Option<&str>,
+    with: &dyn Fn(Option<&str>) -> Option<String>,
+) {
     match v {
         Value::String(s) => {
             if let Some(new) = with(key) {
@@ -82,7 +88,9 @@ fn replace_strings(v: &mut Value, key: Option<&str>, with: &dyn Fn(Option<&str>)
             }
         }
         Value::Array(a) => a.iter_mut().for_each(|c| replace_strings(c, key, with)),
-        Value::Object(o) => o.iter_mut().for_each(|(k, c)| replace_strings(c, Some(k), with)),
+        Value::Object(o) => o
+            .iter_mut()
+            .for_each(|(k, c)| replace_strings(c, Some(k), with)),
         _ => {}
     }
 }
@@ -103,7 +111,8 @@ impl RenderTarget {
     pub fn new(paths: &Paths) -> Result<RenderTarget> {
         let mut bases = Vec::new();
         for dir in base_bundles(paths) {
-            let bundle = Bundle::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+            let bundle =
+                Bundle::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
             let report = kpm_analyzer::analyze(&bundle, &kpm_analyzer::Options::default());
             let json = serde_json::to_value(&report).context("serialising a report")?;
             let keys = free_text_keys(&json);
@@ -127,12 +136,20 @@ impl Target for RenderTarget {
     }
 
     fn mutator(&self) -> Mutator {
-        Mutator::new(Shape::Json, &["\n", "    ", "---", "<!--", "-->", "[x](javascript:x)"], 8 << 20)
+        Mutator::new(
+            Shape::Json,
+            &["\n", "    ", "---", "<!--", "-->", "[x](javascript:x)"],
+            8 << 20,
+        )
     }
 
     fn seeds(&self, paths: &Paths) -> Vec<Vec<u8>> {
         let mut out = crate::corpus::files_in(&paths.seeds("render"));
-        out.extend(self.bases.iter().filter_map(|b| serde_json::to_vec(&b.json).ok()));
+        out.extend(
+            self.bases
+                .iter()
+                .filter_map(|b| serde_json::to_vec(&b.json).ok()),
+        );
         out
     }
 

@@ -17,10 +17,49 @@ use crate::mutate::{Mutator, Shape};
 
 /// Suffixes, operators and characters of both grammars.
 const DICT: &[&str] = &[
-    "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E", "e", "E+",
-    "e-", ".", "+", "-", "0.", ".5", "in", "notin", " in (", ")", "(", ",", "!", "=", "==", "!=",
-    ">", "<", "\\,", "\\=", "example.com/", "app", "metadata.name", "spec.nodeName",
-    "status.phase", "involvedObject.name",
+    "Ki",
+    "Mi",
+    "Gi",
+    "Ti",
+    "Pi",
+    "Ei",
+    "n",
+    "u",
+    "m",
+    "k",
+    "M",
+    "G",
+    "T",
+    "P",
+    "E",
+    "e",
+    "E+",
+    "e-",
+    ".",
+    "+",
+    "-",
+    "0.",
+    ".5",
+    "in",
+    "notin",
+    " in (",
+    ")",
+    "(",
+    ",",
+    "!",
+    "=",
+    "==",
+    "!=",
+    ">",
+    "<",
+    "\\,",
+    "\\=",
+    "example.com/",
+    "app",
+    "metadata.name",
+    "spec.nodeName",
+    "status.phase",
+    "involvedObject.name",
 ];
 
 /// See the module docs.
@@ -42,7 +81,9 @@ impl Target for SemanticsTarget {
         for pair in harvested.quantities.chunks(2) {
             let a = &pair[0];
             let b = pair.get(1).unwrap_or(a);
-            let sel = harvested.selectors.get(out.len() % harvested.selectors.len().max(1));
+            let sel = harvested
+                .selectors
+                .get(out.len() % harvested.selectors.len().max(1));
             let sel = sel.cloned().unwrap_or_default();
             out.push(format!("{a}\n{b}\n{sel}\nmetadata.name={a}\n{{}}\n{sel}").into_bytes());
         }
@@ -96,8 +137,16 @@ fn label_selectors(text: &str, json: &str, labels: &BTreeMap<String, String>) ->
     for (k, v) in labels.iter().take(8) {
         let _ = (selector::is_label_value(v), selector::is_qualified_name(k));
         let _ = (names::is_dns1123_label(k), names::is_dns1123_subdomain(v));
-        let _ = (NameRule::for_resource(k).accepts(v), names::is_path_segment_name(v));
-        for op in [Operator::In, Operator::NotIn, Operator::GreaterThan, Operator::Exists] {
+        let _ = (
+            NameRule::for_resource(k).accepts(v),
+            names::is_path_segment_name(v),
+        );
+        for op in [
+            Operator::In,
+            Operator::NotIn,
+            Operator::GreaterThan,
+            Operator::Exists,
+        ] {
             let values: Vec<&str> = v.split(',').collect();
             if let Ok(r) = Requirement::new(k, op, values) {
                 let _ = (r.matches(labels), r.to_string());
@@ -136,9 +185,15 @@ fn harvest(paths: &Paths) -> Harvest {
         quantities: Vec::new(),
         selectors: Vec::new(),
     };
-    let dirs = paths.scenarios().into_iter().take(4).chain(paths.shared_bundles());
+    let dirs = paths
+        .scenarios()
+        .into_iter()
+        .take(4)
+        .chain(paths.shared_bundles());
     for dir in dirs {
-        let keep = |p: &str| p.ends_with("pods.json") || p.ends_with("nodes.json") || p.ends_with("services.json");
+        let keep = |p: &str| {
+            p.ends_with("pods.json") || p.ends_with("nodes.json") || p.ends_with("services.json")
+        };
         for (_, bytes) in corpus::json_files(&dir, &keep) {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
                 collect(&v, None, &mut h);
@@ -156,7 +211,10 @@ fn collect(v: &serde_json::Value, key: Option<&str>, h: &mut Harvest) {
     use serde_json::Value;
     match v {
         Value::Object(o) => {
-            let quantity_map = matches!(key, Some("requests" | "limits" | "capacity" | "allocatable"));
+            let quantity_map = matches!(
+                key,
+                Some("requests" | "limits" | "capacity" | "allocatable")
+            );
             let label_map = matches!(key, Some("selector" | "matchLabels"));
             if label_map && o.values().all(Value::is_string) {
                 let terms: Vec<String> = o

@@ -144,7 +144,10 @@ impl Target for ServeTarget {
                 Scope::Cluster => vec![format!("{prefix}/{}?limit=500", kind.plural)],
                 Scope::Namespaced => vec![
                     format!("{prefix}/{}?limit=500&labelSelector=app%3Dweb", kind.plural),
-                    format!("{prefix}/namespaces/shop/{}?fieldSelector=metadata.name%3Dx", kind.plural),
+                    format!(
+                        "{prefix}/namespaces/shop/{}?fieldSelector=metadata.name%3Dx",
+                        kind.plural
+                    ),
                 ],
             };
             for url in urls {
