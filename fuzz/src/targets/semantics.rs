@@ -115,9 +115,9 @@ fn quantities(a: &str, b: &str) -> bool {
     let _ = Quantity::parse(&canonical);
     let _ = serde_json::from_str::<Quantity>(&serde_json::json!(a).to_string());
     if let Ok(y) = y {
-        let mut sum = x.clone();
+        let mut sum = x;
         sum.add(&y);
-        let mut diff = x.clone();
+        let mut diff = x;
         diff.sub(&y);
         let _ = (sum.to_canonical(), diff.to_canonical(), x.cmp(&y));
         let _ = quantity::resource_percent("cpu", &x, &y);
