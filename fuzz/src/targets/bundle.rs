@@ -87,15 +87,34 @@ impl Target for BundleTarget {
             out.extend(archive::encode(Format::Zip, &members, i % 3 != 0));
         }
         let foreign = paths.shared().join("foreign");
-        for p in corpus::read_dir_sorted(&foreign.join("troubleshoot")) {
-            if p.is_file() {
-                out.extend(std::fs::read(&p).ok());
+        let captures = corpus::read_dir_sorted(&foreign.join("troubleshoot"))
+            .into_iter()
+            .chain(corpus::read_dir_sorted(&foreign.join("cluster-info-dump")));
+        for p in captures {
+            let (format, members) = if p.is_file() {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                let members = archive::decode(Format::TarGz, &bytes).unwrap_or_default();
+                out.push(bytes);
+                (Format::TarGz, members)
             } else {
-                out.extend(archive::encode(Format::Tar, &corpus::members(&p), false));
-            }
-        }
-        for p in corpus::read_dir_sorted(&foreign.join("cluster-info-dump")) {
-            out.extend(archive::encode(Format::Tar, &corpus::members(&p), false));
+                let members = corpus::members(&p);
+                out.extend(archive::encode(Format::Tar, &members, false));
+                (Format::Tar, members)
+            };
+            // A small copy of each capture: its small files only, so most
+            // runs of this target take milliseconds, not seconds.
+            let small_files: Vec<Member> = members
+                .into_iter()
+                .filter(|m| m.data.len() <= 16 << 10)
+                .collect();
+            let step = small_files.len().div_ceil(60).max(1);
+            let small: Vec<Member> = small_files
+                .into_iter()
+                .enumerate()
+                .filter(|(i, m)| i % step == 0 || m.name.contains("version"))
+                .map(|(_, m)| m)
+                .collect();
+            out.extend(archive::encode(format, &small, false));
         }
         out
     }

@@ -108,6 +108,45 @@ impl ListsTarget {
     }
 }
 
+/// Serves the replaced file's kind as `kubectl get` asks for it (JSON and
+/// server-side printed Table), so serve's loading and printing see the
+/// hostile objects too.
+fn serve_kind(bundle: Bundle, rel: &str) {
+    let parts: Vec<&str> = rel.trim_end_matches(".json").split('/').collect();
+    let (ns, plural) = match parts.as_slice() {
+        ["cluster", plural] => (None, *plural),
+        ["namespaces", ns, plural] => (Some(*ns), *plural),
+        _ => return,
+    };
+    let Some(kind) = layout::kind_by_plural(plural) else {
+        return;
+    };
+    let has_metrics = kpm_serve::metrics::bundle_has_metrics(&bundle);
+    let state = kpm_serve::routes::State {
+        store: kpm_serve::store::Store::new(bundle),
+        knobs: kpm_serve::knobs::Knobs::default(),
+        server_address: "127.0.0.1:8001".into(),
+        has_metrics,
+    };
+    let namespaces = [None, ns];
+    for (namespace, table) in namespaces.iter().zip([true, false]) {
+        let route = kpm_serve::routes::Route::Resource {
+            group: kind.group.to_string(),
+            version: kind.version.to_string(),
+            plural: kind.plural.to_string(),
+            namespace: namespace.map(str::to_string),
+            name: None,
+            subresource: None,
+        };
+        let req = kpm_serve::routes::Request {
+            route: &route,
+            query: &[],
+            table,
+        };
+        let _ = kpm_serve::routes::handle(&state, &req);
+    }
+}
+
 /// A relative path under one of [`TOPS`] made of plain names.
 fn plain_path(p: &str) -> bool {
     let parts: Vec<&str> = p.split('/').collect();
@@ -158,6 +197,7 @@ impl Target for ListsTarget {
         let accepted = match Bundle::open_with(&root, fuzz_budgets()) {
             Ok(bundle) => {
                 let damage = exercise(&bundle, false, false);
+                serve_kind(bundle, &rel);
                 damage <= self.baseline
             }
             Err(_) => false,
