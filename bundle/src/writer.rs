@@ -5,6 +5,10 @@
 //! manifest is written last, with the digests of everything before it, and a
 //! zip is written under a temporary name and renamed into place only once it
 //! is complete: a half-written bundle never masquerades as a finished one.
+//! The temporary file is created new (`O_EXCL`, mode 0600, a random name in
+//! the destination's directory), and a destination that exists and is not a
+//! regular file (a planted symlink, a fifo) is refused: a bundle is never
+//! written through a link.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -24,7 +28,8 @@ enum Sink {
     Zip {
         // Boxed: the zip writer is large and the directory variant is tiny.
         zip: Box<ZipWriter<BufWriter<File>>>,
-        temp: PathBuf,
+        /// Removed when the writer is dropped before `finish`.
+        temp: tempfile::TempPath,
         dest: PathBuf,
     },
     Dir {
@@ -62,10 +67,22 @@ impl BundleWriter {
         if dest.exists() && !overwrite {
             return Err(BundleError::AlreadyExists { path: dest });
         }
-        let mut temp = dest.clone().into_os_string();
-        temp.push(".partial");
-        let temp = PathBuf::from(temp);
-        let file = File::create(&temp).map_err(|e| write_err(&temp, e))?;
+        crate::safe_write::check_target(&dest)
+            .map_err(|e| write_err(&dest, std::io::Error::other(e)))?;
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (file, temp) = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(|e| write_err(dir, e))?
+            .into_parts();
         let zip = Box::new(ZipWriter::new(BufWriter::with_capacity(256 * 1024, file)));
         Ok(BundleWriter {
             sink: Sink::Zip { zip, temp, dest },
@@ -235,7 +252,7 @@ impl BundleWriter {
                     .map_err(|e| write_err(&temp, e.into_error()))?;
                 file.sync_all().map_err(|e| write_err(&temp, e))?;
                 drop(file);
-                fs::rename(&temp, &dest).map_err(|e| write_err(&dest, e))?;
+                temp.persist(&dest).map_err(|e| write_err(&dest, e.error))?;
                 Ok(dest)
             }
             Sink::Dir { root } => {

@@ -97,7 +97,12 @@ fn zip_round_trip() {
     let path = dir.path().join("b.zip");
     let out = write_sample(BundleWriter::create_zip(&path, false).unwrap());
     assert_eq!(out, path);
-    assert!(!dir.path().join("b.zip.partial").exists());
+    // Only the finished bundle: the temporary file was renamed into place.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("b.zip")]);
     check_sample(&Bundle::open(&path).unwrap());
 }
 
@@ -260,4 +265,23 @@ fn unsafe_entry_paths_are_refused_by_the_writer() {
         w.write_entry("logs/a/b/c.log", b"y"),
         Err(BundleError::DuplicateEntry { .. })
     ));
+}
+
+#[test]
+fn a_symlink_planted_at_the_destination_is_refused_and_its_target_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("bashrc");
+    std::fs::write(&victim, "export PS1=safe\n").unwrap();
+    let planted = dir.path().join("incident.zip");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    for overwrite in [false, true] {
+        let refused = BundleWriter::create_zip(&planted, overwrite);
+        assert!(refused.is_err(), "overwrite={overwrite}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "export PS1=safe\n"
+    );
+    // Nothing else was created next to it.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 }

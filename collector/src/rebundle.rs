@@ -13,7 +13,7 @@
 //! `redaction` map; its `files` digests are recomputed. The input is only
 //! read, never written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, Context as _};
 use serde_json::Value;
@@ -47,11 +47,8 @@ pub(crate) fn redact(args: &RedactArgs) -> Result<ExitCode, Fatal> {
         .map_err(|e| fatal(ExitCode::Write, e))?;
     let mut counts = Counts::new();
     let copied = copy_all(&input, &mut writer, &redactor, &mut counts);
-    if let Err(e) = copied {
-        drop(writer);
-        remove_partial(&args.output);
-        return Err(e);
-    }
+    // On an error the writer is dropped, which removes its temporary file.
+    copied?;
     let mut manifest = input.manifest().clone();
     manifest.options.redaction = true;
     manifest.options.redact_config_maps |= !args.configmap_values;
@@ -99,13 +96,6 @@ fn refuse_same_file(input: &Path, output: &Path) -> Result<(), Fatal> {
         ));
     }
     Ok(())
-}
-
-/// Removes `<out>.partial` left by a failed run.
-fn remove_partial(out: &Path) {
-    let mut partial = out.as_os_str().to_owned();
-    partial.push(".partial");
-    let _ = std::fs::remove_file(PathBuf::from(partial));
 }
 
 /// Copies every entry but the manifest, redacted.
