@@ -77,7 +77,6 @@ pub fn evicted(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
         .collect()
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn group_finding(ctx: &NamespaceCtx<'_>, object: ObjectRef, pods: &[&Pod]) -> Option<Finding> {
     let latest = pods
         .iter()
@@ -102,28 +101,7 @@ fn group_finding(ctx: &NamespaceCtx<'_>, object: ObjectRef, pods: &[&Pod]) -> Op
         .iter()
         .filter(|p| !is_evicted(p) && is_serving(p))
         .find(|p| object.kind != "Pod" && owner(ctx, p) == object);
-    let whom = if pods.len() == 1 {
-        format!("pod {latest_name} was")
-    } else {
-        format!("{} pods were (latest {latest_name})", pods.len())
-    };
-    let on = match nodes.as_slice() {
-        [] => String::new(),
-        [n] => format!(" from node {n}"),
-        many => format!(" from nodes {}", many.join(", ")),
-    };
-    let now = match replacement {
-        Some(p) => format!(
-            "; pod {} of the same owner is Running and Ready",
-            p.metadata.name.as_deref().unwrap_or_default()
-        ),
-        None if object.kind == "Pod" => "; it is not replaced (bare pod)".to_string(),
-        None => "; no pod of the same owner is Running and Ready".to_string(),
-    };
-    let cause = format!(
-        "{whom} evicted by the kubelet{on} ({}){now}",
-        clip(message).trim_end_matches('.')
-    );
+    let cause = eviction_cause(&object, pods, &latest_name, &nodes, message, replacement);
     let latest_ref = pod_ref(latest);
     let mut b = ctx
         .finding(Rule::PodEvicted, latest_ref.clone())
@@ -167,4 +145,38 @@ fn group_finding(ctx: &NamespaceCtx<'_>, object: ObjectRef, pods: &[&Pod]) -> Op
         );
     }
     Some(b.build())
+}
+
+/// Who was evicted, from which nodes, why, and whether a pod of the same
+/// owner serves again.
+fn eviction_cause(
+    object: &ObjectRef,
+    pods: &[&Pod],
+    latest_name: &str,
+    nodes: &[&str],
+    message: &str,
+    replacement: Option<&Pod>,
+) -> String {
+    let whom = if pods.len() == 1 {
+        format!("pod {latest_name} was")
+    } else {
+        format!("{} pods were (latest {latest_name})", pods.len())
+    };
+    let on = match nodes {
+        [] => String::new(),
+        [n] => format!(" from node {n}"),
+        many => format!(" from nodes {}", many.join(", ")),
+    };
+    let now = match replacement {
+        Some(p) => format!(
+            "; pod {} of the same owner is Running and Ready",
+            p.metadata.name.as_deref().unwrap_or_default()
+        ),
+        None if object.kind == "Pod" => "; it is not replaced (bare pod)".to_string(),
+        None => "; no pod of the same owner is Running and Ready".to_string(),
+    };
+    format!(
+        "{whom} evicted by the kubelet{on} ({}){now}",
+        clip(message).trim_end_matches('.')
+    )
 }

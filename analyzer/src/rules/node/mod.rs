@@ -144,7 +144,6 @@ fn is_cordoned(node: &Node) -> bool {
         .unwrap_or(false)
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
     let name = node_name(node);
     let ready = conditions(node).iter().find(|c| c.type_ == "Ready");
@@ -170,9 +169,6 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
         ),
     };
     let node_ref = ObjectRef::cluster("Node", name);
-    let since_text = since
-        .map(|t| format!(" for {}", kpm_semantics::duration::age(t, ctx.now)))
-        .unwrap_or_default();
     let heartbeat = ready
         .and_then(|c| c.last_heartbeat_time.as_ref())
         .and_then(|t| to_chrono(&t.0))
@@ -182,23 +178,7 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
                 kpm_semantics::duration::age(t, ctx.now)
             )
         });
-    let state = if status == "Unknown" {
-        "Unknown (the kubelet stopped reporting)"
-    } else {
-        "False"
-    };
-    let mut cause = format!("Node {name} is NotReady{since_text}: Ready={state}");
-    if !reason.is_empty() {
-        cause.push_str(&format!(", {reason}: {message}"));
-    } else if !message.is_empty() {
-        cause.push_str(&format!(": {message}"));
-    }
-    let pods = allocation(ctx).and_then(|a| a.node(name).map(|n| n.non_terminated_pods));
-    if let Some(n) = pods {
-        let pods_word = if n == 1 { "pod is" } else { "pods are" };
-        cause.push_str(&format!("; {n} {pods_word} scheduled on it"));
-    }
-    cause.push('.');
+    let cause = not_ready_cause(ctx, name, since, (&status, &reason, &message));
     let mut f = ctx
         .finding(Rule::NodeNotReady, node_ref.clone())
         .symptom(format!("Node {name} NotReady"))
@@ -231,6 +211,36 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
         )
         .build(),
     )
+}
+
+/// Why the node is NotReady, for how long, and how many pods it strands.
+fn not_ready_cause(
+    ctx: &ClusterCtx<'_>,
+    name: &str,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    (status, reason, message): (&str, &str, &str),
+) -> String {
+    let since_text = since
+        .map(|t| format!(" for {}", kpm_semantics::duration::age(t, ctx.now)))
+        .unwrap_or_default();
+    let state = if status == "Unknown" {
+        "Unknown (the kubelet stopped reporting)"
+    } else {
+        "False"
+    };
+    let mut cause = format!("Node {name} is NotReady{since_text}: Ready={state}");
+    if !reason.is_empty() {
+        cause.push_str(&format!(", {reason}: {message}"));
+    } else if !message.is_empty() {
+        cause.push_str(&format!(": {message}"));
+    }
+    let pods = allocation(ctx).and_then(|a| a.node(name).map(|n| n.non_terminated_pods));
+    if let Some(n) = pods {
+        let pods_word = if n == 1 { "pod is" } else { "pods are" };
+        cause.push_str(&format!("; {n} {pods_word} scheduled on it"));
+    }
+    cause.push('.');
+    cause
 }
 
 fn pressure(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {

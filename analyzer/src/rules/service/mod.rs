@@ -24,13 +24,13 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kpm_model::{Evidence, Finding, ObjectRef, Severity};
 
 use crate::command::{Kubectl, Name};
-use crate::context::{object_ref, pod_ref, NamespaceCtx};
+use crate::context::{object_ref, pod_ref, FindingBuilder, NamespaceCtx};
 use crate::rules::registry::Rule;
 use backends::{
     backends, describe_groups, explain_not_ready, is_external_name, name_list, selector_text,
     Backends,
 };
-use closest::closest_pods;
+use closest::{closest_pods, Closest};
 
 pub use ports::{resolve_target_port, PortResolution};
 
@@ -67,7 +67,6 @@ fn service_name(svc: &Service) -> &str {
 /// The selector matches no pod. When a workload's pod template matches it,
 /// the selector is right and the workload simply has no pods: that is a
 /// "no ready endpoints" finding naming the workload, not a mismatch.
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn no_pods(
     ctx: &NamespaceCtx<'_>,
     svc: &Service,
@@ -106,47 +105,9 @@ fn no_pods(
     let routed = routed_by_ingress(ctx, name);
     let cause = match closest_pods(ctx, selector) {
         Some(closest) => {
-            let fronted = fronted_elsewhere(ctx, name, &closest.pods);
-            let diffs: Vec<String> = closest
-                .diffs
-                .iter()
-                .map(closest::LabelDiff::describe)
-                .collect();
-            let pods: Vec<String> = closest
-                .pods
-                .iter()
-                .filter_map(|p| p.metadata.name.clone())
-                .collect();
-            for pod in closest.pods.iter().take(10) {
-                b = b.related(pod_ref(pod));
-            }
-            if let Some(first) = closest.pods.first() {
-                let labels = first
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .map(selector_text)
-                    .unwrap_or_default();
-                b = b.field(&pod_ref(first), "metadata.labels", labels);
-            }
-            let also = if closest.matching.is_empty() {
-                String::new()
-            } else {
-                format!(" (they match {})", closest.matching.join(","))
-            };
-            b = b.note(format!("closest pods: {}", name_list(&pods, 5)));
-            let leftover = match (&fronted, routed.is_empty()) {
-                (Some(other), true) => {
-                    b = b.severity(Severity::Warning);
-                    format!(" Those pods are already selected by Service {other} and no Ingress routes to {name}: it looks like a leftover nothing depends on.")
-                }
-                _ => String::new(),
-            };
-            format!(
-                "Service {name} selects no pod: selector {sel}, closest pods carry {}{also}: {}.{leftover}",
-                diffs.join(", "),
-                name_list(&pods, 3)
-            )
+            let (with_closest, cause) = closest_cause(ctx, b, name, &sel, &closest, &routed);
+            b = with_closest;
+            cause
         }
         None => {
             let orphan = if routed.is_empty() {
@@ -165,6 +126,61 @@ fn no_pods(
         b = b.related(ctx.object("Ingress", ing));
     }
     b.cause(cause).build()
+}
+
+/// The selector-mismatch cause naming the closest pods and the labels they
+/// lack; a leftover Service (its pods fronted by another Service, no Ingress
+/// routing to it) is graded a warning.
+fn closest_cause(
+    ctx: &NamespaceCtx<'_>,
+    mut b: FindingBuilder,
+    name: &str,
+    sel: &str,
+    closest: &Closest<'_>,
+    routed: &[String],
+) -> (FindingBuilder, String) {
+    let fronted = fronted_elsewhere(ctx, name, &closest.pods);
+    let diffs: Vec<String> = closest
+        .diffs
+        .iter()
+        .map(closest::LabelDiff::describe)
+        .collect();
+    let pods: Vec<String> = closest
+        .pods
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    for pod in closest.pods.iter().take(10) {
+        b = b.related(pod_ref(pod));
+    }
+    if let Some(first) = closest.pods.first() {
+        let labels = first
+            .metadata
+            .labels
+            .as_ref()
+            .map(selector_text)
+            .unwrap_or_default();
+        b = b.field(&pod_ref(first), "metadata.labels", labels);
+    }
+    let also = if closest.matching.is_empty() {
+        String::new()
+    } else {
+        format!(" (they match {})", closest.matching.join(","))
+    };
+    b = b.note(format!("closest pods: {}", name_list(&pods, 5)));
+    let leftover = match (&fronted, routed.is_empty()) {
+        (Some(other), true) => {
+            b = b.severity(Severity::Warning);
+            format!(" Those pods are already selected by Service {other} and no Ingress routes to {name}: it looks like a leftover nothing depends on.")
+        }
+        _ => String::new(),
+    };
+    let cause = format!(
+        "Service {name} selects no pod: selector {sel}, closest pods carry {}{also}: {}.{leftover}",
+        diffs.join(", "),
+        name_list(&pods, 3)
+    );
+    (b, cause)
 }
 
 /// The selector is right but its workload has no pods. Scaled to 0 on
