@@ -22,62 +22,14 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kpm_bundle::{Bundle, Outcome};
 use kpm_model::{Damage, Evidence, Finding, LogLine, NextStep, ObjectRef, Severity};
 
 use crate::rules::registry::Rule;
-use serde::Deserialize;
+use kpm_semantics::{NodeMetrics, PodMetrics};
 
 pub use crate::engine::index::EventView;
 pub use crate::engine::logs::{LogFile, LogTail};
-
-/// `metrics.k8s.io/v1beta1` `NodeMetrics`: what `kubectl top node` reads.
-/// k8s-openapi does not model the metrics API, so the few fields used are
-/// declared here.
-#[derive(Debug, Clone, Deserialize)]
-pub struct NodeMetrics {
-    /// The node's metadata (its name is the node name).
-    #[serde(default)]
-    pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    /// Measurement time.
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    /// Window of the measurement, e.g. `20.028s`.
-    #[serde(default)]
-    pub window: Option<String>,
-    /// `cpu` and `memory` usage.
-    #[serde(default)]
-    pub usage: BTreeMap<String, Quantity>,
-}
-
-/// `metrics.k8s.io/v1beta1` `PodMetrics`: what `kubectl top pod` reads.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PodMetrics {
-    /// The pod's metadata (name and namespace of the pod).
-    #[serde(default)]
-    pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    /// Measurement time.
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    /// Window of the measurement.
-    #[serde(default)]
-    pub window: Option<String>,
-    /// Per-container usage.
-    #[serde(default)]
-    pub containers: Vec<ContainerMetrics>,
-}
-
-/// Usage of one container in a [`PodMetrics`].
-#[derive(Debug, Clone, Deserialize)]
-pub struct ContainerMetrics {
-    /// Container name.
-    #[serde(default)]
-    pub name: String,
-    /// `cpu` and `memory` usage.
-    #[serde(default)]
-    pub usage: BTreeMap<String, Quantity>,
-}
 
 /// Why a list is not available to the rules. Rules that need it must not
 /// pass silently: the engine turns this into a `CoverageGap`.
@@ -570,14 +522,6 @@ impl FindingBuilder {
     pub fn build(self) -> Finding {
         self.finding
     }
-}
-
-/// Converts a k8s-openapi timestamp into chrono, the report's time type.
-pub fn to_chrono(ts: &k8s_openapi::jiff::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(
-        ts.as_second(),
-        u32::try_from(ts.subsec_nanosecond()).unwrap_or(0),
-    )
 }
 
 /// A Pod's `ObjectRef`.

@@ -12,9 +12,10 @@ use kpm_model::{Damage, ObjectRef};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 
+use kpm_semantics::{NodeMetrics, PodMetrics};
+
 use crate::context::{
-    AutoscalerKind, ClusterData, Infra, InfraPod, IngressController, NamespaceData, NodeMetrics,
-    PodMetrics, Unavailable,
+    AutoscalerKind, ClusterData, Infra, InfraPod, IngressController, NamespaceData, Unavailable,
 };
 
 /// Why `what` (a manifest step name) in `namespace` is unavailable, from the
@@ -400,11 +401,12 @@ fn infra_pod(bundle: &Bundle, namespace: &str, pod: SlimPod) -> InfraPod {
             .container_statuses
             .iter()
             .all(|c| c.state.contains_key("running"));
-    let ready = pod
-        .status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let ready = kpm_semantics::pod::ready_in(
+        pod.status
+            .conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str())),
+    );
     let log_files = bundle
         .pod_logs(namespace, &pod.metadata.name)
         .into_iter()

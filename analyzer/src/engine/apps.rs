@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use k8s_openapi::api::networking::v1::Ingress;
 use kpm_model::{Application, ChainLink, Finding, Layer, LinkState, ObjectRef, Severity};
+use kpm_semantics::PodExt;
 
 use crate::context::{pod_ref, NamespaceCtx};
 
@@ -83,13 +84,6 @@ pub fn ingress_backends(ing: &Ingress) -> Vec<String> {
     out
 }
 
-fn pod_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 /// Applications of one namespace by key, while they are being built.
 type Apps = BTreeMap<String, AppSkeleton>;
 
@@ -159,7 +153,7 @@ fn add_pods<'a>(
             .entry(key.clone())
             .or_insert_with(|| new_app(ns, &app_name, workload.clone()));
         app.pods.push(name.to_string());
-        if pod_ready(pod) {
+        if pod.is_ready() {
             app.pods_ready += 1;
         }
         let pref = pod_ref(pod).to_string();

@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
 use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::pod_status::{pod_row, PodRow};
+use kpm_semantics::ObjectExt;
 
 use crate::command::{Kubectl, Name};
 use crate::context::{pod_ref, EventView, FindingBuilder, NamespaceCtx};
@@ -52,7 +53,7 @@ pub struct PodFacts<'a> {
 impl<'a> PodFacts<'a> {
     /// Facts of `pod` in `ctx`.
     pub fn new(ctx: &NamespaceCtx<'a>, pod: &'a Pod) -> PodFacts<'a> {
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let name = pod.name_any();
         PodFacts {
             pod,
             name,

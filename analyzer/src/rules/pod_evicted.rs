@@ -18,10 +18,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Pod;
 use kpm_model::{Finding, ObjectRef, Severity};
+use kpm_semantics::ObjectExt;
 
 use super::pod_death::clip;
+use kpm_semantics::time::to_chrono;
+use kpm_semantics::PodExt;
+
 use crate::command::Kubectl;
-use crate::context::{pod_ref, to_chrono, NamespaceCtx};
+use crate::context::{pod_ref, NamespaceCtx};
 use crate::rules::registry::Rule;
 
 /// Whether the kubelet evicted the pod.
@@ -32,14 +36,7 @@ pub fn is_evicted(pod: &Pod) -> bool {
 }
 
 fn is_serving(pod: &Pod) -> bool {
-    let Some(s) = pod.status.as_ref() else {
-        return false;
-    };
-    s.phase.as_deref() == Some("Running")
-        && s.conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+    pod.phase() == Some("Running") && pod.is_ready()
 }
 
 /// When the pod was evicted, as well as the objects say: the latest
@@ -50,9 +47,9 @@ fn evicted_at(pod: &Pod) -> Option<DateTime<Utc>> {
         .iter()
         .flatten()
         .filter_map(|c| c.last_transition_time.as_ref())
-        .filter_map(|t| to_chrono(&t.0))
+        .filter_map(to_chrono)
         .max()
-        .or_else(|| s.start_time.as_ref().and_then(|t| to_chrono(&t.0)))
+        .or_else(|| s.start_time.as_ref().and_then(to_chrono))
 }
 
 /// The owner the evictions are grouped by: the workload, else the pod.
@@ -170,7 +167,7 @@ fn eviction_cause(
     let now = match replacement {
         Some(p) => format!(
             "; pod {} of the same owner is Running and Ready",
-            p.metadata.name.as_deref().unwrap_or_default()
+            p.name_any()
         ),
         None if object.kind == "Pod" => "; it is not replaced (bare pod)".to_string(),
         None => "; no pod of the same owner is Running and Ready".to_string(),

@@ -16,6 +16,7 @@ pub(crate) mod patterns;
 mod tests;
 
 use kpm_model::{Evidence, Finding, LogLine, ObjectRef, Severity};
+use kpm_semantics::ObjectExt;
 
 use crate::command::{is_dns1123_label, is_dns1123_subdomain, Kubectl, Name};
 use crate::context::{pod_ref, ClusterCtx, FindingBuilder, InfraPod, NamespaceCtx};
@@ -98,7 +99,7 @@ fn dns_finding(
     pod: &k8s_openapi::api::core::v1::Pod,
     files: &[(String, Vec<LogLine>)],
 ) -> Finding {
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let name = pod.name_any();
     let ns = ctx.namespace();
     let failures: Vec<DnsFailure> = files
         .iter()
@@ -201,7 +202,7 @@ fn rbac_finding(
     pod: &k8s_openapi::api::core::v1::Pod,
     files: &[(String, Vec<LogLine>)],
 ) -> Option<Finding> {
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let name = pod.name_any();
     let ns = ctx.namespace();
     let denials: Vec<Forbidden> = files
         .iter()

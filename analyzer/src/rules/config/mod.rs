@@ -21,9 +21,12 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kpm_model::{Finding, ObjectRef};
+use kpm_semantics::ObjectExt;
+
+use kpm_semantics::time::to_chrono;
 
 use crate::command::Kubectl;
-use crate::context::{pod_ref, to_chrono, FindingBuilder, NamespaceCtx};
+use crate::context::{pod_ref, FindingBuilder, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
 
@@ -143,7 +146,7 @@ pub fn last_write(meta: &ObjectMeta) -> Option<(DateTime<Utc>, String)> {
         .filter(|m| matches!(m.operation.as_deref(), Some("Update" | "Apply")))
         .filter(|m| m.subresource.as_deref().is_none_or(str::is_empty))
         .filter_map(|m| {
-            let t = m.time.as_ref().and_then(|t| to_chrono(&t.0))?;
+            let t = m.time.as_ref().and_then(to_chrono)?;
             Some((
                 t,
                 m.manager
@@ -163,9 +166,9 @@ pub fn pod_started(pod: &Pod) -> Option<DateTime<Utc>> {
         .iter()
         .flatten()
         .filter_map(|c| c.state.as_ref()?.running.as_ref()?.started_at.as_ref())
-        .filter_map(|t| to_chrono(&t.0))
+        .filter_map(to_chrono)
         .min();
-    running.or_else(|| status.start_time.as_ref().and_then(|t| to_chrono(&t.0)))
+    running.or_else(|| status.start_time.as_ref().and_then(to_chrono))
 }
 
 /// Runs the config rules over one namespace.
@@ -195,7 +198,7 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for cm in &ctx.ns.config_maps {
-        let name = cm.metadata.name.as_deref().unwrap_or_default();
+        let name = cm.name_any();
         if let Some(users) = consumers.get(&(ConfigKind::ConfigMap, name)) {
             out.extend(check(ctx, ConfigKind::ConfigMap, &cm.metadata, users));
         }
@@ -205,7 +208,7 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
         if s.type_.as_deref() == Some("kubernetes.io/service-account-token") {
             continue;
         }
-        let name = s.metadata.name.as_deref().unwrap_or_default();
+        let name = s.name_any();
         if let Some(users) = consumers.get(&(ConfigKind::Secret, name)) {
             out.extend(check(ctx, ConfigKind::Secret, &s.metadata, users));
         }

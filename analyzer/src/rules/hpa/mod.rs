@@ -23,6 +23,7 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kpm_model::{Evidence, Finding, ObjectRef};
+use kpm_semantics::ObjectExt;
 
 use crate::command::{Kubectl, Name};
 use crate::context::{EventView, FindingBuilder, NamespaceCtx};
@@ -208,7 +209,7 @@ impl Subject<'_, '_> {
 }
 
 fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> {
-    let name = hpa.metadata.name.as_deref().unwrap_or_default();
+    let name = hpa.name_any();
     let Some(spec) = hpa.spec.as_ref() else {
         return Vec::new();
     };
@@ -471,7 +472,7 @@ fn metrics_unavailable(
     hpa_ref: &ObjectRef,
     events: &[EventView],
 ) -> Option<Finding> {
-    let name = hpa.metadata.name.as_deref().unwrap_or_default();
+    let name = hpa.name_any();
     let ns = ctx.namespace();
     let targets = targets_text(hpa);
     let failing = condition(hpa, "ScalingActive").filter(|c| {

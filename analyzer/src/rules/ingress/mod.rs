@@ -18,6 +18,7 @@
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressServiceBackend};
 use kpm_model::{Finding, ObjectRef};
+use kpm_semantics::ObjectExt;
 
 use crate::command::{Kubectl, Name};
 use crate::context::{FindingBuilder, IngressController, NamespaceCtx};
@@ -111,10 +112,6 @@ fn port_text(b: &IngressServiceBackend) -> String {
         },
         None => "no port".to_string(),
     }
-}
-
-fn ingress_name(ing: &Ingress) -> &str {
-    ing.metadata.name.as_deref().unwrap_or_default()
 }
 
 /// An Ingress's routes sorted by what is wrong with their backend.
@@ -232,7 +229,7 @@ fn service_missing(
     if missing_svc.is_empty() {
         return None;
     }
-    let name = ingress_name(ing);
+    let name = ing.name_any();
     let ns = ctx.namespace();
     let ing_ref = ctx.object("Ingress", name);
     let mut names: Vec<String> = missing_svc.iter().map(|r| r.backend.name.clone()).collect();
@@ -284,7 +281,7 @@ fn port_missing(
     if missing_port.is_empty() {
         return None;
     }
-    let name = ingress_name(ing);
+    let name = ing.name_any();
     let ns = ctx.namespace();
     let ing_ref = ctx.object("Ingress", name);
     let parts: Vec<String> = missing_port
@@ -344,7 +341,7 @@ fn no_endpoints(
     if no_endpoints.is_empty() {
         return None;
     }
-    let name = ingress_name(ing);
+    let name = ing.name_any();
     let ns = ctx.namespace();
     let ing_ref = ctx.object("Ingress", name);
     let mut services: Vec<(String, String)> = no_endpoints
@@ -383,7 +380,7 @@ fn check_tls(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
     if ctx.ns.unavailable("secrets").is_some() {
         return None;
     }
-    let name = ingress_name(ing);
+    let name = ing.name_any();
     let ns = ctx.namespace();
     let tls = ing.spec.as_ref().and_then(|s| s.tls.as_ref())?;
     let missing: Vec<(usize, &str, String)> = tls
@@ -477,7 +474,7 @@ fn describe_controller(c: &IngressController) -> String {
 }
 
 fn check_controller(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
-    let name = ingress_name(ing);
+    let name = ing.name_any();
     let class = class_of(ctx, ing)?;
     let controller = ctx
         .cluster

@@ -24,8 +24,11 @@ use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::allocation::NodeAllocationFile;
 use kpm_semantics::quantity::Quantity;
 
+use kpm_semantics::time::to_chrono;
+use kpm_semantics::{NodeExt, ObjectExt};
+
 use crate::command::{Kubectl, Name};
-use crate::context::{pod_ref, to_chrono, AutoscalerKind, ClusterCtx, NamespaceCtx};
+use crate::context::{pod_ref, AutoscalerKind, ClusterCtx, NamespaceCtx};
 use crate::rules::registry::Rule;
 
 mod room;
@@ -39,7 +42,7 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
         if pod.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Pending") {
             continue;
         }
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let name = pod.name_any();
         let events: Vec<_> = ctx
             .events_for("Pod", name)
             .into_iter()
@@ -106,17 +109,6 @@ pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
     out
 }
 
-fn node_name(node: &Node) -> &str {
-    node.metadata.name.as_deref().unwrap_or_default()
-}
-
-fn conditions(node: &Node) -> &[k8s_openapi::api::core::v1::NodeCondition] {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_deref())
-        .unwrap_or(&[])
-}
-
 fn taints(node: &Node) -> &[Taint] {
     node.spec
         .as_ref()
@@ -131,22 +123,9 @@ fn taint_text(t: &Taint) -> String {
     }
 }
 
-fn is_ready(node: &Node) -> bool {
-    conditions(node)
-        .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
-fn is_cordoned(node: &Node) -> bool {
-    node.spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
-}
-
 fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
-    let name = node_name(node);
-    let ready = conditions(node).iter().find(|c| c.type_ == "Ready");
+    let name = node.name_any();
+    let ready = node.conditions().iter().find(|c| c.type_ == "Ready");
     let (status, reason, message, since) = match ready {
         Some(c) if c.status == "True" => return None,
         Some(c) => (
@@ -157,9 +136,7 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
                 .unwrap_or_default()
                 .trim_end_matches('.')
                 .to_string(),
-            c.last_transition_time
-                .as_ref()
-                .and_then(|t| to_chrono(&t.0)),
+            c.last_transition_time.as_ref().and_then(to_chrono),
         ),
         None => (
             "Unknown".to_string(),
@@ -171,7 +148,7 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
     let node_ref = ObjectRef::cluster("Node", name);
     let heartbeat = ready
         .and_then(|c| c.last_heartbeat_time.as_ref())
-        .and_then(|t| to_chrono(&t.0))
+        .and_then(to_chrono)
         .map(|t| {
             format!(
                 "last kubelet heartbeat {} ago",
@@ -244,8 +221,9 @@ fn not_ready_cause(
 }
 
 fn pressure(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
-    let name = node_name(node);
-    let active: Vec<_> = conditions(node)
+    let name = node.name_any();
+    let active: Vec<_> = node
+        .conditions()
         .iter()
         .filter(|c| {
             matches!(
@@ -323,10 +301,10 @@ fn pressure(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
 }
 
 fn cordoned(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
-    if !is_cordoned(node) {
+    if !node.is_cordoned() {
         return None;
     }
-    let name = node_name(node);
+    let name = node.name_any();
     let node_ref = ObjectRef::cluster("Node", name);
     let status = kpm_semantics::node_status::node_status(node);
     Some(
@@ -399,7 +377,7 @@ pub fn node_eligible(pod: &Pod, node: &Node) -> bool {
         .iter()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
         .all(|t| tolerates(tolerations, t));
-    !is_cordoned(node) && is_ready(node) && selector_ok && taints_ok
+    !node.is_cordoned() && node.is_ready() && selector_ok && taints_ok
 }
 
 fn no_room(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
@@ -438,7 +416,7 @@ fn no_room(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
             continue;
         };
         let closest = closest.as_str();
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let name = pod.name_any();
         let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
         let shortages: Vec<String> = short
             .iter()

@@ -15,9 +15,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::quantity::Quantity;
+use kpm_semantics::ObjectExt;
 
 use crate::command::{Kubectl, Name};
-use crate::context::{pod_ref, NamespaceCtx, PodMetrics};
+use kpm_semantics::PodMetrics;
+
+use crate::context::{pod_ref, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
 
@@ -142,7 +145,7 @@ fn no_limits_finding(
     } else {
         owner.kind.as_str()
     };
-    let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
+    let pod_name = pod.name_any();
     f.next_command(
         "See current usage to size the limits",
         Kubectl::new()

@@ -22,6 +22,7 @@ mod tests;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kpm_model::{Evidence, Finding, ObjectRef, Severity};
+use kpm_semantics::ObjectExt;
 
 use crate::command::{Kubectl, Name};
 use crate::context::{object_ref, pod_ref, FindingBuilder, NamespaceCtx};
@@ -60,10 +61,6 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out
 }
 
-fn service_name(svc: &Service) -> &str {
-    svc.metadata.name.as_deref().unwrap_or_default()
-}
-
 /// The selector matches no pod. When a workload's pod template matches it,
 /// the selector is right and the workload simply has no pods: that is a
 /// "no ready endpoints" finding naming the workload, not a mismatch.
@@ -72,7 +69,7 @@ fn no_pods(
     svc: &Service,
     selector: &std::collections::BTreeMap<String, String>,
 ) -> Finding {
-    let name = service_name(svc);
+    let name = svc.name_any();
     let ns = ctx.namespace();
     let sel = selector_text(selector);
     let svc_ref = ctx.object("Service", name);
@@ -193,7 +190,7 @@ fn workload_without_pods(
     workload: &ObjectRef,
     replicas: Option<i32>,
 ) -> Finding {
-    let name = service_name(svc);
+    let name = svc.name_any();
     let ns = ctx.namespace();
     let svc_ref = ctx.object("Service", name);
     let count = replicas.map_or_else(String::new, |r| format!(" (spec.replicas {r})"));
@@ -354,7 +351,7 @@ fn workload_with_matching_template(
 /// The selector matches pods (or the Service has manual endpoints) but no
 /// endpoint is ready.
 fn no_ready_endpoints(ctx: &NamespaceCtx<'_>, svc: &Service, b: &Backends<'_>) -> Option<Finding> {
-    let name = service_name(svc);
+    let name = svc.name_any();
     let ns = ctx.namespace();
     let svc_ref = ctx.object("Service", name);
     let published = format!(

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kpm_model::{Finding, Severity};
+use kpm_semantics::ObjectExt;
 
 use super::backends::{name_list, Backends};
 use crate::command::{Kubectl, Name};
@@ -196,7 +197,7 @@ fn mismatch_finding(
     broken: &[(usize, &ServicePort, Vec<&Pod>)],
     named: bool,
 ) -> Option<Finding> {
-    let name = svc.metadata.name.as_deref().unwrap_or_default();
+    let name = svc.name_any();
     let ns = ctx.namespace();
     let (_, first_port, first_pods) = broken.first()?;
     let svc_ref = ctx.object("Service", name);
