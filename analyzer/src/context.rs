@@ -17,8 +17,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
-    Secret, Service,
+    ConfigMap, Endpoints, Event, Node, PersistentVolumeClaim, Pod, Secret, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
@@ -29,7 +28,7 @@ use crate::rules::registry::Rule;
 use kpm_semantics::{NodeMetrics, PodMetrics};
 
 pub use crate::engine::index::EventView;
-pub use crate::engine::logs::{LogFile, LogTail};
+pub use crate::engine::logs::LogTail;
 
 /// Why a list is not available to the rules. Rules that need it must not
 /// pass silently: the engine turns this into a `CoverageGap`.
@@ -181,12 +180,8 @@ pub struct ClusterData {
     pub server_version: Option<String>,
     /// Nodes.
     pub nodes: Vec<Node>,
-    /// Namespaces.
-    pub namespaces: Vec<Namespace>,
     /// IngressClasses.
     pub ingress_classes: Vec<IngressClass>,
-    /// PersistentVolumes.
-    pub persistent_volumes: Vec<PersistentVolume>,
     /// `metrics/nodes.json`, when the metrics API answered.
     pub node_metrics: Option<Vec<NodeMetrics>>,
     /// `derived/node-allocation.json`: per node, requests and limits of
@@ -238,17 +233,6 @@ impl ClusterData {
                 })
                 .collect()
         })
-    }
-
-    /// Rebuilds the node-by-name index after `nodes` was changed (tests,
-    /// tools building a `ClusterData` by hand).
-    pub fn reindex(&mut self) {
-        self.node_index = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.metadata.name.clone().map(|name| (name, i)))
-            .collect();
     }
 
     /// A node by name.
@@ -498,16 +482,6 @@ impl FindingBuilder {
     pub fn related(mut self, object: ObjectRef) -> Self {
         if !self.finding.related.contains(&object) {
             self.finding.related.push(object);
-        }
-        self
-    }
-
-    /// Marks this finding a consequence of the finding with id `id`.
-    /// Rules rarely need this: the engine links causes after all rules ran.
-    pub fn caused_by(mut self, id: impl Into<String>) -> Self {
-        let id = id.into();
-        if !self.finding.caused_by.contains(&id) {
-            self.finding.caused_by.push(id);
         }
         self
     }

@@ -153,10 +153,21 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
     let manifest = bundle.manifest();
     let mut unavailable = BTreeMap::new();
     let nodes = read_cluster_kind(bundle, "nodes", &mut unavailable, damage);
-    let namespaces = read_cluster_kind(bundle, "namespaces", &mut unavailable, damage);
+    // No rule reads Namespaces or PersistentVolumes yet; they are read so
+    // that a missing or damaged file is reported all the same.
+    read_cluster_kind::<k8s_openapi::api::core::v1::Namespace>(
+        bundle,
+        "namespaces",
+        &mut unavailable,
+        damage,
+    );
     let ingress_classes = read_cluster_kind(bundle, "ingressclasses", &mut unavailable, damage);
-    let persistent_volumes =
-        read_cluster_kind(bundle, "persistentvolumes", &mut unavailable, damage);
+    read_cluster_kind::<k8s_openapi::api::core::v1::PersistentVolume>(
+        bundle,
+        "persistentvolumes",
+        &mut unavailable,
+        damage,
+    );
 
     #[derive(Deserialize)]
     struct VersionInfo {
@@ -186,9 +197,7 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
         now: manifest.collection.finished_at,
         server_version,
         nodes,
-        namespaces,
         ingress_classes,
-        persistent_volumes,
         node_metrics,
         node_allocation,
         unavailable,

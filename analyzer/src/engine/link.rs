@@ -15,7 +15,7 @@ use crate::rules::registry::{Link, Rule};
 /// Fills `caused_by` of every finding from the recorded relations: a
 /// finding is linked to the findings on related objects whose rule
 /// [`causes`](Rule::causes) one of the links its own rule
-/// [`suffers`](Rule::suffers), as the registry says.
+/// suffers (its registry entry's `effects`), as the registry says.
 pub fn link(findings: &mut [Finding], links: &Links) {
     let candidates = Candidates::new(findings);
     for (i, f) in findings.iter_mut().enumerate() {

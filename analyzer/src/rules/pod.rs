@@ -175,21 +175,6 @@ impl<'a> PodFacts<'a> {
             .build()
     }
 
-    /// `kubectl -n ns get events --field-selector involvedObject.name=NAME`.
-    pub fn events_cmd(&self) -> Option<String> {
-        Kubectl::new()
-            .namespace(self.namespace)
-            .args(["get", "events"])
-            .with(
-                "--field-selector=involvedObject.name=",
-                Name::Subdomain,
-                self.name,
-                "",
-            )
-            .args(["--sort-by=.lastTimestamp"])
-            .build()
-    }
-
     /// The pod's status field path for a container, e.g.
     /// `status.containerStatuses[app]`.
     pub fn status_path(&self, container: &str, init: bool) -> String {

@@ -33,8 +33,6 @@ use backends::{
 };
 use closest::{closest_pods, Closest};
 
-pub use ports::{resolve_target_port, PortResolution};
-
 /// Runs the service rules over one namespace.
 pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     let mut out = Vec::new();

@@ -2,8 +2,9 @@
 
 use serde_json::json;
 
+use super::ports::{resolve_target_port, PortResolution};
+use super::run;
 use super::testkit::{event, obj, pod, series_event, service, Fixture};
-use super::{resolve_target_port, run, PortResolution};
 
 fn web_labels() -> serde_json::Value {
     json!({"app": "payments-api", "pod-template-hash": "7c9d8f6b5"})
