@@ -174,7 +174,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve a bundle as a read-only Kubernetes API on localhost for kubectl.
-    Serve(kpm_serve::ServeArgs),
+    Serve(crate::serve::ServeArgs),
     /// Convert a troubleshoot support bundle or a cluster-info dump into a kpm bundle.
     Convert(crate::convert::ConvertArgs),
 }
@@ -282,7 +282,7 @@ pub fn run(cli: Cli) -> ExitCode {
         return crate::convert::run(args);
     }
     if let Some(Command::Serve(args)) = cli.command {
-        return match kpm_serve::run(args) {
+        return match kpm_serve::run(args.into()) {
             Ok(()) => ExitCode::Success,
             Err(e) => {
                 report_error("kpm-analyze serve", &format!("{e:#}"));

@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod cli;
 mod convert;
 mod exit_codes;
+mod serve;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
