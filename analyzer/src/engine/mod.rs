@@ -24,6 +24,7 @@ use crate::context::{ClusterCtx, NamespaceCtx};
 use crate::load::{load_cluster, load_namespace};
 use crate::policy::{self, Policy};
 use crate::rules;
+use kpm_semantics::PodExt;
 
 /// What to analyse and how.
 #[derive(Debug, Clone, Default)]
@@ -42,7 +43,7 @@ pub struct Options {
 
 /// Whether a pod waits for a node: `Pending` with no `nodeName`.
 fn is_unscheduled(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
-    let pending = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending");
+    let pending = pod.phase() == Some("Pending");
     let bound = pod
         .spec
         .as_ref()

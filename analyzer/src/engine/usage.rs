@@ -12,6 +12,7 @@ use kpm_semantics::resources::{
 };
 
 use crate::context::{ClusterData, NamespaceCtx};
+use kpm_semantics::PodExt;
 
 /// How many pods the report's "top pods" table keeps.
 pub const TOP_PODS: usize = 20;
@@ -33,10 +34,7 @@ pub struct UsageAccumulator {
 
 fn terminated(pod: &Pod) -> bool {
     // kubectl describe node counts pods whose phase is neither Succeeded nor Failed.
-    matches!(
-        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded") | Some("Failed")
-    )
+    matches!(pod.phase(), Some("Succeeded") | Some("Failed"))
 }
 
 fn q(

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
 use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::pod_status::{pod_row, PodRow};
-use kpm_semantics::ObjectExt;
+use kpm_semantics::{ObjectExt, PodExt};
 
 use crate::command::{Kubectl, Name};
 use crate::context::{pod_ref, EventView, FindingBuilder, NamespaceCtx};
@@ -94,20 +94,12 @@ impl<'a> PodFacts<'a> {
 
     /// Regular container statuses.
     pub fn container_statuses(&self) -> &'a [ContainerStatus] {
-        self.pod
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_deref())
-            .unwrap_or_default()
+        self.pod.container_statuses()
     }
 
     /// Init container statuses.
     pub fn init_statuses(&self) -> &'a [ContainerStatus] {
-        self.pod
-            .status
-            .as_ref()
-            .and_then(|s| s.init_container_statuses.as_deref())
-            .unwrap_or_default()
+        self.pod.init_container_statuses()
     }
 
     /// Every container status, init containers first, with whether it is an

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kpm_model::{Finding, ObjectRef};
-use kpm_semantics::ObjectExt;
+use kpm_semantics::{ObjectExt, PodExt};
 
 use kpm_semantics::time::to_chrono;
 
@@ -177,7 +177,7 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     let mut consumers: HashMap<(ConfigKind, &str), Vec<(&Pod, Usage)>> = HashMap::new();
     let mut specs: Vec<(&Pod, Vec<Consumed>)> = Vec::new();
     for pod in &ctx.ns.pods {
-        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        let phase = pod.phase();
         if phase != Some("Running") || pod.metadata.deletion_timestamp.is_some() {
             continue;
         }

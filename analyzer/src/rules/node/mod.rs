@@ -25,7 +25,7 @@ use kpm_semantics::allocation::NodeAllocationFile;
 use kpm_semantics::quantity::Quantity;
 
 use kpm_semantics::time::to_chrono;
-use kpm_semantics::{NodeExt, ObjectExt};
+use kpm_semantics::{NodeExt, ObjectExt, PodExt};
 
 use crate::command::{Kubectl, Name};
 use crate::context::{pod_ref, AutoscalerKind, ClusterCtx, NamespaceCtx};
@@ -39,7 +39,7 @@ use room::{fit, Fit, RoomIndex};
 pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for pod in &ctx.ns.pods {
-        if pod.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Pending") {
+        if pod.phase() != Some("Pending") {
             continue;
         }
         let name = pod.name_any();

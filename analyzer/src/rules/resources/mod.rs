@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::quantity::Quantity;
-use kpm_semantics::ObjectExt;
+use kpm_semantics::{ObjectExt, PodExt};
 
 use crate::command::{Kubectl, Name};
 use kpm_semantics::PodMetrics;
@@ -70,7 +70,7 @@ fn no_limits(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     // Owner → (first pod seen, its containers' missing limits, pod count).
     let mut by_owner: BTreeMap<ObjectRef, (&Pod, Vec<MissingByContainer>, usize)> = BTreeMap::new();
     for pod in &ctx.ns.pods {
-        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        let phase = pod.phase();
         if matches!(phase, Some("Succeeded" | "Failed")) {
             continue;
         }
@@ -222,10 +222,9 @@ fn near_memory_limit(ctx: &NamespaceCtx<'_>, pod: &Pod) -> Option<Finding> {
         })
         .collect();
     let oom_before = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.name == c0))
+        .container_statuses()
+        .iter()
+        .find(|c| c.name == c0)
         .and_then(|c| c.last_state.as_ref()?.terminated.as_ref())
         .is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"));
     let tail = if oom_before {
