@@ -1,7 +1,8 @@
 //! Sets `KPM_GIT_COMMIT` for `--version`: the short commit the binary is
 //! built from (`git rev-parse --short HEAD`), or `unknown` when there is no
 //! git checkout or no git (a source archive, a Docker build without `.git`).
-//! The same file is `analyzer/build.rs`.
+//! A `KPM_GIT_COMMIT` environment variable wins (the Dockerfile passes it
+//! as a build argument, since `.git` is not in the build context).
 
 use std::path::Path;
 use std::process::Command;
@@ -15,8 +16,14 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let given = std::env::var("KPM_GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric()));
+    let commit = given
+        .or_else(|| git(&["rev-parse", "--short", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=KPM_GIT_COMMIT={commit}");
+    println!("cargo:rerun-if-env-changed=KPM_GIT_COMMIT");
     println!("cargo:rerun-if-changed=build.rs");
     // Run again when HEAD moves: HEAD itself (checkout of another branch),
     // the branch it points to (a commit) and packed refs. Only existing

@@ -13,9 +13,7 @@ use std::path::Path;
 use kpm_bundle::{Bundle, BundleWriter};
 use serde_json::Value;
 
-#[path = "analyze_support.rs"]
-mod support;
-use support::*;
+use crate::support::analyze::*;
 
 /// One expected finding of `testdata/expected/<scenario>.json`.
 struct Expected {

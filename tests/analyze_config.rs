@@ -9,9 +9,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-#[path = "analyze_support.rs"]
-mod support;
-use support::*;
+use crate::support::analyze::*;
 
 /// Runs kpm-analyze in `cwd` with `args`.
 fn analyze_in(cwd: &Path, args: &[&str]) -> Output {

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-#[path = "analyze_support.rs"]
-mod support;
-use support::*;
+use crate::support::analyze::*;
 
 #[test]
 fn no_bundle_argument_is_a_usage_error() {

@@ -2,13 +2,10 @@
 //! all leave a valid bundle with what was collected and the failures
 //! recorded.
 
-#[path = "collect_support/mod.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::collect::*;
 use kpm_bundle::Outcome;
-use support::*;
 
 #[test]
 fn injected_failures_are_recorded_and_the_run_goes_on() {

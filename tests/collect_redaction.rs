@@ -5,15 +5,12 @@
 //! bundle, nor of a bundle redacted again with `kpm-collect redact`; the
 //! same secret becomes the same token wherever it appears.
 
-#[path = "collect_support/mod.rs"]
-mod support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::collect::*;
 use kpm_bundle::writer::sha256_hex;
 use kpm_bundle::{BundleWriter, Manifest, Outcome, Step};
 use serde_json::{json, Value};
-use support::*;
 
 const SECRET_VALUES: &[&str] = &[
     "aHVudGVyMg==",                         // Secret data (base64 of hunter2)
@@ -631,14 +628,13 @@ fn redact_subcommand_never_writes_over_its_input() {
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
+    let rd = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for e in rd.map(|e| e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
         }
     }
     out

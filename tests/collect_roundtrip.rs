@@ -1,12 +1,9 @@
 //! Round trip: serve a testdata bundle as a Kubernetes API, collect it with
 //! `kpm-collect`, and check the new bundle holds the same objects and logs.
 
-#[path = "collect_support/mod.rs"]
-mod support;
-
+use crate::support::collect::*;
 use kpm_bundle::layout::{classify, Entry};
 use kpm_bundle::Outcome;
-use support::*;
 
 #[allow(
     clippy::too_many_lines,

@@ -13,11 +13,6 @@ use std::process::{Command, Output};
 
 use kpm_model::Report;
 
-// Only `serve` and `kubectl` of the shared serve helpers are used here.
-#[allow(dead_code)]
-#[path = "serve_support.rs"]
-mod serve_support;
-
 fn corpus() -> PathBuf {
     let dir = kpm_e2e::workspace_root().join("../shared/corpus");
     assert!(
@@ -251,8 +246,8 @@ fn kubectl_sees_a_troubleshoot_archive_as_its_counterpart() {
     let c = corpus();
     let archive = c.join("foreign/troubleshoot/k3d-k3s-1.24-2022.tar.gz");
     let kpm = c.join("kpm/k3d-restarts-recovered");
-    let a = serve_support::serve(&archive, None, &[]);
-    let b = serve_support::serve(&kpm, None, &[]);
+    let a = crate::support::serve::serve(&archive, None, &[]);
+    let b = crate::support::serve::serve(&kpm, None, &[]);
     for args in [
         &["get", "pods", "-A", "-o", "wide"][..],
         &["get", "events", "-A"],

@@ -7,15 +7,12 @@
 //! memory under the 2 GiB budget (the child's `VmHWM`, polled) and a
 //! generous time ceiling.
 
-#[path = "../bundle/tests/support/rawzip.rs"]
-mod rawzip;
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rawzip::{Deflate, RawZip};
+use kpm_e2e::rawzip::{Deflate, RawZip};
 use serde_json::Value;
 
 const MIB: usize = 1 << 20;

@@ -12,9 +12,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-#[path = "analyze_support.rs"]
-mod support;
-use support::*;
+use crate::support::analyze::*;
 
 /// The file an injected command would create (relative: commands run with
 /// the test's scratch directory as working directory).

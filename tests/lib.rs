@@ -7,6 +7,7 @@
 //! also guarantees a test never runs a stale binary.
 
 pub mod chromium;
+pub mod rawzip;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,16 +26,25 @@ pub fn testdata() -> PathBuf {
     workspace_root().join("testdata")
 }
 
-/// Scenario directories under `testdata/` (each a bundle), sorted.
+/// Scenario directories under `testdata/` (each a bundle), sorted. Panics
+/// when `testdata/` cannot be read or holds no scenario: a test over every
+/// scenario must fail, not pass over none.
 pub fn scenarios() -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(testdata())
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.join("manifest.json").is_file())
-                .collect()
+    let dir = testdata();
+    let rd = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read the scenarios in {}: {e}", dir.display()));
+    let mut out: Vec<PathBuf> = rd
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+                .path()
         })
-        .unwrap_or_default();
+        .filter(|p| p.join("manifest.json").is_file())
+        .collect();
+    assert!(
+        !out.is_empty(),
+        "no scenario bundle (directory with manifest.json) in {}",
+        dir.display()
+    );
     out.sort();
     out
 }

@@ -8,9 +8,7 @@
 //! With `KPM_CORPUS_TABLE=<file>` it also writes the precision/recall table
 //! as Markdown (relative paths from the workspace root).
 
-#[path = "real_corpus/judge.rs"]
 mod judge;
-#[path = "real_corpus/table.rs"]
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -147,17 +145,19 @@ fn real_corpus() {
         .iter()
         .filter_map(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
-    if let Ok(rd) = std::fs::read_dir(expectations_dir()) {
-        for e in rd.filter_map(Result::ok) {
-            let file = e.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = file
-                .strip_suffix(".json")
-                .filter(|s| !names.iter().any(|n| n == s))
-            {
-                problems.push(format!(
-                    "expectation {file} has no bundle {stem} in the corpus"
-                ));
-            }
+    let exp_dir = expectations_dir();
+    let rd = std::fs::read_dir(&exp_dir)
+        .unwrap_or_else(|e| panic!("cannot read the expectations {}: {e}", exp_dir.display()));
+    for e in rd {
+        let e = e.unwrap_or_else(|e| panic!("cannot list {}: {e}", exp_dir.display()));
+        let file = e.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = file
+            .strip_suffix(".json")
+            .filter(|s| !names.iter().any(|n| n == s))
+        {
+            problems.push(format!(
+                "expectation {file} has no bundle {stem} in the corpus"
+            ));
         }
     }
     let rows: Vec<table::Row<'_>> = judged

@@ -5,17 +5,14 @@
 //! server accepts are not served, and the kubeconfig is never written
 //! through a planted link.
 
-#[path = "serve_support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::serve::{pods, rows, serve, write_fixture, Served};
+use crate::support::served;
 use serde_json::{json, Value};
-use support::{rows, serve, served, write_fixture, Served};
 
 /// One raw HTTP/1.1 request; returns (status, headers, body).
 fn http(s: &Served, host: &str, path: &str, auth: Option<&str>) -> (u16, String, String) {
@@ -271,7 +268,8 @@ fn out_of_range_numbers_and_bad_selectors_are_400() {
 
 /// Files under `dir`, recursively.
 fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+    let rd = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for e in rd.map(|e| e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))) {
         let p = e.path();
         if p.is_dir() {
             walk(&p, out);
@@ -285,7 +283,7 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn objects_with_invalid_names_are_not_served_and_dump_stays_inside() {
     let (d, bundle) = fixture();
     // Rewrite shop's pods with three an API server would never accept.
-    let mut pods = support::pods();
+    let mut pods = pods();
     for bad in ["../../x", "", "UPPER"] {
         let mut p = pods[1].clone();
         p["metadata"]["name"] = json!(bad);
@@ -363,6 +361,7 @@ fn a_planted_symlink_at_the_kubeconfig_path_is_refused() {
         no_apf: false,
         idle_timeout_ms: 1000,
         max_connections: 4,
+        rbac: None,
     };
     let err = match rt.block_on(kpm_serve::start(args)) {
         Ok(_) => panic!("serve wrote through a planted symlink"),

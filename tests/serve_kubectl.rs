@@ -2,11 +2,8 @@
 //! is known: exact output lines, errors worded as the API server words them,
 //! and nothing on kubectl's stderr when a command succeeds.
 
-#[path = "serve_support.rs"]
-mod support;
-
+use crate::support::serve::{pods, rows, serve, serve_with_latency, write_fixture, Served};
 use serde_json::Value;
-use support::{rows, serve, write_fixture, Served};
 
 fn fixture() -> (tempfile::TempDir, Served) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -79,7 +76,7 @@ fn json_output_is_the_bundle_objects() {
     let out: Value =
         serde_json::from_str(&s.ok(&["get", "pods", "-n", "shop", "-o", "json"])).expect("json");
     let items = out["items"].as_array().expect("items");
-    let want = support::pods();
+    let want = pods();
     assert_eq!(items.len(), want.len());
     for (got, want) in items.iter().zip(&want) {
         let mut got = got.clone();
@@ -344,7 +341,7 @@ fn knobs_page_and_fail() {
 fn knobs_latency_and_timeout() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bundle = write_fixture(dir.path());
-    let slow = support::serve_with_latency(&bundle, 400, &["events=timeout"]);
+    let slow = serve_with_latency(&bundle, 400, &["events=timeout"]);
     let t = std::time::Instant::now();
     assert_eq!(slow.ok(&["get", "--raw", "/healthz"]), "ok");
     assert!(

@@ -3,15 +3,11 @@
 //! exactly as stored and node allocation as `derived/node-allocation.json`
 //! records it (when the bundle has one).
 
-#[path = "serve_support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::collections::BTreeSet;
 
+use crate::support::serve::{rows, serve};
 use kpm_bundle::{layout, Bundle};
 use serde_json::Value;
-use support::{rows, serve};
 
 /// `(namespace, name)` of every stored pod.
 fn stored_pods(bundle: &Bundle) -> BTreeSet<(String, String)> {

@@ -45,20 +45,8 @@ pub enum Name {
     Selector,
 }
 
-/// Whether `s` is a DNS-1123 label.
-pub fn is_dns1123_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    (1..=63).contains(&b.len())
-        && b.first().is_some_and(ok)
-        && b.last().is_some_and(ok)
-        && b.iter().all(|c| ok(c) || *c == b'-')
-}
-
-/// Whether `s` is a DNS-1123 subdomain.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
-    (1..=253).contains(&s.len()) && s.split('.').all(is_dns1123_label)
-}
+// Name grammars are Kubernetes facts: they live in `kpm_semantics::names`.
+pub use kpm_semantics::names::{is_dns1123_label, is_dns1123_subdomain};
 
 /// A label key's name part or a label value: alphanumeric at both ends,
 /// `-_.` inside, at most 63 bytes (empty allowed for values only).

@@ -4,7 +4,8 @@
 //!
 //! The engine alone: the command line lives with the `kpm-analyze` binary
 //! (`src/bin/kpm-analyze/`). Modules are private; callers use [`analyze`]
-//! with [`Options`], and [`Policy`] for `--config` files.
+//! with [`Options`], [`Policy`] for `--config` files, and the rule
+//! registry ([`RULES`]).
 
 mod command;
 mod context;
@@ -13,6 +14,9 @@ mod load;
 mod par;
 mod policy;
 mod rules;
+#[cfg(test)]
+mod testkit;
 
 pub use engine::{analyze, Options};
 pub use policy::{Policy, PolicyError, DEFAULT_FILE as DEFAULT_POLICY_FILE};
+pub use rules::registry::{Link, Rule, RuleInfo, RULES};

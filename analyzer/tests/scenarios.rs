@@ -242,3 +242,46 @@ fn node_findings_carry_the_nodes_events() {
         ["NodeHasInsufficientMemory", "EvictionThresholdMet"]
     );
 }
+
+/// Every rule of the registry is expected in at least one scenario, so each
+/// one is proven end to end (the expectations themselves are checked by
+/// [`every_scenario_produces_exactly_its_expected_findings`]); and every
+/// expected rule is one the registry knows (no typo hides a rule).
+#[test]
+fn every_rule_fires_in_some_scenario() {
+    use kpm_analyzer::RULES;
+    use std::collections::BTreeMap;
+    let all = scenarios();
+    assert!(
+        !all.is_empty(),
+        "no scenarios under {}",
+        testdata().display()
+    );
+    let mut fired: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, _, expected_path) in &all {
+        let text = std::fs::read_to_string(expected_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+        let expected: Expected = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+        for f in expected.findings {
+            fired.entry(f.rule).or_default().push(name.clone());
+        }
+    }
+    let never: Vec<&str> = RULES
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| !fired.contains_key(*id))
+        .collect();
+    assert!(
+        never.is_empty(),
+        "rules expected in no testdata/expected/*.json scenario: {never:?}"
+    );
+    let unknown: Vec<&String> = fired
+        .keys()
+        .filter(|id| !RULES.iter().any(|r| r.id == id.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "expected rules the registry does not know: {unknown:?}"
+    );
+}

@@ -214,6 +214,21 @@ impl Bundle {
         &self.path
     }
 
+    /// The kpm bundle actually read: [`Bundle::path`], or for a converted
+    /// foreign capture the private temporary zip it was converted into
+    /// (for readers that open entries themselves, such as serve's log
+    /// tails).
+    pub fn storage_path(&self) -> &Path {
+        self._converted.as_deref().unwrap_or(&self.path)
+    }
+
+    /// Why the reader refuses to read `file` (duplicate name, overlapping
+    /// data, link), if it does: readers that open entries themselves must
+    /// refuse them too.
+    pub fn refusal(&self, file: &str) -> Option<String> {
+        self.refused.get(file).map(ToString::to_string)
+    }
+
     /// The manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest

@@ -3,13 +3,10 @@
 //! files in bundle directories, oversized manifests. Each is refused or
 //! cut with an error naming the file and the budget, never a panic.
 
-#[path = "support/rawzip.rs"]
-mod rawzip;
-
 use std::path::{Path, PathBuf};
 
 use kpm_bundle::{Budget, Budgets, Bundle, BundleError, Refusal};
-use rawzip::{Deflate, RawZip};
+use kpm_e2e::rawzip::{Deflate, RawZip};
 
 const MIB: u64 = 1 << 20;
 

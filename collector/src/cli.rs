@@ -107,6 +107,40 @@ pub struct Args {
     #[arg(long)]
     pub no_logs: bool,
 
+    /// Only log lines newer than this (e.g. 30m, 2h; `sinceSeconds` on every
+    /// log request), within --log-lines and --log-bytes.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub since: Option<Duration>,
+
+    /// Only pods matching this label selector (e.g. `app=web,tier!=cache`),
+    /// and only their logs, in the namespaces in scope. Everything else
+    /// (workloads, services, events…) is still collected, and so are the
+    /// infrastructure pods (ingress controllers, DNS, metrics-server,
+    /// autoscalers) and node allocation over every pod.
+    #[arg(short = 'l', long, value_name = "SELECTOR", value_parser = parse_selector)]
+    pub selector: Option<String>,
+
+    /// Leave this namespace out (repeatable, or comma separated); applies to
+    /// the namespaces listed and to -n. Its infrastructure pods are still
+    /// collected, as for any namespace outside the scope.
+    #[arg(long = "exclude-namespace", value_name = "NS", value_delimiter = ',')]
+    pub exclude_namespaces: Vec<String>,
+
+    /// Upper bound of the bundle's content (uncompressed bytes of its
+    /// files, e.g. 200MiB, 2GiB; the zip is smaller). Object lists are
+    /// always kept; when logs would pass the bound, the largest logs are cut
+    /// first (to their newest lines) until they fit, and the manifest
+    /// records the truncation (step `max-bundle-size` and each cut log's
+    /// message).
+    #[arg(long, value_name = "SIZE", value_parser = parse_bundle_size)]
+    pub max_bundle_size: Option<u64>,
+
+    /// Print what would be collected and which permissions are missing
+    /// (asked with SelfSubjectRulesReview), then exit without writing
+    /// anything.
+    #[arg(long)]
+    pub dry_run: bool,
+
     /// Turn off pattern redaction (env names, tokens in logs, annotations,
     /// last-applied). Secret values are never collected and ConfigMap
     /// values are still hashed regardless.
@@ -222,6 +256,52 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// The largest accepted `--max-bundle-size` (1 TiB).
+pub const MAX_BUNDLE_SIZE: u64 = 1 << 40;
+
+/// Parses `--max-bundle-size`: `500MiB`, `2GiB`, `1048576`; at least 1KiB.
+pub fn parse_bundle_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected e.g. 500MiB, 2GiB"))?;
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "ki" | "kib" => 1 << 10,
+        "m" | "mb" | "mi" | "mib" => 1 << 20,
+        "g" | "gb" | "gi" | "gib" => 1 << 30,
+        _ => return Err(format!("invalid size unit in {s:?}: use KiB, MiB or GiB")),
+    };
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} too large"))?;
+    if !(1 << 10..=MAX_BUNDLE_SIZE).contains(&bytes) {
+        return Err(format!("size {s:?} out of range (1KiB to 1TiB)"));
+    }
+    Ok(bytes)
+}
+
+/// Checks a `--selector` the way the API server would refuse it: no empty
+/// requirement, no control characters. The server's own parser has the
+/// last word (a bad selector is a 400 recorded on the pods steps).
+pub fn parse_selector(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty selector".into());
+    }
+    if t.chars().any(char::is_control) {
+        return Err(format!("selector {t:?} has a control character"));
+    }
+    if t.split(',').any(|req| req.trim().is_empty()) {
+        return Err(format!(
+            "selector {t:?} has an empty requirement (stray comma)"
+        ));
+    }
+    Ok(t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +325,39 @@ mod tests {
         assert!(parse_bytes("17MiB").is_err());
         assert!(parse_bytes("0").is_err());
         assert!(parse_bytes("1GiB").is_err());
+    }
+
+    #[test]
+    fn bundle_sizes_and_selectors() {
+        assert_eq!(parse_bundle_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_bundle_size("500MiB"), Ok(500 << 20));
+        assert!(parse_bundle_size("100").is_err());
+        assert!(parse_bundle_size("2TiB").is_err());
+        assert!(parse_bundle_size("lots").is_err());
+        assert_eq!(parse_selector(" app=web "), Ok("app=web".into()));
+        assert!(parse_selector("").is_err());
+        assert!(parse_selector("app=web,").is_err());
+        assert!(parse_selector("a=b\u{7}").is_err());
+        let a = Args::try_parse_from([
+            "kpm-collect",
+            "--since",
+            "30m",
+            "-l",
+            "app=web",
+            "--exclude-namespace",
+            "kube-system",
+            "--exclude-namespace",
+            "a,b",
+            "--max-bundle-size",
+            "1GiB",
+            "--dry-run",
+        ])
+        .unwrap();
+        assert_eq!(a.since, Some(Duration::from_secs(1800)));
+        assert_eq!(a.selector.as_deref(), Some("app=web"));
+        assert_eq!(a.exclude_namespaces, ["kube-system", "a", "b"]);
+        assert_eq!(a.max_bundle_size, Some(1 << 30));
+        assert!(a.dry_run);
     }
 
     #[test]

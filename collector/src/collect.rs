@@ -43,6 +43,10 @@ pub struct Options {
     pub log_bytes: u64,
     /// Requests (steps) in flight.
     pub concurrency: usize,
+    /// `--since`, in whole seconds (`sinceSeconds` of every log request).
+    pub since_seconds: Option<u64>,
+    /// `--selector`: the label selector of the namespaces' pod lists.
+    pub selector: Option<String>,
     /// Redaction (switches, token key, user rules).
     pub redactor: Arc<Redactor>,
 }
@@ -65,6 +69,18 @@ pub struct Ctx {
     alloc: Mutex<AllocFeed>,
     fatal: Mutex<Option<Failure>>,
     scope: Mutex<(Vec<String>, bool)>,
+    /// With `--selector`: infrastructure pods (and their logs) of
+    /// namespaces in scope, merged into those namespaces' pod lists.
+    infra_extras: Mutex<std::collections::HashMap<String, InfraExtra>>,
+}
+
+/// Infrastructure pods a selected pod list must still hold.
+#[derive(Default)]
+pub struct InfraExtra {
+    /// The pod objects, as listed.
+    pub pods: Vec<Value>,
+    /// Their logs to read.
+    pub logs: Vec<LogTarget>,
 }
 
 /// A list to collect: URL, bundle path and the shape of its items.
@@ -74,6 +90,9 @@ struct ListSpec {
     kind: String,
     api_version: String,
     list_kind: String,
+    /// Items added after the listed ones unless listed already (same uid):
+    /// infrastructure pods outside a `--selector`.
+    extra: Vec<Value>,
 }
 
 impl ListSpec {
@@ -89,6 +108,7 @@ impl ListSpec {
             kind: kind.kind.to_string(),
             api_version: kind.api_version(),
             list_kind: kind.list_kind(),
+            extra: Vec::new(),
         })
     }
 
@@ -100,6 +120,7 @@ impl ListSpec {
                 kind: "PodMetrics".into(),
                 api_version: METRICS_API.into(),
                 list_kind: "PodMetricsList".into(),
+                extra: Vec::new(),
             },
             None => ListSpec {
                 url: format!("/apis/{METRICS_API}/nodes"),
@@ -107,6 +128,7 @@ impl ListSpec {
                 kind: "NodeMetrics".into(),
                 api_version: METRICS_API.into(),
                 list_kind: "NodeMetricsList".into(),
+                extra: Vec::new(),
             },
         }
     }
@@ -150,6 +172,15 @@ fn fill_type(item: &mut Value, kind: &str, api_version: &str) {
     }
 }
 
+/// `metadata.uid`, else `metadata.name`: how pods are told apart.
+fn uid_of(item: &Value) -> String {
+    item.pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .or_else(|| name_of(item))
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn log_what(t: &LogTarget) -> &'static str {
     if t.previous {
         "logs/previous"
@@ -181,6 +212,7 @@ impl Ctx {
             alloc: Mutex::new(AllocFeed::new(chrono::Utc::now())),
             fatal: Mutex::new(None),
             scope: Mutex::new((Vec::new(), false)),
+            infra_extras: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -307,11 +339,15 @@ impl Ctx {
         let mut counts = Counts::new();
         let redactor = &self.opts.redactor;
         let mut bad_item = None;
+        let mut seen = HashSet::new();
         let result = self
             .fetch
             .list(&spec.url, |paged| match paged {
                 Paged::Item(mut item) => {
                     fill_type(&mut item, &spec.kind, &spec.api_version);
+                    if !spec.extra.is_empty() {
+                        seen.insert(uid_of(&item));
+                    }
                     on_item(Paged::Item(&item));
                     redactor.object(&spec.kind, &mut item, &mut counts);
                     let pushed = serde_json::to_vec(&item)
@@ -324,6 +360,7 @@ impl Ctx {
                 Paged::Restart => {
                     items.clear();
                     counts.clear();
+                    seen.clear();
                     bad_item = None;
                     on_item(Paged::Restart);
                 }
@@ -333,6 +370,12 @@ impl Ctx {
         match result {
             Ok(info) => {
                 let mut notes: Vec<String> = info.note().into_iter().collect();
+                let added = self.add_extra(spec.extra, &seen, &mut items, &mut counts);
+                if added > 0 {
+                    notes.push(format!(
+                        "{added} infrastructure pods added outside the --selector"
+                    ));
+                }
                 if let Some(e) = bad_item {
                     notes.push(format!("an item could not be stored: {e}"));
                 }
@@ -436,10 +479,21 @@ impl Ctx {
             }
             self.plan(&step("metrics/pods", Some(ns), None));
         }
-        if !all {
+        // A selected pod list holds only some pods: infrastructure pods are
+        // read first (to merge into the lists in scope) and allocation reads
+        // every pod on its own.
+        let selected = self.opts.selector.is_some();
+        let feed = all && !selected;
+        if selected {
+            let ctx = Arc::clone(self);
+            let out_of_scope = self.infra_for_selector(&namespaces, all).await;
+            outer.spawn(async move { ctx.emit_infrastructure(out_of_scope).await });
+        } else if !all {
             let ctx = Arc::clone(self);
             let scope = namespaces.clone();
             outer.spawn(async move { ctx.infrastructure(scope).await });
+        }
+        if !feed {
             let ctx = Arc::clone(self);
             outer.spawn(async move { ctx.allocation_pods().await });
         }
@@ -449,7 +503,7 @@ impl Ctx {
             };
             let ctx = Arc::clone(self);
             outer.spawn(async move {
-                ctx.namespace(ns, all).await;
+                ctx.namespace(ns, feed).await;
                 drop(slot);
             });
             // Reap finished namespaces so the set stays small.
@@ -461,12 +515,17 @@ impl Ctx {
     async fn namespace(self: Arc<Self>, ns: String, feed_allocation: bool) {
         let mut set: JoinSet<Vec<LogTarget>> = JoinSet::new();
         for kind in NAMESPACED_KINDS {
-            let Some(spec) = ListSpec::of(kind, Some(&ns)) else {
+            let Some(mut spec) = ListSpec::of(kind, Some(&ns)) else {
                 continue;
             };
             let s = step(kind.plural, Some(&ns), None);
             let ctx = Arc::clone(&self);
             let is_pods = kind.plural == "pods";
+            let extra_logs = if is_pods {
+                self.select_pods(&mut spec, &ns)
+            } else {
+                Vec::new()
+            };
             let ns_name = ns.clone();
             set.spawn(async move {
                 let mut targets = Vec::new();
@@ -497,6 +556,7 @@ impl Ctx {
                         a.missing_namespace(&ns_name);
                     }
                 }
+                targets.extend(extra_logs);
                 targets
             });
         }

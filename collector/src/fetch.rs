@@ -4,7 +4,7 @@
 //! server's `continue` token and handed over item by item, so callers never
 //! hold more than one page of raw JSON.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,9 @@ pub struct Fetcher {
     request_timeout: Duration,
     page_size: u32,
     retried: AtomicU64,
+    /// API server clock minus local clock, in milliseconds, from the `Date`
+    /// header of the latest answer; `i64::MIN` until one was seen.
+    clock_skew_ms: AtomicI64,
 }
 
 /// What a list call learned besides its items.
@@ -95,7 +98,31 @@ impl Fetcher {
             request_timeout,
             page_size,
             retried: AtomicU64::new(0),
+            clock_skew_ms: AtomicI64::new(i64::MIN),
         })
+    }
+
+    /// How far the API server's clock (its `Date` header) is ahead of the
+    /// local one, once an answer was seen. Ages in a bundle are judged
+    /// against the collection time, so a laptop with a wrong clock must
+    /// not make every restart look recent or ancient.
+    pub fn clock_skew(&self) -> Option<chrono::Duration> {
+        match self.clock_skew_ms.load(Ordering::Relaxed) {
+            i64::MIN => None,
+            ms => Some(chrono::Duration::milliseconds(ms)),
+        }
+    }
+
+    fn observe_date(&self, headers: &http::HeaderMap) {
+        let date = headers
+            .get(http::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok());
+        if let Some(date) = date {
+            let skew = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+            self.clock_skew_ms
+                .store(skew.num_milliseconds(), Ordering::Relaxed);
+        }
     }
 
     /// The client-side pacing in force (decided by the first answer in
@@ -168,6 +195,7 @@ impl Fetcher {
                 .await
                 .map_err(|e| plain(classify(&e)))?;
             self.limiter.observe(response.headers());
+            self.observe_date(response.headers());
             let status = response.status();
             let retry_after = retry::delay(
                 status.as_u16(),

@@ -96,8 +96,8 @@ pub fn encode(s: &str) -> String {
 }
 
 /// The log URL, with the limits applied server side (`tailLines`,
-/// `limitBytes`).
-pub fn url(namespace: &str, t: &LogTarget, lines: u64, bytes: u64) -> String {
+/// `limitBytes`, and `sinceSeconds` for `--since`).
+pub fn url(namespace: &str, t: &LogTarget, lines: u64, bytes: u64, since: Option<u64>) -> String {
     let mut u = format!(
         "/api/v1/namespaces/{}/pods/{}/log?container={}&tailLines={lines}&limitBytes={bytes}",
         encode(namespace),
@@ -106,6 +106,9 @@ pub fn url(namespace: &str, t: &LogTarget, lines: u64, bytes: u64) -> String {
     );
     if t.previous {
         u.push_str("&previous=true");
+    }
+    if let Some(secs) = since {
+        u.push_str(&format!("&sinceSeconds={secs}"));
     }
     u
 }
@@ -213,8 +216,11 @@ mod tests {
             previous: true,
         };
         assert_eq!(
-            url("shop", &t, 500, 262144),
+            url("shop", &t, 500, 262144, None),
             "/api/v1/namespaces/shop/pods/api-1/log?container=api&tailLines=500&limitBytes=262144&previous=true"
+        );
+        assert!(
+            url("shop", &t, 500, 262144, Some(1800)).ends_with("&previous=true&sinceSeconds=1800")
         );
         assert_eq!(encode("a b/c"), "a%20b%2Fc");
     }

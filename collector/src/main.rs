@@ -7,9 +7,11 @@
 //! `exit_codes.rs` for exit codes and `run.rs` for the phases of a run.
 
 mod alloc;
+mod budget;
 mod cli;
 mod collect;
 mod connect;
+mod dryrun;
 mod exit_codes;
 mod fetch;
 mod infra;

@@ -67,6 +67,8 @@ struct Collected {
     server_version: Option<String>,
     /// The namespaces of `-n`, deduplicated, in order.
     asked: Vec<String>,
+    /// API server clock minus local clock (see [`collection_clock`]).
+    skew: Option<chrono::Duration>,
 }
 
 /// A finished bundle and what the summary reports about it.
@@ -86,6 +88,9 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, Fatal> {
         args.configmap_values,
         args.redact_rules.as_deref(),
     )?;
+    if args.dry_run {
+        return crate::dryrun::run(&args).await;
+    }
     let checked = connect_checked(&args, started).await?;
     let collected = collect_until_stopped(&args, checked, redactor, clock).await?;
     let manifest = manifest_for(&args, &collected, started);
@@ -193,17 +198,20 @@ async fn collect_until_stopped(
         version,
         version_ms,
     } = checked;
+    let skew = fetch.clock_skew();
     let writer = BundleWriter::create_zip(&output, args.force)
         .with_context(|| format!("cannot create {}", output.display()))
         .map_err(|e| fatal(ExitCode::Write, e))?;
     let progress = Progress::new();
     let concurrency = usize::try_from(args.concurrency).unwrap_or(8);
-    let (tx, sink) = sink::spawn(writer, concurrency, progress.clone());
+    let (tx, sink) = sink::spawn(writer, concurrency, progress.clone(), args.max_bundle_size);
     let opts = Options {
         logs: !args.no_logs,
         log_lines: args.log_lines,
         log_bytes: args.log_bytes,
         concurrency,
+        since_seconds: args.since.map(|d| d.as_secs_f64().ceil() as u64),
+        selector: args.selector.clone(),
         redactor: Arc::new(redactor),
     };
     let ctx = Ctx::new(fetch, tx.clone(), opts, progress.clone());
@@ -213,7 +221,7 @@ async fn collect_until_stopped(
     let work = collect_all(
         Arc::clone(&ctx),
         progress.clone(),
-        asked.clone(),
+        (asked.clone(), args.exclude_namespaces.clone()),
         default_ns,
     );
     let stop = until_stopped(
@@ -243,7 +251,23 @@ async fn collect_until_stopped(
         stop,
         server_version,
         asked,
+        skew,
     })
+}
+
+/// The collection times as the API server's clock reads them: shifted by
+/// the skew its `Date` header showed when that is 2 s or more, so that ages
+/// judged against the collection time (restarts "in the last hour") are
+/// the cluster's, whatever the local clock says.
+fn collection_clock(
+    skew: Option<chrono::Duration>,
+    started: DateTime<Utc>,
+    finished: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    match skew.filter(|s| s.num_milliseconds().abs() >= 2_000) {
+        Some(s) => (started + s, finished + s),
+        None => (started, finished),
+    }
 }
 
 /// `-n` values in order, without empties and repeats.
@@ -258,11 +282,16 @@ fn asked_namespaces(namespaces: &[String]) -> Vec<String> {
 }
 
 /// The whole collection: cluster level, then the namespaces (`-n`, else
-/// every namespace listed, else the context's default one), then the
-/// derived node allocation.
-async fn collect_all(ctx: Arc<Ctx>, progress: Progress, asked: Vec<String>, default_ns: String) {
+/// every namespace listed, else the context's default one) less
+/// `--exclude-namespace`, then the derived node allocation.
+async fn collect_all(
+    ctx: Arc<Ctx>,
+    progress: Progress,
+    (asked, excluded): (Vec<String>, Vec<String>),
+    default_ns: String,
+) {
     let found = ctx.cluster().await;
-    let (namespaces, all) = if !asked.is_empty() {
+    let (mut namespaces, mut all) = if !asked.is_empty() {
         (asked, false)
     } else if let Some(found) = found {
         (found, true)
@@ -272,6 +301,13 @@ async fn collect_all(ctx: Arc<Ctx>, progress: Progress, asked: Vec<String>, defa
         ));
         (vec![default_ns], false)
     };
+    let before = namespaces.len();
+    namespaces.retain(|ns| !excluded.contains(ns));
+    if namespaces.len() != before {
+        // Infrastructure pods of excluded namespaces are still read, as
+        // for any namespace outside the scope.
+        all = false;
+    }
     ctx.namespaces(namespaces, all).await;
     ctx.write_allocation().await;
 }
@@ -315,6 +351,7 @@ async fn terminated() {
 /// spool when the bundle is finished).
 fn manifest_for(args: &Args, collected: &Collected, started: DateTime<Utc>) -> Manifest {
     let (scope_namespaces, all_namespaces) = collected.ctx.scope();
+    let (started, finished) = collection_clock(collected.skew, started, Utc::now());
     Manifest {
         format_version: kpm_bundle::FORMAT_VERSION,
         tool: Tool {
@@ -323,7 +360,7 @@ fn manifest_for(args: &Args, collected: &Collected, started: DateTime<Utc>) -> M
         },
         collection: Collection {
             started_at: started,
-            finished_at: Utc::now(),
+            finished_at: finished,
             interrupted: collected.stop == Stop::Interrupted,
             timed_out: collected.stop == Stop::TimedOut,
         },
@@ -476,6 +513,27 @@ fn default_output(context: &str, now: DateTime<Utc>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collection_times_follow_the_server_clock_when_it_differs() {
+        let t0 = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let t1 = t0 + chrono::Duration::seconds(30);
+        // A laptop twelve days ahead of the cluster (a snapshot served later).
+        let behind = Some(chrono::Duration::days(-12));
+        assert_eq!(
+            collection_clock(behind, t0, t1),
+            (
+                t0 - chrono::Duration::days(12),
+                t1 - chrono::Duration::days(12)
+            )
+        );
+        // A second of network latency is not a skew; no Date header, none.
+        let tiny = Some(chrono::Duration::milliseconds(900));
+        assert_eq!(collection_clock(tiny, t0, t1), (t0, t1));
+        assert_eq!(collection_clock(None, t0, t1), (t0, t1));
+    }
     use chrono::TimeZone;
 
     #[test]

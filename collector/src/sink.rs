@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use kpm_bundle::manifest::FileRecord;
 use kpm_bundle::{BundleError, BundleWriter, Outcome, Step};
 
+use crate::budget::Deferred;
 use crate::progress::Progress;
 use crate::redact::{merge, Counts};
 use crate::spool::{ItemReader, Items};
@@ -231,10 +232,13 @@ impl Iterator for ManifestSteps<'_> {
 }
 
 /// Starts the writer thread. Returns the sender and the handle to join.
+/// With `max_bytes` (`--max-bundle-size`) logs are held back and written
+/// last, cut to fit ([`crate::budget`]).
 pub fn spawn(
     writer: BundleWriter,
     capacity: usize,
     progress: Progress,
+    max_bytes: Option<u64>,
 ) -> (mpsc::Sender<Record>, JoinHandle<SinkResult>) {
     let (tx, mut rx) = mpsc::channel::<Record>(capacity.max(1));
     let handle = std::thread::spawn(move || {
@@ -245,19 +249,64 @@ pub fn spawn(
             totals: Totals::default(),
             error: None,
         };
+        let mut deferred = max_bytes.map(Deferred::new);
         while let Some(record) = rx.blocking_recv() {
             if matches!(record, Record::Close) {
                 break;
             }
+            let record = match (&mut deferred, record) {
+                (
+                    Some(d),
+                    Record::File {
+                        path,
+                        bytes,
+                        step,
+                        redaction,
+                    },
+                ) if step.what.starts_with("logs") => {
+                    d.hold(path, &bytes, step, redaction);
+                    continue;
+                }
+                (_, record) => record,
+            };
             let Some(step) = write_one(&mut state, record) else {
                 continue;
             };
             progress.step_done(&step);
             state.steps.push(step);
         }
+        if let Some(d) = deferred {
+            release_logs(&mut state, d, &progress);
+        }
         state
     });
     (tx, handle)
+}
+
+/// Writes the held-back logs, cut to what is left of the bound, and
+/// records the `max-bundle-size` step.
+fn release_logs(state: &mut SinkResult, deferred: Deferred, progress: &Progress) {
+    let used = state.totals.bytes;
+    let summary = deferred.release(used, |r| {
+        let step = match r.bytes {
+            Some(bytes) => write_one(
+                state,
+                Record::File {
+                    path: r.path,
+                    bytes,
+                    step: r.step,
+                    redaction: r.redaction,
+                },
+            ),
+            None => Some(r.step),
+        };
+        if let Some(step) = step {
+            progress.step_done(&step);
+            state.steps.push(step);
+        }
+    });
+    progress.step_done(&summary);
+    state.steps.push(summary);
 }
 
 /// Writes one record; returns its finished step (`None` for `Close`).

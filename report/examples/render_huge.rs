@@ -21,7 +21,7 @@ fn main() -> Result<(), kpm_report::RenderError> {
         t.elapsed()
     );
     let t = Instant::now();
-    let small = renderer.html(&common::crashloop_oom())?;
+    let small = renderer.html(&common::crashloop())?;
     println!(
         "html (small report): {} bytes in {:?}",
         small.len(),

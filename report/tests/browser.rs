@@ -64,10 +64,10 @@ fn external_references(html: &str) -> Vec<String> {
 #[test]
 fn html_report_loads_offline_in_chromium() {
     let dir = out_dir();
-    let page = dir.join("crashloop-oom.html");
+    let page = dir.join("crashloop.html");
     let html = Renderer::new(None)
         .unwrap()
-        .html(&common::crashloop_oom())
+        .html(&common::crashloop())
         .unwrap();
     assert_eq!(external_references(&html), Vec::<String>::new());
     assert!(
@@ -79,7 +79,7 @@ fn html_report_loads_offline_in_chromium() {
 
     // Scripts on: the DOM after the inline script ran, with a NetLog of
     // every request.
-    let netlog = dir.join("crashloop-oom.netlog.json");
+    let netlog = dir.join("crashloop.netlog.json");
     let run = chromium(
         &page,
         profile.path(),
@@ -114,8 +114,8 @@ fn html_report_loads_offline_in_chromium() {
         );
     }
     assert!(dom.contains("first broken link"));
-    assert!(dom.contains("Container web was killed for exceeding its 512Mi memory limit"));
-    assert!(dom.contains("kubectl -n shop logs web-6d4cf56db6-2xk8p -c web --previous"));
+    assert!(dom.contains("Missing required environment variable PAYMENTS_API_URL"));
+    assert!(dom.contains("kubectl -n shop logs checkout-dwxnrlfvx-6wgnp -c checkout --previous"));
     // The script ran without throwing: it un-hides the filter controls.
     assert!(
         dom.contains("<div class=\"filters\" id=\"filters\">"),
@@ -130,7 +130,7 @@ fn html_report_loads_offline_in_chromium() {
     assert_eq!(hidden, controls, "content hidden until a script runs");
 
     // Screenshot for humans.
-    let png = dir.join("crashloop-oom.png");
+    let png = dir.join("crashloop.png");
     let _ = std::fs::remove_file(&png);
     let profile3 = tempfile::tempdir().unwrap();
     let shot = chromium(
@@ -216,7 +216,7 @@ fn screenshots_for_review() {
     for (name, report) in [
         ("partial", common::partial_bundle()),
         ("healthy", common::healthy()),
-        ("crashloop-full", common::crashloop_oom()),
+        ("crashloop-full", common::crashloop()),
     ] {
         let page = dir.join(format!("{name}.html"));
         std::fs::write(&page, Renderer::new(None).unwrap().html(&report).unwrap()).unwrap();

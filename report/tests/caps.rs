@@ -14,7 +14,7 @@ const ESC: &str = "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2J\u{9b}31m\u{202e}";
 /// The crashloop report with a 10 MB pod name, a 10 MB log line, escape
 /// sequences and mentions in messages, and a million failed steps.
 fn hostile_sizes() -> Report {
-    let mut r = common::crashloop_oom();
+    let mut r = common::crashloop();
     let huge = "p".repeat(10 << 20);
     for f in &mut r.findings {
         f.object.name = huge.clone();
@@ -86,7 +86,7 @@ fn every_renderer_is_bounded_and_shows_controls() {
 #[test]
 fn honest_report_passes_json_caps_unchanged() {
     for r in [
-        common::crashloop_oom(),
+        common::crashloop(),
         common::healthy(),
         common::partial_bundle(),
     ] {

@@ -1,5 +1,5 @@
-//! Markdown output pinned with insta snapshots on realistic reports, plus
-//! the size cap.
+//! Markdown output pinned with insta snapshots of the analyzer's real
+//! reports (`testdata/reports/`), plus the size cap.
 
 mod common;
 
@@ -10,20 +10,29 @@ fn md(report: &kpm_model::Report) -> String {
 }
 
 #[test]
-fn crashloop_oom_chain() {
-    let out = md(&common::crashloop_oom());
+fn crashloop_chain() {
+    let out = md(&common::crashloop());
     // The root cause leads its incident and the consequences follow it.
-    let root = out.find("Container web was killed").unwrap();
-    let consequence = out.find("Service web selects 2 pods").unwrap();
+    let root = out
+        .find("Missing required environment variable PAYMENTS_API_URL")
+        .unwrap();
+    let consequence = out.find("Service checkout has no ready endpoints").unwrap();
     assert!(root < consequence);
     assert!(!out.contains("truncated"));
-    insta::assert_snapshot!("crashloop_oom", out);
+    insta::assert_snapshot!("crashloop", out);
+}
+
+#[test]
+fn demo_incidents() {
+    let out = md(&common::demo());
+    assert!(!out.contains("truncated"));
+    insta::assert_snapshot!("demo", out);
 }
 
 #[test]
 fn healthy_cluster() {
     let out = md(&common::healthy());
-    assert!(out.contains("No problems found in 2 applications."));
+    assert!(out.contains("No problems found in 9 applications."));
     insta::assert_snapshot!("healthy", out);
 }
 
@@ -31,8 +40,9 @@ fn healthy_cluster() {
 fn partial_bundle_with_gaps_and_damage() {
     let out = md(&common::partial_bundle());
     assert!(out.contains("Partial bundle"));
+    // A coverage gap and a failed step as the analyzer words them.
     assert!(out.contains("secret rotation"));
-    assert!(out.contains("namespaces/shop/events.json"));
+    assert!(out.contains("coredns-698c77c5d7-7nnxw/coredns"));
     insta::assert_snapshot!("partial_bundle", out);
 }
 

@@ -26,14 +26,14 @@ fn directory_overrides_by_file_name_and_falls_back_to_embedded() {
     )
     .unwrap();
     let r = Renderer::new(Some(dir.path())).unwrap();
-    let report = common::crashloop_oom();
+    let report = common::crashloop();
     assert_eq!(
         r.markdown(&report).unwrap(),
-        "ACME post-mortem for prod-eu1\n"
+        "ACME post-mortem for prod-use1\n"
     );
     assert_eq!(
         r.html(&report).unwrap(),
-        "<p class=\"brand\">ACME SRE</p>prod-eu1"
+        "<p class=\"brand\">ACME SRE</p>prod-use1"
     );
 
     // Only the Markdown overridden: HTML stays the embedded page.

@@ -45,6 +45,9 @@ pub enum ServeError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The `--rbac` file could not be used.
+    #[error(transparent)]
+    Rbac(#[from] crate::rbac::RbacError),
     /// A `--fail` knob could not be parsed.
     #[error("invalid --fail {spec:?}: {reason}")]
     InvalidFail {
@@ -124,9 +127,22 @@ impl ApiError {
         }
     }
 
-    /// 403 in the API server's RBAC wording. `verb` is `list`/`get`,
-    /// `namespace` None means cluster scope.
+    /// 403 in the API server's RBAC wording for [`SNAPSHOT_USER`]. `verb`
+    /// is `list`/`get`, `namespace` None means cluster scope.
     pub fn forbidden(
+        gr: Gr<'_>,
+        verb: &str,
+        name: Option<&str>,
+        namespace: Option<&str>,
+    ) -> ApiError {
+        ApiError::forbidden_as(SNAPSHOT_USER, gr, verb, name, namespace)
+    }
+
+    /// 403 for `user`, worded as kube-apiserver's `forbiddenMessage`
+    /// (`k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go`)
+    /// wrapped by `apierrors.NewForbidden`.
+    pub fn forbidden_as(
+        user: &str,
         gr: Gr<'_>,
         verb: &str,
         name: Option<&str>,
@@ -152,10 +168,21 @@ impl ApiError {
             code: 403,
             reason: "Forbidden",
             message: format!(
-                "{subject} is forbidden: User \"{SNAPSHOT_USER}\" cannot {verb} resource \"{}\" in API group \"{}\" {scope}",
+                "{subject} is forbidden: User \"{user}\" cannot {verb} resource \"{}\" in API group \"{}\" {scope}",
                 gr.resource, gr.group
             ),
             details: Some(json!({"name": name.unwrap_or(""), "group": gr.group, "kind": parent.resource})),
+        }
+    }
+
+    /// 403 for a non-resource path (`/version`, `/metrics`): no group
+    /// resource, so `NewForbidden` prefixes only `forbidden: `.
+    pub fn forbidden_path(user: &str, verb: &str, path: &str) -> ApiError {
+        ApiError {
+            code: 403,
+            reason: "Forbidden",
+            message: format!("forbidden: User \"{user}\" cannot {verb} path \"{path}\""),
+            details: Some(json!({})),
         }
     }
 

@@ -20,6 +20,9 @@
 //!   once etcd compacted the list's revision). `429xN` / `410xN` fail only the
 //!   first N matching requests, so a client's retry or restart can be shown
 //!   to succeed. With a namespace, only requests in that namespace fail.
+//! * `--rbac FILE`: answer as a server whose caller holds exactly the Roles
+//!   and ClusterRoles in FILE (see [`crate::rbac`]); requests outside them
+//!   answer RBAC's 403, and `SelfSubjectRulesReview` reports them.
 //! * `--no-apf`: leave out the `X-Kubernetes-PF-FlowSchema-UID` and
 //!   `X-Kubernetes-PF-PriorityLevel-UID` headers that every answer carries
 //!   otherwise (a real API server sends them on every response when API
@@ -170,6 +173,8 @@ pub struct Knobs {
     hits: Arc<Vec<AtomicU32>>,
     /// Leave out the APF response headers (`--no-apf`).
     pub no_apf: bool,
+    /// The caller's permissions (`--rbac FILE`); `None`: everything allowed.
+    pub rbac: Option<Arc<crate::rbac::Rbac>>,
 }
 
 /// The resource a request is about, as the fail rules see it.
@@ -204,6 +209,7 @@ impl Knobs {
             hits: Arc::new(fail.iter().map(|_| AtomicU32::new(0)).collect()),
             fail,
             no_apf: false,
+            rbac: None,
         })
     }
 

@@ -10,7 +10,10 @@
 //!
 //! * Ages printed by the server (the AGE column, "(3m ago)") are relative to
 //!   the collection end (`manifest.collection.finishedAt`); ages kubectl
-//!   computes itself (`kubectl describe`) use the local clock.
+//!   computes itself (`kubectl describe`) use the local clock. Every answer's
+//!   `Date` header is the snapshot's clock (collection end plus the time
+//!   serve has been running), so a collector run against serve stamps its
+//!   bundle as the cluster's clock would have.
 //! * `watch=true` is refused with 405: a snapshot never changes, so
 //!   `kubectl get -w` prints the list and stops instead of hanging.
 //! * No OpenAPI documents are served (`/openapi/v2`, `/openapi/v3` are 404):
@@ -24,6 +27,12 @@
 //! * Logs: see [`logs`] for how `sinceSeconds` and `timestamps` behave on
 //!   stored logs.
 //!
+//! * The one write accepted is `POST
+//!   /apis/authorization.k8s.io/v1/selfsubjectrulesreviews` (what
+//!   `kubectl auth can-i --list` and `kpm-collect --dry-run` send): it
+//!   stores nothing and answers the caller's rules, everything allowed
+//!   unless the `--rbac FILE` test knob says otherwise ([`rbac`]).
+//!
 //! * Access needs the per-run token (a path prefix in the kubeconfig's
 //!   server URL, or a bearer header) and a loopback `Host`; connections are
 //!   bounded by timeouts and a limit; objects with names no API server
@@ -34,7 +43,7 @@
 //! [`store`] (lazy lists), [`cache`] (bounded by bytes), [`index`] (field
 //! indexes across namespaces), [`list`] (selection, paging, list bodies),
 //! [`selectors`], [`table`] (server-side printing), [`logs`], [`metrics`],
-//! [`logtail`] (streaming), [`errors`], [`knobs`] (test knobs),
+//! [`logtail`] (streaming), [`errors`], [`knobs`] (test knobs), [`rbac`],
 //! [`kubeconfig`], [`guard`] (token and `Host`).
 
 pub mod cache;
@@ -48,6 +57,8 @@ pub mod list;
 pub mod logs;
 pub mod logtail;
 pub mod metrics;
+pub mod rbac;
+pub mod review;
 pub mod routes;
 pub mod selectors;
 pub mod server;
@@ -107,6 +118,10 @@ pub struct ServeOptions {
     /// that a real API server, like this one by default, puts on every
     /// answer: imitates a server without APF.
     pub no_apf: bool,
+    /// Test knob: the caller holds exactly the Roles and ClusterRoles in
+    /// FILE (YAML documents or a JSON List, e.g. deploy/rbac.yaml); other
+    /// requests answer RBAC's 403. Bindings only name the caller.
+    pub rbac: Option<PathBuf>,
 }
 
 /// The former name of [`ServeOptions`], kept while the end-to-end tests
@@ -156,6 +171,9 @@ impl Drop for RunningServer {
 pub async fn start(args: ServeOptions) -> Result<RunningServer, ServeError> {
     let mut knobs = knobs::Knobs::new(args.page_size, args.latency_ms, &args.fail)?;
     knobs.no_apf = args.no_apf;
+    if let Some(path) = &args.rbac {
+        knobs.rbac = Some(Arc::new(rbac::Rbac::load(path)?));
+    }
     let bundle = kpm_bundle::Bundle::open(&args.bundle).map_err(|source| ServeError::Bundle {
         path: args.bundle.clone(),
         source,

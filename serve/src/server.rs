@@ -2,7 +2,8 @@
 //!
 //! Requests are answered by [`crate::routes`] on a blocking thread. Before
 //! anything is routed, the `Host` and the bearer token are checked
-//! ([`crate::guard`]) and writes are refused; knobs (latency, forced
+//! ([`crate::guard`]), writes are refused (but for the rules review,
+//! [`crate::review`]) and the `--rbac` knob is applied; knobs (latency, forced
 //! failures) are applied here because they are about the transport, not
 //! the content.
 //!
@@ -43,6 +44,7 @@ use crate::knobs::{
     FailMode, Knobs, FLOW_SCHEMA_HEADER, FLOW_SCHEMA_UID, PRIORITY_LEVEL_HEADER,
     PRIORITY_LEVEL_UID, RETRY_AFTER_SECONDS, TIMEOUT_HOLD, TOO_MANY_REQUESTS_BODY,
 };
+use crate::review;
 use crate::routes::{self, Reply, Request, Route, State};
 
 /// Default of `--idle-timeout-ms`: the header read timeout hyper and Go
@@ -215,11 +217,35 @@ pub fn admit<B>(access: &Access, req: &hyper::Request<B>) -> Result<String, ApiE
 
 async fn serve_request(state: Arc<State>, access: &Access, req: hyper::Request<Incoming>) -> Resp {
     let knobs = state.knobs.clone();
+    let snapshot_now = snapshot_clock(state.store.now());
     let resp = match admit(access, &req) {
         Err(refused) => response(Reply::error(&refused)),
         Ok(path) => answer(state, &path, req).await,
     };
-    with_apf_headers(&knobs, resp)
+    with_date(snapshot_now, with_apf_headers(&knobs, resp))
+}
+
+/// When serve started answering, for [`snapshot_clock`].
+static SERVING_SINCE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The snapshot's clock: the collection end plus the time serve has been
+/// answering. A snapshot is the cluster as of its collection, so its
+/// answers are dated then (as its tables' ages already are), and a
+/// collector reading the `Date` header records times consistent with the
+/// objects it collects.
+fn snapshot_clock(collected: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    let since = SERVING_SINCE.get_or_init(std::time::Instant::now);
+    let elapsed = chrono::Duration::from_std(since.elapsed()).unwrap_or_default();
+    collected + elapsed
+}
+
+/// The `Date` header (RFC 7231 IMF-fixdate) of an answer.
+fn with_date(now: chrono::DateTime<chrono::Utc>, mut resp: Resp) -> Resp {
+    let text = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(value) = HeaderValue::from_str(&text) {
+        resp.headers_mut().insert(hyper::header::DATE, value);
+    }
+    resp
 }
 
 async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) -> Resp {
@@ -227,6 +253,9 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
         tokio::time::sleep(latency).await;
     }
     let method = req.method().clone();
+    if method == Method::POST && review::is_rules_review(path) {
+        return response(review::rules_review(&state.knobs, req.into_body()).await);
+    }
     if method != Method::GET && method != Method::HEAD {
         return response(Reply::error(&ApiError::read_only(method.as_str())));
     }
@@ -240,6 +269,9 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
         Route::Resource { name: Some(_), .. } => "get",
         _ => "list",
     };
+    if let Some(err) = review::forbidden(&state.knobs, &review::attributes(&route, verb, path)) {
+        return response(Reply::error(&err));
+    }
     let continuing = query.iter().any(|(k, v)| k == "continue" && !v.is_empty());
     if let Some((mode, err)) = route
         .target(verb)

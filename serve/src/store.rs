@@ -366,7 +366,7 @@ impl Store {
             );
         }
         Store {
-            logs: crate::logtail::LogFiles::new(bundle.path()),
+            logs: crate::logtail::LogFiles::new(bundle.storage_path()),
             reported: Default::default(),
             bundle,
             namespaces,
@@ -403,7 +403,12 @@ impl Store {
     }
 
     /// Opens a stored log for streaming.
+    /// Entries the bundle reader refuses (duplicates, overlapping data,
+    /// links) are refused here too, naming why.
     pub fn open_log(&self, entry: &str) -> Result<crate::logtail::LogSource, ApiError> {
+        if let Some(reason) = self.bundle.refusal(entry) {
+            return Err(ApiError::internal(format!("{entry}: not read: {reason}")));
+        }
         self.logs.open(entry).map_err(ApiError::internal)
     }
 

@@ -15,7 +15,7 @@ pub struct Row<'a> {
 
 /// The command that regenerates the Markdown table.
 pub const REPRODUCE: &str =
-    "KPM_CORPUS_TABLE=docs/real-corpus.md cargo test -p kpm-e2e --test real_corpus";
+    "KPM_CORPUS_TABLE=docs/real-corpus.md cargo test -p kpm-e2e --test e2e real_corpus";
 
 fn ratio(num: usize, den: usize) -> String {
     if den == 0 {

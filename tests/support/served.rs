@@ -3,12 +3,9 @@
 //! point kubectl at it) and the `collect_*` tests (which point kpm-collect at
 //! it) start the snapshot server.
 //!
-//! Included with `#[path]` by `serve_support.rs` and `collect_support/mod.rs`
-//! rather than living in the kpm-e2e library, which stays free of the
+//! Used by `support::serve` and `support::collect`. It lives in the test
+//! binary rather than the kpm-e2e library, which stays free of the
 //! kpm-serve/tokio dependencies for crates that only need its paths.
-
-// Each test binary uses a different subset (the knob shorthands).
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +25,8 @@ pub struct Knobs {
     pub idle_timeout_ms: Option<u64>,
     /// `--max-connections`, when not the default.
     pub max_connections: Option<usize>,
+    /// `--rbac FILE`: the caller's Roles and ClusterRoles.
+    pub rbac: Option<PathBuf>,
 }
 
 impl Knobs {
@@ -96,6 +95,7 @@ pub fn serve(bundle: &Path, knobs: Knobs) -> Served {
         max_connections: knobs
             .max_connections
             .unwrap_or(kpm_serve::server::DEFAULT_MAX_CONNECTIONS),
+        rbac: knobs.rbac,
     };
     let server = rt.block_on(kpm_serve::start(args)).expect("serve starts");
     assert_eq!(server.kubeconfig, kubeconfig);

@@ -1,65 +1,31 @@
 //! Tests of the namespace indexes and lookup helpers.
 
 use super::*;
-use crate::rules::service::testkit::{event, obj, pod, series_event, Fixture};
+use crate::testkit::{obj, EventFixture, Fixture, PodFixture};
 use serde_json::json;
 
 fn fixture() -> Fixture {
     let mut fx = Fixture::new("shop");
-    let mut a = pod(
-        "shop",
-        "web-7c9d8f6b5-a",
-        json!({"app": "web", "tier": "front"}),
-        true,
-        json!([]),
-    );
+    let mut a = PodFixture::new("shop", "web-7c9d8f6b5-a")
+        .labels(json!({"app": "web", "tier": "front"}))
+        .build();
     a["metadata"]["labels"]["track"] = json!("stable");
-    let b = pod(
-        "shop",
-        "web-7c9d8f6b5-b",
-        json!({"app": "web", "tier": "front"}),
-        false,
-        json!([]),
-    );
-    let mut c = pod(
-        "shop",
-        "api-5d4c3b2a1-c",
-        json!({"app": "api", "tier": "back"}),
-        true,
-        json!([]),
-    );
+    let b = PodFixture::new("shop", "web-7c9d8f6b5-b")
+        .labels(json!({"app": "web", "tier": "front"}))
+        .not_ready()
+        .build();
+    let mut c = PodFixture::new("shop", "api-5d4c3b2a1-c")
+        .labels(json!({"app": "api", "tier": "back"}))
+        .build();
     c["metadata"]["ownerReferences"][0]["name"] = json!("api-5d4c3b2a1");
     fx.ns.pods = vec![obj(a), obj(b), obj(c)];
     fx.ns.replicasets = vec![obj(json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": {"name": "web-7c9d8f6b5", "namespace": "shop",
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d1", "controller": true}]}}))];
     fx.ns.events = vec![
-        obj(event(
-            "shop",
-            "Pod",
-            "web-7c9d8f6b5-b",
-            "Warning",
-            "Unhealthy",
-            "Readiness probe failed: HTTP probe failed with statuscode: 503",
-            4,
-        )),
-        obj(series_event(
-            "shop",
-            "Pod",
-            "web-7c9d8f6b5-b",
-            "Unhealthy",
-            "Readiness probe failed: HTTP probe failed with statuscode: 503",
-            10,
-        )),
-        obj(event(
-            "shop",
-            "Pod",
-            "web-7c9d8f6b5-b",
-            "Normal",
-            "Pulled",
-            "Container image \"registry.example.com/shop/web:1.4.2\" already present on machine",
-            1,
-        )),
+        obj(EventFixture::about("shop", "Pod", "web-7c9d8f6b5-b").says("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503").count(4).build()),
+        obj(EventFixture::about("shop", "Pod", "web-7c9d8f6b5-b").says("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503").count(10).series().build()),
+        obj(EventFixture::about("shop", "Pod", "web-7c9d8f6b5-b").normal().says("Pulled", "Container image \"registry.example.com/shop/web:1.4.2\" already present on machine").build()),
     ];
     fx
 }
@@ -170,38 +136,25 @@ fn log_tail_numbers_lines_and_records_damage() {
 #[test]
 fn events_about_an_earlier_object_of_the_same_name_are_left_out() {
     let mut fx = Fixture::new("db");
-    let mut p = pod("db", "pg-0", json!({"app": "pg"}), true, json!([]));
+    let mut p = PodFixture::new("db", "pg-0")
+        .labels(json!({"app": "pg"}))
+        .build();
     p["metadata"]["uid"] = json!("new-uid");
     fx.ns.pods = vec![obj(p)];
-    let mut old = event(
-        "db",
-        "Pod",
-        "pg-0",
-        "Warning",
-        "BackOff",
-        "Back-off restarting failed container",
-        9,
-    );
+    let mut old = EventFixture::about("db", "Pod", "pg-0")
+        .says("BackOff", "Back-off restarting failed container")
+        .count(9)
+        .build();
     old["involvedObject"]["uid"] = json!("old-uid");
-    let mut now = event(
-        "db",
-        "Pod",
-        "pg-0",
-        "Normal",
-        "Started",
-        "Started container pg",
-        1,
-    );
+    let mut now = EventFixture::about("db", "Pod", "pg-0")
+        .normal()
+        .says("Started", "Started container pg")
+        .build();
     now["involvedObject"]["uid"] = json!("new-uid");
-    let unknown = event(
-        "db",
-        "Pod",
-        "pg-0",
-        "Normal",
-        "Pulled",
-        "Container image already present",
-        1,
-    );
+    let unknown = EventFixture::about("db", "Pod", "pg-0")
+        .normal()
+        .says("Pulled", "Container image already present")
+        .build();
     fx.ns.events = vec![obj(old), obj(now), obj(unknown)];
     let ctx = fx.ctx();
     let mut reasons: Vec<String> = ctx

@@ -348,10 +348,13 @@ fn title(root: &Finding, consequences: &[&Finding], roots: usize) -> String {
     } else {
         symptom
     };
-    // Name the root object unless the scope already is that object.
+    // Name the root object unless the scope already is that object or the
+    // symptom names it itself (`Service web has no endpoints`).
+    let names_itself = what.starts_with(named.trim_end())
+        && what[named.trim_end().len()..].starts_with([' ', ':']);
     let head = if roots > 1 {
         format!("{roots} {}s {what}", root.object.kind)
-    } else if root.application.is_some() {
+    } else if root.application.is_some() && !names_itself {
         format!("{named}{what}")
     } else {
         what.to_string()
@@ -379,6 +382,24 @@ mod tests {
             .symptom("x")
             .cause("y")
             .build()
+    }
+
+    #[test]
+    fn a_title_names_its_root_object_once() {
+        let svc = ObjectRef::namespaced("Service", "shop", "web");
+        let mut root = crate::context::FindingBuilder::new(Rule::ServiceNoReadyEndpoints, svc)
+            .symptom("Service web has no endpoints")
+            .build();
+        root.application = Some("shop/web".into());
+        assert_eq!(
+            title(&root, &[], 1),
+            "shop/web: Service web has no endpoints"
+        );
+        root.symptom = "CrashLoopBackOff".into();
+        assert_eq!(
+            title(&root, &[], 1),
+            "shop/web: Service web CrashLoopBackOff"
+        );
     }
 
     fn chain() -> (Vec<Finding>, Links) {

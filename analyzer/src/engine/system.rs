@@ -318,7 +318,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::rules::service::testkit::{obj, Fixture};
+    use crate::testkit::{obj, Fixture};
 
     fn finding(rule: Rule, object: ObjectRef) -> Finding {
         crate::context::FindingBuilder::new(rule, object).build()

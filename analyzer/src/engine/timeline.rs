@@ -208,28 +208,24 @@ pub fn finish(
 mod tests {
     use super::*;
     use crate::context::FindingBuilder;
-    use crate::rules::service::testkit::{event, now, obj, pod, Fixture};
+    use crate::testkit::{now, obj, EventFixture, Fixture, PodFixture};
 
     use serde_json::json;
 
     #[test]
     fn keeps_warnings_and_changes_of_objects_with_findings() {
         let mut fx = Fixture::new("shop");
-        let mut p = pod(
-            "shop",
-            "web-7c9d8f6b5-a",
-            json!({"app": "web"}),
-            true,
-            json!([]),
-        );
+        let mut p = PodFixture::new("shop", "web-7c9d8f6b5-a")
+            .labels(json!({"app": "web"}))
+            .build();
         p["status"]["containerStatuses"][0]["restartCount"] = json!(1);
         p["status"]["containerStatuses"][0]["lastState"] = json!({"terminated": {"exitCode": 137, "reason": "OOMKilled",
             "startedAt": "2026-11-20T13:00:04Z", "finishedAt": "2026-11-20T14:10:00Z"}});
         fx.ns.pods = vec![obj(p)];
         fx.ns.events = vec![
-            obj(event("shop", "Pod", "web-7c9d8f6b5-a", "Normal", "Pulled", "Container image \"registry.example.com/shop/web:1.4.2\" already present on machine", 1)),
-            obj(event("shop", "Pod", "other-1", "Normal", "Scheduled", "Successfully assigned shop/other-1 to worker-2", 1)),
-            obj(event("shop", "Pod", "other-1", "Warning", "BackOff", "Back-off restarting failed container app in pod other-1_shop(u)", 3)),
+            obj(EventFixture::about("shop", "Pod", "web-7c9d8f6b5-a").normal().says("Pulled", "Container image \"registry.example.com/shop/web:1.4.2\" already present on machine").build()),
+            obj(EventFixture::about("shop", "Pod", "other-1").normal().says("Scheduled", "Successfully assigned shop/other-1 to worker-2").build()),
+            obj(EventFixture::about("shop", "Pod", "other-1").says("BackOff", "Back-off restarting failed container app in pod other-1_shop(u)").count(3).build()),
         ];
         fx.ns.config_maps = vec![obj(json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "web-config", "namespace": "shop", "creationTimestamp": "2026-11-18T09:00:00Z",
@@ -272,41 +268,21 @@ mod tests {
     #[test]
     fn events_about_deleted_objects_are_marked_as_history() {
         let mut fx = Fixture::new("shop");
-        fx.ns.pods = vec![obj(pod(
-            "shop",
-            "web-1",
-            json!({"app": "web"}),
-            true,
-            json!([]),
-        ))];
+        fx.ns.pods = vec![obj(PodFixture::new("shop", "web-1")
+            .labels(json!({"app": "web"}))
+            .build())];
         fx.ns.events = vec![
-            obj(event(
-                "shop",
-                "Pod",
-                "web-1",
-                "Warning",
-                "Unhealthy",
-                "Readiness probe failed",
-                2,
-            )),
-            obj(event(
-                "shop",
-                "Pod",
-                "web-0",
-                "Warning",
-                "BackOff",
-                "Back-off restarting failed container",
-                5,
-            )),
-            obj(event(
-                "shop",
-                "CronJob",
-                "nightly",
-                "Warning",
-                "FailedCreate",
-                "quota exceeded",
-                1,
-            )),
+            obj(EventFixture::about("shop", "Pod", "web-1")
+                .says("Unhealthy", "Readiness probe failed")
+                .count(2)
+                .build()),
+            obj(EventFixture::about("shop", "Pod", "web-0")
+                .says("BackOff", "Back-off restarting failed container")
+                .count(5)
+                .build()),
+            obj(EventFixture::about("shop", "CronJob", "nightly")
+                .says("FailedCreate", "quota exceeded")
+                .build()),
         ];
         let ctx = fx.ctx();
         let entries = namespace_entries(&ctx, &[]);

@@ -47,15 +47,13 @@ fn restart_storm_needs_restarts_that_keep_coming() {
     assert!(findings(&fx).is_empty());
     // The kubelet killing it for failing its liveness probe in the window
     // makes it a storm, at error.
-    fx.ns.events = vec![obj(event(
-        NS,
-        "Pod",
-        POD,
-        "Warning",
-        "Unhealthy",
-        "Liveness probe failed: HTTP probe failed with statuscode: 500",
-        31,
-    ))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD)
+        .says(
+            "Unhealthy",
+            "Liveness probe failed: HTTP probe failed with statuscode: 500",
+        )
+        .count(31)
+        .build())];
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["pod-restart-storm"]);
     let f = fs.first().unwrap();
@@ -196,10 +194,8 @@ fn hostpath_type_check_is_quoted_over_the_generic_timeout() {
             {"configMap": {"name": "kube-root-ca.crt"}}]}}
     ])))];
     fx.ns.events = vec![
-        obj(event(NS, "Pod", POD, "Warning", "FailedMount",
-            "MountVolume.SetUp failed for volume \"host\" : hostPath type check failed: /var/lib/collectd is not a directory", 490)),
-        obj(series_event(NS, "Pod", POD, "FailedMount",
-            "Unable to attach or mount volumes: unmounted volumes=[host], unattached volumes=[host kube-api-access-xddvj]: timed out waiting for the condition", 324)),
+        obj(EventFixture::about(NS, "Pod", POD).says("FailedMount", "MountVolume.SetUp failed for volume \"host\" : hostPath type check failed: /var/lib/collectd is not a directory").count(490).build()),
+        obj(EventFixture::about(NS, "Pod", POD).says("FailedMount", "Unable to attach or mount volumes: unmounted volumes=[host], unattached volumes=[host kube-api-access-xddvj]: timed out waiting for the condition").count(324).series().build()),
     ];
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["pod-mount-failed"]);
@@ -223,8 +219,7 @@ fn multi_attach_names_the_claim_behind_the_pv() {
                  "resources": {"requests": {"storage": "10Gi"}}},
         "status": {"phase": "Bound"}}),
     )];
-    fx.ns.events = vec![obj(event(NS, "Pod", POD, "Warning", "FailedAttachVolume",
-        "Multi-Attach error for volume \"pvc-ec14e20f-64f4-42ea-b29a-57f1bc3fa788\" Volume is already used by pod(s) checkout-7f94d9db-2bs4j", 1))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD).says("FailedAttachVolume", "Multi-Attach error for volume \"pvc-ec14e20f-64f4-42ea-b29a-57f1bc3fa788\" Volume is already used by pod(s) checkout-7f94d9db-2bs4j").build())];
     let fs = findings(&fx);
     let f = fs.first().unwrap();
     assert_eq!(f.rule, "pod-mount-failed");
@@ -241,8 +236,7 @@ fn generic_timeout_alone_says_no_specific_error_was_recorded() {
     fx.ns.pods = vec![obj(creating(
         json!([{"name": "shared", "nfs": {"server": "10.20.0.5", "path": "/exports/shop"}}]),
     ))];
-    fx.ns.events = vec![obj(event(NS, "Pod", POD, "Warning", "FailedMount",
-        "Unable to attach or mount volumes: unmounted volumes=[shared], unattached volumes=[shared]: timed out waiting for the condition", 7))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD).says("FailedMount", "Unable to attach or mount volumes: unmounted volumes=[shared], unattached volumes=[shared]: timed out waiting for the condition").count(7).build())];
     let f = findings(&fx).into_iter().next().unwrap();
     assert!(
         f.cause.starts_with("volume \"shared\" (NFS 10.20.0.5:/exports/shop) cannot be mounted: the kubelet gave up waiting (timed out waiting for the condition)"),
@@ -261,8 +255,7 @@ fn mount_noise_at_kubelet_start_of_a_running_pod_is_history() {
         "Running",
         true,
     ))];
-    fx.ns.events = vec![obj(event(NS, "Pod", POD, "Warning", "FailedMount",
-        "MountVolume.SetUp failed for volume \"config\" : failed to sync configmap cache: timed out waiting for the condition", 2))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD).says("FailedMount", "MountVolume.SetUp failed for volume \"config\" : failed to sync configmap cache: timed out waiting for the condition").count(2).build())];
     assert!(findings(&fx).is_empty());
 }
 
@@ -303,8 +296,7 @@ fn unresolvable_named_port_is_an_error_only_with_failures_shown() {
     assert!(f.cause.contains("no failure recorded yet"), "{}", f.cause);
     // The kubelet cannot resolve the name: the probe errors, and readiness
     // keeps its initial failure.
-    fx.ns.events = vec![obj(event(NS, "Pod", POD, "Warning", "Unhealthy",
-        "Readiness probe errored and resulted in unknown state: strconv.Atoi: parsing \"metrics\": invalid syntax", 40))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD).says("Unhealthy", "Readiness probe errored and resulted in unknown state: strconv.Atoi: parsing \"metrics\": invalid syntax").count(40).build())];
     let fs = findings(&fx);
     let f = fs.iter().find(|f| f.rule == "probe-port-mismatch").unwrap();
     assert_eq!(f.severity, Severity::Error);
@@ -325,8 +317,7 @@ fn unresolvable_named_port_is_an_error_only_with_failures_shown() {
     );
     p["spec"]["containers"][0]["livenessProbe"] = json!({"tcpSocket": {"port": "admin"}});
     fx.ns.pods = vec![obj(p)];
-    fx.ns.events = vec![obj(event(NS, "Pod", POD, "Warning", "Unhealthy",
-        "Liveness probe errored and resulted in unknown state: strconv.Atoi: parsing \"admin\": invalid syntax", 12))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD).says("Unhealthy", "Liveness probe errored and resulted in unknown state: strconv.Atoi: parsing \"admin\": invalid syntax").count(12).build())];
     let fs = findings(&fx);
     let f = fs.iter().find(|f| f.rule == "probe-port-mismatch").unwrap();
     assert_eq!(f.severity, Severity::Warning);
@@ -345,18 +336,15 @@ fn numeric_probe_port_is_judged_only_when_its_failures_say_nothing_listens() {
     let mut fx = Fixture::new(NS);
     fx.ns.pods = vec![obj(p.clone())];
     // The app answers on 8081, just unhealthily: not a port problem.
-    fx.ns.events = vec![obj(event(
-        NS,
-        "Pod",
-        POD,
-        "Warning",
-        "Unhealthy",
-        "Readiness probe failed: HTTP probe failed with statuscode: 503",
-        40,
-    ))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD)
+        .says(
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        )
+        .count(40)
+        .build())];
     assert!(!rules(&findings(&fx)).contains(&"probe-port-mismatch"));
-    fx.ns.events = vec![obj(event(NS, "Pod", POD, "Warning", "Unhealthy",
-        "Readiness probe failed: Get \"http://10.244.1.17:8081/ready\": dial tcp 10.244.1.17:8081: connect: connection refused", 40))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD).says("Unhealthy", "Readiness probe failed: Get \"http://10.244.1.17:8081/ready\": dial tcp 10.244.1.17:8081: connect: connection refused").count(40).build())];
     let fs = findings(&fx);
     let f = fs.iter().find(|f| f.rule == "probe-port-mismatch").unwrap();
     assert_eq!(f.severity, Severity::Error);

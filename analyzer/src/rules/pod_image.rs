@@ -298,7 +298,7 @@ fn auth_cause(
 mod tests {
     use super::*;
     use crate::rules::pod::PodFacts;
-    use crate::rules::service::testkit::{obj, Fixture};
+    use crate::testkit::{obj, Fixture};
     use serde_json::json;
 
     const NOT_FOUND: &str = "Failed to pull image \"registry.example.com/shop/api:1.4.3\": rpc error: code = NotFound desc = failed to pull and unpack image \"registry.example.com/shop/api:1.4.3\": failed to resolve reference \"registry.example.com/shop/api:1.4.3\": registry.example.com/shop/api:1.4.3: not found";

@@ -5,7 +5,7 @@ use kpm_model::{Evidence, Finding, Severity};
 use serde_json::{json, Value};
 
 use super::{run, run_pod, PodFacts};
-use crate::rules::service::testkit::{event, obj, series_event, Fixture};
+use crate::testkit::{obj, EventFixture, Fixture};
 
 const NS: &str = "shop";
 const POD: &str = "checkout-7c9d8f6b5-x2x7q";
@@ -93,7 +93,7 @@ fn crashloop_quotes_exit_code_and_previous_log_with_line_numbers() {
     let path = format!("logs/{NS}/{POD}/app.previous.log");
     let mut fx = Fixture::with_logs(NS, &[(path.as_str(), log)]);
     fx.ns.pods = vec![obj(crashing())];
-    fx.ns.events = vec![obj(event(NS, "Pod", POD, "Warning", "BackOff", "Back-off restarting failed container app in pod checkout-7c9d8f6b5-x2x7q_shop(0d9f8c1e-pod)", 61))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD).says("BackOff", "Back-off restarting failed container app in pod checkout-7c9d8f6b5-x2x7q_shop(0d9f8c1e-pod)").count(61).build())];
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["pod-crashloop"]);
     let f = fs.first().unwrap();
@@ -121,8 +121,8 @@ fn liveness_kills_are_named_as_the_cause() {
     let mut fx = Fixture::new(NS);
     fx.ns.pods = vec![obj(crashing())];
     fx.ns.events = vec![
-        obj(event(NS, "Pod", POD, "Warning", "Unhealthy", "Liveness probe failed: Get \"http://10.244.1.17:8080/live\": dial tcp 10.244.1.17:8080: connect: connection refused", 42)),
-        obj(event(NS, "Pod", POD, "Normal", "Killing", "Container app failed liveness probe, will be restarted", 14)),
+        obj(EventFixture::about(NS, "Pod", POD).says("Unhealthy", "Liveness probe failed: Get \"http://10.244.1.17:8080/live\": dial tcp 10.244.1.17:8080: connect: connection refused").count(42).build()),
+        obj(EventFixture::about(NS, "Pod", POD).normal().says("Killing", "Container app failed liveness probe, will be restarted").count(14).build()),
     ];
     let fs = findings(&fx);
     let f = fs.iter().find(|f| f.rule == "pod-crashloop").unwrap();
@@ -204,14 +204,14 @@ fn not_ready_reads_series_only_unhealthy_events() {
     );
     let mut fx = Fixture::new(NS);
     fx.ns.pods = vec![obj(p)];
-    fx.ns.events = vec![obj(series_event(
-        NS,
-        "Pod",
-        POD,
-        "Unhealthy",
-        "Readiness probe failed: HTTP probe failed with statuscode: 503",
-        87,
-    ))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD)
+        .says(
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        )
+        .count(87)
+        .series()
+        .build())];
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["pod-not-ready"]);
     let f = fs.first().unwrap();
@@ -315,8 +315,7 @@ fn mount_failure_names_the_missing_secret() {
     p["spec"]["initContainers"] = json!([]);
     let mut fx = Fixture::new(NS);
     fx.ns.pods = vec![obj(p)];
-    fx.ns.events = vec![obj(event(NS, "Pod", POD, "Warning", "FailedMount",
-        "MountVolume.SetUp failed for volume \"signing-key\" : secret \"invoice-signing-key\" not found", 12))];
+    fx.ns.events = vec![obj(EventFixture::about(NS, "Pod", POD).says("FailedMount", "MountVolume.SetUp failed for volume \"signing-key\" : secret \"invoice-signing-key\" not found").count(12).build())];
     let fs = findings(&fx);
     assert_eq!(rules(&fs), vec!["pod-mount-failed"]);
     let f = fs.first().unwrap();

@@ -133,16 +133,8 @@ fn walk_tar_gz(
     limits: SourceLimits,
     visit: &mut dyn FnMut(SourceEntry<'_>) -> Result<()>,
 ) -> Result<Vec<Skipped>> {
-    let file = File::open(path).map_err(|source| BundleError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let corrupt = |message: String| BundleError::CorruptArchive {
-        path: path.to_path_buf(),
-        message,
-    };
-    let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(256 * 1024, file));
-    let mut archive = tar::Archive::new(gz);
+    let corrupt = |message: String| corrupt_archive(path, message);
+    let mut archive = open_tar_gz(path)?;
     let entries = archive.entries().map_err(|e| corrupt(e.to_string()))?;
     let mut skipped = Vec::new();
     let mut seen = 0u64;
@@ -187,6 +179,23 @@ fn walk_tar_gz(
         })?;
     }
     Ok(skipped)
+}
+
+/// A streaming reader of the `.tar.gz` at `path`.
+fn open_tar_gz(path: &Path) -> Result<tar::Archive<flate2::read::GzDecoder<BufReader<File>>>> {
+    let file = File::open(path).map_err(|source| BundleError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(256 * 1024, file));
+    Ok(tar::Archive::new(gz))
+}
+
+fn corrupt_archive(path: &Path, message: String) -> BundleError {
+    BundleError::CorruptArchive {
+        path: path.to_path_buf(),
+        message,
+    }
 }
 
 /// A troubleshoot archive stores everything under one top folder
@@ -246,16 +255,8 @@ pub fn list_paths(path: &Path, max: usize) -> Result<Vec<String>> {
         }
         return Ok(out);
     }
-    let file = File::open(path).map_err(|source| BundleError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let corrupt = |message: String| BundleError::CorruptArchive {
-        path: path.to_path_buf(),
-        message,
-    };
-    let gz = flate2::read::GzDecoder::new(BufReader::new(file));
-    let mut archive = tar::Archive::new(gz);
+    let corrupt = |message: String| corrupt_archive(path, message);
+    let mut archive = open_tar_gz(path)?;
     for entry in archive.entries().map_err(|e| corrupt(e.to_string()))? {
         let entry = entry.map_err(|e| corrupt(e.to_string()))?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();

@@ -33,6 +33,7 @@ impl Ctx {
             &target,
             self.opts.log_lines,
             self.opts.log_bytes,
+            self.opts.since_seconds,
         );
         let result = self.fetch.get_counted(&url).await;
         s.duration_ms = elapsed_ms(t);

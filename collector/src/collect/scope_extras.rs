@@ -2,7 +2,7 @@
 //! across all namespaces) and the cluster-wide pod read that node allocation
 //! needs when only some namespaces are collected.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,11 +11,12 @@ use tokio::task::JoinSet;
 
 use kpm_bundle::layout;
 
-use super::{elapsed_ms, fail, fill_type, name_of, step, Ctx};
+use super::{elapsed_ms, fail, fill_type, name_of, step, uid_of, Ctx, InfraExtra, ListSpec};
 use crate::fetch::Paged;
 use crate::infra::{self, InfraGroup};
 use crate::logs::{self, LogTarget};
 use crate::redact::Counts;
+
 use crate::sink::Record;
 use crate::spool::Items;
 
@@ -25,7 +26,7 @@ type PodsById = BTreeMap<String, (Value, Vec<&'static str>)>;
 
 /// What the infrastructure reads found outside the namespace scope.
 #[derive(Default)]
-struct InfraFound {
+pub(super) struct InfraFound {
     /// Namespace -> its infrastructure pods.
     pods: BTreeMap<String, PodsById>,
     /// Namespace -> logs to read (groups with `logs`).
@@ -78,14 +79,103 @@ impl Ctx {
     /// Infrastructure pods whose namespace is out of scope, merged per
     /// namespace and written at `namespaces/<ns>/pods.json`.
     pub(super) async fn infrastructure(self: Arc<Self>, scope: Vec<String>) {
+        if let Some(found) = self.read_infrastructure(&scope).await {
+            self.emit_infrastructure(found).await;
+        }
+    }
+
+    /// Every infrastructure pod outside `scope`; `None` when the run is
+    /// shutting down.
+    async fn read_infrastructure(&self, scope: &[String]) -> Option<InfraFound> {
         let mut found = InfraFound::default();
         for group in infra::GROUPS {
             for selector in group.selectors {
-                if !self.read_infra(group, selector, &scope, &mut found).await {
-                    return;
+                if !self.read_infra(group, selector, scope, &mut found).await {
+                    return None;
                 }
             }
         }
+        Some(found)
+    }
+
+    /// With `--selector`: reads every infrastructure pod, keeps those of
+    /// namespaces in scope for their (selected) pod lists
+    /// ([`Ctx::select_pods`]) and returns the others to write on their own.
+    pub(super) async fn infra_for_selector(&self, scope: &[String], all: bool) -> InfraFound {
+        let Some(mut found) = self.read_infrastructure(&[]).await else {
+            return InfraFound::default();
+        };
+        let in_scope: Vec<String> = found
+            .pods
+            .keys()
+            .filter(|ns| infra::in_scope(all, scope, ns))
+            .cloned()
+            .collect();
+        if let Ok(mut extras) = self.infra_extras.lock() {
+            for ns in in_scope {
+                let pods = found.pods.remove(&ns).unwrap_or_default();
+                let logs = found.logs.remove(&ns).unwrap_or_default();
+                extras.insert(
+                    ns,
+                    InfraExtra {
+                        pods: pods.into_values().map(|(p, _)| p).collect(),
+                        logs,
+                    },
+                );
+            }
+        }
+        found
+    }
+
+    /// Applies `--selector` to a namespace's pod list: the selector on the
+    /// URL and the namespace's infrastructure pods as extra items. Returns
+    /// the extra pods' logs to read.
+    pub(super) fn select_pods(&self, spec: &mut ListSpec, ns: &str) -> Vec<LogTarget> {
+        let Some(selector) = &self.opts.selector else {
+            return Vec::new();
+        };
+        spec.url = format!("{}?labelSelector={}", spec.url, logs::encode(selector));
+        let extra = self
+            .infra_extras
+            .lock()
+            .ok()
+            .and_then(|mut e| e.remove(ns))
+            .unwrap_or_default();
+        spec.extra = extra.pods;
+        let mut targets = extra.logs;
+        targets.sort();
+        targets.dedup();
+        targets
+    }
+
+    /// Adds the `extra` items not listed already (`seen` uids), redacted;
+    /// returns how many were added.
+    pub(super) fn add_extra(
+        &self,
+        extra: Vec<Value>,
+        seen: &HashSet<String>,
+        items: &mut Items,
+        counts: &mut Counts,
+    ) -> u64 {
+        let mut added = 0;
+        for mut item in extra {
+            if seen.contains(&uid_of(&item)) {
+                continue;
+            }
+            self.opts.redactor.object("Pod", &mut item, counts);
+            let pushed = serde_json::to_vec(&item)
+                .map_err(|e| e.to_string())
+                .and_then(|b| items.push(&b).map_err(|e| e.to_string()));
+            if pushed.is_ok() {
+                added += 1;
+            }
+        }
+        added
+    }
+
+    /// Writes infrastructure pods found outside the scope and reads their
+    /// logs.
+    pub(super) async fn emit_infrastructure(self: Arc<Self>, found: InfraFound) {
         for (ns, pods) in found.pods {
             self.write_infra_pods(&ns, pods, found.resource_version.clone())
                 .await;

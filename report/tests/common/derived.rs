@@ -1,14 +1,14 @@
-//! Reports derived from the realistic fixtures: hostile strings everywhere,
-//! and the size of a 150,000-pod cluster.
+//! Reports derived from the analyzer's: hostile strings everywhere, and the
+//! size of a 150,000-pod cluster.
 
 use kpm_model::*;
 
-use super::crashloop_oom;
+use super::crashloop;
 
 /// The crashloop report with every string replaced by hostile text.
 pub fn hostile() -> Report {
     const EVIL: &str = "<script>alert(1)</script></td>|`x`{{ x }}{% raw %}<img src=x onerror=alert(2)>\n# h\n```\n&amp;";
-    let mut r = crashloop_oom();
+    let mut r = crashloop();
     r.bundle.cluster = Some(EVIL.into());
     r.bundle.context = Some(EVIL.into());
     r.bundle.path = EVIL.into();
@@ -79,19 +79,29 @@ pub fn hostile() -> Report {
 /// A report the size a 150,000-pod cluster produces: many incidents,
 /// consequences, timeline entries and nodes.
 pub fn huge() -> Report {
-    let base = crashloop_oom();
+    let base = crashloop();
+    let base_root = base
+        .findings
+        .iter()
+        .find(|f| f.caused_by.is_empty())
+        .expect("a root cause");
+    let base_consequence = base
+        .findings
+        .iter()
+        .find(|f| !f.caused_by.is_empty())
+        .expect("a consequence");
     let mut r = base.clone();
     r.findings.clear();
     r.incidents.clear();
     r.applications.clear();
     for i in 0..3000 {
-        let mut root = base.findings[0].clone();
-        root.id = format!("pod-oom-killed:Pod/ns-{i}/web-{i}");
+        let mut root = base_root.clone();
+        root.id = format!("{}:Pod/ns-{i}/web-{i}", root.rule);
         root.object = ObjectRef::namespaced("Pod", &format!("ns-{i}"), &format!("web-{i}"));
         let mut cons = Vec::new();
         for j in 0..40 {
-            let mut c = base.findings[1].clone();
-            c.id = format!("service-no-ready-endpoints:Service/ns-{i}/svc-{j}");
+            let mut c = base_consequence.clone();
+            c.id = format!("{}:Service/ns-{i}/svc-{j}", c.rule);
             c.caused_by = vec![root.id.clone()];
             cons.push(c.id.clone());
             r.findings.push(c);
@@ -99,16 +109,16 @@ pub fn huge() -> Report {
         r.incidents.push(Incident {
             root: root.id.clone(),
             severity: Severity::Critical,
-            title: format!("ns-{i}/web: OOMKilled"),
+            title: format!("ns-{i}/web: {}", root.symptom),
             consequences: cons,
             same_cause: Vec::new(),
         });
-        r.findings.push(root);
         let mut app = base.applications[0].clone();
         app.key = format!("ns-{i}/web");
         app.namespace = format!("ns-{i}");
-        app.root_causes = vec![format!("pod-oom-killed:Pod/ns-{i}/web-{i}")];
+        app.root_causes = vec![root.id.clone()];
         r.applications.push(app);
+        r.findings.push(root);
     }
     let t = base.timeline[2].clone();
     r.timeline = (0..200_000).map(|_| t.clone()).collect();

@@ -10,6 +10,7 @@ use anyhow::{bail, Result};
 use crate::data::Stats;
 use crate::env::Env;
 use crate::floor::{self, FloorRun, Mode};
+use crate::injected::{self, Recall};
 use crate::measure::{self, Measured, Probe};
 use crate::table::{self, mib, secs, verdict, Table};
 
@@ -31,6 +32,8 @@ pub struct Analysis {
     pub runs: Vec<Measured>,
     /// Size of the HTML report written.
     pub report_bytes: u64,
+    /// Injected failures found, for generated bundles.
+    pub recall: Option<Recall>,
 }
 
 impl Analysis {
@@ -57,7 +60,8 @@ impl Analysis {
     }
 }
 
-/// Runs `kpm-analyze BUNDLE --format html -o OUT` `reps` times.
+/// Runs `kpm-analyze BUNDLE --format html -o OUT` `reps` times, then (not
+/// timed) checks the bundle's injected failures against a JSON analysis.
 pub fn run(env: &Env, size: &str, bundle: &Path, stats: &Stats, reps: usize) -> Result<Analysis> {
     let dir = env.scratch(&format!("analyze-{size}"))?;
     let out = dir.join("report.html");
@@ -83,11 +87,13 @@ pub fn run(env: &Env, size: &str, bundle: &Path, stats: &Stats, reps: usize) -> 
             out.display()
         );
     }
+    let recall = injected::check(env, size, bundle)?;
     Ok(Analysis {
         size: size.to_string(),
         stats: stats.clone(),
         runs,
         report_bytes,
+        recall,
     })
 }
 
@@ -142,6 +148,7 @@ pub fn table(analyses: &[Analysis]) -> Table {
         "peak RSS",
         "µs/pod",
         "report",
+        "injected failures",
         "targets",
     ]);
     for a in analyses {
@@ -166,6 +173,9 @@ pub fn table(analyses: &[Analysis]) -> Table {
             a.micros_per_pod()
                 .map_or_else(String::new, |u| format!("{u:.1}")),
             table::bytes_mib(a.report_bytes),
+            a.recall
+                .as_ref()
+                .map_or_else(|| "not listed".to_string(), Recall::summary),
             targets,
         ]);
     }
@@ -284,6 +294,7 @@ mod tests {
                 exit_code: Some(0),
             }],
             report_bytes: 1,
+            recall: None,
         }
     }
 

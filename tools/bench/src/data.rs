@@ -55,7 +55,10 @@ pub struct Generated {
 /// truncated bundle in the cache.
 pub fn ensure(env: &Env, spec: &Spec, regenerate: bool) -> Result<Generated> {
     let path = spec.path(env);
-    if path.is_file() && !regenerate {
+    // A bundle cached before gen-bundle listed its injected failures is
+    // regenerated, so the recall check always has its list.
+    let listed = crate::injected::injected_path(&path).is_file();
+    if path.is_file() && listed && !regenerate {
         return Ok(Generated {
             path,
             generation: None,
@@ -78,6 +81,12 @@ pub fn ensure(env: &Env, spec: &Spec, regenerate: bool) -> Result<Generated> {
     let m = probe.run_ok(&log)?;
     std::fs::rename(&partial, &path)
         .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))?;
+    let (from, to) = (
+        crate::injected::injected_path(&partial),
+        crate::injected::injected_path(&path),
+    );
+    std::fs::rename(&from, &to)
+        .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
     Ok(Generated {
         path,
         generation: Some(m),

@@ -7,7 +7,7 @@
 //!
 //! Module map: [`env`] (where binaries and data are), [`data`] (generated
 //! bundles), [`measure`] (wait4/rusage), [`floor`] (raw parse floor),
-//! [`analyze`], [`serve`] (server fixture, kubectl), [`collect`],
+//! [`analyze`], [`injected`] (recall of injected failures), [`serve`] (server fixture, kubectl), [`collect`],
 //! [`gathered`] (counting what a collection holds), [`table`].
 
 mod analyze;
@@ -16,6 +16,7 @@ mod data;
 mod env;
 mod floor;
 mod gathered;
+mod injected;
 mod measure;
 mod serve;
 mod table;
@@ -325,6 +326,8 @@ fn run(cli: Cli) -> Result<()> {
             out.section("Bundles", &gen_table(&prepared).render());
             let analyses = analyze_all(&env, g, &prepared)?;
             report_analyses(&mut out, &analyses);
+            write_markdown(g, &out)?;
+            require_recall(&analyses)?;
         }
         Cmd::Floor { sizes, no_analyze } => {
             let prepared = prepare_all(&env, g, sizes)?;
@@ -364,11 +367,25 @@ fn run(cli: Cli) -> Result<()> {
             serve_size,
         } => run_all(&env, g, &mut out, sizes, collect_sizes, serve_size)?,
     }
+    write_markdown(g, &out)
+}
+
+/// Writes the Markdown collected so far to `--markdown FILE`, if given.
+fn write_markdown(g: &Global, out: &Output) -> Result<()> {
     if let Some(path) = &g.markdown {
         std::fs::write(path, &out.text)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Fails when an analysis missed one of its bundle's injected failures.
+fn require_recall(analyses: &[analyze::Analysis]) -> Result<()> {
+    injected::require_all_found(
+        analyses
+            .iter()
+            .filter_map(|a| a.recall.as_ref().map(|r| (a.size.as_str(), r))),
+    )
 }
 
 /// `all`: every stage over its sizes, each preparing its bundles once and
@@ -402,6 +419,9 @@ fn run_all(
     let analyses = match analyze_all(env, g, &chosen) {
         Ok(a) => {
             report_analyses(out, &a);
+            if let Err(e) = require_recall(&a) {
+                out.section("Injected failures", &format!("FAILED: {e:#}\n"));
+            }
             a
         }
         Err(e) => {

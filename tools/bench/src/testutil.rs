@@ -1,4 +1,5 @@
-//! Test helpers: a valid manifest for bundles written in tests.
+//! Test helpers: a valid manifest for bundles written in tests, scratch
+//! directories.
 
 use kpm_bundle::Manifest;
 use serde_json::json;
@@ -15,4 +16,12 @@ pub fn manifest() -> Manifest {
         "steps": [], "redaction": {}, "files": {}
     }))
     .expect("test manifest matches kpm_bundle::Manifest")
+}
+
+/// A fresh empty directory under the system temp dir for one test.
+pub fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("kpm-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir is writable");
+    d
 }

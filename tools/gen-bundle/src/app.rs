@@ -132,7 +132,6 @@ pub struct Deployed {
 /// Creates the Deployment, its ReplicaSet and pods. `fate(i, name, placement)`
 /// decides what happened to replica `i` named `name` (given where the
 /// scheduler would put it) and the state of each container.
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn deploy(
     world: &mut World,
     app: &AppSpec,
@@ -151,40 +150,79 @@ pub fn deploy(
         let created = app.rollout_ago - 3 * i as i64;
         let placement = world.place(created - 1);
         let (f, states) = fate(i, &pod_name, placement);
-        let mut p = pod::pod(ns, &pod_name, created, &app.pod_spec, &f, &states);
-        meta::set_generate_name(&mut p, &format!("{rs_name}-"));
-        let mut labels: Vec<(&str, &str)> = app.selector();
-        labels.push(("pod-template-hash", &hash));
-        for (k, v) in &app.labels {
-            labels.push((k, v));
-        }
-        meta::add_labels(&mut p, &labels);
+        let p = replica(app, (&rs_name, &hash), &pod_name, created, &f, &states);
         nodes.push(p["spec"]["nodeName"].as_str().map(str::to_string));
-        // Recently started healthy pods still have their start events.
-        if let (
-            PodFate::Placed(pl),
-            Some(ContainerState::Running {
-                started_ago,
-                restarts: 0,
-                ..
-            }),
-        ) = (&f, states.first())
-        {
-            if *started_ago < 3_300 {
-                let c = &app.pod_spec["containers"][0];
-                let evs = event::normal_start(
-                    &p,
-                    c["name"].as_str().unwrap_or(""),
-                    c["image"].as_str().unwrap_or(""),
-                    &pl.node,
-                    *started_ago,
-                );
-                world.cluster.add_all(evs);
-            }
-        }
+        add_start_events(world, app, &p, &f, &states);
         names.push(pod_name);
         pods.push(p);
     }
+    add_workloads(world, app, pods);
+    Deployed {
+        pods: names,
+        nodes,
+        replica_set: rs_name,
+    }
+}
+
+/// One pod of the app's current ReplicaSet (owner set later, with the
+/// ReplicaSet's uid).
+fn replica(
+    app: &AppSpec,
+    (rs_name, hash): (&str, &str),
+    pod_name: &str,
+    created: i64,
+    fate: &PodFate,
+    states: &[ContainerState],
+) -> Value {
+    let ns = app.namespace.as_str();
+    let mut p = pod::pod(ns, pod_name, created, &app.pod_spec, fate, states);
+    meta::set_generate_name(&mut p, &format!("{rs_name}-"));
+    let mut labels: Vec<(&str, &str)> = app.selector();
+    labels.push(("pod-template-hash", hash));
+    for (k, v) in &app.labels {
+        labels.push((k, v));
+    }
+    meta::add_labels(&mut p, &labels);
+    p
+}
+
+/// Recently started healthy pods still have their start events (the API
+/// server keeps events for an hour).
+fn add_start_events(
+    world: &mut World,
+    app: &AppSpec,
+    p: &Value,
+    fate: &PodFate,
+    states: &[ContainerState],
+) {
+    let (
+        PodFate::Placed(pl),
+        Some(ContainerState::Running {
+            started_ago,
+            restarts: 0,
+            ..
+        }),
+    ) = (fate, states.first())
+    else {
+        return;
+    };
+    if *started_ago < 3_300 {
+        let c = &app.pod_spec["containers"][0];
+        let evs = event::normal_start(
+            p,
+            c["name"].as_str().unwrap_or(""),
+            c["image"].as_str().unwrap_or(""),
+            &pl.node,
+            *started_ago,
+        );
+        world.cluster.add_all(evs);
+    }
+}
+
+/// Adds the Deployment, its current ReplicaSet (owning `pods`), the previous
+/// ReplicaSet scaled to zero after a rollout, and the pods.
+fn add_workloads(world: &mut World, app: &AppSpec, mut pods: Vec<Value>) {
+    let ns = app.namespace.as_str();
     let ready = pods.iter().filter(|p| is_ready(p)).count() as i64;
     let r = Replicas {
         desired: app.replicas,
@@ -219,11 +257,6 @@ pub fn deploy(
     world.cluster.add(d);
     world.cluster.add(rs);
     world.cluster.add_all(pods);
-    Deployed {
-        pods: names,
-        nodes,
-        replica_set: rs_name,
-    }
 }
 
 /// Whether a pod has `Ready=True`.

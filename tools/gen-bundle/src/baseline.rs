@@ -256,11 +256,9 @@ fn metrics_server(w: &mut World) {
     w.cluster.add(svc);
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
-fn kube_proxy(w: &mut World) {
-    let labels = [("k8s-app", "kube-proxy")];
-    // The EKS kube-proxy add-on: a CPU request and no limits.
-    let spec = json!({
+/// The EKS kube-proxy add-on's pod spec: a CPU request and no limits.
+fn kube_proxy_spec() -> Value {
+    json!({
         "containers": [{
             "name": "kube-proxy",
             "image": "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.33.3-minimal-eksbuild.6",
@@ -287,7 +285,13 @@ fn kube_proxy(w: &mut World) {
         "priorityClassName": "system-node-critical",
         "serviceAccountName": "kube-proxy",
         "tolerations": [{"operator": "Exists"}],
-    });
+    })
+}
+
+/// kube-proxy: a DaemonSet with one pod per node, on the node's own IP.
+fn kube_proxy(w: &mut World) {
+    let labels = [("k8s-app", "kube-proxy")];
+    let spec = kube_proxy_spec();
     let n = w.nodes.len() as i64;
     let ready = w
         .cluster
@@ -312,36 +316,48 @@ fn kube_proxy(w: &mut World) {
     let hash = workload::controller_revision_hash(&ds);
     let nodes = w.nodes.clone();
     for (i, id) in nodes.iter().enumerate() {
-        let name = format!(
-            "kube-proxy-{}",
-            ids::suffix(&format!("kube-proxy/{}", id.name), 5)
-        );
         let mut placement = w.place_on(i, 86_400 * 20);
         placement.pod_ip = id.ip.clone();
-        let mut pspec = spec.clone();
-        daemon_pod_tolerations(&mut pspec);
-        pspec["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [id.name]}]}]}}});
-        let mut p = pod::pod(
-            "kube-system",
-            &name,
-            86_400 * 20,
-            &pspec,
-            &PodFate::Placed(placement),
-            &[ContainerState::ready(86_400 * 20 - 9)],
-        );
-        meta::set_generate_name(&mut p, "kube-proxy-");
-        meta::add_labels(
-            &mut p,
-            &[
-                ("k8s-app", "kube-proxy"),
-                ("controller-revision-hash", &hash),
-                ("pod-template-generation", "1"),
-            ],
-        );
-        meta::set_owner(&mut p, &ds);
+        let p = kube_proxy_pod(&spec, id, placement, &ds, &hash);
         w.cluster.add(p);
     }
     w.cluster.add(ds);
+}
+
+/// The kube-proxy pod the DaemonSet controller created for node `id`.
+fn kube_proxy_pod(
+    spec: &Value,
+    id: &NodeId,
+    placement: pod::Placement,
+    ds: &Value,
+    hash: &str,
+) -> Value {
+    let name = format!(
+        "kube-proxy-{}",
+        ids::suffix(&format!("kube-proxy/{}", id.name), 5)
+    );
+    let mut pspec = spec.clone();
+    daemon_pod_tolerations(&mut pspec);
+    pspec["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [id.name]}]}]}}});
+    let mut p = pod::pod(
+        "kube-system",
+        &name,
+        86_400 * 20,
+        &pspec,
+        &PodFate::Placed(placement),
+        &[ContainerState::ready(86_400 * 20 - 9)],
+    );
+    meta::set_generate_name(&mut p, "kube-proxy-");
+    meta::add_labels(
+        &mut p,
+        &[
+            ("k8s-app", "kube-proxy"),
+            ("controller-revision-hash", hash),
+            ("pod-template-generation", "1"),
+        ],
+    );
+    meta::set_owner(&mut p, ds);
+    p
 }
 
 /// The tolerations the DaemonSet controller adds to every daemon pod

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod revisions;
 pub mod scale;
 pub mod scale_apps;
+pub mod scale_injected;
 pub mod scale_plan;
 pub mod scenarios;
 pub mod stateful;

@@ -22,6 +22,7 @@ use crate::builders::{meta, metrics, network};
 use crate::cluster::{manifest, namespace_object, ok_step, version_info, Cluster};
 use crate::ids::{self, Rng};
 use crate::scale_apps::{self, AppDesc, Failure};
+use crate::scale_injected::{self, Injected, InjectedFile};
 
 /// A cluster size preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,8 @@ pub struct ScaleSummary {
     pub namespaces: u64,
     /// Apps with an injected failure, per failure kind.
     pub failures: std::collections::BTreeMap<String, u64>,
+    /// Every finding the injected failures must produce (apps and nodes).
+    pub injected: Vec<Injected>,
     /// Bundle path.
     pub path: PathBuf,
 }
@@ -170,6 +173,15 @@ pub enum ScaleError {
     /// Options make no sense.
     #[error("invalid options: {0}")]
     Options(String),
+    /// The list of injected failures could not be written.
+    #[error("writing {path}")]
+    Injected {
+        /// Destination.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Pushes one item into the list being streamed.
@@ -231,8 +243,28 @@ pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
         .chain(plan.namespaces.iter().map(|n| n.name.clone()))
         .collect();
     let path = w.finish(manifest(names, steps)).map_err(err)?;
+    summary.injected.extend(scale_injected::of_fleet(&fleet));
+    write_injected(&path, &summary.injected)?;
     summary.path = path;
     Ok(summary)
+}
+
+/// Writes [`scale_injected::injected_path`] of `bundle`.
+fn write_injected(bundle: &Path, injected: &[Injected]) -> Result<(), ScaleError> {
+    let path = scale_injected::injected_path(bundle);
+    let file = InjectedFile {
+        bundle: bundle
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        injected: injected.to_vec(),
+    };
+    let mut text = serde_json::to_string_pretty(&file).map_err(|e| ScaleError::Injected {
+        path: path.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    text.push('\n');
+    std::fs::write(&path, text).map_err(|source| ScaleError::Injected { path, source })
 }
 
 /// `/version` and the cluster-scoped lists: the fleet's nodes, every
@@ -335,6 +367,7 @@ fn write_planned_namespace(
         if let Some(f) = app.failure {
             *summary.failures.entry(f.name().to_string()).or_default() += 1;
         }
+        summary.injected.extend(scale_injected::of_app(ns, app));
         for (pod, container, previous, text) in scale_apps::logs(ns, app) {
             let path = layout::log_path(&ns.name, &pod, &container, previous);
             let rec = w.write_entry(&path, text.as_bytes())?;
@@ -531,6 +564,7 @@ pub fn describe(s: &ScaleSummary, secs: f64) -> String {
         "path": s.path.display().to_string(),
         "nodes": s.nodes, "namespaces": s.namespaces, "pods": s.pods, "events": s.events,
         "failures": failures.join(","),
+        "injected_findings": s.injected.len(),
         "wall_seconds": (secs * 100.0).round() / 100.0,
         "peak_rss_mib": peak_rss_kib().map(|k| k / 1024),
     })

@@ -41,7 +41,9 @@ fn pod_spec(app: &AppDesc) -> Value {
         ),
     }
     if has(app, Failure::ProbePortMismatch) {
-        c["readinessProbe"]["httpGet"]["port"] = json!(8081);
+        // A named port the container does not declare: the kubelet cannot
+        // resolve it, so the probe errors and readiness stays False.
+        c["readinessProbe"]["httpGet"]["port"] = json!("metrics");
     }
     let mut env = vec![
         json!({"name": "CONFIG_HASH", "valueFrom": {"configMapKeyRef": {"name": format!("{}-config", app.name), "key": "LOG_LEVEL"}}}),
@@ -71,7 +73,8 @@ fn placement(app: &AppDesc, r: u64, fleet: &Fleet) -> Placement {
     }
 }
 
-fn pod_name(ns: &NsDesc, app: &AppDesc, r: u64) -> (String, String) {
+/// Name of replica `r` of an app and its `pod-template-hash`.
+pub(crate) fn pod_name(ns: &NsDesc, app: &AppDesc, r: u64) -> (String, String) {
     let (rs, hash) = workload::replica_set_name(&ns.name, &app.name, 1);
     (
         format!(
@@ -103,7 +106,7 @@ fn fate(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet) -> (PodFate, Vec<Cont
         }
         Some(Failure::MountFailed) => ContainerState::waiting("ContainerCreating", None),
         Some(Failure::ConfigError) => ContainerState::waiting("CreateContainerConfigError", Some(format!("couldn't find key FEATURE_FLAGS in ConfigMap {}/{}-config", ns.name, app.name))),
-        Some(Failure::NotReady) => ContainerState::Running { started_ago: started, ready: false, restarts: 0, last: None },
+        Some(Failure::NotReady | Failure::ProbePortMismatch) => ContainerState::Running { started_ago: started, ready: false, restarts: 0, last: None },
         _ => ContainerState::ready(started),
     };
     (PodFate::Placed(pl), vec![st])
@@ -246,6 +249,9 @@ fn events(ns: &NsDesc, app: &AppDesc, pods: &[Value]) -> Vec<Value> {
             Some(Failure::MountFailed) => out.push(event::event(&ns.name, p, None, "Warning", "FailedMount", &format!("MountVolume.SetUp failed for volume \"tls\" : secret \"{}-tls\" not found", app.name), &k, 40, sched - 5, 30)),
             Some(Failure::ConfigError) => out.push(warn("Failed", format!("Error: couldn't find key FEATURE_FLAGS in ConfigMap {}/{}-config", ns.name, app.name), 50)),
             Some(Failure::NotReady) => out.push(warn("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503".into(), 300)),
+            // The kubelet's prober falls back to reading an unknown port
+            // name as a number (`probe.ResolveContainerPort`).
+            Some(Failure::ProbePortMismatch) => out.push(warn("Unhealthy", "Readiness probe errored: strconv.Atoi: parsing \"metrics\": invalid syntax".into(), 300)),
             Some(Failure::Unschedulable) => out.push(event::series_event(&ns.name, p, "Warning", "FailedScheduling", "Scheduling", p["status"]["conditions"][0]["message"].as_str().unwrap_or(""), "default-scheduler", "default-scheduler-ip-10-0-0-12", sched, Some((40, 30)))),
             _ => {}
         }

@@ -51,6 +51,11 @@ pub struct ServeArgs {
     /// answer: imitates a server without APF.
     #[arg(long, hide = true)]
     pub no_apf: bool,
+    /// Test knob: the caller holds exactly the Roles and ClusterRoles in
+    /// FILE (YAML documents or a JSON List, e.g. deploy/rbac.yaml); other
+    /// requests answer RBAC's 403. Bindings only name the caller.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub rbac: Option<PathBuf>,
 }
 
 impl From<ServeArgs> for ServeOptions {
@@ -66,6 +71,7 @@ impl From<ServeArgs> for ServeOptions {
             cache_mib: a.cache_mib,
             fail: a.fail,
             no_apf: a.no_apf,
+            rbac: a.rbac,
         }
     }
 }

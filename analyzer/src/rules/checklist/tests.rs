@@ -5,7 +5,7 @@ use serde_json::json;
 use super::patterns::service_of_host;
 use super::{parse_dns_failure, parse_forbidden, run, run_cluster};
 use crate::context::InfraPod;
-use crate::rules::service::testkit::{obj, pod, Fixture};
+use crate::testkit::{obj, Fixture, PodFixture};
 use kpm_model::{Evidence, ObjectRef, Severity};
 
 fn rules(f: &[kpm_model::Finding]) -> Vec<&str> {
@@ -75,13 +75,10 @@ fn lookup_failure_in_logs_names_the_missing_service() {
                2026/11/20 14:31:02 db: dial tcp: lookup db.payments.svc.cluster.local on 10.96.0.10:53: no such host\n\
                2026/11/20 14:31:07 db: dial tcp: lookup db.payments.svc.cluster.local on 10.96.0.10:53: no such host\n";
     let mut fx = Fixture::with_logs("payments", &[("logs/payments/payments-api-1/app.log", log)]);
-    fx.ns.pods = vec![obj(pod(
-        "payments",
-        "payments-api-1",
-        json!({"app": "payments-api"}),
-        false,
-        json!(null),
-    ))];
+    fx.ns.pods = vec![obj(PodFixture::new("payments", "payments-api-1")
+        .labels(json!({"app": "payments-api"}))
+        .not_ready()
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["dns-lookup-failures"]);
     let f = &out[0];
@@ -109,13 +106,9 @@ fn forbidden_in_logs_gives_can_i_and_role_commands() {
     let log = "I1120 14:30:00.000000       1 main.go:42] starting operator\n\
                E1120 14:30:01.123456       1 reflector.go:158] failed to list *v1.Pod: pods is forbidden: User \"system:serviceaccount:shop:default\" cannot list resource \"pods\" in API group \"\" in the namespace \"shop\"\n";
     let mut fx = Fixture::with_logs("shop", &[("logs/shop/operator-1/manager.log", log)]);
-    fx.ns.pods = vec![obj(pod(
-        "shop",
-        "operator-1",
-        json!({"app": "operator"}),
-        true,
-        json!(null),
-    ))];
+    fx.ns.pods = vec![obj(PodFixture::new("shop", "operator-1")
+        .labels(json!({"app": "operator"}))
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["rbac-forbidden"]);
     let f = &out[0];

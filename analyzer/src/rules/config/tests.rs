@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{consumed, last_write, run, ConfigKind, Usage};
-use crate::rules::service::testkit::{obj, pod, Fixture};
+use crate::testkit::{obj, Fixture, PodFixture};
 use kpm_model::ObjectRef;
 
 fn managed(times: &[(&str, &str, &str)]) -> serde_json::Value {
@@ -45,13 +45,10 @@ fn replicaset() -> serde_json::Value {
 
 /// The fixture pod (started 13:00:04) reading web-config through envFrom.
 fn consumer_pod() -> serde_json::Value {
-    let mut p = pod(
-        "shop",
-        "web-7c9d8f6b5-x2x7q",
-        json!({"app": "web"}),
-        true,
-        json!([{"containerPort": 8080}]),
-    );
+    let mut p = PodFixture::new("shop", "web-7c9d8f6b5-x2x7q")
+        .labels(json!({"app": "web"}))
+        .ports(json!([{"containerPort": 8080}]))
+        .build();
     p["spec"]["containers"][0]["envFrom"] = json!([{"configMapRef": {"name": "web-config"}}]);
     p["spec"]["containers"][0]["env"] = json!([{"name": "DB_PASSWORD",
         "valueFrom": {"secretKeyRef": {"name": "db-credentials", "key": "password"}}}]);

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{resource_targets, run, targets_text};
 use crate::context::InfraPod;
-use crate::rules::service::testkit::{event, obj, pod, Fixture};
+use crate::testkit::{obj, EventFixture, Fixture, PodFixture};
 use kpm_model::ObjectRef;
 
 const NO_METRICS_API: &str = "the HPA was unable to compute the replica count: failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)";
@@ -54,20 +54,14 @@ fn fixture() -> Fixture {
     let mut fx = Fixture::new("shop");
     fx.ns.deployments = vec![obj(deployment())];
     fx.ns.pods = vec![
-        obj(pod(
-            "shop",
-            "web-7c9d8f6b5-x2x7q",
-            json!({"app": "web"}),
-            true,
-            json!([{"containerPort": 8080}]),
-        )),
-        obj(pod(
-            "shop",
-            "web-7c9d8f6b5-kq4zn",
-            json!({"app": "web"}),
-            true,
-            json!([{"containerPort": 8080}]),
-        )),
+        obj(PodFixture::new("shop", "web-7c9d8f6b5-x2x7q")
+            .labels(json!({"app": "web"}))
+            .ports(json!([{"containerPort": 8080}]))
+            .build()),
+        obj(PodFixture::new("shop", "web-7c9d8f6b5-kq4zn")
+            .labels(json!({"app": "web"}))
+            .ports(json!([{"containerPort": 8080}]))
+            .build()),
     ];
     fx.cluster.infra.metrics_server_pods = vec![metrics_server(true)];
     fx.cluster.infra.pod_metrics_available = true;
@@ -124,15 +118,7 @@ fn metrics_api_missing_names_metrics_server_and_quotes_the_condition() {
             {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric", "message": NO_METRICS_API}
         ]),
     ))];
-    fx.ns.events = vec![obj(event(
-        "shop",
-        "HorizontalPodAutoscaler",
-        "web",
-        "Warning",
-        "FailedGetResourceMetric",
-        "failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)",
-        37,
-    ))];
+    fx.ns.events = vec![obj(EventFixture::about("shop", "HorizontalPodAutoscaler", "web").says("FailedGetResourceMetric", "failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)").count(37).build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["hpa-metrics-unavailable"]);
     let f = &out[0];

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::run;
 use crate::context::{InfraPod, IngressController};
-use crate::rules::service::testkit::{obj, pod, service, Fixture};
+use crate::testkit::{obj, Fixture, PodFixture, ServiceFixture};
 use kpm_model::ObjectRef;
 
 fn ingress(
@@ -75,19 +75,14 @@ fn healthy_fixture() -> Fixture {
     let mut fx = Fixture::new("shop");
     fx.cluster.ingress_classes = vec![obj(nginx_class())];
     fx.cluster.infra.ingress_controllers = vec![controller(true, true)];
-    fx.ns.pods = vec![obj(pod(
-        "shop",
-        "web-7c9d8f6b5-x2x7q",
-        json!({"app": "web"}),
-        true,
-        json!([{"name": "http", "containerPort": 8080}]),
-    ))];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "web",
-        json!({"app": "web"}),
-        json!([{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]),
-    ))];
+    fx.ns.pods = vec![obj(PodFixture::new("shop", "web-7c9d8f6b5-x2x7q")
+        .labels(json!({"app": "web"}))
+        .ports(json!([{"name": "http", "containerPort": 8080}]))
+        .build())];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "web")
+        .selector(json!({"app": "web"}))
+        .ports(json!([{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]))
+        .build())];
     fx.ns.secrets = vec![obj(
         json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
         "metadata": {"name": "shop-tls", "namespace": "shop", "annotations": {"kpm.dev/values-removed": "true"}},
@@ -164,13 +159,11 @@ fn wrong_port_by_number_and_by_name() {
 #[test]
 fn backend_without_ready_pods_is_linked_to_the_service() {
     let mut fx = healthy_fixture();
-    fx.ns.pods = vec![obj(pod(
-        "shop",
-        "web-7c9d8f6b5-x2x7q",
-        json!({"app": "web"}),
-        false,
-        json!([{"name": "http", "containerPort": 8080}]),
-    ))];
+    fx.ns.pods = vec![obj(PodFixture::new("shop", "web-7c9d8f6b5-x2x7q")
+        .labels(json!({"app": "web"}))
+        .not_ready()
+        .ports(json!([{"name": "http", "containerPort": 8080}]))
+        .build())];
     fx.ns.ingresses = vec![obj(ingress("web", json!({"number": 80}), json!(null)))];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["ingress-backend-no-endpoints"]);

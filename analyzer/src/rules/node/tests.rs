@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{node_eligible, run, run_cluster, tolerates};
-use crate::rules::service::testkit::{event, now, obj, Fixture};
+use crate::testkit::{now, obj, EventFixture, Fixture};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kpm_model::ObjectRef;
 
@@ -206,15 +206,14 @@ fn eligibility_follows_node_selector_and_taints() {
 fn cluster_autoscaler_event_explains_no_scale_up() {
     let mut fx = Fixture::new("shop");
     fx.ns.pods = vec![obj(pending_pod("batch-7f9c-abcde", "6", "4Gi"))];
-    fx.ns.events = vec![obj(event(
-        "shop",
-        "Pod",
-        "batch-7f9c-abcde",
-        "Normal",
-        "NotTriggerScaleUp",
-        "pod didn't trigger scale-up: 1 max node group size reached, 2 Insufficient cpu",
-        14,
-    ))];
+    fx.ns.events = vec![obj(EventFixture::about("shop", "Pod", "batch-7f9c-abcde")
+        .normal()
+        .says(
+            "NotTriggerScaleUp",
+            "pod didn't trigger scale-up: 1 max node group size reached, 2 Insufficient cpu",
+        )
+        .count(14)
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["autoscaler-no-scale-up"]);
     assert!(out[0].cause.contains("Cluster Autoscaler did not add a node for pending pod batch-7f9c-abcde: pod didn't trigger scale-up: 1 max node group size reached"), "{}", out[0].cause);

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{missing_limits, run};
-use crate::rules::service::testkit::{obj, pod, Fixture};
+use crate::testkit::{obj, Fixture, PodFixture};
 use kpm_model::{Evidence, ObjectRef};
 use kpm_semantics::PodMetrics;
 
@@ -44,13 +44,10 @@ fn no_limits_is_one_finding_per_workload() {
         "web-7c9d8f6b5-kq4zn",
         "web-7c9d8f6b5-9fjwm",
     ] {
-        let mut p = pod(
-            "shop",
-            name,
-            json!({"app": "web"}),
-            true,
-            json!([{"containerPort": 8080}]),
-        );
+        let mut p = PodFixture::new("shop", name)
+            .labels(json!({"app": "web"}))
+            .ports(json!([{"containerPort": 8080}]))
+            .build();
         p["spec"]["containers"][0]["resources"] =
             json!({"requests": {"cpu": "100m", "memory": "128Mi"}});
         fx.ns.pods.push(obj(p));
@@ -75,22 +72,14 @@ fn no_limits_is_one_finding_per_workload() {
 /// components' remarks aside (`engine::system`), so none is lost.
 fn pods_with_limits_are_quiet_and_system_pods_are_judged_alike() {
     let mut fx = Fixture::new("shop");
-    fx.ns.pods = vec![obj(pod(
-        "shop",
-        "web-1",
-        json!({"app": "web"}),
-        true,
-        json!(null),
-    ))];
+    fx.ns.pods = vec![obj(PodFixture::new("shop", "web-1")
+        .labels(json!({"app": "web"}))
+        .build())];
     assert!(run(&fx.ctx()).is_empty());
     let mut sys = Fixture::new("kube-system");
-    let mut p = pod(
-        "kube-system",
-        "coredns-5d78c9869d-x2x7q",
-        json!({"k8s-app": "kube-dns"}),
-        true,
-        json!(null),
-    );
+    let mut p = PodFixture::new("kube-system", "coredns-5d78c9869d-x2x7q")
+        .labels(json!({"k8s-app": "kube-dns"}))
+        .build();
     p["spec"]["containers"][0]["resources"] =
         json!({"requests": {"cpu": "100m", "memory": "70Mi"}, "limits": {"memory": "170Mi"}});
     sys.ns.pods = vec![obj(p)];
@@ -103,13 +92,9 @@ fn pods_with_limits_are_quiet_and_system_pods_are_judged_alike() {
 fn memory_at_ninety_percent_of_limit() {
     let mut fx = Fixture::new("shop");
     // Limit 256Mi; usage 245Mi = 95 %.
-    fx.ns.pods = vec![obj(pod(
-        "shop",
-        "web-1",
-        json!({"app": "web"}),
-        true,
-        json!(null),
-    ))];
+    fx.ns.pods = vec![obj(PodFixture::new("shop", "web-1")
+        .labels(json!({"app": "web"}))
+        .build())];
     fx.ns.pod_metrics = Some(vec![metrics("web-1", "250880Ki")]);
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["resources-near-memory-limit"]);

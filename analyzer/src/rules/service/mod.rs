@@ -16,8 +16,6 @@ pub mod backends;
 pub mod closest;
 mod ports;
 #[cfg(test)]
-pub(crate) mod testkit;
-#[cfg(test)]
 mod tests;
 
 use k8s_openapi::api::core::v1::{Pod, Service};

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::ports::{resolve_target_port, PortResolution};
 use super::run;
-use super::testkit::{event, obj, pod, series_event, service, Fixture};
+use crate::testkit::{obj, EventFixture, Fixture, PodFixture, ServiceFixture};
 
 fn web_labels() -> serde_json::Value {
     json!({"app": "payments-api", "pod-template-hash": "7c9d8f6b5"})
@@ -22,34 +22,23 @@ fn rules(f: &[kpm_model::Finding]) -> Vec<&str> {
 fn selector_typo_names_closest_pods_and_the_difference() {
     let mut fx = Fixture::new("payments");
     fx.ns.pods = vec![
-        obj(pod(
-            "payments",
-            "payments-api-7c9d8f6b5-x2x7q",
-            web_labels(),
-            true,
-            http_port(),
-        )),
-        obj(pod(
-            "payments",
-            "payments-api-7c9d8f6b5-kq4zn",
-            web_labels(),
-            true,
-            http_port(),
-        )),
-        obj(pod(
-            "payments",
-            "ledger-5d8f9c7b6-abcde",
-            json!({"app": "ledger"}),
-            true,
-            http_port(),
-        )),
+        obj(PodFixture::new("payments", "payments-api-7c9d8f6b5-x2x7q")
+            .labels(web_labels())
+            .ports(http_port())
+            .build()),
+        obj(PodFixture::new("payments", "payments-api-7c9d8f6b5-kq4zn")
+            .labels(web_labels())
+            .ports(http_port())
+            .build()),
+        obj(PodFixture::new("payments", "ledger-5d8f9c7b6-abcde")
+            .labels(json!({"app": "ledger"}))
+            .ports(http_port())
+            .build()),
     ];
-    fx.ns.services = vec![obj(service(
-        "payments",
-        "payments-api",
-        json!({"app": "paymnets-api"}),
-        json!([{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]),
-    ))];
+    fx.ns.services = vec![obj(ServiceFixture::new("payments", "payments-api")
+        .selector(json!({"app": "paymnets-api"}))
+        .ports(json!([{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]))
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-selector-mismatch"]);
     let f = &out[0];
@@ -76,19 +65,14 @@ fn selector_typo_names_closest_pods_and_the_difference() {
 #[test]
 fn multi_key_selector_reports_only_the_differing_key() {
     let mut fx = Fixture::new("shop");
-    fx.ns.pods = vec![obj(pod(
-        "shop",
-        "web-7c9d8f6b5-x2x7q",
-        json!({"app": "web", "tier": "frontend"}),
-        true,
-        http_port(),
-    ))];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "web",
-        json!({"app": "web", "tier": "front-end"}),
-        json!([{"port": 80, "targetPort": 8080}]),
-    ))];
+    fx.ns.pods = vec![obj(PodFixture::new("shop", "web-7c9d8f6b5-x2x7q")
+        .labels(json!({"app": "web", "tier": "frontend"}))
+        .ports(http_port())
+        .build())];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "web")
+        .selector(json!({"app": "web", "tier": "front-end"}))
+        .ports(json!([{"port": 80, "targetPort": 8080}]))
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-selector-mismatch"]);
     assert!(
@@ -110,12 +94,10 @@ fn selector_matching_a_scaled_down_deployment_is_not_a_mismatch() {
                  "template": {"metadata": {"labels": {"app": "web"}},
                               "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}}
     }))];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "web",
-        json!({"app": "web"}),
-        json!([{"port": 80}]),
-    ))];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "web")
+        .selector(json!({"app": "web"}))
+        .ports(json!([{"port": 80}]))
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-no-ready-endpoints"]);
     assert!(out[0].cause.contains("Deployment web"), "{}", out[0].cause);
@@ -134,12 +116,10 @@ fn workload_wanting_replicas_without_pods_keeps_its_grade() {
                  "template": {"metadata": {"labels": {"app": "db"}},
                               "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}}
     }))];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "db",
-        json!({"app": "db"}),
-        json!([{"port": 5432}]),
-    ))];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "db")
+        .selector(json!({"app": "db"}))
+        .ports(json!([{"port": 5432}]))
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-no-ready-endpoints"]);
     assert_eq!(out[0].severity, kpm_model::Severity::Critical);
@@ -160,12 +140,10 @@ fn bare_replicaset_scaled_to_zero_is_not_a_mismatch() {
                  "template": {"metadata": {"labels": {"app": "worker"}},
                               "spec": {"containers": [{"name": "w", "image": "busybox:1.36"}]}}}
     }))];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "worker",
-        json!({"app": "worker"}),
-        json!([{"port": 80}]),
-    ))];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "worker")
+        .selector(json!({"app": "worker"}))
+        .ports(json!([{"port": 80}]))
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-no-ready-endpoints"]);
     assert_eq!(out[0].severity, kpm_model::Severity::Info);
@@ -182,26 +160,22 @@ fn bare_replicaset_scaled_to_zero_is_not_a_mismatch() {
 #[test]
 fn stale_service_next_to_the_real_one_is_a_warning() {
     let mut fx = Fixture::new("default");
-    fx.ns.pods = vec![obj(pod(
+    fx.ns.pods = vec![obj(PodFixture::new(
         "default",
         "kotsadm-fs-minio-5f7799dff8-tl95g",
-        json!({"app": "kotsadm-fs-minio"}),
-        true,
-        json!([{"containerPort": 9000}]),
-    ))];
+    )
+    .labels(json!({"app": "kotsadm-fs-minio"}))
+    .ports(json!([{"containerPort": 9000}]))
+    .build())];
     fx.ns.services = vec![
-        obj(service(
-            "default",
-            "kotsadm-nfs-minio",
-            json!({"app": "kotsadm-nfs-minio"}),
-            json!([{"port": 9000}]),
-        )),
-        obj(service(
-            "default",
-            "kotsadm-fs-minio",
-            json!({"app": "kotsadm-fs-minio"}),
-            json!([{"port": 9000}]),
-        )),
+        obj(ServiceFixture::new("default", "kotsadm-nfs-minio")
+            .selector(json!({"app": "kotsadm-nfs-minio"}))
+            .ports(json!([{"port": 9000}]))
+            .build()),
+        obj(ServiceFixture::new("default", "kotsadm-fs-minio")
+            .selector(json!({"app": "kotsadm-fs-minio"}))
+            .ports(json!([{"port": 9000}]))
+            .build()),
     ];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-selector-mismatch"]);
@@ -228,19 +202,14 @@ fn stale_service_next_to_the_real_one_is_a_warning() {
 #[test]
 fn numeric_target_port_not_declared_is_an_info_remark() {
     let mut fx = Fixture::new("shop");
-    fx.ns.pods = vec![obj(pod(
-        "shop",
-        "web-1",
-        json!({"app": "web"}),
-        true,
-        http_port(),
-    ))];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "web",
-        json!({"app": "web"}),
-        json!([{"name": "http", "port": 80, "targetPort": 9080}]),
-    ))];
+    fx.ns.pods = vec![obj(PodFixture::new("shop", "web-1")
+        .labels(json!({"app": "web"}))
+        .ports(http_port())
+        .build())];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "web")
+        .selector(json!({"app": "web"}))
+        .ports(json!([{"name": "http", "port": 80, "targetPort": 9080}]))
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-target-port-mismatch"]);
     assert_eq!(out[0].severity, kpm_model::Severity::Info);
@@ -256,48 +225,34 @@ fn numeric_target_port_not_declared_is_an_info_remark() {
 fn no_ready_endpoints_quotes_the_readiness_failure_with_count() {
     let mut fx = Fixture::new("shop");
     fx.ns.pods = vec![
-        obj(pod(
-            "shop",
-            "web-7c9d8f6b5-x2x7q",
-            json!({"app": "web"}),
-            false,
-            http_port(),
-        )),
-        obj(pod(
-            "shop",
-            "web-7c9d8f6b5-kq4zn",
-            json!({"app": "web"}),
-            false,
-            http_port(),
-        )),
+        obj(PodFixture::new("shop", "web-7c9d8f6b5-x2x7q")
+            .labels(json!({"app": "web"}))
+            .not_ready()
+            .ports(http_port())
+            .build()),
+        obj(PodFixture::new("shop", "web-7c9d8f6b5-kq4zn")
+            .labels(json!({"app": "web"}))
+            .not_ready()
+            .ports(http_port())
+            .build()),
     ];
     let msg = "Readiness probe failed: HTTP probe failed with statuscode: 503";
     fx.ns.events = vec![
-        obj(event(
-            "shop",
-            "Pod",
-            "web-7c9d8f6b5-x2x7q",
-            "Warning",
-            "Unhealthy",
-            msg,
-            42,
-        )),
+        obj(EventFixture::about("shop", "Pod", "web-7c9d8f6b5-x2x7q")
+            .says("Unhealthy", msg)
+            .count(42)
+            .build()),
         // The newer series-only shape counts from series.count.
-        obj(series_event(
-            "shop",
-            "Pod",
-            "web-7c9d8f6b5-kq4zn",
-            "Unhealthy",
-            msg,
-            17,
-        )),
+        obj(EventFixture::about("shop", "Pod", "web-7c9d8f6b5-kq4zn")
+            .says("Unhealthy", msg)
+            .count(17)
+            .series()
+            .build()),
     ];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "web",
-        json!({"app": "web"}),
-        json!([{"port": 80, "targetPort": "http"}]),
-    ))];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "web")
+        .selector(json!({"app": "web"}))
+        .ports(json!([{"port": 80, "targetPort": "http"}]))
+        .build())];
     fx.ns.endpoints = vec![obj(json!({
         "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web", "namespace": "shop"},
         "subsets": [{"notReadyAddresses": [
@@ -325,50 +280,39 @@ fn no_ready_endpoints_quotes_the_readiness_failure_with_count() {
 fn one_ready_pod_is_enough() {
     let mut fx = Fixture::new("shop");
     fx.ns.pods = vec![
-        obj(pod(
-            "shop",
-            "web-1",
-            json!({"app": "web"}),
-            false,
-            http_port(),
-        )),
-        obj(pod(
-            "shop",
-            "web-2",
-            json!({"app": "web"}),
-            true,
-            http_port(),
-        )),
+        obj(PodFixture::new("shop", "web-1")
+            .labels(json!({"app": "web"}))
+            .not_ready()
+            .ports(http_port())
+            .build()),
+        obj(PodFixture::new("shop", "web-2")
+            .labels(json!({"app": "web"}))
+            .ports(http_port())
+            .build()),
     ];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "web",
-        json!({"app": "web"}),
-        json!([{"port": 80, "targetPort": 8080}]),
-    ))];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "web")
+        .selector(json!({"app": "web"}))
+        .ports(json!([{"port": 80, "targetPort": 8080}]))
+        .build())];
     assert!(run(&fx.ctx()).is_empty());
 }
 
 #[test]
 fn not_running_pods_are_explained_by_status() {
     let mut fx = Fixture::new("shop");
-    let mut p = pod(
-        "shop",
-        "web-7c9d8f6b5-x2x7q",
-        json!({"app": "web"}),
-        false,
-        http_port(),
-    );
+    let mut p = PodFixture::new("shop", "web-7c9d8f6b5-x2x7q")
+        .labels(json!({"app": "web"}))
+        .not_ready()
+        .ports(http_port())
+        .build();
     p["status"]["containerStatuses"][0]["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=app pod=web-7c9d8f6b5-x2x7q_shop(uid)"}});
     p["status"]["containerStatuses"][0]["restartCount"] = json!(12);
     p["status"]["containerStatuses"][0]["started"] = json!(false);
     fx.ns.pods = vec![obj(p)];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "web",
-        json!({"app": "web"}),
-        json!([{"port": 80, "targetPort": 8080}]),
-    ))];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "web")
+        .selector(json!({"app": "web"}))
+        .ports(json!([{"port": 80, "targetPort": 8080}]))
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-no-ready-endpoints"]);
     assert!(
@@ -383,19 +327,15 @@ fn not_running_pods_are_explained_by_status() {
 #[test]
 fn endpointslice_only_corroboration_is_counted() {
     let mut fx = Fixture::new("shop");
-    fx.ns.pods = vec![obj(pod(
-        "shop",
-        "web-1",
-        json!({"app": "web"}),
-        false,
-        http_port(),
-    ))];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "web",
-        json!({"app": "web"}),
-        json!([{"port": 80, "targetPort": 8080}]),
-    ))];
+    fx.ns.pods = vec![obj(PodFixture::new("shop", "web-1")
+        .labels(json!({"app": "web"}))
+        .not_ready()
+        .ports(http_port())
+        .build())];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "web")
+        .selector(json!({"app": "web"}))
+        .ports(json!([{"port": 80, "targetPort": 8080}]))
+        .build())];
     fx.ns.endpoint_slices = vec![obj(json!({
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
         "metadata": {"name": "web-x7k2p", "namespace": "shop",
@@ -414,19 +354,14 @@ fn endpointslice_only_corroboration_is_counted() {
 #[test]
 fn named_target_port_missing_from_containers() {
     let mut fx = Fixture::new("shop");
-    fx.ns.pods = vec![obj(pod(
-        "shop",
-        "web-1",
-        json!({"app": "web"}),
-        true,
-        json!([{"name": "web", "containerPort": 8080}]),
-    ))];
-    fx.ns.services = vec![obj(service(
-        "shop",
-        "web",
-        json!({"app": "web"}),
-        json!([{"name": "http", "port": 80, "targetPort": "http"}]),
-    ))];
+    fx.ns.pods = vec![obj(PodFixture::new("shop", "web-1")
+        .labels(json!({"app": "web"}))
+        .ports(json!([{"name": "web", "containerPort": 8080}]))
+        .build())];
+    fx.ns.services = vec![obj(ServiceFixture::new("shop", "web")
+        .selector(json!({"app": "web"}))
+        .ports(json!([{"name": "http", "port": 80, "targetPort": "http"}]))
+        .build())];
     let out = run(&fx.ctx());
     assert_eq!(rules(&out), vec!["service-target-port-mismatch"]);
     assert_eq!(out[0].severity, kpm_model::Severity::Critical);
@@ -442,9 +377,8 @@ fn numeric_target_port_is_valid_whether_declared_or_not() {
     let svc_port: k8s_openapi::api::core::v1::ServicePort =
         obj(json!({"port": 80, "targetPort": 3000}));
     let declared: k8s_openapi::api::core::v1::Pod =
-        obj(pod("shop", "a", json!({}), true, http_port()));
-    let undeclared: k8s_openapi::api::core::v1::Pod =
-        obj(pod("shop", "b", json!({}), true, json!(null)));
+        obj(PodFixture::new("shop", "a").ports(http_port()).build());
+    let undeclared: k8s_openapi::api::core::v1::Pod = obj(PodFixture::new("shop", "b").build());
     assert_eq!(
         resolve_target_port(&svc_port, &declared),
         PortResolution::NotDeclared
@@ -475,12 +409,9 @@ fn external_name_and_selectorless_services_are_left_alone() {
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "shop"},
                    "spec": {"type": "ExternalName", "externalName": "db.example.com"}}),
         ),
-        obj(service(
-            "shop",
-            "legacy",
-            json!(null),
-            json!([{"port": 5432}]),
-        )),
+        obj(ServiceFixture::new("shop", "legacy")
+            .ports(json!([{"port": 5432}]))
+            .build()),
     ];
     assert!(run(&fx.ctx()).is_empty());
 }

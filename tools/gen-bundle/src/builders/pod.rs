@@ -22,6 +22,11 @@ pub struct Terminated {
     pub started_ago: i64,
     /// End of that instance, seconds before collection.
     pub finished_ago: i64,
+    /// The runtime's `message` (a start failure's error), if any.
+    pub message: Option<String>,
+    /// The process never started (`StartError`): the runtime reports
+    /// `startedAt` as the Unix epoch.
+    pub never_started: bool,
 }
 
 impl Terminated {
@@ -32,6 +37,19 @@ impl Terminated {
             exit_code,
             started_ago,
             finished_ago,
+            message: None,
+            never_started: false,
+        }
+    }
+
+    /// A start attempt the runtime failed (containerd/runc): reason
+    /// `StartError`, exit code 128, `startedAt` the epoch, the runtime's
+    /// error as `message`.
+    pub fn start_error(message: &str, finished_ago: i64) -> Terminated {
+        Terminated {
+            message: Some(message.to_string()),
+            never_started: true,
+            ..Terminated::new("StartError", 128, finished_ago, finished_ago)
         }
     }
 }
@@ -215,15 +233,22 @@ fn condition(
 }
 
 fn terminated_json(t: &Terminated, container_id: &str) -> Value {
-    json!({
-        "terminated": {
-            "exitCode": t.exit_code,
-            "reason": t.reason,
-            "startedAt": ids::ago(t.started_ago),
-            "finishedAt": ids::ago(t.finished_ago),
-            "containerID": container_id,
-        }
-    })
+    let started = if t.never_started {
+        "1970-01-01T00:00:00Z".to_string()
+    } else {
+        ids::ago(t.started_ago)
+    };
+    let mut term = json!({
+        "exitCode": t.exit_code,
+        "reason": t.reason,
+        "startedAt": started,
+        "finishedAt": ids::ago(t.finished_ago),
+        "containerID": container_id,
+    });
+    if let (Some(m), Some(map)) = (&t.message, term.as_object_mut()) {
+        map.insert("message".into(), json!(m));
+    }
+    json!({ "terminated": term })
 }
 
 fn container_status(pod_key: &str, c: &Value, state: &ContainerState) -> Value {
@@ -336,7 +361,6 @@ fn runtime_fields(map: &mut serde_json::Map<String, Value>, c: &Value, created: 
 
 /// A pod built from a template `spec` (as in a Deployment), with the given
 /// fate and one state per container (in `spec.containers` order).
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn pod(
     namespace: &str,
     name: &str,
@@ -364,35 +388,11 @@ pub fn pod(
             message,
             at_ago,
         } => {
-            if let Some(map) = spec.as_object_mut() {
-                map.insert("nodeName".into(), json!(placement.node));
-            }
-            json!({
-                "phase": "Failed",
-                "reason": "Evicted",
-                "message": message,
-                "hostIP": placement.host_ip,
-                "hostIPs": [{"ip": placement.host_ip}],
-                "startTime": ids::ago(placement.scheduled_ago),
-                "conditions": [
-                    condition("DisruptionTarget", true, *at_ago, Some("TerminationByKubelet"), Some(message)),
-                    condition("PodReadyToStartContainers", false, *at_ago, None, None),
-                    condition("Initialized", true, placement.scheduled_ago, None, None),
-                    condition("Ready", false, *at_ago, Some("PodFailed"), None),
-                    condition("ContainersReady", false, *at_ago, Some("PodFailed"), None),
-                    condition("PodScheduled", true, placement.scheduled_ago, None, None),
-                ],
-                "containerStatuses": containers.iter().map(|c| {
-                    let t = Terminated::new("Error", 137, placement.scheduled_ago - 5, *at_ago);
-                    container_status(&pod_key, c, &ContainerState::Done(t))
-                }).collect::<Vec<_>>(),
-                "qosClass": qos,
-            })
+            bind(&mut spec, &placement.node);
+            evicted_status(&pod_key, placement, message, *at_ago, &containers, qos)
         }
         PodFate::Placed(p) => {
-            if let Some(map) = spec.as_object_mut() {
-                map.insert("nodeName".into(), json!(p.node));
-            }
+            bind(&mut spec, &p.node);
             placed_status(&pod_key, p, &containers, states, qos)
         }
     };
@@ -400,13 +400,60 @@ pub fn pod(
         map.insert("spec".into(), spec);
         map.insert("status".into(), status);
     }
+    add_pod_managers(&mut pod, created_ago, fate, states);
+    pod
+}
+
+/// Sets `spec.nodeName`, as the scheduler's binding does.
+fn bind(spec: &mut Value, node: &str) {
+    if let Some(map) = spec.as_object_mut() {
+        map.insert("nodeName".into(), json!(node));
+    }
+}
+
+/// The status of a pod the kubelet evicted: phase `Failed`, reason
+/// `Evicted`, every container killed.
+fn evicted_status(
+    pod_key: &str,
+    placement: &Placement,
+    message: &str,
+    at_ago: i64,
+    containers: &[Value],
+    qos: &str,
+) -> Value {
+    json!({
+        "phase": "Failed",
+        "reason": "Evicted",
+        "message": message,
+        "hostIP": placement.host_ip,
+        "hostIPs": [{"ip": placement.host_ip}],
+        "startTime": ids::ago(placement.scheduled_ago),
+        "conditions": [
+            condition("DisruptionTarget", true, at_ago, Some("TerminationByKubelet"), Some(message)),
+            condition("PodReadyToStartContainers", false, at_ago, None, None),
+            condition("Initialized", true, placement.scheduled_ago, None, None),
+            condition("Ready", false, at_ago, Some("PodFailed"), None),
+            condition("ContainersReady", false, at_ago, Some("PodFailed"), None),
+            condition("PodScheduled", true, placement.scheduled_ago, None, None),
+        ],
+        "containerStatuses": containers.iter().map(|c| {
+            let t = Terminated::new("Error", 137, placement.scheduled_ago - 5, at_ago);
+            container_status(pod_key, c, &ContainerState::Done(t))
+        }).collect::<Vec<_>>(),
+        "qosClass": qos,
+    })
+}
+
+/// The `managedFields` of a pod: the ReplicaSet controller created it, the
+/// kubelet (or, while unschedulable, the scheduler) last wrote its status.
+fn add_pod_managers(pod: &mut Value, created_ago: i64, fate: &PodFate, states: &[ContainerState]) {
     let status_time = match fate {
         PodFate::Placed(p) => p.scheduled_ago.min(latest_change(states)),
         PodFate::Unschedulable { since_ago, .. } => *since_ago,
         PodFate::Evicted { at_ago, .. } => *at_ago,
     };
     meta::add_managed(
-        &mut pod,
+        pod,
         "kube-controller-manager",
         "Update",
         created_ago,
@@ -419,14 +466,13 @@ pub fn pod(
         "kubelet"
     };
     meta::add_managed(
-        &mut pod,
+        pod,
         manager,
         "Update",
         status_time.max(0),
         json!({"f:status": {"f:conditions": {}}}),
         Some("status"),
     );
-    pod
 }
 
 /// Adds `initContainerStatuses` (one state per `spec.initContainers`) to a
@@ -488,7 +534,8 @@ fn latest_change(states: &[ContainerState]) -> i64 {
         .unwrap_or(i64::MAX)
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
+/// The status of a pod bound to a node, derived from its containers'
+/// states as the kubelet derives it.
 fn placed_status(
     pod_key: &str,
     p: &Placement,
@@ -496,17 +543,7 @@ fn placed_status(
     states: &[ContainerState],
     qos: &str,
 ) -> Value {
-    let statuses: Vec<Value> = containers
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let state = states
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| ContainerState::ready(p.scheduled_ago - 5));
-            container_status(pod_key, c, &state)
-        })
-        .collect();
+    // Containers without a given state run Ready since just after binding.
     let all_states: Vec<ContainerState> = (0..containers.len())
         .map(|i| {
             states
@@ -515,68 +552,19 @@ fn placed_status(
                 .unwrap_or_else(|| ContainerState::ready(p.scheduled_ago - 5))
         })
         .collect();
-    let all_ready = all_states.iter().all(ContainerState::is_ready);
-    let all_done = all_states
+    let statuses: Vec<Value> = containers
         .iter()
-        .all(|s| matches!(s, ContainerState::Done(_)));
-    let ever_ran = all_states.iter().all(ContainerState::has_run);
+        .zip(&all_states)
+        .map(|(c, state)| container_status(pod_key, c, state))
+        .collect();
     // A sandbox exists unless the pod is stuck before creating it (volumes
     // that cannot be mounted keep it in ContainerCreating without one).
     let sandbox = !all_states.iter().any(
         |s| matches!(s, ContainerState::Waiting { reason, .. } if reason == "ContainerCreating"),
     );
-    let phase = if all_done {
-        "Succeeded"
-    } else if ever_ran {
-        "Running"
-    } else {
-        "Pending"
-    };
-    let unready: Vec<&str> = containers
-        .iter()
-        .zip(all_states.iter())
-        .filter(|(_, s)| !s.is_ready())
-        .filter_map(|(c, _)| c["name"].as_str())
-        .collect();
-    let changed = latest_change(&all_states).min(p.scheduled_ago);
-    let not_ready_msg = format!("containers with unready status: [{}]", unready.join(" "));
-    let (ready_cond, cr_cond) = if all_ready {
-        (
-            condition("Ready", true, changed, None, None),
-            condition("ContainersReady", true, changed, None, None),
-        )
-    } else if all_done {
-        (
-            condition("Ready", false, changed, Some("PodCompleted"), None),
-            condition(
-                "ContainersReady",
-                false,
-                changed,
-                Some("PodCompleted"),
-                None,
-            ),
-        )
-    } else {
-        let since = changed.min(p.scheduled_ago - 1);
-        (
-            condition(
-                "Ready",
-                false,
-                since,
-                Some("ContainersNotReady"),
-                Some(&not_ready_msg),
-            ),
-            condition(
-                "ContainersReady",
-                false,
-                since,
-                Some("ContainersNotReady"),
-                Some(&not_ready_msg),
-            ),
-        )
-    };
+    let (ready_cond, cr_cond) = readiness_conditions(p, containers, &all_states);
     let mut status = json!({
-        "phase": phase,
+        "phase": phase(&all_states),
         "conditions": [
             condition("PodReadyToStartContainers", sandbox, p.scheduled_ago - 2, None, None),
             condition("Initialized", true, p.scheduled_ago - 1, None, None),
@@ -597,6 +585,71 @@ fn placed_status(
         }
     }
     status
+}
+
+/// `Succeeded` when every container completed, `Running` when every one has
+/// run (restarting ones included), else `Pending`.
+fn phase(states: &[ContainerState]) -> &'static str {
+    if states.iter().all(|s| matches!(s, ContainerState::Done(_))) {
+        "Succeeded"
+    } else if states.iter().all(ContainerState::has_run) {
+        "Running"
+    } else {
+        "Pending"
+    }
+}
+
+/// The `Ready` and `ContainersReady` conditions: True when every container
+/// is ready, `PodCompleted` when all completed, else `ContainersNotReady`
+/// naming the unready ones.
+fn readiness_conditions(
+    p: &Placement,
+    containers: &[Value],
+    states: &[ContainerState],
+) -> (Value, Value) {
+    let changed = latest_change(states).min(p.scheduled_ago);
+    if states.iter().all(ContainerState::is_ready) {
+        return (
+            condition("Ready", true, changed, None, None),
+            condition("ContainersReady", true, changed, None, None),
+        );
+    }
+    if states.iter().all(|s| matches!(s, ContainerState::Done(_))) {
+        return (
+            condition("Ready", false, changed, Some("PodCompleted"), None),
+            condition(
+                "ContainersReady",
+                false,
+                changed,
+                Some("PodCompleted"),
+                None,
+            ),
+        );
+    }
+    let unready: Vec<&str> = containers
+        .iter()
+        .zip(states)
+        .filter(|(_, s)| !s.is_ready())
+        .filter_map(|(c, _)| c["name"].as_str())
+        .collect();
+    let msg = format!("containers with unready status: [{}]", unready.join(" "));
+    let since = changed.min(p.scheduled_ago - 1);
+    (
+        condition(
+            "Ready",
+            false,
+            since,
+            Some("ContainersNotReady"),
+            Some(&msg),
+        ),
+        condition(
+            "ContainersReady",
+            false,
+            since,
+            Some("ContainersNotReady"),
+            Some(&msg),
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::builders::pod::{ContainerState, PodFate, Terminated};
 use crate::cluster::Cluster;
 use crate::expected::{finding, obj, pod, Finding};
 use crate::ids;
+use crate::world::World;
 
 /// The log-driven scenarios.
 pub const SCENARIOS: &[Scenario] = &[
@@ -21,7 +22,6 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { name: "app-log-errors", description: "report-exporter's logs show lookups of payments-api.payment.svc.cluster.local (namespace misspelled) failing with no such host; pod-janitor's ServiceAccount may not list pods (forbidden). Near miss: a partner API answering 403 Forbidden is not RBAC.", build: app_log_errors },
 ];
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn dns_down() -> (Cluster, Vec<Finding>) {
     let mut w = baseline::world(&Baseline::default());
     healthy::shop(&mut w, "shop", &ShopOptions::default());
@@ -34,55 +34,7 @@ fn dns_down() -> (Cluster, Vec<Finding>) {
         .collect();
     let mut findings = vec![];
     for (i, name) in pods.iter().enumerate() {
-        let last = 96 + i as i64 * 13;
-        let Some(p) = w.cluster.find_mut("kube-system", "pods", name) else {
-            continue;
-        };
-        // Rebuild the status as the kubelet reports a crash-looping CoreDNS.
-        let spec = p["spec"].clone();
-        let placement = crate::builders::pod::Placement {
-            node: spec["nodeName"].as_str().unwrap_or("").to_string(),
-            host_ip: p["status"]["hostIP"].as_str().unwrap_or("").to_string(),
-            pod_ip: p["status"]["podIP"].as_str().unwrap_or("").to_string(),
-            scheduled_ago: 1_020,
-        };
-        let state = ContainerState::Waiting {
-            reason: "CrashLoopBackOff".into(),
-            message: Some(common::crashloop_message(
-                &common::pod_ref("kube-system", name),
-                "coredns",
-                "2m40s",
-            )),
-            restarts: 6,
-            last: Some(Terminated::new("Error", 1, last, last - 1)),
-        };
-        let rebuilt = crate::builders::pod::pod(
-            "kube-system",
-            name,
-            1_021,
-            &spec,
-            &PodFate::Placed(placement),
-            &[state],
-        );
-        p["status"] = rebuilt["status"].clone();
-        p["metadata"]["creationTimestamp"] = json!(ids::ago(1_021));
-        let p = p.clone();
-        let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
-        let image = p["spec"]["containers"][0]["image"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        w.cluster.add_all(common::crashloop_events(
-            &p,
-            "coredns",
-            &image,
-            &node,
-            6,
-            1_016,
-            20 + i as i64 * 7,
-        ));
-        let log = ".:53\n[INFO] plugin/reload: Running configuration SHA512 = 8a7d59126e7f114ab49c6d2613be93d8ef7d408af8ee61a710210843dc409f03133727e38f64469d9bb180f396c84ebf48a42bde3b3769730865ca9df5eb281c\nCoreDNS-1.12.1\nlinux/amd64, go1.24.1, 707c7c1\n[FATAL] plugin/loop: Loop (127.0.0.1:41527 -> :53) detected for zone \".\", see https://coredns.io/plugins/loop#troubleshooting. Query: \"HINFO 6046463396834614232.2436870916335453101.\"\n";
-        w.cluster.add_log("kube-system", name, "coredns", true, log);
+        crash_coredns(&mut w, name, i as i64);
         findings.push(finding(
             "pod-crashloop",
             &pod("kube-system", name),
@@ -115,7 +67,60 @@ fn dns_down() -> (Cluster, Vec<Finding>) {
     (w.finish(), findings)
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
+/// CoreDNS pod `name` (the `i`th) crash-looping: the loop plugin found a
+/// forwarding loop through the node's resolver and exits 1 at each start.
+fn crash_coredns(w: &mut World, name: &str, i: i64) {
+    let last = 96 + i * 13;
+    let Some(p) = w.cluster.find_mut("kube-system", "pods", name) else {
+        return;
+    };
+    // Rebuild the status as the kubelet reports a crash-looping CoreDNS.
+    let spec = p["spec"].clone();
+    let placement = crate::builders::pod::Placement {
+        node: spec["nodeName"].as_str().unwrap_or("").to_string(),
+        host_ip: p["status"]["hostIP"].as_str().unwrap_or("").to_string(),
+        pod_ip: p["status"]["podIP"].as_str().unwrap_or("").to_string(),
+        scheduled_ago: 1_020,
+    };
+    let state = ContainerState::Waiting {
+        reason: "CrashLoopBackOff".into(),
+        message: Some(common::crashloop_message(
+            &common::pod_ref("kube-system", name),
+            "coredns",
+            "2m40s",
+        )),
+        restarts: 6,
+        last: Some(Terminated::new("Error", 1, last, last - 1)),
+    };
+    let rebuilt = crate::builders::pod::pod(
+        "kube-system",
+        name,
+        1_021,
+        &spec,
+        &PodFate::Placed(placement),
+        &[state],
+    );
+    p["status"] = rebuilt["status"].clone();
+    p["metadata"]["creationTimestamp"] = json!(ids::ago(1_021));
+    let p = p.clone();
+    let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+    let image = p["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    w.cluster.add_all(common::crashloop_events(
+        &p,
+        "coredns",
+        &image,
+        &node,
+        6,
+        1_016,
+        20 + i * 7,
+    ));
+    let log = ".:53\n[INFO] plugin/reload: Running configuration SHA512 = 8a7d59126e7f114ab49c6d2613be93d8ef7d408af8ee61a710210843dc409f03133727e38f64469d9bb180f396c84ebf48a42bde3b3769730865ca9df5eb281c\nCoreDNS-1.12.1\nlinux/amd64, go1.24.1, 707c7c1\n[FATAL] plugin/loop: Loop (127.0.0.1:41527 -> :53) detected for zone \".\", see https://coredns.io/plugins/loop#troubleshooting. Query: \"HINFO 6046463396834614232.2436870916335453101.\"\n";
+    w.cluster.add_log("kube-system", name, "coredns", true, log);
+}
+
 fn app_log_errors() -> (Cluster, Vec<Finding>) {
     let mut w = baseline::world(&Baseline::default());
     w.cluster.namespace("payments", 86_400 * 150);
@@ -126,9 +131,18 @@ fn app_log_errors() -> (Cluster, Vec<Finding>) {
         "ghcr.io/acme-pay/payments-api:4.7.3",
     );
     w.cluster.namespace("reports", 86_400 * 40);
+    let mut findings = report_exporter(&mut w);
+    w.cluster.namespace("ops", 86_400 * 180);
+    findings.extend(pod_janitor(&mut w));
+    partner_sync(&mut w);
+    (w.finish(), findings)
+}
+
+/// Lookups of a Service in a misspelled namespace (`payment`) fail.
+fn report_exporter(w: &mut World) -> Vec<Finding> {
     let mut findings = vec![];
     let d = neighbour(
-        &mut w,
+        w,
         "reports",
         "report-exporter",
         "ghcr.io/acme-data/report-exporter:1.2.0",
@@ -150,7 +164,12 @@ fn app_log_errors() -> (Cluster, Vec<Finding>) {
             &["payments-api.payment.svc.cluster.local"],
         ));
     }
-    w.cluster.namespace("ops", 86_400 * 180);
+    findings
+}
+
+/// A ServiceAccount that may not list pods.
+fn pod_janitor(w: &mut World) -> Vec<Finding> {
+    let mut findings = vec![];
     let mut janitor = AppSpec::new(
         "ops",
         "pod-janitor",
@@ -161,7 +180,7 @@ fn app_log_errors() -> (Cluster, Vec<Finding>) {
         86_400 * 2,
     );
     janitor.pod_spec["serviceAccountName"] = json!("pod-janitor");
-    let d = app::deploy_healthy(&mut w, &janitor);
+    let d = app::deploy_healthy(w, &janitor);
     for name in &d.pods {
         let line = |ago: i64| {
             format!(
@@ -184,9 +203,13 @@ fn app_log_errors() -> (Cluster, Vec<Finding>) {
             &["system:serviceaccount:ops:pod-janitor"],
         ));
     }
-    // Near miss: an HTTP 403 from a partner is not Kubernetes RBAC.
+    findings
+}
+
+/// Near miss: an HTTP 403 from a partner is not Kubernetes RBAC.
+fn partner_sync(w: &mut World) {
     let d = neighbour(
-        &mut w,
+        w,
         "payments",
         "partner-sync",
         "ghcr.io/acme-pay/partner-sync:2.0.4",
@@ -199,5 +222,4 @@ fn app_log_errors() -> (Cluster, Vec<Finding>) {
         w.cluster
             .add_log("payments", name, "partner-sync", false, &log);
     }
-    (w.finish(), findings)
 }

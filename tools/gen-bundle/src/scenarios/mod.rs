@@ -16,6 +16,8 @@ mod logs;
 mod network;
 mod platform;
 mod pods;
+mod repeating;
+mod start;
 mod startup;
 
 /// One scenario.
@@ -37,8 +39,10 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(capacity::SCENARIOS);
     v.extend_from_slice(config::SCENARIOS);
     v.extend_from_slice(startup::SCENARIOS);
+    v.extend_from_slice(start::SCENARIOS);
     v.extend_from_slice(platform::SCENARIOS);
     v.extend_from_slice(logs::SCENARIOS);
+    v.extend_from_slice(repeating::SCENARIOS);
     v
 }
 

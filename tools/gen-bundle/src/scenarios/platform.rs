@@ -50,20 +50,44 @@ fn scaled_app(w: &mut World, ns: &str, name: &str, image: &str, replicas: i64) {
     app::deploy_healthy(w, &app);
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn hpa_failures() -> (Cluster, Vec<Finding>) {
     let mut w = baseline::world(&Baseline::default());
     w.cluster.namespace("search", 86_400 * 90);
     w.cluster.namespace("orders", 86_400 * 90);
-    let hpa_src = Source::controller("horizontal-pod-autoscaler");
-    let healthy = |u: i64| HpaState::Healthy {
+    hpa_at_max(&mut w);
+    hpa_scale_denied(&mut w);
+    hpa_target_typo(&mut w);
+    hpa_at_floor(&mut w);
+    let hpa = |ns: &str, n: &str| obj("HorizontalPodAutoscaler", ns, n);
+    let findings = vec![
+        finding("hpa-at-max", &hpa("search", "search-api"), &["6"]),
+        finding(
+            "hpa-unable-to-scale",
+            &hpa("orders", "order-worker"),
+            &["validation.gatekeeper.sh"],
+        ),
+        finding(
+            "hpa-target-missing",
+            &hpa("orders", "checkout-worker"),
+            &["checkout-workers"],
+        ),
+    ];
+    (w.finish(), findings)
+}
+
+/// HPA state for a metric at `u` percent utilization.
+fn at_utilization(u: i64) -> HpaState {
+    HpaState::Healthy {
         utilization: u,
         average_millis: u,
-    };
+    }
+}
 
-    // At its ceiling, still hot.
+/// At its ceiling, still hot.
+fn hpa_at_max(w: &mut World) {
+    let hpa_src = Source::controller("horizontal-pod-autoscaler");
     scaled_app(
-        &mut w,
+        w,
         "search",
         "search-api",
         "ghcr.io/acme-shop/search-api:2.7.0",
@@ -78,7 +102,7 @@ fn hpa_failures() -> (Cluster, Vec<Finding>) {
         6,
         70,
         6,
-        &healthy(96),
+        &at_utilization(96),
     );
     set_hpa_status(
         &mut h,
@@ -121,10 +145,13 @@ fn hpa_failures() -> (Cluster, Vec<Finding>) {
         2_400,
     ));
     w.cluster.add(h);
+}
 
-    // The scale write is denied by policy.
+/// The scale write is denied by policy.
+fn hpa_scale_denied(w: &mut World) {
+    let hpa_src = Source::controller("horizontal-pod-autoscaler");
     scaled_app(
-        &mut w,
+        w,
         "orders",
         "order-worker",
         "ghcr.io/acme-shop/order-worker:5.0.0",
@@ -140,7 +167,7 @@ fn hpa_failures() -> (Cluster, Vec<Finding>) {
         10,
         70,
         4,
-        &healthy(118),
+        &at_utilization(118),
     );
     set_hpa_status(
         &mut h,
@@ -172,10 +199,13 @@ fn hpa_failures() -> (Cluster, Vec<Finding>) {
     );
     w.cluster.add(event::event("orders", &h, None, "Warning", "FailedRescale", &format!("New size: 6; reason: cpu resource utilization (percentage of request) above target; error: {denied}"), &hpa_src, 120, 1_800, 14));
     w.cluster.add(h);
+}
 
-    // A typo in scaleTargetRef.
+/// A typo in scaleTargetRef.
+fn hpa_target_typo(w: &mut World) {
+    let hpa_src = Source::controller("horizontal-pod-autoscaler");
     scaled_app(
-        &mut w,
+        w,
         "orders",
         "checkout-worker",
         "ghcr.io/acme-shop/checkout-worker:5.0.0",
@@ -191,7 +221,7 @@ fn hpa_failures() -> (Cluster, Vec<Finding>) {
         8,
         70,
         0,
-        &healthy(0),
+        &at_utilization(0),
     );
     set_hpa_status(
         &mut h,
@@ -223,15 +253,11 @@ fn hpa_failures() -> (Cluster, Vec<Finding>) {
         9,
     ));
     w.cluster.add(h);
+}
 
-    // Near miss: quiet, held at its floor.
-    scaled_app(
-        &mut w,
-        "search",
-        "catalog",
-        "ghcr.io/acme-shop/catalog:5.2.0",
-        2,
-    );
+/// Near miss: quiet, held at its floor.
+fn hpa_at_floor(w: &mut World) {
+    scaled_app(w, "search", "catalog", "ghcr.io/acme-shop/catalog:5.2.0", 2);
     let mut h = workload::hpa(
         "search",
         "catalog",
@@ -241,7 +267,7 @@ fn hpa_failures() -> (Cluster, Vec<Finding>) {
         8,
         70,
         2,
-        &healthy(12),
+        &at_utilization(12),
     );
     set_hpa_status(
         &mut h,
@@ -272,22 +298,6 @@ fn hpa_failures() -> (Cluster, Vec<Finding>) {
         ]),
     );
     w.cluster.add(h);
-
-    let hpa = |ns: &str, n: &str| obj("HorizontalPodAutoscaler", ns, n);
-    let findings = vec![
-        finding("hpa-at-max", &hpa("search", "search-api"), &["6"]),
-        finding(
-            "hpa-unable-to-scale",
-            &hpa("orders", "order-worker"),
-            &["validation.gatekeeper.sh"],
-        ),
-        finding(
-            "hpa-target-missing",
-            &hpa("orders", "checkout-worker"),
-            &["checkout-workers"],
-        ),
-    ];
-    (w.finish(), findings)
 }
 
 /// The cluster autoscaler, as its Helm chart deploys it on EKS.

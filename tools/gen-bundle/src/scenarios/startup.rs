@@ -2,7 +2,7 @@
 //! parsed or pulled, init containers that crash, containers that keep
 //! restarting — each next to a near miss a careless rule would flag.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::common::{self, pod_obj, pod_ref};
 use super::pods::{namespace_with_neighbour, pull_failure_events};
@@ -13,6 +13,7 @@ use crate::builders::event::{self, Source};
 use crate::builders::pod::{self as podb, ContainerState, PodFate, Terminated};
 use crate::cluster::Cluster;
 use crate::expected::{finding, obj, pod, Finding};
+use crate::world::World;
 
 /// The start-up scenarios.
 pub const SCENARIOS: &[Scenario] = &[
@@ -20,26 +21,31 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { name: "init-and-restarts", description: "order-api's db-migrate init container exits 1 (Init:CrashLoopBackOff), so the order-api Service has no ready endpoints. queue-consumer is Running but restarted 9 times in the last 50 minutes. Near miss: ledger-reconciler restarted 4 times three days ago and has been Ready since.", build: init_and_restarts },
 ];
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn image_pull_failures() -> (Cluster, Vec<Finding>) {
     let mut w = baseline::world(&Baseline::default());
-    let mut findings = vec![];
+    let mut findings = pricing_invalid_image(&mut w);
+    findings.extend(audit_shipper_unresolvable(&mut w));
+    findings.extend(debug_toolbox(&mut w));
+    (w.finish(), findings)
+}
 
-    // An empty Helm value renders "repo:" — the kubelet cannot parse it.
+/// An empty Helm value renders "repo:" — the kubelet cannot parse it.
+fn pricing_invalid_image(w: &mut World) -> Vec<Finding> {
+    let mut findings = vec![];
     w.cluster.namespace("pricing", 86_400 * 61);
     let image = "ghcr.io/acme-shop/pricing:";
     let age = 1_260;
     let msg = format!("Failed to apply default image tag \"{image}\": couldn't parse image name \"{image}\": invalid reference format");
     let app = AppSpec::new("pricing", "pricing-api", image, 8080, 1, age, age);
     let mut nodes = vec![];
-    let d = app::deploy(&mut w, &app, |_, _, pl| {
+    let d = app::deploy(w, &app, |_, _, pl| {
         nodes.push(pl.node.clone());
         let st = ContainerState::waiting("InvalidImageName", Some(msg.clone()));
         (PodFate::Placed(pl), vec![st])
     });
-    common::expose(&mut w, &app, "pricing-api");
+    common::expose(w, &app, "pricing-api");
     for (name, node) in d.pods.iter().zip(&nodes) {
-        let p = pod_obj(&w, "pricing", name);
+        let p = pod_obj(w, "pricing", name);
         let k = Source::kubelet(node);
         let fp = Some("spec.containers{pricing-api}");
         w.cluster.add_all([
@@ -95,16 +101,21 @@ fn image_pull_failures() -> (Cluster, Vec<Finding>) {
         )
         .caused_by("pod-image-invalid", &first),
     );
+    findings
+}
 
-    // The registry's name does not resolve from the node (VPC resolver).
-    namespace_with_neighbour(&mut w, "payments");
+/// The registry's name does not resolve from the node (VPC resolver); its
+/// tag contains `401`, which is no auth failure.
+fn audit_shipper_unresolvable(w: &mut World) -> Vec<Finding> {
+    let mut findings = vec![];
+    namespace_with_neighbour(w, "payments");
     w.cluster.namespace("ops", 86_400 * 180);
     let image = "registry.internal.acme.io/ops/audit-shipper:2.401.0";
     let age = 905;
     let error = format!("rpc error: code = Unknown desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": failed to do request: Head \"https://registry.internal.acme.io/v2/ops/audit-shipper/manifests/2.401.0\": dial tcp: lookup registry.internal.acme.io on 10.0.0.2:53: no such host");
     let app = AppSpec::new("ops", "audit-shipper", image, 8080, 1, age, age);
     let mut nodes = vec![];
-    let d = app::deploy(&mut w, &app, |_, _, pl| {
+    let d = app::deploy(w, &app, |_, _, pl| {
         nodes.push(pl.node.clone());
         let m = format!("Back-off pulling image \"{image}\": ErrImagePull: {error}");
         (
@@ -113,7 +124,7 @@ fn image_pull_failures() -> (Cluster, Vec<Finding>) {
         )
     });
     for (name, node) in d.pods.iter().zip(&nodes) {
-        let p = pod_obj(&w, "ops", name);
+        let p = pod_obj(w, "ops", name);
         w.cluster.add_all(pull_failure_events(
             &p,
             "audit-shipper",
@@ -128,8 +139,12 @@ fn image_pull_failures() -> (Cluster, Vec<Finding>) {
             &["no such host"],
         ));
     }
+    findings
+}
 
-    // A debugging pod on :latest: a remark, not a failure.
+/// A debugging pod on :latest: a remark, not a failure.
+fn debug_toolbox(w: &mut World) -> Vec<Finding> {
+    let mut findings = vec![];
     let mut toolbox = AppSpec::new(
         "ops",
         "debug-toolbox",
@@ -147,14 +162,14 @@ fn image_pull_failures() -> (Cluster, Vec<Finding>) {
         m.remove("livenessProbe");
     }
     app::resources(c, Some("10m"), Some("16Mi"), Some("100m"), Some("64Mi"));
-    app::deploy_healthy(&mut w, &toolbox);
+    app::deploy_healthy(w, &toolbox);
     // Reported once per owning workload, like missing limits.
     findings.push(finding(
         "image-tag-mutable",
         &obj("Deployment", "ops", "debug-toolbox"),
         &["latest"],
     ));
-    (w.finish(), findings)
+    findings
 }
 
 /// A db-migrate init container that fails validation on every start.
@@ -171,7 +186,7 @@ If you removed this migration intentionally, run repair to mark the migration as
     )
 }
 
-fn order_api(w: &mut crate::world::World, findings: &mut Vec<Finding>) {
+fn order_api(w: &mut World, findings: &mut Vec<Finding>) {
     let image = "ghcr.io/acme-shop/order-api:5.0.0";
     let age = 1_740;
     let mut app = AppSpec::new("orders", "order-api", image, 8080, 2, 86_400 * 80, age);
@@ -240,15 +255,19 @@ fn order_api(w: &mut crate::world::World, findings: &mut Vec<Finding>) {
     );
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn init_and_restarts() -> (Cluster, Vec<Finding>) {
     let mut w = baseline::world(&Baseline::default());
     w.cluster.namespace("orders", 86_400 * 80);
     let mut findings = vec![];
     order_api(&mut w, &mut findings);
+    queue_consumer(&mut w, &mut findings);
+    ledger_reconciler(&mut w);
+    (w.finish(), findings)
+}
 
-    // Flapping: the broker drops the consumer's connection every few
-    // minutes and it exits 2; it is running right now.
+/// Flapping: the broker drops the consumer's connection every few minutes
+/// and it exits 2; it is running right now.
+fn queue_consumer(w: &mut World, findings: &mut Vec<Finding>) {
     let image = "ghcr.io/acme-shop/queue-consumer:1.9.3";
     let app = AppSpec::new(
         "orders",
@@ -259,7 +278,7 @@ fn init_and_restarts() -> (Cluster, Vec<Finding>) {
         86_400 * 40,
         86_400 * 2,
     );
-    let d = app::deploy(&mut w, &app, |_, _, pl| {
+    let d = app::deploy(w, &app, |_, _, pl| {
         let st = ContainerState::Running {
             started_ago: 212,
             ready: true,
@@ -269,63 +288,8 @@ fn init_and_restarts() -> (Cluster, Vec<Finding>) {
         (PodFate::Placed(pl), vec![st])
     });
     for name in &d.pods {
-        let p = pod_obj(&w, "orders", name);
-        let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
-        let k = Source::kubelet(&node);
-        let fp = Some("spec.containers{queue-consumer}");
-        w.cluster.add_all([
-            event::event(
-                "orders",
-                &p,
-                fp,
-                "Normal",
-                "Pulled",
-                &format!("Container image \"{image}\" already present on machine"),
-                &k,
-                9,
-                3_010,
-                213,
-            ),
-            event::event(
-                "orders",
-                &p,
-                fp,
-                "Normal",
-                "Created",
-                "Created container: queue-consumer",
-                &k,
-                9,
-                3_010,
-                213,
-            ),
-            event::event(
-                "orders",
-                &p,
-                fp,
-                "Normal",
-                "Started",
-                "Started container queue-consumer",
-                &k,
-                9,
-                3_009,
-                212,
-            ),
-            event::event(
-                "orders",
-                &p,
-                fp,
-                "Warning",
-                "BackOff",
-                &format!(
-                    "Back-off restarting failed container queue-consumer in pod {}",
-                    common::kubelet_pod_ref(&p)
-                ),
-                &k,
-                14,
-                2_990,
-                230,
-            ),
-        ]);
+        let p = pod_obj(w, "orders", name);
+        w.cluster.add_all(restart_events(&p, image));
         let log = format!(
             "{} INFO  consumer connected to amqp://orders-mq.orders.svc:5672 queue=orders.created\n{} ERROR connection closed by broker: CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'\n{} FATAL consumer lost its channel, exiting with status 2\n",
             common::iso_ms(538, 20),
@@ -336,8 +300,71 @@ fn init_and_restarts() -> (Cluster, Vec<Finding>) {
             .add_log("orders", name, "queue-consumer", true, &log);
         findings.push(finding("pod-restart-storm", &pod("orders", name), &["9"]));
     }
+}
 
-    // Near miss: restarted during a node upgrade three days ago, Ready since.
+/// The kubelet's events of queue-consumer's nine restarts in the last
+/// 50 minutes.
+fn restart_events(p: &Value, image: &str) -> Vec<Value> {
+    let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+    let k = Source::kubelet(&node);
+    let fp = Some("spec.containers{queue-consumer}");
+    vec![
+        event::event(
+            "orders",
+            p,
+            fp,
+            "Normal",
+            "Pulled",
+            &format!("Container image \"{image}\" already present on machine"),
+            &k,
+            9,
+            3_010,
+            213,
+        ),
+        event::event(
+            "orders",
+            p,
+            fp,
+            "Normal",
+            "Created",
+            "Created container: queue-consumer",
+            &k,
+            9,
+            3_010,
+            213,
+        ),
+        event::event(
+            "orders",
+            p,
+            fp,
+            "Normal",
+            "Started",
+            "Started container queue-consumer",
+            &k,
+            9,
+            3_009,
+            212,
+        ),
+        event::event(
+            "orders",
+            p,
+            fp,
+            "Warning",
+            "BackOff",
+            &format!(
+                "Back-off restarting failed container queue-consumer in pod {}",
+                common::kubelet_pod_ref(p)
+            ),
+            &k,
+            14,
+            2_990,
+            230,
+        ),
+    ]
+}
+
+/// Near miss: restarted during a node upgrade three days ago, Ready since.
+fn ledger_reconciler(w: &mut World) {
     let app = AppSpec::new(
         "orders",
         "ledger-reconciler",
@@ -347,7 +374,7 @@ fn init_and_restarts() -> (Cluster, Vec<Finding>) {
         86_400 * 40,
         86_400 * 9,
     );
-    app::deploy(&mut w, &app, |_, _, pl| {
+    app::deploy(w, &app, |_, _, pl| {
         let st = ContainerState::Running {
             started_ago: 86_400 * 3,
             ready: true,
@@ -361,5 +388,4 @@ fn init_and_restarts() -> (Cluster, Vec<Finding>) {
         };
         (PodFate::Placed(pl), vec![st])
     });
-    (w.finish(), findings)
 }
