@@ -17,67 +17,18 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
-    Secret, Service,
+    ConfigMap, Endpoints, Event, Node, PersistentVolumeClaim, Pod, Secret, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kpm_bundle::{Bundle, Outcome};
 use kpm_model::{Damage, Evidence, Finding, LogLine, NextStep, ObjectRef, Severity};
 
 use crate::rules::registry::Rule;
-use serde::Deserialize;
+use kpm_semantics::{NodeMetrics, PodMetrics};
 
 pub use crate::engine::index::EventView;
-pub use crate::engine::logs::{LogFile, LogTail};
-
-/// `metrics.k8s.io/v1beta1` `NodeMetrics`: what `kubectl top node` reads.
-/// k8s-openapi does not model the metrics API, so the few fields used are
-/// declared here.
-#[derive(Debug, Clone, Deserialize)]
-pub struct NodeMetrics {
-    /// The node's metadata (its name is the node name).
-    #[serde(default)]
-    pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    /// Measurement time.
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    /// Window of the measurement, e.g. `20.028s`.
-    #[serde(default)]
-    pub window: Option<String>,
-    /// `cpu` and `memory` usage.
-    #[serde(default)]
-    pub usage: BTreeMap<String, Quantity>,
-}
-
-/// `metrics.k8s.io/v1beta1` `PodMetrics`: what `kubectl top pod` reads.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PodMetrics {
-    /// The pod's metadata (name and namespace of the pod).
-    #[serde(default)]
-    pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    /// Measurement time.
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    /// Window of the measurement.
-    #[serde(default)]
-    pub window: Option<String>,
-    /// Per-container usage.
-    #[serde(default)]
-    pub containers: Vec<ContainerMetrics>,
-}
-
-/// Usage of one container in a [`PodMetrics`].
-#[derive(Debug, Clone, Deserialize)]
-pub struct ContainerMetrics {
-    /// Container name.
-    #[serde(default)]
-    pub name: String,
-    /// `cpu` and `memory` usage.
-    #[serde(default)]
-    pub usage: BTreeMap<String, Quantity>,
-}
+pub use crate::engine::logs::LogTail;
 
 /// Why a list is not available to the rules. Rules that need it must not
 /// pass silently: the engine turns this into a `CoverageGap`.
@@ -229,12 +180,8 @@ pub struct ClusterData {
     pub server_version: Option<String>,
     /// Nodes.
     pub nodes: Vec<Node>,
-    /// Namespaces.
-    pub namespaces: Vec<Namespace>,
     /// IngressClasses.
     pub ingress_classes: Vec<IngressClass>,
-    /// PersistentVolumes.
-    pub persistent_volumes: Vec<PersistentVolume>,
     /// `metrics/nodes.json`, when the metrics API answered.
     pub node_metrics: Option<Vec<NodeMetrics>>,
     /// `derived/node-allocation.json`: per node, requests and limits of
@@ -286,17 +233,6 @@ impl ClusterData {
                 })
                 .collect()
         })
-    }
-
-    /// Rebuilds the node-by-name index after `nodes` was changed (tests,
-    /// tools building a `ClusterData` by hand).
-    pub fn reindex(&mut self) {
-        self.node_index = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.metadata.name.clone().map(|name| (name, i)))
-            .collect();
     }
 
     /// A node by name.
@@ -550,16 +486,6 @@ impl FindingBuilder {
         self
     }
 
-    /// Marks this finding a consequence of the finding with id `id`.
-    /// Rules rarely need this: the engine links causes after all rules ran.
-    pub fn caused_by(mut self, id: impl Into<String>) -> Self {
-        let id = id.into();
-        if !self.finding.caused_by.contains(&id) {
-            self.finding.caused_by.push(id);
-        }
-        self
-    }
-
     /// Overrides the severity (e.g. a warning-level variant of a rule).
     pub fn severity(mut self, severity: Severity) -> Self {
         self.finding.severity = severity;
@@ -570,14 +496,6 @@ impl FindingBuilder {
     pub fn build(self) -> Finding {
         self.finding
     }
-}
-
-/// Converts a k8s-openapi timestamp into chrono, the report's time type.
-pub fn to_chrono(ts: &k8s_openapi::jiff::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(
-        ts.as_second(),
-        u32::try_from(ts.subsec_nanosecond()).unwrap_or(0),
-    )
 }
 
 /// A Pod's `ObjectRef`.

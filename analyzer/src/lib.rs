@@ -1,18 +1,22 @@
 //! kpm-analyze's engine: replays the Kubernetes troubleshooting chain
 //! (Pod → Service → Endpoints → Ingress → HPA → Node) over a bundle, offline,
 //! and builds the [`kpm_model::Report`].
+//!
+//! The engine alone: the command line lives with the `kpm-analyze` binary
+//! (`src/bin/kpm-analyze/`). Modules are private; callers use [`analyze`]
+//! with [`Options`], [`Policy`] for `--config` files, and the rule
+//! registry ([`RULES`]).
 
-pub mod cli;
-pub mod command;
-pub mod context;
-pub mod convert;
-pub mod engine;
-pub mod exit_codes;
-pub mod load;
-pub mod par;
-pub mod policy;
-pub mod rules;
+mod command;
+mod context;
+mod engine;
+mod load;
+mod par;
+mod policy;
+mod rules;
 #[cfg(test)]
-pub(crate) mod testkit;
+mod testkit;
 
 pub use engine::{analyze, Options};
+pub use policy::{Policy, PolicyError, DEFAULT_FILE as DEFAULT_POLICY_FILE};
+pub use rules::registry::{Link, Rule, RuleInfo, RULES};

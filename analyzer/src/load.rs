@@ -12,9 +12,10 @@ use kpm_model::{Damage, ObjectRef};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 
+use kpm_semantics::{NodeMetrics, PodMetrics};
+
 use crate::context::{
-    AutoscalerKind, ClusterData, Infra, InfraPod, IngressController, NamespaceData, NodeMetrics,
-    PodMetrics, Unavailable,
+    AutoscalerKind, ClusterData, Infra, InfraPod, IngressController, NamespaceData, Unavailable,
 };
 
 /// Why `what` (a manifest step name) in `namespace` is unavailable, from the
@@ -152,10 +153,21 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
     let manifest = bundle.manifest();
     let mut unavailable = BTreeMap::new();
     let nodes = read_cluster_kind(bundle, "nodes", &mut unavailable, damage);
-    let namespaces = read_cluster_kind(bundle, "namespaces", &mut unavailable, damage);
+    // No rule reads Namespaces or PersistentVolumes yet; they are read so
+    // that a missing or damaged file is reported all the same.
+    read_cluster_kind::<k8s_openapi::api::core::v1::Namespace>(
+        bundle,
+        "namespaces",
+        &mut unavailable,
+        damage,
+    );
     let ingress_classes = read_cluster_kind(bundle, "ingressclasses", &mut unavailable, damage);
-    let persistent_volumes =
-        read_cluster_kind(bundle, "persistentvolumes", &mut unavailable, damage);
+    read_cluster_kind::<k8s_openapi::api::core::v1::PersistentVolume>(
+        bundle,
+        "persistentvolumes",
+        &mut unavailable,
+        damage,
+    );
 
     #[derive(Deserialize)]
     struct VersionInfo {
@@ -185,9 +197,7 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
         now: manifest.collection.finished_at,
         server_version,
         nodes,
-        namespaces,
         ingress_classes,
-        persistent_volumes,
         node_metrics,
         node_allocation,
         unavailable,
@@ -400,11 +410,12 @@ fn infra_pod(bundle: &Bundle, namespace: &str, pod: SlimPod) -> InfraPod {
             .container_statuses
             .iter()
             .all(|c| c.state.contains_key("running"));
-    let ready = pod
-        .status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let ready = kpm_semantics::pod::ready_in(
+        pod.status
+            .conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str())),
+    );
     let log_files = bundle
         .pod_logs(namespace, &pod.metadata.name)
         .into_iter()

@@ -188,56 +188,6 @@ fn root_causes_form_incidents_with_consequences() {
         .all(|r| r.starts_with("pod-crashloop:")));
 }
 
-/// The node allocation streamed namespace by namespace equals the one the
-/// collector derived over the whole cluster (`kubectl describe node`).
-#[test]
-fn streamed_node_allocation_matches_the_derived_file() {
-    use kpm_analyzer::engine::usage::UsageAccumulator;
-    use kpm_analyzer::load::{load_cluster, load_namespace};
-    for (name, dir, _) in scenarios() {
-        let bundle = Bundle::open(&dir).unwrap();
-        let mut damage = Vec::new();
-        let mut cluster = load_cluster(&bundle, &mut damage);
-        let Some(derived) = cluster.node_allocation.take() else {
-            continue;
-        };
-        let mut acc = UsageAccumulator::default();
-        for ns in bundle.namespaces() {
-            let data = load_namespace(&bundle, &ns);
-            let ctx = kpm_analyzer::context::NamespaceCtx::new(&bundle, &cluster, &data);
-            acc.add_namespace(&ctx);
-        }
-        for node in acc.node_summaries(&cluster) {
-            let d = derived.node(&node.name).unwrap();
-            assert_eq!(node.pods, d.non_terminated_pods, "{name}: {}", node.name);
-            for a in &node.allocation {
-                assert_eq!(
-                    Some(&a.requests),
-                    d.requests.get(&a.resource),
-                    "{name}: {} {}",
-                    node.name,
-                    a.resource
-                );
-                assert_eq!(
-                    Some(&a.limits),
-                    d.limits.get(&a.resource),
-                    "{name}: {} {}",
-                    node.name,
-                    a.resource
-                );
-                let pct = d.requests_percent.get(&a.resource).copied().unwrap_or(-1);
-                assert_eq!(
-                    i64::from(a.requests_percent),
-                    pct,
-                    "{name}: {} {}",
-                    node.name,
-                    a.resource
-                );
-            }
-        }
-    }
-}
-
 /// Node findings carry the node's own events, which the kubelet and the
 /// node lifecycle controller record in `default` about an object with no
 /// namespace.
@@ -299,7 +249,7 @@ fn node_findings_carry_the_nodes_events() {
 /// expected rule is one the registry knows (no typo hides a rule).
 #[test]
 fn every_rule_fires_in_some_scenario() {
-    use kpm_analyzer::rules::registry::RULES;
+    use kpm_analyzer::RULES;
     use std::collections::BTreeMap;
     let all = scenarios();
     assert!(

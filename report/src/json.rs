@@ -373,6 +373,49 @@ impl Capper<'_> {
         }
     }
 
+    fn bundle(&mut self, b: &kpm_model::BundleInfo) -> kpm_model::BundleInfo {
+        let mut bundle = b.clone();
+        bundle.path = self.name(&b.path);
+        bundle.sha256 = self.opt_name(&b.sha256);
+        bundle.collected_by = self.name(&b.collected_by);
+        bundle.cluster = self.opt_name(&b.cluster);
+        bundle.context = self.opt_name(&b.context);
+        bundle.server_version = self.opt_name(&b.server_version);
+        bundle.namespaces = self.names("bundle.namespaces", &b.namespaces);
+        bundle
+    }
+
+    fn collection(&mut self, col: &kpm_model::CollectionSummary) -> kpm_model::CollectionSummary {
+        let failed_steps = self.budgeted(
+            "collection.failed_steps",
+            col.failed_steps.iter(),
+            usize::MAX,
+            |c, s| FailedStep {
+                what: c.name(&s.what),
+                namespace: c.opt_name(&s.namespace),
+                object: c.opt_name(&s.object),
+                outcome: c.name(&s.outcome),
+                message: s.message.as_deref().map(|m| c.text(m)),
+            },
+        );
+        let keys: Vec<(&String, &u64)> = col.redaction.iter().collect();
+        let redaction: BTreeMap<String, u64> = self
+            .nested(
+                "collection.redaction",
+                &keys,
+                self.limits.refs,
+                |c, (k, v)| (c.name(k), **v),
+            )
+            .into_iter()
+            .collect();
+        kpm_model::CollectionSummary {
+            steps_total: col.steps_total,
+            failed_steps,
+            redaction,
+            redaction_enabled: col.redaction_enabled,
+        }
+    }
+
     fn muted(&mut self, m: &kpm_model::MutedEntry) -> kpm_model::MutedEntry {
         kpm_model::MutedEntry {
             file: self.name(&m.file),
@@ -386,7 +429,6 @@ impl Capper<'_> {
 }
 
 /// The capped copy of `report` and what was left out.
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn cap(report: &Report, limits: &JsonLimits) -> (Report, Truncation) {
     let mut c = Capper {
         limits,
@@ -396,15 +438,7 @@ fn cap(report: &Report, limits: &JsonLimits) -> (Report, Truncation) {
             ..Truncation::default()
         },
     };
-    let b = &report.bundle;
-    let mut bundle = b.clone();
-    bundle.path = c.name(&b.path);
-    bundle.sha256 = c.opt_name(&b.sha256);
-    bundle.collected_by = c.name(&b.collected_by);
-    bundle.cluster = c.opt_name(&b.cluster);
-    bundle.context = c.opt_name(&b.context);
-    bundle.server_version = c.opt_name(&b.server_version);
-    bundle.namespaces = c.names("bundle.namespaces", &b.namespaces);
+    let bundle = c.bundle(&report.bundle);
     let kpm_version = c.name(&report.kpm_version);
     c.left = c.left.saturating_sub(json_size(&bundle));
 
@@ -431,27 +465,7 @@ fn cap(report: &Report, limits: &JsonLimits) -> (Report, Truncation) {
         file: c.name(&d.file),
         problem: c.text(&d.problem),
     });
-    let col = &report.collection;
-    let failed_steps = c.budgeted(
-        "collection.failed_steps",
-        col.failed_steps.iter(),
-        all,
-        |c, s| FailedStep {
-            what: c.name(&s.what),
-            namespace: c.opt_name(&s.namespace),
-            object: c.opt_name(&s.object),
-            outcome: c.name(&s.outcome),
-            message: s.message.as_deref().map(|m| c.text(m)),
-        },
-    );
-    let redaction: BTreeMap<String, u64> = {
-        let keys: Vec<(&String, &u64)> = col.redaction.iter().collect();
-        c.nested("collection.redaction", &keys, limits.refs, |c, (k, v)| {
-            (c.name(k), **v)
-        })
-        .into_iter()
-        .collect()
-    };
+    let collection = c.collection(&report.collection);
     let nodes = c.budgeted("nodes", report.nodes.iter(), all, Capper::node);
     let top_pods = c.budgeted("top_pods", report.top_pods.iter(), all, |c, p| PodUsage {
         pod: c.obj(&p.pod),
@@ -479,12 +493,7 @@ fn cap(report: &Report, limits: &JsonLimits) -> (Report, Truncation) {
         nodes,
         top_pods,
         coverage,
-        collection: kpm_model::CollectionSummary {
-            steps_total: col.steps_total,
-            failed_steps,
-            redaction,
-            redaction_enabled: col.redaction_enabled,
-        },
+        collection,
         damage,
         system_remarks,
         muted,

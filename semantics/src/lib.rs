@@ -15,16 +15,28 @@
 //! - [`events`]: the timestamps and counts kubectl shows for core/v1 Events.
 //! - [`names`]: object name validation (`IsDNS1123Label`, `IsDNS1123Subdomain`).
 //! - [`time`]: conversion from k8s-openapi timestamps to `chrono`.
+//! - [`object`], [`pod`], [`node`]: one accessor per Kubernetes fact
+//!   (`ObjectExt::name_any`, `PodExt::is_ready`, `NodeExt::is_cordoned`...),
+//!   as kube-rs's `ResourceExt` does, so the analyzer never re-spells them.
+//! - [`metrics`]: the `metrics.k8s.io` `NodeMetrics` / `PodMetrics` objects.
 
 pub mod allocation;
 pub mod duration;
 pub mod events;
+pub mod metrics;
 pub mod names;
+pub mod node;
 pub mod node_status;
+pub mod object;
+pub mod pod;
 pub mod pod_status;
 pub mod quantity;
 pub mod resources;
 pub mod selector;
 pub mod time;
 
+pub use metrics::{ContainerMetrics, NodeMetrics, PodMetrics};
+pub use node::NodeExt;
+pub use object::ObjectExt;
+pub use pod::PodExt;
 pub use quantity::Quantity;

@@ -76,58 +76,57 @@ use tokio::task::JoinHandle;
 
 pub use errors::{ApiError, ServeError};
 
-/// Command-line arguments of `kpm-analyze serve`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ServeArgs {
+/// What to serve and how: plain options, so the library knows nothing of
+/// the command line (`kpm-analyze serve` maps its flags onto them; tests
+/// build them directly). The test knobs (`page_size`, `latency_ms`, `fail`,
+/// `no_apf`) are for end-to-end tests and stay off in real use.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
     /// Bundle to serve: a zip or an unpacked bundle directory.
     pub bundle: PathBuf,
     /// Port on 127.0.0.1; 0 picks a free one.
-    #[arg(long, default_value_t = 0)]
     pub port: u16,
     /// Where to write the kubeconfig (default: a private per-user
     /// directory, `$XDG_RUNTIME_DIR/kpm/` or `~/.cache/kpm/serve/`). Written
     /// 0600 through a temporary file and a rename; an existing path that is
     /// not a regular file (a symlink) is refused.
-    #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// A connection that sends no complete request header, or takes no
     /// response bytes, for this many milliseconds is closed (slow or idle
-    /// clients cannot hold connections).
-    #[arg(long, default_value_t = server::DEFAULT_IDLE_TIMEOUT_MS)]
+    /// clients cannot hold connections). Usually
+    /// [`server::DEFAULT_IDLE_TIMEOUT_MS`].
     pub idle_timeout_ms: u64,
     /// Connections served at once; further clients wait in the listen
-    /// queue until one closes.
-    #[arg(long, default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
+    /// queue until one closes. Usually [`server::DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
     /// Test knob: at most this many items per list page, even when the
     /// client sets no `limit`.
-    #[arg(long)]
     pub page_size: Option<usize>,
     /// Test knob: delay every request by this many milliseconds.
-    #[arg(long)]
     pub latency_ms: Option<u64>,
     /// Memory for parsed lists, in MiB: the least recently used lists are
-    /// dropped beyond it and parsed again when asked for.
-    #[arg(long, default_value_t = cache::DEFAULT_BUDGET >> 20)]
+    /// dropped beyond it and parsed again when asked for. Usually
+    /// [`cache::DEFAULT_BUDGET`] in MiB.
     pub cache_mib: usize,
-    /// Test knob, repeatable: force a failure, e.g. `secrets=403`,
+    /// Test knob: forced failures, e.g. `secrets=403`,
     /// `pods=500`, `events=timeout`, `configmaps=404`, `shop/secrets=403`,
     /// `pods/log=500`, `shop/pods=429x2` (first two requests only), `pods=410`
     /// (expired continue token).
-    #[arg(long = "fail")]
     pub fail: Vec<String>,
     /// Test knob: do not send the API Priority and Fairness response headers
     /// (`X-Kubernetes-PF-FlowSchema-UID`, `X-Kubernetes-PF-PriorityLevel-UID`)
     /// that a real API server, like this one by default, puts on every
     /// answer: imitates a server without APF.
-    #[arg(long)]
     pub no_apf: bool,
     /// Test knob: the caller holds exactly the Roles and ClusterRoles in
     /// FILE (YAML documents or a JSON List, e.g. deploy/rbac.yaml); other
     /// requests answer RBAC's 403. Bindings only name the caller.
-    #[arg(long, hide = true, value_name = "FILE")]
     pub rbac: Option<PathBuf>,
 }
+
+/// The former name of [`ServeOptions`], kept while the end-to-end tests
+/// (`tests/`) still spell it.
+pub type ServeArgs = ServeOptions;
 
 /// A server started by [`start`]. Dropping it stops the server.
 pub struct RunningServer {
@@ -169,7 +168,7 @@ impl Drop for RunningServer {
 
 /// Opens the bundle, binds 127.0.0.1, writes the kubeconfig and serves in
 /// the background of the current tokio runtime.
-pub async fn start(args: ServeArgs) -> Result<RunningServer, ServeError> {
+pub async fn start(args: ServeOptions) -> Result<RunningServer, ServeError> {
     let mut knobs = knobs::Knobs::new(args.page_size, args.latency_ms, &args.fail)?;
     knobs.no_apf = args.no_apf;
     if let Some(path) = &args.rbac {
@@ -233,7 +232,7 @@ pub async fn start(args: ServeArgs) -> Result<RunningServer, ServeError> {
 }
 
 /// Blocking entry point of `kpm-analyze serve`: serves until Ctrl-C.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub fn run(args: ServeOptions) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

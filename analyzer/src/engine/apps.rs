@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use k8s_openapi::api::networking::v1::Ingress;
 use kpm_model::{Application, ChainLink, Finding, Layer, LinkState, ObjectRef, Severity};
+use kpm_semantics::PodExt;
 
 use crate::context::{pod_ref, NamespaceCtx};
 
@@ -83,22 +84,14 @@ pub fn ingress_backends(ing: &Ingress) -> Vec<String> {
     out
 }
 
-fn pod_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
+/// Applications of one namespace by key, while they are being built.
+type Apps = BTreeMap<String, AppSkeleton>;
 
-/// Groups the namespace's pods into applications and records the relations
-/// needed later. Linear in pods + Services × selected pods.
-#[allow(clippy::too_many_lines)] // TODO(structure): split
-pub fn build(ctx: &NamespaceCtx<'_>, links: &mut Links) -> Vec<AppSkeleton> {
-    let ns = ctx.namespace().to_string();
-    let mut apps: BTreeMap<String, AppSkeleton> = BTreeMap::new();
-    let new_app = |name: &str, workload: Option<ObjectRef>| AppSkeleton {
+/// An empty application `<ns>/<name>`.
+fn new_app(ns: &str, name: &str, workload: Option<ObjectRef>) -> AppSkeleton {
+    AppSkeleton {
         key: format!("{ns}/{name}"),
-        namespace: ns.clone(),
+        namespace: ns.to_string(),
         name: name.to_string(),
         workload,
         ingresses: Vec::new(),
@@ -108,7 +101,43 @@ pub fn build(ctx: &NamespaceCtx<'_>, links: &mut Links) -> Vec<AppSkeleton> {
         nodes: BTreeSet::new(),
         endpoints_ready: None,
         unknown_layers: Vec::new(),
-    };
+    }
+}
+
+/// Groups the namespace's pods into applications and records the relations
+/// needed later. Linear in pods + Services × selected pods.
+pub fn build(ctx: &NamespaceCtx<'_>, links: &mut Links) -> Vec<AppSkeleton> {
+    let mut apps = Apps::new();
+    let pod_app = add_pods(ctx, &mut apps, links);
+    add_services(ctx, &mut apps, links, &pod_app);
+    add_ingresses(ctx, &mut apps, links);
+    let mut unknown = Vec::new();
+    for (plural, layer) in [
+        ("ingresses", Layer::Ingress),
+        ("services", Layer::Service),
+        ("endpoints", Layer::Endpoints),
+        ("pods", Layer::Pod),
+    ] {
+        if ctx.ns.unavailable(plural).is_some() {
+            unknown.push(layer);
+        }
+    }
+    apps.into_values()
+        .map(|mut a| {
+            a.unknown_layers = unknown.clone();
+            a
+        })
+        .collect()
+}
+
+/// One application per owning workload (or per bare pod); returns each
+/// pod's application key.
+fn add_pods<'a>(
+    ctx: &NamespaceCtx<'a>,
+    apps: &mut Apps,
+    links: &mut Links,
+) -> HashMap<&'a str, String> {
+    let ns = ctx.namespace();
     let mut pod_app: HashMap<&str, String> = HashMap::new();
     for pod in &ctx.ns.pods {
         let Some(name) = pod.metadata.name.as_deref() else {
@@ -122,9 +151,9 @@ pub fn build(ctx: &NamespaceCtx<'_>, links: &mut Links) -> Vec<AppSkeleton> {
         let key = format!("{ns}/{app_name}");
         let app = apps
             .entry(key.clone())
-            .or_insert_with(|| new_app(&app_name, workload.clone()));
+            .or_insert_with(|| new_app(ns, &app_name, workload.clone()));
         app.pods.push(name.to_string());
-        if pod_ready(pod) {
+        if pod.is_ready() {
             app.pods_ready += 1;
         }
         let pref = pod_ref(pod).to_string();
@@ -138,6 +167,18 @@ pub fn build(ctx: &NamespaceCtx<'_>, links: &mut Links) -> Vec<AppSkeleton> {
         }
         pod_app.insert(name, key);
     }
+    pod_app
+}
+
+/// Attaches each Service to the applications of the pods it selects (or
+/// makes it its own application when it selects none).
+fn add_services(
+    ctx: &NamespaceCtx<'_>,
+    apps: &mut Apps,
+    links: &mut Links,
+    pod_app: &HashMap<&str, String>,
+) {
+    let ns = ctx.namespace();
     for svc in &ctx.ns.services {
         let Some(svc_name) = svc.metadata.name.as_deref() else {
             continue;
@@ -162,7 +203,7 @@ pub fn build(ctx: &NamespaceCtx<'_>, links: &mut Links) -> Vec<AppSkeleton> {
             // the workload of the same name (a selector typo).
             let key = format!("{ns}/{svc_name}");
             apps.entry(key.clone())
-                .or_insert_with(|| new_app(svc_name, None));
+                .or_insert_with(|| new_app(ns, svc_name, None));
             keys.insert(key);
         }
         let (ready, total) = endpoint_counts(ctx, svc_name);
@@ -186,6 +227,10 @@ pub fn build(ctx: &NamespaceCtx<'_>, links: &mut Links) -> Vec<AppSkeleton> {
                 .collect(),
         );
     }
+}
+
+/// Attaches each Ingress to the applications of its backend Services.
+fn add_ingresses(ctx: &NamespaceCtx<'_>, apps: &mut Apps, links: &mut Links) {
     let svc_app: HashMap<String, Vec<String>> = apps
         .values()
         .flat_map(|a| {
@@ -224,23 +269,6 @@ pub fn build(ctx: &NamespaceCtx<'_>, links: &mut Links) -> Vec<AppSkeleton> {
                 .collect(),
         );
     }
-    let mut unknown = Vec::new();
-    for (plural, layer) in [
-        ("ingresses", Layer::Ingress),
-        ("services", Layer::Service),
-        ("endpoints", Layer::Endpoints),
-        ("pods", Layer::Pod),
-    ] {
-        if ctx.ns.unavailable(plural).is_some() {
-            unknown.push(layer);
-        }
-    }
-    apps.into_values()
-        .map(|mut a| {
-            a.unknown_layers = unknown.clone();
-            a
-        })
-        .collect()
 }
 
 /// Ready and total addresses of a Service's Endpoints.
@@ -283,7 +311,6 @@ fn state_of(findings: &[&Finding], present: bool, unknown: bool) -> LinkState {
 /// Turns skeletons into report applications, assigning each finding to the
 /// chain link of its layer. `object_app` maps finding objects to app keys;
 /// `roots` gives, per finding id, the root causes it leads back to.
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn finish(
     skeletons: Vec<AppSkeleton>,
     findings: &[Finding],
@@ -299,89 +326,103 @@ pub fn finish(
         .into_iter()
         .map(|s| {
             let fs = by_app.get(s.key.as_str()).cloned().unwrap_or_default();
-            let at = |layer: Layer| -> Vec<&Finding> {
-                fs.iter()
-                    .copied()
-                    .filter(|f| chain_layer(f.layer) == layer)
-                    .collect()
-            };
-            let pods: Vec<ObjectRef> = s
-                .pods
-                .iter()
-                .take(MAX_LINK_OBJECTS)
-                .map(|p| ObjectRef::namespaced("Pod", &s.namespace, p))
-                .collect();
-            let endpoints: Vec<ObjectRef> = s
-                .services
-                .iter()
-                .map(|svc| ObjectRef::namespaced("Endpoints", &s.namespace, &svc.name))
-                .collect();
-            let nodes: Vec<ObjectRef> = s
-                .nodes
-                .iter()
-                .take(MAX_LINK_OBJECTS)
-                .map(|n| ObjectRef::cluster("Node", n))
-                .collect();
-            let unknown = |l: Layer| s.unknown_layers.contains(&l);
-            let link = |layer: Layer, objects: Vec<ObjectRef>, summary: String| {
-                let f = at(layer);
-                ChainLink {
-                    layer,
-                    state: state_of(&f, !objects.is_empty(), unknown(layer)),
-                    objects,
-                    summary,
-                    findings: f.iter().map(|f| f.id.clone()).collect(),
-                }
-            };
-            let ep_summary = match s.endpoints_ready {
-                Some((r, t)) => format!("{r}/{t} addresses ready"),
-                None if s.services.is_empty() => String::new(),
-                None => "no Endpoints object".to_string(),
-            };
-            let chain = vec![
-                link(
-                    Layer::Ingress,
-                    s.ingresses.clone(),
-                    format!("{} ingress(es)", s.ingresses.len()),
-                ),
-                link(
-                    Layer::Service,
-                    s.services.clone(),
-                    format!("{} service(s)", s.services.len()),
-                ),
-                link(Layer::Endpoints, endpoints, ep_summary),
-                link(
-                    Layer::Pod,
-                    pods,
-                    format!("{}/{} ready", s.pods_ready, s.pods.len()),
-                ),
-                link(Layer::Node, nodes, format!("{} node(s)", s.nodes.len())),
-            ];
-            let first_broken = chain
-                .iter()
-                .find(|l| l.state == LinkState::Broken)
-                .map(|l| l.layer);
-            let mut root_causes: Vec<String> = Vec::new();
-            for f in &fs {
-                for r in roots.get(&f.id).into_iter().flatten() {
-                    if !root_causes.contains(r) {
-                        root_causes.push(r.clone());
-                    }
-                }
-            }
-            Application {
-                key: s.key,
-                namespace: s.namespace,
-                name: s.name,
-                workload: s.workload,
-                chain,
-                first_broken,
-                root_causes,
-                severity: fs.iter().map(|f| f.severity).max(),
-            }
+            application(s, &fs, roots)
         })
         .collect();
     // Broken first, then by key for a stable order.
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.key.cmp(&b.key)));
     out
+}
+
+/// One application with its findings `fs`.
+fn application(
+    s: AppSkeleton,
+    fs: &[&Finding],
+    roots: &HashMap<String, Vec<String>>,
+) -> Application {
+    let chain = chain_of(&s, fs);
+    let first_broken = chain
+        .iter()
+        .find(|l| l.state == LinkState::Broken)
+        .map(|l| l.layer);
+    let mut root_causes: Vec<String> = Vec::new();
+    for f in fs {
+        for r in roots.get(&f.id).into_iter().flatten() {
+            if !root_causes.contains(r) {
+                root_causes.push(r.clone());
+            }
+        }
+    }
+    Application {
+        key: s.key,
+        namespace: s.namespace,
+        name: s.name,
+        workload: s.workload,
+        chain,
+        first_broken,
+        root_causes,
+        severity: fs.iter().map(|f| f.severity).max(),
+    }
+}
+
+/// The Ingress → Service → Endpoints → Pod → Node links of an application.
+fn chain_of(s: &AppSkeleton, fs: &[&Finding]) -> Vec<ChainLink> {
+    let at = |layer: Layer| -> Vec<&Finding> {
+        fs.iter()
+            .copied()
+            .filter(|f| chain_layer(f.layer) == layer)
+            .collect()
+    };
+    let pods: Vec<ObjectRef> = s
+        .pods
+        .iter()
+        .take(MAX_LINK_OBJECTS)
+        .map(|p| ObjectRef::namespaced("Pod", &s.namespace, p))
+        .collect();
+    let endpoints: Vec<ObjectRef> = s
+        .services
+        .iter()
+        .map(|svc| ObjectRef::namespaced("Endpoints", &s.namespace, &svc.name))
+        .collect();
+    let nodes: Vec<ObjectRef> = s
+        .nodes
+        .iter()
+        .take(MAX_LINK_OBJECTS)
+        .map(|n| ObjectRef::cluster("Node", n))
+        .collect();
+    let unknown = |l: Layer| s.unknown_layers.contains(&l);
+    let link = |layer: Layer, objects: Vec<ObjectRef>, summary: String| {
+        let f = at(layer);
+        ChainLink {
+            layer,
+            state: state_of(&f, !objects.is_empty(), unknown(layer)),
+            objects,
+            summary,
+            findings: f.iter().map(|f| f.id.clone()).collect(),
+        }
+    };
+    let ep_summary = match s.endpoints_ready {
+        Some((r, t)) => format!("{r}/{t} addresses ready"),
+        None if s.services.is_empty() => String::new(),
+        None => "no Endpoints object".to_string(),
+    };
+    vec![
+        link(
+            Layer::Ingress,
+            s.ingresses.clone(),
+            format!("{} ingress(es)", s.ingresses.len()),
+        ),
+        link(
+            Layer::Service,
+            s.services.clone(),
+            format!("{} service(s)", s.services.len()),
+        ),
+        link(Layer::Endpoints, endpoints, ep_summary),
+        link(
+            Layer::Pod,
+            pods,
+            format!("{}/{} ready", s.pods_ready, s.pods.len()),
+        ),
+        link(Layer::Node, nodes, format!("{} node(s)", s.nodes.len())),
+    ]
 }

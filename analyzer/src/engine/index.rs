@@ -15,7 +15,9 @@ use kpm_bundle::Bundle;
 use kpm_model::{Damage, Evidence, LogLine, ObjectRef};
 
 use super::logs::{read_log_grep, read_log_tail, LogFile, LogTail};
-use crate::context::{ClusterData, FindingBuilder, NamespaceCtx, NamespaceData, PodMetrics};
+use kpm_semantics::PodMetrics;
+
+use crate::context::{ClusterData, FindingBuilder, NamespaceCtx, NamespaceData};
 use crate::rules::registry::Rule;
 
 /// Name → position maps and label postings of one namespace.

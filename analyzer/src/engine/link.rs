@@ -15,61 +15,95 @@ use crate::rules::registry::{Link, Rule};
 /// Fills `caused_by` of every finding from the recorded relations: a
 /// finding is linked to the findings on related objects whose rule
 /// [`causes`](Rule::causes) one of the links its own rule
-/// [`suffers`](Rule::suffers), as the registry says.
-#[allow(clippy::too_many_lines)] // TODO(structure): split
+/// suffers (its registry entry's `effects`), as the registry says.
 pub fn link(findings: &mut [Finding], links: &Links) {
-    let rules: Vec<Option<Rule>> = findings.iter().map(|f| Rule::from_id(&f.rule)).collect();
-    // object display → indices of findings about it
-    let mut by_object: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, f) in findings.iter().enumerate() {
-        by_object.entry(f.object.to_string()).or_default().push(i);
+    let candidates = Candidates::new(findings);
+    for (i, f) in findings.iter_mut().enumerate() {
+        let Some(rule) = candidates.rules.get(i).copied().flatten() else {
+            continue;
+        };
+        let causes = candidates.causes_of(f, rule, links);
+        for c in causes {
+            if c != f.id && !f.caused_by.contains(&c) {
+                f.caused_by.push(c);
+            }
+        }
     }
-    let ids: Vec<String> = findings.iter().map(|f| f.id.clone()).collect();
-    let causing = |i: &usize, link: Link| {
-        rules
-            .get(*i)
-            .copied()
-            .flatten()
-            .is_some_and(|r| r.causes(link))
-    };
-    let on = |object: &str, link: Link| -> Vec<String> {
-        by_object
-            .get(object)
-            .into_iter()
-            .flatten()
-            .filter(|i| causing(i, link))
-            .filter_map(|i| ids.get(*i).cloned())
-            .collect()
-    };
-    let count = findings.len();
-    let anywhere = |link: Link| -> Vec<String> {
-        (0..count)
-            .filter(|i| causing(i, link))
-            .filter_map(|i| ids.get(i).cloned())
-            .collect()
-    };
-    // Node-layer findings that name a pod among their related objects or as
-    // their object (node-no-room, autoscaler-no-scale-up name the pending
-    // pods they explain).
-    let mut naming_pod: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, f) in findings.iter().enumerate() {
-        let pods = f.related.iter().chain(std::iter::once(&f.object));
-        for r in pods.filter(|r| r.kind == "Pod") {
-            naming_pod.entry(r.to_string()).or_default().push(i);
+    break_cycles(findings);
+}
+
+/// The findings indexed for cause lookup: by rule, by object and by the
+/// pods they name.
+struct Candidates {
+    rules: Vec<Option<Rule>>,
+    ids: Vec<String>,
+    /// Object display → indices of findings about it.
+    by_object: HashMap<String, Vec<usize>>,
+    /// Pod display → indices of findings naming it among their related
+    /// objects or as their object (node-no-room, autoscaler-no-scale-up name
+    /// the pending pods they explain).
+    naming_pod: HashMap<String, Vec<usize>>,
+}
+
+impl Candidates {
+    fn new(findings: &[Finding]) -> Self {
+        let mut by_object: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut naming_pod: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, f) in findings.iter().enumerate() {
+            by_object.entry(f.object.to_string()).or_default().push(i);
+        }
+        for (i, f) in findings.iter().enumerate() {
+            let pods = f.related.iter().chain(std::iter::once(&f.object));
+            for r in pods.filter(|r| r.kind == "Pod") {
+                naming_pod.entry(r.to_string()).or_default().push(i);
+            }
+        }
+        Candidates {
+            rules: findings.iter().map(|f| Rule::from_id(&f.rule)).collect(),
+            ids: findings.iter().map(|f| f.id.clone()).collect(),
+            by_object,
+            naming_pod,
         }
     }
 
-    for (i, f) in findings.iter_mut().enumerate() {
-        let Some(rule) = rules.get(i).copied().flatten() else {
-            continue;
-        };
+    /// Whether finding `i`'s rule causes `link`.
+    fn causing(&self, i: usize, link: Link) -> bool {
+        self.rules
+            .get(i)
+            .copied()
+            .flatten()
+            .is_some_and(|r| r.causes(link))
+    }
+
+    /// Ids of the findings among `indices` whose rule causes `link`.
+    fn causing_among<'s>(
+        &'s self,
+        indices: Option<&'s Vec<usize>>,
+        link: Link,
+    ) -> impl Iterator<Item = String> + 's {
+        indices
+            .into_iter()
+            .flatten()
+            .filter(move |i| self.causing(**i, link))
+            .filter_map(|i| self.ids.get(*i).cloned())
+    }
+
+    /// Ids of the findings on `object` whose rule causes `link`.
+    fn on(&self, object: &str, link: Link) -> Vec<String> {
+        self.causing_among(self.by_object.get(object), link)
+            .collect()
+    }
+
+    /// The causes of finding `f` (of rule `rule`) along every link its rule
+    /// suffers.
+    fn causes_of(&self, f: &Finding, rule: Rule, links: &Links) -> Vec<String> {
         let object = f.object.to_string();
         let mut causes: Vec<String> = Vec::new();
         for link in rule.info().effects {
             match link {
                 Link::ServiceNotServing => {
                     for svc in links.ingress_services.get(&object).into_iter().flatten() {
-                        causes.extend(on(svc, *link));
+                        causes.extend(self.on(svc, *link));
                     }
                 }
                 Link::PodNotServing => {
@@ -85,19 +119,18 @@ pub fn link(findings: &mut [Finding], links: &Links) {
                         .flatten()
                         .cloned();
                     for pod in selected.chain(named) {
-                        causes.extend(on(&pod, *link));
+                        causes.extend(self.on(&pod, *link));
                     }
                 }
-                Link::NoPlaceForPod => causes.extend(
-                    naming_pod
-                        .get(&object)
-                        .into_iter()
-                        .flatten()
-                        .filter(|j| causing(j, *link))
-                        .filter_map(|j| ids.get(*j).cloned()),
+                Link::NoPlaceForPod => {
+                    causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
+                }
+                Link::AppError => causes.extend(self.on(&object, *link)),
+                Link::ClusterDnsDown => causes.extend(
+                    (0..self.ids.len())
+                        .filter(|i| self.causing(*i, *link))
+                        .filter_map(|i| self.ids.get(i).cloned()),
                 ),
-                Link::AppError => causes.extend(on(&object, *link)),
-                Link::ClusterDnsDown => causes.extend(anywhere(*link)),
                 // A failing pod on a broken node: the node explains the
                 // runtime failures, not spec problems or scheduling.
                 Link::NodeBroken => {
@@ -106,18 +139,13 @@ pub fn link(findings: &mut [Finding], links: &Links) {
                         .get(&object)
                         .filter(|_| f.object.kind == "Pod")
                     {
-                        causes.extend(on(&format!("Node/{node}"), *link));
+                        causes.extend(self.on(&format!("Node/{node}"), *link));
                     }
                 }
             }
         }
-        for c in causes {
-            if c != f.id && !f.caused_by.contains(&c) {
-                f.caused_by.push(c);
-            }
-        }
+        causes
     }
-    break_cycles(findings);
 }
 
 /// Removes links that would make a finding its own (indirect) cause, so

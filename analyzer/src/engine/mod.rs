@@ -24,6 +24,7 @@ use crate::context::{ClusterCtx, NamespaceCtx};
 use crate::load::{load_cluster, load_namespace};
 use crate::policy::{self, Policy};
 use crate::rules;
+use kpm_semantics::PodExt;
 
 /// What to analyse and how.
 #[derive(Debug, Clone, Default)]
@@ -42,7 +43,7 @@ pub struct Options {
 
 /// Whether a pod waits for a node: `Pending` with no `nodeName`.
 fn is_unscheduled(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
-    let pending = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending");
+    let pending = pod.phase() == Some("Pending");
     let bound = pod
         .spec
         .as_ref()
@@ -51,11 +52,112 @@ fn is_unscheduled(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
     pending && !bound
 }
 
+/// What the namespace pass keeps of each namespace once its objects are
+/// dropped: findings, relations, usage, and what later passes need.
+struct NamespacePass<'o> {
+    options: &'o Options,
+    facts: system::ClusterFacts,
+    damage: Vec<Damage>,
+    coverage: Vec<CoverageGap>,
+    findings: Vec<Finding>,
+    skeletons: Vec<apps::AppSkeleton>,
+    links: apps::Links,
+    timeline_entries: Vec<kpm_model::TimelineEntry>,
+    usage: usage::UsageAccumulator,
+    /// Pods waiting for a node, for the cluster rules.
+    pending: Vec<k8s_openapi::api::core::v1::Pod>,
+    node_events: BTreeMap<String, Vec<crate::context::EventView>>,
+    pods_seen: usize,
+    remarks: Vec<system::SetAside>,
+    tally: policy::Tally,
+}
+
+impl<'o> NamespacePass<'o> {
+    /// An empty pass continuing the damage and coverage found so far.
+    fn new(
+        options: &'o Options,
+        facts: system::ClusterFacts,
+        damage: Vec<Damage>,
+        coverage: Vec<CoverageGap>,
+    ) -> Self {
+        NamespacePass {
+            options,
+            facts,
+            damage,
+            coverage,
+            findings: Vec::new(),
+            skeletons: Vec::new(),
+            links: apps::Links::default(),
+            timeline_entries: Vec::new(),
+            usage: usage::UsageAccumulator::default(),
+            pending: Vec::new(),
+            node_events: BTreeMap::new(),
+            pods_seen: 0,
+            remarks: Vec::new(),
+            tally: policy::Tally::default(),
+        }
+    }
+
+    /// Runs the namespace rules over one namespace and keeps what outlives it.
+    fn absorb(&mut self, ctx: &NamespaceCtx<'_>) {
+        let data = ctx.ns;
+        self.damage.extend(data.damage.iter().cloned());
+        self.coverage.extend(coverage::namespace_gaps(data));
+        let mut ns_findings = rules::run_namespace(ctx);
+        if let Some(policy) = &self.options.policy {
+            ns_findings = policy::apply(
+                policy,
+                ns_findings,
+                |o| object_labels(ctx, o),
+                &mut self.tally,
+            );
+        }
+        let (ns_findings, aside) = system::set_aside(ctx, &self.facts, ns_findings);
+        self.remarks.extend(aside);
+        self.skeletons.extend(apps::build(ctx, &mut self.links));
+        self.timeline_entries
+            .extend(timeline::namespace_entries(ctx, &ns_findings));
+        self.usage.add_namespace(ctx);
+        self.damage.extend(ctx.take_damage());
+        self.pending
+            .extend(data.pods.iter().filter(|p| is_unscheduled(p)).cloned());
+        for (node, event) in ctx.node_events() {
+            self.node_events.entry(node).or_default().push(event);
+        }
+        self.pods_seen += data.pods.len();
+        self.findings.extend(ns_findings);
+    }
+}
+
+/// The namespaces to analyse: the bundle's, or those of `--namespace` that
+/// it holds (the others become coverage gaps).
+fn selected_namespaces(
+    options: &Options,
+    in_bundle: &[String],
+    coverage: &mut Vec<CoverageGap>,
+) -> Vec<String> {
+    if options.namespaces.is_empty() {
+        return in_bundle.to_vec();
+    }
+    for ns in &options.namespaces {
+        if !in_bundle.contains(ns) {
+            coverage.push(CoverageGap {
+                check: "every check".to_string(),
+                namespace: Some(ns.clone()),
+                reason: format!("namespace {ns} is not in the bundle"),
+            });
+        }
+    }
+    in_bundle
+        .iter()
+        .filter(|n| options.namespaces.contains(n))
+        .cloned()
+        .collect()
+}
+
 /// Analyses an open bundle. Never fails: what cannot be read is listed as
 /// damage and coverage gaps.
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
-    let manifest = bundle.manifest();
     // What opening found (ignored manifest fields, refused entries) is
     // damage whatever the options.
     let mut damage: Vec<Damage> = bundle.problems().iter().map(to_damage).collect();
@@ -64,38 +166,10 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     }
     let mut cluster = load_cluster(bundle, &mut damage);
     let mut coverage: Vec<CoverageGap> = coverage::cluster_gaps(&cluster);
-
     let in_bundle = bundle.namespaces();
-    let namespaces: Vec<String> = if options.namespaces.is_empty() {
-        in_bundle.clone()
-    } else {
-        for ns in &options.namespaces {
-            if !in_bundle.contains(ns) {
-                coverage.push(CoverageGap {
-                    check: "every check".to_string(),
-                    namespace: Some(ns.clone()),
-                    reason: format!("namespace {ns} is not in the bundle"),
-                });
-            }
-        }
-        in_bundle
-            .iter()
-            .filter(|n| options.namespaces.contains(n))
-            .cloned()
-            .collect()
-    };
-
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut skeletons = Vec::new();
-    let mut links = apps::Links::default();
-    let mut timeline_entries = Vec::new();
-    let mut usage_acc = usage::UsageAccumulator::default();
-    let mut pending = Vec::new();
-    let mut node_events: BTreeMap<String, Vec<crate::context::EventView>> = BTreeMap::new();
-    let mut pods_seen = 0usize;
+    let namespaces = selected_namespaces(options, &in_bundle, &mut coverage);
     let facts = system::ClusterFacts::from_nodes(&cluster.nodes);
-    let mut remarks = Vec::new();
-    let mut tally = policy::Tally::default();
+    let mut pass = NamespacePass::new(options, facts, damage, coverage);
     // Namespaces are parsed on background threads, analysed here in order,
     // and freed on another.
     let freed = crate::par::BackgroundDrop::new();
@@ -103,53 +177,69 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
         &namespaces,
         |name| load_namespace(bundle, name),
         |_, data| {
-            damage.extend(data.damage.iter().cloned());
-            coverage.extend(coverage::namespace_gaps(&data));
             let ctx = NamespaceCtx::new(bundle, &cluster, &data);
-            let mut ns_findings = rules::run_namespace(&ctx);
-            if let Some(policy) = &options.policy {
-                ns_findings =
-                    policy::apply(policy, ns_findings, |o| object_labels(&ctx, o), &mut tally);
-            }
-            let (ns_findings, aside) = system::set_aside(&ctx, &facts, ns_findings);
-            remarks.extend(aside);
-            skeletons.extend(apps::build(&ctx, &mut links));
-            timeline_entries.extend(timeline::namespace_entries(&ctx, &ns_findings));
-            usage_acc.add_namespace(&ctx);
-            damage.extend(ctx.take_damage());
-            pending.extend(data.pods.iter().filter(|p| is_unscheduled(p)).cloned());
-            for (node, event) in ctx.node_events() {
-                node_events.entry(node).or_default().push(event);
-            }
-            pods_seen += data.pods.len();
-            findings.extend(ns_findings);
+            pass.absorb(&ctx);
             // A namespace lives only while its rules run.
             drop(ctx);
             freed.later(data);
         },
     );
     drop(freed);
-    cluster.pending_pods = pending;
-    cluster.node_events = node_events
+    cluster.pending_pods = std::mem::take(&mut pass.pending);
+    cluster.node_events = std::mem::take(&mut pass.node_events)
         .into_iter()
         .map(|(node, events)| (node, crate::engine::index::merge_events(events)))
         .collect();
     let cctx = ClusterCtx::new(bundle, &cluster);
-    let mut cluster_findings = rules::run_cluster(&cctx);
-    if let Some(policy) = &options.policy {
-        let node_labels = |o: &ObjectRef| {
-            let node = (o.kind == "Node")
-                .then(|| cctx.cluster.node(&o.name))
-                .flatten();
-            node.and_then(|n| n.metadata.labels.as_ref())
-                .into_iter()
-                .collect()
-        };
-        cluster_findings = policy::apply(policy, cluster_findings, node_labels, &mut tally);
-    }
-    findings.extend(cluster_findings);
-    damage.extend(cctx.take_damage());
+    let cluster_findings = cluster_findings(&cctx, options, &mut pass.tally);
+    pass.findings.extend(cluster_findings);
+    pass.damage.extend(cctx.take_damage());
+    assemble(bundle, options, &cluster, in_bundle, pass)
+}
 
+/// The cluster rules' findings, after the policy.
+fn cluster_findings(
+    cctx: &ClusterCtx<'_>,
+    options: &Options,
+    tally: &mut policy::Tally,
+) -> Vec<Finding> {
+    let cluster_findings = rules::run_cluster(cctx);
+    let Some(policy) = &options.policy else {
+        return cluster_findings;
+    };
+    let node_labels = |o: &ObjectRef| {
+        let node = (o.kind == "Node")
+            .then(|| cctx.cluster.node(&o.name))
+            .flatten();
+        node.and_then(|n| n.metadata.labels.as_ref())
+            .into_iter()
+            .collect()
+    };
+    policy::apply(policy, cluster_findings, node_labels, tally)
+}
+
+/// Links, orders and counts the findings and builds the report.
+fn assemble(
+    bundle: &Bundle,
+    options: &Options,
+    cluster: &crate::context::ClusterData,
+    in_bundle: Vec<String>,
+    pass: NamespacePass<'_>,
+) -> Report {
+    let manifest = bundle.manifest();
+    let NamespacePass {
+        mut coverage,
+        findings,
+        skeletons,
+        links,
+        timeline_entries,
+        usage,
+        pods_seen,
+        remarks,
+        tally,
+        damage,
+        ..
+    } = pass;
     let mut findings = dedupe(findings);
     for f in &mut findings {
         if f.application.is_none() {
@@ -166,24 +256,7 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     let incidents = link::incidents(&findings);
     let roots = link::roots_of(&findings);
     let applications = apps::finish(skeletons, &findings, &roots);
-
-    let mut by_severity = BTreeMap::new();
-    for s in Severity::ALL {
-        by_severity.insert(s, findings.iter().filter(|f| f.severity == s).count());
-    }
-    let summary = Summary {
-        verdict: Verdict::from_counts(&by_severity),
-        by_severity,
-        findings: findings.len(),
-        incidents: incidents.len(),
-        applications: applications.len(),
-        applications_broken: applications
-            .iter()
-            .filter(|a| a.severity.is_some_and(|s| s >= Severity::Error))
-            .count(),
-        pods: pods_seen,
-        nodes: cluster.nodes.len(),
-    };
+    let summary = summarize(&findings, &incidents, &applications, pods_seen, cluster);
     dedupe_coverage(&mut coverage);
     Report {
         schema_version: SCHEMA_VERSION,
@@ -211,8 +284,8 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
             manifest.collection.started_at,
             manifest.collection.finished_at,
         ),
-        nodes: usage_acc.node_summaries(&cluster),
-        top_pods: usage_acc.top_pods(),
+        nodes: usage.node_summaries(cluster),
+        top_pods: usage.top_pods(),
         coverage,
         collection: coverage::collection_summary(bundle),
         damage: dedupe_damage(damage),
@@ -222,6 +295,33 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
             .as_ref()
             .map(|p| tally.finish(p))
             .unwrap_or_default(),
+    }
+}
+
+/// The report's counts and verdict.
+fn summarize(
+    findings: &[Finding],
+    incidents: &[kpm_model::Incident],
+    applications: &[kpm_model::Application],
+    pods_seen: usize,
+    cluster: &crate::context::ClusterData,
+) -> Summary {
+    let mut by_severity = BTreeMap::new();
+    for s in Severity::ALL {
+        by_severity.insert(s, findings.iter().filter(|f| f.severity == s).count());
+    }
+    Summary {
+        verdict: Verdict::from_counts(&by_severity),
+        by_severity,
+        findings: findings.len(),
+        incidents: incidents.len(),
+        applications: applications.len(),
+        applications_broken: applications
+            .iter()
+            .filter(|a| a.severity.is_some_and(|s| s >= Severity::Error))
+            .count(),
+        pods: pods_seen,
+        nodes: cluster.nodes.len(),
     }
 }
 

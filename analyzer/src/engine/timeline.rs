@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kpm_model::{Finding, ObjectRef, TimelineEntry};
 
-use crate::context::{pod_ref, to_chrono, NamespaceCtx};
+use kpm_semantics::time::to_chrono;
+
+use crate::context::{pod_ref, NamespaceCtx};
 use crate::engine::index::EventView;
 
 /// Upper bound of timeline entries in a report.
@@ -130,7 +132,7 @@ fn container_entries(
         let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
         let current = cs.state.as_ref().and_then(|s| s.terminated.as_ref());
         for t in last.into_iter().chain(current) {
-            if let Some(time) = t.finished_at.as_ref().and_then(|t| to_chrono(&t.0)) {
+            if let Some(time) = t.finished_at.as_ref().and_then(to_chrono) {
                 out.push(TimelineEntry {
                     time,
                     source: "termination".to_string(),
@@ -148,7 +150,7 @@ fn container_entries(
             .as_ref()
             .and_then(|s| s.running.as_ref())
             .and_then(|r| r.started_at.as_ref())
-            .and_then(|t| to_chrono(&t.0));
+            .and_then(to_chrono);
         if let Some(time) = started {
             out.push(TimelineEntry {
                 time,
@@ -173,13 +175,9 @@ pub fn last_update(meta: &ObjectMeta) -> Option<DateTime<Utc>> {
     meta.managed_fields
         .iter()
         .flatten()
-        .filter_map(|m| m.time.as_ref().and_then(|t| to_chrono(&t.0)))
+        .filter_map(|m| m.time.as_ref().and_then(to_chrono))
         .max()
-        .or_else(|| {
-            meta.creation_timestamp
-                .as_ref()
-                .and_then(|t| to_chrono(&t.0))
-        })
+        .or_else(|| meta.creation_timestamp.as_ref().and_then(to_chrono))
 }
 
 /// Sorts oldest first, keeps the most recent [`MAX_ENTRIES`] and appends

@@ -12,6 +12,7 @@ use kpm_semantics::resources::{
 };
 
 use crate::context::{ClusterData, NamespaceCtx};
+use kpm_semantics::PodExt;
 
 /// How many pods the report's "top pods" table keeps.
 pub const TOP_PODS: usize = 20;
@@ -33,10 +34,7 @@ pub struct UsageAccumulator {
 
 fn terminated(pod: &Pod) -> bool {
     // kubectl describe node counts pods whose phase is neither Succeeded nor Failed.
-    matches!(
-        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded") | Some("Failed")
-    )
+    matches!(pod.phase(), Some("Succeeded") | Some("Failed"))
 }
 
 fn q(
@@ -227,4 +225,73 @@ pub fn node_problems(node: &Node) -> Vec<String> {
                 .to_string()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use kpm_bundle::Bundle;
+
+    use super::UsageAccumulator;
+    use crate::context::NamespaceCtx;
+    use crate::load::{load_cluster, load_namespace};
+
+    /// The node allocation streamed namespace by namespace equals the one the
+    /// collector derived over the whole cluster (`kubectl describe node`).
+    #[test]
+    fn streamed_node_allocation_matches_the_derived_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+        let mut dirs: Vec<_> = std::fs::read_dir(&root)
+            .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.join("manifest.json").is_file())
+            .collect();
+        dirs.sort();
+        assert!(!dirs.is_empty(), "no scenario bundle in {}", root.display());
+        for dir in dirs {
+            let name = dir.display();
+            let bundle = Bundle::open(&dir).unwrap();
+            let mut damage = Vec::new();
+            let mut cluster = load_cluster(&bundle, &mut damage);
+            let Some(derived) = cluster.node_allocation.take() else {
+                continue;
+            };
+            let mut acc = UsageAccumulator::default();
+            for ns in bundle.namespaces() {
+                let data = load_namespace(&bundle, &ns);
+                let ctx = NamespaceCtx::new(&bundle, &cluster, &data);
+                acc.add_namespace(&ctx);
+            }
+            for node in acc.node_summaries(&cluster) {
+                let d = derived.node(&node.name).unwrap();
+                assert_eq!(node.pods, d.non_terminated_pods, "{name}: {}", node.name);
+                for a in &node.allocation {
+                    assert_eq!(
+                        Some(&a.requests),
+                        d.requests.get(&a.resource),
+                        "{name}: {} {}",
+                        node.name,
+                        a.resource
+                    );
+                    assert_eq!(
+                        Some(&a.limits),
+                        d.limits.get(&a.resource),
+                        "{name}: {} {}",
+                        node.name,
+                        a.resource
+                    );
+                    let pct = d.requests_percent.get(&a.resource).copied().unwrap_or(-1);
+                    assert_eq!(
+                        i64::from(a.requests_percent),
+                        pct,
+                        "{name}: {} {}",
+                        node.name,
+                        a.resource
+                    );
+                }
+            }
+        }
+    }
 }

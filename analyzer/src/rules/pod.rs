@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
 use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::pod_status::{pod_row, PodRow};
+use kpm_semantics::{ObjectExt, PodExt};
 
 use crate::command::{Kubectl, Name};
 use crate::context::{pod_ref, EventView, FindingBuilder, NamespaceCtx};
@@ -52,7 +53,7 @@ pub struct PodFacts<'a> {
 impl<'a> PodFacts<'a> {
     /// Facts of `pod` in `ctx`.
     pub fn new(ctx: &NamespaceCtx<'a>, pod: &'a Pod) -> PodFacts<'a> {
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let name = pod.name_any();
         PodFacts {
             pod,
             name,
@@ -93,20 +94,12 @@ impl<'a> PodFacts<'a> {
 
     /// Regular container statuses.
     pub fn container_statuses(&self) -> &'a [ContainerStatus] {
-        self.pod
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_deref())
-            .unwrap_or_default()
+        self.pod.container_statuses()
     }
 
     /// Init container statuses.
     pub fn init_statuses(&self) -> &'a [ContainerStatus] {
-        self.pod
-            .status
-            .as_ref()
-            .and_then(|s| s.init_container_statuses.as_deref())
-            .unwrap_or_default()
+        self.pod.init_container_statuses()
     }
 
     /// Every container status, init containers first, with whether it is an
@@ -171,21 +164,6 @@ impl<'a> PodFacts<'a> {
             .args(["-c"])
             .value(Name::Label, container)
             .args(previous.then_some("--previous"))
-            .build()
-    }
-
-    /// `kubectl -n ns get events --field-selector involvedObject.name=NAME`.
-    pub fn events_cmd(&self) -> Option<String> {
-        Kubectl::new()
-            .namespace(self.namespace)
-            .args(["get", "events"])
-            .with(
-                "--field-selector=involvedObject.name=",
-                Name::Subdomain,
-                self.name,
-                "",
-            )
-            .args(["--sort-by=.lastTimestamp"])
             .build()
     }
 

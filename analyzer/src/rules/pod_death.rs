@@ -9,7 +9,9 @@ use kpm_model::{Evidence, LogLine};
 
 use super::pod::{PodFacts, LOG_LINES};
 use super::pod_deathcause;
-use crate::context::{to_chrono, NamespaceCtx};
+use kpm_semantics::time::to_chrono;
+
+use crate::context::NamespaceCtx;
 
 /// The most recent termination: current state if terminated, else last state.
 pub fn termination(cs: &ContainerStatus) -> Option<&ContainerStateTerminated> {
@@ -167,7 +169,7 @@ pub fn missing_log_reason(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>, containe
 
 /// When the last termination finished (`finishedAt`).
 pub fn finished_at(t: &ContainerStateTerminated) -> Option<DateTime<Utc>> {
-    t.finished_at.as_ref().and_then(|f| to_chrono(&f.0))
+    t.finished_at.as_ref().and_then(to_chrono)
 }
 
 /// When the running instance started (`state.running.startedAt`).
@@ -176,5 +178,5 @@ pub fn running_since(cs: &ContainerStatus) -> Option<DateTime<Utc>> {
         .as_ref()
         .and_then(|s| s.running.as_ref())
         .and_then(|r| r.started_at.as_ref())
-        .and_then(|t| to_chrono(&t.0))
+        .and_then(to_chrono)
 }

@@ -18,10 +18,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Pod;
 use kpm_model::{Finding, ObjectRef, Severity};
+use kpm_semantics::ObjectExt;
 
 use super::pod_death::clip;
+use kpm_semantics::time::to_chrono;
+use kpm_semantics::PodExt;
+
 use crate::command::Kubectl;
-use crate::context::{pod_ref, to_chrono, NamespaceCtx};
+use crate::context::{pod_ref, NamespaceCtx};
 use crate::rules::registry::Rule;
 
 /// Whether the kubelet evicted the pod.
@@ -32,14 +36,7 @@ pub fn is_evicted(pod: &Pod) -> bool {
 }
 
 fn is_serving(pod: &Pod) -> bool {
-    let Some(s) = pod.status.as_ref() else {
-        return false;
-    };
-    s.phase.as_deref() == Some("Running")
-        && s.conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+    pod.phase() == Some("Running") && pod.is_ready()
 }
 
 /// When the pod was evicted, as well as the objects say: the latest
@@ -50,9 +47,9 @@ fn evicted_at(pod: &Pod) -> Option<DateTime<Utc>> {
         .iter()
         .flatten()
         .filter_map(|c| c.last_transition_time.as_ref())
-        .filter_map(|t| to_chrono(&t.0))
+        .filter_map(to_chrono)
         .max()
-        .or_else(|| s.start_time.as_ref().and_then(|t| to_chrono(&t.0)))
+        .or_else(|| s.start_time.as_ref().and_then(to_chrono))
 }
 
 /// The owner the evictions are grouped by: the workload, else the pod.
@@ -77,7 +74,6 @@ pub fn evicted(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
         .collect()
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn group_finding(ctx: &NamespaceCtx<'_>, object: ObjectRef, pods: &[&Pod]) -> Option<Finding> {
     let latest = pods
         .iter()
@@ -102,28 +98,7 @@ fn group_finding(ctx: &NamespaceCtx<'_>, object: ObjectRef, pods: &[&Pod]) -> Op
         .iter()
         .filter(|p| !is_evicted(p) && is_serving(p))
         .find(|p| object.kind != "Pod" && owner(ctx, p) == object);
-    let whom = if pods.len() == 1 {
-        format!("pod {latest_name} was")
-    } else {
-        format!("{} pods were (latest {latest_name})", pods.len())
-    };
-    let on = match nodes.as_slice() {
-        [] => String::new(),
-        [n] => format!(" from node {n}"),
-        many => format!(" from nodes {}", many.join(", ")),
-    };
-    let now = match replacement {
-        Some(p) => format!(
-            "; pod {} of the same owner is Running and Ready",
-            p.metadata.name.as_deref().unwrap_or_default()
-        ),
-        None if object.kind == "Pod" => "; it is not replaced (bare pod)".to_string(),
-        None => "; no pod of the same owner is Running and Ready".to_string(),
-    };
-    let cause = format!(
-        "{whom} evicted by the kubelet{on} ({}){now}",
-        clip(message).trim_end_matches('.')
-    );
+    let cause = eviction_cause(&object, pods, &latest_name, &nodes, message, replacement);
     let latest_ref = pod_ref(latest);
     let mut b = ctx
         .finding(Rule::PodEvicted, latest_ref.clone())
@@ -167,4 +142,38 @@ fn group_finding(ctx: &NamespaceCtx<'_>, object: ObjectRef, pods: &[&Pod]) -> Op
         );
     }
     Some(b.build())
+}
+
+/// Who was evicted, from which nodes, why, and whether a pod of the same
+/// owner serves again.
+fn eviction_cause(
+    object: &ObjectRef,
+    pods: &[&Pod],
+    latest_name: &str,
+    nodes: &[&str],
+    message: &str,
+    replacement: Option<&Pod>,
+) -> String {
+    let whom = if pods.len() == 1 {
+        format!("pod {latest_name} was")
+    } else {
+        format!("{} pods were (latest {latest_name})", pods.len())
+    };
+    let on = match nodes {
+        [] => String::new(),
+        [n] => format!(" from node {n}"),
+        many => format!(" from nodes {}", many.join(", ")),
+    };
+    let now = match replacement {
+        Some(p) => format!(
+            "; pod {} of the same owner is Running and Ready",
+            p.name_any()
+        ),
+        None if object.kind == "Pod" => "; it is not replaced (bare pod)".to_string(),
+        None => "; no pod of the same owner is Running and Ready".to_string(),
+    };
+    format!(
+        "{whom} evicted by the kubelet{on} ({}){now}",
+        clip(message).trim_end_matches('.')
+    )
 }

@@ -6,6 +6,7 @@
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kpm_model::{Finding, ObjectRef, Severity};
+use kpm_semantics::PodExt;
 
 use super::pod::PodFacts;
 use crate::command::{Kubectl, Name};
@@ -15,19 +16,10 @@ use crate::rules::registry::Rule;
 /// `pod-not-ready`: the pod runs but `Ready=False` because readiness probes
 /// fail (`Unhealthy` events quote the probe's answer).
 pub fn not_ready(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Option<Finding> {
-    let status = facts.pod.status.as_ref()?;
-    if status.phase.as_deref() != Some("Running") {
+    if facts.pod.phase() != Some("Running") || facts.pod.is_ready() {
         return None;
     }
-    let ready = status
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == "Ready")
-        .map(|c| c.status.as_str());
-    if ready == Some("True") {
-        return None;
-    }
+    let ready = facts.pod.condition("Ready").map(|c| c.status.as_str());
     // A running, unready container that has a readiness probe.
     let cs = facts.container_statuses().iter().find(|cs| {
         let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());

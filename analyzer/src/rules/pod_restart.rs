@@ -14,7 +14,9 @@ use kpm_model::{Finding, Severity};
 
 use super::pod::PodFacts;
 use super::pod_death::{clip, exit_text, finished_at, is_running, log_words, running_since};
-use crate::context::{to_chrono, EventView, NamespaceCtx};
+use kpm_semantics::time::to_chrono;
+
+use crate::context::{EventView, NamespaceCtx};
 use crate::rules::registry::Rule;
 
 /// Restarts that make a storm (with the other conditions).
@@ -59,7 +61,7 @@ fn keeps_restarting(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>, cs: &Container
         .status
         .as_ref()
         .and_then(|s| s.start_time.as_ref())
-        .and_then(|t| to_chrono(&t.0));
+        .and_then(to_chrono);
     let frequent = started.is_some_and(|s| {
         let minutes = (ctx.now - s).num_minutes().max(1);
         minutes / i64::from(cs.restart_count.max(1)) <= STORM_WINDOW_MINUTES

@@ -15,6 +15,7 @@ use super::pod::PodFacts;
 use crate::command::Kubectl;
 use crate::context::{NamespaceCtx, NodeFree};
 use crate::rules::registry::Rule;
+use kpm_semantics::PodExt;
 
 /// One reason of a FailedScheduling message and how many nodes it excluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +119,7 @@ fn scheduler_message(facts: &PodFacts<'_>) -> Option<String> {
 }
 
 fn is_pending_unbound(pod: &Pod) -> bool {
-    let pending = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending");
+    let pending = pod.phase() == Some("Pending");
     pending
         && pod
             .spec

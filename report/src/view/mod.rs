@@ -310,23 +310,10 @@ fn meta(report: &Report, limits: &Limits) -> Meta {
     }
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
-fn verdict(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Verdict {
-    let s = &report.summary;
-    let counts: Vec<SeverityCount> = Severity::ALL
-        .iter()
-        .rev()
-        .map(|sev| SeverityCount {
-            severity: sev.as_str().to_string(),
-            count: s.by_severity.get(sev).copied().unwrap_or(0),
-        })
-        .collect();
-    let worst = Severity::ALL
-        .iter()
-        .rev()
-        .find(|sev| s.by_severity.get(sev).copied().unwrap_or(0) > 0);
+/// The verdict's one-sentence summary.
+fn headline(s: &kpm_model::Summary) -> String {
     let plural = |n: usize| if n == 1 { "" } else { "s" };
-    let headline = if s.applications_broken > 0 {
+    if s.applications_broken > 0 {
         format!(
             "{} of {} applications broken: {} incident{} ({} finding{}).",
             s.applications_broken,
@@ -355,7 +342,12 @@ fn verdict(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Verdic
             s.findings,
             plural(s.findings)
         )
-    };
+    }
+}
+
+/// One row per broken application (error or worse), with its first root
+/// cause.
+fn verdict_rows(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Capped<VerdictRow> {
     let with_findings: Vec<(usize, &kpm_model::Application)> = report
         .applications
         .iter()
@@ -363,7 +355,7 @@ fn verdict(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Verdic
         // Only what breaks traffic is "broken"; warnings stay in incidents.
         .filter(|(_, a)| a.severity.is_some_and(|s| s >= Severity::Error))
         .collect();
-    let rows = Capped::take(&with_findings, limits.verdict_rows, |(i, a)| {
+    Capped::take(&with_findings, limits.verdict_rows, |(i, a)| {
         let root = a.root_causes.first().and_then(|id| index.get(id));
         VerdictRow {
             // Only applications drawn on the page have an anchor to jump to.
@@ -388,7 +380,25 @@ fn verdict(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Verdic
                 .unwrap_or_default(),
             root_anchor: root.map(|(_, a)| a).unwrap_or_default(),
         }
-    });
+    })
+}
+
+fn verdict(report: &Report, index: &FindingIndex<'_>, limits: &Limits) -> Verdict {
+    let s = &report.summary;
+    let counts: Vec<SeverityCount> = Severity::ALL
+        .iter()
+        .rev()
+        .map(|sev| SeverityCount {
+            severity: sev.as_str().to_string(),
+            count: s.by_severity.get(sev).copied().unwrap_or(0),
+        })
+        .collect();
+    let worst = Severity::ALL
+        .iter()
+        .rev()
+        .find(|sev| s.by_severity.get(sev).copied().unwrap_or(0) > 0);
+    let headline = headline(s);
+    let rows = verdict_rows(report, index, limits);
     Verdict {
         status: worst.map(|w| w.as_str()).unwrap_or("ok").to_string(),
         headline,
@@ -413,8 +423,36 @@ fn join_clipped(items: &[String], k: usize, max: usize) -> String {
         .join(", ")
 }
 
+/// The collection section: failed steps and redaction counts.
+fn collection(c: &kpm_model::CollectionSummary, limits: &Limits) -> CollectionView {
+    CollectionView {
+        steps_total: c.steps_total,
+        failed: Capped::take(&c.failed_steps, limits.failed_steps, |s| StepFailView {
+            what: clip(&s.what, limits.name),
+            namespace: clip_opt(s.namespace.as_deref(), limits.name),
+            object: clip_opt(s.object.as_deref(), limits.name),
+            outcome: clip(&s.outcome, limits.name),
+            message: s
+                .message
+                .as_deref()
+                .map(|m| clip(m, limits.short_text))
+                .unwrap_or_default(),
+        }),
+        redaction_enabled: c.redaction_enabled,
+        redaction: c
+            .redaction
+            .iter()
+            .take(limits.coverage)
+            .map(|(rule, count)| RedactionView {
+                rule: clip(rule, limits.name),
+                count: *count,
+            })
+            .collect(),
+        redaction_total: c.redaction.values().sum(),
+    }
+}
+
 /// Builds the view of `report` under `limits`.
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn build(report: &Report, limits: &Limits) -> View {
     let index = FindingIndex::new(report);
     let now: DateTime<Utc> = report.bundle.collected_at;
@@ -454,7 +492,6 @@ pub fn build(report: &Report, limits: &Limits) -> View {
 
     let apps: Vec<(usize, &kpm_model::Application)> =
         report.applications.iter().enumerate().collect();
-    let c = &report.collection;
     View {
         meta: meta(report, limits),
         verdict: verdict(report, &index, limits),
@@ -472,31 +509,7 @@ pub fn build(report: &Report, limits: &Limits) -> View {
             namespace: clip_opt(g.namespace.as_deref(), limits.name),
             reason: clip(&g.reason, limits.text),
         }),
-        collection: CollectionView {
-            steps_total: c.steps_total,
-            failed: Capped::take(&c.failed_steps, limits.failed_steps, |s| StepFailView {
-                what: clip(&s.what, limits.name),
-                namespace: clip_opt(s.namespace.as_deref(), limits.name),
-                object: clip_opt(s.object.as_deref(), limits.name),
-                outcome: clip(&s.outcome, limits.name),
-                message: s
-                    .message
-                    .as_deref()
-                    .map(|m| clip(m, limits.short_text))
-                    .unwrap_or_default(),
-            }),
-            redaction_enabled: c.redaction_enabled,
-            redaction: c
-                .redaction
-                .iter()
-                .take(limits.coverage)
-                .map(|(rule, count)| RedactionView {
-                    rule: clip(rule, limits.name),
-                    count: *count,
-                })
-                .collect(),
-            redaction_total: c.redaction.values().sum(),
-        },
+        collection: collection(&report.collection, limits),
         damage: Capped::take(&report.damage, limits.damage, |d| DamageView {
             file: clip(&d.file, limits.name),
             problem: clip(&d.problem, limits.text),

@@ -16,9 +16,10 @@ pub(crate) mod patterns;
 mod tests;
 
 use kpm_model::{Evidence, Finding, LogLine, ObjectRef, Severity};
+use kpm_semantics::ObjectExt;
 
 use crate::command::{is_dns1123_label, is_dns1123_subdomain, Kubectl, Name};
-use crate::context::{pod_ref, ClusterCtx, InfraPod, NamespaceCtx};
+use crate::context::{pod_ref, ClusterCtx, FindingBuilder, InfraPod, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
 pub use patterns::{parse_dns_failure, parse_forbidden, DnsFailure, Forbidden};
@@ -98,7 +99,7 @@ fn dns_finding(
     pod: &k8s_openapi::api::core::v1::Pod,
     files: &[(String, Vec<LogLine>)],
 ) -> Finding {
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let name = pod.name_any();
     let ns = ctx.namespace();
     let failures: Vec<DnsFailure> = files
         .iter()
@@ -196,13 +197,12 @@ const RBAC_VERBS: [&str; 8] = [
     "deletecollection",
 ];
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn rbac_finding(
     ctx: &NamespaceCtx<'_>,
     pod: &k8s_openapi::api::core::v1::Pod,
     files: &[(String, Vec<LogLine>)],
 ) -> Option<Finding> {
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let name = pod.name_any();
     let ns = ctx.namespace();
     let denials: Vec<Forbidden> = files
         .iter()
@@ -224,7 +224,7 @@ fn rbac_finding(
         .as_ref()
         .and_then(|s| s.service_account_name.clone())
         .unwrap_or_else(|| "default".into());
-    let mut f = ctx
+    let f = ctx
         .finding(Rule::RbacForbidden, pod_ref(pod))
         .symptom(format!("Pod {name}: {} {} forbidden", first.verb, first.resource))
         .cause(format!(
@@ -234,6 +234,12 @@ fn rbac_finding(
         .evidence_all(log_evidence(files))
         .field(&pod_ref(pod), "spec.serviceAccountName", sa.clone())
         .related(ctx.object("ServiceAccount", &sa));
+    Some(grant_commands(f, ns, &sa, first).build())
+}
+
+/// Check and grant the denied permission — only when the verb is an RBAC
+/// verb and the identity's names are valid.
+fn grant_commands(mut f: FindingBuilder, ns: &str, sa: &str, first: &Forbidden) -> FindingBuilder {
     // The identity comes from the pod spec and the verb from a fixed list:
     // only names checked against their grammar come from the log line.
     let as_user = format!("system:serviceaccount:{ns}:{sa}");
@@ -249,9 +255,9 @@ fn rbac_finding(
         Some(n) => k.namespace(n),
         None => k,
     };
-    let identity_ok = is_dns1123_label(ns) && is_dns1123_subdomain(&sa);
+    let identity_ok = is_dns1123_label(ns) && is_dns1123_subdomain(sa);
     let (Some(verb), true) = (verb, identity_ok) else {
-        return Some(f.build());
+        return f;
     };
     f = f.next_command(
         "Confirm the permission is missing",
@@ -274,26 +280,24 @@ fn rbac_finding(
     } else {
         "ClusterRole"
     };
-    f = f
-        .next_command(
-            format!("Grant it with a {what}"),
-            scoped(Kubectl::new())
-                .args(["create", kind])
-                .name(&role)
-                .args([format!("--verb={verb}").as_str()])
-                .with("--resource=", Name::Resource, &resource, "")
-                .build(),
-        )
-        .next_command(
-            format!("Bind the {what} to the ServiceAccount"),
-            scoped(Kubectl::new())
-                .args(["create", binding])
-                .name(&binding_name)
-                .with(&format!("--{kind}="), Name::Subdomain, &role, "")
-                .with("--serviceaccount=", Name::User, &sa_ref, "")
-                .build(),
-        );
-    Some(f.build())
+    f.next_command(
+        format!("Grant it with a {what}"),
+        scoped(Kubectl::new())
+            .args(["create", kind])
+            .name(&role)
+            .args([format!("--verb={verb}").as_str()])
+            .with("--resource=", Name::Resource, &resource, "")
+            .build(),
+    )
+    .next_command(
+        format!("Bind the {what} to the ServiceAccount"),
+        scoped(Kubectl::new())
+            .args(["create", binding])
+            .name(&binding_name)
+            .with(&format!("--{kind}="), Name::Subdomain, &role, "")
+            .with("--serviceaccount=", Name::User, &sa_ref, "")
+            .build(),
+    )
 }
 
 /// The Deployment a CoreDNS pod name belongs to: `coredns-5d78c9869d-x2x7q`
@@ -308,7 +312,6 @@ fn dns_deployment(pods: &[InfraPod]) -> ObjectRef {
 }
 
 /// Runs the cluster-scoped checklist rules: cluster DNS health.
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
     let pods = &ctx.cluster.infra.dns_pods;
     let healthy = pods.iter().filter(|p| p.healthy()).count();
@@ -316,27 +319,38 @@ pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
         return Vec::new();
     }
     if pods.is_empty() {
-        // Absence means something only when kube-system was collected.
-        let collected = ctx
-            .bundle
-            .contains(&kpm_bundle::layout::namespaced_path("kube-system", "pods"));
-        if !collected {
-            return Vec::new();
-        }
-        let svc = ObjectRef::namespaced("Service", "kube-system", "kube-dns");
-        return vec![ctx
-            .finding(Rule::DnsUnhealthy, svc)
-            .symptom("No CoreDNS pod in kube-system")
-            .cause("No CoreDNS / kube-dns pod (k8s-app=kube-dns) exists in kube-system, so no pod in the cluster can resolve Service names.")
-            .next_command(
-                "Look for the DNS Deployment",
-                Kubectl::new()
-                    .namespace("kube-system")
-                    .args(["get", "deployments,pods", "-l", "k8s-app=kube-dns"])
-                    .build(),
-            )
-            .build()];
+        return dns_absent(ctx).into_iter().collect();
     }
+    vec![dns_not_ready(ctx, pods, healthy)]
+}
+
+/// `dns-unhealthy` when kube-system was collected and holds no DNS pod.
+fn dns_absent(ctx: &ClusterCtx<'_>) -> Option<Finding> {
+    // Absence means something only when kube-system was collected.
+    let collected = ctx
+        .bundle
+        .contains(&kpm_bundle::layout::namespaced_path("kube-system", "pods"));
+    if !collected {
+        return None;
+    }
+    let svc = ObjectRef::namespaced("Service", "kube-system", "kube-dns");
+    Some(ctx
+        .finding(Rule::DnsUnhealthy, svc)
+        .symptom("No CoreDNS pod in kube-system")
+        .cause("No CoreDNS / kube-dns pod (k8s-app=kube-dns) exists in kube-system, so no pod in the cluster can resolve Service names.")
+        .next_command(
+            "Look for the DNS Deployment",
+            Kubectl::new()
+                .namespace("kube-system")
+                .args(["get", "deployments,pods", "-l", "k8s-app=kube-dns"])
+                .build(),
+        )
+        .build())
+}
+
+/// `dns-unhealthy` when some (`healthy` > 0: warning) or all (critical) DNS
+/// pods are not ready.
+fn dns_not_ready(ctx: &ClusterCtx<'_>, pods: &[InfraPod], healthy: usize) -> Finding {
     let object = dns_deployment(pods);
     let states: Vec<String> = pods
         .iter()
@@ -383,22 +397,21 @@ pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
         .find(|p| !p.healthy())
         .map(|p| p.object.name.clone())
         .unwrap_or_default();
-    vec![f
-        .next_command(
-            "See why CoreDNS is not ready",
-            Kubectl::new()
-                .namespace("kube-system")
-                .args(["describe", "pod"])
-                .name(&first)
-                .build(),
-        )
-        .next_command(
-            "Read its log",
-            Kubectl::new()
-                .namespace("kube-system")
-                .args(["logs"])
-                .name(&first)
-                .build(),
-        )
-        .build()]
+    f.next_command(
+        "See why CoreDNS is not ready",
+        Kubectl::new()
+            .namespace("kube-system")
+            .args(["describe", "pod"])
+            .name(&first)
+            .build(),
+    )
+    .next_command(
+        "Read its log",
+        Kubectl::new()
+            .namespace("kube-system")
+            .args(["logs"])
+            .name(&first)
+            .build(),
+    )
+    .build()
 }

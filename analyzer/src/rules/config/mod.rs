@@ -21,9 +21,12 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kpm_model::{Finding, ObjectRef};
+use kpm_semantics::{ObjectExt, PodExt};
+
+use kpm_semantics::time::to_chrono;
 
 use crate::command::Kubectl;
-use crate::context::{pod_ref, to_chrono, NamespaceCtx};
+use crate::context::{pod_ref, FindingBuilder, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
 
@@ -143,7 +146,7 @@ pub fn last_write(meta: &ObjectMeta) -> Option<(DateTime<Utc>, String)> {
         .filter(|m| matches!(m.operation.as_deref(), Some("Update" | "Apply")))
         .filter(|m| m.subresource.as_deref().is_none_or(str::is_empty))
         .filter_map(|m| {
-            let t = m.time.as_ref().and_then(|t| to_chrono(&t.0))?;
+            let t = m.time.as_ref().and_then(to_chrono)?;
             Some((
                 t,
                 m.manager
@@ -163,9 +166,9 @@ pub fn pod_started(pod: &Pod) -> Option<DateTime<Utc>> {
         .iter()
         .flatten()
         .filter_map(|c| c.state.as_ref()?.running.as_ref()?.started_at.as_ref())
-        .filter_map(|t| to_chrono(&t.0))
+        .filter_map(to_chrono)
         .min();
-    running.or_else(|| status.start_time.as_ref().and_then(|t| to_chrono(&t.0)))
+    running.or_else(|| status.start_time.as_ref().and_then(to_chrono))
 }
 
 /// Runs the config rules over one namespace.
@@ -174,7 +177,7 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     let mut consumers: HashMap<(ConfigKind, &str), Vec<(&Pod, Usage)>> = HashMap::new();
     let mut specs: Vec<(&Pod, Vec<Consumed>)> = Vec::new();
     for pod in &ctx.ns.pods {
-        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        let phase = pod.phase();
         if phase != Some("Running") || pod.metadata.deletion_timestamp.is_some() {
             continue;
         }
@@ -195,7 +198,7 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for cm in &ctx.ns.config_maps {
-        let name = cm.metadata.name.as_deref().unwrap_or_default();
+        let name = cm.name_any();
         if let Some(users) = consumers.get(&(ConfigKind::ConfigMap, name)) {
             out.extend(check(ctx, ConfigKind::ConfigMap, &cm.metadata, users));
         }
@@ -205,7 +208,7 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
         if s.type_.as_deref() == Some("kubernetes.io/service-account-token") {
             continue;
         }
-        let name = s.metadata.name.as_deref().unwrap_or_default();
+        let name = s.name_any();
         if let Some(users) = consumers.get(&(ConfigKind::Secret, name)) {
             out.extend(check(ctx, ConfigKind::Secret, &s.metadata, users));
         }
@@ -244,7 +247,10 @@ fn template_checksums(ctx: &NamespaceCtx<'_>, workload: &ObjectRef) -> Option<Ve
     Some(keys)
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
+/// Workloads whose consuming pods all started before the write, with those
+/// pods, in workload order.
+type Stale<'g, 'p> = Vec<(&'g ObjectRef, &'g Vec<Consumer<'p>>)>;
+
 fn check(
     ctx: &NamespaceCtx<'_>,
     kind: ConfigKind,
@@ -253,7 +259,6 @@ fn check(
 ) -> Option<Finding> {
     let (updated, manager) = last_write(meta)?;
     let name = meta.name.as_deref().unwrap_or_default();
-    let ns = ctx.namespace();
     // Group consumers by owning workload (bare pods stand alone).
     let mut groups: BTreeMap<ObjectRef, Vec<Consumer<'_>>> = BTreeMap::new();
     for (pod, usage) in users {
@@ -265,70 +270,12 @@ fn check(
     }
     // A workload is stale when every one of its consuming pods started before
     // the write: no pod has been (re)started since, so no rollout happened.
-    let stale: Vec<(&ObjectRef, &Vec<Consumer<'_>>)> = groups
+    let stale: Stale<'_, '_> = groups
         .iter()
         .filter(|(_, pods)| pods.iter().all(|(_, _, s)| s.is_some_and(|s| s < updated)))
         .collect();
-    let (workload, pods) = stale.first()?;
     let obj_ref = ctx.object(kind.kind(), name);
-    let newest_start = pods.iter().filter_map(|(_, _, s)| *s).max();
-    let usage = pods
-        .iter()
-        .map(|(_, u, _)| *u)
-        .min()
-        .unwrap_or(Usage::Volume);
-    let how = match usage {
-        Usage::Env => {
-            "they read it through environment variables, which are fixed when a container starts"
-        }
-        Usage::SubPathVolume => "they mount it with subPath, which the kubelet never refreshes",
-        Usage::Volume => {
-            "they mount it as files, which the kubelet refreshes but the application must re-read"
-        }
-    };
-    let workloads: Vec<String> = stale
-        .iter()
-        .map(|(w, _)| format!("{} {}", w.kind, w.name))
-        .collect();
-    let after = newest_start
-        .map(|s| {
-            format!(
-                ", {} after the newest of their pods started ({})",
-                human_gap(updated - s),
-                s.to_rfc3339()
-            )
-        })
-        .unwrap_or_default();
-    let checksum_note = template_checksums(ctx, workload).map(|keys| {
-        if keys.is_empty() {
-            format!(
-                "The {} {} pod template carries no checksum/ annotation, so changing the {} does not roll its pods",
-                workload.kind,
-                workload.name,
-                kind.kind()
-            )
-        } else {
-            format!(
-                "The {} {} pod template carries {} — a chart upgrade would roll the pods, so the {} was changed outside the chart",
-                workload.kind,
-                workload.name,
-                keys.join(", "),
-                kind.kind()
-            )
-        }
-    });
-    let mut cause = format!(
-        "{} {name} was changed at {} by {manager}{after}, and {} {} not been restarted since: {how}, so they still use the old values.",
-        kind.kind(),
-        updated.to_rfc3339(),
-        name_list(&workloads, 3),
-        if workloads.len() == 1 { "has" } else { "have" }
-    );
-    if let Some(n) = &checksum_note {
-        cause.push(' ');
-        cause.push_str(n);
-        cause.push('.');
-    }
+    let cause = stale_cause(ctx, kind, name, (updated, &manager), &stale)?;
     let pod_names: Vec<String> = stale
         .iter()
         .flat_map(|(_, p)| p.iter().filter_map(|(p, _, _)| p.metadata.name.clone()))
@@ -361,7 +308,94 @@ fn check(
             }
         }
     }
-    for (w, _) in &stale {
+    Some(restart_commands(f, ctx.namespace(), kind, name, &stale).build())
+}
+
+/// Why the stale workloads still use the old values, or `None` when no
+/// workload is stale.
+fn stale_cause(
+    ctx: &NamespaceCtx<'_>,
+    kind: ConfigKind,
+    name: &str,
+    (updated, manager): (DateTime<Utc>, &str),
+    stale: &Stale<'_, '_>,
+) -> Option<String> {
+    let (workload, pods) = stale.first()?;
+    let newest_start = pods.iter().filter_map(|(_, _, s)| *s).max();
+    let usage = pods
+        .iter()
+        .map(|(_, u, _)| *u)
+        .min()
+        .unwrap_or(Usage::Volume);
+    let how = match usage {
+        Usage::Env => {
+            "they read it through environment variables, which are fixed when a container starts"
+        }
+        Usage::SubPathVolume => "they mount it with subPath, which the kubelet never refreshes",
+        Usage::Volume => {
+            "they mount it as files, which the kubelet refreshes but the application must re-read"
+        }
+    };
+    let workloads: Vec<String> = stale
+        .iter()
+        .map(|(w, _)| format!("{} {}", w.kind, w.name))
+        .collect();
+    let after = newest_start
+        .map(|s| {
+            format!(
+                ", {} after the newest of their pods started ({})",
+                human_gap(updated - s),
+                s.to_rfc3339()
+            )
+        })
+        .unwrap_or_default();
+    let mut cause = format!(
+        "{} {name} was changed at {} by {manager}{after}, and {} {} not been restarted since: {how}, so they still use the old values.",
+        kind.kind(),
+        updated.to_rfc3339(),
+        name_list(&workloads, 3),
+        if workloads.len() == 1 { "has" } else { "have" }
+    );
+    if let Some(n) = checksum_note(ctx, workload, kind) {
+        cause.push(' ');
+        cause.push_str(&n);
+        cause.push('.');
+    }
+    Some(cause)
+}
+
+/// What the workload's pod template's checksum annotations say about how the
+/// change was made, when the workload is a kind with a template.
+fn checksum_note(ctx: &NamespaceCtx<'_>, workload: &ObjectRef, kind: ConfigKind) -> Option<String> {
+    template_checksums(ctx, workload).map(|keys| {
+        if keys.is_empty() {
+            format!(
+                "The {} {} pod template carries no checksum/ annotation, so changing the {} does not roll its pods",
+                workload.kind,
+                workload.name,
+                kind.kind()
+            )
+        } else {
+            format!(
+                "The {} {} pod template carries {} — a chart upgrade would roll the pods, so the {} was changed outside the chart",
+                workload.kind,
+                workload.name,
+                keys.join(", "),
+                kind.kind()
+            )
+        }
+    })
+}
+
+/// One restart (or recreate) step per stale workload, then the write history.
+fn restart_commands(
+    mut f: FindingBuilder,
+    ns: &str,
+    kind: ConfigKind,
+    name: &str,
+    stale: &Stale<'_, '_>,
+) -> FindingBuilder {
+    for (w, _) in stale {
         if matches!(w.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet") {
             f = f.next_command(
                 format!(
@@ -387,17 +421,14 @@ fn check(
             );
         }
     }
-    Some(
-        f.next_command(
-            format!("See the {}'s write history", kind.kind()),
-            Kubectl::new()
-                .namespace(ns)
-                .args(["get", kind.kind().to_lowercase().as_str()])
-                .name(name)
-                .args(["--show-managed-fields", "-o", "yaml"])
-                .build(),
-        )
-        .build(),
+    f.next_command(
+        format!("See the {}'s write history", kind.kind()),
+        Kubectl::new()
+            .namespace(ns)
+            .args(["get", kind.kind().to_lowercase().as_str()])
+            .name(name)
+            .args(["--show-managed-fields", "-o", "yaml"])
+            .build(),
     )
 }
 

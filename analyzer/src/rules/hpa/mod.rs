@@ -17,14 +17,17 @@
 //! one cause is reported, not two.
 
 use k8s_openapi::api::autoscaling::v2::{
-    HorizontalPodAutoscaler, HorizontalPodAutoscalerCondition, MetricSpec,
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerCondition,
+    HorizontalPodAutoscalerSpec, MetricSpec,
 };
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kpm_model::{Evidence, Finding, ObjectRef};
+use kpm_semantics::ObjectExt;
 
 use crate::command::{Kubectl, Name};
-use crate::context::NamespaceCtx;
+use crate::context::{EventView, FindingBuilder, NamespaceCtx};
+
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
 
@@ -186,61 +189,102 @@ fn target_of<'a>(
     }
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
+/// One HPA under judgement, with what every rule about it needs.
+struct Subject<'c, 'a> {
+    ctx: &'c NamespaceCtx<'a>,
+    hpa: &'a HorizontalPodAutoscaler,
+    spec: &'a HorizontalPodAutoscalerSpec,
+    name: &'a str,
+    hpa_ref: ObjectRef,
+    target_ref: ObjectRef,
+    /// `kubectl describe hpa <name>`.
+    describe: Option<String>,
+    events: Vec<EventView>,
+}
+
+impl Subject<'_, '_> {
+    fn target(&self) -> &CrossVersionObjectReference {
+        &self.spec.scale_target_ref
+    }
+}
+
 fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> {
-    let name = hpa.metadata.name.as_deref().unwrap_or_default();
-    let ns = ctx.namespace();
-    let hpa_ref = ctx.object("HorizontalPodAutoscaler", name);
+    let name = hpa.name_any();
     let Some(spec) = hpa.spec.as_ref() else {
         return Vec::new();
     };
     let target = &spec.scale_target_ref;
-    let target_ref = ctx.object(&target.kind, &target.name);
-    let describe = Kubectl::new()
-        .namespace(ns)
-        .args(["describe", "hpa"])
-        .name(name)
-        .build();
-    let events = ctx.events_for("HorizontalPodAutoscaler", name);
-    let mut out = Vec::new();
-
-    let workload = match target_of(ctx, &target.kind, &target.name) {
-        Err(()) => {
-            let plural = format!("{}s", target.kind.to_lowercase());
-            let mut f = ctx
-                .finding(Rule::HpaTargetMissing, hpa_ref.clone())
-                .symptom(format!("HPA {name}: scale target {}/{} not found", target.kind, target.name))
-                .cause(format!(
-                    "HPA {name} scales {}/{}, which does not exist in namespace {ns}, so it cannot scale anything.",
-                    target.kind, target.name
-                ))
-                .field(&hpa_ref, "spec.scaleTargetRef", format!("{}/{}", target.kind, target.name))
-                .related(target_ref.clone());
-            if let Some(c) = condition(hpa, "AbleToScale").filter(|c| c.status == "False") {
-                f = f.evidence(condition_evidence(&hpa_ref, c));
-            }
-            f = f.evidence_all(
-                events
-                    .iter()
-                    .filter(|e| e.reason == "FailedGetScale")
-                    .map(|e| e.to_evidence()),
-            );
-            out.push(
-                f.next_command(
-                    format!("List the {plural} that exist"),
-                    Kubectl::new()
-                        .namespace(ns)
-                        .args(["get"])
-                        .value(Name::Kind, &plural)
-                        .build(),
-                )
-                .next_command("See the HPA's conditions", describe)
-                .build(),
-            );
-            return out;
-        }
-        Ok(w) => w,
+    let s = Subject {
+        ctx,
+        hpa,
+        spec,
+        name,
+        hpa_ref: ctx.object("HorizontalPodAutoscaler", name),
+        target_ref: ctx.object(&target.kind, &target.name),
+        describe: Kubectl::new()
+            .namespace(ctx.namespace())
+            .args(["describe", "hpa"])
+            .name(name)
+            .build(),
+        events: ctx.events_for("HorizontalPodAutoscaler", name),
     };
+    let Ok(workload) = target_of(ctx, &target.kind, &target.name) else {
+        return vec![target_missing(&s)];
+    };
+    let mut out = Vec::new();
+    if let Some(f) = missing_requests_finding(&s, workload) {
+        out.push(f);
+    } else if let Some(f) = metrics_unavailable(ctx, hpa, &s.hpa_ref, &s.events) {
+        out.push(f);
+    }
+    out.extend(at_max(&s));
+    out.extend(unable_to_scale(&s));
+    out
+}
+
+/// `hpa-target-missing`: the scale target does not exist.
+fn target_missing(s: &Subject<'_, '_>) -> Finding {
+    let (ctx, name, ns) = (s.ctx, s.name, s.ctx.namespace());
+    let target = s.target();
+    let plural = format!("{}s", target.kind.to_lowercase());
+    let mut f = ctx
+        .finding(Rule::HpaTargetMissing, s.hpa_ref.clone())
+        .symptom(format!("HPA {name}: scale target {}/{} not found", target.kind, target.name))
+        .cause(format!(
+            "HPA {name} scales {}/{}, which does not exist in namespace {ns}, so it cannot scale anything.",
+            target.kind, target.name
+        ))
+        .field(&s.hpa_ref, "spec.scaleTargetRef", format!("{}/{}", target.kind, target.name))
+        .related(s.target_ref.clone());
+    if let Some(c) = condition(s.hpa, "AbleToScale").filter(|c| c.status == "False") {
+        f = f.evidence(condition_evidence(&s.hpa_ref, c));
+    }
+    f = f.evidence_all(
+        s.events
+            .iter()
+            .filter(|e| e.reason == "FailedGetScale")
+            .map(|e| e.to_evidence()),
+    );
+    f.next_command(
+        format!("List the {plural} that exist"),
+        Kubectl::new()
+            .namespace(ns)
+            .args(["get"])
+            .value(Name::Kind, &plural)
+            .build(),
+    )
+    .next_command("See the HPA's conditions", s.describe.clone())
+    .build()
+}
+
+/// `hpa-missing-requests`: a utilization target on containers without the
+/// request it divides by.
+fn missing_requests_finding(
+    s: &Subject<'_, '_>,
+    workload: Option<(&LabelSelector, &PodTemplateSpec)>,
+) -> Option<Finding> {
+    let (ctx, name, ns, hpa) = (s.ctx, s.name, s.ctx.namespace(), s.hpa);
+    let target = s.target();
     let pods: Vec<&Pod> = workload
         .map(|(sel, _)| ctx.pods_matching(sel))
         .unwrap_or_default();
@@ -250,116 +294,117 @@ fn check(ctx: &NamespaceCtx<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Finding> 
         .filter(|c| c.status == "False")
         .and_then(|c| c.message.clone())
         .unwrap_or_default();
-
     let missing = missing_requests(&targets, &pods, workload.map(|(_, t)| t));
-    if let Some(first) = missing.first() {
-        let quoted = if active_msg.contains("missing request for") {
-            format!(" (`{}`)", active_msg)
-        } else {
-            String::new()
-        };
-        let pod_names: Vec<String> = missing.iter().map(|m| m.pod.clone()).collect();
-        let mut f = ctx
-            .finding(Rule::HpaMissingRequests, hpa_ref.clone())
-            .symptom(format!("HPA {name} targets {}", targets_text(hpa)))
+    let first = missing.first()?;
+    let quoted = if active_msg.contains("missing request for") {
+        format!(" (`{}`)", active_msg)
+    } else {
+        String::new()
+    };
+    let pod_names: Vec<String> = missing.iter().map(|m| m.pod.clone()).collect();
+    let mut f = ctx
+        .finding(Rule::HpaMissingRequests, s.hpa_ref.clone())
+        .symptom(format!("HPA {name} targets {}", targets_text(hpa)))
+        .cause(format!(
+            "HPA {name} scales on {} utilization but {}/{} sets no {} request: missing request for {} in container {} of Pod {}{quoted}.",
+            first.resource, target.kind, target.name, first.resource, first.resource, first.container, first.pod
+        ))
+        .field(
+            &ctx.object("Pod", &first.pod),
+            format!("spec.containers[{}].resources.requests.{}", first.container, first.resource),
+            "<none>",
+        )
+        .note(format!("pods without the request: {}", name_list(&pod_names, 5)))
+        .related(s.target_ref.clone());
+    for m in missing.iter().filter(|m| m.pod != "<template>").take(10) {
+        f = f.related(ctx.object("Pod", &m.pod));
+    }
+    if let Some(c) = active.filter(|c| c.status == "False") {
+        f = f.evidence(condition_evidence(&s.hpa_ref, c));
+    }
+    Some(
+        f.next_command(
+            "Add the request to the workload's containers",
+            Kubectl::new()
+                .namespace(ns)
+                .args(["set", "resources"])
+                .kind_name(&target.kind, &target.name)
+                .args(["-c"])
+                .value(Name::Label, &first.container)
+                .with("--requests=", Name::Label, &first.resource, "=100m")
+                .build(),
+        )
+        .next_command("See the HPA's conditions", s.describe.clone())
+        .build(),
+    )
+}
+
+/// `hpa-at-max`: `ScalingLimited=True` / `TooManyReplicas`.
+fn at_max(s: &Subject<'_, '_>) -> Option<Finding> {
+    let (ctx, name, ns, hpa, spec) = (s.ctx, s.name, s.ctx.namespace(), s.hpa, s.spec);
+    let c = condition(hpa, "ScalingLimited")
+        .filter(|c| c.status == "True" && c.reason.as_deref() == Some("TooManyReplicas"))?;
+    let current = hpa
+        .status
+        .as_ref()
+        .and_then(|s| s.current_replicas)
+        .unwrap_or(0);
+    let desired = hpa.status.as_ref().map_or(0, |s| s.desired_replicas);
+    Some(
+        ctx.finding(Rule::HpaAtMax, s.hpa_ref.clone())
+            .symptom(format!("HPA {name} at maxReplicas {} ({})", spec.max_replicas, targets_text(hpa)))
             .cause(format!(
-                "HPA {name} scales on {} utilization but {}/{} sets no {} request: missing request for {} in container {} of Pod {}{quoted}.",
-                first.resource, target.kind, target.name, first.resource, first.resource, first.container, first.pod
+                "HPA {name} wants more replicas than maxReplicas {} allows ({current} running, {desired} desired, targets {}): the load exceeds what the autoscaler may add.",
+                spec.max_replicas,
+                targets_text(hpa)
             ))
-            .field(
-                &ctx.object("Pod", &first.pod),
-                format!("spec.containers[{}].resources.requests.{}", first.container, first.resource),
-                "<none>",
-            )
-            .note(format!("pods without the request: {}", name_list(&pod_names, 5)))
-            .related(target_ref.clone());
-        for m in missing.iter().filter(|m| m.pod != "<template>").take(10) {
-            f = f.related(ctx.object("Pod", &m.pod));
-        }
-        if let Some(c) = active.filter(|c| c.status == "False") {
-            f = f.evidence(condition_evidence(&hpa_ref, c));
-        }
-        out.push(
-            f.next_command(
-                "Add the request to the workload's containers",
+            .evidence(condition_evidence(&s.hpa_ref, c))
+            .related(s.target_ref.clone())
+            .next_command("See the metrics against their targets", s.describe.clone())
+            .next_command(
+                "Raise the ceiling if the nodes have room",
                 Kubectl::new()
                     .namespace(ns)
-                    .args(["set", "resources"])
-                    .kind_name(&target.kind, &target.name)
-                    .args(["-c"])
-                    .value(Name::Label, &first.container)
-                    .with("--requests=", Name::Label, &first.resource, "=100m")
+                    .args(["patch", "hpa"])
+                    .name(name)
+                    .args([
+                        "-p",
+                        &format!(
+                            "{{\"spec\":{{\"maxReplicas\":{}}}}}",
+                            spec.max_replicas.saturating_mul(2)
+                        ),
+                    ])
                     .build(),
             )
-            .next_command("See the HPA's conditions", describe.clone())
             .build(),
-        );
-    } else if let Some(f) = metrics_unavailable(ctx, hpa, &hpa_ref, &events) {
-        out.push(f);
-    }
+    )
+}
 
-    if let Some(c) = condition(hpa, "ScalingLimited")
-        .filter(|c| c.status == "True" && c.reason.as_deref() == Some("TooManyReplicas"))
-    {
-        let current = hpa
-            .status
-            .as_ref()
-            .and_then(|s| s.current_replicas)
-            .unwrap_or(0);
-        let desired = hpa.status.as_ref().map_or(0, |s| s.desired_replicas);
-        out.push(
-            ctx.finding(Rule::HpaAtMax, hpa_ref.clone())
-                .symptom(format!("HPA {name} at maxReplicas {} ({})", spec.max_replicas, targets_text(hpa)))
-                .cause(format!(
-                    "HPA {name} wants more replicas than maxReplicas {} allows ({current} running, {desired} desired, targets {}): the load exceeds what the autoscaler may add.",
-                    spec.max_replicas,
-                    targets_text(hpa)
-                ))
-                .evidence(condition_evidence(&hpa_ref, c))
-                .related(target_ref.clone())
-                .next_command("See the metrics against their targets", describe.clone())
-                .next_command(
-                    "Raise the ceiling if the nodes have room",
-                    Kubectl::new()
-                        .namespace(ns)
-                        .args(["patch", "hpa"])
-                        .name(name)
-                        .args([
-                            "-p",
-                            &format!(
-                                "{{\"spec\":{{\"maxReplicas\":{}}}}}",
-                                spec.max_replicas.saturating_mul(2)
-                            ),
-                        ])
-                        .build(),
-                )
-                .build(),
-        );
-    }
-
-    if let Some(c) = condition(hpa, "AbleToScale").filter(|c| c.status == "False") {
-        let reason = c.reason.as_deref().unwrap_or("unknown reason");
-        let msg = c.message.as_deref().unwrap_or_default();
-        out.push(
-            ctx.finding(Rule::HpaUnableToScale, hpa_ref.clone())
-                .symptom(format!("HPA {name}: AbleToScale False ({reason})"))
-                .cause(format!(
-                    "HPA {name} cannot scale {}/{}: {reason}: {msg}",
-                    target.kind, target.name
-                ))
-                .evidence(condition_evidence(&hpa_ref, c))
-                .evidence_all(
-                    events
-                        .iter()
-                        .filter(|e| e.event_type == "Warning" && e.reason.starts_with("Failed"))
-                        .map(|e| e.to_evidence()),
-                )
-                .related(target_ref)
-                .next_command("See the HPA's conditions and events", describe)
-                .build(),
-        );
-    }
-    out
+/// `hpa-unable-to-scale`: `AbleToScale=False` on an existing target.
+fn unable_to_scale(s: &Subject<'_, '_>) -> Option<Finding> {
+    let (ctx, name) = (s.ctx, s.name);
+    let target = s.target();
+    let c = condition(s.hpa, "AbleToScale").filter(|c| c.status == "False")?;
+    let reason = c.reason.as_deref().unwrap_or("unknown reason");
+    let msg = c.message.as_deref().unwrap_or_default();
+    Some(
+        ctx.finding(Rule::HpaUnableToScale, s.hpa_ref.clone())
+            .symptom(format!("HPA {name}: AbleToScale False ({reason})"))
+            .cause(format!(
+                "HPA {name} cannot scale {}/{}: {reason}: {msg}",
+                target.kind, target.name
+            ))
+            .evidence(condition_evidence(&s.hpa_ref, c))
+            .evidence_all(
+                s.events
+                    .iter()
+                    .filter(|e| e.event_type == "Warning" && e.reason.starts_with("Failed"))
+                    .map(|e| e.to_evidence()),
+            )
+            .related(s.target_ref.clone())
+            .next_command("See the HPA's conditions and events", s.describe.clone())
+            .build(),
+    )
 }
 
 /// A container that lacks the request a utilization target needs.
@@ -420,14 +465,14 @@ pub fn missing_requests(
     out
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
+/// `hpa-metrics-unavailable`: the metrics API is missing or failing.
 fn metrics_unavailable(
     ctx: &NamespaceCtx<'_>,
     hpa: &HorizontalPodAutoscaler,
     hpa_ref: &ObjectRef,
-    events: &[crate::context::EventView],
+    events: &[EventView],
 ) -> Option<Finding> {
-    let name = hpa.metadata.name.as_deref().unwrap_or_default();
+    let name = hpa.name_any();
     let ns = ctx.namespace();
     let targets = targets_text(hpa);
     let failing = condition(hpa, "ScalingActive").filter(|c| {
@@ -442,25 +487,7 @@ fn metrics_unavailable(
     if failing.is_none() && !(targets.contains("<unknown>") && metrics_missing) {
         return None;
     }
-    let why = if infra.metrics_server_pods.is_empty() {
-        "no metrics-server pod runs in the cluster, so the resource metrics API (metrics.k8s.io) is unavailable".to_string()
-    } else if !healthy_ms {
-        let states: Vec<String> = infra
-            .metrics_server_pods
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} ({}{})",
-                    p.object,
-                    p.phase,
-                    if p.ready { "" } else { ", not ready" }
-                )
-            })
-            .collect();
-        format!("metrics-server is not ready ({})", name_list(&states, 2))
-    } else {
-        "the metrics API fails for its pods".to_string()
-    };
+    let why = metrics_why(ctx, healthy_ms);
     let quoted = failing
         .and_then(|c| c.message.as_deref())
         .map(|m| format!(": `{m}`"))
@@ -488,29 +515,55 @@ fn metrics_unavailable(
     for p in &infra.metrics_server_pods {
         f = f.related(p.object.clone());
     }
-    Some(
-        f.next_command(
-            "Check the metrics API",
-            Kubectl::new()
-                .args(["get", "apiservice", "v1beta1.metrics.k8s.io"])
-                .build(),
-        )
-        .next_command(
-            "Check metrics-server",
-            Kubectl::new()
-                .namespace("kube-system")
-                .args(["get", "pods", "-l", "k8s-app=metrics-server"])
-                .build(),
-        )
-        .next_command(
-            "See the HPA's conditions",
-            Kubectl::new()
-                .namespace(ns)
-                .args(["describe", "hpa"])
-                .name(name)
-                .build(),
-        )
-        .build(),
+    Some(metrics_commands(f, ns, name).build())
+}
+
+/// Why the metrics API does not answer, from the metrics-server pods seen.
+fn metrics_why(ctx: &NamespaceCtx<'_>, healthy_ms: bool) -> String {
+    let infra = &ctx.cluster.infra;
+    if infra.metrics_server_pods.is_empty() {
+        "no metrics-server pod runs in the cluster, so the resource metrics API (metrics.k8s.io) is unavailable".to_string()
+    } else if !healthy_ms {
+        let states: Vec<String> = infra
+            .metrics_server_pods
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} ({}{})",
+                    p.object,
+                    p.phase,
+                    if p.ready { "" } else { ", not ready" }
+                )
+            })
+            .collect();
+        format!("metrics-server is not ready ({})", name_list(&states, 2))
+    } else {
+        "the metrics API fails for its pods".to_string()
+    }
+}
+
+/// The next steps of `hpa-metrics-unavailable`.
+fn metrics_commands(f: FindingBuilder, ns: &str, name: &str) -> FindingBuilder {
+    f.next_command(
+        "Check the metrics API",
+        Kubectl::new()
+            .args(["get", "apiservice", "v1beta1.metrics.k8s.io"])
+            .build(),
+    )
+    .next_command(
+        "Check metrics-server",
+        Kubectl::new()
+            .namespace("kube-system")
+            .args(["get", "pods", "-l", "k8s-app=metrics-server"])
+            .build(),
+    )
+    .next_command(
+        "See the HPA's conditions",
+        Kubectl::new()
+            .namespace(ns)
+            .args(["describe", "hpa"])
+            .name(name)
+            .build(),
     )
 }
 

@@ -15,11 +15,13 @@
 //! One finding per Ingress and rule, listing every broken backend, so an
 //! Ingress with ten paths to a dead Service is one line in the report.
 
+use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressServiceBackend};
 use kpm_model::{Finding, ObjectRef};
+use kpm_semantics::ObjectExt;
 
 use crate::command::{Kubectl, Name};
-use crate::context::{IngressController, NamespaceCtx};
+use crate::context::{FindingBuilder, IngressController, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::{backends, explain_not_ready, is_external_name, name_list};
 
@@ -112,26 +114,38 @@ fn port_text(b: &IngressServiceBackend) -> String {
     }
 }
 
-fn ingress_name(ing: &Ingress) -> &str {
-    ing.metadata.name.as_deref().unwrap_or_default()
+/// An Ingress's routes sorted by what is wrong with their backend.
+#[derive(Default)]
+struct Verdicts<'r, 'a> {
+    /// Routes to a Service that does not exist.
+    missing_svc: Vec<&'r Route<'a>>,
+    /// Routes to a port the Service lacks, with the ports it has.
+    missing_port: Vec<(&'r Route<'a>, String)>,
+    /// Routes to a Service without ready endpoints, with why.
+    no_endpoints: Vec<(&'r Route<'a>, String)>,
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn check_backends(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Vec<Finding> {
-    let name = ingress_name(ing);
-    let ns = ctx.namespace();
-    let ing_ref = ctx.object("Ingress", name);
-    let mut missing_svc: Vec<&Route<'_>> = Vec::new();
-    let mut missing_port: Vec<(&Route<'_>, String)> = Vec::new();
-    let mut no_endpoints: Vec<(&Route<'_>, String)> = Vec::new();
     let all = routes(ing);
+    let v = judge_routes(ctx, &all);
+    let mut out = Vec::new();
+    out.extend(service_missing(ctx, ing, &v.missing_svc));
+    out.extend(port_missing(ctx, ing, &v.missing_port));
+    out.extend(no_endpoints(ctx, ing, &v.no_endpoints));
+    out
+}
+
+/// Sorts the routes into the three broken-backend lists; routes to a
+/// healthy Service or an ExternalName Service are in none.
+fn judge_routes<'r, 'a>(ctx: &NamespaceCtx<'_>, all: &'r [Route<'a>]) -> Verdicts<'r, 'a> {
+    let mut v = Verdicts::default();
     // Judge each Service once even when many paths route to it.
     let mut judged: std::collections::HashMap<&str, Option<String>> =
         std::collections::HashMap::new();
-    for route in &all {
+    for route in all {
         let svc_name = route.backend.name.as_str();
         let Some(svc) = ctx.service(svc_name) else {
-            missing_svc.push(route);
+            v.missing_svc.push(route);
             continue;
         };
         let ports = svc
@@ -139,178 +153,226 @@ fn check_backends(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Vec<Finding> {
             .as_ref()
             .and_then(|s| s.ports.as_deref())
             .unwrap_or(&[]);
-        let wanted = route.backend.port.as_ref();
-        let port_ok = match wanted {
-            Some(p) => match (&p.name, p.number) {
-                (Some(n), _) => ports
-                    .iter()
-                    .any(|sp| sp.name.as_deref() == Some(n.as_str())),
-                (None, Some(num)) => ports.iter().any(|sp| sp.port == num),
-                (None, None) => false,
-            },
-            None => false,
-        };
         // ExternalName Services have no ports to check and no endpoints.
         if is_external_name(svc) {
             continue;
         }
-        if !port_ok {
-            let have: Vec<String> = ports
-                .iter()
-                .map(|sp| match &sp.name {
-                    Some(n) if !n.is_empty() => format!("{} ({n})", sp.port),
-                    _ => sp.port.to_string(),
-                })
-                .collect();
-            let have = if have.is_empty() {
-                "no ports".to_string()
-            } else {
-                have.join(", ")
-            };
-            missing_port.push((route, have));
+        if !port_exists(route.backend, ports) {
+            v.missing_port.push((route, ports_text(ports)));
             continue;
         }
-        let verdict = judged.entry(svc_name).or_insert_with(|| {
-            let b = backends(ctx, svc);
-            if b.has_ready() {
-                None
-            } else if b.selector.is_some() && b.selected.is_empty() {
-                Some("its selector matches no pod".to_string())
-            } else {
-                let mut scratch = Vec::new();
-                let groups = explain_not_ready(ctx, &b.selected, &mut scratch);
-                let reasons: Vec<String> = groups.iter().map(|g| g.reason.clone()).collect();
-                Some(format!(
-                    "0 of its {} selected pods are ready: {}",
-                    b.selected.len(),
-                    reasons.join("; ")
-                ))
-            }
-        });
+        let verdict = judged
+            .entry(svc_name)
+            .or_insert_with(|| why_no_endpoints(ctx, svc));
         if let Some(why) = verdict.clone() {
-            no_endpoints.push((route, why));
+            v.no_endpoints.push((route, why));
         }
     }
-    let mut out = Vec::new();
-    if !missing_svc.is_empty() {
-        let mut names: Vec<String> = missing_svc.iter().map(|r| r.backend.name.clone()).collect();
-        dedup_keep_order(&mut names);
-        let froms: Vec<String> = missing_svc.iter().map(|r| r.from.clone()).collect();
-        let mut f = ctx
-            .finding(Rule::IngressBackendServiceMissing, ing_ref.clone())
-            .symptom(format!(
-                "Ingress {name} routes to missing Service {} (503 from the controller)",
-                names.join(", ")
-            ))
-            .cause(format!(
-                "Ingress {name} routes {} to Service {}, which does not exist in namespace {ns}.",
-                name_list(&froms, 3),
-                names.join(", ")
-            ));
-        for r in &missing_svc {
-            f = f.field(&ing_ref, format!("{}.name", r.path), r.backend.name.clone());
-        }
-        for n in &names {
-            f = f.related(ctx.object("Service", n));
-        }
-        out.push(
-            f.next_command(
-                "List the Services that do exist",
-                Kubectl::new()
-                    .namespace(ns)
-                    .args(["get", "services"])
-                    .build(),
+    v
+}
+
+/// Whether the backend's port (by name or number) is one of the Service's.
+fn port_exists(backend: &IngressServiceBackend, ports: &[ServicePort]) -> bool {
+    match backend.port.as_ref() {
+        Some(p) => match (&p.name, p.number) {
+            (Some(n), _) => ports
+                .iter()
+                .any(|sp| sp.name.as_deref() == Some(n.as_str())),
+            (None, Some(num)) => ports.iter().any(|sp| sp.port == num),
+            (None, None) => false,
+        },
+        None => false,
+    }
+}
+
+/// The Service's ports as `80 (http), 443`, or `no ports`.
+fn ports_text(ports: &[ServicePort]) -> String {
+    let have: Vec<String> = ports
+        .iter()
+        .map(|sp| match &sp.name {
+            Some(n) if !n.is_empty() => format!("{} ({n})", sp.port),
+            _ => sp.port.to_string(),
+        })
+        .collect();
+    if have.is_empty() {
+        "no ports".to_string()
+    } else {
+        have.join(", ")
+    }
+}
+
+/// Why the Service has no ready endpoint, or `None` when it has one.
+fn why_no_endpoints(ctx: &NamespaceCtx<'_>, svc: &Service) -> Option<String> {
+    let b = backends(ctx, svc);
+    if b.has_ready() {
+        None
+    } else if b.selector.is_some() && b.selected.is_empty() {
+        Some("its selector matches no pod".to_string())
+    } else {
+        let mut scratch = Vec::new();
+        let groups = explain_not_ready(ctx, &b.selected, &mut scratch);
+        let reasons: Vec<String> = groups.iter().map(|g| g.reason.clone()).collect();
+        Some(format!(
+            "0 of its {} selected pods are ready: {}",
+            b.selected.len(),
+            reasons.join("; ")
+        ))
+    }
+}
+
+/// `ingress-backend-service-missing` over the routes to missing Services.
+fn service_missing(
+    ctx: &NamespaceCtx<'_>,
+    ing: &Ingress,
+    missing_svc: &[&Route<'_>],
+) -> Option<Finding> {
+    if missing_svc.is_empty() {
+        return None;
+    }
+    let name = ing.name_any();
+    let ns = ctx.namespace();
+    let ing_ref = ctx.object("Ingress", name);
+    let mut names: Vec<String> = missing_svc.iter().map(|r| r.backend.name.clone()).collect();
+    dedup_keep_order(&mut names);
+    let froms: Vec<String> = missing_svc.iter().map(|r| r.from.clone()).collect();
+    let mut f = ctx
+        .finding(Rule::IngressBackendServiceMissing, ing_ref.clone())
+        .symptom(format!(
+            "Ingress {name} routes to missing Service {} (503 from the controller)",
+            names.join(", ")
+        ))
+        .cause(format!(
+            "Ingress {name} routes {} to Service {}, which does not exist in namespace {ns}.",
+            name_list(&froms, 3),
+            names.join(", ")
+        ));
+    for r in missing_svc {
+        f = f.field(&ing_ref, format!("{}.name", r.path), r.backend.name.clone());
+    }
+    for n in &names {
+        f = f.related(ctx.object("Service", n));
+    }
+    Some(
+        f.next_command(
+            "List the Services that do exist",
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "services"])
+                .build(),
+        )
+        .next_command(
+            "See the Ingress routes",
+            Kubectl::new()
+                .namespace(ns)
+                .args(["describe", "ingress"])
+                .name(name)
+                .build(),
+        )
+        .build(),
+    )
+}
+
+/// `ingress-backend-port-missing` over the routes to absent Service ports.
+fn port_missing(
+    ctx: &NamespaceCtx<'_>,
+    ing: &Ingress,
+    missing_port: &[(&Route<'_>, String)],
+) -> Option<Finding> {
+    if missing_port.is_empty() {
+        return None;
+    }
+    let name = ing.name_any();
+    let ns = ctx.namespace();
+    let ing_ref = ctx.object("Ingress", name);
+    let parts: Vec<String> = missing_port
+        .iter()
+        .map(|(r, have)| {
+            format!(
+                "{} of Service {} (which exposes {have})",
+                port_text(r.backend),
+                r.backend.name
             )
-            .next_command(
-                "See the Ingress routes",
-                Kubectl::new()
-                    .namespace(ns)
-                    .args(["describe", "ingress"])
-                    .name(name)
-                    .build(),
-            )
-            .build(),
+        })
+        .collect();
+    let mut f = ctx
+        .finding(Rule::IngressBackendPortMissing, ing_ref.clone())
+        .symptom(format!(
+            "Ingress {name} backend port not found on its Service"
+        ))
+        .cause(format!("Ingress {name} routes to {}.", parts.join("; ")));
+    for (r, _) in missing_port {
+        f = f
+            .field(&ing_ref, format!("{}.port", r.path), port_text(r.backend))
+            .related(ctx.object("Service", &r.backend.name));
+    }
+    let first = missing_port
+        .first()
+        .map(|(r, _)| r.backend.name.clone())
+        .unwrap_or_default();
+    Some(
+        f.next_command(
+            "See the Service's ports",
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "service"])
+                .value(Name::Label, &first)
+                .args(["-o", "jsonpath={.spec.ports}"])
+                .build(),
+        )
+        .next_command(
+            "See the Ingress routes",
+            Kubectl::new()
+                .namespace(ns)
+                .args(["describe", "ingress"])
+                .name(name)
+                .build(),
+        )
+        .build(),
+    )
+}
+
+/// `ingress-backend-no-endpoints` over the routes to Services without a
+/// ready endpoint.
+fn no_endpoints(
+    ctx: &NamespaceCtx<'_>,
+    ing: &Ingress,
+    no_endpoints: &[(&Route<'_>, String)],
+) -> Option<Finding> {
+    if no_endpoints.is_empty() {
+        return None;
+    }
+    let name = ing.name_any();
+    let ns = ctx.namespace();
+    let ing_ref = ctx.object("Ingress", name);
+    let mut services: Vec<(String, String)> = no_endpoints
+        .iter()
+        .map(|(r, why)| (r.backend.name.clone(), why.clone()))
+        .collect();
+    dedup_keep_order(&mut services);
+    let parts: Vec<String> = services
+        .iter()
+        .map(|(s, why)| format!("Service {s}, which has no ready endpoints ({why})"))
+        .collect();
+    let mut f = ctx
+        .finding(Rule::IngressBackendNoEndpoints, ing_ref.clone())
+        .symptom(format!(
+            "Ingress {name} backend has no ready endpoints (503 Service Unavailable)"
+        ))
+        .cause(format!("Ingress {name} routes to {}.", parts.join("; ")));
+    for (r, _) in no_endpoints {
+        f = f.field(&ing_ref, format!("{}.name", r.path), r.backend.name.clone());
+    }
+    for (s, _) in &services {
+        f = f.related(ctx.object("Service", s)).next_command(
+            "See the Service's endpoints",
+            Kubectl::new()
+                .namespace(ns)
+                .args(["get", "endpointslices", "-l"])
+                .with("kubernetes.io/service-name=", Name::Label, s, "")
+                .build(),
         );
     }
-    if !missing_port.is_empty() {
-        let parts: Vec<String> = missing_port
-            .iter()
-            .map(|(r, have)| {
-                format!(
-                    "{} of Service {} (which exposes {have})",
-                    port_text(r.backend),
-                    r.backend.name
-                )
-            })
-            .collect();
-        let mut f = ctx
-            .finding(Rule::IngressBackendPortMissing, ing_ref.clone())
-            .symptom(format!(
-                "Ingress {name} backend port not found on its Service"
-            ))
-            .cause(format!("Ingress {name} routes to {}.", parts.join("; ")));
-        for (r, _) in &missing_port {
-            f = f
-                .field(&ing_ref, format!("{}.port", r.path), port_text(r.backend))
-                .related(ctx.object("Service", &r.backend.name));
-        }
-        let first = missing_port
-            .first()
-            .map(|(r, _)| r.backend.name.clone())
-            .unwrap_or_default();
-        out.push(
-            f.next_command(
-                "See the Service's ports",
-                Kubectl::new()
-                    .namespace(ns)
-                    .args(["get", "service"])
-                    .value(Name::Label, &first)
-                    .args(["-o", "jsonpath={.spec.ports}"])
-                    .build(),
-            )
-            .next_command(
-                "See the Ingress routes",
-                Kubectl::new()
-                    .namespace(ns)
-                    .args(["describe", "ingress"])
-                    .name(name)
-                    .build(),
-            )
-            .build(),
-        );
-    }
-    if !no_endpoints.is_empty() {
-        let mut services: Vec<(String, String)> = no_endpoints
-            .iter()
-            .map(|(r, why)| (r.backend.name.clone(), why.clone()))
-            .collect();
-        dedup_keep_order(&mut services);
-        let parts: Vec<String> = services
-            .iter()
-            .map(|(s, why)| format!("Service {s}, which has no ready endpoints ({why})"))
-            .collect();
-        let mut f = ctx
-            .finding(Rule::IngressBackendNoEndpoints, ing_ref.clone())
-            .symptom(format!(
-                "Ingress {name} backend has no ready endpoints (503 Service Unavailable)"
-            ))
-            .cause(format!("Ingress {name} routes to {}.", parts.join("; ")));
-        for (r, _) in &no_endpoints {
-            f = f.field(&ing_ref, format!("{}.name", r.path), r.backend.name.clone());
-        }
-        for (s, _) in &services {
-            f = f.related(ctx.object("Service", s)).next_command(
-                "See the Service's endpoints",
-                Kubectl::new()
-                    .namespace(ns)
-                    .args(["get", "endpointslices", "-l"])
-                    .with("kubernetes.io/service-name=", Name::Label, s, "")
-                    .build(),
-            );
-        }
-        out.push(f.build());
-    }
-    out
+    Some(f.build())
 }
 
 fn check_tls(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
@@ -318,7 +380,7 @@ fn check_tls(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
     if ctx.ns.unavailable("secrets").is_some() {
         return None;
     }
-    let name = ingress_name(ing);
+    let name = ing.name_any();
     let ns = ctx.namespace();
     let tls = ing.spec.as_ref().and_then(|s| s.tls.as_ref())?;
     let missing: Vec<(usize, &str, String)> = tls
@@ -411,9 +473,8 @@ fn describe_controller(c: &IngressController) -> String {
     format!("{} {state}", c.pod.object.name)
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn check_controller(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
-    let name = ingress_name(ing);
+    let name = ing.name_any();
     let class = class_of(ctx, ing)?;
     let controller = ctx
         .cluster
@@ -425,35 +486,7 @@ fn check_controller(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
         return None;
     }
     let ing_ref = ctx.object("Ingress", name);
-    let controller_text = controller
-        .clone()
-        .unwrap_or_else(|| format!("class {class}"));
-    let cause = if pods.is_empty() {
-        // Absence proves something only for controllers that run as pods,
-        // and only when every namespace was collected — kube-system's pods
-        // included, which every real cluster has: a bundle without them did
-        // not see the system namespaces (forbidden, or synthetic).
-        let in_cluster = controller
-            .as_deref()
-            .is_some_and(|c| IN_CLUSTER_CONTROLLERS.contains(&c));
-        let full = ctx.bundle.manifest().scope.all_namespaces
-            && ctx
-                .bundle
-                .contains(&kpm_bundle::layout::namespaced_path("kube-system", "pods"));
-        if !in_cluster || !full {
-            return None;
-        }
-        format!(
-            "Ingress {name} uses IngressClass {class} ({controller_text}) but no controller pod for it runs in any namespace."
-        )
-    } else {
-        let states: Vec<String> = pods.iter().map(|c| describe_controller(c)).collect();
-        format!(
-            "Ingress {name} uses IngressClass {class} ({controller_text}) but none of its {} controller pods is running and ready: {}.",
-            pods.len(),
-            name_list(&states, 3)
-        )
-    };
+    let cause = controller_down_cause(ctx, name, &class, controller.as_deref(), &pods)?;
     let mut f = ctx
         .finding(Rule::IngressControllerDown, ing_ref.clone())
         .symptom(format!(
@@ -471,44 +504,83 @@ fn check_controller(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
     for c in &pods {
         f = f.related(c.pod.object.clone());
     }
-    match pods.first() {
+    Some(controller_commands(f, pods.first().copied()).build())
+}
+
+/// Why no controller serves the class, or `None` when the bundle cannot
+/// tell (no controller pod for a class whose controller may run outside the
+/// cluster, or namespaces not all collected).
+fn controller_down_cause(
+    ctx: &NamespaceCtx<'_>,
+    name: &str,
+    class: &str,
+    controller: Option<&str>,
+    pods: &[&IngressController],
+) -> Option<String> {
+    let controller_text = controller.map_or_else(|| format!("class {class}"), str::to_string);
+    if pods.is_empty() {
+        // Absence proves something only for controllers that run as pods,
+        // and only when every namespace was collected — kube-system's pods
+        // included, which every real cluster has: a bundle without them did
+        // not see the system namespaces (forbidden, or synthetic).
+        let in_cluster = controller.is_some_and(|c| IN_CLUSTER_CONTROLLERS.contains(&c));
+        let full = ctx.bundle.manifest().scope.all_namespaces
+            && ctx
+                .bundle
+                .contains(&kpm_bundle::layout::namespaced_path("kube-system", "pods"));
+        if !in_cluster || !full {
+            return None;
+        }
+        Some(format!(
+            "Ingress {name} uses IngressClass {class} ({controller_text}) but no controller pod for it runs in any namespace."
+        ))
+    } else {
+        let states: Vec<String> = pods.iter().map(|c| describe_controller(c)).collect();
+        Some(format!(
+            "Ingress {name} uses IngressClass {class} ({controller_text}) but none of its {} controller pods is running and ready: {}.",
+            pods.len(),
+            name_list(&states, 3)
+        ))
+    }
+}
+
+/// The next steps: look at the first controller pod, or search the cluster
+/// for one when there is none.
+fn controller_commands(f: FindingBuilder, first: Option<&IngressController>) -> FindingBuilder {
+    match first {
         Some(c) => {
             let pns = c.pod.object.namespace.clone().unwrap_or_default();
-            f = f
-                .next_command(
-                    "See why the controller is down",
-                    Kubectl::new()
-                        .namespace(&pns)
-                        .args(["describe", "pod"])
-                        .name(&c.pod.object.name)
-                        .build(),
-                )
-                .next_command(
-                    "Read the controller's log",
-                    Kubectl::new()
-                        .namespace(&pns)
-                        .args(["logs"])
-                        .name(&c.pod.object.name)
-                        .args(["--previous"])
-                        .build(),
-                );
-        }
-        None => {
-            f = f.next_command(
-                "Look for the controller anywhere in the cluster",
+            f.next_command(
+                "See why the controller is down",
                 Kubectl::new()
-                    .args([
-                        "get",
-                        "pods",
-                        "-A",
-                        "-l",
-                        "app.kubernetes.io/component=controller",
-                    ])
+                    .namespace(&pns)
+                    .args(["describe", "pod"])
+                    .name(&c.pod.object.name)
                     .build(),
-            );
+            )
+            .next_command(
+                "Read the controller's log",
+                Kubectl::new()
+                    .namespace(&pns)
+                    .args(["logs"])
+                    .name(&c.pod.object.name)
+                    .args(["--previous"])
+                    .build(),
+            )
         }
+        None => f.next_command(
+            "Look for the controller anywhere in the cluster",
+            Kubectl::new()
+                .args([
+                    "get",
+                    "pods",
+                    "-A",
+                    "-l",
+                    "app.kubernetes.io/component=controller",
+                ])
+                .build(),
+        ),
     }
-    Some(f.build())
 }
 
 #[cfg(test)]

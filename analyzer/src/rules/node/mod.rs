@@ -24,8 +24,11 @@ use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::allocation::NodeAllocationFile;
 use kpm_semantics::quantity::Quantity;
 
+use kpm_semantics::time::to_chrono;
+use kpm_semantics::{NodeExt, ObjectExt, PodExt};
+
 use crate::command::{Kubectl, Name};
-use crate::context::{pod_ref, to_chrono, AutoscalerKind, ClusterCtx, NamespaceCtx};
+use crate::context::{pod_ref, AutoscalerKind, ClusterCtx, NamespaceCtx};
 use crate::rules::registry::Rule;
 
 mod room;
@@ -36,10 +39,10 @@ use room::{fit, Fit, RoomIndex};
 pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for pod in &ctx.ns.pods {
-        if pod.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Pending") {
+        if pod.phase() != Some("Pending") {
             continue;
         }
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let name = pod.name_any();
         let events: Vec<_> = ctx
             .events_for("Pod", name)
             .into_iter()
@@ -106,17 +109,6 @@ pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
     out
 }
 
-fn node_name(node: &Node) -> &str {
-    node.metadata.name.as_deref().unwrap_or_default()
-}
-
-fn conditions(node: &Node) -> &[k8s_openapi::api::core::v1::NodeCondition] {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_deref())
-        .unwrap_or(&[])
-}
-
 fn taints(node: &Node) -> &[Taint] {
     node.spec
         .as_ref()
@@ -131,23 +123,9 @@ fn taint_text(t: &Taint) -> String {
     }
 }
 
-fn is_ready(node: &Node) -> bool {
-    conditions(node)
-        .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
-fn is_cordoned(node: &Node) -> bool {
-    node.spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
-}
-
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
-    let name = node_name(node);
-    let ready = conditions(node).iter().find(|c| c.type_ == "Ready");
+    let name = node.name_any();
+    let ready = node.conditions().iter().find(|c| c.type_ == "Ready");
     let (status, reason, message, since) = match ready {
         Some(c) if c.status == "True" => return None,
         Some(c) => (
@@ -158,9 +136,7 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
                 .unwrap_or_default()
                 .trim_end_matches('.')
                 .to_string(),
-            c.last_transition_time
-                .as_ref()
-                .and_then(|t| to_chrono(&t.0)),
+            c.last_transition_time.as_ref().and_then(to_chrono),
         ),
         None => (
             "Unknown".to_string(),
@@ -170,35 +146,16 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
         ),
     };
     let node_ref = ObjectRef::cluster("Node", name);
-    let since_text = since
-        .map(|t| format!(" for {}", kpm_semantics::duration::age(t, ctx.now)))
-        .unwrap_or_default();
     let heartbeat = ready
         .and_then(|c| c.last_heartbeat_time.as_ref())
-        .and_then(|t| to_chrono(&t.0))
+        .and_then(to_chrono)
         .map(|t| {
             format!(
                 "last kubelet heartbeat {} ago",
                 kpm_semantics::duration::age(t, ctx.now)
             )
         });
-    let state = if status == "Unknown" {
-        "Unknown (the kubelet stopped reporting)"
-    } else {
-        "False"
-    };
-    let mut cause = format!("Node {name} is NotReady{since_text}: Ready={state}");
-    if !reason.is_empty() {
-        cause.push_str(&format!(", {reason}: {message}"));
-    } else if !message.is_empty() {
-        cause.push_str(&format!(": {message}"));
-    }
-    let pods = allocation(ctx).and_then(|a| a.node(name).map(|n| n.non_terminated_pods));
-    if let Some(n) = pods {
-        let pods_word = if n == 1 { "pod is" } else { "pods are" };
-        cause.push_str(&format!("; {n} {pods_word} scheduled on it"));
-    }
-    cause.push('.');
+    let cause = not_ready_cause(ctx, name, since, (&status, &reason, &message));
     let mut f = ctx
         .finding(Rule::NodeNotReady, node_ref.clone())
         .symptom(format!("Node {name} NotReady"))
@@ -233,9 +190,40 @@ fn not_ready(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
     )
 }
 
+/// Why the node is NotReady, for how long, and how many pods it strands.
+fn not_ready_cause(
+    ctx: &ClusterCtx<'_>,
+    name: &str,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    (status, reason, message): (&str, &str, &str),
+) -> String {
+    let since_text = since
+        .map(|t| format!(" for {}", kpm_semantics::duration::age(t, ctx.now)))
+        .unwrap_or_default();
+    let state = if status == "Unknown" {
+        "Unknown (the kubelet stopped reporting)"
+    } else {
+        "False"
+    };
+    let mut cause = format!("Node {name} is NotReady{since_text}: Ready={state}");
+    if !reason.is_empty() {
+        cause.push_str(&format!(", {reason}: {message}"));
+    } else if !message.is_empty() {
+        cause.push_str(&format!(": {message}"));
+    }
+    let pods = allocation(ctx).and_then(|a| a.node(name).map(|n| n.non_terminated_pods));
+    if let Some(n) = pods {
+        let pods_word = if n == 1 { "pod is" } else { "pods are" };
+        cause.push_str(&format!("; {n} {pods_word} scheduled on it"));
+    }
+    cause.push('.');
+    cause
+}
+
 fn pressure(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
-    let name = node_name(node);
-    let active: Vec<_> = conditions(node)
+    let name = node.name_any();
+    let active: Vec<_> = node
+        .conditions()
         .iter()
         .filter(|c| {
             matches!(
@@ -313,10 +301,10 @@ fn pressure(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
 }
 
 fn cordoned(ctx: &ClusterCtx<'_>, node: &Node) -> Option<Finding> {
-    if !is_cordoned(node) {
+    if !node.is_cordoned() {
         return None;
     }
-    let name = node_name(node);
+    let name = node.name_any();
     let node_ref = ObjectRef::cluster("Node", name);
     let status = kpm_semantics::node_status::node_status(node);
     Some(
@@ -389,7 +377,7 @@ pub fn node_eligible(pod: &Pod, node: &Node) -> bool {
         .iter()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
         .all(|t| tolerates(tolerations, t));
-    !is_cordoned(node) && is_ready(node) && selector_ok && taints_ok
+    !node.is_cordoned() && node.is_ready() && selector_ok && taints_ok
 }
 
 fn no_room(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
@@ -428,7 +416,7 @@ fn no_room(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
             continue;
         };
         let closest = closest.as_str();
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let name = pod.name_any();
         let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
         let shortages: Vec<String> = short
             .iter()

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use k8s_openapi::api::core::v1::Pod;
 use kpm_semantics::allocation::{NodeAllocation, NodeAllocationFile};
 use kpm_semantics::quantity::Quantity;
+use kpm_semantics::ObjectExt;
 
-use super::{node_eligible, node_name};
+use super::node_eligible;
 use crate::context::ClusterCtx;
 
 /// What a node could offer a pod once every movable pod is gone:
@@ -89,7 +90,7 @@ pub(super) fn fit<'a>(
         if !node_eligible(pod, node) {
             continue;
         }
-        let name = node_name(node);
+        let name = node.name_any();
         let Some(n) = index.by_name.get(name).copied() else {
             continue;
         };

@@ -15,8 +15,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use kpm_model::{Evidence, Finding, ObjectRef};
 use kpm_semantics::quantity::Quantity;
+use kpm_semantics::{ObjectExt, PodExt};
 
 use crate::command::{Kubectl, Name};
+use kpm_semantics::PodMetrics;
+
 use crate::context::{pod_ref, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::name_list;
@@ -63,12 +66,11 @@ pub fn missing_limits(c: &Container) -> Vec<&'static str> {
 /// A container name and the limits it lacks.
 type MissingByContainer = (String, Vec<&'static str>);
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn no_limits(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     // Owner → (first pod seen, its containers' missing limits, pod count).
     let mut by_owner: BTreeMap<ObjectRef, (&Pod, Vec<MissingByContainer>, usize)> = BTreeMap::new();
     for pod in &ctx.ns.pods {
-        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        let phase = pod.phase();
         if matches!(phase, Some("Succeeded" | "Failed")) {
             continue;
         }
@@ -84,81 +86,87 @@ fn no_limits(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
             .collect();
         by_owner.insert(owner, (pod, missing, 1));
     }
+    by_owner
+        .into_iter()
+        .filter(|(_, (_, missing, _))| !missing.is_empty())
+        .map(|(owner, (pod, missing, count))| no_limits_finding(ctx, &owner, pod, &missing, count))
+        .collect()
+}
+
+/// `resources-no-limits` for one workload, judged on its first pod.
+fn no_limits_finding(
+    ctx: &NamespaceCtx<'_>,
+    owner: &ObjectRef,
+    pod: &Pod,
+    missing: &[MissingByContainer],
+    count: usize,
+) -> Finding {
     let ns = ctx.namespace();
-    let mut out = Vec::new();
-    for (owner, (pod, missing, count)) in by_owner {
-        if missing.is_empty() {
-            continue;
-        }
-        let parts: Vec<String> = missing
-            .iter()
-            .map(|(c, m)| format!("container {c} has no {} limit", m.join(" and no ")))
-            .collect();
-        let memory_missing = missing.iter().any(|(_, m)| m.contains(&"memory"));
-        let risk = if memory_missing {
-            "without a memory limit a leak grows until the node runs out of memory and the kubelet evicts or the kernel OOM-kills other pods"
-        } else {
-            "without a CPU limit a busy container can starve its neighbours of CPU"
-        };
-        let pods_text = if count == 1 {
-            "1 pod".to_string()
-        } else {
-            format!("{count} pods")
-        };
-        let mut f = ctx
-            .finding(Rule::ResourcesNoLimits, owner.clone())
-            .symptom(format!(
-                "{} {}: {}",
-                owner.kind,
-                owner.name,
-                parts.join("; ")
-            ))
-            .cause(format!(
-                "{} {} ({pods_text}): {}; {risk}.",
-                owner.kind,
-                owner.name,
-                parts.join("; ")
-            ))
-            .related(pod_ref(pod));
-        for (c, m) in &missing {
-            f = f.field(
-                &pod_ref(pod),
-                format!("spec.containers[{c}].resources.limits"),
-                format!("no {}", m.join(", no ")),
-            );
-        }
-        let first_container = missing.first().map(|(c, _)| c.as_str()).unwrap_or("app");
-        let target_kind = if owner.kind == "Pod" {
-            "pod"
-        } else {
-            owner.kind.as_str()
-        };
-        let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
-        out.push(
-            f.next_command(
-                "See current usage to size the limits",
-                Kubectl::new()
-                    .namespace(ns)
-                    .args(["top", "pod"])
-                    .name(pod_name)
-                    .args(["--containers"])
-                    .build(),
-            )
-            .next_command(
-                "Set limits on the workload",
-                Kubectl::new()
-                    .namespace(ns)
-                    .args(["set", "resources"])
-                    .kind_name(target_kind, &owner.name)
-                    .args(["-c"])
-                    .value(Name::Label, first_container)
-                    .args(["--limits=cpu=500m,memory=512Mi"])
-                    .build(),
-            )
-            .build(),
+    let parts: Vec<String> = missing
+        .iter()
+        .map(|(c, m)| format!("container {c} has no {} limit", m.join(" and no ")))
+        .collect();
+    let memory_missing = missing.iter().any(|(_, m)| m.contains(&"memory"));
+    let risk = if memory_missing {
+        "without a memory limit a leak grows until the node runs out of memory and the kubelet evicts or the kernel OOM-kills other pods"
+    } else {
+        "without a CPU limit a busy container can starve its neighbours of CPU"
+    };
+    let pods_text = if count == 1 {
+        "1 pod".to_string()
+    } else {
+        format!("{count} pods")
+    };
+    let mut f = ctx
+        .finding(Rule::ResourcesNoLimits, owner.clone())
+        .symptom(format!(
+            "{} {}: {}",
+            owner.kind,
+            owner.name,
+            parts.join("; ")
+        ))
+        .cause(format!(
+            "{} {} ({pods_text}): {}; {risk}.",
+            owner.kind,
+            owner.name,
+            parts.join("; ")
+        ))
+        .related(pod_ref(pod));
+    for (c, m) in missing {
+        f = f.field(
+            &pod_ref(pod),
+            format!("spec.containers[{c}].resources.limits"),
+            format!("no {}", m.join(", no ")),
         );
     }
-    out
+    let first_container = missing.first().map(|(c, _)| c.as_str()).unwrap_or("app");
+    let target_kind = if owner.kind == "Pod" {
+        "pod"
+    } else {
+        owner.kind.as_str()
+    };
+    let pod_name = pod.name_any();
+    f.next_command(
+        "See current usage to size the limits",
+        Kubectl::new()
+            .namespace(ns)
+            .args(["top", "pod"])
+            .name(pod_name)
+            .args(["--containers"])
+            .build(),
+    )
+    .next_command(
+        "Set limits on the workload",
+        Kubectl::new()
+            .namespace(ns)
+            .args(["set", "resources"])
+            .kind_name(target_kind, &owner.name)
+            .args(["-c"])
+            .value(Name::Label, first_container)
+            .args(["--limits=cpu=500m,memory=512Mi"])
+            .build(),
+    )
+    .build()
 }
 
 /// Parses a k8s quantity, `None` when absent or malformed.
@@ -166,12 +174,14 @@ fn qty(q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>) -> O
     q.and_then(|q| Quantity::from_k8s(q).ok())
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
-fn near_memory_limit(ctx: &NamespaceCtx<'_>, pod: &Pod) -> Option<Finding> {
-    let name = pod.metadata.name.as_deref()?;
-    let metrics = ctx.pod_metrics(name)?;
+/// A container near its memory limit: name, usage, limit, per cent.
+type Hot = (String, Quantity, Quantity, i128);
+
+/// The pod's containers whose working set is at or above
+/// [`NEAR_LIMIT_PERCENT`] of their memory limit.
+fn hot_containers(pod: &Pod, metrics: &PodMetrics) -> Vec<Hot> {
     let containers = long_running(pod);
-    let mut hot: Vec<(String, Quantity, Quantity, i128)> = Vec::new();
+    let mut hot: Vec<Hot> = Vec::new();
     for cm in &metrics.containers {
         let Some(usage) = qty(cm.usage.get("memory")) else {
             continue;
@@ -192,6 +202,13 @@ fn near_memory_limit(ctx: &NamespaceCtx<'_>, pod: &Pod) -> Option<Finding> {
             hot.push((cm.name.clone(), usage, limit, pct));
         }
     }
+    hot
+}
+
+fn near_memory_limit(ctx: &NamespaceCtx<'_>, pod: &Pod) -> Option<Finding> {
+    let name = pod.metadata.name.as_deref()?;
+    let metrics = ctx.pod_metrics(name)?;
+    let hot = hot_containers(pod, metrics);
     let (c0, u0, l0, p0) = hot.first()?.clone();
     let ns = ctx.namespace();
     let parts: Vec<String> = hot
@@ -205,10 +222,9 @@ fn near_memory_limit(ctx: &NamespaceCtx<'_>, pod: &Pod) -> Option<Finding> {
         })
         .collect();
     let oom_before = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.name == c0))
+        .container_statuses()
+        .iter()
+        .find(|c| c.name == c0)
         .and_then(|c| c.last_state.as_ref()?.terminated.as_ref())
         .is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"));
     let tail = if oom_before {

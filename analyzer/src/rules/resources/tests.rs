@@ -3,9 +3,9 @@
 use serde_json::json;
 
 use super::{missing_limits, run};
-use crate::context::PodMetrics;
 use crate::testkit::{obj, Fixture, PodFixture};
 use kpm_model::{Evidence, ObjectRef};
+use kpm_semantics::PodMetrics;
 
 fn rules(f: &[kpm_model::Finding]) -> Vec<&str> {
     f.iter().map(|f| f.rule.as_str()).collect()

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kpm_model::Evidence;
+use kpm_semantics::ObjectExt;
+use kpm_semantics::PodExt;
 
 use crate::context::{pod_ref, NamespaceCtx};
 
@@ -78,10 +80,7 @@ pub fn pod_is_ready_endpoint(pod: &Pod, publish_not_ready: bool) -> bool {
             .and_then(|s| s.pod_ip.as_ref())
             .is_some_and(|ip| !ip.is_empty());
     }
-    status
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-        .is_some_and(|c| c.status == "True")
+    pod.is_ready()
 }
 
 /// Computes the backends of `svc` from the namespace's pod label index.
@@ -101,7 +100,7 @@ pub fn backends<'a>(ctx: &NamespaceCtx<'a>, svc: &'a Service) -> Backends<'a> {
         .copied()
         .filter(|p| pod_is_ready_endpoint(p, publish_not_ready))
         .collect();
-    let name = svc.metadata.name.as_deref().unwrap_or_default();
+    let name = svc.name_any();
     Backends {
         selector,
         selected,
@@ -189,7 +188,7 @@ pub fn explain_not_ready(
 }
 
 fn not_ready_reason(ctx: &NamespaceCtx<'_>, pod: &Pod) -> (String, Option<u64>, Vec<Evidence>) {
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let name = pod.name_any();
     let row = kpm_semantics::pod_status::pod_row(pod, ctx.now);
     if pod.metadata.deletion_timestamp.is_some() {
         return (format!("{} (being deleted)", row.status), None, Vec::new());

@@ -20,17 +20,16 @@ mod tests;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kpm_model::{Evidence, Finding, ObjectRef, Severity};
+use kpm_semantics::ObjectExt;
 
 use crate::command::{Kubectl, Name};
-use crate::context::{object_ref, pod_ref, NamespaceCtx};
+use crate::context::{object_ref, pod_ref, FindingBuilder, NamespaceCtx};
 use crate::rules::registry::Rule;
 use backends::{
     backends, describe_groups, explain_not_ready, is_external_name, name_list, selector_text,
     Backends,
 };
-use closest::closest_pods;
-
-pub use ports::{resolve_target_port, PortResolution};
+use closest::{closest_pods, Closest};
 
 /// Runs the service rules over one namespace.
 pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
@@ -58,20 +57,15 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out
 }
 
-fn service_name(svc: &Service) -> &str {
-    svc.metadata.name.as_deref().unwrap_or_default()
-}
-
 /// The selector matches no pod. When a workload's pod template matches it,
 /// the selector is right and the workload simply has no pods: that is a
 /// "no ready endpoints" finding naming the workload, not a mismatch.
-#[allow(clippy::too_many_lines)] // TODO(structure): split
 fn no_pods(
     ctx: &NamespaceCtx<'_>,
     svc: &Service,
     selector: &std::collections::BTreeMap<String, String>,
 ) -> Finding {
-    let name = service_name(svc);
+    let name = svc.name_any();
     let ns = ctx.namespace();
     let sel = selector_text(selector);
     let svc_ref = ctx.object("Service", name);
@@ -104,47 +98,9 @@ fn no_pods(
     let routed = routed_by_ingress(ctx, name);
     let cause = match closest_pods(ctx, selector) {
         Some(closest) => {
-            let fronted = fronted_elsewhere(ctx, name, &closest.pods);
-            let diffs: Vec<String> = closest
-                .diffs
-                .iter()
-                .map(closest::LabelDiff::describe)
-                .collect();
-            let pods: Vec<String> = closest
-                .pods
-                .iter()
-                .filter_map(|p| p.metadata.name.clone())
-                .collect();
-            for pod in closest.pods.iter().take(10) {
-                b = b.related(pod_ref(pod));
-            }
-            if let Some(first) = closest.pods.first() {
-                let labels = first
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .map(selector_text)
-                    .unwrap_or_default();
-                b = b.field(&pod_ref(first), "metadata.labels", labels);
-            }
-            let also = if closest.matching.is_empty() {
-                String::new()
-            } else {
-                format!(" (they match {})", closest.matching.join(","))
-            };
-            b = b.note(format!("closest pods: {}", name_list(&pods, 5)));
-            let leftover = match (&fronted, routed.is_empty()) {
-                (Some(other), true) => {
-                    b = b.severity(Severity::Warning);
-                    format!(" Those pods are already selected by Service {other} and no Ingress routes to {name}: it looks like a leftover nothing depends on.")
-                }
-                _ => String::new(),
-            };
-            format!(
-                "Service {name} selects no pod: selector {sel}, closest pods carry {}{also}: {}.{leftover}",
-                diffs.join(", "),
-                name_list(&pods, 3)
-            )
+            let (with_closest, cause) = closest_cause(ctx, b, name, &sel, &closest, &routed);
+            b = with_closest;
+            cause
         }
         None => {
             let orphan = if routed.is_empty() {
@@ -165,6 +121,61 @@ fn no_pods(
     b.cause(cause).build()
 }
 
+/// The selector-mismatch cause naming the closest pods and the labels they
+/// lack; a leftover Service (its pods fronted by another Service, no Ingress
+/// routing to it) is graded a warning.
+fn closest_cause(
+    ctx: &NamespaceCtx<'_>,
+    mut b: FindingBuilder,
+    name: &str,
+    sel: &str,
+    closest: &Closest<'_>,
+    routed: &[String],
+) -> (FindingBuilder, String) {
+    let fronted = fronted_elsewhere(ctx, name, &closest.pods);
+    let diffs: Vec<String> = closest
+        .diffs
+        .iter()
+        .map(closest::LabelDiff::describe)
+        .collect();
+    let pods: Vec<String> = closest
+        .pods
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    for pod in closest.pods.iter().take(10) {
+        b = b.related(pod_ref(pod));
+    }
+    if let Some(first) = closest.pods.first() {
+        let labels = first
+            .metadata
+            .labels
+            .as_ref()
+            .map(selector_text)
+            .unwrap_or_default();
+        b = b.field(&pod_ref(first), "metadata.labels", labels);
+    }
+    let also = if closest.matching.is_empty() {
+        String::new()
+    } else {
+        format!(" (they match {})", closest.matching.join(","))
+    };
+    b = b.note(format!("closest pods: {}", name_list(&pods, 5)));
+    let leftover = match (&fronted, routed.is_empty()) {
+        (Some(other), true) => {
+            b = b.severity(Severity::Warning);
+            format!(" Those pods are already selected by Service {other} and no Ingress routes to {name}: it looks like a leftover nothing depends on.")
+        }
+        _ => String::new(),
+    };
+    let cause = format!(
+        "Service {name} selects no pod: selector {sel}, closest pods carry {}{also}: {}.{leftover}",
+        diffs.join(", "),
+        name_list(&pods, 3)
+    );
+    (b, cause)
+}
+
 /// The selector is right but its workload has no pods. Scaled to 0 on
 /// purpose, that is no incident (`info`); with replicas wanted and none
 /// created it is the Service's real "no endpoints" (at its default grade).
@@ -175,7 +186,7 @@ fn workload_without_pods(
     workload: &ObjectRef,
     replicas: Option<i32>,
 ) -> Finding {
-    let name = service_name(svc);
+    let name = svc.name_any();
     let ns = ctx.namespace();
     let svc_ref = ctx.object("Service", name);
     let count = replicas.map_or_else(String::new, |r| format!(" (spec.replicas {r})"));
@@ -336,7 +347,7 @@ fn workload_with_matching_template(
 /// The selector matches pods (or the Service has manual endpoints) but no
 /// endpoint is ready.
 fn no_ready_endpoints(ctx: &NamespaceCtx<'_>, svc: &Service, b: &Backends<'_>) -> Option<Finding> {
-    let name = service_name(svc);
+    let name = svc.name_any();
     let ns = ctx.namespace();
     let svc_ref = ctx.object("Service", name);
     let published = format!(

@@ -2,7 +2,8 @@
 
 use serde_json::json;
 
-use super::{resolve_target_port, run, PortResolution};
+use super::ports::{resolve_target_port, PortResolution};
+use super::run;
 use crate::testkit::{obj, EventFixture, Fixture, PodFixture, ServiceFixture};
 
 fn web_labels() -> serde_json::Value {

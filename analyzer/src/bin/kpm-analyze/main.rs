@@ -1,4 +1,6 @@
-//! `kpm-analyze`: thin binary over the `kpm_analyzer` library.
+//! `kpm-analyze`: the command line (`cli`: flags, subcommands, reports and
+//! exit codes; `convert`: other tools' bundles; `serve`) over the
+//! `kpm_analyzer` engine, which knows nothing of the command line.
 
 use clap::Parser;
 
@@ -8,7 +10,12 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod cli;
+mod convert;
+mod exit_codes;
+mod serve;
+
 fn main() -> std::process::ExitCode {
-    let cli = kpm_analyzer::cli::Cli::parse();
-    kpm_analyzer::cli::run(cli).into()
+    let cli = cli::Cli::parse();
+    cli::run(cli).into()
 }

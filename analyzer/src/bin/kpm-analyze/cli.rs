@@ -1,7 +1,8 @@
 //! Command line of `kpm-analyze`: flags, output format choice, exit codes.
 //!
-//! Kept in the library so the exit-code and format rules are unit-tested;
-//! `main.rs` only parses and calls [`run`].
+//! Lives with the binary, not in `kpm_analyzer` (the engine alone); its
+//! exit-code and format rules are unit-tested here. `main.rs` only parses
+//! and calls [`run`].
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -9,13 +10,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use kpm_analyzer::{analyze, Options, Policy, PolicyError, DEFAULT_POLICY_FILE};
 use kpm_bundle::{Budgets, Bundle};
 use kpm_model::{Report, Severity};
 use sha2::{Digest, Sha256};
 
-use crate::engine::{analyze, Options};
 use crate::exit_codes::ExitCode;
-use crate::policy::{self, Policy, PolicyError};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -174,7 +174,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve a bundle as a read-only Kubernetes API on localhost for kubectl.
-    Serve(kpm_serve::ServeArgs),
+    Serve(crate::serve::ServeArgs),
     /// Convert a troubleshoot support bundle or a cluster-info dump into a kpm bundle.
     Convert(crate::convert::ConvertArgs),
 }
@@ -265,7 +265,7 @@ pub fn load_policy(config: Option<&Path>, no_config: bool) -> Result<Option<Poli
     match config {
         Some(path) => Policy::load(path).map(Some),
         None => {
-            let default = Path::new(policy::DEFAULT_FILE);
+            let default = Path::new(DEFAULT_POLICY_FILE);
             if default.is_file() {
                 Policy::load(default).map(Some)
             } else {
@@ -282,7 +282,7 @@ pub fn run(cli: Cli) -> ExitCode {
         return crate::convert::run(args);
     }
     if let Some(Command::Serve(args)) = cli.command {
-        return match kpm_serve::run(args) {
+        return match kpm_serve::run(args.into()) {
             Ok(()) => ExitCode::Success,
             Err(e) => {
                 report_error("kpm-analyze serve", &format!("{e:#}"));
