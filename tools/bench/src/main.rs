@@ -7,7 +7,7 @@
 //!
 //! Module map: [`env`] (where binaries and data are), [`data`] (generated
 //! bundles), [`measure`] (wait4/rusage), [`floor`] (raw parse floor),
-//! [`analyze`], [`serve`] (server fixture, kubectl), [`collect`],
+//! [`analyze`], [`foreign`] (troubleshoot archive vs kpm zip), [`serve`] (server fixture, kubectl), [`collect`],
 //! [`gathered`] (counting what a collection holds), [`table`].
 
 mod analyze;
@@ -15,6 +15,7 @@ mod collect;
 mod data;
 mod env;
 mod floor;
+mod foreign;
 mod gathered;
 mod measure;
 mod serve;
@@ -105,6 +106,14 @@ enum Cmd {
         /// Skip the analysis run (no ratio).
         #[arg(long)]
         no_analyze: bool,
+    },
+    /// `kpm-analyze` of a troubleshoot support bundle (.tar.gz written from
+    /// the generated bundle in troubleshoot's layout) against the same data
+    /// as a kpm zip.
+    Foreign {
+        /// Sizes (repeatable or comma separated).
+        #[arg(long = "size", value_delimiter = ',', default_values = ["medium"])]
+        sizes: Vec<String>,
     },
     /// kubectl get pods -A / describe node against `kpm-analyze serve`.
     Serve {
@@ -338,6 +347,21 @@ fn run(cli: Cli) -> Result<()> {
                 "Raw floor vs analysis",
                 &analyze::floor_table(&floors).render(),
             );
+        }
+        Cmd::Foreign { sizes } => {
+            let prepared = prepare_all(&env, g, sizes)?;
+            out.section("Bundles", &gen_table(&prepared).render());
+            let comparisons = prepared
+                .iter()
+                .map(|p| foreign::compare(&env, &p.size, &p.path, &p.stats, g.reps, g.regen))
+                .collect::<Result<Vec<_>>>()?;
+            let mut body = foreign::table(&comparisons).render();
+            let note = foreign::dropped_note(&comparisons);
+            if !note.is_empty() {
+                body.push('\n');
+                body.push_str(&note);
+            }
+            out.section("kpm-analyze: troubleshoot archive vs kpm zip", &body);
         }
         Cmd::Serve { sizes } => {
             let prepared = prepare_all(&env, g, sizes)?;
