@@ -214,6 +214,13 @@ impl Bundle {
         &self.path
     }
 
+    /// The kpm bundle actually read: [`Bundle::path`], or for a foreign
+    /// capture the private zip it was converted into. A reader that opens
+    /// entries itself (serve's log streams) must open this one.
+    pub fn data_path(&self) -> &Path {
+        self._converted.as_deref().unwrap_or(&self.path)
+    }
+
     /// The manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest

@@ -366,7 +366,7 @@ impl Store {
             );
         }
         Store {
-            logs: crate::logtail::LogFiles::new(bundle.path()),
+            logs: crate::logtail::LogFiles::new(bundle.data_path()),
             reported: Default::default(),
             bundle,
             namespaces,
