@@ -348,21 +348,7 @@ fn run(cli: Cli) -> Result<()> {
                 &analyze::floor_table(&floors).render(),
             );
         }
-        Cmd::Foreign { sizes } => {
-            let prepared = prepare_all(&env, g, sizes)?;
-            out.section("Bundles", &gen_table(&prepared).render());
-            let comparisons = prepared
-                .iter()
-                .map(|p| foreign::compare(&env, &p.size, &p.path, &p.stats, g.reps, g.regen))
-                .collect::<Result<Vec<_>>>()?;
-            let mut body = foreign::table(&comparisons).render();
-            let note = foreign::dropped_note(&comparisons);
-            if !note.is_empty() {
-                body.push('\n');
-                body.push_str(&note);
-            }
-            out.section("kpm-analyze: troubleshoot archive vs kpm zip", &body);
-        }
+        Cmd::Foreign { sizes } => foreign_all(&env, g, &mut out, sizes)?,
         Cmd::Serve { sizes } => {
             let prepared = prepare_all(&env, g, sizes)?;
             let benches = prepared
@@ -455,6 +441,24 @@ fn run_all(
             &format!("FAILED: {e:#}\n"),
         );
     }
+    Ok(())
+}
+
+/// `foreign`: each size's zip and its troubleshoot archive, analysed.
+fn foreign_all(env: &Env, g: &Global, out: &mut Output, sizes: &[String]) -> Result<()> {
+    let prepared = prepare_all(env, g, sizes)?;
+    out.section("Bundles", &gen_table(&prepared).render());
+    let comparisons = prepared
+        .iter()
+        .map(|p| foreign::compare(env, &p.size, &p.path, &p.stats, g.reps, g.regen))
+        .collect::<Result<Vec<_>>>()?;
+    let mut body = foreign::table(&comparisons).render();
+    let note = foreign::dropped_note(&comparisons);
+    if !note.is_empty() {
+        body.push('\n');
+        body.push_str(&note);
+    }
+    out.section("kpm-analyze: troubleshoot archive vs kpm zip", &body);
     Ok(())
 }
 
