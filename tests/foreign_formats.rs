@@ -289,3 +289,278 @@ fn kubectl_sees_a_troubleshoot_archive_as_its_counterpart() {
         );
     }
 }
+
+/// `kpm-analyze serve INPUT` run as a user runs it: the binary, its default
+/// private kubeconfig directory (`$XDG_RUNTIME_DIR/kpm/`), and kubectl
+/// pointed at it only through the `export KUBECONFIG=…` line it printed.
+/// The child is killed when this is dropped.
+struct CliServe {
+    child: std::process::Child,
+    kubeconfig: PathBuf,
+    printed: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for CliServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `kpm-analyze serve input` and reads its stdout until it says how
+/// to use it; panics with its stderr when it exits first.
+fn cli_serve(input: &Path) -> CliServe {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let run_dir = dir.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap_or_else(|e| panic!("{e}"));
+    let stderr_path = dir.path().join("serve.stderr");
+    let stderr = std::fs::File::create(&stderr_path).unwrap_or_else(|e| panic!("{e}"));
+    let mut child = Command::new(kpm_e2e::bin("kpm-analyze"))
+        .arg("serve")
+        .arg(input)
+        .env("XDG_RUNTIME_DIR", &run_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("kpm-analyze serve starts: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut printed = String::new();
+    let mut lines = std::io::BufReader::new(stdout);
+    while !printed.contains("Press Ctrl-C") {
+        let mut line = String::new();
+        match lines.read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!(
+                    "kpm-analyze serve {} ended ({status:?}) before printing how to use it:\n{printed}\n{}",
+                    input.display(),
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                );
+            }
+            Ok(_) => printed.push_str(&line),
+        }
+    }
+    let kubeconfig = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("export KUBECONFIG="))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no export line in {printed:?}"));
+    assert!(
+        kubeconfig.starts_with(run_dir.join("kpm")),
+        "the kubeconfig is in the private directory: {}",
+        kubeconfig.display()
+    );
+    CliServe {
+        child,
+        kubeconfig,
+        printed,
+        dir,
+    }
+}
+
+impl CliServe {
+    /// kubectl with `KUBECONFIG` as printed (no `--kubeconfig` flag).
+    fn kubectl(&self, args: &[&str]) -> crate::support::serve::Run {
+        let out = Command::new(kpm_e2e::kubectl())
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("kubectl runs: {e}"));
+        crate::support::serve::Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The per-run token, from the server URL the kubeconfig names
+    /// (`http://127.0.0.1:PORT/<token>`).
+    fn token(&self) -> String {
+        let text = std::fs::read_to_string(&self.kubeconfig)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.kubeconfig.display()));
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("server: "))
+            .map(|s| s.trim_matches('"'))
+            .and_then(|url| url.strip_prefix("http://"))
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(_, token)| token.to_string())
+            .unwrap_or_else(|| panic!("no server URL with a token in {text}"))
+    }
+}
+
+/// What kubectl prints against the CLI `serve` of `foreign` equals what it
+/// prints against the in-process server of its kpm counterpart, for each
+/// command; and the token flow holds: the printed kubeconfig is private,
+/// a request without the token is refused, `get --raw /<token>/…` works.
+///
+/// With `ages_estimated` (a capture that records no collection time, whose
+/// estimate need not be the counterpart's), relative times ("4m30s",
+/// "3d10h") are compared as placeholders; everything else exactly.
+fn same_through_the_cli(foreign: &Path, kpm: &Path, ages_estimated: bool, commands: &[&[&str]]) {
+    let a = cli_serve(foreign);
+    assert!(
+        a.printed
+            .contains(&format!("Serving {}", foreign.display())),
+        "{}",
+        a.printed
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&a.kubeconfig)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(mode, 0o600, "{}", a.kubeconfig.display());
+    let b = crate::support::serve::serve(kpm, None, &[]);
+    for args in commands {
+        let (x, y) = (a.kubectl(args), b.kubectl(args));
+        assert_eq!(
+            x.code, y.code,
+            "kubectl {args:?}: {}\n{}",
+            x.stderr, y.stderr
+        );
+        if ages_estimated {
+            assert_eq!(
+                without_ages(&x.stdout),
+                without_ages(&y.stdout),
+                "kubectl {args:?}"
+            );
+        } else {
+            assert_eq!(x.stdout, y.stdout, "kubectl {args:?}");
+        }
+        assert_eq!(x.stderr, y.stderr, "kubectl {args:?}");
+        assert!(
+            !x.stdout.is_empty() || !x.stderr.is_empty(),
+            "kubectl {args:?} printed nothing"
+        );
+    }
+    let without = a.kubectl(&["get", "--raw", "/api/v1/namespaces/kube-system/pods"]);
+    assert_ne!(without.code, Some(0), "served without the token");
+    let token = a.token();
+    let with = a.kubectl(&[
+        "get",
+        "--raw",
+        &format!("/{token}/api/v1/namespaces/kube-system/pods"),
+    ]);
+    assert_eq!(with.code, Some(0), "{}", with.stderr);
+    assert!(with.stdout.contains("\"PodList\""), "{}", with.stdout);
+}
+
+/// Rows of kubectl output (spaces collapsed) with every relative time
+/// (`12d`, `3d10h`, `(4m30s ago)`) replaced by `?`.
+fn without_ages(text: &str) -> Vec<String> {
+    let is_age = |w: &str| {
+        w.starts_with(|c: char| c.is_ascii_digit())
+            && w.ends_with(|c: char| "smhdy".contains(c))
+            && w.chars().all(|c| c.is_ascii_digit() || "smhdy".contains(c))
+    };
+    crate::support::serve::rows(text)
+        .into_iter()
+        .map(|row| {
+            row.split(' ')
+                .map(|word| {
+                    let core = word.trim_matches(|c| c == '(' || c == ')' || c == ',');
+                    if is_age(core) {
+                        word.replace(core, "?")
+                    } else {
+                        word.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// The CLI `serve` of a troubleshoot archive answers `get pods -A -o wide`,
+/// `describe`, `logs --previous` and `get events` as its counterpart does.
+#[test]
+fn the_serve_command_serves_a_troubleshoot_archive() {
+    let c = corpus();
+    same_through_the_cli(
+        &c.join("foreign/troubleshoot/k3d-k3s-1.24-2022.tar.gz"),
+        &c.join("kpm/k3d-restarts-recovered"),
+        false,
+        &[
+            &["get", "pods", "-A", "-o", "wide"],
+            &["get", "events", "-A"],
+            &[
+                "-n",
+                "kube-system",
+                "describe",
+                "pod",
+                "coredns-b96499967-tncf4",
+            ],
+            &[
+                "-n",
+                "kube-system",
+                "logs",
+                "coredns-b96499967-tncf4",
+                "--previous",
+            ],
+        ],
+    );
+}
+
+/// The CLI `serve` of a `kubectl cluster-info dump` folder: the same
+/// objects as its counterpart; its logs were never fetched (every
+/// `logs.txt` holds a `Request log error`) and it has no previous logs,
+/// so `logs --previous` of a restarting container fails as it does on the
+/// counterpart, which has no logs at all. The dump records no collection
+/// time and the counterpart's was chosen by hand (4 s later than the
+/// converter's estimate), so relative times are not compared.
+#[test]
+fn the_serve_command_serves_a_cluster_info_dump() {
+    let c = corpus();
+    same_through_the_cli(
+        &c.join("foreign/cluster-info-dump/aks-2020"),
+        &c.join("kpm/aks-tunnelfront-down"),
+        true,
+        &[
+            &["get", "pods", "-A", "-o", "wide"],
+            &["get", "events", "-A"],
+            &["get", "nodes"],
+            &[
+                "-n",
+                "kube-system",
+                "describe",
+                "pod",
+                "tunnelfront-6869944cf6-j2zsk",
+            ],
+            &[
+                "-n",
+                "kube-system",
+                "logs",
+                "tunnelfront-6869944cf6-j2zsk",
+                "--previous",
+            ],
+            &["-n", "kube-system", "logs", "tunnelfront-6869944cf6-j2zsk"],
+        ],
+    );
+}
+
+/// `kpm-analyze serve` of the damaged archive exits 3 with the message
+/// `kpm-analyze` gives for it.
+#[test]
+fn serve_of_a_damaged_archive_exits_3_with_the_same_message() {
+    let broken = corpus().join("foreign/troubleshoot/broken-missing-version.tar.gz");
+    let analysed = analyze(&[&broken]);
+    let served = Command::new(kpm_e2e::bin("kpm-analyze"))
+        .arg("serve")
+        .arg(&broken)
+        .output()
+        .unwrap_or_else(|e| panic!("kpm-analyze serve runs: {e}"));
+    let stderr = String::from_utf8_lossy(&served.stderr);
+    assert_eq!(served.status.code(), Some(3), "{stderr}");
+    assert!(served.stdout.is_empty(), "printed a kubeconfig for nothing");
+    // The reason kpm-analyze gives (after its own prefix) is in serve's.
+    let reason = String::from_utf8_lossy(&analysed.stderr);
+    let reason = reason
+        .lines()
+        .find(|l| l.contains("cluster-resources/"))
+        .and_then(|l| l.split_once(&*broken.display().to_string()).map(|(_, r)| r))
+        .unwrap_or_else(|| panic!("no reason in {reason}"));
+    assert!(stderr.contains(reason), "{stderr}\nlacks{reason}");
+}

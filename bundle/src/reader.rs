@@ -115,7 +115,10 @@ impl Bundle {
                 source,
             })?
             .into_temp_path();
-        let writer = crate::writer::BundleWriter::create_zip(temp.to_path_buf(), true)?;
+        // Read once and deleted: stored, not deflated (half the time of
+        // opening a troubleshoot archive went into deflating this zip).
+        let writer = crate::writer::BundleWriter::create_zip(temp.to_path_buf(), true)?
+            .with_compression(crate::writer::Compression::Stored);
         let limits = crate::foreign::SourceLimits {
             max_entry_bytes: budgets.max_entry_bytes,
             max_entries: budgets.max_entries,

@@ -37,11 +37,40 @@ enum Sink {
     },
 }
 
+/// How the entries of a zip bundle are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Deflate at a fast level: bundles that are kept and sent.
+    #[default]
+    Deflated,
+    /// Not compressed: a private temporary bundle read once and deleted
+    /// (a converted foreign capture), where deflating and inflating again
+    /// cost more time than the disk they save.
+    Stored,
+}
+
+impl Compression {
+    fn method(self) -> zip::CompressionMethod {
+        match self {
+            Compression::Deflated => zip::CompressionMethod::Deflated,
+            Compression::Stored => zip::CompressionMethod::Stored,
+        }
+    }
+
+    fn level(self, deflated: i64) -> Option<i64> {
+        match self {
+            Compression::Deflated => Some(deflated),
+            Compression::Stored => None,
+        }
+    }
+}
+
 /// Writes one bundle, entry by entry. Call [`BundleWriter::finish`] to write
 /// the manifest and make the bundle visible under its final name.
 pub struct BundleWriter {
     sink: Sink,
     files: FileIndex,
+    compression: Compression,
 }
 
 fn write_err(path: impl AsRef<Path>, source: std::io::Error) -> BundleError {
@@ -87,6 +116,7 @@ impl BundleWriter {
         Ok(BundleWriter {
             sink: Sink::Zip { zip, temp, dest },
             files: FileIndex::default(),
+            compression: Compression::default(),
         })
     }
 
@@ -104,7 +134,15 @@ impl BundleWriter {
         Ok(BundleWriter {
             sink: Sink::Dir { root },
             files: FileIndex::default(),
+            compression: Compression::default(),
         })
+    }
+
+    /// Sets how the zip's entries are compressed (no effect on a
+    /// directory bundle); [`Compression::Deflated`] unless set.
+    pub fn with_compression(mut self, compression: Compression) -> BundleWriter {
+        self.compression = compression;
+        self
     }
 
     /// Starts streaming one entry. Only one entry can be open at a time; it is
@@ -131,8 +169,8 @@ impl BundleWriter {
         let target = match &mut self.sink {
             Sink::Zip { zip, temp, .. } => {
                 let options = SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Deflated)
-                    .compression_level(Some(2))
+                    .compression_method(self.compression.method())
+                    .compression_level(self.compression.level(2))
                     .large_file(size.is_none_or(|n| n >= u64::from(u32::MAX)));
                 zip.start_file(path, options)
                     .map_err(|e| zip_err(temp, e))?;
@@ -228,6 +266,7 @@ impl BundleWriter {
         manifest.format_version = layout::FORMAT_VERSION;
         // Streamed, not built in memory first, steps and files included.
         let files = std::mem::take(&mut self.files);
+        let compression = self.compression;
         let mut streamed = Some(StreamedManifest::new(&manifest, more_steps, files.sorted()));
         let mut write_manifest = |out: &mut dyn Write, at: &Path| -> Result<()> {
             let mut out = BufWriter::with_capacity(64 * 1024, out);
@@ -241,7 +280,7 @@ impl BundleWriter {
             Sink::Zip { zip, temp, dest } => {
                 let mut zip = *zip;
                 let options = SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Deflated)
+                    .compression_method(compression.method())
                     .large_file(true);
                 zip.start_file(layout::MANIFEST, options)
                     .map_err(|e| zip_err(&temp, e))?;

@@ -106,6 +106,31 @@ fn zip_round_trip() {
     check_sample(&Bundle::open(&path).unwrap());
 }
 
+/// A stored (uncompressed) zip reads back the same, verifies, and really
+/// stores its entries: the private zip a foreign capture is converted into.
+#[test]
+fn stored_zip_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.zip");
+    let w = BundleWriter::create_zip(&path, false)
+        .unwrap()
+        .with_compression(kpm_bundle::writer::Compression::Stored);
+    write_sample(w);
+    let bundle = Bundle::open(&path).unwrap();
+    check_sample(&bundle);
+    assert!(bundle.verify().is_empty());
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    for i in 0..zip.len() {
+        let entry = zip.by_index(i).unwrap();
+        assert_eq!(
+            entry.compression(),
+            zip::CompressionMethod::Stored,
+            "{:?}",
+            entry.name()
+        );
+    }
+}
+
 #[test]
 fn directory_round_trip() {
     let dir = tempfile::tempdir().unwrap();

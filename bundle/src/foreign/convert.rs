@@ -289,7 +289,7 @@ fn place_list(
         state.namespaces.insert(ns.clone());
     }
     state.latest_object = state.latest_object.max(normalised.latest);
-    let record = writer.write_json(&path, &normalised.list)?;
+    let record = write_compact(writer, &path, &normalised.list)?;
     let mut step = Step::new(plural, Outcome::Ok);
     step.namespace = namespace.clone();
     step.path = Some(path);
@@ -300,6 +300,26 @@ fn place_list(
         .insert((plural.to_string(), namespace), state.steps.len());
     state.steps.push(step);
     Ok(())
+}
+
+/// A list written compact (troubleshoot's are indented, which costs every
+/// later read) and through a buffer: the serializer's many small writes
+/// would each go through the digest and the zip writer.
+fn write_compact(
+    writer: &mut BundleWriter,
+    path: &str,
+    list: &serde_json::Value,
+) -> Result<crate::manifest::FileRecord> {
+    let entry = writer.start_entry(path)?;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, entry);
+    let failed = |e: std::io::Error| BundleError::Write {
+        path: path.to_string(),
+        source: e,
+    };
+    serde_json::to_writer(&mut out, list).map_err(|e| failed(std::io::Error::other(e)))?;
+    out.write_all(b"\n").map_err(failed)?;
+    let entry = out.into_inner().map_err(|e| failed(e.into_error()))?;
+    entry.finish()
 }
 
 /// troubleshoot writes a kind's errors as a JSON array of messages, or an

@@ -30,6 +30,7 @@ use crate::error::{BundleError, Result};
 
 pub use convert::{convert, Converted};
 pub use source::{Skipped, SourceLimits};
+pub use troubleshoot::resource_name as troubleshoot_resource_name;
 
 /// A capture format kpm reads besides its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,6 +40,19 @@ const CLUSTER: &[(&str, &str)] = &[
     ("ingressclasses", "ingressclasses"),
 ];
 
+/// troubleshoot's name for kpm's resource `plural`: the folder of a
+/// namespaced kind (`cluster-resources/<name>/<ns>.json`) or the file stem
+/// of a cluster kind (`cluster-resources/<name>.json`); the inverse of
+/// [`target`], for writers of troubleshoot's layout (the benchmark).
+/// `None` for kinds troubleshoot does not collect (Secrets).
+pub fn resource_name(plural: &str) -> Option<&'static str> {
+    NAMESPACED
+        .iter()
+        .chain(CLUSTER)
+        .find(|(_, p)| *p == plural)
+        .map(|(name, _)| *name)
+}
+
 /// Whether the paths look like a troubleshoot support bundle.
 pub fn looks_like(paths: &[String]) -> bool {
     paths
@@ -195,6 +208,33 @@ mod tests {
             target("cluster-info/cluster_version.json"),
             Target::ServerVersion
         );
+    }
+
+    #[test]
+    fn resource_names_invert_the_mapping() {
+        for kind in crate::layout::all_kinds() {
+            let Some(name) = resource_name(kind.plural) else {
+                assert_eq!(kind.plural, "secrets");
+                continue;
+            };
+            let path = match kind.path(Some("shop")) {
+                Some(p) if p.starts_with("namespaces/") => {
+                    format!("cluster-resources/{name}/shop.json")
+                }
+                _ => format!("cluster-resources/{name}.json"),
+            };
+            let namespace = path.contains("/shop.json").then(|| "shop".to_string());
+            assert_eq!(
+                target(&path),
+                Target::List {
+                    plural: kind.plural,
+                    namespace
+                },
+                "{path}"
+            );
+        }
+        assert_eq!(resource_name("ingresses"), Some("ingress"));
+        assert_eq!(resource_name("persistentvolumes"), Some("pvs"));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!
 //! Module map: [`env`] (where binaries and data are), [`data`] (generated
 //! bundles), [`measure`] (wait4/rusage), [`floor`] (raw parse floor),
-//! [`analyze`], [`injected`] (recall of injected failures), [`serve`] (server fixture, kubectl), [`collect`],
+//! [`analyze`], [`injected`] (recall of injected failures), [`foreign`] (troubleshoot archive vs kpm zip), [`serve`] (server fixture, kubectl), [`collect`],
 //! [`gathered`] (counting what a collection holds), [`table`].
 
 mod analyze;
@@ -15,6 +15,7 @@ mod collect;
 mod data;
 mod env;
 mod floor;
+mod foreign;
 mod gathered;
 mod injected;
 mod measure;
@@ -106,6 +107,14 @@ enum Cmd {
         /// Skip the analysis run (no ratio).
         #[arg(long)]
         no_analyze: bool,
+    },
+    /// `kpm-analyze` of a troubleshoot support bundle (.tar.gz written from
+    /// the generated bundle in troubleshoot's layout) against the same data
+    /// as a kpm zip.
+    Foreign {
+        /// Sizes (repeatable or comma separated).
+        #[arg(long = "size", value_delimiter = ',', default_values = ["medium"])]
+        sizes: Vec<String>,
     },
     /// kubectl get pods -A / describe node against `kpm-analyze serve`.
     Serve {
@@ -342,6 +351,7 @@ fn run(cli: Cli) -> Result<()> {
                 &analyze::floor_table(&floors).render(),
             );
         }
+        Cmd::Foreign { sizes } => foreign_all(&env, g, &mut out, sizes)?,
         Cmd::Serve { sizes } => {
             let prepared = prepare_all(&env, g, sizes)?;
             let benches = prepared
@@ -451,6 +461,24 @@ fn run_all(
             &format!("FAILED: {e:#}\n"),
         );
     }
+    Ok(())
+}
+
+/// `foreign`: each size's zip and its troubleshoot archive, analysed.
+fn foreign_all(env: &Env, g: &Global, out: &mut Output, sizes: &[String]) -> Result<()> {
+    let prepared = prepare_all(env, g, sizes)?;
+    out.section("Bundles", &gen_table(&prepared).render());
+    let comparisons = prepared
+        .iter()
+        .map(|p| foreign::compare(env, &p.size, &p.path, &p.stats, g.reps, g.regen))
+        .collect::<Result<Vec<_>>>()?;
+    let mut body = foreign::table(&comparisons).render();
+    let note = foreign::dropped_note(&comparisons);
+    if !note.is_empty() {
+        body.push('\n');
+        body.push_str(&note);
+    }
+    out.section("kpm-analyze: troubleshoot archive vs kpm zip", &body);
     Ok(())
 }
 
