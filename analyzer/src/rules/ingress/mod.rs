@@ -260,14 +260,7 @@ fn service_missing(
                 .args(["get", "services"])
                 .build(),
         )
-        .next_command(
-            "See the Ingress routes",
-            Kubectl::new()
-                .namespace(ns)
-                .args(["describe", "ingress"])
-                .name(name)
-                .build(),
-        )
+        .next_command("See the Ingress routes", describe_ingress(ns, name))
         .build(),
     )
 }
@@ -319,14 +312,7 @@ fn port_missing(
                 .args(["-o", "jsonpath={.spec.ports}"])
                 .build(),
         )
-        .next_command(
-            "See the Ingress routes",
-            Kubectl::new()
-                .namespace(ns)
-                .args(["describe", "ingress"])
-                .name(name)
-                .build(),
-        )
+        .next_command("See the Ingress routes", describe_ingress(ns, name))
         .build(),
     )
 }
@@ -581,6 +567,16 @@ fn controller_commands(f: FindingBuilder, first: Option<&IngressController>) -> 
                 .build(),
         ),
     }
+}
+
+/// `kubectl -n NS describe ingress NAME`: every Ingress finding's way to
+/// see the routes as the controller reads them.
+fn describe_ingress(ns: &str, name: &str) -> Option<String> {
+    Kubectl::new()
+        .namespace(ns)
+        .args(["describe", "ingress"])
+        .name(name)
+        .build()
 }
 
 #[cfg(test)]
