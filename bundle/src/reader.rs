@@ -402,15 +402,7 @@ impl Bundle {
         kind: &ResourceKind,
         namespace: Option<&str>,
     ) -> Result<Option<List<T>>> {
-        match kind.path(namespace) {
-            Some(path) if self.contains(&path) => {
-                let bytes = self.read_bytes(&path)?;
-                crate::lean::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| BundleError::from_json(&path, &e))
-            }
-            _ => Ok(None),
-        }
+        self.read_kind_slim(kind, namespace)
     }
 
     /// Like [`Bundle::read_kind_lean`], object by object: an object that
@@ -421,6 +413,18 @@ impl Bundle {
         kind: &ResourceKind,
         namespace: Option<&str>,
     ) -> Result<Option<LenientList<T>>> {
+        self.read_kind_slim(kind, namespace)
+    }
+
+    /// The list of `kind` parsed with [`crate::lean`] into whatever shape
+    /// the caller asks (a typed list, or one object at a time): the one
+    /// read both [`Bundle::read_kind_lean`] and
+    /// [`Bundle::read_kind_lenient`] make.
+    fn read_kind_slim<L: DeserializeOwned>(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+    ) -> Result<Option<L>> {
         match kind.path(namespace) {
             Some(path) if self.contains(&path) => {
                 let bytes = self.read_bytes(&path)?;
