@@ -49,6 +49,7 @@
 mod cache;
 mod discovery;
 mod errors;
+mod gaps;
 mod guard;
 mod index;
 mod knobs;
@@ -57,6 +58,7 @@ mod list;
 mod logs;
 mod logtail;
 mod metrics;
+mod missing_log;
 mod rbac;
 mod review;
 mod routes;

@@ -440,3 +440,5 @@ fn indexed_equals_scan(budget: usize) {
         .index("pods", "spec.nodeName")
         .is_some_and(|ix| ix.len() == 3));
 }
+
+mod snapshot_gaps;

@@ -21,10 +21,20 @@ use kpm_bundle::Bundle;
 
 use crate::cache::ListCache;
 use crate::errors::ApiError;
+use crate::gaps::Gaps;
 use crate::index::{self, FieldIndex};
 use kpm_semantics::names::{self, NameRule};
 
 pub(crate) use loaded::sort_items;
+
+/// A read failure as a gap: the message without the API server's
+/// "Internal error occurred: " prefix (it names the file already).
+pub fn damage_note(e: &ApiError) -> String {
+    e.message
+        .strip_prefix("Internal error occurred: ")
+        .unwrap_or(&e.message)
+        .to_string()
+}
 pub use loaded::{parse_list, parse_ranges, shown, Item, Loaded, ParseError};
 
 /// The open bundle plus its caches.
@@ -200,17 +210,42 @@ impl Store {
         }
     }
 
-    /// Every stored list of a namespaced kind, in namespace order. Holds
-    /// them all at once: only for small kinds (metrics).
-    pub fn load_all(&self, kind: &ResourceKind) -> Result<Vec<Arc<Loaded>>, ApiError> {
-        self.check_all_namespaces(kind)?;
+    /// Whether the bundle holds a list of namespaced `kind` in `namespace`.
+    pub fn holds(&self, kind: &ResourceKind, namespace: &str) -> bool {
+        kind.path(Some(namespace))
+            .is_some_and(|p| self.bundle.contains(&p))
+    }
+
+    /// The list of `kind` in `namespace` for an all-namespaces read: a list
+    /// that cannot be read is noted in `gaps` (the error names the file and
+    /// the damage) and answered as absent, so one damaged file costs only
+    /// its own objects.
+    pub fn load_or_note(
+        &self,
+        kind: &ResourceKind,
+        namespace: &str,
+        gaps: &mut Gaps,
+    ) -> Option<Arc<Loaded>> {
+        match self.load(kind, Some(namespace)) {
+            Ok(l) => l,
+            Err(e) => {
+                gaps.note(damage_note(&e));
+                None
+            }
+        }
+    }
+
+    /// Every stored list of a namespaced kind, in namespace order, with
+    /// what was left out. Holds them all at once: only for small kinds.
+    pub fn load_all(&self, kind: &ResourceKind) -> Result<(Vec<Arc<Loaded>>, Gaps), ApiError> {
+        let mut gaps = self.check_all_namespaces(kind)?;
         let mut out = Vec::new();
         for ns in &self.namespaces {
-            if let Some(l) = self.load(kind, Some(ns))? {
+            if let Some(l) = self.load_or_note(kind, ns, &mut gaps) {
                 out.push(l);
             }
         }
-        Ok(out)
+        Ok((out, gaps))
     }
 
     /// The index of `field` over every namespace's list of `plural`, built
