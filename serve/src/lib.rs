@@ -47,6 +47,7 @@
 //! `kubeconfig`, `guard` (token and `Host`).
 
 mod cache;
+mod current;
 mod discovery;
 mod errors;
 mod gaps;

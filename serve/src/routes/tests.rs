@@ -441,4 +441,5 @@ fn indexed_equals_scan(budget: usize) {
         .is_some_and(|ix| ix.len() == 3));
 }
 
+mod current_shape;
 mod snapshot_gaps;

@@ -12,6 +12,7 @@
 
 mod loaded;
 mod missing;
+mod synthesized;
 
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
@@ -150,6 +151,7 @@ impl Store {
         path: &str,
     ) -> Result<Loaded, ApiError> {
         let bytes = self.bundle.read_bytes(path).map_err(ApiError::internal)?;
+        let bytes = crate::current::on_read(plural, bytes);
         let loaded = parse_list(plural, namespace, bytes).map_err(|e| match e {
             ParseError::Json(e) => ApiError::internal(kpm_bundle::BundleError::from_json(path, &e)),
             ParseError::Utf8(e) => ApiError::internal(format!("{path}: {e}")),
@@ -204,9 +206,14 @@ impl Store {
         {
             return Ok(None);
         }
-        match kind.path(namespace) {
-            Some(path) => self.load_path(kind.plural, namespace, &path),
-            None => Ok(None),
+        match (kind.path(namespace), namespace) {
+            (Some(path), Some(ns))
+                if kind.plural == synthesized::SLICES && !self.bundle.contains(&path) =>
+            {
+                self.load_synthesized_slices(ns, &path)
+            }
+            (Some(path), _) => self.load_path(kind.plural, namespace, &path),
+            (None, _) => Ok(None),
         }
     }
 
@@ -214,6 +221,7 @@ impl Store {
     pub fn holds(&self, kind: &ResourceKind, namespace: &str) -> bool {
         kind.path(Some(namespace))
             .is_some_and(|p| self.bundle.contains(&p))
+            || (kind.plural == synthesized::SLICES && self.synthesizes_slices(namespace))
     }
 
     /// The list of `kind` in `namespace` for an all-namespaces read: a list
