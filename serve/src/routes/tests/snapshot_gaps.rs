@@ -6,7 +6,8 @@ use super::*;
 /// Pods in `a`, `b` (damaged file) and `c`; HPAs only in `a` (forbidden in
 /// `c`, not collected in `b`); no events anywhere; `c`'s pods file lists
 /// `"items": null`; a log whose collection failed and one cut by
-/// `--max-bundle-size`.
+/// `--max-bundle-size`; pod metrics in `a`, damaged in `b`, none in `c`
+/// and no node metrics.
 fn gappy(dir: &std::path::Path) -> State {
     use kpm_bundle::{BundleWriter, Outcome, Step};
     let root = dir.join("gappy");
@@ -38,6 +39,14 @@ fn gappy(dir: &std::path::Path) -> State {
         &serde_json::json!({"items": [{"metadata": {"name": "web", "namespace": "a"}}]}),
     )
     .unwrap();
+    w.write_json(
+        &layout::pod_metrics_path("a"),
+        &serde_json::json!({"items": [{"metadata": {"name": "a-1", "namespace": "a"},
+            "containers": [{"name": "app", "usage": {"cpu": "1m", "memory": "1Mi"}}]}]}),
+    )
+    .unwrap();
+    w.write_entry(&layout::pod_metrics_path("b"), b"{\"items\": [")
+        .unwrap();
     let mut hpa_forbidden = Step::new("horizontalpodautoscalers", Outcome::Forbidden);
     hpa_forbidden.namespace = Some("c".into());
     let mut log_failed = Step::new("logs", Outcome::Timeout);
@@ -173,4 +182,26 @@ fn a_log_not_collected_names_the_outcome_not_a_container_state() {
         s["message"],
         "the server could not find the requested resource (the previous log of container \"app\" in pod \"a-2\" was not collected in this snapshot)"
     );
+}
+
+#[test]
+fn metrics_missing_or_damaged_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = gappy(dir.path());
+    let path = "/apis/metrics.k8s.io/v1beta1/pods";
+    let (code, list) = get(&st, path);
+    assert_eq!(code, 200, "{list}");
+    assert_eq!(names(&list), ["a-1"]);
+    let w = warning(&st, path).1.unwrap();
+    assert!(w.contains("metrics/namespaces/b/pods.json"), "{w}");
+    assert!(
+        w.contains("pod metrics not collected in namespaces c"),
+        "{w}"
+    );
+    let (code, s) = get(&st, "/apis/metrics.k8s.io/v1beta1/namespaces/c/pods");
+    assert_eq!(code, 404);
+    assert_eq!(s["message"], "the server could not find the requested resource (pods.metrics.k8s.io in namespace c was not collected in this snapshot)");
+    let (code, s) = get(&st, "/apis/metrics.k8s.io/v1beta1/nodes");
+    assert_eq!(code, 404);
+    assert_eq!(s["message"], "the server could not find the requested resource (nodes.metrics.k8s.io was not collected in this snapshot)");
 }
