@@ -88,32 +88,39 @@ impl Store {
     /// some namespace, failed, or not collected — never an empty list), else
     /// the namespaces left out, worded for the list's `Warning`.
     pub fn check_all_namespaces(&self, kind: &ResourceKind) -> Result<Gaps, ApiError> {
-        let manifest = self.bundle.manifest();
         let gr = Gr {
             group: kind.group,
             resource: kind.plural,
         };
-        if manifest.outcome_of(kind.plural, None) == Some(Outcome::Forbidden) {
+        // Failed steps are looked up in the bundle's index: a collected
+        // manifest holds a step per log, and this runs for every -A list.
+        let failed = |ns: Option<&str>| {
+            self.bundle
+                .failed_step(kind.plural, ns, None)
+                .map(|s| s.outcome)
+        };
+        let cluster = failed(None);
+        if cluster == Some(Outcome::Forbidden) {
             return Err(ApiError::forbidden(gr, "list", None, None));
         }
         let absent: Vec<(&str, Option<Outcome>)> = self
             .namespaces
             .iter()
             .filter(|ns| !self.holds(kind, ns))
-            .map(|ns| (ns.as_str(), manifest.outcome_of(kind.plural, Some(ns))))
+            .map(|ns| (ns.as_str(), failed(Some(ns))))
             .collect();
         if absent.len() == self.namespaces.len() {
-            let outcomes = manifest
-                .steps
+            let worst = absent
                 .iter()
-                .filter(|s| s.what == kind.plural)
-                .map(|s| s.outcome);
-            let worst = outcomes.max_by_key(|o| match o {
-                Outcome::Forbidden => 3,
-                Outcome::Timeout => 2,
-                Outcome::Error => 1,
-                _ => 0,
-            });
+                .map(|(_, o)| *o)
+                .chain([cluster])
+                .flatten()
+                .max_by_key(|o| match o {
+                    Outcome::Forbidden => 3,
+                    Outcome::Timeout => 2,
+                    Outcome::Error => 1,
+                    _ => 0,
+                });
             return Err(match worst {
                 Some(Outcome::Forbidden) => ApiError::forbidden(gr, "list", None, None),
                 Some(Outcome::Timeout) => ApiError::timeout(format!(

@@ -19,12 +19,11 @@ impl Store {
     /// manifest does not say collecting them was forbidden or failed (a
     /// cluster without the API answered not found, or was not asked).
     pub fn synthesizes_slices(&self, namespace: &str) -> bool {
-        let manifest = self.bundle.manifest();
+        // Indexed lookup: this runs per namespace of every -A list.
         let failed = |ns: Option<&str>| {
-            matches!(
-                manifest.outcome_of(SLICES, ns),
-                Some(Outcome::Forbidden | Outcome::Timeout | Outcome::Error)
-            )
+            self.bundle
+                .failed_step(SLICES, ns, None)
+                .is_some_and(|s| s.outcome != Outcome::NotFound)
         };
         self.bundle
             .contains(&layout::namespaced_path(namespace, "endpoints"))
