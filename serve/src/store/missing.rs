@@ -65,21 +65,13 @@ impl Store {
         } else {
             namespace
         };
-        match self.bundle.manifest().outcome_of(kind.plural, ns) {
-            Some(Outcome::Forbidden) => ApiError::forbidden(gr, verb, name, ns),
-            Some(Outcome::Timeout) => ApiError::timeout(format!(
-                "{} could not be collected: the request timed out during collection",
-                gr.qualified()
-            )),
-            Some(Outcome::Error) => ApiError::internal(format!(
-                "{} could not be collected: the collection request failed",
-                gr.qualified()
-            )),
-            _ => ApiError::not_collected(&match ns {
-                Some(ns) => format!("{} in namespace {ns}", gr.qualified()),
-                None => gr.qualified(),
-            }),
-        }
+        outcome_error(
+            gr,
+            self.bundle.manifest().outcome_of(kind.plural, ns),
+            verb,
+            name,
+            ns,
+        )
     }
 
     /// What an all-namespaces list of `kind` can answer, decided from the
@@ -121,56 +113,78 @@ impl Store {
                     Outcome::Error => 1,
                     _ => 0,
                 });
-            return Err(match worst {
-                Some(Outcome::Forbidden) => ApiError::forbidden(gr, "list", None, None),
-                Some(Outcome::Timeout) => ApiError::timeout(format!(
-                    "{} could not be collected: the request timed out during collection",
-                    gr.qualified()
-                )),
-                Some(Outcome::Error) => ApiError::internal(format!(
-                    "{} could not be collected: the collection request failed",
-                    gr.qualified()
-                )),
-                _ => ApiError::not_collected(&gr.qualified()),
-            });
+            return Err(outcome_error(gr, worst, "list", None, None));
         }
-        let mut gaps = Gaps::default();
-        for (word, wanted) in [
-            ("forbidden", Some(Outcome::Forbidden)),
-            ("timed out during collection", Some(Outcome::Timeout)),
-            ("failed during collection", Some(Outcome::Error)),
-        ] {
-            let names: Vec<&str> = absent
-                .iter()
-                .filter(|(_, o)| *o == wanted)
-                .map(|(ns, _)| *ns)
-                .collect();
-            if !names.is_empty() {
-                gaps.note(format!(
-                    "{} {word} in {}",
-                    gr.qualified(),
-                    in_namespaces(&names)
-                ));
-            }
-        }
-        let others: Vec<&str> = absent
+        Ok(absent_gaps(gr, &absent))
+    }
+}
+
+/// The `Warning` notes for the namespaces an -A list leaves out, grouped
+/// by why.
+fn absent_gaps(gr: Gr<'_>, absent: &[(&str, Option<Outcome>)]) -> Gaps {
+    let mut gaps = Gaps::default();
+    for (word, wanted) in [
+        ("forbidden", Some(Outcome::Forbidden)),
+        ("timed out during collection", Some(Outcome::Timeout)),
+        ("failed during collection", Some(Outcome::Error)),
+    ] {
+        let names: Vec<&str> = absent
             .iter()
-            .filter(|(_, o)| {
-                !matches!(
-                    o,
-                    Some(Outcome::Forbidden | Outcome::Timeout | Outcome::Error)
-                )
-            })
+            .filter(|(_, o)| *o == wanted)
             .map(|(ns, _)| *ns)
             .collect();
-        if !others.is_empty() {
+        if !names.is_empty() {
             gaps.note(format!(
-                "{} not collected in {}",
+                "{} {word} in {}",
                 gr.qualified(),
-                in_namespaces(&others)
+                in_namespaces(&names)
             ));
         }
-        Ok(gaps)
+    }
+    let others: Vec<&str> = absent
+        .iter()
+        .filter(|(_, o)| {
+            !matches!(
+                o,
+                Some(Outcome::Forbidden | Outcome::Timeout | Outcome::Error)
+            )
+        })
+        .map(|(ns, _)| *ns)
+        .collect();
+    if !others.is_empty() {
+        gaps.note(format!(
+            "{} not collected in {}",
+            gr.qualified(),
+            in_namespaces(&others)
+        ));
+    }
+    gaps
+}
+
+/// The error for a list or object the bundle lacks, by the collection
+/// outcome the manifest records: forbidden and failed steps are replayed,
+/// anything else is "not collected".
+fn outcome_error(
+    gr: Gr<'_>,
+    outcome: Option<Outcome>,
+    verb: &str,
+    name: Option<&str>,
+    ns: Option<&str>,
+) -> ApiError {
+    match outcome {
+        Some(Outcome::Forbidden) => ApiError::forbidden(gr, verb, name, ns),
+        Some(Outcome::Timeout) => ApiError::timeout(format!(
+            "{} could not be collected: the request timed out during collection",
+            gr.qualified()
+        )),
+        Some(Outcome::Error) => ApiError::internal(format!(
+            "{} could not be collected: the collection request failed",
+            gr.qualified()
+        )),
+        _ => ApiError::not_collected(&match ns {
+            Some(ns) => format!("{} in namespace {ns}", gr.qualified()),
+            None => gr.qualified(),
+        }),
     }
 }
 
