@@ -21,7 +21,18 @@
 //!   fails with NotFound.
 //! * Only legacy discovery is served; kubectl falls back to it silently.
 //! * A kind the manifest records as forbidden answers 403 in RBAC wording
-//!   for user `kpm-snapshot`; a kind not collected answers 404 saying so.
+//!   for user `kpm-snapshot`; a kind not collected answers 404 saying so,
+//!   for one namespace as for all of them. An all-namespaces list that must
+//!   leave some namespaces out (not collected, forbidden or failed there, or
+//!   a file that cannot be read) answers the rest and names what it left
+//!   out in a `Warning: 299` header (module `gaps`); only a request for
+//!   exactly a damaged file fails.
+//! * A missing log answers with its collection outcome (module
+//!   `missing_log`); the kubelet's state messages only when the pod's
+//!   recorded state proves there was no log.
+//! * Objects are served as a current API server returns them from storage
+//!   (module `current`): Services defaulted on read, EndpointSlices made
+//!   from Endpoints where the bundle has none. The bundle is not changed.
 //! * ReplicationControllers are never collected; they are answered as an
 //!   empty list (not advertised) so `kubectl cluster-info dump` works.
 //! * Logs: see the `logs` module for how `sinceSeconds` and `timestamps` behave on
@@ -42,13 +53,16 @@
 //! Module map: `server` (HTTP), `routes` (URL → answer), `discovery`,
 //! `store` (lazy lists), `cache` (bounded by bytes), `index` (field
 //! indexes across namespaces), `list` (selection, paging, list bodies),
-//! `selectors`, `table` (server-side printing), `logs`, `metrics`,
-//! `logtail` (streaming), `errors`, `knobs` (test knobs), `rbac`,
+//! `selectors`, `table` (server-side printing), `logs`, `missing_log`,
+//! `metrics`, `logtail` (streaming), `errors`, `gaps` (what a list left
+//! out), `current` (read defaulting), `knobs` (test knobs), `rbac`,
 //! `kubeconfig`, `guard` (token and `Host`).
 
 mod cache;
+mod current;
 mod discovery;
 mod errors;
+mod gaps;
 mod guard;
 mod index;
 mod knobs;
@@ -57,6 +71,7 @@ mod list;
 mod logs;
 mod logtail;
 mod metrics;
+mod missing_log;
 mod rbac;
 mod review;
 mod routes;
