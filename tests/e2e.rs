@@ -25,3 +25,4 @@ mod real_corpus;
 mod serve_hostile;
 mod serve_kubectl;
 mod serve_scenarios;
+mod serve_watch;

@@ -14,8 +14,10 @@
 //!   `Date` header is the snapshot's clock (collection end plus the time
 //!   serve has been running), so a collector run against serve stamps its
 //!   bundle as the cluster's clock would have.
-//! * `watch=true` is refused with 405: a snapshot never changes, so
-//!   `kubectl get -w` prints the list and stops instead of hanging.
+//! * A watch (`watch=true`) replays the state as `ADDED` events when asked
+//!   to, then stays open with only bookmarks until the client leaves or its
+//!   timeout passes: a snapshot never changes, so `kubectl get -w`, `rollout
+//!   status` and `wait` report what it shows and keep waiting ([`watch`]).
 //! * No OpenAPI documents are served (`/openapi/v2`, `/openapi/v3` are 404):
 //!   `get`, `describe`, `logs`, `top` do not need them, `kubectl explain`
 //!   fails with NotFound.
@@ -43,7 +45,7 @@
 //! [`store`] (lazy lists), [`cache`] (bounded by bytes), [`index`] (field
 //! indexes across namespaces), [`list`] (selection, paging, list bodies),
 //! [`selectors`], [`table`] (server-side printing), [`logs`], [`metrics`],
-//! [`logtail`] (streaming), [`errors`], [`knobs`] (test knobs), [`rbac`],
+//! [`logtail`] (streaming), [`watch`], [`errors`], [`knobs`] (test knobs), [`rbac`],
 //! [`kubeconfig`], [`guard`] (token and `Host`).
 
 pub mod cache;
@@ -64,6 +66,7 @@ pub mod selectors;
 pub mod server;
 pub mod store;
 pub mod table;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -289,7 +289,8 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(wants_table);
-    let reply = tokio::task::spawn_blocking(move || {
+    let for_watch = state.clone();
+    let mut reply = tokio::task::spawn_blocking(move || {
         routes::handle(
             &state,
             &Request {
@@ -301,7 +302,12 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
     })
     .await
     .unwrap_or_else(|e| Reply::error(&ApiError::internal(format!("request handler failed: {e}"))));
-    response(reply)
+    let watch = reply.watch.take();
+    let mut resp = response(reply);
+    if let Some(plan) = watch {
+        *resp.body_mut() = ResBody::Stream(crate::watch::start(for_watch, plan));
+    }
+    resp
 }
 
 /// Go's accept back-off: 5 ms doubling to 1 s, reset by a success.
