@@ -21,7 +21,8 @@
 //! * No OpenAPI documents are served (`/openapi/v2`, `/openapi/v3` are 404):
 //!   `get`, `describe`, `logs`, `top` do not need them, `kubectl explain`
 //!   fails with NotFound.
-//! * Only legacy discovery is served; kubectl falls back to it silently.
+//! * Discovery is served in both forms, aggregated ([`aggregated`]) and
+//!   legacy ([`discovery`]); every kind's verbs are get, list and watch.
 //! * A kind the manifest records as forbidden answers 403 in RBAC wording
 //!   for user `kpm-snapshot`; a kind not collected answers 404 saying so.
 //! * ReplicationControllers are never collected; they are answered as an
@@ -48,6 +49,7 @@
 //! [`logtail`] (streaming), [`watch`], [`errors`], [`knobs`] (test knobs), [`rbac`],
 //! [`kubeconfig`], [`guard`] (token and `Host`).
 
+pub mod aggregated;
 pub mod cache;
 pub mod discovery;
 pub mod errors;
