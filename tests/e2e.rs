@@ -22,6 +22,7 @@ mod hostile_bundle;
 mod hostile_render;
 mod msrv;
 mod real_corpus;
+mod serve_discovery;
 mod serve_hostile;
 mod serve_kubectl;
 mod serve_scenarios;

@@ -18,9 +18,9 @@
 //!   to, then stays open with only bookmarks until the client leaves or its
 //!   timeout passes: a snapshot never changes, so `kubectl get -w`, `rollout
 //!   status` and `wait` report what it shows and keep waiting ([`watch`]).
-//! * No OpenAPI documents are served (`/openapi/v2`, `/openapi/v3` are 404):
-//!   `get`, `describe`, `logs`, `top` do not need them, `kubectl explain`
-//!   fails with NotFound.
+//! * OpenAPI documents (`/openapi/v3`, `/openapi/v2`, JSON only) are
+//!   generated from the `k8s-openapi` types for the served kinds
+//!   ([`openapi`]), so `kubectl explain` works offline.
 //! * Discovery is served in both forms, aggregated ([`aggregated`]) and
 //!   legacy ([`discovery`]); every kind's verbs are get, list and watch.
 //! * A kind the manifest records as forbidden answers 403 in RBAC wording
@@ -61,6 +61,7 @@ pub mod list;
 pub mod logs;
 pub mod logtail;
 pub mod metrics;
+pub mod openapi;
 pub mod rbac;
 pub mod review;
 pub mod routes;

@@ -291,8 +291,11 @@ fn static_doc(state: &State, segs: &[String]) -> Result<Reply, ApiError> {
         [] => {
             serde_json::json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]})
         }
-        // `/openapi/v2`, `/openapi/v3` and anything else: no schema is
-        // served, kubectl falls back to its built-in knowledge.
+        ["openapi", rest @ ..] => {
+            return crate::openapi::document(rest)
+                .map(|doc| Reply::raw_json(200, doc.to_vec()))
+                .ok_or_else(ApiError::no_such_resource)
+        }
         _ => return Err(ApiError::no_such_resource()),
     };
     Ok(Reply::json(200, &doc))
