@@ -27,11 +27,12 @@
 //! * Logs: see [`logs`] for how `sinceSeconds` and `timestamps` behave on
 //!   stored logs.
 //!
-//! * The one write accepted is `POST
-//!   /apis/authorization.k8s.io/v1/selfsubjectrulesreviews` (what
-//!   `kubectl auth can-i --list` and `kpm-collect --dry-run` send): it
-//!   stores nothing and answers the caller's rules, everything allowed
-//!   unless the `--rbac FILE` test knob says otherwise ([`rbac`]).
+//! * The only writes accepted are `POST`s of `SelfSubjectAccessReview`
+//!   and `SelfSubjectRulesReview` (`kubectl auth can-i [--list]`,
+//!   `kpm-collect --dry-run`), JSON or protobuf: they store nothing and
+//!   answer what the snapshot serves (reads of what it holds, no writes,
+//!   with the reason), narrowed by the `--rbac FILE` test knob ([`access`],
+//!   [`review`], [`rbac`]).
 //!
 //! * Access needs the per-run token (a path prefix in the kubeconfig's
 //!   server URL, or a bearer header) and a loopback `Host`; connections are
@@ -46,6 +47,7 @@
 //! [`logtail`] (streaming), [`errors`], [`knobs`] (test knobs), [`rbac`],
 //! [`kubeconfig`], [`guard`] (token and `Host`).
 
+pub mod access;
 pub mod cache;
 pub mod discovery;
 pub mod errors;
@@ -64,6 +66,7 @@ pub mod selectors;
 pub mod server;
 pub mod store;
 pub mod table;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,19 +1,21 @@
 //! Authorization of a request: its RBAC attributes, checked against the
-//! `--rbac` knob, and the one write the server accepts, `POST
-//! /apis/authorization.k8s.io/v1/selfsubjectrulesreviews` (what
-//! `kubectl auth can-i --list` and `kpm-collect --dry-run` send). The review
-//! stores nothing: it answers the caller's rules for the namespace asked,
-//! from `--rbac FILE`, or everything allowed without it (the snapshot's
-//! reader may read all it holds).
+//! `--rbac` knob, and the only writes the server accepts, `POST
+//! /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` (`kubectl auth
+//! can-i`) and `.../selfsubjectrulesreviews` (`kubectl auth can-i --list`,
+//! `kpm-collect --dry-run`), in JSON or protobuf ([`crate::wire`]). The
+//! reviews store nothing: they answer what the snapshot serves
+//! ([`crate::access`]), narrowed by `--rbac FILE` when that knob is set.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use serde_json::{json, Value};
 
+use crate::access;
 use crate::errors::ApiError;
 use crate::knobs::Knobs;
-use crate::rbac::{Attributes, Rbac};
-use crate::routes::{Reply, Route};
+use crate::rbac::Attributes;
+use crate::routes::{Reply, Route, State};
+use crate::wire;
 
 /// Path of the rules review (after the token prefix).
 pub const RULES_REVIEW_PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews";
@@ -21,9 +23,17 @@ pub const RULES_REVIEW_PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectru
 /// Largest review body read (a review is a few hundred bytes).
 pub const MAX_REVIEW_BODY: usize = 64 * 1024;
 
+/// Path of the access review (after the token prefix).
+pub const ACCESS_REVIEW_PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+
 /// Whether `path` is the rules review.
 pub fn is_rules_review(path: &str) -> bool {
     path.trim_end_matches('/') == RULES_REVIEW_PATH
+}
+
+/// Whether `path` is either review: the only writes serve accepts.
+pub fn is_review(path: &str) -> bool {
+    is_rules_review(path) || path.trim_end_matches('/') == ACCESS_REVIEW_PATH
 }
 
 /// The RBAC attributes of a read: `verb` is `get`, `list` or `watch`.
@@ -53,47 +63,64 @@ pub fn forbidden(knobs: &Knobs, attrs: &Attributes<'_>) -> Option<ApiError> {
     knobs.rbac.as_ref().and_then(|r| r.check(attrs))
 }
 
-/// Answers a `SelfSubjectRulesReview` whose body is `body`.
-pub async fn rules_review<B>(knobs: &Knobs, body: B) -> Reply
+/// Answers a review (`SelfSubjectAccessReview` or `SelfSubjectRulesReview`,
+/// by `path`) whose body, JSON or protobuf by `content_type`, is `body`.
+pub async fn create<B>(state: &State, path: &str, content_type: Option<&str>, body: B) -> Reply
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let resource = if is_rules_review(path) {
+        "selfsubjectrulesreviews"
+    } else {
+        "selfsubjectaccessreviews"
+    };
     let attrs = Attributes::Resource {
         verb: "create",
         group: "authorization.k8s.io",
-        resource: "selfsubjectrulesreviews",
+        resource,
         subresource: None,
         namespace: None,
         name: None,
     };
-    if let Some(err) = forbidden(knobs, &attrs) {
+    if let Some(err) = forbidden(&state.knobs, &attrs) {
         return Reply::error(&err);
     }
     let bytes = match Limited::new(body, MAX_REVIEW_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
             return Reply::error(&ApiError::bad_request(format!(
-                "cannot read the SelfSubjectRulesReview body (at most {MAX_REVIEW_BODY} bytes): {e}"
+                "cannot read the review body (at most {MAX_REVIEW_BODY} bytes): {e}"
             )))
         }
     };
-    match review_answer(knobs.rbac.as_deref(), &bytes) {
+    let answer = wire::decode_body(content_type, &bytes).and_then(|asked| {
+        if is_rules_review(path) {
+            review_answer(state, &asked)
+        } else {
+            access_answer(state, &asked)
+        }
+    });
+    match answer {
         Ok(v) => Reply::json(201, &v),
         Err(e) => Reply::error(&e),
     }
 }
 
-/// The created review for a request body.
-pub fn review_answer(rbac: Option<&Rbac>, body: &[u8]) -> Result<Value, ApiError> {
-    let asked: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not JSON: {e}")))?;
+fn expect_kind(asked: &Value, want: &str) -> Result<(), ApiError> {
     let kind = asked.get("kind").and_then(Value::as_str);
-    if kind.is_some_and(|k| k != "SelfSubjectRulesReview") {
+    if kind.is_some_and(|k| k != want) {
         return Err(ApiError::bad_request(format!(
-            "expected a SelfSubjectRulesReview, got kind {kind:?}"
+            "expected a {want}, got kind {kind:?}"
         )));
     }
+    Ok(())
+}
+
+/// The created `SelfSubjectRulesReview` for a request: the `--rbac` rules
+/// when that knob is set, else what the snapshot serves ([`access::rules`]).
+pub fn review_answer(state: &State, asked: &Value) -> Result<Value, ApiError> {
+    expect_kind(asked, "SelfSubjectRulesReview")?;
     let namespace = asked
         .pointer("/spec/namespace")
         .and_then(Value::as_str)
@@ -102,9 +129,9 @@ pub fn review_answer(rbac: Option<&Rbac>, body: &[u8]) -> Result<Value, ApiError
         // pkg/registry/authorization/selfsubjectrulesreview/rest.go
         return Err(ApiError::bad_request("no namespace on request"));
     }
-    let status = match rbac {
+    let status = match state.knobs.rbac.as_deref() {
         Some(r) => r.rules_review(namespace),
-        None => Rbac::all_allowed_review(),
+        None => access::rules(state, namespace),
     };
     Ok(json!({
         "kind": "SelfSubjectRulesReview",
@@ -115,43 +142,67 @@ pub fn review_answer(rbac: Option<&Rbac>, body: &[u8]) -> Result<Value, ApiError
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn review_without_rbac_allows_everything() {
-        let body = br#"{"kind":"SelfSubjectRulesReview","apiVersion":"authorization.k8s.io/v1","spec":{"namespace":"shop"}}"#;
-        let v = review_answer(None, body).unwrap();
-        assert_eq!(v["spec"]["namespace"], "shop");
-        assert_eq!(v["status"]["resourceRules"][0]["verbs"][0], "*");
-        assert_eq!(
-            v["status"]["nonResourceRules"][0]["nonResourceURLs"][0],
-            "*"
-        );
+/// The created `SelfSubjectAccessReview` for a request: allowed when the
+/// `--rbac` knob (if set) and the snapshot ([`access::decide`]) both allow.
+pub fn access_answer(state: &State, asked: &Value) -> Result<Value, ApiError> {
+    expect_kind(asked, "SelfSubjectAccessReview")?;
+    let spec = asked.get("spec").cloned().unwrap_or_else(|| json!({}));
+    let s = |v: Option<&Value>, k: &str| {
+        v.and_then(|v| v.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let res = spec.get("resourceAttributes").filter(|v| v.is_object());
+    let non = spec.get("nonResourceAttributes").filter(|v| v.is_object());
+    let (verb, group, resource, sub, ns, name, path) = (
+        s(res.or(non), "verb"),
+        s(res, "group"),
+        s(res, "resource"),
+        s(res, "subresource"),
+        s(res, "namespace"),
+        s(res, "name"),
+        s(non, "path"),
+    );
+    let attrs = match (res, non) {
+        (Some(_), None) => Attributes::Resource {
+            verb: &verb,
+            group: &group,
+            resource: &resource,
+            subresource: Some(sub.as_str()).filter(|v| !v.is_empty()),
+            namespace: Some(ns.as_str()).filter(|v| !v.is_empty()),
+            name: Some(name.as_str()).filter(|v| !v.is_empty()),
+        },
+        (None, Some(_)) => Attributes::NonResource { verb: &verb, path: &path },
+        // pkg/apis/authorization/validation: ValidateSelfSubjectAccessReviewSpec
+        _ => {
+            return Err(ApiError::bad_request(
+                "spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
+            ))
+        }
+    };
+    let rbac_allows = state.knobs.rbac.as_ref().is_none_or(|r| r.allows(&attrs));
+    let decision = if rbac_allows {
+        access::decide(state, &attrs)
+    } else {
+        access::Decision {
+            allowed: false,
+            reason: String::new(),
+        }
+    };
+    let mut status = json!({"allowed": decision.allowed});
+    if !decision.reason.is_empty() {
+        status["reason"] = Value::String(decision.reason);
     }
-
-    #[test]
-    fn review_answers_the_rbac_rules_and_refuses_other_kinds() {
-        let rbac = Rbac::parse(
-            "kind: Role\nmetadata: {name: r, namespace: shop}\nrules: [{apiGroups: [''], resources: [pods], verbs: [list]}]\n",
-        )
-        .unwrap();
-        let v = review_answer(Some(&rbac), br#"{"spec":{"namespace":"shop"}}"#).unwrap();
-        assert_eq!(v["status"]["resourceRules"][0]["resources"][0], "pods");
-        let other = review_answer(Some(&rbac), br#"{"spec":{"namespace":"web"}}"#).unwrap();
-        assert!(other["status"]["resourceRules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["resources"][0] != "pods"));
-        let e = review_answer(None, br#"{"kind":"SubjectAccessReview"}"#).unwrap_err();
-        assert_eq!(e.code, 400);
-        assert!(review_answer(None, b"not json").is_err());
-        let e = review_answer(None, br#"{"spec":{}}"#).unwrap_err();
-        assert_eq!(e.message, "no namespace on request");
-        assert!(is_rules_review(
-            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews/"
-        ));
-    }
+    Ok(json!({
+        "kind": "SelfSubjectAccessReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": null},
+        "spec": spec,
+        "status": status,
+    }))
 }
+
+#[cfg(test)]
+#[path = "access_tests.rs"]
+mod tests;
