@@ -156,6 +156,12 @@ fn decide_read(
             Decision::yes()
         };
     }
+    // events.k8s.io Events are the core Events, converted.
+    let (group, resource) = if group == crate::events::GROUP && resource == "events" {
+        ("", "events")
+    } else {
+        (group, resource)
+    };
     let Some(kind) = layout::all_kinds().find(|k| k.group == group && k.plural == resource) else {
         let gr = Gr { group, resource };
         return Decision::no(format!("the snapshot holds no resource {}", gr.qualified()));
@@ -280,6 +286,10 @@ pub fn rules(state: &State, namespace: &str) -> Value {
             resource_rules
                 .push(json!({"verbs": READ_VERBS, "apiGroups": [group], "resources": readable}));
         }
+    }
+    let events = layout::kind_by_plural("events");
+    if events.is_some_and(|k| kind_readable(state, k, ns).allowed) {
+        resource_rules.push(json!({"verbs": READ_VERBS, "apiGroups": [crate::events::GROUP], "resources": ["events"]}));
     }
     if logs_readable(state, ns).allowed {
         resource_rules

@@ -112,6 +112,8 @@ pub fn resource_list(group: &str, version: &str, has_metrics: bool) -> Option<Va
             json!({"name": "nodes", "singularName": "", "namespaced": false, "kind": "NodeMetrics", "verbs": ["get", "list"]}),
             json!({"name": "pods", "singularName": "", "namespaced": true, "kind": "PodMetrics", "verbs": ["get", "list"]}),
         ]
+    } else if group == crate::events::GROUP && version == crate::events::VERSION {
+        crate::events::resources()
     } else if group == crate::access::AUTHORIZATION_GROUP && version == "v1" {
         crate::access::review_resources()
     } else {
@@ -154,6 +156,10 @@ fn groups(has_metrics: bool) -> Vec<(String, String)> {
     out.push((
         crate::access::AUTHORIZATION_GROUP.to_string(),
         "v1".to_string(),
+    ));
+    out.push((
+        crate::events::GROUP.to_string(),
+        crate::events::VERSION.to_string(),
     ));
     let rank = |g: &str| {
         GROUP_ORDER

@@ -51,6 +51,7 @@ pub mod access;
 pub mod cache;
 pub mod discovery;
 pub mod errors;
+pub mod events;
 pub mod guard;
 pub mod index;
 pub mod knobs;

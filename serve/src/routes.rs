@@ -224,6 +224,17 @@ fn answer(state: &State, req: &Request<'_>) -> Result<Reply, ApiError> {
                     name.as_deref(),
                 );
             }
+            if group == crate::events::GROUP {
+                return crate::events::answer(
+                    state,
+                    req,
+                    version,
+                    plural,
+                    namespace.as_deref(),
+                    name.as_deref(),
+                    subresource.as_deref(),
+                );
+            }
             if group.is_empty() && plural == "replicationcontrollers" {
                 return replication_controllers(state, req, name.as_deref());
             }
