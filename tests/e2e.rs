@@ -24,4 +24,6 @@ mod msrv;
 mod real_corpus;
 mod serve_hostile;
 mod serve_kubectl;
+mod serve_python;
 mod serve_scenarios;
+mod serve_surface;

@@ -563,6 +563,7 @@ fn pod_log(
         ));
     }
     let mut reply = Reply::text(Vec::new());
+    reply.warning = logs::timestamps_warning(req.query);
     reply.stream = Some(LogStream {
         source: state.store.open_log(&path)?,
         plan: logs::plan(&params, &pod, &container),
