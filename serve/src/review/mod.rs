@@ -204,5 +204,4 @@ pub fn access_answer(state: &State, asked: &Value) -> Result<Value, ApiError> {
 }
 
 #[cfg(test)]
-#[path = "access_tests.rs"]
 mod tests;
