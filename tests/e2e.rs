@@ -26,5 +26,7 @@ mod serve_discovery;
 mod serve_gaps;
 mod serve_hostile;
 mod serve_kubectl;
+mod serve_python;
 mod serve_scenarios;
 mod serve_watch;
+mod serve_surface;

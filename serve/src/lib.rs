@@ -41,11 +41,12 @@
 //! * Logs: see the `logs` module for how `sinceSeconds` and `timestamps` behave on
 //!   stored logs.
 //!
-//! * The one write accepted is `POST
-//!   /apis/authorization.k8s.io/v1/selfsubjectrulesreviews` (what
-//!   `kubectl auth can-i --list` and `kpm-collect --dry-run` send): it
-//!   stores nothing and answers the caller's rules, everything allowed
-//!   unless the `--rbac FILE` test knob says otherwise (module `rbac`).
+//! * The only writes accepted are `POST`s of `SelfSubjectAccessReview`
+//!   and `SelfSubjectRulesReview` (`kubectl auth can-i [--list]`,
+//!   `kpm-collect --dry-run`), JSON or protobuf: they store nothing and
+//!   answer what the snapshot serves (reads of what it holds, no writes,
+//!   with the reason), narrowed by the `--rbac FILE` test knob (modules `access`,
+//!   `review`, `rbac`).
 //!
 //! * Access needs the per-run token (a path prefix in the kubeconfig's
 //!   server URL, or a bearer header) and a loopback `Host`; connections are
@@ -63,11 +64,13 @@
 //! `kubeconfig`, `guard` (token and `Host`).
 
 mod aggregated;
+mod access;
 mod cache;
 mod current;
 mod discovery;
 mod errors;
 mod gaps;
+mod events;
 mod guard;
 mod index;
 mod knobs;
@@ -86,6 +89,7 @@ mod server;
 mod store;
 mod table;
 mod watch;
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

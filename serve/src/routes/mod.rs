@@ -264,6 +264,17 @@ fn answer(state: &State, req: &Request<'_>) -> Result<Reply, ApiError> {
                     name.as_deref(),
                 );
             }
+            if group == crate::events::GROUP {
+                return crate::events::answer(
+                    state,
+                    req,
+                    version,
+                    plural,
+                    namespace.as_deref(),
+                    name.as_deref(),
+                    subresource.as_deref(),
+                );
+            }
             if group.is_empty() && plural == "replicationcontrollers" {
                 return replication_controllers(state, req, name.as_deref());
             }
@@ -597,6 +608,7 @@ fn pod_log(
         return Err(missing.error(bundle));
     }
     let mut reply = Reply::text(Vec::new());
+    reply.warning = logs::timestamps_warning(req.query);
     reply.stream = Some(LogStream {
         source: state.store.open_log(&path)?,
         plan: logs::plan(&params, &pod, &container),
