@@ -653,5 +653,4 @@ fn readiness_conditions(
 }
 
 #[cfg(test)]
-#[path = "pod_tests.rs"]
 mod tests;
