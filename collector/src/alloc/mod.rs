@@ -379,5 +379,4 @@ fn internal(message: &str) -> Failure {
 }
 
 #[cfg(test)]
-#[path = "alloc_tests.rs"]
 mod tests;

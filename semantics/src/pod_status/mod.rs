@@ -357,5 +357,4 @@ fn count_containers(
 }
 
 #[cfg(test)]
-#[path = "pod_status_tests.rs"]
 mod tests;

@@ -578,5 +578,4 @@ impl<'a> Parser<'a> {
 }
 
 #[cfg(test)]
-#[path = "selector_tests.rs"]
 mod tests;

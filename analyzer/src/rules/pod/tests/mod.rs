@@ -420,5 +420,4 @@ fn mutable_tag_is_one_info_finding_per_workload() {
     assert_eq!(mutable.first().unwrap().severity, Severity::Info);
 }
 
-#[path = "pod_failure_tests.rs"]
 mod failures;

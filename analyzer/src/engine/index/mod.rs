@@ -582,5 +582,4 @@ pub fn controller_owner(meta: &ObjectMeta) -> Option<(&str, &str)> {
 }
 
 #[cfg(test)]
-#[path = "index_tests.rs"]
 mod tests;

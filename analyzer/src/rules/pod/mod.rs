@@ -240,5 +240,4 @@ pub fn run_pod(ctx: &NamespaceCtx<'_>, facts: &PodFacts<'_>) -> Vec<Finding> {
 }
 
 #[cfg(test)]
-#[path = "pod_tests.rs"]
 mod tests;

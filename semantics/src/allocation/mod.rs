@@ -472,5 +472,4 @@ fn pod_allocation(p: &PodEntry, alloc: &ResourceList, now: Option<DateTime<Utc>>
 }
 
 #[cfg(test)]
-#[path = "allocation_tests.rs"]
 mod tests;

@@ -592,5 +592,4 @@ impl fmt::Display for Quantity {
 }
 
 #[cfg(test)]
-#[path = "quantity_tests.rs"]
 mod tests;
