@@ -17,6 +17,7 @@ mod collect_rbac;
 mod collect_redaction;
 mod collect_roundtrip;
 mod collect_version;
+mod diff_pairs;
 mod foreign_formats;
 mod hostile_bundle;
 mod hostile_render;
