@@ -29,5 +29,5 @@ mod serve_hostile;
 mod serve_kubectl;
 mod serve_python;
 mod serve_scenarios;
-mod serve_watch;
 mod serve_surface;
+mod serve_watch;

@@ -63,14 +63,14 @@
 //! left out), `current` (read defaulting), `knobs` (test knobs), `rbac`,
 //! `kubeconfig`, `guard` (token and `Host`).
 
-mod aggregated;
 mod access;
+mod aggregated;
 mod cache;
 mod current;
 mod discovery;
 mod errors;
-mod gaps;
 mod events;
+mod gaps;
 mod guard;
 mod index;
 mod knobs;
