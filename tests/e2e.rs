@@ -30,4 +30,5 @@ mod serve_kubectl;
 mod serve_python;
 mod serve_scenarios;
 mod serve_surface;
+mod serve_sweep;
 mod serve_watch;
