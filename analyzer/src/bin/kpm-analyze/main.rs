@@ -14,6 +14,7 @@ mod cli;
 mod convert;
 mod exit_codes;
 mod serve;
+mod verdict;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
