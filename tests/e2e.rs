@@ -10,6 +10,7 @@ mod analyze_browser;
 mod analyze_cli;
 mod analyze_config;
 mod analyze_errors;
+mod analyze_verdict;
 mod collect_failures;
 mod collect_options;
 mod collect_plugin;

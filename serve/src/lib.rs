@@ -211,22 +211,19 @@ pub async fn start(args: ServeOptions) -> Result<RunningServer, ServeError> {
     if let Some(path) = &args.rbac {
         knobs.rbac = Some(Arc::new(rbac::Rbac::load(path)?));
     }
-    let bundle = kpm_bundle::Bundle::open(&args.bundle).map_err(|source| ServeError::Bundle {
-        path: args.bundle.clone(),
-        source,
-    })?;
+    let bundle = kpm_bundle::Bundle::open(&args.bundle)?;
     let wanted = server::loopback(args.port);
     let listener = TcpListener::bind(wanted)
         .await
-        .map_err(|source| ServeError::Bind {
+        .map_err(|cause| ServeError::Bind {
             addr: wanted,
-            source,
+            cause,
         })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+    let addr = listener.local_addr().map_err(|cause| ServeError::Bind {
         addr: wanted,
-        source,
+        cause,
     })?;
-    let token = guard::new_token().map_err(|source| ServeError::Token { source })?;
+    let token = guard::new_token().map_err(|cause| ServeError::Token { cause })?;
     let kubeconfig = match &args.kubeconfig {
         Some(path) => path.clone(),
         None => kubeconfig::default_path(&args.bundle, addr.port())?,
@@ -244,7 +241,7 @@ pub async fn start(args: ServeOptions) -> Result<RunningServer, ServeError> {
     std::thread::Builder::new()
         .name("kpm-serve-index".into())
         .spawn(move || warm.store.warm_indexes())
-        .map_err(|source| ServeError::Thread { source })?;
+        .map_err(|cause| ServeError::Thread { cause })?;
     let (stop, stopped) = oneshot::channel();
     let conn = server::Connections {
         access: guard::Access {
@@ -264,20 +261,17 @@ pub async fn start(args: ServeOptions) -> Result<RunningServer, ServeError> {
     })
 }
 
-/// Blocking entry point of `kpm-analyze serve`: serves until Ctrl-C.
-pub fn run(args: ServeOptions) -> anyhow::Result<()> {
+/// Blocking entry point of `kpm-analyze serve`: serves until Ctrl-C, after
+/// calling `started` once the server answers (the command line says there
+/// where it listens). Errors name the bundle or address themselves.
+pub fn run(args: ServeOptions, started: impl FnOnce(&RunningServer)) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let bundle = args.bundle.clone();
-        let server = start(args)
-            .await
-            .with_context(|| format!("cannot serve {}", bundle.display()))?;
-        println!("Serving {} read-only at {}", bundle.display(), server.url());
-        println!("export KUBECONFIG={}", server.kubeconfig.display());
-        println!("Press Ctrl-C to stop.");
+        let server = start(args).await?;
+        started(&server);
         tokio::signal::ctrl_c()
             .await
             .context("cannot wait for Ctrl-C")?;

@@ -166,7 +166,7 @@ fn read_all(entry: SourceEntry<'_>) -> Result<(String, Vec<u8>)> {
         .read_to_end(&mut bytes)
         .map_err(|source| BundleError::Read {
             file: entry.path.clone(),
-            source,
+            cause: source,
         })?;
     Ok((entry.path, bytes))
 }
@@ -176,7 +176,7 @@ fn copy_entry(writer: &mut BundleWriter, entry: SourceEntry<'_>, path: &str) -> 
     let mut out = writer.start_entry(path)?;
     let n = std::io::copy(entry.reader, &mut out).map_err(|source| BundleError::Read {
         file: entry.path.clone(),
-        source,
+        cause: source,
     })?;
     out.finish()?;
     Ok(n)
@@ -314,7 +314,7 @@ fn write_compact(
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, entry);
     let failed = |e: std::io::Error| BundleError::Write {
         path: path.to_string(),
-        source: e,
+        cause: e,
     };
     serde_json::to_writer(&mut out, list).map_err(|e| failed(std::io::Error::other(e)))?;
     out.write_all(b"\n").map_err(failed)?;
@@ -366,7 +366,7 @@ fn spool_log(
     if state.spool.is_none() {
         let file = tempfile::tempfile().map_err(|e| BundleError::Write {
             path: "temporary log spool".into(),
-            source: e,
+            cause: e,
         })?;
         state.spool = Some(file);
     }
@@ -375,7 +375,7 @@ fn spool_log(
     };
     let len = std::io::copy(entry.reader, spool).map_err(|e| BundleError::Read {
         file: entry.path.clone(),
-        source: e,
+        cause: e,
     })?;
     state.pending.push(PendingLog {
         source_path: entry.path.clone(),
@@ -398,7 +398,7 @@ fn place_pending_logs(writer: &mut BundleWriter, state: &mut State) -> Result<()
     };
     let spool_err = |e| BundleError::Read {
         file: "temporary log spool".into(),
-        source: e,
+        cause: e,
     };
     for log in pending {
         let resolved = state.pod_namespace.get(&log.pod).cloned();
@@ -438,7 +438,7 @@ fn place_framed_logs(
                 out.write_all(body.as_bytes())
                     .map_err(|e| BundleError::Write {
                         path: path.clone(),
-                        source: e,
+                        cause: e,
                     })?;
                 out.finish()?;
                 let step = log_step(

@@ -102,7 +102,7 @@ pub enum Target {
 pub fn detect(path: &Path) -> Result<Option<Format>> {
     let meta = std::fs::metadata(path).map_err(|source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     if meta.is_dir() {
         if path.join(crate::layout::MANIFEST).is_file() {
@@ -132,7 +132,7 @@ fn is_gzip(path: &Path) -> Result<bool> {
     let mut magic = [0u8; 2];
     let mut file = std::fs::File::open(path).map_err(|source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     Ok(file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b])
 }

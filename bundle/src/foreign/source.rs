@@ -61,7 +61,7 @@ pub fn walk(
 ) -> Result<Vec<Skipped>> {
     let meta = std::fs::metadata(path).map_err(|source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     if meta.is_dir() {
         walk_dir(path, limits, visit)
@@ -81,7 +81,7 @@ fn walk_dir(
     while let Some(dir) = stack.pop() {
         let read = std::fs::read_dir(&dir).map_err(|source| BundleError::Open {
             path: dir.clone(),
-            source,
+            cause: source,
         })?;
         let mut children: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
         children.sort();
@@ -106,7 +106,7 @@ fn walk_dir(
                 seen += 1;
                 let file = File::open(&child).map_err(|source| BundleError::Read {
                     file: rel.clone(),
-                    source,
+                    cause: source,
                 })?;
                 let mut capped = BufReader::new(file).take(limits.max_entry_bytes);
                 let mtime = meta
@@ -185,7 +185,7 @@ fn walk_tar_gz(
 fn open_tar_gz(path: &Path) -> Result<tar::Archive<flate2::read::GzDecoder<BufReader<File>>>> {
     let file = File::open(path).map_err(|source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(256 * 1024, file));
     Ok(tar::Archive::new(gz))
@@ -230,7 +230,7 @@ pub fn list_paths(path: &Path, max: usize) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let meta = std::fs::metadata(path).map_err(|source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     if meta.is_dir() {
         let mut stack = vec![path.to_path_buf()];

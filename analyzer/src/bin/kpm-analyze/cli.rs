@@ -101,6 +101,10 @@ pub struct Cli {
     /// Ignore .kpm.json in the current directory.
     #[arg(long)]
     pub no_config: bool,
+    /// Do not print the line saying what -o wrote and the verdict (errors
+    /// are still printed).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Subcommands.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -233,7 +237,7 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> anyhow::Result<()> {
 /// Prints `kpm-analyze: <message>` on stderr with every control character
 /// shown visibly: messages quote bundle data (entry names, manifest values)
 /// and must not drive the terminal.
-fn report_error(prefix: &str, message: &str) {
+pub fn report_error(prefix: &str, message: &str) {
     eprintln!("{prefix}: {}", kpm_report::escape::terminal(message));
 }
 
@@ -287,13 +291,7 @@ pub fn run(cli: Cli) -> ExitCode {
         return crate::diff::run(args);
     }
     if let Some(Command::Serve(args)) = cli.command {
-        return match kpm_serve::run(args.into()) {
-            Ok(()) => ExitCode::Success,
-            Err(e) => {
-                report_error("kpm-analyze serve", &format!("{e:#}"));
-                ExitCode::Bundle
-            }
-        };
+        return crate::serve::run(args);
     }
     let Some(path) = cli.bundle else {
         eprintln!("kpm-analyze: a BUNDLE argument is required");
@@ -352,6 +350,9 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Err(e) = written {
         report_error("kpm-analyze", &format!("{e:#}"));
         return ExitCode::Output;
+    }
+    if let (Some(out), false) = (&cli.output, cli.quiet) {
+        eprintln!("{}", crate::verdict::line(out, format, &report.summary));
     }
     exit_code(&report, cli.fail_on.map(Severity::from))
 }

@@ -15,6 +15,7 @@ mod convert;
 mod diff;
 mod exit_codes;
 mod serve;
+mod verdict;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
