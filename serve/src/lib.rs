@@ -14,12 +14,15 @@
 //!   `Date` header is the snapshot's clock (collection end plus the time
 //!   serve has been running), so a collector run against serve stamps its
 //!   bundle as the cluster's clock would have.
-//! * `watch=true` is refused with 405: a snapshot never changes, so
-//!   `kubectl get -w` prints the list and stops instead of hanging.
-//! * No OpenAPI documents are served (`/openapi/v2`, `/openapi/v3` are 404):
-//!   `get`, `describe`, `logs`, `top` do not need them, `kubectl explain`
-//!   fails with NotFound.
-//! * Only legacy discovery is served; kubectl falls back to it silently.
+//! * A watch (`watch=true`) replays the state as `ADDED` events when asked
+//!   to, then stays open with only bookmarks until the client leaves or its
+//!   timeout passes: a snapshot never changes, so `kubectl get -w`, `rollout
+//!   status` and `wait` report what it shows and keep waiting (module `watch`).
+//! * OpenAPI documents (`/openapi/v3`, `/openapi/v2`, JSON only) are
+//!   generated from the `k8s-openapi` types for the served kinds
+//!   (module `openapi`), so `kubectl explain` works offline.
+//! * Discovery is served in both forms, aggregated (module `aggregated`)
+//!   and legacy (module `discovery`); every kind's verbs are get, list and watch.
 //! * A kind the manifest records as forbidden answers 403 in RBAC wording
 //!   for user `kpm-snapshot`; a kind not collected answers 404 saying so,
 //!   for one namespace as for all of them. An all-namespaces list that must
@@ -38,11 +41,12 @@
 //! * Logs: see the `logs` module for how `sinceSeconds` and `timestamps` behave on
 //!   stored logs.
 //!
-//! * The one write accepted is `POST
-//!   /apis/authorization.k8s.io/v1/selfsubjectrulesreviews` (what
-//!   `kubectl auth can-i --list` and `kpm-collect --dry-run` send): it
-//!   stores nothing and answers the caller's rules, everything allowed
-//!   unless the `--rbac FILE` test knob says otherwise (module `rbac`).
+//! * The only writes accepted are `POST`s of `SelfSubjectAccessReview`
+//!   and `SelfSubjectRulesReview` (`kubectl auth can-i [--list]`,
+//!   `kpm-collect --dry-run`), JSON or protobuf: they store nothing and
+//!   answer what the snapshot serves (reads of what it holds, no writes,
+//!   with the reason), narrowed by the `--rbac FILE` test knob (modules `access`,
+//!   `review`, `rbac`).
 //!
 //! * Access needs the per-run token (a path prefix in the kubeconfig's
 //!   server URL, or a bearer header) and a loopback `Host`; connections are
@@ -50,18 +54,22 @@
 //!   accepts are not served. See the modules `guard`, `server` and
 //!   `docs/security.md`.
 //!
-//! Module map: `server` (HTTP), `routes` (URL → answer), `discovery`,
+//! Module map: `server` (HTTP), `routes` (URL → answer), `discovery`
+//! (legacy) and `aggregated`, `openapi` (documents for `kubectl explain`),
 //! `store` (lazy lists), `cache` (bounded by bytes), `index` (field
 //! indexes across namespaces), `list` (selection, paging, list bodies),
 //! `selectors`, `table` (server-side printing), `logs`, `missing_log`,
-//! `metrics`, `logtail` (streaming), `errors`, `gaps` (what a list left
-//! out), `current` (read defaulting), `knobs` (test knobs), `rbac`,
+//! `metrics`, `logtail` (streaming), `watch`, `errors`, `gaps` (what a list
+//! left out), `current` (read defaulting), `knobs` (test knobs), `rbac`,
 //! `kubeconfig`, `guard` (token and `Host`).
 
+mod access;
+mod aggregated;
 mod cache;
 mod current;
 mod discovery;
 mod errors;
+mod events;
 mod gaps;
 mod guard;
 mod index;
@@ -72,6 +80,7 @@ mod logs;
 mod logtail;
 mod metrics;
 mod missing_log;
+mod openapi;
 mod rbac;
 mod review;
 mod routes;
@@ -79,6 +88,8 @@ mod selectors;
 mod server;
 mod store;
 mod table;
+mod watch;
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

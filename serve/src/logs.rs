@@ -17,7 +17,7 @@
 //!   are filtered by it; other lines are kept, except that a previous
 //!   container that finished before the cutoff contributes nothing.
 //! * `timestamps=true` cannot add the kubelet's timestamps (they were not
-//!   collected); lines are returned as stored.
+//!   collected); lines are returned as stored, with a `Warning` saying so.
 //! * `follow=true` returns the stored log and ends: a snapshot does not grow.
 
 use chrono::{DateTime, Utc};
@@ -106,6 +106,20 @@ impl LogParams {
         }
         Ok(p)
     }
+}
+
+/// The `Warning` of a `timestamps=true` request: the kubelet's
+/// timestamps were not collected, so lines come as stored (kubectl prints
+/// the warning, so `kubectl logs --timestamps` does not pass stored lines
+/// off as stamped ones).
+pub fn timestamps_warning(query: &[(String, String)]) -> Option<String> {
+    query
+        .iter()
+        .any(|(k, v)| k == "timestamps" && v == "true")
+        .then(|| {
+            "kpm: the kubelet's log timestamps were not collected; lines are shown as stored"
+                .to_string()
+        })
 }
 
 /// Container names of a pod spec list; names that are not DNS-1123 labels

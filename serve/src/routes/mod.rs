@@ -73,6 +73,8 @@ pub struct Reply {
     pub stream: Option<LogStream>,
     /// Text of a `Warning` response header (kubectl prints it).
     pub warning: Option<String>,
+    /// A watch to stream after the headers ([`crate::watch`]).
+    pub watch: Option<crate::watch::Plan>,
 }
 
 impl Reply {
@@ -89,7 +91,15 @@ impl Reply {
             body,
             stream: None,
             warning: None,
+            watch: None,
         }
+    }
+
+    /// The start of a watch stream.
+    pub fn watch(plan: crate::watch::Plan) -> Reply {
+        let mut reply = Reply::raw_json(200, Vec::new());
+        reply.watch = Some(plan);
+        reply
     }
 
     /// A `Status` failure.
@@ -104,6 +114,7 @@ impl Reply {
             body: body.into(),
             stream: None,
             warning: None,
+            watch: None,
         }
     }
 }
@@ -253,6 +264,17 @@ fn answer(state: &State, req: &Request<'_>) -> Result<Reply, ApiError> {
                     name.as_deref(),
                 );
             }
+            if group == crate::events::GROUP {
+                return crate::events::answer(
+                    state,
+                    req,
+                    version,
+                    plural,
+                    namespace.as_deref(),
+                    name.as_deref(),
+                    subresource.as_deref(),
+                );
+            }
             if group.is_empty() && plural == "replicationcontrollers" {
                 return replication_controllers(state, req, name.as_deref());
             }
@@ -309,15 +331,18 @@ fn static_doc(state: &State, segs: &[String]) -> Result<Reply, ApiError> {
         [] => {
             serde_json::json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]})
         }
-        // `/openapi/v2`, `/openapi/v3` and anything else: no schema is
-        // served, kubectl falls back to its built-in knowledge.
+        ["openapi", rest @ ..] => {
+            return crate::openapi::document(rest)
+                .map(|doc| Reply::raw_json(200, doc.to_vec()))
+                .ok_or_else(ApiError::no_such_resource)
+        }
         _ => return Err(ApiError::no_such_resource()),
     };
     Ok(Reply::json(200, &doc))
 }
 
 /// The lists to answer from, or the error replayed from the manifest.
-fn lists_for(
+pub(crate) fn lists_for(
     state: &State,
     kind: &ResourceKind,
     ns: Option<&str>,
@@ -390,7 +415,7 @@ fn list(
     ns: Option<&str>,
 ) -> Result<Reply, ApiError> {
     if matches!(req.param("watch"), Some("true" | "1")) {
-        return Err(ApiError::watch_unsupported());
+        return crate::watch::plan(state, req, kind, ns, None).map(Reply::watch);
     }
     let params = ListParams::from_query(req.query, kind.plural)?;
     let cap = state.knobs.page_size;
@@ -469,10 +494,17 @@ fn replication_controllers(
             name,
         ));
     }
-    if matches!(req.param("watch"), Some("true" | "1")) {
-        return Err(ApiError::watch_unsupported());
-    }
     let rv = state.store.bundle_resource_version();
+    if matches!(req.param("watch"), Some("true" | "1")) {
+        let plan = crate::watch::Plan::empty(
+            "ReplicationController",
+            "v1".into(),
+            req,
+            rv,
+            state.store.now(),
+        )?;
+        return Ok(Reply::watch(plan));
+    }
     Ok(Reply::raw_json(
         200,
         list_body("ReplicationControllerList", "v1", &rv, &[], None),
@@ -524,12 +556,12 @@ pub fn with_type_meta(mut obj: Value, kind: &str, api_version: &str) -> Value {
 fn get(
     state: &State,
     req: &Request<'_>,
-    kind: &ResourceKind,
+    kind: &'static ResourceKind,
     ns: Option<&str>,
     name: &str,
 ) -> Result<Reply, ApiError> {
     if matches!(req.param("watch"), Some("true" | "1")) {
-        return Err(ApiError::watch_unsupported());
+        return crate::watch::plan(state, req, kind, ns, Some(name)).map(Reply::watch);
     }
     let obj = find(state, kind, ns, name)?;
     if req.table {
@@ -583,6 +615,7 @@ fn pod_log(
         return Err(missing.error(bundle));
     }
     let mut reply = Reply::text(Vec::new());
+    reply.warning = logs::timestamps_warning(req.query);
     reply.stream = Some(LogStream {
         source: state.store.open_log(&path)?,
         plan: logs::plan(&params, &pod, &container),

@@ -180,6 +180,10 @@ struct ProbeSpec {
     host_network: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unschedulable: Option<Value>,
+    #[serde(default, rename = "clusterIP", skip_serializing_if = "Option::is_none")]
+    cluster_ip: Option<Value>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    type_: Option<Value>,
 }
 
 #[derive(Deserialize, Serialize, Default)]
