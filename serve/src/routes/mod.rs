@@ -368,6 +368,13 @@ pub(crate) fn lists_for(
                 {
                     return Err(store.missing_error(kind, Some(ns), "list", None));
                 }
+                // A kind collected nowhere is not empty anywhere; a
+                // namespace the cluster listed but the bundle has nothing
+                // of was not collected.
+                store.check_all_namespaces(kind)?;
+                if store.namespace_listed(ns) {
+                    return Err(store.missing_error(kind, Some(ns), "list", None));
+                }
                 // A namespace the bundle knows nothing of: empty, as the API
                 // server lists a namespace that does not exist.
                 Ok(Vec::new())

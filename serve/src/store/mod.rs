@@ -217,6 +217,14 @@ impl Store {
         }
     }
 
+    /// Whether the cluster's namespace list (`cluster/namespaces.json`)
+    /// names `namespace`.
+    pub fn namespace_listed(&self, namespace: &str) -> bool {
+        layout::kind_by_plural("namespaces")
+            .and_then(|k| self.load(k, None).ok().flatten())
+            .is_some_and(|l| l.position(namespace).is_some())
+    }
+
     /// Whether the bundle holds a list of namespaced `kind` in `namespace`.
     pub fn holds(&self, kind: &ResourceKind, namespace: &str) -> bool {
         kind.path(Some(namespace))

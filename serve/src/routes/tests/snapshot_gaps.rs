@@ -103,6 +103,8 @@ fn a_damaged_namespace_costs_only_its_own_objects() {
             w.contains("namespaces/b/pods.json") && w.contains("truncated"),
             "{path}: {w}"
         );
+        // `"items": null` in `c` is read (and indexed) as an empty list.
+        assert!(!w.contains("namespaces/c/"), "{path}: {w}");
     }
     let (_, all) = get(&st, "/api/v1/pods");
     assert_eq!(names(&all), ["a-1", "a-2"]);
@@ -204,4 +206,57 @@ fn metrics_missing_or_damaged_are_named() {
     let (code, s) = get(&st, "/apis/metrics.k8s.io/v1beta1/nodes");
     assert_eq!(code, 404);
     assert_eq!(s["message"], "the server could not find the requested resource (nodes.metrics.k8s.io was not collected in this snapshot)");
+}
+
+#[test]
+fn a_namespace_without_files_is_empty_only_where_the_kind_was_collected() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = gappy(dir.path());
+    // HPAs were collected (in `a`): a namespace unknown to the snapshot
+    // lists none, as the API server lists a namespace that does not exist.
+    let (code, list) = get(
+        &st,
+        "/apis/autoscaling/v2/namespaces/zzz/horizontalpodautoscalers",
+    );
+    assert_eq!(code, 200, "{list}");
+    assert!(names(&list).is_empty());
+    // Events were collected nowhere: not an empty list anywhere.
+    let (code, s) = get(&st, "/api/v1/namespaces/zzz/events");
+    assert_eq!(code, 404, "{s}");
+    assert_eq!(
+        s["message"],
+        "the server could not find the requested resource (events was not collected in this snapshot)"
+    );
+}
+
+#[test]
+fn a_listed_namespace_without_files_was_not_collected() {
+    use kpm_bundle::BundleWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("scoped");
+    let mut w = BundleWriter::create_dir(&root, false).unwrap();
+    w.write_json(
+        &layout::namespaced_path("a", "pods"),
+        &serde_json::json!({"items": [{"metadata": {"name": "a-1", "namespace": "a"}}]}),
+    )
+    .unwrap();
+    w.write_json(
+        "cluster/namespaces.json",
+        &serde_json::json!({"items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "d"}}]}),
+    )
+    .unwrap();
+    w.finish(manifest(Vec::new())).unwrap();
+    let st = State::new(
+        kpm_bundle::Bundle::open(&root).unwrap(),
+        "127.0.0.1:1".into(),
+    );
+    let (code, s) = get(&st, "/api/v1/namespaces/d/pods");
+    assert_eq!(code, 404, "{s}");
+    assert_eq!(
+        s["message"],
+        "the server could not find the requested resource (pods in namespace d was not collected in this snapshot)"
+    );
+    // A namespace the cluster did not have lists nothing, as on the cluster.
+    let (code, list) = get(&st, "/api/v1/namespaces/zzz/pods");
+    assert_eq!((code, names(&list).len()), (200, 0));
 }
