@@ -20,6 +20,7 @@ pub const METRICS_VERSION: &str = "v1beta1";
 const GROUP_ORDER: &[&str] = &[
     "apps",
     "events.k8s.io",
+    crate::access::AUTHORIZATION_GROUP,
     "autoscaling",
     "batch",
     "networking.k8s.io",
@@ -109,6 +110,10 @@ pub fn resource_list(group: &str, version: &str, has_metrics: bool) -> Option<Va
             json!({"name": "nodes", "singularName": "", "namespaced": false, "kind": "NodeMetrics", "verbs": ["get", "list"]}),
             json!({"name": "pods", "singularName": "", "namespaced": true, "kind": "PodMetrics", "verbs": ["get", "list"]}),
         ]
+    } else if group == crate::events::GROUP && version == crate::events::VERSION {
+        crate::events::resources()
+    } else if group == crate::access::AUTHORIZATION_GROUP && version == "v1" {
+        crate::access::review_resources()
     } else {
         all_kinds()
             .filter(|k| k.group == group && k.version == version)
@@ -146,6 +151,14 @@ fn groups(has_metrics: bool) -> Vec<(String, String)> {
     if has_metrics {
         out.push((METRICS_GROUP.to_string(), METRICS_VERSION.to_string()));
     }
+    out.push((
+        crate::access::AUTHORIZATION_GROUP.to_string(),
+        "v1".to_string(),
+    ));
+    out.push((
+        crate::events::GROUP.to_string(),
+        crate::events::VERSION.to_string(),
+    ));
     let rank = |g: &str| {
         GROUP_ORDER
             .iter()

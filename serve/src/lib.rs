@@ -24,17 +24,29 @@
 //! * Discovery is served in both forms, aggregated (module `aggregated`)
 //!   and legacy (module `discovery`); every kind's verbs are get, list and watch.
 //! * A kind the manifest records as forbidden answers 403 in RBAC wording
-//!   for user `kpm-snapshot`; a kind not collected answers 404 saying so.
+//!   for user `kpm-snapshot`; a kind not collected answers 404 saying so,
+//!   for one namespace as for all of them. An all-namespaces list that must
+//!   leave some namespaces out (not collected, forbidden or failed there, or
+//!   a file that cannot be read) answers the rest and names what it left
+//!   out in a `Warning: 299` header (module `gaps`); only a request for
+//!   exactly a damaged file fails.
+//! * A missing log answers with its collection outcome (module
+//!   `missing_log`); the kubelet's state messages only when the pod's
+//!   recorded state proves there was no log.
+//! * Objects are served as a current API server returns them from storage
+//!   (module `current`): Services defaulted on read, EndpointSlices made
+//!   from Endpoints where the bundle has none. The bundle is not changed.
 //! * ReplicationControllers are never collected; they are answered as an
 //!   empty list (not advertised) so `kubectl cluster-info dump` works.
 //! * Logs: see the `logs` module for how `sinceSeconds` and `timestamps` behave on
 //!   stored logs.
 //!
-//! * The one write accepted is `POST
-//!   /apis/authorization.k8s.io/v1/selfsubjectrulesreviews` (what
-//!   `kubectl auth can-i --list` and `kpm-collect --dry-run` send): it
-//!   stores nothing and answers the caller's rules, everything allowed
-//!   unless the `--rbac FILE` test knob says otherwise (module `rbac`).
+//! * The only writes accepted are `POST`s of `SelfSubjectAccessReview`
+//!   and `SelfSubjectRulesReview` (`kubectl auth can-i [--list]`,
+//!   `kpm-collect --dry-run`), JSON or protobuf: they store nothing and
+//!   answer what the snapshot serves (reads of what it holds, no writes,
+//!   with the reason), narrowed by the `--rbac FILE` test knob (modules `access`,
+//!   `review`, `rbac`).
 //!
 //! * Access needs the per-run token (a path prefix in the kubeconfig's
 //!   server URL, or a bearer header) and a loopback `Host`; connections are
@@ -46,14 +58,19 @@
 //! (legacy) and `aggregated`, `openapi` (documents for `kubectl explain`),
 //! `store` (lazy lists), `cache` (bounded by bytes), `index` (field
 //! indexes across namespaces), `list` (selection, paging, list bodies),
-//! `selectors`, `table` (server-side printing), `logs`, `metrics`,
-//! `logtail` (streaming), `watch`, `errors`, `knobs` (test knobs), `rbac`,
+//! `selectors`, `table` (server-side printing), `logs`, `missing_log`,
+//! `metrics`, `logtail` (streaming), `watch`, `errors`, `gaps` (what a list
+//! left out), `current` (read defaulting), `knobs` (test knobs), `rbac`,
 //! `kubeconfig`, `guard` (token and `Host`).
 
+mod access;
 mod aggregated;
 mod cache;
+mod current;
 mod discovery;
 mod errors;
+mod events;
+mod gaps;
 mod guard;
 mod index;
 mod knobs;
@@ -62,6 +79,7 @@ mod list;
 mod logs;
 mod logtail;
 mod metrics;
+mod missing_log;
 mod openapi;
 mod rbac;
 mod review;
@@ -71,6 +89,7 @@ mod server;
 mod store;
 mod table;
 mod watch;
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -17,13 +17,13 @@
 //!   are filtered by it; other lines are kept, except that a previous
 //!   container that finished before the cutoff contributes nothing.
 //! * `timestamps=true` cannot add the kubelet's timestamps (they were not
-//!   collected); lines are returned as stored.
+//!   collected); lines are returned as stored, with a `Warning` saying so.
 //! * `follow=true` returns the stored log and ends: a snapshot does not grow.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::errors::{ApiError, Gr};
+use crate::errors::ApiError;
 use crate::logtail::Plan;
 
 /// The log options of the query string.
@@ -108,6 +108,20 @@ impl LogParams {
     }
 }
 
+/// The `Warning` of a `timestamps=true` request: the kubelet's
+/// timestamps were not collected, so lines come as stored (kubectl prints
+/// the warning, so `kubectl logs --timestamps` does not pass stored lines
+/// off as stamped ones).
+pub fn timestamps_warning(query: &[(String, String)]) -> Option<String> {
+    query
+        .iter()
+        .any(|(k, v)| k == "timestamps" && v == "true")
+        .then(|| {
+            "kpm: the kubelet's log timestamps were not collected; lines are shown as stored"
+                .to_string()
+        })
+}
+
 /// Container names of a pod spec list; names that are not DNS-1123 labels
 /// (as the API server requires) are left out, since they become a path in
 /// the bundle.
@@ -185,52 +199,6 @@ fn container_status<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
     .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
 }
 
-/// The error for a log the bundle does not hold, as the kubelet words the
-/// cases it has, or "not collected" when the kubelet would have had one.
-pub fn missing_log_error(
-    pod: &Value,
-    pod_name: &str,
-    container: &str,
-    previous: bool,
-    forbidden: bool,
-) -> ApiError {
-    if forbidden {
-        return ApiError::forbidden(
-            Gr {
-                group: "",
-                resource: "pods/log",
-            },
-            "get",
-            Some(pod_name),
-            pod.pointer("/metadata/namespace").and_then(Value::as_str),
-        );
-    }
-    if previous {
-        return ApiError::bad_request(format!(
-            "previous terminated container \"{container}\" in pod \"{pod_name}\" not found"
-        ));
-    }
-    if pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
-        return ApiError::bad_request(format!("pod {pod_name} does not have a host assigned"));
-    }
-    if let Some(reason) = container_status(pod, container)
-        .and_then(|s| s.pointer("/state/waiting"))
-        .map(|w| w.get("reason").and_then(Value::as_str).unwrap_or(""))
-    {
-        return ApiError::bad_request(format!(
-            "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
-        ));
-    }
-    ApiError::not_collected(&format!(
-        "the log of container \"{container}\" in pod \"{pod_name}\""
-    ))
-}
-
 /// Whether the container waits to restart after a terminated instance (for
 /// example in CrashLoopBackOff): the kubelet then serves that instance's log
 /// as the current one.
@@ -305,17 +273,8 @@ mod tests {
     }
 
     #[test]
-    fn missing_logs_use_kubelet_wording() {
+    fn a_crashlooping_container_serves_its_last_instance() {
         let p = pod();
-        assert_eq!(
-            missing_log_error(&p, "web-1", "envoy", true, false).message,
-            "previous terminated container \"envoy\" in pod \"web-1\" not found"
-        );
-        assert_eq!(
-            missing_log_error(&p, "web-1", "envoy", false, false).message,
-            "container \"envoy\" in pod \"web-1\" is waiting to start: ContainerCreating"
-        );
-        assert_eq!(missing_log_error(&p, "web-1", "app", false, true).code, 403);
         assert!(waiting_after_termination(&p, "app"));
         assert!(!waiting_after_termination(&p, "envoy"));
     }

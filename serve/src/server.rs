@@ -2,7 +2,7 @@
 //!
 //! Requests are answered by [`crate::routes`] on a blocking thread. Before
 //! anything is routed, the `Host` and the bearer token are checked
-//! ([`crate::guard`]), writes are refused (but for the rules review,
+//! ([`crate::guard`]), writes are refused (but for the two reviews,
 //! [`crate::review`]) and the `--rbac` knob is applied; knobs (latency, forced
 //! failures) are applied here because they are about the transport, not
 //! the content.
@@ -253,8 +253,14 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
         tokio::time::sleep(latency).await;
     }
     let method = req.method().clone();
-    if method == Method::POST && review::is_rules_review(path) {
-        return response(review::rules_review(&state.knobs, req.into_body()).await);
+    if method == Method::POST && review::is_review(path) {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = req.into_body();
+        return response(review::create(&state, path, content_type.as_deref(), body).await);
     }
     if method != Method::GET && method != Method::HEAD {
         return response(Reply::error(&ApiError::read_only(method.as_str())));

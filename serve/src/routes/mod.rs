@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::discovery::{self, METRICS_GROUP, METRICS_VERSION};
 use crate::errors::{ApiError, Gr};
+use crate::gaps::Gaps;
 use crate::knobs::Target;
 use crate::list::{
     combined_resource_version, list_body, select_page, Candidates, ListParams, ListWriter,
@@ -263,6 +264,17 @@ fn answer(state: &State, req: &Request<'_>) -> Result<Reply, ApiError> {
                     name.as_deref(),
                 );
             }
+            if group == crate::events::GROUP {
+                return crate::events::answer(
+                    state,
+                    req,
+                    version,
+                    plural,
+                    namespace.as_deref(),
+                    name.as_deref(),
+                    subresource.as_deref(),
+                );
+            }
             if group.is_empty() && plural == "replicationcontrollers" {
                 return replication_controllers(state, req, name.as_deref());
             }
@@ -341,7 +353,7 @@ pub(crate) fn lists_for(
             Some(l) => Ok(vec![l]),
             None => Err(store.missing_error(kind, None, "list", None)),
         },
-        (Scope::Namespaced, None) => store.load_all(kind),
+        (Scope::Namespaced, None) => store.load_all(kind).map(|(lists, _)| lists),
         (Scope::Namespaced, Some(ns)) => match store.load(kind, Some(ns))? {
             Some(l) => Ok(vec![l]),
             None if store.namespaces().iter().any(|n| n == ns) => {
@@ -402,9 +414,10 @@ fn list(
     let cap = state.knobs.page_size;
     let store = &state.store;
     let lists;
+    let mut gaps = Gaps::default();
     let (candidates, rv) = match (kind.scope, ns) {
         (Scope::Namespaced, None) => {
-            store.check_all_namespaces(kind)?;
+            gaps = store.check_all_namespaces(kind)?;
             // `kubectl describe node` asks for the pods and the events of one
             // node across every namespace: answer from an index, not a scan.
             let indexed = crate::index::INDEXED
@@ -412,7 +425,9 @@ fn list(
                 .filter(|(plural, _)| *plural == kind.plural)
                 .find_map(|(_, field)| {
                     let value = params.field.required(field)?;
-                    Some(store.index(kind.plural, field)?.get(value))
+                    let index = store.index(kind.plural, field)?;
+                    gaps.extend(index.gaps());
+                    Some(index.get(value))
                 });
             let candidates = match indexed {
                 Some(positions) => Candidates::Indexed(store, kind, positions),
@@ -439,7 +454,8 @@ fn list(
         body.push(l, it)
     })?;
     let mut reply = Reply::raw_json(200, body.finish(&rv, page.continue_token.as_deref()));
-    reply.warning = left_out_warning(page.left_out, kind.plural);
+    gaps.extend(&page.gaps);
+    reply.warning = crate::gaps::join(left_out_warning(page.left_out, kind.plural), gaps.warning());
     Ok(reply)
 }
 
@@ -581,26 +597,18 @@ fn pod_log(
         path = layout::log_path(ns, name, &container, true);
     }
     if !bundle.contains(&path) {
-        let what = if params.previous {
-            "logs/previous"
-        } else {
-            "logs"
+        let missing = crate::missing_log::MissingLog {
+            pod: &pod,
+            namespace: ns,
+            pod_name: name,
+            container: &container,
+            previous: params.previous,
+            path: &path,
         };
-        let object = format!("{name}/{container}");
-        // Indexed lookup: a collected manifest holds a step per container
-        // log, and this runs for every log request the bundle cannot answer.
-        let forbidden = bundle
-            .failed_step(what, Some(ns), Some(&object))
-            .is_some_and(|s| s.outcome == kpm_bundle::Outcome::Forbidden);
-        return Err(logs::missing_log_error(
-            &pod,
-            name,
-            &container,
-            params.previous,
-            forbidden,
-        ));
+        return Err(missing.error(bundle));
     }
     let mut reply = Reply::text(Vec::new());
+    reply.warning = logs::timestamps_warning(req.query);
     reply.stream = Some(LogStream {
         source: state.store.open_log(&path)?,
         plan: logs::plan(&params, &pod, &container),

@@ -439,3 +439,6 @@ fn indexed_equals_scan(budget: usize) {
         .index("pods", "spec.nodeName")
         .is_some_and(|ix| ix.len() == 3));
 }
+
+mod current_shape;
+mod snapshot_gaps;

@@ -1,0 +1,215 @@
+//! An independent second client: the official Kubernetes Python client
+//! (`pip install kubernetes`, installed by `.ci/run`) against `serve`,
+//! driving `tests/python/serve_client.py`. It lists every kind in pages
+//! (`limit`/`_continue`), reads every pod and container log, reads
+//! events.k8s.io Events, and deserialises everything into the client's
+//! typed models, which validate what kubectl ignores. Watches are not
+//! exercised: serve answers `watch=true` with 405 until watch support
+//! lands.
+//!
+//! The interpreter is `$KPM_PYTHON` (what `.ci/run` exports: a virtualenv
+//! holding the client) or `python3`. The test fails, never skips, when the
+//! interpreter or the `kubernetes` package is missing.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::serve::{serve, write_fixture};
+use kpm_bundle::{layout, Bundle};
+use serde_json::Value;
+
+/// The interpreter, checked to import `kubernetes`.
+fn python() -> PathBuf {
+    let python = std::env::var_os("KPM_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let out = Command::new(&python)
+        .args(["-c", "import kubernetes; print(kubernetes.__version__)"])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} ({e}): the Python client test needs python3 with the \
+                 `kubernetes` package (set KPM_PYTHON to such an interpreter; .ci/run does)",
+                python.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{} cannot import the `kubernetes` package (pip install kubernetes, or set \
+         KPM_PYTHON; .ci/run does):\n{}",
+        python.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    python
+}
+
+/// `namespace/name` of every stored object of every kind (cluster-scoped
+/// objects as `/name`).
+fn stored(bundle: &Bundle) -> Vec<(&'static str, BTreeSet<String>)> {
+    let mut out = Vec::new();
+    for kind in layout::all_kinds() {
+        let mut names = BTreeSet::new();
+        let namespaces: Vec<Option<String>> = match kind.scope {
+            layout::Scope::Cluster => vec![None],
+            layout::Scope::Namespaced => bundle.namespaces().into_iter().map(Some).collect(),
+        };
+        for ns in namespaces {
+            let Ok(Some(list)) = bundle.read_kind::<Value>(kind, ns.as_deref()) else {
+                continue;
+            };
+            for item in list.items {
+                let s = |p: &str| {
+                    item.pointer(p)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                names.insert(format!(
+                    "{}/{}",
+                    s("/metadata/namespace"),
+                    s("/metadata/name")
+                ));
+            }
+        }
+        out.push((kind.plural, names));
+    }
+    out
+}
+
+/// Runs the client against `bundle` in pages of `page` and checks what it
+/// saw against what the bundle holds.
+fn client_reads_everything(python: &Path, bundle_path: &Path, page: usize) {
+    let what = bundle_path.display().to_string();
+    let bundle = Bundle::open(bundle_path).expect("bundle opens");
+    let s = serve(bundle_path, None, &[]);
+    let script = kpm_e2e::workspace_root().join("tests/python/serve_client.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(&s.kubeconfig)
+        .arg(page.to_string())
+        .env("HOME", s.dir.path())
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{what}: the Python client failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("the script prints JSON");
+    for (plural, names) in stored(&bundle) {
+        let listed = &seen["lists"][plural];
+        let Some(got) = listed["names"].as_array() else {
+            // Nothing stored: the kind answers that it was not collected
+            // (404) or forbidden (403), never a list.
+            assert!(names.is_empty(), "{what}: {plural}: {listed}");
+            assert!(
+                listed["status"] == 404 || listed["status"] == 403,
+                "{what}: {plural}: {listed}"
+            );
+            continue;
+        };
+        let got: Vec<String> = got
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        let unique: BTreeSet<String> = got.iter().cloned().collect();
+        assert_eq!(unique.len(), got.len(), "{what}: {plural} listed twice");
+        assert_eq!(unique, names, "{what}: {plural}");
+        let pages = listed["pages"].as_u64().unwrap_or(0) as usize;
+        assert_eq!(
+            pages,
+            got.len().div_ceil(page).max(1),
+            "{what}: {plural} pages"
+        );
+    }
+    let pods = stored(&bundle)
+        .into_iter()
+        .find(|(p, _)| *p == "pods")
+        .map(|(_, n)| n.len())
+        .unwrap_or(0);
+    assert_eq!(seen["pods_read"].as_u64(), Some(pods as u64), "{what}");
+    // Every stored current log of a listed pod is read whole (a bundle may
+    // hold logs of pods that were gone by the time pods were listed).
+    let logs = seen["logs"].as_object().expect("logs");
+    let listed_pods: BTreeSet<&str> = seen["lists"]["pods"]["names"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for entry in bundle.entries() {
+        if let layout::Entry::Log {
+            namespace,
+            pod,
+            container,
+            previous: false,
+        } = layout::classify(entry)
+        {
+            if !listed_pods.contains(format!("{namespace}/{pod}").as_str()) {
+                continue;
+            }
+            let key = format!("{namespace}/{pod}/{container}");
+            let size = bundle.read_bytes(entry).expect("log").len() as u64;
+            let got = logs.get(&key).unwrap_or(&Value::Null);
+            assert_eq!(
+                got["bytes"].as_u64(),
+                Some(size),
+                "{what}: log {key}: {got}; read: {:?}",
+                logs.keys().collect::<Vec<_>>()
+            );
+        }
+    }
+    // events.k8s.io: the same Events as core/v1.
+    let core_events: BTreeSet<String> = seen["lists"]["events"]["names"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let v1 = &seen["events_k8s_io"];
+    if core_events.is_empty() {
+        return;
+    }
+    let v1_names: BTreeSet<String> = v1["names"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(v1_names, core_events, "{what}: events.k8s.io");
+    let counted = v1["typed"].as_u64().unwrap_or(0) + v1["no_event_time"].as_u64().unwrap_or(0);
+    assert_eq!(counted as usize, core_events.len(), "{what}: {v1}");
+}
+
+#[test]
+fn python_client_lists_pages_reads_and_deserialises_every_kind() {
+    let python = python();
+    let dir = tempfile::tempdir().expect("temp dir");
+    client_reads_everything(&python, &write_fixture(dir.path()), 2);
+    for scenario in ["demo", "selector-mismatch"] {
+        client_reads_everything(&python, &kpm_e2e::testdata().join(scenario), 3);
+    }
+    let corpus = kpm_e2e::workspace_root().join("../shared/corpus/kpm");
+    let mut bundles: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap_or_else(|e| {
+            panic!(
+                "the real-world corpus {} cannot be read: {e}",
+                corpus.display()
+            )
+        })
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("manifest.json").is_file())
+        .collect();
+    bundles.sort();
+    assert!(!bundles.is_empty(), "no bundle in {}", corpus.display());
+    for bundle in bundles {
+        client_reads_everything(&python, &bundle, 5);
+    }
+}
