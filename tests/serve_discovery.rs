@@ -90,6 +90,21 @@ fn serve_explain_works_offline() {
     ] {
         assert!(lines.contains(&field.to_string()), "{field}: {out}");
     }
+    // The Swagger 2.0 form kubectl reads as protobuf.
+    let out = s.ok(&[
+        "explain",
+        "pod.spec.containers.livenessProbe",
+        "--output=plaintext-openapiv2",
+    ]);
+    let lines = rows(&out);
+    assert!(
+        lines.contains(&"RESOURCE: livenessProbe <Object>".to_string()),
+        "{out}"
+    );
+    assert!(
+        lines.contains(&"periodSeconds <integer>".to_string()),
+        "{out}"
+    );
     let err = s.fails(&["explain", "pod.spec.nosuchfield"]);
     assert_eq!(err.trim(), "error: field \"nosuchfield\" does not exist");
 }

@@ -201,3 +201,44 @@ fn serve_rollout_status_waits_on_a_rollout_still_in_progress() {
     );
     assert_eq!(run.stderr, "error: timed out waiting for the condition\n");
 }
+
+#[test]
+fn serve_every_scenario_watches_and_reports_rollouts() {
+    let scenarios = kpm_e2e::scenarios();
+    assert!(!scenarios.is_empty(), "no scenario bundles under testdata/");
+    for dir in scenarios {
+        let name = dir.display().to_string();
+        let s = serve(&dir, None, &[]);
+        // `get pods -A -w` prints exactly the list, then keeps watching.
+        let listed = rows(&s.ok(&["get", "pods", "-A", "--no-headers"]));
+        let Some(last) = listed.last() else { continue };
+        let last_name = last.split(' ').nth(1).unwrap_or("").to_string();
+        let (run, open) = watch_until(&s, &["get", "pods", "-A", "-w", "--no-headers"], &last_name);
+        assert!(open, "{name}: {}\n{}", run.stdout, run.stderr);
+        assert_eq!(rows(&run.stdout), listed, "{name}");
+        // Every Deployment's rollout is reported from the snapshot: rolled
+        // out, past its deadline, or still waiting at the timeout.
+        for d in rows(&s.ok(&["get", "deploy", "-A", "--no-headers"])) {
+            let mut f = d.split(' ');
+            let (ns, deploy) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
+            let target = format!("deployment/{deploy}");
+            let run = s.kubectl(&["rollout", "status", &target, "-n", ns, "--timeout=1s"]);
+            let rolled_out = format!("deployment \"{deploy}\" successfully rolled out\n");
+            let outcome_ok = match run.code {
+                Some(0) => run.stdout == rolled_out && run.stderr.is_empty(),
+                _ => {
+                    run.stderr
+                        == format!(
+                            "error: deployment \"{deploy}\" exceeded its progress deadline\n"
+                        )
+                        || run.stderr == "error: timed out waiting for the condition\n"
+                }
+            };
+            assert!(
+                outcome_ok,
+                "{name}: rollout status {ns}/{deploy}: {}\n{}",
+                run.stdout, run.stderr
+            );
+        }
+    }
+}

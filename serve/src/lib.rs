@@ -18,7 +18,7 @@
 //!   to, then stays open with only bookmarks until the client leaves or its
 //!   timeout passes: a snapshot never changes, so `kubectl get -w`, `rollout
 //!   status` and `wait` report what it shows and keep waiting (module `watch`).
-//! * OpenAPI documents (`/openapi/v3`, `/openapi/v2`, JSON only) are
+//! * OpenAPI documents (`/openapi/v3`, `/openapi/v2` also as protobuf) are
 //!   generated from the `k8s-openapi` types for the served kinds
 //!   (module `openapi`), so `kubectl explain` works offline.
 //! * Discovery is served in both forms, aggregated (module `aggregated`)

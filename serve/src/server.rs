@@ -295,7 +295,7 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if let Some(reply) = aggregated_discovery(&state, &route, accept) {
+    if let Some(reply) = negotiated_document(&state, &route, accept) {
         return response(reply);
     }
     let table = wants_table(accept);
@@ -320,14 +320,22 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
     resp
 }
 
-/// `/api` and `/apis` in the aggregated form, when `accept` prefers it.
-fn aggregated_discovery(state: &State, route: &Route, accept: &str) -> Option<Reply> {
+/// The documents whose form depends on `accept`: `/api` and `/apis` in
+/// the aggregated form, `/openapi/v2` as protobuf, when `accept` prefers
+/// them.
+fn negotiated_document(state: &State, route: &Route, accept: &str) -> Option<Reply> {
     let Route::Static(segs) = route else {
         return None;
     };
     let core = match segs.as_slice() {
         [root] if root == "api" => true,
         [root] if root == "apis" => false,
+        [root, v] if root == "openapi" && v == "v2" => {
+            let (doc, content_type) = crate::openapi::v2_protobuf(accept)?;
+            let mut reply = Reply::raw_json(200, doc.to_vec());
+            reply.content_type = content_type;
+            return Some(reply);
+        }
         _ => return None,
     };
     let (version, content_type) = crate::aggregated::negotiate(accept)?;

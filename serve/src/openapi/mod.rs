@@ -11,6 +11,7 @@
 //! of the process (they depend only on the table of kinds), serialized, a
 //! few MiB in all.
 
+mod proto;
 mod types;
 
 use std::collections::BTreeMap;
@@ -32,9 +33,13 @@ enum Format {
 impl Format {
     fn settings(self) -> SchemaSettings {
         match self {
+            // Swagger 2.0 as the API server writes it keeps `description`
+            // beside `$ref`; kubectl's v2 parser reads no `allOf`, so the
+            // draft-07 transforms (which wrap such refs in one) are off.
             Format::V2 => SchemaSettings::draft07().with(|s| {
                 s.definitions_path = "/definitions".into();
                 s.meta_schema = None;
+                s.transforms.clear();
             }),
             Format::V3 => SchemaSettings::openapi3().with(|s| s.meta_schema = None),
         }
@@ -214,15 +219,32 @@ fn v3_index() -> Vec<u8> {
 }
 
 /// `/openapi/v2`: every served kind in one Swagger 2.0 document.
-fn v2_document() -> Vec<u8> {
+fn v2_value() -> Value {
     let kinds: Vec<&'static ResourceKind> = all_kinds().collect();
     let (paths, definitions) = build(&kinds, Format::V2);
-    to_bytes(&json!({
+    json!({
         "swagger": "2.0",
         "info": info(),
         "paths": paths,
         "definitions": definitions,
-    }))
+    })
+}
+
+/// `/openapi/v2` in the form `accept` prefers, with its media type, when
+/// that is the protobuf form (which kubectl asks for); None leaves the
+/// JSON form to [`document`].
+pub fn v2_protobuf(accept: &str) -> Option<(&'static [u8], &'static str)> {
+    static PROTO: OnceLock<Vec<u8>> = OnceLock::new();
+    let first = accept
+        .split(',')
+        .map(|m| m.split(';').next().unwrap_or("").trim())
+        .find(|m| proto::ACCEPTED.contains(m) || *m == "application/json" || *m == "*/*")?;
+    proto::ACCEPTED.contains(&first).then(|| {
+        (
+            PROTO.get_or_init(|| proto::encode(&v2_value())).as_slice(),
+            proto::MEDIA_TYPE,
+        )
+    })
 }
 
 /// A group version and its document, built when first asked for.
@@ -235,7 +257,7 @@ pub fn document(segments: &[&str]) -> Option<&'static [u8]> {
     static INDEX: OnceLock<Vec<u8>> = OnceLock::new();
     static V3: OnceLock<Vec<GroupVersionDoc>> = OnceLock::new();
     match segments {
-        ["v2"] => Some(V2.get_or_init(v2_document)),
+        ["v2"] => Some(V2.get_or_init(|| to_bytes(&v2_value()))),
         ["v3"] => Some(INDEX.get_or_init(v3_index)),
         ["v3", rest @ ..] => {
             let (group, version) = match rest {

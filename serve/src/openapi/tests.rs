@@ -96,3 +96,21 @@ fn v2_document_holds_every_kind_with_definitions_refs() {
         assert!(defs.get(name).is_some(), "dangling {r}");
     }
 }
+
+#[test]
+fn v2_keeps_descriptions_beside_refs_and_answers_protobuf_to_kubectl() {
+    let doc = parse(&["v2"]);
+    let spec = &doc["definitions"]["io.k8s.api.core.v1.Pod"]["properties"]["spec"];
+    assert_eq!(spec["$ref"], "#/definitions/io.k8s.api.core.v1.PodSpec");
+    assert!(spec["description"].is_string());
+    let (pb, media) = v2_protobuf("application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+        .expect("protobuf");
+    assert_eq!(
+        media,
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    );
+    // Document.swagger = "2.0" comes first.
+    assert_eq!(&pb[..5], b"\x0a\x032.0");
+    assert!(v2_protobuf("application/json, */*").is_none());
+    assert!(v2_protobuf("").is_none());
+}
