@@ -4,10 +4,8 @@
 //! The served kinds come from `kpm_bundle::layout` (the one table of kinds),
 //! plus `metrics.k8s.io/v1beta1` when the bundle holds metrics, so that
 //! `kubectl top` behaves like against a cluster with (or without)
-//! metrics-server. Only the legacy (non-aggregated) discovery format is
-//! served: kubectl asks for the aggregated one first and, when the answer's
-//! content type is plain `application/json`, reads the legacy documents
-//! without complaint.
+//! metrics-server. These are the legacy documents; [`crate::aggregated`]
+//! derives the aggregated form kubectl asks for first from them.
 
 use kpm_bundle::layout::{all_kinds, ResourceKind, Scope};
 use serde_json::{json, Value};
@@ -73,7 +71,7 @@ fn resource(kind: &ResourceKind) -> Vec<Value> {
         "singularName": kind.singular,
         "namespaced": namespaced,
         "kind": kind.kind,
-        "verbs": ["get", "list"],
+        "verbs": ["get", "list", "watch"],
     });
     if let Some(obj) = main.as_object_mut() {
         if !kind.short_names.is_empty() {

@@ -208,18 +208,6 @@ impl ApiError {
         }
     }
 
-    /// 405 for `watch=true`: a snapshot never changes, so a watch would
-    /// hang forever with nothing to say; refusing ends `kubectl get -w`
-    /// right after it printed the list.
-    pub fn watch_unsupported() -> ApiError {
-        ApiError {
-            code: 405,
-            reason: "MethodNotAllowed",
-            message: "watch is not supported: this API server is a read-only snapshot served by kpm from a bundle and never changes".to_string(),
-            details: None,
-        }
-    }
-
     /// 410 for a `continue` token this server did not issue for this list.
     pub fn expired_continue() -> ApiError {
         ApiError {

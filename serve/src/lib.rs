@@ -14,14 +14,28 @@
 //!   `Date` header is the snapshot's clock (collection end plus the time
 //!   serve has been running), so a collector run against serve stamps its
 //!   bundle as the cluster's clock would have.
-//! * `watch=true` is refused with 405: a snapshot never changes, so
-//!   `kubectl get -w` prints the list and stops instead of hanging.
-//! * No OpenAPI documents are served (`/openapi/v2`, `/openapi/v3` are 404):
-//!   `get`, `describe`, `logs`, `top` do not need them, `kubectl explain`
-//!   fails with NotFound.
-//! * Only legacy discovery is served; kubectl falls back to it silently.
+//! * A watch (`watch=true`) replays the state as `ADDED` events when asked
+//!   to, then stays open with only bookmarks until the client leaves or its
+//!   timeout passes: a snapshot never changes, so `kubectl get -w`, `rollout
+//!   status` and `wait` report what it shows and keep waiting (module `watch`).
+//! * OpenAPI documents (`/openapi/v3`, `/openapi/v2`, JSON only) are
+//!   generated from the `k8s-openapi` types for the served kinds
+//!   (module `openapi`), so `kubectl explain` works offline.
+//! * Discovery is served in both forms, aggregated (module `aggregated`)
+//!   and legacy (module `discovery`); every kind's verbs are get, list and watch.
 //! * A kind the manifest records as forbidden answers 403 in RBAC wording
-//!   for user `kpm-snapshot`; a kind not collected answers 404 saying so.
+//!   for user `kpm-snapshot`; a kind not collected answers 404 saying so,
+//!   for one namespace as for all of them. An all-namespaces list that must
+//!   leave some namespaces out (not collected, forbidden or failed there, or
+//!   a file that cannot be read) answers the rest and names what it left
+//!   out in a `Warning: 299` header (module `gaps`); only a request for
+//!   exactly a damaged file fails.
+//! * A missing log answers with its collection outcome (module
+//!   `missing_log`); the kubelet's state messages only when the pod's
+//!   recorded state proves there was no log.
+//! * Objects are served as a current API server returns them from storage
+//!   (module `current`): Services defaulted on read, EndpointSlices made
+//!   from Endpoints where the bundle has none. The bundle is not changed.
 //! * ReplicationControllers are never collected; they are answered as an
 //!   empty list (not advertised) so `kubectl cluster-info dump` works.
 //! * Logs: see the `logs` module for how `sinceSeconds` and `timestamps` behave on
@@ -40,18 +54,23 @@
 //!   accepts are not served. See the modules `guard`, `server` and
 //!   `docs/security.md`.
 //!
-//! Module map: `server` (HTTP), `routes` (URL → answer), `discovery`,
+//! Module map: `server` (HTTP), `routes` (URL → answer), `discovery`
+//! (legacy) and `aggregated`, `openapi` (documents for `kubectl explain`),
 //! `store` (lazy lists), `cache` (bounded by bytes), `index` (field
 //! indexes across namespaces), `list` (selection, paging, list bodies),
-//! `selectors`, `table` (server-side printing), `logs`, `metrics`,
-//! `logtail` (streaming), `errors`, `knobs` (test knobs), `rbac`,
+//! `selectors`, `table` (server-side printing), `logs`, `missing_log`,
+//! `metrics`, `logtail` (streaming), `watch`, `errors`, `gaps` (what a list
+//! left out), `current` (read defaulting), `knobs` (test knobs), `rbac`,
 //! `kubeconfig`, `guard` (token and `Host`).
 
 mod access;
+mod aggregated;
 mod cache;
+mod current;
 mod discovery;
 mod errors;
 mod events;
+mod gaps;
 mod guard;
 mod index;
 mod knobs;
@@ -60,6 +79,8 @@ mod list;
 mod logs;
 mod logtail;
 mod metrics;
+mod missing_log;
+mod openapi;
 mod rbac;
 mod review;
 mod routes;
@@ -67,6 +88,7 @@ mod selectors;
 mod server;
 mod store;
 mod table;
+mod watch;
 mod wire;
 
 use std::net::SocketAddr;

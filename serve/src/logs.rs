@@ -23,7 +23,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::errors::{ApiError, Gr};
+use crate::errors::ApiError;
 use crate::logtail::Plan;
 
 /// The log options of the query string.
@@ -199,52 +199,6 @@ fn container_status<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
     .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
 }
 
-/// The error for a log the bundle does not hold, as the kubelet words the
-/// cases it has, or "not collected" when the kubelet would have had one.
-pub fn missing_log_error(
-    pod: &Value,
-    pod_name: &str,
-    container: &str,
-    previous: bool,
-    forbidden: bool,
-) -> ApiError {
-    if forbidden {
-        return ApiError::forbidden(
-            Gr {
-                group: "",
-                resource: "pods/log",
-            },
-            "get",
-            Some(pod_name),
-            pod.pointer("/metadata/namespace").and_then(Value::as_str),
-        );
-    }
-    if previous {
-        return ApiError::bad_request(format!(
-            "previous terminated container \"{container}\" in pod \"{pod_name}\" not found"
-        ));
-    }
-    if pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
-        return ApiError::bad_request(format!("pod {pod_name} does not have a host assigned"));
-    }
-    if let Some(reason) = container_status(pod, container)
-        .and_then(|s| s.pointer("/state/waiting"))
-        .map(|w| w.get("reason").and_then(Value::as_str).unwrap_or(""))
-    {
-        return ApiError::bad_request(format!(
-            "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
-        ));
-    }
-    ApiError::not_collected(&format!(
-        "the log of container \"{container}\" in pod \"{pod_name}\""
-    ))
-}
-
 /// Whether the container waits to restart after a terminated instance (for
 /// example in CrashLoopBackOff): the kubelet then serves that instance's log
 /// as the current one.
@@ -319,17 +273,8 @@ mod tests {
     }
 
     #[test]
-    fn missing_logs_use_kubelet_wording() {
+    fn a_crashlooping_container_serves_its_last_instance() {
         let p = pod();
-        assert_eq!(
-            missing_log_error(&p, "web-1", "envoy", true, false).message,
-            "previous terminated container \"envoy\" in pod \"web-1\" not found"
-        );
-        assert_eq!(
-            missing_log_error(&p, "web-1", "envoy", false, false).message,
-            "container \"envoy\" in pod \"web-1\" is waiting to start: ContainerCreating"
-        );
-        assert_eq!(missing_log_error(&p, "web-1", "app", false, true).code, 403);
         assert!(waiting_after_termination(&p, "app"));
         assert!(!waiting_after_termination(&p, "envoy"));
     }

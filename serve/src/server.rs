@@ -290,12 +290,17 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
         }
         return response(Reply::error(&err));
     }
-    let table = req
+    let accept = req
         .headers()
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(wants_table);
-    let reply = tokio::task::spawn_blocking(move || {
+        .unwrap_or("");
+    if let Some(reply) = aggregated_discovery(&state, &route, accept) {
+        return response(reply);
+    }
+    let table = wants_table(accept);
+    let for_watch = state.clone();
+    let mut reply = tokio::task::spawn_blocking(move || {
         routes::handle(
             &state,
             &Request {
@@ -307,7 +312,29 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
     })
     .await
     .unwrap_or_else(|e| Reply::error(&ApiError::internal(format!("request handler failed: {e}"))));
-    response(reply)
+    let watch = reply.watch.take();
+    let mut resp = response(reply);
+    if let Some(plan) = watch {
+        *resp.body_mut() = ResBody::Stream(crate::watch::start(for_watch, plan));
+    }
+    resp
+}
+
+/// `/api` and `/apis` in the aggregated form, when `accept` prefers it.
+fn aggregated_discovery(state: &State, route: &Route, accept: &str) -> Option<Reply> {
+    let Route::Static(segs) = route else {
+        return None;
+    };
+    let core = match segs.as_slice() {
+        [root] if root == "api" => true,
+        [root] if root == "apis" => false,
+        _ => return None,
+    };
+    let (version, content_type) = crate::aggregated::negotiate(accept)?;
+    let doc = crate::aggregated::document(version, core, state.has_metrics);
+    let mut reply = Reply::json(200, &doc);
+    reply.content_type = content_type;
+    Some(reply)
 }
 
 /// Go's accept back-off: 5 ms doubling to 1 s, reset by a success.

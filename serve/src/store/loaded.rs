@@ -120,8 +120,9 @@ impl Loaded {
 struct RawList<'a> {
     #[serde(default)]
     metadata: ListMeta,
+    /// `null` in lists written by other tools for no items: an empty list.
     #[serde(default, borrow)]
-    items: Vec<&'a RawValue>,
+    items: Option<Vec<&'a RawValue>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -266,6 +267,7 @@ pub fn parse_list(
         let list: RawList<'_> = serde_json::from_str(&text).map_err(ParseError::Json)?;
         let items = list
             .items
+            .unwrap_or_default()
             .into_iter()
             .map(|raw| {
                 // The raw value borrows from `text`: its offset is its range.

@@ -177,6 +177,8 @@ pub enum Command {
     Serve(crate::serve::ServeArgs),
     /// Convert a troubleshoot support bundle or a cluster-info dump into a kpm bundle.
     Convert(crate::convert::ConvertArgs),
+    /// What changed between snapshots of one cluster: BEFORE AFTER, or a series.
+    Diff(crate::diff::DiffArgs),
 }
 
 /// The format to write: `--format`, else by the output file's extension.
@@ -280,6 +282,9 @@ pub fn load_policy(config: Option<&Path>, no_config: bool) -> Result<Option<Poli
 pub fn run(cli: Cli) -> ExitCode {
     if let Some(Command::Convert(args)) = &cli.command {
         return crate::convert::run(args);
+    }
+    if let Some(Command::Diff(args)) = &cli.command {
+        return crate::diff::run(args);
     }
     if let Some(Command::Serve(args)) = cli.command {
         return match kpm_serve::run(args.into()) {

@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
 mod convert;
+mod diff;
 mod exit_codes;
 mod serve;
 

@@ -14,6 +14,7 @@ mod demo;
 mod healthy;
 mod logs;
 mod network;
+pub mod pairs;
 mod platform;
 mod pods;
 mod repeating;
