@@ -1,11 +1,10 @@
 //! An independent second client: the official Kubernetes Python client
 //! (`pip install kubernetes`, installed by `.ci/run`) against `serve`,
 //! driving `tests/python/serve_client.py`. It lists every kind in pages
-//! (`limit`/`_continue`), reads every pod and container log, reads
-//! events.k8s.io Events, and deserialises everything into the client's
-//! typed models, which validate what kubectl ignores. Watches are not
-//! exercised: serve answers `watch=true` with 405 until watch support
-//! lands.
+//! (`limit`/`_continue`), watches pods (the initial state as `ADDED`),
+//! reads every pod and container log, reads events.k8s.io Events, and
+//! deserialises everything into the client's typed models, which validate
+//! what kubectl ignores.
 //!
 //! The interpreter is `$KPM_PYTHON` (what `.ci/run` exports: a virtualenv
 //! holding the client) or `python3`. The test fails, never skips, when the
@@ -141,6 +140,29 @@ fn client_reads_everything(python: &Path, bundle_path: &Path, page: usize) {
             pages,
             got.len().div_ceil(page).max(1),
             "{what}: {plural} pages"
+        );
+    }
+    // The watch delivers the listed pods as ADDED, nothing else.
+    let as_set = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if seen["lists"]["pods"]["names"].is_array() {
+        assert_eq!(
+            as_set(&seen["watch_pods"]["added"]),
+            as_set(&seen["lists"]["pods"]["names"]),
+            "{what}: watch"
+        );
+        assert_eq!(
+            seen["watch_pods"]["other"],
+            serde_json::json!([]),
+            "{what}: watch"
         );
     }
     let pods = seen["lists"]["pods"]["names"]
