@@ -78,7 +78,7 @@ fn auth_can_i_answers_what_the_snapshot_serves() {
     for want in [
         "pods [] [] [get list watch]",
         "deployments.apps [] [] [get list watch]",
-        "events.events.k8s.io [] [] [get list watch]",
+        "events.events.k8s.io [] [] [get list]",
         "pods/log [] [] [get]",
         "nodes.metrics.k8s.io [] [] [get list]",
         "selfsubjectaccessreviews.authorization.k8s.io [] [] [create]",

@@ -156,8 +156,15 @@ fn decide_read(
             Decision::yes()
         };
     }
-    // events.k8s.io Events are the core Events, converted.
+    // events.k8s.io Events are the core Events, converted (no watch).
     let (group, resource) = if group == crate::events::GROUP && resource == "events" {
+        if verb == "watch" {
+            return Decision::no(format!(
+                "watch of {}/{} events is not served by this snapshot",
+                crate::events::GROUP,
+                crate::events::VERSION
+            ));
+        }
         ("", "events")
     } else {
         (group, resource)
@@ -289,7 +296,7 @@ pub fn rules(state: &State, namespace: &str) -> Value {
     }
     let events = layout::kind_by_plural("events");
     if events.is_some_and(|k| kind_readable(state, k, ns).allowed) {
-        resource_rules.push(json!({"verbs": READ_VERBS, "apiGroups": [crate::events::GROUP], "resources": ["events"]}));
+        resource_rules.push(json!({"verbs": ["get", "list"], "apiGroups": [crate::events::GROUP], "resources": ["events"]}));
     }
     if logs_readable(state, ns).allowed {
         resource_rules

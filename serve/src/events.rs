@@ -9,6 +9,9 @@
 //! is always present (null when the core Event has none), as the API
 //! server writes it.
 //!
+//! Served: get and list; a watch is refused (the watch stream does not
+//! convert objects), so discovery advertises `get` and `list` only.
+//!
 //! Field selectors use the events.k8s.io labels (`regarding.name`,
 //! `reportingController`, …), mapped to the core labels as
 //! `AddFieldLabelConversionsForEvent` maps them; anything else is refused
@@ -59,7 +62,7 @@ const RENAMED: &[(&str, &str)] = &[
 pub fn resources() -> Vec<Value> {
     vec![serde_json::json!({
         "name": "events", "singularName": "event", "namespaced": true, "kind": "Event",
-        "verbs": ["get", "list", "watch"], "shortNames": ["ev"],
+        "verbs": ["get", "list"], "shortNames": ["ev"],
     })]
 }
 
@@ -143,6 +146,23 @@ pub fn answer(
     }
     if namespace.is_none() && name.is_some() {
         return Err(ApiError::no_such_resource());
+    }
+    if req
+        .query
+        .iter()
+        .any(|(k, v)| k == "watch" && crate::watch::params::is_true(v))
+    {
+        // The watch stream replays stored objects as they are; converting
+        // them is not done, so the watch is refused rather than answered
+        // with core/v1 objects (`kubectl get events -w` watches core/v1).
+        return Err(ApiError {
+            code: 405,
+            reason: "MethodNotAllowed",
+            message: format!(
+                "watch of {GROUP}/{VERSION} events is not served by this snapshot; watch the core/v1 events (kubectl get events -w)"
+            ),
+            details: None,
+        });
     }
     let query = core_query(req.query)?;
     let route = Route::Resource {

@@ -65,7 +65,7 @@ impl LogParams {
         };
         let mut p = LogParams {
             container: get("container").map(str::to_string),
-            previous: get("previous") == Some("true"),
+            previous: get("previous").is_some_and(crate::watch::params::is_true),
             ..LogParams::default()
         };
         if let Some(t) = get("tailLines") {
@@ -115,7 +115,7 @@ impl LogParams {
 pub fn timestamps_warning(query: &[(String, String)]) -> Option<String> {
     query
         .iter()
-        .any(|(k, v)| k == "timestamps" && v == "true")
+        .any(|(k, v)| k == "timestamps" && crate::watch::params::is_true(v))
         .then(|| {
             "kpm: the kubelet's log timestamps were not collected; lines are shown as stored"
                 .to_string()
@@ -299,6 +299,10 @@ mod tests {
         assert_eq!(plan_of(&[("limitBytes", "8")]).limit_bytes, Some(8));
         // The previous instance finished two minutes before collection.
         assert!(plan_of(&[("previous", "true"), ("sinceSeconds", "60")]).empty);
+        // Booleans as `strconv.ParseBool` reads them (the Python client
+        // sends `True`).
+        assert!(q(&[("previous", "True")]).unwrap().previous);
+        assert!(!q(&[("previous", "no")]).unwrap().previous);
         assert!(!plan_of(&[("previous", "true"), ("sinceSeconds", "600")]).empty);
         assert!(!plan_of(&[("sinceSeconds", "60")]).empty);
     }

@@ -269,7 +269,7 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
     let query = query_pairs(req.uri().query());
     let is_watch = query
         .iter()
-        .any(|(k, v)| k == "watch" && (v == "true" || v == "1"));
+        .any(|(k, v)| k == "watch" && crate::watch::params::is_true(v));
     let verb = match &route {
         _ if is_watch => "watch",
         Route::Resource { name: Some(_), .. } => "get",

@@ -2,6 +2,7 @@
 
 Run by tests/serve_python.rs as `python3 serve_client.py KUBECONFIG PAGE`.
 Lists every served kind in pages of PAGE items (`limit` and `_continue`),
+watches pods (the initial state, until `timeoutSeconds` ends the watch),
 reads each pod and every container log, and prints one JSON document on
 stdout with what it saw. Every page and read is deserialised into the
 client's typed models, which check what kubectl does not: required fields,
@@ -20,7 +21,7 @@ deserialised.
 import json
 import sys
 
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 
@@ -84,6 +85,15 @@ def main():
                 out["logs"][key] = {"bytes": len(text.encode("utf-8"))}
             except ApiException as e:
                 out["logs"][key] = {"status": e.status}
+
+    # A watch: the snapshot's state as ADDED events (typed), then silence
+    # until the server ends it after timeoutSeconds.
+    added, other = [], []
+    for event in watch.Watch().stream(core.list_pod_for_all_namespaces, timeout_seconds=1):
+        meta = event["object"].metadata
+        entry = f"{meta.namespace}/{meta.name}"
+        (added if event["type"] == "ADDED" else other).append(entry)
+    out["watch_pods"] = {"added": added, "other": other}
 
     events = client.EventsV1Api(api)
     try:

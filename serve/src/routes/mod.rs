@@ -414,7 +414,10 @@ fn list(
     kind: &'static ResourceKind,
     ns: Option<&str>,
 ) -> Result<Reply, ApiError> {
-    if matches!(req.param("watch"), Some("true" | "1")) {
+    if req
+        .param("watch")
+        .is_some_and(crate::watch::params::is_true)
+    {
         return crate::watch::plan(state, req, kind, ns, None).map(Reply::watch);
     }
     let params = ListParams::from_query(req.query, kind.plural)?;
@@ -495,7 +498,10 @@ fn replication_controllers(
         ));
     }
     let rv = state.store.bundle_resource_version();
-    if matches!(req.param("watch"), Some("true" | "1")) {
+    if req
+        .param("watch")
+        .is_some_and(crate::watch::params::is_true)
+    {
         let plan = crate::watch::Plan::empty(
             "ReplicationController",
             "v1".into(),
@@ -560,7 +566,10 @@ fn get(
     ns: Option<&str>,
     name: &str,
 ) -> Result<Reply, ApiError> {
-    if matches!(req.param("watch"), Some("true" | "1")) {
+    if req
+        .param("watch")
+        .is_some_and(crate::watch::params::is_true)
+    {
         return crate::watch::plan(state, req, kind, ns, Some(name)).map(Reply::watch);
     }
     let obj = find(state, kind, ns, name)?;

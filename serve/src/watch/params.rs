@@ -51,6 +51,12 @@ pub enum Start {
 }
 
 /// Go's `strconv.ParseBool`, which decodes boolean query parameters.
+/// Whether a query value is true as the API server's `strconv.ParseBool`
+/// reads it: clients spell it `true`, `1` or (the Python client) `True`.
+pub fn is_true(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True")
+}
+
 fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
     match v {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
