@@ -191,3 +191,6 @@ fn tracks(snapshots: &[Snapshot]) -> Vec<IncidentTrack> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
