@@ -163,7 +163,7 @@ fn sections(d: &DiffReport, sink: &mut dyn Sink) {
 }
 
 fn verdict(d: &DiffReport, sink: &mut dyn Sink) {
-    sink.heading(2, &format!("Verdict — {}", d.verdict.text));
+    sink.heading(2, "Snapshots");
     sink.list(true);
     for (i, s) in d.snapshots.iter().enumerate() {
         let label = match i {
@@ -420,7 +420,10 @@ fn series(d: &DiffReport, sink: &mut dyn Sink) {
 
 /// The diff as GitHub-flavoured Markdown.
 pub fn markdown(d: &DiffReport) -> String {
-    let mut md = Markdown(String::from("# kpm diff\n"));
+    let mut md = Markdown(format!(
+        "# kpm diff\n\n**{}**\n",
+        escape::markdown_inline(&d.verdict.text)
+    ));
     sections(d, &mut md);
     let mut text = md.0;
     while text.ends_with("\n\n") {
@@ -543,7 +546,10 @@ mod tests {
         let prose = outside_code(&md);
         assert!(!prose.contains("@team"), "a mention would notify: {prose}");
         assert!(!prose.contains("<script>"), "{prose}");
-        assert!(md.contains("Verdict"));
+        assert!(
+            md.starts_with("# kpm diff\n\n**healthy: 0 incidents resolved"),
+            "{md}"
+        );
     }
 
     /// Markdown text with code spans (GitHub autolinks nothing in them) cut out.
