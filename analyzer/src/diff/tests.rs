@@ -83,9 +83,9 @@ fn restarts_that_grew_and_containers_that_started_crashing() {
     let key = after
         .digest
         .pods
-        .keys()
-        .find(|k| k.starts_with("shop/cart-"))
-        .cloned()
+        .iter()
+        .find(|(_, p)| p.workload.as_deref() == Some("Deployment/shop/cart"))
+        .map(|(k, _)| k.clone())
         .unwrap_or_default();
     if let Some(p) = after.digest.pods.get_mut(&key) {
         p.containers = vec![ContainerState {
