@@ -163,7 +163,7 @@ fn sections(d: &DiffReport, sink: &mut dyn Sink) {
 }
 
 fn verdict(d: &DiffReport, sink: &mut dyn Sink) {
-    sink.heading(2, &format!("Verdict — {}", d.verdict.text));
+    sink.heading(2, "Snapshots");
     sink.list(true);
     for (i, s) in d.snapshots.iter().enumerate() {
         let label = match i {
@@ -420,7 +420,10 @@ fn series(d: &DiffReport, sink: &mut dyn Sink) {
 
 /// The diff as GitHub-flavoured Markdown.
 pub fn markdown(d: &DiffReport) -> String {
-    let mut md = Markdown(String::from("# kpm diff\n"));
+    let mut md = Markdown(format!(
+        "# kpm diff\n\n**{}**\n",
+        escape::markdown_inline(&d.verdict.text)
+    ));
     sections(d, &mut md);
     let mut text = md.0;
     while text.ends_with("\n\n") {
@@ -454,4 +457,124 @@ pub fn html(d: &DiffReport) -> String {
     sections(d, &mut page);
     page.0.push_str("</body>\n</html>\n");
     page.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use kpm_model::diff::{
+        DiffEvent, DiffVerdict, SnapshotInfo, WorkloadDelta, DIFF_SCHEMA_VERSION,
+    };
+
+    const HOSTILE: &str = "<script>alert(1)</script> `x` *y* @team #12\n# heading\u{202e}";
+
+    fn hostile_diff() -> DiffReport {
+        let t = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 20, 14, 32, 10)
+            .unwrap();
+        let info = SnapshotInfo {
+            path: HOSTILE.into(),
+            started_at: t,
+            collected_at: t,
+            cluster: Some(HOSTILE.into()),
+            server_version: None,
+            findings: 0,
+            incidents: 0,
+        };
+        DiffReport {
+            schema_version: DIFF_SCHEMA_VERSION,
+            kpm_version: "0".into(),
+            snapshots: vec![info.clone(), info],
+            verdict: DiffVerdict::new(0, 0, 0),
+            warnings: vec![HOSTILE.into()],
+            findings: Vec::new(),
+            workloads: vec![WorkloadDelta {
+                object: ObjectRef::namespaced("Deployment", "shop", HOSTILE),
+                change: Change::Changed,
+                revision: None,
+                replicas: None,
+                ready: None,
+                template: vec![FieldChange {
+                    field: "containers[web].image".into(),
+                    before: Some(HOSTILE.into()),
+                    after: Some("web:2".into()),
+                }],
+                pods_created: vec![HOSTILE.into()],
+                pods_deleted: Vec::new(),
+                restarts: Vec::new(),
+                started_crashing: Vec::new(),
+                recovered: Vec::new(),
+            }],
+            config: Vec::new(),
+            nodes: Vec::new(),
+            capacity: Vec::new(),
+            events: vec![DiffEvent {
+                time: t,
+                object: ObjectRef::namespaced("Pod", "shop", HOSTILE),
+                event_type: "Warning".into(),
+                reason: HOSTILE.into(),
+                message: HOSTILE.into(),
+                count: 1,
+            }],
+            collection: Vec::new(),
+            series: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn hostile_strings_are_escaped_in_html() {
+        let html = html(&hostile_diff());
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(
+            !html.contains('\u{202e}'),
+            "bidi control shown, not applied"
+        );
+    }
+
+    #[test]
+    fn hostile_strings_cannot_start_blocks_or_mention_in_markdown() {
+        let md = markdown(&hostile_diff());
+        assert!(!md.contains('\u{202e}'));
+        for line in md.lines() {
+            assert!(
+                !line.starts_with("# heading"),
+                "a value opened a heading: {md}"
+            );
+        }
+        let prose = outside_code(&md);
+        assert!(!prose.contains("@team"), "a mention would notify: {prose}");
+        assert!(!prose.contains("<script>"), "{prose}");
+        assert!(
+            md.starts_with("# kpm diff\n\n**healthy: 0 incidents resolved"),
+            "{md}"
+        );
+    }
+
+    /// Markdown text with code spans (GitHub autolinks nothing in them) cut out.
+    fn outside_code(md: &str) -> String {
+        let mut out = String::new();
+        let mut rest = md;
+        while let Some(start) = rest.find('`') {
+            out.push_str(&rest[..start]);
+            let run = rest[start..].chars().take_while(|c| *c == '`').count();
+            let fence = "`".repeat(run);
+            let body = &rest[start + run..];
+            match body.find(&fence) {
+                Some(end) => rest = &body[end + run..],
+                None => return out,
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let d = hostile_diff();
+        let text = json(&d).unwrap();
+        let back: DiffReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, d);
+    }
 }

@@ -16,7 +16,15 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Vec<CollectionDelta> {
         .chain(after.collection.keys())
         .collect();
     let missing = || "not collected".to_string();
+    let has_ns = |s: &Snapshot, ns: &Option<String>| {
+        s.collection
+            .contains_key(&("namespace".to_string(), ns.clone()))
+    };
     keys.into_iter()
+        // A namespace in one bundle only is one row, not one per kind.
+        .filter(|k| {
+            k.0 == "namespace" || k.1.is_none() || (has_ns(before, &k.1) && has_ns(after, &k.1))
+        })
         .filter_map(|k| {
             let b = before.collection.get(k).cloned().unwrap_or_else(missing);
             let a = after.collection.get(k).cloned().unwrap_or_else(missing);

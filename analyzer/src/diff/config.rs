@@ -3,7 +3,9 @@
 //! never collected, so its last write tells a rotation), never by value; and
 //! the running pods that still predate the change.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
 
 use kpm_model::diff::{Change, ConfigDelta, FieldChange};
 use kpm_model::ObjectRef;
@@ -32,10 +34,30 @@ fn pair(
     }
 }
 
+/// Running pods of a snapshot by what they consume (`ns/Kind/name`), with
+/// when each started: built once, only when some object changed.
+type Consumers<'a> = HashMap<String, Vec<(&'a str, Option<DateTime<Utc>>)>>;
+
+fn consumers(s: &Snapshot) -> Consumers<'_> {
+    let mut out: Consumers<'_> = HashMap::new();
+    for (key, p) in s.digest.pods.iter().filter(|(_, p)| p.running) {
+        let Some((ns, name)) = key.split_once('/') else {
+            continue;
+        };
+        for r in &p.consumes {
+            out.entry(format!("{ns}/{r}"))
+                .or_default()
+                .push((name, p.started));
+        }
+    }
+    out
+}
+
 /// Every ConfigMap and Secret added, removed or changed, sorted.
 pub fn compare(before: &Snapshot, after: &Snapshot) -> Vec<ConfigDelta> {
     let mut keys: BTreeSet<&str> = before.digest.configs.keys().map(String::as_str).collect();
     keys.extend(after.digest.configs.keys().map(String::as_str));
+    let mut index: Option<Consumers<'_>> = None;
     let mut out = Vec::new();
     for k in keys {
         let obj = object_of(k);
@@ -51,7 +73,10 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Vec<ConfigDelta> {
         };
         let written = pair("last write", b, a, |c| time_text(c.written));
         let stale_pods = match (change, a) {
-            (Change::Changed | Change::Added, Some(a)) => stale(after, &obj, a),
+            (Change::Changed | Change::Added, Some(a)) => {
+                let index = index.get_or_insert_with(|| consumers(after));
+                stale(index, &obj, a)
+            }
             _ => Vec::new(),
         };
         out.push(ConfigDelta {
@@ -68,25 +93,19 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Vec<ConfigDelta> {
     out
 }
 
-/// Running pods of `s` consuming `obj` that started before its last write.
-fn stale(s: &Snapshot, obj: &ObjectRef, c: &ConfigDigest) -> Vec<ObjectRef> {
+/// Running pods consuming `obj` that started before its last write.
+fn stale(index: &Consumers<'_>, obj: &ObjectRef, c: &ConfigDigest) -> Vec<ObjectRef> {
     let Some(written) = c.written else {
         return Vec::new();
     };
     let ns = obj.namespace.as_deref().unwrap_or_default();
-    let wanted = format!("{}/{}", obj.kind, obj.name);
-    let prefix = format!("{ns}/");
-    let mut pods: Vec<ObjectRef> = s
-        .digest
-        .pods
-        .iter()
-        .filter(|(k, p)| {
-            k.starts_with(&prefix)
-                && p.running
-                && p.started.is_some_and(|t| t < written)
-                && p.consumes.contains(&wanted)
-        })
-        .map(|(k, _)| ObjectRef::namespaced("Pod", ns, &k[prefix.len()..]))
+    let key = format!("{ns}/{}/{}", obj.kind, obj.name);
+    let mut pods: Vec<ObjectRef> = index
+        .get(&key)
+        .into_iter()
+        .flatten()
+        .filter(|(_, started)| started.is_some_and(|t| t < written))
+        .map(|(name, _)| ObjectRef::namespaced("Pod", ns, name))
         .collect();
     pods.sort();
     pods

@@ -55,7 +55,12 @@ pub fn snapshot(bundle: &Bundle, options: &Options) -> Snapshot {
         kube_system_uid: snapshot::kube_system_uid(bundle),
         ..Digest::default()
     };
-    let report = analyze_observed(bundle, options, &mut digest);
+    let mut report = analyze_observed(bundle, options, &mut digest);
+    // What no section reads is dropped while the next bundle is analysed.
+    report.timeline = Vec::new();
+    report.applications = Vec::new();
+    report.top_pods = Vec::new();
+    report.system_remarks = Vec::new();
     let manifest = bundle.manifest();
     let mut collection = BTreeMap::new();
     for step in manifest.steps.iter().filter(|s| s.object.is_none()) {
@@ -75,17 +80,14 @@ pub fn snapshot(bundle: &Bundle, options: &Options) -> Snapshot {
     }
 }
 
-/// Analyses two bundles side by side (one thread each) for [`compare`].
+/// Analyses two bundles, one after the other: each analysis already keeps
+/// every core busy (namespaces load on background threads), and one at a
+/// time keeps peak memory at one analysis plus the other's compact
+/// snapshot, within the analysis's own memory target.
 pub fn snapshot_pair(before: &Bundle, after: &Bundle, options: &Options) -> (Snapshot, Snapshot) {
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| snapshot(after, options));
-        let b = snapshot(before, options);
-        match other.join() {
-            Ok(a) => (b, a),
-            // A panic in the analysis is a bug; surface it where it happened.
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
+    let b = snapshot(before, options);
+    let a = snapshot(after, options);
+    (b, a)
 }
 
 /// The plural resource name of a kind, as collection steps name it.
@@ -191,3 +193,6 @@ fn tracks(snapshots: &[Snapshot]) -> Vec<IncidentTrack> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
