@@ -343,4 +343,9 @@ fn endpoint_slices_are_made_from_endpoints_when_none_were_stored() {
         Some("NAME ADDRESSTYPE PORTS ENDPOINTS AGE")
     );
     assert!(table.len() > 1, "{table:?}");
+    // What can be listed can be listed, says the access review too.
+    assert_eq!(
+        s.ok(&["auth", "can-i", "list", "endpointslices", "-A"]),
+        "yes\n"
+    );
 }

@@ -241,7 +241,7 @@ fn kind_readable(state: &State, kind: &ResourceKind, namespace: Option<&str>) ->
             _ => Decision::no(why_missing(None)),
         },
         (Scope::Namespaced, Some(ns)) => {
-            let stored = kind.path(Some(ns)).is_some_and(|p| bundle.contains(&p));
+            let stored = store.holds(kind, ns);
             let known = store.namespaces().iter().any(|n| n == ns);
             let recorded = bundle
                 .manifest()
@@ -257,10 +257,7 @@ fn kind_readable(state: &State, kind: &ResourceKind, namespace: Option<&str>) ->
             if store.check_all_namespaces(kind).is_err() {
                 return Decision::no(why_missing(None));
             }
-            let any = store
-                .namespaces()
-                .iter()
-                .any(|ns| kind.path(Some(ns)).is_some_and(|p| bundle.contains(&p)));
+            let any = store.namespaces().iter().any(|ns| store.holds(kind, ns));
             if any {
                 Decision::yes()
             } else {
