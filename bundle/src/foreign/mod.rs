@@ -20,8 +20,12 @@
 mod cluster_dump;
 mod convert;
 mod lists;
+mod node_metrics;
+mod raw_list;
+mod read_ahead;
 mod source;
 mod troubleshoot;
+mod yaml;
 
 use std::io::Read;
 use std::path::Path;
@@ -37,7 +41,7 @@ pub use troubleshoot::resource_name as troubleshoot_resource_name;
 pub enum Format {
     /// Replicated troubleshoot `support-bundle` (archive or folder).
     Troubleshoot,
-    /// `kubectl cluster-info dump --output-directory` (JSON output).
+    /// `kubectl cluster-info dump --output-directory` (JSON or YAML output).
     ClusterInfoDump,
 }
 
@@ -92,6 +96,9 @@ pub enum Target {
     ServerVersion,
     /// troubleshoot's `version.yaml` (its own version).
     ToolVersion,
+    /// troubleshoot's `node-metrics/<node>.json`: one node's kubelet
+    /// Summary API, read as node and pod metrics (and kept as it is).
+    NodeMetrics,
     /// Nothing kpm reads: kept under `foreign/`.
     Extra,
 }
