@@ -84,11 +84,21 @@ fn stored(bundle: &Bundle) -> Vec<(&'static str, Option<BTreeSet<String>>)> {
     out
 }
 
-/// Runs the client against `bundle` in pages of `page` and checks what it
-/// saw against what the bundle holds.
-fn client_reads_everything(python: &Path, bundle_path: &Path, page: usize) {
-    let what = bundle_path.display().to_string();
-    let bundle = Bundle::open(bundle_path).expect("bundle opens");
+/// Strings of a JSON array, as a set.
+fn as_set(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs the script against a served bundle; what it saw.
+fn run_client(python: &Path, bundle_path: &Path, page: usize) -> Value {
+    let what = bundle_path.display();
     let s = serve(bundle_path, None, &[]);
     let script = kpm_e2e::workspace_root().join("tests/python/serve_client.py");
     let out = Command::new(python)
@@ -104,8 +114,12 @@ fn client_reads_everything(python: &Path, bundle_path: &Path, page: usize) {
         "{what}: the Python client failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).expect("the script prints JSON");
-    for (plural, names) in stored(&bundle) {
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
+/// Every kind listed exactly as stored, in pages of `page`.
+fn check_lists(what: &str, bundle: &Bundle, seen: &Value, page: usize) {
+    for (plural, names) in stored(bundle) {
         let listed = &seen["lists"][plural];
         let Some(names) = names else {
             // The bundle reader cannot read it either: the client sees the
@@ -127,12 +141,7 @@ fn client_reads_everything(python: &Path, bundle_path: &Path, page: usize) {
             );
             continue;
         };
-        let got: Vec<String> = got
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
-        let unique: BTreeSet<String> = got.iter().cloned().collect();
+        let unique = as_set(&listed["names"]);
         assert_eq!(unique.len(), got.len(), "{what}: {plural} listed twice");
         assert_eq!(unique, names, "{what}: {plural}");
         let pages = listed["pages"].as_u64().unwrap_or(0) as usize;
@@ -142,21 +151,17 @@ fn client_reads_everything(python: &Path, bundle_path: &Path, page: usize) {
             "{what}: {plural} pages"
         );
     }
-    // The watch delivers the listed pods as ADDED, nothing else.
-    let as_set = |v: &Value| -> BTreeSet<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    if seen["lists"]["pods"]["names"].is_array() {
+}
+
+/// The watch gives the listed pods as ADDED; every pod is read, and every
+/// stored current log of a listed pod is read whole (a bundle may hold logs
+/// of pods that were gone by the time pods were listed).
+fn check_watch_pods_and_logs(what: &str, bundle: &Bundle, seen: &Value) {
+    let pods = &seen["lists"]["pods"]["names"];
+    if pods.is_array() {
         assert_eq!(
             as_set(&seen["watch_pods"]["added"]),
-            as_set(&seen["lists"]["pods"]["names"]),
+            as_set(pods),
             "{what}: watch"
         );
         assert_eq!(
@@ -165,65 +170,60 @@ fn client_reads_everything(python: &Path, bundle_path: &Path, page: usize) {
             "{what}: watch"
         );
     }
-    let pods = seen["lists"]["pods"]["names"]
-        .as_array()
-        .map_or(0, Vec::len);
-    assert_eq!(seen["pods_read"].as_u64(), Some(pods as u64), "{what}");
-    // Every stored current log of a listed pod is read whole (a bundle may
-    // hold logs of pods that were gone by the time pods were listed).
+    let listed_pods = as_set(pods);
+    assert_eq!(
+        seen["pods_read"].as_u64(),
+        Some(listed_pods.len() as u64),
+        "{what}"
+    );
     let logs = seen["logs"].as_object().expect("logs");
-    let listed_pods: BTreeSet<&str> = seen["lists"]["pods"]["names"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
     for entry in bundle.entries() {
-        if let layout::Entry::Log {
+        let layout::Entry::Log {
             namespace,
             pod,
             container,
             previous: false,
         } = layout::classify(entry)
-        {
-            if !listed_pods.contains(format!("{namespace}/{pod}").as_str()) {
-                continue;
-            }
-            let key = format!("{namespace}/{pod}/{container}");
-            let size = bundle.read_bytes(entry).expect("log").len() as u64;
-            let got = logs.get(&key).unwrap_or(&Value::Null);
-            assert_eq!(
-                got["bytes"].as_u64(),
-                Some(size),
-                "{what}: log {key}: {got}; read: {:?}",
-                logs.keys().collect::<Vec<_>>()
-            );
+        else {
+            continue;
+        };
+        if !listed_pods.contains(&format!("{namespace}/{pod}")) {
+            continue;
         }
+        let key = format!("{namespace}/{pod}/{container}");
+        let size = bundle.read_bytes(entry).expect("log").len() as u64;
+        let got = logs.get(&key).unwrap_or(&Value::Null);
+        assert_eq!(
+            got["bytes"].as_u64(),
+            Some(size),
+            "{what}: log {key}: {got}; read: {:?}",
+            logs.keys().collect::<Vec<_>>()
+        );
     }
-    // events.k8s.io: the same Events as core/v1.
-    let core_events: BTreeSet<String> = seen["lists"]["events"]["names"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let v1 = &seen["events_k8s_io"];
+}
+
+/// events.k8s.io serves the same Events as core/v1, each deserialised or
+/// counted as served without `eventTime`.
+fn check_events(what: &str, seen: &Value) {
+    let core_events = as_set(&seen["lists"]["events"]["names"]);
     if core_events.is_empty() {
         return;
     }
-    let v1_names: BTreeSet<String> = v1["names"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    assert_eq!(v1_names, core_events, "{what}: events.k8s.io");
+    let v1 = &seen["events_k8s_io"];
+    assert_eq!(as_set(&v1["names"]), core_events, "{what}: events.k8s.io");
     let counted = v1["typed"].as_u64().unwrap_or(0) + v1["no_event_time"].as_u64().unwrap_or(0);
     assert_eq!(counted as usize, core_events.len(), "{what}: {v1}");
+}
+
+/// Runs the client against `bundle` in pages of `page` and checks what it
+/// saw against what the bundle holds.
+fn client_reads_everything(python: &Path, bundle_path: &Path, page: usize) {
+    let what = bundle_path.display().to_string();
+    let bundle = Bundle::open(bundle_path).expect("bundle opens");
+    let seen = run_client(python, bundle_path, page);
+    check_lists(&what, &bundle, &seen, page);
+    check_watch_pods_and_logs(&what, &bundle, &seen);
+    check_events(&what, &seen);
 }
 
 #[test]

@@ -343,35 +343,41 @@ fn printing_and_selectors_work_on_every_kind(s: &Served, what: &str) {
             );
         }
         if !first.is_empty() {
-            let selector = format!("metadata.name={first}");
-            let out = s.ok(&[
-                "get",
-                &kind,
-                scope,
-                "--field-selector",
-                &selector,
-                "-o",
-                "jsonpath={.items[*].metadata.name}",
-            ]);
-            assert!(
-                out.split(' ').all(|n| n == first),
-                "{what}: {kind} --field-selector {selector}: {out}"
-            );
-            let sorted = s.ok(&[
-                "get",
-                &kind,
-                scope,
-                "--sort-by=.metadata.name",
-                "-o",
-                "custom-columns=N:.metadata.name",
-                "--no-headers",
-            ]);
-            let listed: Vec<&str> = sorted.lines().collect();
-            let mut want = listed.clone();
-            want.sort_unstable();
-            assert_eq!(listed, want, "{what}: {kind} --sort-by");
+            selects_and_sorts_by_name(s, what, &kind, scope, &first);
         }
     }
+}
+
+/// A field selector on the name of `first` selects it alone, and
+/// `--sort-by=.metadata.name` sorts.
+fn selects_and_sorts_by_name(s: &Served, what: &str, kind: &str, scope: &str, first: &str) {
+    let selector = format!("metadata.name={first}");
+    let out = s.ok(&[
+        "get",
+        kind,
+        scope,
+        "--field-selector",
+        &selector,
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ]);
+    assert!(
+        out.split(' ').all(|n| n == first),
+        "{what}: {kind} --field-selector {selector}: {out}"
+    );
+    let sorted = s.ok(&[
+        "get",
+        kind,
+        scope,
+        "--sort-by=.metadata.name",
+        "-o",
+        "custom-columns=N:.metadata.name",
+        "--no-headers",
+    ]);
+    let listed: Vec<&str> = sorted.lines().collect();
+    let mut want = listed.clone();
+    want.sort_unstable();
+    assert_eq!(listed, want, "{what}: {kind} --sort-by");
 }
 
 #[test]

@@ -36,6 +36,8 @@
 //! * Objects are served as a current API server returns them from storage
 //!   (module `current`): Services defaulted on read, EndpointSlices made
 //!   from Endpoints where the bundle has none. The bundle is not changed.
+//! * events.k8s.io/v1 Events are the core Events converted as the API
+//!   server converts them (module `events`); get and list only.
 //! * ReplicationControllers are never collected; they are answered as an
 //!   empty list (not advertised) so `kubectl cluster-info dump` works.
 //! * Logs: see the `logs` module for how `sinceSeconds` and `timestamps` behave on
@@ -45,8 +47,8 @@
 //!   and `SelfSubjectRulesReview` (`kubectl auth can-i [--list]`,
 //!   `kpm-collect --dry-run`), JSON or protobuf: they store nothing and
 //!   answer what the snapshot serves (reads of what it holds, no writes,
-//!   with the reason), narrowed by the `--rbac FILE` test knob (modules `access`,
-//!   `review`, `rbac`).
+//!   with the reason), narrowed by the `--rbac FILE` test knob (modules
+//!   `access`, `review`, `rbac`; protobuf bodies in `wire`).
 //!
 //! * Access needs the per-run token (a path prefix in the kubeconfig's
 //!   server URL, or a bearer header) and a loopback `Host`; connections are
