@@ -201,9 +201,9 @@ fn read_into(entry: SourceEntry<'_>, buf: &mut Vec<u8>) -> Result<String> {
     entry
         .reader
         .read_to_end(buf)
-        .map_err(|source| BundleError::Read {
+        .map_err(|cause| BundleError::Read {
             file: entry.path.clone(),
-            source,
+            cause,
         })?;
     Ok(entry.path)
 }

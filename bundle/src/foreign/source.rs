@@ -139,9 +139,9 @@ fn walk_tar_gz(
 ) -> Result<Vec<Skipped>> {
     let corrupt = |message: String| corrupt_archive(path, message);
     let gz = open_gz(path)?;
-    let ahead = super::read_ahead::ReadAhead::new(gz).map_err(|source| BundleError::Open {
+    let ahead = super::read_ahead::ReadAhead::new(gz).map_err(|cause| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     let mut archive = tar::Archive::new(ahead);
     let entries = archive.entries().map_err(|e| corrupt(e.to_string()))?;
