@@ -126,3 +126,38 @@ pub fn table(benches: &[DiffBench]) -> Table {
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(wall_ms: u64, rss_mib: u64) -> Measured {
+        Measured {
+            wall: Duration::from_millis(wall_ms),
+            max_rss_kib: rss_mib * 1024,
+            cpu: Duration::from_millis(wall_ms),
+            exit_code: Some(0),
+        }
+    }
+
+    #[test]
+    fn ratio_uses_medians_and_the_table_judges_both_targets() {
+        let b = DiffBench {
+            size: "large".into(),
+            pods: 150_000,
+            analyze: vec![m(8_000, 600), m(9_000, 650), m(30_000, 640)],
+            diff: vec![m(17_000, 900), m(16_000, 950), m(18_000, 920)],
+        };
+        assert!((b.ratio() - 17.0 / 9.0).abs() < 1e-9);
+        let text = table(&[b]).render();
+        assert!(text.contains("1.89×"), "{text}");
+        assert_eq!(text.matches(" met").count(), 2, "{text}");
+        let slow = DiffBench {
+            size: "large".into(),
+            pods: 150_000,
+            analyze: vec![m(8_000, 600)],
+            diff: vec![m(17_000, 1_100)],
+        };
+        assert_eq!(table(&[slow]).render().matches("MISSED").count(), 2);
+    }
+}

@@ -38,6 +38,8 @@ pub struct ShopOptions {
     /// The frontend scaled by its HPA: replicas and the CPU utilization
     /// (percent of requests) that asked for them.
     pub frontend_scaled: Option<(i64, i64)>,
+    /// When the replicas past the first three were added by that scale-out.
+    pub frontend_scaled_at: Option<i64>,
 }
 
 /// When the shop's frontend last rolled out, seconds before collection.
@@ -98,6 +100,9 @@ pub fn shop(w: &mut World, ns: &str, opts: &ShopOptions) {
         rollout,
     );
     frontend.main_container()["envFrom"] = json!([{"configMapRef": {"name": "frontend-config"}}]);
+    if let Some(ago) = opts.frontend_scaled_at {
+        frontend.scaled_out = Some((3, ago));
+    }
     let d = app::deploy_healthy(w, &frontend);
     for name in &d.pods {
         w.cluster.add_log(

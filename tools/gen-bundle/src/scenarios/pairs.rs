@@ -58,7 +58,7 @@ pub const PAIRS: &[Pair] = &[
     },
     Pair {
         name: "hpa-scale-out",
-        description: "BEFORE: the frontend HPA holds 3 replicas at 41 % CPU. 4 minutes after BEFORE, at 88 %, it scales the frontend to 5; AFTER (15 minutes after BEFORE) has 5 ready frontend pods.",
+        description: "BEFORE: the frontend HPA holds 3 replicas at 41 % CPU. 4 minutes after BEFORE, at 88 %, it scales the frontend to 5 (two pods added, the others where they were); AFTER (15 minutes after BEFORE) has 5 ready frontend pods.",
         snapshots: &[("before", 0, hpa_before), ("after", 900, hpa_after)],
     },
 ];
@@ -256,6 +256,7 @@ fn hpa_before() -> Cluster {
 fn hpa_after() -> Cluster {
     let mut w = shop_world(&ShopOptions {
         frontend_scaled: Some((5, 88)),
+        frontend_scaled_at: Some(-240),
         ..ShopOptions::default()
     });
     let rs = crate::builders::workload::replica_set_name("shop", "frontend", frontend_revision()).0;
