@@ -1,6 +1,7 @@
 //! End-to-end tests of the line `kpm-analyze BUNDLE -o FILE` ends with on
 //! stderr (what it wrote and the verdict, from the report's own summary),
-//! of `-q` silencing it, and of stdout staying the report's alone.
+//! of `-q` silencing it, and of stdout staying the report's alone; and
+//! the one startup line of `kpm-analyze serve`.
 
 use std::path::Path;
 
@@ -125,4 +126,49 @@ fn quiet_silences_the_line_and_stdout_stays_the_report() {
         "{}",
         stderr(&out)
     );
+}
+
+/// Starts `kpm-analyze serve healthy EXTRA…`, waits for the stdout line,
+/// stops it and returns (stdout, stderr).
+fn serve_start(extra: &[&str]) -> (String, String) {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(kpm_e2e::bin("kpm-analyze"))
+        .arg("serve")
+        .arg(scenario("healthy"))
+        .args(extra)
+        .env("XDG_RUNTIME_DIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    child.kill().unwrap();
+    let rest = child.wait_with_output().unwrap();
+    (line, String::from_utf8_lossy(&rest.stderr).into_owned())
+}
+
+#[test]
+fn serve_starts_with_one_line_and_quiet_leaves_only_the_export() {
+    let (out, err) = serve_start(&[]);
+    let kubeconfig = out
+        .strip_prefix("export KUBECONFIG=")
+        .unwrap_or_else(|| panic!("stdout: {out:?}"))
+        .trim_end();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let want_start = format!(
+        "{}: served read-only at http://127.0.0.1:",
+        scenario("healthy").display()
+    );
+    assert!(lines[0].starts_with(&want_start), "{err}");
+    assert!(
+        lines[0].ends_with(&format!(" until Ctrl-C — export KUBECONFIG={kubeconfig}")),
+        "{err}"
+    );
+    let (out, err) = serve_start(&["-q"]);
+    assert!(out.starts_with("export KUBECONFIG="), "{out:?}");
+    assert_eq!(err, "", "-q prints nothing on stderr");
 }

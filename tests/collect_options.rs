@@ -1,6 +1,6 @@
 //! The collector options people asked other tools for, each run against a
 //! served bundle: `--since`, `--selector`, `--exclude-namespace`,
-//! `--max-bundle-size` and `--dry-run`.
+//! `--max-bundle-size`, `--dry-run` and `-q`.
 
 use std::path::{Path, PathBuf};
 
@@ -316,4 +316,29 @@ fn dry_run_prints_the_plan_and_missing_permissions() {
         !text.contains("list events (core) in namespace shop"),
         "{text}"
     );
+}
+
+/// `-q` leaves out progress and the summary (pacing, failed steps and the
+/// closing line naming the bundle), keeps warnings, and still writes the
+/// bundle; without it the run ends with that line.
+#[test]
+fn quiet_leaves_out_the_summary() {
+    let served = serve(&scenario("healthy"), Knobs::default());
+    let loud = served.dir.path().join("loud.zip");
+    let stderr = collect_ok(&served, &loud, &[]);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("{}: ", loud.display()))
+            && last.contains(" objects, ")
+            && last.ends_with(" — analyse it with kpm-analyze"),
+        "{stderr}"
+    );
+    let quiet = served.dir.path().join("quiet.zip");
+    let stderr = collect_ok(&served, &quiet, &["-q"]);
+    // The served snapshot lacks some logs: those warnings stay, nothing else.
+    assert!(
+        stderr.lines().all(|l| l.starts_with("warning: ")),
+        "-q prints warnings only:\n{stderr}"
+    );
+    open_verified(&quiet);
 }

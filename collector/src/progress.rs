@@ -22,6 +22,8 @@ struct Inner {
     done: AtomicU64,
     warned: AtomicU64,
     start: Instant,
+    /// `--quiet`: no bar and no progress lines; warnings still print.
+    quiet: bool,
 }
 
 /// Failed steps printed as they happen; the rest are only in the summary,
@@ -31,7 +33,12 @@ const LIVE_WARNINGS: u64 = 20;
 impl Progress {
     /// A bar if stderr is a terminal, else plain lines.
     pub fn new() -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        Progress::with_quiet(false)
+    }
+
+    /// Like [`Progress::new`], or, when `quiet`, only the warnings.
+    pub fn with_quiet(quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps {wide_msg}",
@@ -47,6 +54,7 @@ impl Progress {
                 done: AtomicU64::new(0),
                 warned: AtomicU64::new(0),
                 start: Instant::now(),
+                quiet,
             }),
         }
     }
@@ -63,6 +71,7 @@ impl Progress {
     pub fn phase(&self, what: &str) {
         match &self.inner.bar {
             Some(bar) => bar.set_message(what.to_string()),
+            None if self.inner.quiet => {}
             None => eprintln!(
                 "[{:>6.1}s] {what}",
                 self.inner.start.elapsed().as_secs_f64()
@@ -92,7 +101,7 @@ impl Progress {
         match &self.inner.bar {
             Some(bar) => bar.inc(1),
             None => {
-                if done.checked_rem(200) == Some(0) {
+                if !self.inner.quiet && done.checked_rem(200) == Some(0) {
                     let planned = self.inner.planned.load(Ordering::Relaxed);
                     eprintln!(
                         "[{:>6.1}s] {done}/{planned} steps",

@@ -202,7 +202,7 @@ async fn collect_until_stopped(
     // The error names the output (and says --force when it exists).
     let writer = BundleWriter::create_zip(&output, args.force)
         .map_err(|e| fatal(ExitCode::Write, e.into()))?;
-    let progress = Progress::new();
+    let progress = Progress::with_quiet(args.quiet);
     let concurrency = usize::try_from(args.concurrency).unwrap_or(8);
     let (tx, sink) = sink::spawn(writer, concurrency, progress.clone(), args.max_bundle_size);
     let opts = Options {
