@@ -25,6 +25,10 @@ const GROUP_ORDER: &[&str] = &[
     "autoscaling",
     "batch",
     "networking.k8s.io",
+    "policy",
+    "storage.k8s.io",
+    "admissionregistration.k8s.io",
+    "scheduling.k8s.io",
     "discovery.k8s.io",
     METRICS_GROUP,
 ];
@@ -39,6 +43,7 @@ fn categories(plural: &str) -> &'static [&'static str] {
         | "statefulsets"
         | "daemonsets"
         | "jobs"
+        | "cronjobs"
         | "horizontalpodautoscalers" => &["all"],
         _ => &[],
     }
@@ -60,7 +65,11 @@ fn subresources(plural: &str) -> &'static [&'static str] {
         | "horizontalpodautoscalers"
         | "ingresses"
         | "persistentvolumeclaims"
-        | "persistentvolumes" => &["status"],
+        | "persistentvolumes"
+        | "cronjobs"
+        | "resourcequotas"
+        | "poddisruptionbudgets"
+        | "volumeattachments" => &["status"],
         _ => &[],
     }
 }
