@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::collect::*;
 use kpm_bundle::{Manifest, Outcome};
-use kpm_serve::rbac::{Rbac, Rule};
+use kpm_serve::{Rbac, Rule};
 use serde_json::{json, Value};
 
 fn deploy_rbac() -> PathBuf {

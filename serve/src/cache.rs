@@ -120,6 +120,7 @@ impl ListCache {
     }
 
     /// Whether `key` is loaded and still cached.
+    #[cfg(test)]
     pub fn contains(&self, key: &str) -> bool {
         self.lock().is_ok_and(|inner| {
             inner
@@ -130,6 +131,7 @@ impl ListCache {
     }
 
     /// Bytes currently charged to the budget.
+    #[cfg(test)]
     pub fn charged(&self) -> usize {
         self.lock().map(|inner| inner.total).unwrap_or(0)
     }

@@ -64,13 +64,9 @@ impl FieldIndex {
     }
 
     /// Number of distinct values.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.by_value.len()
-    }
-
-    /// Whether no item was indexed.
-    pub fn is_empty(&self) -> bool {
-        self.by_value.is_empty()
     }
 }
 

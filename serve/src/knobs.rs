@@ -215,6 +215,7 @@ impl Knobs {
 
     /// The failure forced for this request, if any rule matches (a request
     /// that does not continue a list).
+    #[cfg(test)]
     pub fn failure(&self, target: &Target<'_>) -> Option<(FailMode, ApiError)> {
         self.failure_for(target, false)
     }

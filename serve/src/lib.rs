@@ -24,46 +24,46 @@
 //!   for user `kpm-snapshot`; a kind not collected answers 404 saying so.
 //! * ReplicationControllers are never collected; they are answered as an
 //!   empty list (not advertised) so `kubectl cluster-info dump` works.
-//! * Logs: see [`logs`] for how `sinceSeconds` and `timestamps` behave on
+//! * Logs: see the `logs` module for how `sinceSeconds` and `timestamps` behave on
 //!   stored logs.
 //!
 //! * The one write accepted is `POST
 //!   /apis/authorization.k8s.io/v1/selfsubjectrulesreviews` (what
 //!   `kubectl auth can-i --list` and `kpm-collect --dry-run` send): it
 //!   stores nothing and answers the caller's rules, everything allowed
-//!   unless the `--rbac FILE` test knob says otherwise ([`rbac`]).
+//!   unless the `--rbac FILE` test knob says otherwise (module `rbac`).
 //!
 //! * Access needs the per-run token (a path prefix in the kubeconfig's
 //!   server URL, or a bearer header) and a loopback `Host`; connections are
 //!   bounded by timeouts and a limit; objects with names no API server
-//!   accepts are not served. See [`guard`], [`server`] and
+//!   accepts are not served. See the modules `guard`, `server` and
 //!   `docs/security.md`.
 //!
-//! Module map: [`server`] (HTTP), [`routes`] (URL → answer), [`discovery`],
-//! [`store`] (lazy lists), [`cache`] (bounded by bytes), [`index`] (field
-//! indexes across namespaces), [`list`] (selection, paging, list bodies),
-//! [`selectors`], [`table`] (server-side printing), [`logs`], [`metrics`],
-//! [`logtail`] (streaming), [`errors`], [`knobs`] (test knobs), [`rbac`],
-//! [`kubeconfig`], [`guard`] (token and `Host`).
+//! Module map: `server` (HTTP), `routes` (URL → answer), `discovery`,
+//! `store` (lazy lists), `cache` (bounded by bytes), `index` (field
+//! indexes across namespaces), `list` (selection, paging, list bodies),
+//! `selectors`, `table` (server-side printing), `logs`, `metrics`,
+//! `logtail` (streaming), `errors`, `knobs` (test knobs), `rbac`,
+//! `kubeconfig`, `guard` (token and `Host`).
 
-pub mod cache;
-pub mod discovery;
-pub mod errors;
-pub mod guard;
-pub mod index;
-pub mod knobs;
-pub mod kubeconfig;
-pub mod list;
-pub mod logs;
-pub mod logtail;
-pub mod metrics;
-pub mod rbac;
-pub mod review;
-pub mod routes;
-pub mod selectors;
-pub mod server;
-pub mod store;
-pub mod table;
+mod cache;
+mod discovery;
+mod errors;
+mod guard;
+mod index;
+mod knobs;
+mod kubeconfig;
+mod list;
+mod logs;
+mod logtail;
+mod metrics;
+mod rbac;
+mod review;
+mod routes;
+mod selectors;
+mod server;
+mod store;
+mod table;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -74,7 +74,18 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+// The library's surface: what `kpm-analyze serve` (the options and their
+// defaults), the end-to-end tests (`tests/`: start a server, the RBAC model)
+// and the fuzz targets (`fuzz/`: one request through admission, routing
+// and the parsers, without a socket) use.
+pub use cache::DEFAULT_BUDGET as DEFAULT_CACHE_BYTES;
 pub use errors::{ApiError, ServeError};
+pub use guard::{is_public, strip_token, Access};
+pub use logs::LogParams;
+pub use rbac::{Rbac, Rule};
+pub use routes::{handle, Reply, Request, Route, State};
+pub use selectors::{FieldSelector, LabelSelector};
+pub use server::{admit, wants_table, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS};
 
 /// What to serve and how: plain options, so the library knows nothing of
 /// the command line (`kpm-analyze serve` maps its flags onto them; tests
@@ -94,10 +105,10 @@ pub struct ServeOptions {
     /// A connection that sends no complete request header, or takes no
     /// response bytes, for this many milliseconds is closed (slow or idle
     /// clients cannot hold connections). Usually
-    /// [`server::DEFAULT_IDLE_TIMEOUT_MS`].
+    /// [`DEFAULT_IDLE_TIMEOUT_MS`].
     pub idle_timeout_ms: u64,
     /// Connections served at once; further clients wait in the listen
-    /// queue until one closes. Usually [`server::DEFAULT_MAX_CONNECTIONS`].
+    /// queue until one closes. Usually [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
     /// Test knob: at most this many items per list page, even when the
     /// client sets no `limit`.
@@ -106,7 +117,7 @@ pub struct ServeOptions {
     pub latency_ms: Option<u64>,
     /// Memory for parsed lists, in MiB: the least recently used lists are
     /// dropped beyond it and parsed again when asked for. Usually
-    /// [`cache::DEFAULT_BUDGET`] in MiB.
+    /// [`DEFAULT_CACHE_BYTES`] in MiB.
     pub cache_mib: usize,
     /// Test knob: forced failures, e.g. `secrets=403`,
     /// `pods=500`, `events=timeout`, `configmaps=404`, `shop/secrets=403`,
@@ -196,14 +207,10 @@ pub async fn start(args: ServeOptions) -> Result<RunningServer, ServeError> {
     };
     let text = kubeconfig::render(bundle.manifest(), &format!("http://{addr}/{token}"), &token);
     kubeconfig::write_private(&kubeconfig, &text)?;
-    let has_metrics = metrics::bundle_has_metrics(&bundle);
-    let store = store::Store::with_budget(bundle, args.cache_mib.saturating_mul(1 << 20));
-    let state = Arc::new(routes::State {
-        store,
-        knobs,
-        server_address: addr.to_string(),
-        has_metrics,
-    });
+    let budget = args.cache_mib.saturating_mul(1 << 20);
+    let mut state = State::with_budget(bundle, addr.to_string(), budget);
+    state.knobs = knobs;
+    let state = Arc::new(state);
     // Build the field indexes while the first requests are answered: they
     // read every namespace once, which `kubectl describe node` must not
     // wait for. A request that needs one before it is ready waits for it.

@@ -138,7 +138,7 @@ pub struct Page {
     /// Token of the next page, if any.
     pub continue_token: Option<String>,
     /// Objects passed over because their names are not valid Kubernetes
-    /// names (see [`crate::store::valid_names`]).
+    /// names (see `store::valid_names`).
     pub left_out: usize,
 }
 

@@ -86,15 +86,15 @@ pub fn serve(bundle: &Path, knobs: Knobs) -> Served {
         kubeconfig: Some(kubeconfig.clone()),
         page_size: knobs.page_size,
         latency_ms: knobs.latency_ms,
-        cache_mib: kpm_serve::cache::DEFAULT_BUDGET >> 20,
+        cache_mib: kpm_serve::DEFAULT_CACHE_BYTES >> 20,
         fail: knobs.fail,
         no_apf: knobs.no_apf,
         idle_timeout_ms: knobs
             .idle_timeout_ms
-            .unwrap_or(kpm_serve::server::DEFAULT_IDLE_TIMEOUT_MS),
+            .unwrap_or(kpm_serve::DEFAULT_IDLE_TIMEOUT_MS),
         max_connections: knobs
             .max_connections
-            .unwrap_or(kpm_serve::server::DEFAULT_MAX_CONNECTIONS),
+            .unwrap_or(kpm_serve::DEFAULT_MAX_CONNECTIONS),
         rbac: knobs.rbac,
     };
     let server = rt.block_on(kpm_serve::start(args)).expect("serve starts");

@@ -121,16 +121,10 @@ fn serve_kind(bundle: Bundle, rel: &str) {
     let Some(kind) = layout::kind_by_plural(plural) else {
         return;
     };
-    let has_metrics = kpm_serve::metrics::bundle_has_metrics(&bundle);
-    let state = kpm_serve::routes::State {
-        store: kpm_serve::store::Store::new(bundle),
-        knobs: kpm_serve::knobs::Knobs::default(),
-        server_address: "127.0.0.1:8001".into(),
-        has_metrics,
-    };
+    let state = kpm_serve::State::new(bundle, "127.0.0.1:8001".into());
     let namespaces = [None, ns];
     for (namespace, table) in namespaces.iter().zip([true, false]) {
-        let route = kpm_serve::routes::Route::Resource {
+        let route = kpm_serve::Route::Resource {
             group: kind.group.to_string(),
             version: kind.version.to_string(),
             plural: kind.plural.to_string(),
@@ -138,12 +132,12 @@ fn serve_kind(bundle: Bundle, rel: &str) {
             name: None,
             subresource: None,
         };
-        let req = kpm_serve::routes::Request {
+        let req = kpm_serve::Request {
             route: &route,
             query: &[],
             table,
         };
-        let _ = kpm_serve::routes::handle(&state, &req);
+        let _ = kpm_serve::handle(&state, &req);
     }
 }
 

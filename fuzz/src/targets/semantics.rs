@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kpm_semantics::names::{self, NameRule};
 use kpm_semantics::quantity::{self, Quantity};
 use kpm_semantics::selector::{self, Operator, Requirement};
-use kpm_serve::selectors::FieldSelector;
+use kpm_serve::FieldSelector;
 
 use super::Target;
 use crate::corpus::{self, Paths};

@@ -9,11 +9,7 @@
 use anyhow::{Context, Result};
 use kpm_bundle::layout::{self, Scope};
 use kpm_bundle::Bundle;
-use kpm_serve::guard::Access;
-use kpm_serve::logs::LogParams;
-use kpm_serve::routes::{self, Request, Route, State};
-use kpm_serve::selectors::{FieldSelector, LabelSelector};
-use kpm_serve::store::Store;
+use kpm_serve::{Access, FieldSelector, LabelSelector, LogParams, Request, Route, State};
 
 use super::Target;
 use crate::corpus::{self, Paths};
@@ -74,13 +70,7 @@ impl ServeTarget {
         let base = paths.testdata().join("demo");
         let bundle = Bundle::open_with(&base, super::fuzz_budgets())
             .with_context(|| format!("opening {}", base.display()))?;
-        let has_metrics = kpm_serve::metrics::bundle_has_metrics(&bundle);
-        let state = State {
-            store: Store::new(bundle),
-            knobs: kpm_serve::knobs::Knobs::default(),
-            server_address: format!("127.0.0.1:{PORT}"),
-            has_metrics,
-        };
+        let state = State::new(bundle, format!("127.0.0.1:{PORT}"));
         let access = Access {
             token: TOKEN.to_string(),
             port: PORT,
@@ -105,13 +95,13 @@ impl ServeTarget {
                 _ => {}
             }
         }
-        let _ = LogParams::from_query(&query, self.state.store.now());
+        let _ = LogParams::from_query(&query, self.state.now());
         let req = Request {
             route: &route,
             query: &query,
             table,
         };
-        let reply = routes::handle(&self.state, &req);
+        let reply = kpm_serve::handle(&self.state, &req);
         if let Some(stream) = reply.stream {
             let mut sent = 0usize;
             let _ = stream.run(&mut |piece| {
@@ -174,10 +164,10 @@ impl Target for ServeTarget {
                 builder = builder.header(k, v);
             }
         }
-        let table = kpm_serve::server::wants_table(&accept);
+        let table = kpm_serve::wants_table(&accept);
         let (raw_path, query) = target.split_once('?').unwrap_or((target, ""));
         let admitted = match builder.body(()) {
-            Ok(req) => kpm_serve::server::admit(&self.access, &req).ok(),
+            Ok(req) => kpm_serve::admit(&self.access, &req).ok(),
             Err(_) => None,
         };
         // The router sees what admit passed on, and also the raw path: a
@@ -185,8 +175,8 @@ impl Target for ServeTarget {
         if let Some(path) = &admitted {
             self.route(path, query, table);
         }
-        let stripped = kpm_serve::guard::strip_token(raw_path, TOKEN).unwrap_or(raw_path);
-        let _ = kpm_serve::guard::is_public(raw_path);
+        let stripped = kpm_serve::strip_token(raw_path, TOKEN).unwrap_or(raw_path);
+        let _ = kpm_serve::is_public(raw_path);
         self.route(stripped, query, table);
         admitted.is_some()
     }

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use kpm_serve::{cache, server, ServeOptions};
+use kpm_serve::{
+    ServeOptions, DEFAULT_CACHE_BYTES, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
+};
 
 /// Command-line arguments of `kpm-analyze serve`.
 #[derive(clap::Args, Debug, Clone)]
@@ -23,11 +25,11 @@ pub struct ServeArgs {
     /// A connection that sends no complete request header, or takes no
     /// response bytes, for this many milliseconds is closed (slow or idle
     /// clients cannot hold connections).
-    #[arg(long, default_value_t = server::DEFAULT_IDLE_TIMEOUT_MS)]
+    #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT_MS)]
     pub idle_timeout_ms: u64,
     /// Connections served at once; further clients wait in the listen
     /// queue until one closes.
-    #[arg(long, default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Test knob: at most this many items per list page, even when the
     /// client sets no `limit`.
@@ -38,7 +40,7 @@ pub struct ServeArgs {
     pub latency_ms: Option<u64>,
     /// Memory for parsed lists, in MiB: the least recently used lists are
     /// dropped beyond it and parsed again when asked for.
-    #[arg(long, default_value_t = cache::DEFAULT_BUDGET >> 20)]
+    #[arg(long, default_value_t = DEFAULT_CACHE_BYTES >> 20)]
     pub cache_mib: usize,
     /// Test knob, repeatable: force a failure, e.g. `secrets=403`,
     /// `pods=500`, `events=timeout`, `configmaps=404`, `shop/secrets=403`,

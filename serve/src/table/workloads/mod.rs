@@ -368,5 +368,4 @@ pub(super) fn printer(plural: &str) -> Option<(&'static [Column], Printer)> {
 }
 
 #[cfg(test)]
-#[path = "workloads_tests.rs"]
 mod tests;

@@ -364,5 +364,4 @@ fn line_time(head: &[u8]) -> Option<DateTime<Utc>> {
 }
 
 #[cfg(test)]
-#[path = "logtail_tests.rs"]
 mod tests;

@@ -530,5 +530,4 @@ pub(super) fn printer(plural: &str) -> Option<(&'static [Column], Printer)> {
 }
 
 #[cfg(test)]
-#[path = "core_tests.rs"]
 mod tests;

@@ -1,0 +1,106 @@
+//! The cluster-scoped files (nodes, namespaces, ingress classes,
+//! persistent volumes, version, node metrics and allocation) into
+//! [`ClusterData`], beside the infra pass.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kpm_bundle::{layout, Bundle};
+use kpm_model::Damage;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use kpm_semantics::NodeMetrics;
+
+use super::infra::infra_pass;
+use super::read::{kind, read_items, read_optional};
+use crate::context::{ClusterData, Infra, Unavailable};
+
+/// Loads every cluster-scoped file and runs the cheap infra pass over the
+/// pods of every namespace. Damage is appended to `damage`.
+pub fn load_cluster(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData {
+    // The infra pass re-reads every pods file: run it beside the (large)
+    // cluster files instead of after them.
+    std::thread::scope(|scope| {
+        let infra = scope.spawn(|| infra_pass(bundle));
+        let cluster = load_cluster_files(bundle, damage);
+        let infra = match infra.join() {
+            Ok(infra) => infra,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        ClusterData { infra, ..cluster }
+    })
+}
+
+/// Reads a cluster-scoped list.
+fn read_cluster_kind<T: DeserializeOwned>(
+    bundle: &Bundle,
+    plural: &str,
+    unavailable: &mut BTreeMap<String, Unavailable>,
+    damage: &mut Vec<Damage>,
+) -> Vec<T> {
+    match kind(plural) {
+        Some(k) => read_items(bundle, k, None, unavailable, damage),
+        None => Vec::new(),
+    }
+}
+
+/// Everything of [`ClusterData`] but the infra pass.
+fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData {
+    let manifest = bundle.manifest();
+    let mut unavailable = BTreeMap::new();
+    let nodes = read_cluster_kind(bundle, "nodes", &mut unavailable, damage);
+    // No rule reads Namespaces or PersistentVolumes yet; they are read so
+    // that a missing or damaged file is reported all the same.
+    read_cluster_kind::<k8s_openapi::api::core::v1::Namespace>(
+        bundle,
+        "namespaces",
+        &mut unavailable,
+        damage,
+    );
+    let ingress_classes = read_cluster_kind(bundle, "ingressclasses", &mut unavailable, damage);
+    read_cluster_kind::<k8s_openapi::api::core::v1::PersistentVolume>(
+        bundle,
+        "persistentvolumes",
+        &mut unavailable,
+        damage,
+    );
+
+    #[derive(Deserialize)]
+    struct VersionInfo {
+        #[serde(rename = "gitVersion")]
+        git_version: Option<String>,
+    }
+    let server_version = read_optional::<VersionInfo>(bundle, layout::CLUSTER_VERSION, damage)
+        .and_then(|v| v.git_version)
+        .or_else(|| manifest.cluster.server_version.clone());
+
+    let node_metrics =
+        read_optional::<kpm_bundle::List<NodeMetrics>>(bundle, layout::NODE_METRICS, damage)
+            .map(|l| l.items);
+    let node_allocation = read_optional::<kpm_semantics::allocation::NodeAllocationFile>(
+        bundle,
+        layout::NODE_ALLOCATION,
+        damage,
+    );
+    let node_index: HashMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n): (usize, &k8s_openapi::api::core::v1::Node)| {
+            n.metadata.name.clone().map(|name| (name, i))
+        })
+        .collect();
+    ClusterData {
+        now: manifest.collection.finished_at,
+        server_version,
+        nodes,
+        ingress_classes,
+        node_metrics,
+        node_allocation,
+        unavailable,
+        infra: Infra::default(),
+        pending_pods: Vec::new(),
+        node_events: BTreeMap::new(),
+        node_index,
+        node_free: Default::default(),
+    }
+}
