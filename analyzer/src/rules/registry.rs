@@ -301,6 +301,11 @@ registry! {
         causes: [AppError], effects: [],
         fires_when: "`forbidden: User \"system:serviceaccount:…\" cannot …` in application logs",
     },
+    JobFailed => {
+        id: "job-failed", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "a Job has the condition `Failed=True`: `BackoffLimitExceeded` (more pods failed than `backoffLimit`), `DeadlineExceeded` (active longer than `activeDeadlineSeconds`) or another reason of the job controller; names the reason and message, the failed pods and their containers' exit codes; the failed pods' own findings are linked as its cause",
+    },
 }
 
 impl Rule {
