@@ -1,4 +1,6 @@
-//! The Job layer: `job-failed`, a Job the job controller gave up on.
+//! The Job layer: `job-failed`, a Job the job controller gave up on;
+//! `cronjob-failing`, a CronJob whose last scheduled run failed and has not
+//! succeeded since; `cronjob-suspended`.
 //!
 //! The job controller (`pkg/controller/job/job_controller.go`) marks a Job
 //! it stops retrying with the condition `Failed=True` (since v1.31 after a
@@ -7,15 +9,29 @@
 //! backoff limit` when more pods failed than `spec.backoffLimit` allows,
 //! `DeadlineExceeded` / `Job was active longer than specified deadline`
 //! when it ran past `spec.activeDeadlineSeconds` (its running pods are
-//! then deleted). The finding names the Job's failed pods and their
+//! then deleted). A CronJob's failed run followed by a run that succeeded
+//! or is still running is history, not a finding. The finding names the Job's failed pods and their
 //! containers' exit codes, so the incident starts from what the workload
 //! did; the pods' own findings (a crash with its log line) are linked as
 //! its cause through the registry's `PodNotServing` link.
+//!
+//! The CronJob controller (`pkg/controller/cronjob/cronjob_controllerv2.go`)
+//! names the Job of a scheduled time `<cronjob>-<scheduled Unix time in
+//! minutes>`, records `status.lastScheduleTime` when it creates it and
+//! `status.lastSuccessfulTime` when a Job of it completes. So the Job of
+//! the last schedule is known exactly: when it failed and nothing succeeded
+//! after, the CronJob is failing, and that Job's `job-failed` finding is
+//! its cause (`JobFailing` link). A run still active, or a failure followed
+//! by a success, is not a finding.
 
-use k8s_openapi::api::batch::v1::{Job, JobCondition};
+use k8s_openapi::api::batch::v1::{CronJob, Job, JobCondition};
 use k8s_openapi::api::core::v1::Pod;
 use kpm_model::{Finding, ObjectRef};
 use kpm_semantics::ObjectExt;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kpm_semantics::time::to_chrono;
 
 use crate::command::Kubectl;
 use crate::context::{pod_ref, LogTail, NamespaceCtx};
@@ -28,13 +44,117 @@ const NAMED_PODS: usize = 3;
 /// Lines of the last failed pod's log read for the line that explains it.
 const LOG_LINES: usize = 40;
 
-/// Every `job-failed` finding of the namespace.
+/// Every `job-failed`, `cronjob-failing` and `cronjob-suspended` finding of
+/// the namespace.
 pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
-    ctx.ns
+    let mut out: Vec<Finding> = ctx
+        .ns
         .jobs
         .iter()
         .filter_map(|job| failed(ctx, job))
-        .collect()
+        .collect();
+    for cj in &ctx.ns.cron_jobs {
+        out.extend(cronjob_suspended(ctx, cj));
+        out.extend(cronjob_failing(ctx, cj));
+    }
+    out
+}
+
+/// The name the CronJob controller gives the Job of `scheduled`
+/// (`getJobName`: the scheduled time in minutes since the epoch).
+pub fn scheduled_job_name(cron_job: &str, scheduled: DateTime<Utc>) -> String {
+    format!("{cron_job}-{}", scheduled.timestamp().div_euclid(60))
+}
+
+fn status_time(t: Option<&Time>) -> Option<DateTime<Utc>> {
+    t.and_then(to_chrono)
+}
+
+fn cronjob_suspended(ctx: &NamespaceCtx<'_>, cj: &CronJob) -> Option<Finding> {
+    if cj.spec.as_ref()?.suspend != Some(true) {
+        return None;
+    }
+    let name = cj.name_any();
+    let object = ObjectRef::namespaced("CronJob", ctx.namespace(), name);
+    let last = status_time(
+        cj.status
+            .as_ref()
+            .and_then(|s| s.last_schedule_time.as_ref()),
+    );
+    let since = match last {
+        Some(t) => format!(
+            "; its last run was scheduled {} before collection",
+            kpm_semantics::duration::human_duration(ctx.now - t)
+        ),
+        None => "; it has never been scheduled".to_string(),
+    };
+    Some(
+        ctx.finding(Rule::CronjobSuspended, object.clone())
+            .symptom("Suspended")
+            .cause(format!(
+                "spec.suspend is true: the CronJob controller creates no Job for schedule {}{since}",
+                cj.spec.as_ref().map_or("", |s| s.schedule.as_str())
+            ))
+            .field(&object, "spec.suspend", "true")
+            .next_command(
+                "Resume it when the pause is over",
+                Kubectl::new()
+                    .namespace(ctx.namespace())
+                    .args(["patch", "cronjob"])
+                    .name(name)
+                    .args(["-p", r#"{"spec":{"suspend":false}}"#])
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+fn cronjob_failing(ctx: &NamespaceCtx<'_>, cj: &CronJob) -> Option<Finding> {
+    let status = cj.status.as_ref()?;
+    let scheduled = status_time(status.last_schedule_time.as_ref())?;
+    let success = status_time(status.last_successful_time.as_ref());
+    if success.is_some_and(|s| s >= scheduled) {
+        return None;
+    }
+    let name = cj.name_any();
+    let job_name = scheduled_job_name(name, scheduled);
+    let job = ctx.ns.jobs.iter().find(|j| j.name_any() == job_name)?;
+    let cond = failed_condition(job)?;
+    let object = ObjectRef::namespaced("CronJob", ctx.namespace(), name);
+    let reason = cond.reason.as_deref().unwrap_or("Failed");
+    let ago = |t: DateTime<Utc>| kpm_semantics::duration::human_duration(ctx.now - t);
+    let last_ok = match success {
+        Some(s) => format!(
+            "the last successful run finished {} before collection",
+            ago(s)
+        ),
+        None => "no run of it has succeeded".to_string(),
+    };
+    let job_ref = ObjectRef::namespaced("Job", ctx.namespace(), &job_name);
+    Some(
+        ctx.finding(Rule::CronjobFailing, object.clone())
+            .symptom(format!("last run failed ({reason})"))
+            .cause(format!(
+                "the Job of its last schedule ({} before collection), {job_name}, failed with {reason}; {last_ok}",
+                ago(scheduled)
+            ))
+            .field(&object, "status.lastScheduleTime", scheduled.to_rfc3339())
+            .field(
+                &object,
+                "status.lastSuccessfulTime",
+                success.map_or_else(|| "<none>".to_string(), |s| s.to_rfc3339()),
+            )
+            .related(job_ref)
+            .next_command(
+                "See the failed Job",
+                Kubectl::new()
+                    .namespace(ctx.namespace())
+                    .args(["describe", "job"])
+                    .name(&job_name)
+                    .build(),
+            )
+            .build(),
+    )
 }
 
 /// The `Failed=True` condition of a Job, if it has one.
@@ -173,8 +293,36 @@ fn pods_text(pods: &[&Pod]) -> String {
     }
 }
 
+/// The CronJob controlling `job`, by name.
+fn cron_owner(job: &Job) -> Option<&str> {
+    job.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "CronJob" && o.controller == Some(true))
+        .map(|o| o.name.as_str())
+}
+
+/// Whether a later run of the same CronJob has not failed (it succeeded or
+/// is still running): the failed run is then history, and the CronJob's
+/// state is `cronjob-failing`'s to judge.
+fn superseded(ctx: &NamespaceCtx<'_>, job: &Job) -> bool {
+    let Some(owner) = cron_owner(job) else {
+        return false;
+    };
+    let created = job.metadata.creation_timestamp.as_ref();
+    ctx.ns.jobs.iter().any(|other| {
+        cron_owner(other) == Some(owner)
+            && other.metadata.creation_timestamp.as_ref() > created
+            && failed_condition(other).is_none()
+    })
+}
+
 fn failed(ctx: &NamespaceCtx<'_>, job: &Job) -> Option<Finding> {
     let cond = failed_condition(job)?;
+    if superseded(ctx, job) {
+        return None;
+    }
     let name = job.name_any();
     let object = ObjectRef::namespaced("Job", ctx.namespace(), name);
     let reason = cond.reason.as_deref().unwrap_or("Failed");
@@ -237,6 +385,17 @@ mod tests {
             "status": {"failed": 4, "conditions": conditions}}),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn scheduled_job_names_count_minutes_since_the_epoch() {
+        let t = DateTime::parse_from_rfc3339("2026-11-20T14:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            scheduled_job_name("invoice-sync", t),
+            "invoice-sync-29919750"
+        );
     }
 
     #[test]
