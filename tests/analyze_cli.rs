@@ -10,7 +10,6 @@
 
 use std::path::Path;
 
-use kpm_bundle::{Bundle, BundleWriter};
 use serde_json::Value;
 
 use crate::support::analyze::*;
@@ -235,24 +234,6 @@ fn every_scenario_renders_in_every_format() {
         problems.len(),
         problems.join("\n")
     );
-}
-
-/// Copies an unpacked bundle directory into a zip bundle with the bundle
-/// writer, so the CLI's zip path (and its SHA-256) is exercised too.
-fn zip_scenario(dir: &Path, dest: &Path) {
-    let bundle = Bundle::open(dir).unwrap();
-    let mut writer = BundleWriter::create_zip(dest, true).unwrap();
-    let entries: Vec<String> = bundle
-        .entries()
-        .filter(|e| *e != "manifest.json")
-        .map(String::from)
-        .collect();
-    for entry in &entries {
-        writer
-            .write_entry(entry, &bundle.read_bytes(entry).unwrap())
-            .unwrap();
-    }
-    writer.finish(bundle.manifest().clone()).unwrap();
 }
 
 #[test]

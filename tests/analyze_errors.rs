@@ -239,3 +239,91 @@ fn unwritable_output_is_exit_4_and_names_the_path() {
     assert_eq!(code(&out), EXIT_OUTPUT, "{}", stderr(&out));
     assert!(stderr(&out).contains("missing-dir"), "{}", stderr(&out));
 }
+
+/// Runs `kpm-analyze ARGS…` expecting exit `want` and an empty stdout;
+/// returns stderr, checked to name `path` exactly once.
+fn fails_naming_once(args: &[&std::ffi::OsStr], path: &Path, want: i32) -> String {
+    let out = analyze(args);
+    let err = stderr(&out);
+    assert_eq!(code(&out), want, "{err}");
+    assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
+    let shown = path.display().to_string();
+    assert_eq!(
+        err.matches(&shown).count(),
+        1,
+        "{shown} not named once: {err}"
+    );
+    err
+}
+
+#[test]
+fn missing_bundle_says_path_and_cause_once_for_analyze_and_serve() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("shared");
+    let p = missing.display();
+    let err = fails_naming_once(&[missing.as_os_str()], &missing, EXIT_BUNDLE);
+    assert_eq!(
+        err,
+        format!("kpm-analyze: cannot open bundle {p}: No such file or directory (os error 2)\n")
+    );
+    let err = fails_naming_once(
+        &["serve".as_ref(), missing.as_os_str()],
+        &missing,
+        EXIT_BUNDLE,
+    );
+    assert_eq!(
+        err,
+        format!(
+            "kpm-analyze serve: cannot open bundle {p}: No such file or directory (os error 2)\n"
+        )
+    );
+}
+
+#[test]
+fn directory_of_no_known_format_is_one_line_naming_what_was_looked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("neither");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a bundle").unwrap();
+    let err = fails_naming_once(&[dir.as_os_str()], &dir, EXIT_BUNDLE);
+    assert_eq!(
+        err,
+        format!(
+            "kpm-analyze: {} is not a kpm bundle (no manifest.json), a troubleshoot support \
+             bundle (no cluster-resources/) or a kubectl cluster-info dump (no nodes.json with \
+             <namespace>/pods.json); found: notes.txt\n",
+            dir.display()
+        )
+    );
+}
+
+#[test]
+fn truncated_zip_is_one_line_naming_the_zip_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole.zip");
+    zip_scenario(&scenario("healthy"), &whole);
+    let bytes = std::fs::read(&whole).unwrap();
+    let zip = tmp.path().join("truncated.zip");
+    std::fs::write(&zip, &bytes[..bytes.len() / 2]).unwrap();
+    for serve in [false, true] {
+        let mut args: Vec<&std::ffi::OsStr> = Vec::new();
+        if serve {
+            args.push("serve".as_ref());
+        }
+        args.push(zip.as_os_str());
+        let err = fails_naming_once(&args, &zip, EXIT_BUNDLE);
+        let prefix = if serve {
+            "kpm-analyze serve"
+        } else {
+            "kpm-analyze"
+        };
+        // The end of central directory record went with the second half.
+        assert_eq!(
+            err,
+            format!(
+                "{prefix}: {} is not a valid bundle zip: invalid Zip archive: Could not find EOCD\n",
+                zip.display()
+            )
+        );
+    }
+}

@@ -16,7 +16,12 @@ fn round_trip(scenario: &str) {
     let served = serve(&src, Knobs::page_size(2));
     let out = served.dir.path().join("out.zip");
     let stderr = collect_ok(&served, &out, &["--page-size", "3"]);
-    assert!(stderr.contains("wrote "), "no summary:\n{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("{}: ", out.display()))
+            && last.ends_with(" — analyse it with kpm-analyze"),
+        "the summary does not end with the bundle line:\n{stderr}"
+    );
     eprintln!("kpm-collect stderr:\n{stderr}");
 
     let got = open_verified(&out);

@@ -297,7 +297,6 @@ fn kubectl_sees_a_troubleshoot_archive_as_its_counterpart() {
 struct CliServe {
     child: std::process::Child,
     kubeconfig: PathBuf,
-    printed: String,
     dir: tempfile::TempDir,
 }
 
@@ -328,7 +327,7 @@ fn cli_serve(input: &Path) -> CliServe {
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
     let mut printed = String::new();
     let mut lines = std::io::BufReader::new(stdout);
-    while !printed.contains("Press Ctrl-C") {
+    while !printed.contains("export KUBECONFIG=") {
         let mut line = String::new();
         match lines.read_line(&mut line) {
             Ok(0) | Err(_) => {
@@ -356,7 +355,6 @@ fn cli_serve(input: &Path) -> CliServe {
     CliServe {
         child,
         kubeconfig,
-        printed,
         dir,
     }
 }
@@ -402,11 +400,10 @@ impl CliServe {
 /// "3d10h") are compared as placeholders; everything else exactly.
 fn same_through_the_cli(foreign: &Path, kpm: &Path, ages_estimated: bool, commands: &[&[&str]]) {
     let a = cli_serve(foreign);
+    let said = std::fs::read_to_string(a.dir.path().join("serve.stderr")).unwrap_or_default();
     assert!(
-        a.printed
-            .contains(&format!("Serving {}", foreign.display())),
-        "{}",
-        a.printed
+        said.contains(&format!("{}: served read-only at", foreign.display())),
+        "{said}"
     );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&a.kubeconfig)
@@ -563,4 +560,221 @@ fn serve_of_a_damaged_archive_exits_3_with_the_same_message() {
         .and_then(|l| l.split_once(&*broken.display().to_string()).map(|(_, r)| r))
         .unwrap_or_else(|| panic!("no reason in {reason}"));
     assert!(stderr.contains(reason), "{stderr}\nlacks{reason}");
+}
+
+/// `kubectl cluster-info dump -o yaml --output-directory`: the corpus's
+/// AKS dump written as kubectl writes it with `-o yaml` (every list as
+/// YAML in `<name>.yaml`, the `logs.txt` files as they are), in a temporary
+/// folder, gives the findings and the objects of the JSON dump.
+#[test]
+fn a_yaml_cluster_info_dump_reads_as_the_json_one() {
+    let json_dump = corpus().join("foreign/cluster-info-dump/aks-2020");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let yaml_dump = dir.path().join("aks-2020-yaml");
+    let mut lists = 0;
+    copy_as_yaml(&json_dump, &yaml_dump, &mut lists);
+    assert!(lists > 10, "only {lists} lists written as YAML");
+    let (want, got) = (report(&json_dump), report(&yaml_dump));
+    assert!(!want.findings.is_empty());
+    assert_eq!(findings(&got), findings(&want));
+    let (a, b) = (open(&json_dump), open(&yaml_dump));
+    assert_eq!(
+        a.converted_from(),
+        Some(kpm_bundle::foreign::Format::ClusterInfoDump)
+    );
+    assert_eq!(b.converted_from(), a.converted_from());
+    let entries = |bundle: &kpm_bundle::Bundle| -> BTreeSet<String> {
+        bundle
+            .entries()
+            .filter(|e| *e != "manifest.json")
+            .map(str::to_string)
+            .collect()
+    };
+    // The same files, but for the replication controllers kept under
+    // `foreign/` by their own names (`.yaml` here).
+    let renamed: BTreeSet<String> = entries(&b)
+        .into_iter()
+        .map(|e| {
+            match e
+                .strip_prefix("foreign/")
+                .and_then(|r| r.strip_suffix(".yaml"))
+            {
+                Some(stem) => format!("foreign/{stem}.json"),
+                None => e,
+            }
+        })
+        .collect();
+    assert_eq!(renamed, entries(&a));
+    let kpm_lists = entries(&a);
+    let kpm_lists = kpm_lists.iter().filter(|e| !e.starts_with("foreign/"));
+    for entry in kpm_lists.filter(|e| e.ends_with(".json")) {
+        let value = |bundle: &kpm_bundle::Bundle| -> serde_json::Value {
+            let bytes = bundle
+                .read_bytes(entry)
+                .unwrap_or_else(|e| panic!("{entry}: {e}"));
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{entry}: {e}"))
+        };
+        assert_eq!(value(&b), value(&a), "{entry}");
+    }
+}
+
+fn open(path: &Path) -> kpm_bundle::Bundle {
+    kpm_bundle::Bundle::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Copies the dump at `from` to `to`, every `*.json` list written as YAML
+/// under `*.yaml` (as `kubectl cluster-info dump -o yaml` names them).
+fn copy_as_yaml(from: &Path, to: &Path, lists: &mut usize) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    let children = std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    for child in children {
+        let child = child.unwrap_or_else(|e| panic!("{e}"));
+        let path = child.path();
+        let name = child.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            copy_as_yaml(&path, &to.join(&name), lists);
+        } else if let Some(stem) = name.strip_suffix(".json") {
+            let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
+            let value: serde_json::Value =
+                serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let yaml = serde_saphyr::to_string(&value)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(!yaml.trim_start().starts_with('{'), "block YAML expected");
+            std::fs::write(to.join(format!("{stem}.yaml")), yaml).unwrap_or_else(|e| panic!("{e}"));
+            *lists += 1;
+        } else {
+            std::fs::copy(&path, to.join(&name)).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+/// The kubelet Summaries in a troubleshoot archive's `node-metrics/`, read
+/// straight from the archive: `(node, usageNanoCores, workingSetBytes)` and
+/// per pod `((namespace, name), (sum of its containers' nanocores, bytes))`
+/// over the pods whose every container has both figures.
+type Summaries = (
+    Vec<(String, u64, u64)>,
+    std::collections::BTreeMap<(String, String), (u64, u64)>,
+);
+
+fn node_summaries(archive: &Path) -> Summaries {
+    let file = std::fs::File::open(archive).unwrap_or_else(|e| panic!("{e}"));
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let (mut nodes, mut pods) = (Vec::new(), std::collections::BTreeMap::new());
+    for entry in tar.entries().unwrap_or_else(|e| panic!("{e}")) {
+        let entry = entry.unwrap_or_else(|e| panic!("{e}"));
+        let path = entry.path().unwrap_or_else(|e| panic!("{e}")).into_owned();
+        if path.parent().and_then(Path::file_name) != Some("node-metrics".as_ref()) {
+            continue;
+        }
+        let s: serde_json::Value =
+            serde_json::from_reader(entry).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let n = |v: &serde_json::Value, p: &str| v.pointer(p).and_then(serde_json::Value::as_u64);
+        let node = &s["node"];
+        nodes.push((
+            node["nodeName"].as_str().unwrap_or_default().to_string(),
+            n(node, "/cpu/usageNanoCores").unwrap_or_else(|| panic!("no node cpu")),
+            n(node, "/memory/workingSetBytes").unwrap_or_else(|| panic!("no node memory")),
+        ));
+        for pod in s["pods"].as_array().into_iter().flatten() {
+            let containers = pod["containers"].as_array().cloned().unwrap_or_default();
+            let figures: Option<Vec<(u64, u64)>> = containers
+                .iter()
+                .map(|c| {
+                    Some((
+                        n(c, "/cpu/usageNanoCores")?,
+                        n(c, "/memory/workingSetBytes")?,
+                    ))
+                })
+                .collect();
+            let Some(figures) = figures.filter(|f| !f.is_empty()) else {
+                continue;
+            };
+            let key = (
+                pod["podRef"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                pod["podRef"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            let sum = figures
+                .iter()
+                .fold((0, 0), |(c, m), (dc, dm)| (c + dc, m + dm));
+            pods.insert(key, sum);
+        }
+    }
+    (nodes, pods)
+}
+
+/// `kubectl top` against `serve` of a troubleshoot archive with
+/// `node-metrics/` prints each node's and pod's usage from the kubelet
+/// Summaries (CPU in millicores rounded up, memory in MiB rounded down, as
+/// kubectl prints quantities), and the analyzer reads them (no "no node
+/// metrics" gap in its coverage). The archives without `node-metrics/`
+/// have no metrics API, as before.
+#[test]
+fn troubleshoot_node_metrics_are_what_kubectl_top_shows() {
+    let c = corpus();
+    let mut checked_pods = 0;
+    for name in [
+        "k3s-1.32-wg-easy-2025.tar.gz",
+        "k3s-1.31-baseline-2025.tar.gz",
+    ] {
+        let archive = c.join("foreign/troubleshoot").join(name);
+        let (nodes, pods) = node_summaries(&archive);
+        assert!(!nodes.is_empty(), "{name}: no node-metrics in the archive");
+        let served = crate::support::serve::serve(&archive, None, &[]);
+        let top = served.kubectl(&["top", "node", "--no-headers"]);
+        assert_eq!(top.code, Some(0), "{name}: {}", top.stderr);
+        // NAME CPU(cores) CPU(%) MEMORY(bytes) MEMORY(%)
+        let rows = crate::support::serve::rows(&top.stdout);
+        for (node, nanos, bytes) in &nodes {
+            let want = [
+                node.clone(),
+                format!("{}m", nanos.div_ceil(1_000_000)),
+                format!("{}Mi", bytes / (1 << 20)),
+            ];
+            let found = rows.iter().any(|r| {
+                let w: Vec<&str> = r.split(' ').collect();
+                w.len() == 5 && [w[0], w[1], w[3]] == [&want[0], &want[1], &want[2]]
+            });
+            assert!(found, "{name}: no {want:?} in\n{}", top.stdout);
+        }
+        let top = served.kubectl(&["top", "pod", "-A", "--no-headers"]);
+        assert_eq!(top.code, Some(0), "{name}: {}", top.stderr);
+        let rows = crate::support::serve::rows(&top.stdout);
+        assert_eq!(rows.len(), pods.len(), "{name}:\n{}", top.stdout);
+        for ((ns, pod), (nanos, bytes)) in &pods {
+            let row = format!(
+                "{ns} {pod} {}m {}Mi",
+                nanos.div_ceil(1_000_000),
+                bytes / (1 << 20)
+            );
+            assert!(rows.contains(&row), "{name}: no `{row}` in\n{}", top.stdout);
+            checked_pods += 1;
+        }
+        let gaps = top_gaps(&report(&archive));
+        assert!(
+            gaps.is_empty(),
+            "{name}: the analyzer misses metrics: {gaps:?}"
+        );
+    }
+    assert!(checked_pods > 5, "only {checked_pods} pods checked");
+    let without = c.join("foreign/troubleshoot/k3d-k3s-1.24-2022.tar.gz");
+    let served = crate::support::serve::serve(&without, None, &[]);
+    let top = served.kubectl(&["top", "node"]);
+    assert_ne!(top.code, Some(0), "metrics from nowhere: {}", top.stdout);
+    assert_eq!(top_gaps(&report(&without)).len(), 2);
+}
+
+/// The coverage gaps of the usage checks (`kubectl top` node and pods).
+fn top_gaps(r: &Report) -> Vec<String> {
+    r.coverage
+        .iter()
+        .filter(|g| g.check.contains("kubectl top"))
+        .map(|g| format!("{}: {}", g.check, g.reason))
+        .collect()
 }

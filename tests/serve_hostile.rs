@@ -399,7 +399,7 @@ fn default_kubeconfig_goes_to_a_private_directory() {
     let mut text = String::new();
     let mut buf = [0u8; 512];
     let started = Instant::now();
-    while !text.contains("Press Ctrl-C") && started.elapsed() < Duration::from_secs(60) {
+    while !text.contains("export KUBECONFIG=") && started.elapsed() < Duration::from_secs(60) {
         match stdout.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),

@@ -9,6 +9,7 @@
 
 mod command;
 mod context;
+pub mod diff;
 mod engine;
 mod load;
 mod par;

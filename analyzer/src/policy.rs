@@ -32,12 +32,12 @@ const MAX_IDS: usize = 100;
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// The file cannot be read.
-    #[error("cannot read policy file {file}: {source}")]
+    #[error("cannot read policy file {file}: {cause}")]
     Read {
         /// The file.
         file: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error, already in the message (not a `source()`).
+        cause: std::io::Error,
     },
     /// Not valid JSON, or not the policy's shape.
     #[error("policy file {file}: line {line}, column {column}: {message}")]
@@ -168,7 +168,7 @@ impl Policy {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
             file: file.clone(),
-            source,
+            cause: source,
         })?;
         Policy::parse(&file, &text)
     }

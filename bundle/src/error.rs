@@ -1,5 +1,9 @@
 //! Errors of reading and writing bundles. Every variant names the file (or
 //! bundle) it concerns, so a user can tell exactly what is damaged.
+//!
+//! Each message is whole: an I/O cause is written into it and not also
+//! returned as `source()`, so a caller printing the chain (`{:#}`) says the
+//! file and the OS cause once.
 
 use std::path::PathBuf;
 
@@ -9,12 +13,13 @@ use crate::budget::Exceeded;
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     /// The bundle path could not be opened at all.
-    #[error("cannot open bundle {path}: {source}")]
+    #[error("cannot open bundle {path}: {cause}")]
     Open {
         /// The bundle path.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error, already in the message (not a `source()`, so an
+        /// error chain says it once).
+        cause: std::io::Error,
     },
     /// The file is not a readable zip archive.
     #[error("{path} is not a valid bundle zip: {message}")]
@@ -91,12 +96,12 @@ pub enum BundleError {
         file: String,
     },
     /// Reading a file failed at the I/O level.
-    #[error("{file}: read failed: {source}")]
+    #[error("{file}: read failed: {cause}")]
     Read {
         /// Path inside the bundle.
         file: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error, already in the message (not a `source()`).
+        cause: std::io::Error,
     },
     /// A path that would escape the bundle or is otherwise unusable.
     #[error("{file}: unsafe entry path (absolute, empty segment or '..')")]
@@ -111,12 +116,12 @@ pub enum BundleError {
         path: PathBuf,
     },
     /// Writing the bundle failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Write {
         /// The file being written (bundle or entry).
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error, already in the message (not a `source()`).
+        cause: std::io::Error,
     },
     /// The same entry was written twice.
     #[error("{file}: written twice into the bundle")]

@@ -112,7 +112,7 @@ impl Bundle {
             .tempfile()
             .map_err(|source| BundleError::Write {
                 path: "temporary converted bundle".into(),
-                source,
+                cause: source,
             })?
             .into_temp_path();
         // Read once and deleted: stored, not deflated (half the time of

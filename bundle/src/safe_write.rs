@@ -31,15 +31,15 @@ pub enum SafeWriteError {
         path: PathBuf,
     },
     /// Creating, writing, flushing or renaming failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {cause}", path.display())]
     Io {
         /// What was being done (`create a temporary file in`, `write`...).
         action: &'static str,
         /// The path concerned.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error, already in the message (not a `source()`, so an
+        /// error chain says it once).
+        cause: std::io::Error,
     },
 }
 
@@ -81,7 +81,7 @@ pub fn check_target(path: &Path) -> Result<(), SafeWriteError> {
         Err(source) => Err(SafeWriteError::Io {
             action: "inspect",
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }),
     }
 }
@@ -107,7 +107,7 @@ pub fn create_new_or_replace(path: &Path, bytes: &[u8]) -> Result<(), SafeWriteE
         move |source| SafeWriteError::Io {
             action,
             path: p,
-            source,
+            cause: source,
         }
     };
     // tempfile creates with O_EXCL and mode 0600 under a random name, and
@@ -129,7 +129,7 @@ pub fn create_new_or_replace(path: &Path, bytes: &[u8]) -> Result<(), SafeWriteE
     tmp.persist(path).map_err(|e| SafeWriteError::Io {
         action: "rename the temporary file onto",
         path: path.to_path_buf(),
-        source: e.error,
+        cause: e.error,
     })?;
     Ok(())
 }

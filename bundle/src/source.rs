@@ -46,7 +46,7 @@ pub(crate) struct Opened {
 pub(crate) fn open(path: &Path, budgets: &Budgets) -> Result<Opened> {
     let open_err = |source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     let meta = std::fs::metadata(path).map_err(open_err)?;
     if meta.is_dir() {
@@ -247,14 +247,14 @@ fn open_dir(root: &Path, budgets: &Budgets) -> Result<Opened> {
     while let Some(dir) = pending.pop() {
         let open_err = |source| BundleError::Open {
             path: dir.clone(),
-            source,
+            cause: source,
         };
         for entry in std::fs::read_dir(&dir).map_err(open_err)? {
             let entry = entry.map_err(open_err)?;
             let path = entry.path();
             let file_type = entry.file_type().map_err(|source| BundleError::Open {
                 path: path.clone(),
-                source,
+                cause: source,
             })?;
             if file_type.is_dir() {
                 pending.push(path);
@@ -316,7 +316,7 @@ impl Source {
             },
             None => BundleError::Read {
                 file: file.to_string(),
-                source,
+                cause: source,
             },
         };
         match self {

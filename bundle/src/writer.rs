@@ -76,7 +76,7 @@ pub struct BundleWriter {
 fn write_err(path: impl AsRef<Path>, source: std::io::Error) -> BundleError {
     BundleError::Write {
         path: path.as_ref().display().to_string(),
-        source,
+        cause: source,
     }
 }
 

@@ -165,6 +165,11 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "no_redact")]
     pub redact_rules: Option<PathBuf>,
 
+    /// Do not print the summary at the end (pacing, failed steps, the line
+    /// naming the bundle); warnings and errors are still printed.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
     /// A subcommand instead of a collection.
     #[command(subcommand)]
     pub command: Option<Command>,

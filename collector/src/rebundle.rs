@@ -30,9 +30,8 @@ use crate::run::{fatal, redactor_for, Fatal};
 pub(crate) fn redact(args: &RedactArgs) -> Result<ExitCode, Fatal> {
     let redactor = redactor_for(true, args.configmap_values, args.redact_rules.as_deref())?;
     refuse_same_file(&args.input, &args.output)?;
-    let input = Bundle::open(&args.input)
-        .with_context(|| format!("cannot read {}", args.input.display()))
-        .map_err(|e| fatal(ExitCode::Usage, e))?;
+    // Bundle and writer errors name the path themselves.
+    let input = Bundle::open(&args.input).map_err(|e| fatal(ExitCode::Usage, e.into()))?;
     if let Some(first) = input.verify().first() {
         return Err(fatal(
             ExitCode::Usage,
@@ -43,8 +42,7 @@ pub(crate) fn redact(args: &RedactArgs) -> Result<ExitCode, Fatal> {
         ));
     }
     let mut writer = BundleWriter::create_zip(&args.output, args.force)
-        .with_context(|| format!("cannot create {}", args.output.display()))
-        .map_err(|e| fatal(ExitCode::Write, e))?;
+        .map_err(|e| fatal(ExitCode::Write, e.into()))?;
     let mut counts = Counts::new();
     let copied = copy_all(&input, &mut writer, &redactor, &mut counts);
     // On an error the writer is dropped, which removes its temporary file.

@@ -95,7 +95,7 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, Fatal> {
     let collected = collect_until_stopped(&args, checked, redactor, clock).await?;
     let manifest = manifest_for(&args, &collected, started);
     let written = finish_bundle(collected, manifest)?;
-    Ok(report_summary(&written, clock))
+    Ok(report_summary(&written, clock, args.quiet))
 }
 
 /// The redaction of a run: `--redact-rules` read and checked (a bad file is
@@ -199,9 +199,9 @@ async fn collect_until_stopped(
         version_ms,
     } = checked;
     let skew = fetch.clock_skew();
+    // The error names the output (and says --force when it exists).
     let writer = BundleWriter::create_zip(&output, args.force)
-        .with_context(|| format!("cannot create {}", output.display()))
-        .map_err(|e| fatal(ExitCode::Write, e))?;
+        .map_err(|e| fatal(ExitCode::Write, e.into()))?;
     let progress = Progress::new();
     let concurrency = usize::try_from(args.concurrency).unwrap_or(8);
     let (tx, sink) = sink::spawn(writer, concurrency, progress.clone(), args.max_bundle_size);
@@ -451,40 +451,46 @@ fn finish_bundle(collected: Collected, manifest: Manifest) -> Result<Written, Fa
     })
 }
 
-/// Prints the summary (size, counts, pacing, every failed step with what it
-/// costs the analysis) and picks the exit code of a written bundle.
-fn report_summary(written: &Written, clock: Instant) -> ExitCode {
+/// Prints the summary (pacing, every failed step with what it costs the
+/// analysis, then one line with the bundle, its counts and failures; all
+/// left out with `--quiet`) and picks the exit code of a written bundle.
+fn report_summary(written: &Written, clock: Instant, quiet: bool) -> ExitCode {
     let Written {
         path,
         ctx,
         totals,
         tally,
     } = written;
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
-        "{}",
-        summary::headline(
-            &path.display().to_string(),
-            size,
-            totals,
-            clock.elapsed().as_secs_f64()
-        )
-    );
-    eprintln!(
-        "{}{}",
-        ctx.pacing().describe(),
-        match ctx.retried() {
-            0 => String::new(),
-            n => format!("; {n} requests retried after 429/503 Retry-After"),
+    if !quiet {
+        eprintln!(
+            "{}{}",
+            ctx.pacing().describe(),
+            match ctx.retried() {
+                0 => String::new(),
+                n => format!("; {n} requests retried after 429/503 Retry-After"),
+            }
+        );
+        for line in tally.failure_lines() {
+            eprintln!("{line}");
         }
-    );
-    for line in tally.failure_lines() {
-        eprintln!("{line}");
     }
     if let Some(f) = ctx.fatal() {
         eprintln!(
             "warning: the connection failed during the run: {}",
             f.message
+        );
+    }
+    if !quiet {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        eprintln!(
+            "{}",
+            summary::headline(
+                &path.display().to_string(),
+                size,
+                totals,
+                clock.elapsed().as_secs_f64(),
+                tally.failed_steps(),
+            )
         );
     }
     if !tally.usable() {

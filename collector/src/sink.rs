@@ -424,7 +424,7 @@ fn write_list(
         Err(e) => {
             return Err(BundleError::Write {
                 path: format!("{path} (temporary spool)"),
-                source: e,
+                cause: e,
             })
         }
     }

@@ -48,13 +48,19 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// The first summary line: what was written where.
-pub fn headline(path: &str, size: u64, totals: &Totals, seconds: f64) -> String {
+/// The last summary line, shaped like `kpm-analyze -o`'s: the bundle, what
+/// it holds, how many steps failed, and what to do with it.
+pub fn headline(path: &str, size: u64, totals: &Totals, seconds: f64, failed: usize) -> String {
+    let failed = match failed {
+        0 => "every step complete".to_string(),
+        1 => "1 step failed".to_string(),
+        n => format!("{n} steps failed"),
+    };
     format!(
-        "wrote {path} ({}): {} objects, {} logs in {seconds:.1}s",
-        human_bytes(size),
+        "{path}: {} objects, {} logs in {seconds:.1}s ({}), {failed} — analyse it with kpm-analyze",
         totals.objects,
-        totals.logs
+        totals.logs,
+        human_bytes(size)
     )
 }
 
@@ -64,8 +70,8 @@ pub fn headline(path: &str, size: u64, totals: &Totals, seconds: f64) -> String 
 pub fn render(path: &str, size: u64, totals: &Totals, steps: &[Step], seconds: f64) -> Vec<String> {
     let mut tally = Tally::default();
     steps.iter().for_each(|s| tally.add(s));
-    let mut lines = vec![headline(path, size, totals, seconds)];
-    lines.extend(tally.failure_lines());
+    let mut lines = tally.failure_lines();
+    lines.push(headline(path, size, totals, seconds, tally.failed_steps()));
     lines
 }
 
@@ -113,11 +119,16 @@ impl Tally {
         self.usable
     }
 
+    /// How many steps did not complete.
+    pub fn failed_steps(&self) -> usize {
+        self.failed.values().map(|(n, _)| n).sum()
+    }
+
     /// The failure lines of the summary (none when every step succeeded).
     pub fn failure_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if !self.failed.is_empty() {
-            let failed: usize = self.failed.values().map(|(n, _)| n).sum();
+            let failed = self.failed_steps();
             lines.push(format!(
                 "{failed} steps did not complete (details in manifest.json \"steps\"):"
             ));
@@ -164,11 +175,11 @@ mod tests {
         };
         let lines = render("kpm.zip", 2048, &totals, &steps, 1.25);
         assert_eq!(
-            lines[0],
-            "wrote kpm.zip (2.0 KiB): 42 objects, 3 logs in 1.2s"
+            lines.last().map(String::as_str),
+            Some("kpm.zip: 42 objects, 3 logs in 1.2s (2.0 KiB), 3 steps failed — analyse it with kpm-analyze")
         );
         assert_eq!(
-            lines[1],
+            lines[0],
             "3 steps did not complete (details in manifest.json \"steps\"):"
         );
         assert!(lines.contains(&"  metrics/nodes not_found (cluster): resource usage unavailable (metrics-server missing or forbidden)".to_string()));

@@ -12,6 +12,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod diff;
+
 /// Version of the report JSON schema.
 pub const SCHEMA_VERSION: u32 = 1;
 

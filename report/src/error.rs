@@ -10,22 +10,20 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// The `--templates` directory could not be listed.
-    #[error("cannot read templates directory {}: {source}", path.display())]
+    #[error("cannot read templates directory {}: {cause}", path.display())]
     TemplatesDir {
         /// The directory given.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error, already in the message (not a `source()`).
+        cause: std::io::Error,
     },
     /// A template file in the override directory could not be read.
-    #[error("cannot read template file {}: {source}", path.display())]
+    #[error("cannot read template file {}: {cause}", path.display())]
     ReadTemplate {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error, already in the message (not a `source()`).
+        cause: std::io::Error,
     },
     /// A template does not parse, or its `extends`/`import` cannot be resolved.
     #[error("template {template} ({origin}) is invalid: {detail}")]

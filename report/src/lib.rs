@@ -15,6 +15,7 @@
 //! [`NAME_CAP`], texts at smaller per-format limits), so a 100 MB pod name
 //! cannot make a 100 MB page; [`json`] caps the JSON report the same way.
 
+pub mod diff;
 pub mod error;
 pub mod escape;
 pub mod json;

@@ -98,12 +98,12 @@ fn walk(
 ) -> Result<(), RenderError> {
     let entries = std::fs::read_dir(dir).map_err(|source| RenderError::TemplatesDir {
         path: dir.to_path_buf(),
-        source,
+        cause: source,
     })?;
     for entry in entries {
         let entry = entry.map_err(|source| RenderError::TemplatesDir {
             path: dir.to_path_buf(),
-            source,
+            cause: source,
         })?;
         let path = entry.path();
         if path.is_dir() {
@@ -126,7 +126,7 @@ fn walk(
             .join("/");
         let text = std::fs::read_to_string(&path).map_err(|source| RenderError::ReadTemplate {
             path: path.clone(),
-            source,
+            cause: source,
         })?;
         out.insert(
             name,
@@ -187,7 +187,7 @@ pub fn load(dir: Option<&Path>) -> Result<Engines, RenderError> {
         if !dir.is_dir() {
             return Err(RenderError::TemplatesDir {
                 path: PathBuf::from(dir),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
+                cause: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
             });
         }
         walk(dir, dir, 0, &mut all)?;

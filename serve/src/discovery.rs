@@ -4,10 +4,8 @@
 //! The served kinds come from `kpm_bundle::layout` (the one table of kinds),
 //! plus `metrics.k8s.io/v1beta1` when the bundle holds metrics, so that
 //! `kubectl top` behaves like against a cluster with (or without)
-//! metrics-server. Only the legacy (non-aggregated) discovery format is
-//! served: kubectl asks for the aggregated one first and, when the answer's
-//! content type is plain `application/json`, reads the legacy documents
-//! without complaint.
+//! metrics-server. These are the legacy documents; [`crate::aggregated`]
+//! derives the aggregated form kubectl asks for first from them.
 
 use kpm_bundle::layout::{all_kinds, ResourceKind, Scope};
 use serde_json::{json, Value};
@@ -22,6 +20,7 @@ pub const METRICS_VERSION: &str = "v1beta1";
 const GROUP_ORDER: &[&str] = &[
     "apps",
     "events.k8s.io",
+    crate::access::AUTHORIZATION_GROUP,
     "autoscaling",
     "batch",
     "networking.k8s.io",
@@ -81,7 +80,7 @@ fn resource(kind: &ResourceKind) -> Vec<Value> {
         "singularName": kind.singular,
         "namespaced": namespaced,
         "kind": kind.kind,
-        "verbs": ["get", "list"],
+        "verbs": ["get", "list", "watch"],
     });
     if let Some(obj) = main.as_object_mut() {
         if !kind.short_names.is_empty() {
@@ -120,6 +119,10 @@ pub fn resource_list(group: &str, version: &str, has_metrics: bool) -> Option<Va
             json!({"name": "nodes", "singularName": "", "namespaced": false, "kind": "NodeMetrics", "verbs": ["get", "list"]}),
             json!({"name": "pods", "singularName": "", "namespaced": true, "kind": "PodMetrics", "verbs": ["get", "list"]}),
         ]
+    } else if group == crate::events::GROUP && version == crate::events::VERSION {
+        crate::events::resources()
+    } else if group == crate::access::AUTHORIZATION_GROUP && version == "v1" {
+        crate::access::review_resources()
     } else {
         all_kinds()
             .filter(|k| k.group == group && k.version == version)
@@ -157,6 +160,14 @@ fn groups(has_metrics: bool) -> Vec<(String, String)> {
     if has_metrics {
         out.push((METRICS_GROUP.to_string(), METRICS_VERSION.to_string()));
     }
+    out.push((
+        crate::access::AUTHORIZATION_GROUP.to_string(),
+        "v1".to_string(),
+    ));
+    out.push((
+        crate::events::GROUP.to_string(),
+        crate::events::VERSION.to_string(),
+    ));
     let rank = |g: &str| {
         GROUP_ORDER
             .iter()

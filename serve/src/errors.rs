@@ -7,43 +7,40 @@
 //! user comparing with a live cluster must see the same thing.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-/// Why the server could not start.
+/// Why the server could not start. Each message is whole: an I/O cause is
+/// written into it, not also returned as `source()`, so a printed chain
+/// says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The bundle could not be opened or its manifest read.
-    #[error("cannot serve bundle {path}: {source}")]
-    Bundle {
-        /// The bundle path given.
-        path: PathBuf,
-        /// What the bundle reader said.
-        source: kpm_bundle::BundleError,
-    },
+    /// The bundle could not be opened or its manifest read (the bundle
+    /// error names the path and the cause).
+    #[error(transparent)]
+    Bundle(#[from] kpm_bundle::BundleError),
     /// Binding the loopback listener failed.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address tried.
         addr: SocketAddr,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error, already in the message (not a `source()`).
+        cause: std::io::Error,
     },
     /// The kubeconfig could not be placed or written.
     #[error(transparent)]
     Kubeconfig(#[from] crate::kubeconfig::KubeconfigError),
     /// No random token could be read from the OS.
-    #[error("cannot make an access token from /dev/urandom: {source}")]
+    #[error("cannot make an access token from /dev/urandom: {cause}")]
     Token {
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error, already in the message (not a `source()`).
+        cause: std::io::Error,
     },
     /// The background thread that builds the field indexes could not start.
-    #[error("cannot start the index thread: {source}")]
+    #[error("cannot start the index thread: {cause}")]
     Thread {
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error, already in the message (not a `source()`).
+        cause: std::io::Error,
     },
     /// The `--rbac` file could not be used.
     #[error(transparent)]
@@ -204,18 +201,6 @@ impl ApiError {
             message: format!(
                 "{method} is not allowed: this API server is a read-only snapshot served by kpm from a bundle; nothing can be changed"
             ),
-            details: None,
-        }
-    }
-
-    /// 405 for `watch=true`: a snapshot never changes, so a watch would
-    /// hang forever with nothing to say; refusing ends `kubectl get -w`
-    /// right after it printed the list.
-    pub fn watch_unsupported() -> ApiError {
-        ApiError {
-            code: 405,
-            reason: "MethodNotAllowed",
-            message: "watch is not supported: this API server is a read-only snapshot served by kpm from a bundle and never changes".to_string(),
             details: None,
         }
     }

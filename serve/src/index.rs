@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::errors::ApiError;
+use crate::gaps::Gaps;
 use crate::store::{sort_items, Store};
 
 /// The indexed (plural, field label) pairs.
@@ -55,12 +56,20 @@ impl Pos {
 #[derive(Debug, Default)]
 pub struct FieldIndex {
     by_value: HashMap<Box<str>, Vec<Pos>>,
+    /// Namespaces whose list could not be read, left out of the index.
+    gaps: Gaps,
 }
 
 impl FieldIndex {
     /// The items whose field equals `value`, in server order.
     pub fn get(&self, value: &str) -> &[Pos] {
         self.by_value.get(value).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The lists left out because they could not be read: every answer
+    /// from this index says so.
+    pub fn gaps(&self) -> &Gaps {
+        &self.gaps
     }
 
     /// Number of distinct values.
@@ -106,8 +115,9 @@ struct SlimRef {
 
 #[derive(Deserialize)]
 struct RawItems<'a> {
+    /// `null` in lists written by other tools for no items.
     #[serde(default, borrow)]
-    items: Vec<&'a serde_json::value::RawValue>,
+    items: Option<Vec<&'a serde_json::value::RawValue>>,
 }
 
 /// The field as the API server compares it (see
@@ -141,6 +151,7 @@ pub fn slim_values(
     let list: RawItems<'_> = serde_json::from_str(text)?;
     let mut items = list
         .items
+        .unwrap_or_default()
         .into_iter()
         .map(|raw| {
             let mut it: Slim = serde_json::from_str(raw.get())?;
@@ -155,9 +166,11 @@ pub fn slim_values(
     Ok(items.into_iter().map(|(_, v, r)| (v, r)).collect())
 }
 
-/// Builds the index of `field` over every namespace's list of `kind`.
+/// Builds the index of `field` over every namespace's list of `kind`. A
+/// list that cannot be read is left out and noted in [`FieldIndex::gaps`].
 pub fn build(store: &Store, kind: &ResourceKind, field: &str) -> Result<FieldIndex, ApiError> {
     let mut by_value: HashMap<Box<str>, Vec<Pos>> = HashMap::new();
+    let mut gaps = Gaps::default();
     for (ns_index, ns) in store.namespaces().iter().enumerate() {
         let Some(path) = kind.path(Some(ns)) else {
             continue;
@@ -165,12 +178,18 @@ pub fn build(store: &Store, kind: &ResourceKind, field: &str) -> Result<FieldInd
         if !store.bundle().contains(&path) {
             continue;
         }
-        let bytes = store
-            .bundle()
-            .read_bytes(&path)
-            .map_err(ApiError::internal)?;
-        let values = slim_values(&bytes, field)
-            .map_err(|e| ApiError::internal(kpm_bundle::BundleError::from_json(&path, &e)))?;
+        let values = match store.bundle().read_bytes(&path) {
+            Ok(bytes) => slim_values(&bytes, field)
+                .map_err(|e| kpm_bundle::BundleError::from_json(&path, &e).to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let values = match values {
+            Ok(v) => v,
+            Err(damage) => {
+                gaps.note(damage);
+                continue;
+            }
+        };
         let ns_index = u32::try_from(ns_index)
             .map_err(|_| ApiError::internal("too many namespaces to index"))?;
         let too_big = || ApiError::internal(format!("{path}: too large to index"));
@@ -186,7 +205,7 @@ pub fn build(store: &Store, kind: &ResourceKind, field: &str) -> Result<FieldInd
     for positions in by_value.values_mut() {
         positions.shrink_to_fit();
     }
-    Ok(FieldIndex { by_value })
+    Ok(FieldIndex { by_value, gaps })
 }
 
 #[cfg(test)]

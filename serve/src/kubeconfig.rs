@@ -120,12 +120,12 @@ pub enum KubeconfigError {
     #[error("no private directory for the kubeconfig: {0}; pass --kubeconfig FILE")]
     NoPrivateDir(String),
     /// Writing failed.
-    #[error("cannot write kubeconfig {path}: {source}")]
+    #[error("cannot write kubeconfig {path}: {cause}")]
     Write {
         /// The kubeconfig path.
         path: PathBuf,
-        /// What failed.
-        source: std::io::Error,
+        /// What failed, already in the message (not a `source()`).
+        cause: std::io::Error,
     },
 }
 
@@ -219,7 +219,7 @@ fn file_name(bundle: &Path, port: u16) -> String {
 pub fn write_private(path: &Path, text: &str) -> Result<(), KubeconfigError> {
     let fail = |source: std::io::Error| KubeconfigError::Write {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     let refuse_non_regular = || {
         match std::fs::symlink_metadata(path) {

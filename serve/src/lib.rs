@@ -14,24 +14,41 @@
 //!   `Date` header is the snapshot's clock (collection end plus the time
 //!   serve has been running), so a collector run against serve stamps its
 //!   bundle as the cluster's clock would have.
-//! * `watch=true` is refused with 405: a snapshot never changes, so
-//!   `kubectl get -w` prints the list and stops instead of hanging.
-//! * No OpenAPI documents are served (`/openapi/v2`, `/openapi/v3` are 404):
-//!   `get`, `describe`, `logs`, `top` do not need them, `kubectl explain`
-//!   fails with NotFound.
-//! * Only legacy discovery is served; kubectl falls back to it silently.
+//! * A watch (`watch=true`) replays the state as `ADDED` events when asked
+//!   to, then stays open with only bookmarks until the client leaves or its
+//!   timeout passes: a snapshot never changes, so `kubectl get -w`, `rollout
+//!   status` and `wait` report what it shows and keep waiting (module `watch`).
+//! * OpenAPI documents (`/openapi/v3`, `/openapi/v2` also as protobuf) are
+//!   generated from the `k8s-openapi` types for the served kinds
+//!   (module `openapi`), so `kubectl explain` works offline.
+//! * Discovery is served in both forms, aggregated (module `aggregated`)
+//!   and legacy (module `discovery`); every kind's verbs are get, list and watch.
 //! * A kind the manifest records as forbidden answers 403 in RBAC wording
-//!   for user `kpm-snapshot`; a kind not collected answers 404 saying so.
+//!   for user `kpm-snapshot`; a kind not collected answers 404 saying so,
+//!   for one namespace as for all of them. An all-namespaces list that must
+//!   leave some namespaces out (not collected, forbidden or failed there, or
+//!   a file that cannot be read) answers the rest and names what it left
+//!   out in a `Warning: 299` header (module `gaps`); only a request for
+//!   exactly a damaged file fails.
+//! * A missing log answers with its collection outcome (module
+//!   `missing_log`); the kubelet's state messages only when the pod's
+//!   recorded state proves there was no log.
+//! * Objects are served as a current API server returns them from storage
+//!   (module `current`): Services defaulted on read, EndpointSlices made
+//!   from Endpoints where the bundle has none. The bundle is not changed.
+//! * events.k8s.io/v1 Events are the core Events converted as the API
+//!   server converts them (module `events`); get and list only.
 //! * ReplicationControllers are never collected; they are answered as an
 //!   empty list (not advertised) so `kubectl cluster-info dump` works.
 //! * Logs: see the `logs` module for how `sinceSeconds` and `timestamps` behave on
 //!   stored logs.
 //!
-//! * The one write accepted is `POST
-//!   /apis/authorization.k8s.io/v1/selfsubjectrulesreviews` (what
-//!   `kubectl auth can-i --list` and `kpm-collect --dry-run` send): it
-//!   stores nothing and answers the caller's rules, everything allowed
-//!   unless the `--rbac FILE` test knob says otherwise (module `rbac`).
+//! * The only writes accepted are `POST`s of `SelfSubjectAccessReview`
+//!   and `SelfSubjectRulesReview` (`kubectl auth can-i [--list]`,
+//!   `kpm-collect --dry-run`), JSON or protobuf: they store nothing and
+//!   answer what the snapshot serves (reads of what it holds, no writes,
+//!   with the reason), narrowed by the `--rbac FILE` test knob (modules
+//!   `access`, `review`, `rbac`; protobuf bodies in `wire`).
 //!
 //! * Access needs the per-run token (a path prefix in the kubeconfig's
 //!   server URL, or a bearer header) and a loopback `Host`; connections are
@@ -39,16 +56,23 @@
 //!   accepts are not served. See the modules `guard`, `server` and
 //!   `docs/security.md`.
 //!
-//! Module map: `server` (HTTP), `routes` (URL → answer), `discovery`,
+//! Module map: `server` (HTTP), `routes` (URL → answer), `discovery`
+//! (legacy) and `aggregated`, `openapi` (documents for `kubectl explain`),
 //! `store` (lazy lists), `cache` (bounded by bytes), `index` (field
 //! indexes across namespaces), `list` (selection, paging, list bodies),
-//! `selectors`, `table` (server-side printing), `logs`, `metrics`,
-//! `logtail` (streaming), `errors`, `knobs` (test knobs), `rbac`,
+//! `selectors`, `table` (server-side printing), `logs`, `missing_log`,
+//! `metrics`, `logtail` (streaming), `watch`, `errors`, `gaps` (what a list
+//! left out), `current` (read defaulting), `knobs` (test knobs), `rbac`,
 //! `kubeconfig`, `guard` (token and `Host`).
 
+mod access;
+mod aggregated;
 mod cache;
+mod current;
 mod discovery;
 mod errors;
+mod events;
+mod gaps;
 mod guard;
 mod index;
 mod knobs;
@@ -57,6 +81,8 @@ mod list;
 mod logs;
 mod logtail;
 mod metrics;
+mod missing_log;
+mod openapi;
 mod rbac;
 mod review;
 mod routes;
@@ -64,6 +90,8 @@ mod selectors;
 mod server;
 mod store;
 mod table;
+mod watch;
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -185,22 +213,19 @@ pub async fn start(args: ServeOptions) -> Result<RunningServer, ServeError> {
     if let Some(path) = &args.rbac {
         knobs.rbac = Some(Arc::new(rbac::Rbac::load(path)?));
     }
-    let bundle = kpm_bundle::Bundle::open(&args.bundle).map_err(|source| ServeError::Bundle {
-        path: args.bundle.clone(),
-        source,
-    })?;
+    let bundle = kpm_bundle::Bundle::open(&args.bundle)?;
     let wanted = server::loopback(args.port);
     let listener = TcpListener::bind(wanted)
         .await
-        .map_err(|source| ServeError::Bind {
+        .map_err(|cause| ServeError::Bind {
             addr: wanted,
-            source,
+            cause,
         })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+    let addr = listener.local_addr().map_err(|cause| ServeError::Bind {
         addr: wanted,
-        source,
+        cause,
     })?;
-    let token = guard::new_token().map_err(|source| ServeError::Token { source })?;
+    let token = guard::new_token().map_err(|cause| ServeError::Token { cause })?;
     let kubeconfig = match &args.kubeconfig {
         Some(path) => path.clone(),
         None => kubeconfig::default_path(&args.bundle, addr.port())?,
@@ -218,7 +243,7 @@ pub async fn start(args: ServeOptions) -> Result<RunningServer, ServeError> {
     std::thread::Builder::new()
         .name("kpm-serve-index".into())
         .spawn(move || warm.store.warm_indexes())
-        .map_err(|source| ServeError::Thread { source })?;
+        .map_err(|cause| ServeError::Thread { cause })?;
     let (stop, stopped) = oneshot::channel();
     let conn = server::Connections {
         access: guard::Access {
@@ -238,20 +263,17 @@ pub async fn start(args: ServeOptions) -> Result<RunningServer, ServeError> {
     })
 }
 
-/// Blocking entry point of `kpm-analyze serve`: serves until Ctrl-C.
-pub fn run(args: ServeOptions) -> anyhow::Result<()> {
+/// Blocking entry point of `kpm-analyze serve`: serves until Ctrl-C, after
+/// calling `started` once the server answers (the command line says there
+/// where it listens). Errors name the bundle or address themselves.
+pub fn run(args: ServeOptions, started: impl FnOnce(&RunningServer)) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let bundle = args.bundle.clone();
-        let server = start(args)
-            .await
-            .with_context(|| format!("cannot serve {}", bundle.display()))?;
-        println!("Serving {} read-only at {}", bundle.display(), server.url());
-        println!("export KUBECONFIG={}", server.kubeconfig.display());
-        println!("Press Ctrl-C to stop.");
+        let server = start(args).await?;
+        started(&server);
         tokio::signal::ctrl_c()
             .await
             .context("cannot wait for Ctrl-C")?;

@@ -13,6 +13,7 @@ use kpm_bundle::layout::ResourceKind;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::ApiError;
+use crate::gaps::Gaps;
 use crate::index::Pos;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::store::{Item, Loaded, Store};
@@ -130,6 +131,7 @@ struct Collector<'p, 's> {
     sink: &'p mut Sink<'s>,
     continue_token: Option<String>,
     left_out: usize,
+    gaps: Gaps,
 }
 
 /// What selecting a page found besides the items.
@@ -140,6 +142,8 @@ pub struct Page {
     /// Objects passed over because their names are not valid Kubernetes
     /// names (see `store::valid_names`).
     pub left_out: usize,
+    /// Namespaces whose list could not be read, passed over.
+    pub gaps: Gaps,
 }
 
 impl Collector<'_, '_> {
@@ -147,6 +151,7 @@ impl Collector<'_, '_> {
         Page {
             continue_token: self.continue_token,
             left_out: self.left_out,
+            gaps: self.gaps,
         }
     }
 
@@ -226,6 +231,7 @@ pub fn select_page(
         sink,
         continue_token: None,
         left_out: 0,
+        gaps: Gaps::default(),
     };
     match candidates {
         Candidates::Lists(lists) => {
@@ -240,7 +246,7 @@ pub fn select_page(
                 if from.is_some_and(|(start_ns, _)| ns.as_str() < start_ns) {
                     continue;
                 }
-                let Some(list) = store.load(kind, Some(ns))? else {
+                let Some(list) = store.load_or_note(kind, ns, &mut page.gaps) else {
                     continue;
                 };
                 if page.offer_list(&list, from)? {
@@ -266,9 +272,13 @@ pub fn select_page(
                     Some(_) => None,
                     None => {
                         let ranges: Vec<_> = group.iter().map(Pos::range).collect();
-                        match store.load_ranges(kind, ns, &ranges)? {
-                            Some(p) => Some(p),
-                            None => continue,
+                        match store.load_ranges(kind, ns, &ranges) {
+                            Ok(Some(p)) => Some(p),
+                            Ok(None) => continue,
+                            Err(e) => {
+                                page.gaps.note(crate::store::damage_note(&e));
+                                continue;
+                            }
                         }
                     }
                 };

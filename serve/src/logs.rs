@@ -17,13 +17,13 @@
 //!   are filtered by it; other lines are kept, except that a previous
 //!   container that finished before the cutoff contributes nothing.
 //! * `timestamps=true` cannot add the kubelet's timestamps (they were not
-//!   collected); lines are returned as stored.
+//!   collected); lines are returned as stored, with a `Warning` saying so.
 //! * `follow=true` returns the stored log and ends: a snapshot does not grow.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::errors::{ApiError, Gr};
+use crate::errors::ApiError;
 use crate::logtail::Plan;
 
 /// The log options of the query string.
@@ -65,7 +65,7 @@ impl LogParams {
         };
         let mut p = LogParams {
             container: get("container").map(str::to_string),
-            previous: get("previous") == Some("true"),
+            previous: get("previous").is_some_and(crate::watch::params::is_true),
             ..LogParams::default()
         };
         if let Some(t) = get("tailLines") {
@@ -106,6 +106,20 @@ impl LogParams {
         }
         Ok(p)
     }
+}
+
+/// The `Warning` of a `timestamps=true` request: the kubelet's
+/// timestamps were not collected, so lines come as stored (kubectl prints
+/// the warning, so `kubectl logs --timestamps` does not pass stored lines
+/// off as stamped ones).
+pub fn timestamps_warning(query: &[(String, String)]) -> Option<String> {
+    query
+        .iter()
+        .any(|(k, v)| k == "timestamps" && crate::watch::params::is_true(v))
+        .then(|| {
+            "kpm: the kubelet's log timestamps were not collected; lines are shown as stored"
+                .to_string()
+        })
 }
 
 /// Container names of a pod spec list; names that are not DNS-1123 labels
@@ -185,52 +199,6 @@ fn container_status<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
     .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
 }
 
-/// The error for a log the bundle does not hold, as the kubelet words the
-/// cases it has, or "not collected" when the kubelet would have had one.
-pub fn missing_log_error(
-    pod: &Value,
-    pod_name: &str,
-    container: &str,
-    previous: bool,
-    forbidden: bool,
-) -> ApiError {
-    if forbidden {
-        return ApiError::forbidden(
-            Gr {
-                group: "",
-                resource: "pods/log",
-            },
-            "get",
-            Some(pod_name),
-            pod.pointer("/metadata/namespace").and_then(Value::as_str),
-        );
-    }
-    if previous {
-        return ApiError::bad_request(format!(
-            "previous terminated container \"{container}\" in pod \"{pod_name}\" not found"
-        ));
-    }
-    if pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
-        return ApiError::bad_request(format!("pod {pod_name} does not have a host assigned"));
-    }
-    if let Some(reason) = container_status(pod, container)
-        .and_then(|s| s.pointer("/state/waiting"))
-        .map(|w| w.get("reason").and_then(Value::as_str).unwrap_or(""))
-    {
-        return ApiError::bad_request(format!(
-            "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
-        ));
-    }
-    ApiError::not_collected(&format!(
-        "the log of container \"{container}\" in pod \"{pod_name}\""
-    ))
-}
-
 /// Whether the container waits to restart after a terminated instance (for
 /// example in CrashLoopBackOff): the kubelet then serves that instance's log
 /// as the current one.
@@ -305,17 +273,8 @@ mod tests {
     }
 
     #[test]
-    fn missing_logs_use_kubelet_wording() {
+    fn a_crashlooping_container_serves_its_last_instance() {
         let p = pod();
-        assert_eq!(
-            missing_log_error(&p, "web-1", "envoy", true, false).message,
-            "previous terminated container \"envoy\" in pod \"web-1\" not found"
-        );
-        assert_eq!(
-            missing_log_error(&p, "web-1", "envoy", false, false).message,
-            "container \"envoy\" in pod \"web-1\" is waiting to start: ContainerCreating"
-        );
-        assert_eq!(missing_log_error(&p, "web-1", "app", false, true).code, 403);
         assert!(waiting_after_termination(&p, "app"));
         assert!(!waiting_after_termination(&p, "envoy"));
     }
@@ -340,6 +299,10 @@ mod tests {
         assert_eq!(plan_of(&[("limitBytes", "8")]).limit_bytes, Some(8));
         // The previous instance finished two minutes before collection.
         assert!(plan_of(&[("previous", "true"), ("sinceSeconds", "60")]).empty);
+        // Booleans as `strconv.ParseBool` reads them (the Python client
+        // sends `True`).
+        assert!(q(&[("previous", "True")]).unwrap().previous);
+        assert!(!q(&[("previous", "no")]).unwrap().previous);
         assert!(!plan_of(&[("previous", "true"), ("sinceSeconds", "600")]).empty);
         assert!(!plan_of(&[("sinceSeconds", "60")]).empty);
     }

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use kpm_bundle::layout;
+use kpm_bundle::{layout, Outcome};
 use serde_json::Value;
 
 use crate::errors::{ApiError, Gr};
+use crate::gaps::Gaps;
 use crate::list::{combined_resource_version, select_page, Candidates, ListParams, ListWriter};
 use crate::routes::{with_type_meta, Reply, Request, State};
 use crate::store::Loaded;
@@ -36,32 +37,76 @@ pub fn bundle_has_metrics(bundle: &kpm_bundle::Bundle) -> bool {
     })
 }
 
-fn lists(state: &State, plural: &str, ns: Option<&str>) -> Result<Vec<Arc<Loaded>>, ApiError> {
+/// The metrics lists to answer from, with the namespaces an
+/// all-namespaces list leaves out (not collected, or damaged); an error
+/// naming the collection outcome when there is none to answer from.
+fn lists(
+    state: &State,
+    plural: &str,
+    ns: Option<&str>,
+) -> Result<(Vec<Arc<Loaded>>, Gaps), ApiError> {
     let store = &state.store;
+    let mut gaps = Gaps::default();
     let mut out = Vec::new();
     match (plural, ns) {
-        ("nodes", None) => {
-            if let Some(l) = store.load_path(NODE_KEY, None, layout::NODE_METRICS)? {
-                out.push(l);
-            }
-        }
+        ("nodes", None) => match store.load_path(NODE_KEY, None, layout::NODE_METRICS)? {
+            Some(l) => out.push(l),
+            None => return Err(missing(state, "metrics/nodes", None)),
+        },
         ("pods", Some(ns)) => {
-            if let Some(l) = store.load_path(POD_KEY, Some(ns), &layout::pod_metrics_path(ns))? {
-                out.push(l);
+            match store.load_path(POD_KEY, Some(ns), &layout::pod_metrics_path(ns))? {
+                Some(l) => out.push(l),
+                None if store.namespaces().iter().any(|n| n == ns) => {
+                    return Err(missing(state, "metrics/pods", Some(ns)))
+                }
+                None => {}
             }
         }
         ("pods", None) => {
+            let mut absent = Vec::new();
             for ns in store.namespaces() {
-                if let Some(l) =
-                    store.load_path(POD_KEY, Some(ns), &layout::pod_metrics_path(ns))?
-                {
-                    out.push(l);
+                match store.load_path(POD_KEY, Some(ns), &layout::pod_metrics_path(ns)) {
+                    Ok(Some(l)) => out.push(l),
+                    Ok(None) => absent.push(ns.as_str()),
+                    Err(e) => gaps.note(crate::store::damage_note(&e)),
                 }
+            }
+            if out.is_empty() && gaps.warning().is_none() {
+                return Err(missing(state, "metrics/pods", None));
+            }
+            if !absent.is_empty() {
+                gaps.note(format!(
+                    "pod metrics not collected in namespaces {}",
+                    absent.join(", ")
+                ));
             }
         }
         _ => return Err(ApiError::no_such_resource()),
     }
-    Ok(out)
+    Ok((out, gaps))
+}
+
+/// Why metrics the bundle lacks are missing, from the manifest step
+/// `what` (`metrics/nodes`, `metrics/pods`) in `ns`.
+fn missing(state: &State, what: &str, ns: Option<&str>) -> ApiError {
+    let resource = what.trim_start_matches("metrics/");
+    let gr = Gr {
+        group: crate::discovery::METRICS_GROUP,
+        resource,
+    };
+    let outcome = state.store.bundle().manifest().outcome_of(what, ns);
+    match outcome {
+        Some(Outcome::Forbidden) => ApiError::forbidden(gr, "list", None, ns),
+        Some(o @ (Outcome::Timeout | Outcome::Error)) => ApiError::internal(format!(
+            "{} could not be collected (outcome {})",
+            gr.qualified(),
+            o.as_str()
+        )),
+        _ => ApiError::not_collected(&match ns {
+            Some(ns) => format!("{} in namespace {ns}", gr.qualified()),
+            None => gr.qualified(),
+        }),
+    }
 }
 
 /// Answers a metrics list or get.
@@ -77,7 +122,7 @@ pub fn answer(
         "pods" => "PodMetrics",
         _ => return Err(ApiError::no_such_resource()),
     };
-    let lists = lists(state, plural, ns)?;
+    let (lists, gaps) = lists(state, plural, ns)?;
     if let Some(name) = name {
         let obj: Value = lists
             .iter()
@@ -107,6 +152,9 @@ pub fn answer(
     )?;
     let rv = combined_resource_version(lists.iter().map(|l| l.resource_version.as_str()));
     let mut reply = Reply::raw_json(200, body.finish(&rv, page.continue_token.as_deref()));
-    reply.warning = crate::routes::left_out_warning(page.left_out, plural);
+    reply.warning = crate::gaps::join(
+        crate::routes::left_out_warning(page.left_out, plural),
+        gaps.warning(),
+    );
     Ok(reply)
 }

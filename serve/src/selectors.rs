@@ -144,10 +144,7 @@ impl FieldSelector {
     /// server's error text otherwise.
     pub fn validate(&self, plural: &str) -> Result<(), ApiError> {
         match self.0.iter().find(|r| !supported_field(plural, &r.field)) {
-            Some(r) => Err(ApiError::bad_request(format!(
-                "field label not supported: {}",
-                r.field
-            ))),
+            Some(r) => Err(ApiError::bad_request(unsupported_message(plural, &r.field))),
             None => Ok(()),
         }
     }
@@ -199,20 +196,38 @@ pub fn kind_fields(plural: &str) -> &'static [&'static str] {
             "type",
         ],
         "secrets" => &["type"],
+        "services" => &["spec.clusterIP", "spec.type"],
         "nodes" => &["spec.unschedulable"],
         "namespaces" => &["status.phase"],
-        "replicasets" => &["status.replicas"],
         "jobs" => &["status.successful"],
-        "persistentvolumeclaims" => &[],
+        // Every other kind has the default conversion: metadata only
+        // (apps/v1 registers no field labels of its own).
         _ => &[],
     }
 }
 
-/// Whether `field` may be used in a field selector on `plural`.
+/// Whether `field` may be used in a field selector on `plural`. Nodes and
+/// Namespaces accept `metadata.name` but not `metadata.namespace`.
 pub fn supported_field(plural: &str, field: &str) -> bool {
     field == "metadata.name"
-        || field == "metadata.namespace"
+        || (field == "metadata.namespace" && !matches!(plural, "nodes" | "namespaces"))
         || kind_fields(plural).contains(&field)
+}
+
+/// The API server's refusal of an unsupported field label, in the words of
+/// the conversion function of the kind: `pkg/apis/core/v1/conversion.go`
+/// for the core kinds that have one, `pkg/apis/batch/v1/conversion.go` for
+/// Jobs, `runtime.DefaultMetaV1FieldSelectorConversion` for the rest.
+pub fn unsupported_message(plural: &str, field: &str) -> String {
+    match plural {
+        "pods" | "nodes" | "events" | "namespaces" | "secrets" | "services" => {
+            format!("field label not supported: {field}")
+        }
+        "jobs" => format!("field label {field:?} not supported for batchv1.Job"),
+        _ => format!(
+            "{field:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        ),
+    }
 }
 
 /// The value of a field label in an object, rendered the way the API server
@@ -360,6 +375,46 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn unsupported_labels_are_refused_in_each_kinds_words() {
+        let err = |plural: &str, sel: &str| {
+            FieldSelector::parse(sel)
+                .unwrap()
+                .validate(plural)
+                .unwrap_err()
+                .message
+        };
+        assert_eq!(
+            err("nodes", "metadata.namespace=x"),
+            "field label not supported: metadata.namespace"
+        );
+        assert_eq!(
+            err("namespaces", "spec.x=y"),
+            "field label not supported: spec.x"
+        );
+        assert_eq!(
+            err("jobs", "status.succeeded=1"),
+            "field label \"status.succeeded\" not supported for batchv1.Job"
+        );
+        assert_eq!(
+            err("deployments", "status.replicas=1"),
+            "\"status.replicas\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        );
+        for (plural, sel) in [
+            ("services", "spec.type=ClusterIP,spec.clusterIP=None"),
+            ("secrets", "type=Opaque"),
+            ("nodes", "spec.unschedulable=true,metadata.name=n1"),
+            ("persistentvolumes", "metadata.namespace="),
+            ("jobs", "status.successful=1"),
+            ("namespaces", "status.phase=Active"),
+        ] {
+            assert!(
+                FieldSelector::parse(sel).unwrap().validate(plural).is_ok(),
+                "{plural} {sel}"
+            );
         }
     }
 }

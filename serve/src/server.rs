@@ -2,7 +2,7 @@
 //!
 //! Requests are answered by [`crate::routes`] on a blocking thread. Before
 //! anything is routed, the `Host` and the bearer token are checked
-//! ([`crate::guard`]), writes are refused (but for the rules review,
+//! ([`crate::guard`]), writes are refused (but for the two reviews,
 //! [`crate::review`]) and the `--rbac` knob is applied; knobs (latency, forced
 //! failures) are applied here because they are about the transport, not
 //! the content.
@@ -253,8 +253,14 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
         tokio::time::sleep(latency).await;
     }
     let method = req.method().clone();
-    if method == Method::POST && review::is_rules_review(path) {
-        return response(review::rules_review(&state.knobs, req.into_body()).await);
+    if method == Method::POST && review::is_review(path) {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = req.into_body();
+        return response(review::create(&state, path, content_type.as_deref(), body).await);
     }
     if method != Method::GET && method != Method::HEAD {
         return response(Reply::error(&ApiError::read_only(method.as_str())));
@@ -263,7 +269,7 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
     let query = query_pairs(req.uri().query());
     let is_watch = query
         .iter()
-        .any(|(k, v)| k == "watch" && (v == "true" || v == "1"));
+        .any(|(k, v)| k == "watch" && crate::watch::params::is_true(v));
     let verb = match &route {
         _ if is_watch => "watch",
         Route::Resource { name: Some(_), .. } => "get",
@@ -284,12 +290,17 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
         }
         return response(Reply::error(&err));
     }
-    let table = req
+    let accept = req
         .headers()
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(wants_table);
-    let reply = tokio::task::spawn_blocking(move || {
+        .unwrap_or("");
+    if let Some(reply) = negotiated_document(&state, &route, accept) {
+        return response(reply);
+    }
+    let table = wants_table(accept);
+    let for_watch = state.clone();
+    let mut reply = tokio::task::spawn_blocking(move || {
         routes::handle(
             &state,
             &Request {
@@ -301,7 +312,37 @@ async fn answer(state: Arc<State>, path: &str, req: hyper::Request<Incoming>) ->
     })
     .await
     .unwrap_or_else(|e| Reply::error(&ApiError::internal(format!("request handler failed: {e}"))));
-    response(reply)
+    let watch = reply.watch.take();
+    let mut resp = response(reply);
+    if let Some(plan) = watch {
+        *resp.body_mut() = ResBody::Stream(crate::watch::start(for_watch, plan));
+    }
+    resp
+}
+
+/// The documents whose form depends on `accept`: `/api` and `/apis` in
+/// the aggregated form, `/openapi/v2` as protobuf, when `accept` prefers
+/// them.
+fn negotiated_document(state: &State, route: &Route, accept: &str) -> Option<Reply> {
+    let Route::Static(segs) = route else {
+        return None;
+    };
+    let core = match segs.as_slice() {
+        [root] if root == "api" => true,
+        [root] if root == "apis" => false,
+        [root, v] if root == "openapi" && v == "v2" => {
+            let (doc, content_type) = crate::openapi::v2_protobuf(accept)?;
+            let mut reply = Reply::raw_json(200, doc.to_vec());
+            reply.content_type = content_type;
+            return Some(reply);
+        }
+        _ => return None,
+    };
+    let (version, content_type) = crate::aggregated::negotiate(accept)?;
+    let doc = crate::aggregated::document(version, core, state.has_metrics);
+    let mut reply = Reply::json(200, &doc);
+    reply.content_type = content_type;
+    Some(reply)
 }
 
 /// Go's accept back-off: 5 ms doubling to 1 s, reset by a success.

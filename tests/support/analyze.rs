@@ -103,3 +103,21 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Copies an unpacked bundle directory into a zip bundle with the bundle
+/// writer, so the CLI's zip path (and its SHA-256) is exercised too.
+pub fn zip_scenario(dir: &Path, dest: &Path) {
+    let bundle = kpm_bundle::Bundle::open(dir).unwrap();
+    let mut writer = kpm_bundle::BundleWriter::create_zip(dest, true).unwrap();
+    let entries: Vec<String> = bundle
+        .entries()
+        .filter(|e| *e != "manifest.json")
+        .map(String::from)
+        .collect();
+    for entry in &entries {
+        writer
+            .write_entry(entry, &bundle.read_bytes(entry).unwrap())
+            .unwrap();
+    }
+    writer.finish(bundle.manifest().clone()).unwrap();
+}

@@ -155,9 +155,36 @@ fn selected_namespaces(
         .collect()
 }
 
+/// Sees the loaded data while the analysis streams over it, so a consumer
+/// that needs more than the report (the diff) reads each namespace once,
+/// in the same pass, instead of loading the bundle a second time.
+pub(crate) trait Observer {
+    /// The cluster-scoped data, once, before the namespaces.
+    fn cluster(&mut self, cluster: &crate::context::ClusterData);
+    /// One namespace, while it is loaded.
+    fn namespace(&mut self, data: &crate::context::NamespaceData);
+}
+
+/// Observes nothing: plain analysis.
+struct NoObserver;
+
+impl Observer for NoObserver {
+    fn cluster(&mut self, _: &crate::context::ClusterData) {}
+    fn namespace(&mut self, _: &crate::context::NamespaceData) {}
+}
+
 /// Analyses an open bundle. Never fails: what cannot be read is listed as
 /// damage and coverage gaps.
 pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
+    analyze_observed(bundle, options, &mut NoObserver)
+}
+
+/// [`analyze`], showing `observer` the cluster and each namespace.
+pub(crate) fn analyze_observed(
+    bundle: &Bundle,
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Report {
     // What opening found (ignored manifest fields, refused entries) is
     // damage whatever the options.
     let mut damage: Vec<Damage> = bundle.problems().iter().map(to_damage).collect();
@@ -168,6 +195,7 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     let mut coverage: Vec<CoverageGap> = coverage::cluster_gaps(&cluster);
     let in_bundle = bundle.namespaces();
     let namespaces = selected_namespaces(options, &in_bundle, &mut coverage);
+    observer.cluster(&cluster);
     let facts = system::ClusterFacts::from_nodes(&cluster.nodes);
     let mut pass = NamespacePass::new(options, facts, damage, coverage);
     // Namespaces are parsed on background threads, analysed here in order,
@@ -177,6 +205,7 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
         &namespaces,
         |name| load_namespace(bundle, name),
         |_, data| {
+            observer.namespace(&data);
             let ctx = NamespaceCtx::new(bundle, &cluster, &data);
             pass.absorb(&ctx);
             // A namespace lives only while its rules run.

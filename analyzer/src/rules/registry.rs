@@ -436,8 +436,11 @@ mod tests {
                     stack.push(path);
                     continue;
                 }
-                let is_test =
-                    name == "tests.rs" || name.ends_with("_tests.rs") || name == "testkit.rs";
+                let in_tests_folder = path
+                    .parent()
+                    .and_then(|d| d.file_name())
+                    .is_some_and(|d| d == "tests");
+                let is_test = name == "tests.rs" || name == "testkit.rs" || in_tests_folder;
                 if name == "registry.rs" || is_test || !name.ends_with(".rs") {
                     continue;
                 }

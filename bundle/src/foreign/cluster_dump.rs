@@ -7,19 +7,29 @@
 //! `<ns>/<pod>/logs.txt`, where the logs of every container are framed by
 //! `==== START logs for container <c> of pod <ns>/<pod> ====` and `==== END
 //! logs … ====` lines (and a failed fetch reads `Request log error: …`).
+//! With `-o yaml` the lists are YAML and named `*.yaml` (kubectl picks the
+//! extension from the output format); they are read through
+//! [`super::yaml`], which goes by the content, not the name.
 //! It has no previous logs, no Endpoints, no Ingresses, no HPAs, no
 //! ConfigMaps or Secrets: those kinds are absent, so "not collected".
 
 use super::Target;
 
+/// File stems (`.json`, or `.yaml` with `-o yaml`) and kpm's plurals.
 const NAMESPACED: &[(&str, &str)] = &[
-    ("pods.json", "pods"),
-    ("events.json", "events"),
-    ("services.json", "services"),
-    ("deployments.json", "deployments"),
-    ("replicasets.json", "replicasets"),
-    ("daemonsets.json", "daemonsets"),
+    ("pods", "pods"),
+    ("events", "events"),
+    ("services", "services"),
+    ("deployments", "deployments"),
+    ("replicasets", "replicasets"),
+    ("daemonsets", "daemonsets"),
 ];
+
+/// The stem of a list file kubectl names after its output format.
+fn list_stem(file: &str) -> Option<&str> {
+    file.strip_suffix(".json")
+        .or_else(|| file.strip_suffix(".yaml"))
+}
 
 /// Whether the paths look like a cluster-info dump: `nodes.json` at the top
 /// and namespace folders holding `pods.json`.
@@ -33,14 +43,14 @@ pub fn looks_like(paths: &[String]) -> bool {
 
 /// The kpm destination of the file at `path`.
 pub fn target(path: &str) -> Target {
-    if path == "nodes.json" {
+    if path == "nodes.json" || path == "nodes.yaml" {
         return Target::List {
             plural: "nodes",
             namespace: None,
         };
     }
     match path.split('/').collect::<Vec<_>>()[..] {
-        [ns, file] => match NAMESPACED.iter().find(|(f, _)| *f == file) {
+        [ns, file] => match NAMESPACED.iter().find(|(f, _)| Some(*f) == list_stem(file)) {
             Some((_, plural)) => Target::List {
                 plural,
                 namespace: Some(ns.to_string()),
@@ -116,6 +126,20 @@ mod tests {
         assert_eq!(
             target("kube-system/replication-controllers.json"),
             Target::Extra
+        );
+        assert_eq!(
+            target("kube-system/events.yaml"),
+            Target::List {
+                plural: "events",
+                namespace: Some("kube-system".into())
+            }
+        );
+        assert_eq!(
+            target("nodes.yaml"),
+            Target::List {
+                plural: "nodes",
+                namespace: None
+            }
         );
         assert_eq!(
             target("default/web-1/logs.txt"),

@@ -57,6 +57,12 @@ struct State {
     server_version: Option<String>,
     tool_version: Option<String>,
     problems: Vec<Skipped>,
+    /// Node and pod metrics from troubleshoot's `node-metrics/`.
+    metrics: super::node_metrics::Collected,
+    /// Buffers reused from list to list (a capture has hundreds).
+    scratch: super::raw_list::Scratch,
+    list_out: Vec<u8>,
+    read_buf: Vec<u8>,
 }
 
 /// Converts the capture at `input` (of `format`) into a kpm bundle written
@@ -75,6 +81,7 @@ pub fn convert(
     };
     let mut skipped = walk(input, limits, &mut visit)?;
     place_pending_logs(&mut writer, &mut state)?;
+    place_metrics(&mut writer, &mut state)?;
     if state.list_steps.is_empty() {
         return Err(BundleError::UnknownFormat {
             path: input.to_path_buf(),
@@ -103,8 +110,17 @@ fn place(
 ) -> Result<()> {
     match target {
         Target::List { plural, namespace } => {
-            let (path, bytes) = read_all(entry)?;
-            place_list(writer, state, &path, &bytes, plural, namespace)
+            let mut buf = std::mem::take(&mut state.read_buf);
+            let placed = read_into(entry, &mut buf).and_then(|path| {
+                // YAML that does not parse stays as it is: "not a … list".
+                let json = super::yaml::is_yaml(&buf)
+                    .then(|| super::yaml::to_json(&buf).ok())
+                    .flatten();
+                let bytes = json.as_deref().unwrap_or(&buf);
+                place_list(writer, state, &path, bytes, plural, namespace)
+            });
+            state.read_buf = buf;
+            placed
         }
         Target::Errors { plural, namespace } => {
             let (path, bytes) = read_all(entry)?;
@@ -151,6 +167,10 @@ fn place(
                 .filter(|v| !v.is_empty());
             keep_extra(writer, &path, &bytes)
         }
+        Target::NodeMetrics => {
+            let (path, bytes) = read_all(entry)?;
+            place_node_metrics(writer, state, &path, &bytes)
+        }
         Target::Extra => {
             let path = format!("foreign/{}", entry.path);
             copy_entry(writer, entry, &path).map(|_| ())
@@ -166,9 +186,26 @@ fn read_all(entry: SourceEntry<'_>) -> Result<(String, Vec<u8>)> {
         .read_to_end(&mut bytes)
         .map_err(|source| BundleError::Read {
             file: entry.path.clone(),
-            source,
+            cause: source,
         })?;
     Ok((entry.path, bytes))
+}
+
+/// The whole entry into `buf` (cleared first, sized from the archive's
+/// header): lists are read into one reused buffer.
+fn read_into(entry: SourceEntry<'_>, buf: &mut Vec<u8>) -> Result<String> {
+    buf.clear();
+    if let Some(size) = entry.size {
+        buf.reserve(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    }
+    entry
+        .reader
+        .read_to_end(buf)
+        .map_err(|cause| BundleError::Read {
+            file: entry.path.clone(),
+            cause,
+        })?;
+    Ok(entry.path)
 }
 
 /// Streams the entry into the bundle at `path`; returns its size.
@@ -176,7 +213,7 @@ fn copy_entry(writer: &mut BundleWriter, entry: SourceEntry<'_>, path: &str) -> 
     let mut out = writer.start_entry(path)?;
     let n = std::io::copy(entry.reader, &mut out).map_err(|source| BundleError::Read {
         file: entry.path.clone(),
-        source,
+        cause: source,
     })?;
     out.finish()?;
     Ok(n)
@@ -251,8 +288,38 @@ fn place_list(
     let Some(kind) = kind_by_plural(plural) else {
         return keep_extra(writer, source_path, bytes);
     };
-    let parsed: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
-    let Some(normalised) = parsed.and_then(|v| super::lists::normalise(v, kind)) else {
+    let mut out = std::mem::take(&mut state.list_out);
+    let normalised = super::lists::normalise_into(bytes, kind, &mut state.scratch, &mut out);
+    let source = ListSource {
+        path: source_path,
+        bytes,
+        text: &out,
+    };
+    let result = place_normalised(writer, state, &source, kind, namespace, normalised);
+    state.list_out = out;
+    result
+}
+
+/// A list file as read and as normalised.
+struct ListSource<'a> {
+    path: &'a str,
+    bytes: &'a [u8],
+    text: &'a [u8],
+}
+
+/// Records and writes a list normalised into `source.text` (`None`: it was
+/// no list of `kind`).
+fn place_normalised(
+    writer: &mut BundleWriter,
+    state: &mut State,
+    source: &ListSource<'_>,
+    kind: &'static crate::layout::ResourceKind,
+    namespace: Option<String>,
+    normalised: Option<super::lists::Normalised>,
+) -> Result<()> {
+    let (source_path, bytes) = (source.path, source.bytes);
+    let plural = kind.plural;
+    let Some(normalised) = normalised else {
         state.problems.push(Skipped {
             path: source_path.to_string(),
             reason: format!("not a {} list (kept under foreign/)", kind.kind),
@@ -275,21 +342,16 @@ fn place_list(
         });
         return keep_extra(writer, source_path, bytes);
     }
-    if plural == "pods" {
-        let items = normalised.list.get("items").and_then(|i| i.as_array());
-        for pod in items.into_iter().flatten() {
-            let name = pod.pointer("/metadata/name").and_then(|n| n.as_str());
-            let ns = pod.pointer("/metadata/namespace").and_then(|n| n.as_str());
-            if let (Some(name), Some(ns)) = (name, ns.or(namespace.as_deref())) {
-                state.pod_namespace.insert(name.to_string(), ns.to_string());
-            }
+    for (name, ns) in normalised.pods {
+        if let Some(ns) = ns.or_else(|| namespace.clone()) {
+            state.pod_namespace.insert(name, ns);
         }
     }
     if let Some(ns) = &namespace {
         state.namespaces.insert(ns.clone());
     }
     state.latest_object = state.latest_object.max(normalised.latest);
-    let record = write_compact(writer, &path, &normalised.list)?;
+    let record = writer.write_entry(&path, source.text)?;
     let mut step = Step::new(plural, Outcome::Ok);
     step.namespace = namespace.clone();
     step.path = Some(path);
@@ -300,26 +362,6 @@ fn place_list(
         .insert((plural.to_string(), namespace), state.steps.len());
     state.steps.push(step);
     Ok(())
-}
-
-/// A list written compact (troubleshoot's are indented, which costs every
-/// later read) and through a buffer: the serializer's many small writes
-/// would each go through the digest and the zip writer.
-fn write_compact(
-    writer: &mut BundleWriter,
-    path: &str,
-    list: &serde_json::Value,
-) -> Result<crate::manifest::FileRecord> {
-    let entry = writer.start_entry(path)?;
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, entry);
-    let failed = |e: std::io::Error| BundleError::Write {
-        path: path.to_string(),
-        source: e,
-    };
-    serde_json::to_writer(&mut out, list).map_err(|e| failed(std::io::Error::other(e)))?;
-    out.write_all(b"\n").map_err(failed)?;
-    let entry = out.into_inner().map_err(|e| failed(e.into_error()))?;
-    entry.finish()
 }
 
 /// troubleshoot writes a kind's errors as a JSON array of messages, or an
@@ -366,7 +408,7 @@ fn spool_log(
     if state.spool.is_none() {
         let file = tempfile::tempfile().map_err(|e| BundleError::Write {
             path: "temporary log spool".into(),
-            source: e,
+            cause: e,
         })?;
         state.spool = Some(file);
     }
@@ -375,7 +417,7 @@ fn spool_log(
     };
     let len = std::io::copy(entry.reader, spool).map_err(|e| BundleError::Read {
         file: entry.path.clone(),
-        source: e,
+        cause: e,
     })?;
     state.pending.push(PendingLog {
         source_path: entry.path.clone(),
@@ -398,7 +440,7 @@ fn place_pending_logs(writer: &mut BundleWriter, state: &mut State) -> Result<()
     };
     let spool_err = |e| BundleError::Read {
         file: "temporary log spool".into(),
-        source: e,
+        cause: e,
     };
     for log in pending {
         let resolved = state.pod_namespace.get(&log.pod).cloned();
@@ -423,6 +465,65 @@ fn place_pending_logs(writer: &mut BundleWriter, state: &mut State) -> Result<()
     Ok(())
 }
 
+/// One `node-metrics/<node>.json`: its figures gathered for
+/// [`place_metrics`], the file itself kept under `foreign/`.
+fn place_node_metrics(
+    writer: &mut BundleWriter,
+    state: &mut State,
+    path: &str,
+    bytes: &[u8],
+) -> Result<()> {
+    if let Err(reason) = state.metrics.add(bytes) {
+        state.problems.push(Skipped {
+            path: path.to_string(),
+            reason: format!("{reason} (kept under foreign/)"),
+        });
+    }
+    keep_extra(writer, path, bytes)
+}
+
+/// The metrics read from `node-metrics/`: `metrics/nodes.json` and a pod
+/// metrics list for every namespace (empty where no pod had figures: the
+/// metrics were collected, the namespace had no running containers).
+fn place_metrics(writer: &mut BundleWriter, state: &mut State) -> Result<()> {
+    use super::node_metrics::API_VERSION;
+    let metrics = std::mem::take(&mut state.metrics);
+    if metrics.nodes.is_empty() {
+        return Ok(());
+    }
+    let list = |kind: &str, items: Vec<serde_json::Value>| serde_json::json!({"kind": kind, "apiVersion": API_VERSION, "metadata": {}, "items": items});
+    let mut step = Step::new("metrics/nodes", Outcome::Ok);
+    step.items = metrics.nodes.len() as u64;
+    step.bytes = writer
+        .write_json(
+            layout::NODE_METRICS,
+            &list("NodeMetricsList", metrics.nodes),
+        )?
+        .size;
+    step.path = Some(layout::NODE_METRICS.to_string());
+    state.steps.push(step);
+    let mut pods = metrics.pods;
+    let namespaces: BTreeSet<String> = state
+        .namespaces
+        .iter()
+        .chain(pods.keys())
+        .cloned()
+        .collect();
+    for ns in namespaces {
+        let items = pods.remove(&ns).unwrap_or_default();
+        let path = layout::pod_metrics_path(&ns);
+        let mut step = Step::new("metrics/pods", Outcome::Ok);
+        step.namespace = Some(ns);
+        step.items = items.len() as u64;
+        step.bytes = writer
+            .write_json(&path, &list("PodMetricsList", items))?
+            .size;
+        step.path = Some(path);
+        state.steps.push(step);
+    }
+    Ok(())
+}
+
 fn place_framed_logs(
     writer: &mut BundleWriter,
     state: &mut State,
@@ -438,7 +539,7 @@ fn place_framed_logs(
                 out.write_all(body.as_bytes())
                     .map_err(|e| BundleError::Write {
                         path: path.clone(),
-                        source: e,
+                        cause: e,
                     })?;
                 out.finish()?;
                 let step = log_step(

@@ -20,8 +20,12 @@
 mod cluster_dump;
 mod convert;
 mod lists;
+mod node_metrics;
+mod raw_list;
+mod read_ahead;
 mod source;
 mod troubleshoot;
+mod yaml;
 
 use std::io::Read;
 use std::path::Path;
@@ -37,7 +41,7 @@ pub use troubleshoot::resource_name as troubleshoot_resource_name;
 pub enum Format {
     /// Replicated troubleshoot `support-bundle` (archive or folder).
     Troubleshoot,
-    /// `kubectl cluster-info dump --output-directory` (JSON output).
+    /// `kubectl cluster-info dump --output-directory` (JSON or YAML output).
     ClusterInfoDump,
 }
 
@@ -92,6 +96,9 @@ pub enum Target {
     ServerVersion,
     /// troubleshoot's `version.yaml` (its own version).
     ToolVersion,
+    /// troubleshoot's `node-metrics/<node>.json`: one node's kubelet
+    /// Summary API, read as node and pod metrics (and kept as it is).
+    NodeMetrics,
     /// Nothing kpm reads: kept under `foreign/`.
     Extra,
 }
@@ -102,7 +109,7 @@ pub enum Target {
 pub fn detect(path: &Path) -> Result<Option<Format>> {
     let meta = std::fs::metadata(path).map_err(|source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     if meta.is_dir() {
         if path.join(crate::layout::MANIFEST).is_file() {
@@ -132,7 +139,7 @@ fn is_gzip(path: &Path) -> Result<bool> {
     let mut magic = [0u8; 2];
     let mut file = std::fs::File::open(path).map_err(|source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     Ok(file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b])
 }

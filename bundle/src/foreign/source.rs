@@ -39,6 +39,9 @@ pub struct SourceEntry<'a> {
     pub path: String,
     /// Modification time (seconds since the epoch), when recorded.
     pub mtime: Option<i64>,
+    /// The size the archive or folder states (capped by the limits): a
+    /// hint for buffers, never trusted as the content's length.
+    pub size: Option<u64>,
     /// The content, capped at [`SourceLimits::max_entry_bytes`].
     pub reader: &'a mut dyn Read,
 }
@@ -61,7 +64,7 @@ pub fn walk(
 ) -> Result<Vec<Skipped>> {
     let meta = std::fs::metadata(path).map_err(|source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     if meta.is_dir() {
         walk_dir(path, limits, visit)
@@ -81,7 +84,7 @@ fn walk_dir(
     while let Some(dir) = stack.pop() {
         let read = std::fs::read_dir(&dir).map_err(|source| BundleError::Open {
             path: dir.clone(),
-            source,
+            cause: source,
         })?;
         let mut children: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
         children.sort();
@@ -106,7 +109,7 @@ fn walk_dir(
                 seen += 1;
                 let file = File::open(&child).map_err(|source| BundleError::Read {
                     file: rel.clone(),
-                    source,
+                    cause: source,
                 })?;
                 let mut capped = BufReader::new(file).take(limits.max_entry_bytes);
                 let mtime = meta
@@ -120,6 +123,7 @@ fn walk_dir(
                 visit(SourceEntry {
                     path: rel,
                     mtime,
+                    size: Some(meta.len().min(limits.max_entry_bytes)),
                     reader: &mut capped,
                 })?;
             }
@@ -134,7 +138,12 @@ fn walk_tar_gz(
     visit: &mut dyn FnMut(SourceEntry<'_>) -> Result<()>,
 ) -> Result<Vec<Skipped>> {
     let corrupt = |message: String| corrupt_archive(path, message);
-    let mut archive = open_tar_gz(path)?;
+    let gz = open_gz(path)?;
+    let ahead = super::read_ahead::ReadAhead::new(gz).map_err(|cause| BundleError::Open {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    let mut archive = tar::Archive::new(ahead);
     let entries = archive.entries().map_err(|e| corrupt(e.to_string()))?;
     let mut skipped = Vec::new();
     let mut seen = 0u64;
@@ -175,6 +184,7 @@ fn walk_tar_gz(
         visit(SourceEntry {
             path: rel,
             mtime,
+            size: Some(size.min(limits.max_entry_bytes)),
             reader: &mut capped,
         })?;
     }
@@ -183,12 +193,19 @@ fn walk_tar_gz(
 
 /// A streaming reader of the `.tar.gz` at `path`.
 fn open_tar_gz(path: &Path) -> Result<tar::Archive<flate2::read::GzDecoder<BufReader<File>>>> {
+    Ok(tar::Archive::new(open_gz(path)?))
+}
+
+/// The decompressed stream of the gzip file at `path`.
+fn open_gz(path: &Path) -> Result<flate2::read::GzDecoder<BufReader<File>>> {
     let file = File::open(path).map_err(|source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
-    let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(256 * 1024, file));
-    Ok(tar::Archive::new(gz))
+    Ok(flate2::read::GzDecoder::new(BufReader::with_capacity(
+        256 * 1024,
+        file,
+    )))
 }
 
 fn corrupt_archive(path: &Path, message: String) -> BundleError {
@@ -230,7 +247,7 @@ pub fn list_paths(path: &Path, max: usize) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let meta = std::fs::metadata(path).map_err(|source| BundleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     if meta.is_dir() {
         let mut stack = vec![path.to_path_buf()];

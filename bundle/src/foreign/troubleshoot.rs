@@ -8,7 +8,8 @@
 //! with one file per namespace); `cluster-info/cluster_version.json` wraps
 //! `/version` in `{"info": …, "string": …}`; container logs are
 //! `cluster-resources/pods/logs/<ns>/<pod>/<container>.log` and
-//! `<container>-previous.log`, and `logs` collectors write
+//! `<container>-previous.log`; `node-metrics/<node>.json` holds each
+//! node's kubelet Summary API ([`super::node_metrics`]); `logs` collectors write
 //! `<collector name>/<pod>/<container>.log` (no namespace: resolved from the
 //! pod lists).
 
@@ -67,6 +68,11 @@ pub fn target(path: &str) -> Target {
     }
     if path == "cluster-info/cluster_version.json" {
         return Target::ServerVersion;
+    }
+    if let Some(file) = path.strip_prefix("node-metrics/") {
+        if file.ends_with(".json") && !file.contains('/') && file != "errors.json" {
+            return Target::NodeMetrics;
+        }
     }
     let Some(rest) = path.strip_prefix("cluster-resources/") else {
         return log_collector_file(path).unwrap_or(Target::Extra);
@@ -204,6 +210,8 @@ mod tests {
             Target::Extra
         );
         assert_eq!(target("version.yaml"), Target::ToolVersion);
+        assert_eq!(target("node-metrics/b9aead2c1.json"), Target::NodeMetrics);
+        assert_eq!(target("node-metrics/errors.json"), Target::Extra);
         assert_eq!(
             target("cluster-info/cluster_version.json"),
             Target::ServerVersion

@@ -30,12 +30,12 @@ use super::{bump, rule, Counts};
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     /// The file cannot be read.
-    #[error("cannot read redaction rules {path}: {source}")]
+    #[error("cannot read redaction rules {path}: {cause}")]
     Read {
         /// The file.
         path: String,
-        /// Why.
-        source: std::io::Error,
+        /// Why, already in the message (not a `source()`).
+        cause: std::io::Error,
     },
     /// A line is not a valid rule.
     #[error("{path}:{line}: {what}")]
@@ -62,7 +62,7 @@ impl UserRules {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read {
             path: shown.clone(),
-            source,
+            cause: source,
         })?;
         UserRules::parse(&text, &shown)
     }

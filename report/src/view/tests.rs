@@ -31,7 +31,64 @@ fn finding(
     }
 }
 
-#[allow(clippy::too_many_lines)] // TODO(structure): split
+/// The bundle the test report claims to come from, collected at `t`.
+fn bundle_info(t: chrono::DateTime<Utc>) -> BundleInfo {
+    BundleInfo {
+        path: "b.zip".into(),
+        sha256: None,
+        format_version: 1,
+        collected_by: "kpm-collect 0.1.0".into(),
+        cluster: None,
+        context: None,
+        server_version: None,
+        started_at: t,
+        collected_at: t,
+        all_namespaces: true,
+        namespaces: vec!["shop".into()],
+        partial: false,
+    }
+}
+
+/// One incident rooted at `root` with `svc` as its consequence (plus an
+/// unknown id), and one whose root is not among the findings.
+fn incidents(root: &Finding, svc: &Finding) -> Vec<Incident> {
+    vec![
+        Incident {
+            root: root.id.clone(),
+            severity: Severity::Critical,
+            title: "shop/web: CrashLoopBackOff → Service web has no endpoints".into(),
+            consequences: vec![svc.id.clone(), "gone:Pod/shop/x".into()],
+            same_cause: Vec::new(),
+        },
+        // Malformed: the root is not among the findings.
+        Incident {
+            root: "missing:Pod/shop/y".into(),
+            severity: Severity::Error,
+            title: "dangling".into(),
+            consequences: vec![],
+            same_cause: Vec::new(),
+        },
+    ]
+}
+
+/// Ten warning events, one a minute before `t`.
+fn timeline(t: chrono::DateTime<Utc>) -> Vec<TimelineEntry> {
+    (0..10)
+        .map(|i| TimelineEntry {
+            time: t - chrono::Duration::minutes(10 - i),
+            source: "event".into(),
+            object: None,
+            event_type: "Warning".into(),
+            reason: format!("R{i}"),
+            message: "Back-off restarting failed container".into(),
+            count: 1,
+            object_deleted: false,
+        })
+        .collect()
+}
+
+/// A broken report: a crash-looping pod behind a Service without endpoints,
+/// a stray cordoned node, and one dangling incident.
 fn report() -> Report {
     let t = Utc.with_ymd_and_hms(2026, 11, 26, 4, 12, 3).unwrap();
     let pod = ObjectRef::namespaced("Pod", "shop", "web-6d4cf56db6-2xk8p");
@@ -59,20 +116,7 @@ fn report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         kpm_version: "0.1.0".into(),
-        bundle: BundleInfo {
-            path: "b.zip".into(),
-            sha256: None,
-            format_version: 1,
-            collected_by: "kpm-collect 0.1.0".into(),
-            cluster: None,
-            context: None,
-            server_version: None,
-            started_at: t,
-            collected_at: t,
-            all_namespaces: true,
-            namespaces: vec!["shop".into()],
-            partial: false,
-        },
+        bundle: bundle_info(t),
         summary: Summary {
             verdict: kpm_model::Verdict::Broken,
             by_severity: BTreeMap::from([(Severity::Critical, 2), (Severity::Warning, 1)]),
@@ -84,36 +128,9 @@ fn report() -> Report {
             nodes: 0,
         },
         applications: vec![],
-        incidents: vec![
-            Incident {
-                root: root.id.clone(),
-                severity: Severity::Critical,
-                title: "shop/web: CrashLoopBackOff → Service web has no endpoints".into(),
-                consequences: vec![svc.id.clone(), "gone:Pod/shop/x".into()],
-                same_cause: Vec::new(),
-            },
-            // Malformed: the root is not among the findings.
-            Incident {
-                root: "missing:Pod/shop/y".into(),
-                severity: Severity::Error,
-                title: "dangling".into(),
-                consequences: vec![],
-                same_cause: Vec::new(),
-            },
-        ],
+        incidents: incidents(&root, &svc),
         findings: vec![root, svc, stray],
-        timeline: (0..10)
-            .map(|i| TimelineEntry {
-                time: t - chrono::Duration::minutes(10 - i),
-                source: "event".into(),
-                object: None,
-                event_type: "Warning".into(),
-                reason: format!("R{i}"),
-                message: "Back-off restarting failed container".into(),
-                count: 1,
-                object_deleted: false,
-            })
-            .collect(),
+        timeline: timeline(t),
         nodes: vec![],
         top_pods: vec![],
         coverage: vec![],

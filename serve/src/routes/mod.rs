@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::discovery::{self, METRICS_GROUP, METRICS_VERSION};
 use crate::errors::{ApiError, Gr};
+use crate::gaps::Gaps;
 use crate::knobs::Target;
 use crate::list::{
     combined_resource_version, list_body, select_page, Candidates, ListParams, ListWriter,
@@ -72,6 +73,8 @@ pub struct Reply {
     pub stream: Option<LogStream>,
     /// Text of a `Warning` response header (kubectl prints it).
     pub warning: Option<String>,
+    /// A watch to stream after the headers ([`crate::watch`]).
+    pub watch: Option<crate::watch::Plan>,
 }
 
 impl Reply {
@@ -88,7 +91,15 @@ impl Reply {
             body,
             stream: None,
             warning: None,
+            watch: None,
         }
+    }
+
+    /// The start of a watch stream.
+    pub fn watch(plan: crate::watch::Plan) -> Reply {
+        let mut reply = Reply::raw_json(200, Vec::new());
+        reply.watch = Some(plan);
+        reply
     }
 
     /// A `Status` failure.
@@ -103,6 +114,7 @@ impl Reply {
             body: body.into(),
             stream: None,
             warning: None,
+            watch: None,
         }
     }
 }
@@ -252,6 +264,17 @@ fn answer(state: &State, req: &Request<'_>) -> Result<Reply, ApiError> {
                     name.as_deref(),
                 );
             }
+            if group == crate::events::GROUP {
+                return crate::events::answer(
+                    state,
+                    req,
+                    version,
+                    plural,
+                    namespace.as_deref(),
+                    name.as_deref(),
+                    subresource.as_deref(),
+                );
+            }
             if group.is_empty() && plural == "replicationcontrollers" {
                 return replication_controllers(state, req, name.as_deref());
             }
@@ -308,15 +331,18 @@ fn static_doc(state: &State, segs: &[String]) -> Result<Reply, ApiError> {
         [] => {
             serde_json::json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]})
         }
-        // `/openapi/v2`, `/openapi/v3` and anything else: no schema is
-        // served, kubectl falls back to its built-in knowledge.
+        ["openapi", rest @ ..] => {
+            return crate::openapi::document(rest)
+                .map(|doc| Reply::raw_json(200, doc.to_vec()))
+                .ok_or_else(ApiError::no_such_resource)
+        }
         _ => return Err(ApiError::no_such_resource()),
     };
     Ok(Reply::json(200, &doc))
 }
 
 /// The lists to answer from, or the error replayed from the manifest.
-fn lists_for(
+pub(crate) fn lists_for(
     state: &State,
     kind: &ResourceKind,
     ns: Option<&str>,
@@ -327,7 +353,7 @@ fn lists_for(
             Some(l) => Ok(vec![l]),
             None => Err(store.missing_error(kind, None, "list", None)),
         },
-        (Scope::Namespaced, None) => store.load_all(kind),
+        (Scope::Namespaced, None) => store.load_all(kind).map(|(lists, _)| lists),
         (Scope::Namespaced, Some(ns)) => match store.load(kind, Some(ns))? {
             Some(l) => Ok(vec![l]),
             None if store.namespaces().iter().any(|n| n == ns) => {
@@ -340,6 +366,13 @@ fn lists_for(
                     .outcome_of(kind.plural, Some(ns))
                     .is_some()
                 {
+                    return Err(store.missing_error(kind, Some(ns), "list", None));
+                }
+                // A kind collected nowhere is not empty anywhere; a
+                // namespace the cluster listed but the bundle has nothing
+                // of was not collected.
+                store.check_all_namespaces(kind)?;
+                if store.namespace_listed(ns) {
                     return Err(store.missing_error(kind, Some(ns), "list", None));
                 }
                 // A namespace the bundle knows nothing of: empty, as the API
@@ -381,16 +414,20 @@ fn list(
     kind: &'static ResourceKind,
     ns: Option<&str>,
 ) -> Result<Reply, ApiError> {
-    if matches!(req.param("watch"), Some("true" | "1")) {
-        return Err(ApiError::watch_unsupported());
+    if req
+        .param("watch")
+        .is_some_and(crate::watch::params::is_true)
+    {
+        return crate::watch::plan(state, req, kind, ns, None).map(Reply::watch);
     }
     let params = ListParams::from_query(req.query, kind.plural)?;
     let cap = state.knobs.page_size;
     let store = &state.store;
     let lists;
+    let mut gaps = Gaps::default();
     let (candidates, rv) = match (kind.scope, ns) {
         (Scope::Namespaced, None) => {
-            store.check_all_namespaces(kind)?;
+            gaps = store.check_all_namespaces(kind)?;
             // `kubectl describe node` asks for the pods and the events of one
             // node across every namespace: answer from an index, not a scan.
             let indexed = crate::index::INDEXED
@@ -398,7 +435,9 @@ fn list(
                 .filter(|(plural, _)| *plural == kind.plural)
                 .find_map(|(_, field)| {
                     let value = params.field.required(field)?;
-                    Some(store.index(kind.plural, field)?.get(value))
+                    let index = store.index(kind.plural, field)?;
+                    gaps.extend(index.gaps());
+                    Some(index.get(value))
                 });
             let candidates = match indexed {
                 Some(positions) => Candidates::Indexed(store, kind, positions),
@@ -425,7 +464,8 @@ fn list(
         body.push(l, it)
     })?;
     let mut reply = Reply::raw_json(200, body.finish(&rv, page.continue_token.as_deref()));
-    reply.warning = left_out_warning(page.left_out, kind.plural);
+    gaps.extend(&page.gaps);
+    reply.warning = crate::gaps::join(left_out_warning(page.left_out, kind.plural), gaps.warning());
     Ok(reply)
 }
 
@@ -457,10 +497,20 @@ fn replication_controllers(
             name,
         ));
     }
-    if matches!(req.param("watch"), Some("true" | "1")) {
-        return Err(ApiError::watch_unsupported());
-    }
     let rv = state.store.bundle_resource_version();
+    if req
+        .param("watch")
+        .is_some_and(crate::watch::params::is_true)
+    {
+        let plan = crate::watch::Plan::empty(
+            "ReplicationController",
+            "v1".into(),
+            req,
+            rv,
+            state.store.now(),
+        )?;
+        return Ok(Reply::watch(plan));
+    }
     Ok(Reply::raw_json(
         200,
         list_body("ReplicationControllerList", "v1", &rv, &[], None),
@@ -512,12 +562,15 @@ pub fn with_type_meta(mut obj: Value, kind: &str, api_version: &str) -> Value {
 fn get(
     state: &State,
     req: &Request<'_>,
-    kind: &ResourceKind,
+    kind: &'static ResourceKind,
     ns: Option<&str>,
     name: &str,
 ) -> Result<Reply, ApiError> {
-    if matches!(req.param("watch"), Some("true" | "1")) {
-        return Err(ApiError::watch_unsupported());
+    if req
+        .param("watch")
+        .is_some_and(crate::watch::params::is_true)
+    {
+        return crate::watch::plan(state, req, kind, ns, Some(name)).map(Reply::watch);
     }
     let obj = find(state, kind, ns, name)?;
     if req.table {
@@ -560,26 +613,18 @@ fn pod_log(
         path = layout::log_path(ns, name, &container, true);
     }
     if !bundle.contains(&path) {
-        let what = if params.previous {
-            "logs/previous"
-        } else {
-            "logs"
+        let missing = crate::missing_log::MissingLog {
+            pod: &pod,
+            namespace: ns,
+            pod_name: name,
+            container: &container,
+            previous: params.previous,
+            path: &path,
         };
-        let object = format!("{name}/{container}");
-        // Indexed lookup: a collected manifest holds a step per container
-        // log, and this runs for every log request the bundle cannot answer.
-        let forbidden = bundle
-            .failed_step(what, Some(ns), Some(&object))
-            .is_some_and(|s| s.outcome == kpm_bundle::Outcome::Forbidden);
-        return Err(logs::missing_log_error(
-            &pod,
-            name,
-            &container,
-            params.previous,
-            forbidden,
-        ));
+        return Err(missing.error(bundle));
     }
     let mut reply = Reply::text(Vec::new());
+    reply.warning = logs::timestamps_warning(req.query);
     reply.stream = Some(LogStream {
         source: state.store.open_log(&path)?,
         plan: logs::plan(&params, &pod, &container),

@@ -218,7 +218,6 @@ fn errors_replay_the_manifest_and_the_api_server() {
         get(&st, "/api/v1/namespaces/zzz/pods").1["items"],
         serde_json::json!([])
     );
-    assert_eq!(get(&st, "/api/v1/pods?watch=true").0, 405);
     assert_eq!(get(&st, "/apis/metrics.k8s.io/v1beta1/nodes").0, 404);
     assert_eq!(
         get(&st, "/api/v1/pods?fieldSelector=spec.bogus%3Dx").1["message"],
@@ -440,3 +439,6 @@ fn indexed_equals_scan(budget: usize) {
         .index("pods", "spec.nodeName")
         .is_some_and(|ix| ix.len() == 3));
 }
+
+mod current_shape;
+mod snapshot_gaps;

@@ -120,8 +120,9 @@ impl Loaded {
 struct RawList<'a> {
     #[serde(default)]
     metadata: ListMeta,
+    /// `null` in lists written by other tools for no items: an empty list.
     #[serde(default, borrow)]
-    items: Vec<&'a RawValue>,
+    items: Option<Vec<&'a RawValue>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -179,6 +180,10 @@ struct ProbeSpec {
     host_network: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unschedulable: Option<Value>,
+    #[serde(default, rename = "clusterIP", skip_serializing_if = "Option::is_none")]
+    cluster_ip: Option<Value>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    type_: Option<Value>,
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -262,6 +267,7 @@ pub fn parse_list(
         let list: RawList<'_> = serde_json::from_str(&text).map_err(ParseError::Json)?;
         let items = list
             .items
+            .unwrap_or_default()
             .into_iter()
             .map(|raw| {
                 // The raw value borrows from `text`: its offset is its range.

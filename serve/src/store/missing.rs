@@ -8,6 +8,7 @@ use kpm_semantics::names::NameRule;
 
 use super::{shown, Loaded, Store};
 use crate::errors::{ApiError, Gr};
+use crate::gaps::Gaps;
 
 impl Store {
     /// Says on stderr, once per file, which objects are not served because
@@ -64,49 +65,133 @@ impl Store {
         } else {
             namespace
         };
-        match self.bundle.manifest().outcome_of(kind.plural, ns) {
-            Some(Outcome::Forbidden) => ApiError::forbidden(gr, verb, name, ns),
-            Some(Outcome::Timeout) => ApiError::timeout(format!(
-                "{} could not be collected: the request timed out during collection",
-                gr.qualified()
-            )),
-            Some(Outcome::Error) => ApiError::internal(format!(
-                "{} could not be collected: the collection request failed",
-                gr.qualified()
-            )),
-            _ => ApiError::not_collected(&match ns {
-                Some(ns) => format!("{} in namespace {ns}", gr.qualified()),
-                None => gr.qualified(),
-            }),
-        }
+        outcome_error(
+            gr,
+            self.bundle.manifest().outcome_of(kind.plural, ns),
+            verb,
+            name,
+            ns,
+        )
     }
 
-    /// The error for an all-namespaces list of `kind` the snapshot could not
-    /// serve: forbidden at cluster scope, or forbidden in every namespace
-    /// with nothing collected. Decided from the manifest alone, so nothing
-    /// is loaded.
-    pub fn check_all_namespaces(&self, kind: &ResourceKind) -> Result<(), ApiError> {
-        let manifest = self.bundle.manifest();
-        let cluster_forbidden = manifest.outcome_of(kind.plural, None) == Some(Outcome::Forbidden);
-        let any_forbidden = manifest
-            .steps
+    /// What an all-namespaces list of `kind` can answer, decided from the
+    /// manifest and the bundle's file names alone (nothing is loaded): an
+    /// error when no namespace holds it (forbidden at cluster scope or in
+    /// some namespace, failed, or not collected — never an empty list), else
+    /// the namespaces left out, worded for the list's `Warning`.
+    pub fn check_all_namespaces(&self, kind: &ResourceKind) -> Result<Gaps, ApiError> {
+        let gr = Gr {
+            group: kind.group,
+            resource: kind.plural,
+        };
+        // Failed steps are looked up in the bundle's index: a collected
+        // manifest holds a step per log, and this runs for every -A list.
+        let failed = |ns: Option<&str>| {
+            self.bundle
+                .failed_step(kind.plural, ns, None)
+                .map(|s| s.outcome)
+        };
+        let cluster = failed(None);
+        if cluster == Some(Outcome::Forbidden) {
+            return Err(ApiError::forbidden(gr, "list", None, None));
+        }
+        let absent: Vec<(&str, Option<Outcome>)> = self
+            .namespaces
             .iter()
-            .any(|s| s.what == kind.plural && s.outcome == Outcome::Forbidden);
-        let nothing_collected = !self.namespaces.iter().any(|ns| {
-            kind.path(Some(ns))
-                .is_some_and(|p| self.bundle.contains(&p))
-        });
-        if cluster_forbidden || (any_forbidden && nothing_collected) {
-            return Err(ApiError::forbidden(
-                Gr {
-                    group: kind.group,
-                    resource: kind.plural,
-                },
-                "list",
-                None,
-                None,
+            .filter(|ns| !self.holds(kind, ns))
+            .map(|ns| (ns.as_str(), failed(Some(ns))))
+            .collect();
+        if absent.len() == self.namespaces.len() {
+            let worst = absent
+                .iter()
+                .map(|(_, o)| *o)
+                .chain([cluster])
+                .flatten()
+                .max_by_key(|o| match o {
+                    Outcome::Forbidden => 3,
+                    Outcome::Timeout => 2,
+                    Outcome::Error => 1,
+                    _ => 0,
+                });
+            return Err(outcome_error(gr, worst, "list", None, None));
+        }
+        Ok(absent_gaps(gr, &absent))
+    }
+}
+
+/// The `Warning` notes for the namespaces an -A list leaves out, grouped
+/// by why.
+fn absent_gaps(gr: Gr<'_>, absent: &[(&str, Option<Outcome>)]) -> Gaps {
+    let mut gaps = Gaps::default();
+    for (word, wanted) in [
+        ("forbidden", Some(Outcome::Forbidden)),
+        ("timed out during collection", Some(Outcome::Timeout)),
+        ("failed during collection", Some(Outcome::Error)),
+    ] {
+        let names: Vec<&str> = absent
+            .iter()
+            .filter(|(_, o)| *o == wanted)
+            .map(|(ns, _)| *ns)
+            .collect();
+        if !names.is_empty() {
+            gaps.note(format!(
+                "{} {word} in {}",
+                gr.qualified(),
+                in_namespaces(&names)
             ));
         }
-        Ok(())
+    }
+    let others: Vec<&str> = absent
+        .iter()
+        .filter(|(_, o)| {
+            !matches!(
+                o,
+                Some(Outcome::Forbidden | Outcome::Timeout | Outcome::Error)
+            )
+        })
+        .map(|(ns, _)| *ns)
+        .collect();
+    if !others.is_empty() {
+        gaps.note(format!(
+            "{} not collected in {}",
+            gr.qualified(),
+            in_namespaces(&others)
+        ));
+    }
+    gaps
+}
+
+/// The error for a list or object the bundle lacks, by the collection
+/// outcome the manifest records: forbidden and failed steps are replayed,
+/// anything else is "not collected".
+fn outcome_error(
+    gr: Gr<'_>,
+    outcome: Option<Outcome>,
+    verb: &str,
+    name: Option<&str>,
+    ns: Option<&str>,
+) -> ApiError {
+    match outcome {
+        Some(Outcome::Forbidden) => ApiError::forbidden(gr, verb, name, ns),
+        Some(Outcome::Timeout) => ApiError::timeout(format!(
+            "{} could not be collected: the request timed out during collection",
+            gr.qualified()
+        )),
+        Some(Outcome::Error) => ApiError::internal(format!(
+            "{} could not be collected: the collection request failed",
+            gr.qualified()
+        )),
+        _ => ApiError::not_collected(&match ns {
+            Some(ns) => format!("{} in namespace {ns}", gr.qualified()),
+            None => gr.qualified(),
+        }),
+    }
+}
+
+/// `namespace a` or `namespaces a, b, c`.
+fn in_namespaces(names: &[&str]) -> String {
+    match names {
+        [one] => format!("namespace {one}"),
+        many => format!("namespaces {}", many.join(", ")),
     }
 }

@@ -12,6 +12,7 @@
 
 mod loaded;
 mod missing;
+mod synthesized;
 
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
@@ -21,10 +22,20 @@ use kpm_bundle::Bundle;
 
 use crate::cache::ListCache;
 use crate::errors::ApiError;
+use crate::gaps::Gaps;
 use crate::index::{self, FieldIndex};
 use kpm_semantics::names::{self, NameRule};
 
 pub(crate) use loaded::sort_items;
+
+/// A read failure as a gap: the message without the API server's
+/// "Internal error occurred: " prefix (it names the file already).
+pub fn damage_note(e: &ApiError) -> String {
+    e.message
+        .strip_prefix("Internal error occurred: ")
+        .unwrap_or(&e.message)
+        .to_string()
+}
 pub use loaded::{parse_list, parse_ranges, shown, Item, Loaded, ParseError};
 
 /// The open bundle plus its caches.
@@ -140,6 +151,7 @@ impl Store {
         path: &str,
     ) -> Result<Loaded, ApiError> {
         let bytes = self.bundle.read_bytes(path).map_err(ApiError::internal)?;
+        let bytes = crate::current::on_read(plural, bytes);
         let loaded = parse_list(plural, namespace, bytes).map_err(|e| match e {
             ParseError::Json(e) => ApiError::internal(kpm_bundle::BundleError::from_json(path, &e)),
             ParseError::Utf8(e) => ApiError::internal(format!("{path}: {e}")),
@@ -194,23 +206,62 @@ impl Store {
         {
             return Ok(None);
         }
-        match kind.path(namespace) {
-            Some(path) => self.load_path(kind.plural, namespace, &path),
-            None => Ok(None),
+        match (kind.path(namespace), namespace) {
+            (Some(path), Some(ns))
+                if kind.plural == synthesized::SLICES && !self.bundle.contains(&path) =>
+            {
+                self.load_synthesized_slices(ns, &path)
+            }
+            (Some(path), _) => self.load_path(kind.plural, namespace, &path),
+            (None, _) => Ok(None),
         }
     }
 
-    /// Every stored list of a namespaced kind, in namespace order. Holds
-    /// them all at once: only for small kinds (metrics).
-    pub fn load_all(&self, kind: &ResourceKind) -> Result<Vec<Arc<Loaded>>, ApiError> {
-        self.check_all_namespaces(kind)?;
+    /// Whether the cluster's namespace list (`cluster/namespaces.json`)
+    /// names `namespace`.
+    pub fn namespace_listed(&self, namespace: &str) -> bool {
+        layout::kind_by_plural("namespaces")
+            .and_then(|k| self.load(k, None).ok().flatten())
+            .is_some_and(|l| l.position(namespace).is_some())
+    }
+
+    /// Whether the bundle holds a list of namespaced `kind` in `namespace`.
+    pub fn holds(&self, kind: &ResourceKind, namespace: &str) -> bool {
+        kind.path(Some(namespace))
+            .is_some_and(|p| self.bundle.contains(&p))
+            || (kind.plural == synthesized::SLICES && self.synthesizes_slices(namespace))
+    }
+
+    /// The list of `kind` in `namespace` for an all-namespaces read: a list
+    /// that cannot be read is noted in `gaps` (the error names the file and
+    /// the damage) and answered as absent, so one damaged file costs only
+    /// its own objects.
+    pub fn load_or_note(
+        &self,
+        kind: &ResourceKind,
+        namespace: &str,
+        gaps: &mut Gaps,
+    ) -> Option<Arc<Loaded>> {
+        match self.load(kind, Some(namespace)) {
+            Ok(l) => l,
+            Err(e) => {
+                gaps.note(damage_note(&e));
+                None
+            }
+        }
+    }
+
+    /// Every stored list of a namespaced kind, in namespace order, with
+    /// what was left out. Holds them all at once: only for small kinds.
+    pub fn load_all(&self, kind: &ResourceKind) -> Result<(Vec<Arc<Loaded>>, Gaps), ApiError> {
+        let mut gaps = self.check_all_namespaces(kind)?;
         let mut out = Vec::new();
         for ns in &self.namespaces {
-            if let Some(l) = self.load(kind, Some(ns))? {
+            if let Some(l) = self.load_or_note(kind, ns, &mut gaps) {
                 out.push(l);
             }
         }
-        Ok(out)
+        Ok((out, gaps))
     }
 
     /// The index of `field` over every namespace's list of `plural`, built

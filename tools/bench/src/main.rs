@@ -13,6 +13,7 @@
 mod analyze;
 mod collect;
 mod data;
+mod diff;
 mod env;
 mod floor;
 mod foreign;
@@ -115,6 +116,17 @@ enum Cmd {
         /// Sizes (repeatable or comma separated).
         #[arg(long = "size", value_delimiter = ',', default_values = ["medium"])]
         sizes: Vec<String>,
+    },
+    /// `kpm-analyze diff BEFORE AFTER` of two generated bundles of a size
+    /// (AFTER: the same seed at --after-failure-rate) against analysing
+    /// BEFORE alone (issue 19: within 2×).
+    Diff {
+        /// Sizes (repeatable or comma separated).
+        #[arg(long = "size", value_delimiter = ',', default_values = ["large"])]
+        sizes: Vec<String>,
+        /// Failure rate of the AFTER bundle.
+        #[arg(long, default_value_t = 0.08)]
+        after_failure_rate: f64,
     },
     /// kubectl get pods -A / describe node against `kpm-analyze serve`.
     Serve {
@@ -352,6 +364,10 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Cmd::Foreign { sizes } => foreign_all(&env, g, &mut out, sizes)?,
+        Cmd::Diff {
+            sizes,
+            after_failure_rate,
+        } => diff_all(&env, g, &mut out, sizes, *after_failure_rate)?,
         Cmd::Serve { sizes } => {
             let prepared = prepare_all(&env, g, sizes)?;
             let benches = prepared
@@ -378,6 +394,40 @@ fn run(cli: Cli) -> Result<()> {
         } => run_all(&env, g, &mut out, sizes, collect_sizes, serve_size)?,
     }
     write_markdown(g, &out)
+}
+
+/// `diff`: each size's BEFORE (the usual bundle) and AFTER (the same seed
+/// at `after_rate`), the diff timed against the analysis.
+fn diff_all(
+    env: &Env,
+    g: &Global,
+    out: &mut Output,
+    sizes: &[String],
+    after_rate: f64,
+) -> Result<()> {
+    let mut benches = Vec::new();
+    for size in sizes {
+        let before = prepare(env, g, size)?;
+        let spec = Spec {
+            size: size.clone(),
+            seed: g.seed,
+            failure_rate: after_rate,
+        };
+        let after = data::ensure(env, &spec, g.regen)?;
+        benches.push(diff::run(
+            env,
+            size,
+            &before.path,
+            &after.path,
+            before.stats.pods,
+            g.reps,
+        )?);
+    }
+    out.section(
+        "kpm-analyze diff vs kpm-analyze",
+        &diff::table(&benches).render(),
+    );
+    Ok(())
 }
 
 /// Writes the Markdown collected so far to `--markdown FILE`, if given.

@@ -77,6 +77,9 @@ pub struct AppSpec {
     /// Selector (and template) labels; `app.kubernetes.io/name=<name>` by
     /// default.
     pub selector_labels: Vec<(String, String)>,
+    /// Scaled out after the rollout: replicas from this index on were
+    /// created this long ago (an HPA adding pods), not at the rollout.
+    pub scaled_out: Option<(usize, i64)>,
 }
 
 impl AppSpec {
@@ -101,12 +104,22 @@ impl AppSpec {
             rollout_ago,
             labels: vec![],
             selector_labels: vec![("app.kubernetes.io/name".into(), name.into())],
+            scaled_out: None,
         }
     }
 
     /// The first container (to tweak).
     pub fn main_container(&mut self) -> &mut Value {
         &mut self.pod_spec["containers"][0]
+    }
+
+    /// When replica `i` was created: at the rollout, or at the scale-out
+    /// that added it.
+    pub fn created_ago_of(&self, i: usize) -> i64 {
+        match self.scaled_out {
+            Some((from, ago)) if i >= from => ago - 3 * (i - from) as i64,
+            _ => self.rollout_ago - 3 * i as i64,
+        }
     }
 
     /// The selector labels.
@@ -147,8 +160,13 @@ pub fn deploy(
             "{rs_name}-{}",
             crate::ids::suffix(&format!("{ns}/{rs_name}/{i}"), 5)
         );
-        let created = app.rollout_ago - 3 * i as i64;
-        let placement = world.place(created - 1);
+        let created = app.created_ago_of(i);
+        let placement = match app.scaled_out {
+            // Added later: placed without moving the round robin, so the
+            // pods deployed after this app land where they did before.
+            Some((from, _)) if i >= from => world.place_on(i, created - 1),
+            _ => world.place(created - 1),
+        };
         let (f, states) = fate(i, &pod_name, placement);
         let p = replica(app, (&rs_name, &hash), &pod_name, created, &f, &states);
         nodes.push(p["spec"]["nodeName"].as_str().map(str::to_string));
@@ -269,9 +287,13 @@ pub fn is_ready(pod: &Value) -> bool {
 
 /// Deploys an app whose every replica is running and ready.
 pub fn deploy_healthy(world: &mut World, app: &AppSpec) -> Deployed {
-    let started = app.rollout_ago - 12;
     let n = app.pod_spec["containers"].as_array().map_or(1, Vec::len);
-    deploy(world, app, |_, _, pl| {
+    deploy(world, app, |i, _, pl| {
+        // Started 12 s after the rollout (or the scale-out) began.
+        let started = match app.scaled_out {
+            Some((from, ago)) if i >= from => ago - 12,
+            _ => app.rollout_ago - 12,
+        };
         (PodFate::Placed(pl), vec![ContainerState::ready(started); n])
     })
 }

@@ -7,29 +7,56 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-/// When collection of every scenario bundle started.
-pub fn collection_started() -> DateTime<Utc> {
+/// The instant every scenario's times are written relative to: when
+/// collection of a scenario bundle (and of the BEFORE of a pair) started.
+pub fn anchor() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 14, 31, 58)
         .single()
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// When collection of every scenario bundle finished; ages are relative to it.
+thread_local! {
+    /// Seconds after [`anchor`] the bundle being built was collected (the
+    /// AFTER of a before/after pair); 0 for every single scenario.
+    static LATER: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// Builds with collection `secs` after [`anchor`]: times stay relative to
+/// the anchor (what happened after it has a negative `ago`), only the
+/// collection and the etcd revision move on.
+pub fn collected_later<R>(secs: i64, build: impl FnOnce() -> R) -> R {
+    let before = LATER.with(|l| l.replace(secs));
+    let out = build();
+    LATER.with(|l| l.set(before));
+    out
+}
+
+/// Seconds after [`anchor`] of the collection being built.
+pub fn later() -> i64 {
+    LATER.with(std::cell::Cell::get)
+}
+
+/// When collection of the bundle being built started.
+pub fn collection_started() -> DateTime<Utc> {
+    anchor() + Duration::seconds(later())
+}
+
+/// When collection of the bundle being built finished.
 pub fn collection_finished() -> DateTime<Utc> {
     collection_started() + Duration::seconds(12)
 }
 
-/// A timestamp `secs` seconds before collection started, formatted the way
-/// the API server writes `metav1.Time` (second precision, `Z`).
+/// A timestamp `secs` seconds before [`anchor`], formatted the way the API
+/// server writes `metav1.Time` (second precision, `Z`).
 pub fn ago(secs: i64) -> String {
-    rfc3339(collection_started() - Duration::seconds(secs))
+    rfc3339(anchor() - Duration::seconds(secs))
 }
 
-/// Seconds before collection started of an API timestamp (`None` when
-/// absent or unparsable): the inverse of [`ago`].
+/// Seconds before [`anchor`] of an API timestamp (`None` when absent or
+/// unparsable): the inverse of [`ago`].
 pub fn ago_of(ts: &serde_json::Value) -> Option<i64> {
     let t = DateTime::parse_from_rfc3339(ts.as_str()?).ok()?;
-    Some((collection_started() - t.to_utc()).num_seconds())
+    Some((anchor() - t.to_utc()).num_seconds())
 }
 
 /// `metav1.Time` formatting of an instant.
@@ -39,7 +66,7 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// `metav1.MicroTime` formatting (used by `eventTime` and lease renewals).
 pub fn micro(secs_ago: i64, micros: u32) -> String {
-    let t = collection_started() - Duration::seconds(secs_ago);
+    let t = anchor() - Duration::seconds(secs_ago);
     format!(
         "{}.{:06}Z",
         t.format("%Y-%m-%dT%H:%M:%S"),

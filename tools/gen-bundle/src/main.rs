@@ -31,6 +31,19 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Write every before/after pair as `OUT/<pair>/<snapshot>/` (for
+    /// `kpm-analyze diff`; the expected diffs are written by hand).
+    Pairs {
+        /// Output directory (normally `testdata/pairs`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Write only this pair.
+        #[arg(long)]
+        only: Option<String>,
+        /// List pair names and exit.
+        #[arg(long)]
+        list: bool,
+    },
     /// Stream a large generated cluster into a zip bundle (for benchmarks).
     Scale {
         /// Size preset: small (50 nodes, 1,500 pods), medium (500, 15,000),
@@ -76,6 +89,26 @@ fn main() -> Result<()> {
             for s in &chosen {
                 let dir = kpm_gen_bundle::scenarios::write(s, &out)
                     .with_context(|| format!("scenario {}", s.name))?;
+                println!("wrote {}", dir.display());
+            }
+        }
+        Command::Pairs { out, only, list } => {
+            use kpm_gen_bundle::scenarios::pairs;
+            if list {
+                for p in pairs::PAIRS {
+                    println!("{:28} {}", p.name, p.description);
+                }
+                return Ok(());
+            }
+            let chosen: Vec<pairs::Pair> = match only {
+                Some(name) => match pairs::by_name(&name) {
+                    Some(p) => vec![p],
+                    None => bail!("unknown pair {name:?}; try --list"),
+                },
+                None => pairs::PAIRS.to_vec(),
+            };
+            for p in &chosen {
+                let dir = pairs::write(p, &out).with_context(|| format!("pair {}", p.name))?;
                 println!("wrote {}", dir.display());
             }
         }

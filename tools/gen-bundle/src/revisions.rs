@@ -23,10 +23,12 @@ pub const REVISION_AT_COLLECTION: u64 = 48_213_377;
 /// Revisions written per second, on average.
 const RATE: u64 = 2;
 
-/// The revision the cluster had `secs_ago` seconds before collection.
+/// The revision the cluster had `secs_ago` seconds before the anchor
+/// (negative: after it, in the AFTER of a pair).
 pub fn revision_at(secs_ago: i64) -> u64 {
-    let ago = u64::try_from(secs_ago.max(0)).unwrap_or(0);
-    REVISION_AT_COLLECTION.saturating_sub(ago.saturating_mul(RATE))
+    let rev = i64::try_from(REVISION_AT_COLLECTION).unwrap_or(i64::MAX);
+    let at = rev.saturating_sub(secs_ago.saturating_mul(RATE as i64));
+    u64::try_from(at.max(1)).unwrap_or(1)
 }
 
 use ids::ago_of as secs_ago;

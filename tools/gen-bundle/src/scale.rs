@@ -453,7 +453,7 @@ fn write_allocation(
 ) -> kpm_bundle::Result<()> {
     let io = |e: std::io::Error| kpm_bundle::BundleError::Write {
         path: layout::NODE_ALLOCATION.into(),
-        source: e,
+        cause: e,
     };
     // (first global pod index, namespace, app) for locating a pod's app.
     let index: Vec<(u64, usize, usize)> = plan

@@ -101,6 +101,10 @@ pub struct Cli {
     /// Ignore .kpm.json in the current directory.
     #[arg(long)]
     pub no_config: bool,
+    /// Do not print the line saying what -o wrote and the verdict (errors
+    /// are still printed).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Subcommands.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -177,6 +181,8 @@ pub enum Command {
     Serve(crate::serve::ServeArgs),
     /// Convert a troubleshoot support bundle or a cluster-info dump into a kpm bundle.
     Convert(crate::convert::ConvertArgs),
+    /// What changed between snapshots of one cluster: BEFORE AFTER, or a series.
+    Diff(crate::diff::DiffArgs),
 }
 
 /// The format to write: `--format`, else by the output file's extension.
@@ -231,7 +237,7 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> anyhow::Result<()> {
 /// Prints `kpm-analyze: <message>` on stderr with every control character
 /// shown visibly: messages quote bundle data (entry names, manifest values)
 /// and must not drive the terminal.
-fn report_error(prefix: &str, message: &str) {
+pub fn report_error(prefix: &str, message: &str) {
     eprintln!("{prefix}: {}", kpm_report::escape::terminal(message));
 }
 
@@ -281,14 +287,11 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Some(Command::Convert(args)) = &cli.command {
         return crate::convert::run(args);
     }
+    if let Some(Command::Diff(args)) = &cli.command {
+        return crate::diff::run(args);
+    }
     if let Some(Command::Serve(args)) = cli.command {
-        return match kpm_serve::run(args.into()) {
-            Ok(()) => ExitCode::Success,
-            Err(e) => {
-                report_error("kpm-analyze serve", &format!("{e:#}"));
-                ExitCode::Bundle
-            }
-        };
+        return crate::serve::run(args);
     }
     let Some(path) = cli.bundle else {
         eprintln!("kpm-analyze: a BUNDLE argument is required");
@@ -347,6 +350,9 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Err(e) = written {
         report_error("kpm-analyze", &format!("{e:#}"));
         return ExitCode::Output;
+    }
+    if let (Some(out), false) = (&cli.output, cli.quiet) {
+        eprintln!("{}", crate::verdict::line(out, format, &report.summary));
     }
     exit_code(&report, cli.fail_on.map(Severity::from))
 }

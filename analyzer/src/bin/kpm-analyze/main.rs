@@ -12,8 +12,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
 mod convert;
+mod diff;
 mod exit_codes;
 mod serve;
+mod verdict;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();

@@ -1,12 +1,16 @@
 //! `kpm-analyze serve`'s flags, mapped onto [`kpm_serve::ServeOptions`] (the
-//! library takes plain options; clap stays here). The test knobs work but are
-//! hidden from `--help`.
+//! library takes plain options; clap stays here), and what it prints. The
+//! test knobs work but are hidden from `--help`.
 
 use std::path::PathBuf;
 
 use kpm_serve::{
-    ServeOptions, DEFAULT_CACHE_BYTES, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
+    RunningServer, ServeOptions, DEFAULT_CACHE_BYTES, DEFAULT_IDLE_TIMEOUT_MS,
+    DEFAULT_MAX_CONNECTIONS,
 };
+
+use crate::cli::report_error;
+use crate::exit_codes::ExitCode;
 
 /// Command-line arguments of `kpm-analyze serve`.
 #[derive(clap::Args, Debug, Clone)]
@@ -53,6 +57,10 @@ pub struct ServeArgs {
     /// answer: imitates a server without APF.
     #[arg(long, hide = true)]
     pub no_apf: bool,
+    /// Do not print the startup line on stderr; stdout still carries the
+    /// `export KUBECONFIG=…` line.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Test knob: the caller holds exactly the Roles and ClusterRoles in
     /// FILE (YAML documents or a JSON List, e.g. deploy/rbac.yaml); other
     /// requests answer RBAC's 403. Bindings only name the caller.
@@ -76,4 +84,38 @@ impl From<ServeArgs> for ServeOptions {
             rbac: a.rbac,
         }
     }
+}
+
+/// Serves until Ctrl-C. Once listening, stdout gets the line a shell
+/// evaluates (`export KUBECONFIG=…`) and stderr, unless `--quiet`, one line
+/// saying what is served where; a failure to start is one error line.
+pub fn run(args: ServeArgs) -> ExitCode {
+    let quiet = args.quiet;
+    let bundle = args.bundle.clone();
+    let announce = |server: &RunningServer| {
+        // stderr first: a caller that waits for the stdout line finds both.
+        if !quiet {
+            eprintln!("{}", startup_line(&bundle, server));
+        }
+        println!("export KUBECONFIG={}", server.kubeconfig.display());
+    };
+    match kpm_serve::run(args.into(), announce) {
+        Ok(()) => ExitCode::Success,
+        Err(e) => {
+            report_error("kpm-analyze serve", &format!("{e:#}"));
+            ExitCode::Bundle
+        }
+    }
+}
+
+/// `BUNDLE: served read-only at URL until Ctrl-C — export KUBECONFIG=FILE`,
+/// with control characters of the paths shown visibly.
+fn startup_line(bundle: &std::path::Path, server: &RunningServer) -> String {
+    kpm_report::escape::terminal(&format!(
+        "{}: served read-only at {} until Ctrl-C — export KUBECONFIG={}",
+        bundle.display(),
+        server.url(),
+        server.kubeconfig.display()
+    ))
+    .into_owned()
 }

@@ -173,12 +173,12 @@ pub fn crashloop_message(pod_ref: &str, container: &str, backoff: &str) -> Strin
 /// Milliseconds since the epoch `secs_ago` before collection (pino / JSON
 /// loggers write this).
 pub fn epoch_ms(secs_ago: i64) -> i64 {
-    (ids::collection_started() - Duration::seconds(secs_ago)).timestamp_millis()
+    (ids::anchor() - Duration::seconds(secs_ago)).timestamp_millis()
 }
 
 /// ISO time with milliseconds `secs_ago` before collection.
 pub fn iso_ms(secs_ago: i64, ms: u32) -> String {
-    let t = ids::collection_started() - Duration::seconds(secs_ago);
+    let t = ids::anchor() - Duration::seconds(secs_ago);
     format!("{}.{:03}Z", t.format("%Y-%m-%dT%H:%M:%S"), ms % 1000)
 }
 

@@ -37,6 +37,7 @@ fn build() -> (Cluster, Vec<Finding>) {
         extra_routes: vec![route],
         config_changed_ago: Some(2_700),
         secret_changed_ago: None,
+        ..ShopOptions::default()
     };
     healthy::shop(&mut w, "shop", &opts);
     let mut findings = vec![];

@@ -32,6 +32,14 @@ pub struct ShopOptions {
     pub config_changed_ago: Option<i64>,
     /// When the `cart-db` Secret was last rotated, if after the rollout.
     pub secret_changed_ago: Option<i64>,
+    /// A later rollout of cart (`kubectl rollout restart`): when, and the
+    /// revision it made.
+    pub cart_restarted: Option<(i64, u32)>,
+    /// The frontend scaled by its HPA: replicas and the CPU utilization
+    /// (percent of requests) that asked for them.
+    pub frontend_scaled: Option<(i64, i64)>,
+    /// When the replicas past the first three were added by that scale-out.
+    pub frontend_scaled_at: Option<i64>,
 }
 
 /// When the shop's frontend last rolled out, seconds before collection.
@@ -88,16 +96,20 @@ pub fn shop(w: &mut World, ns: &str, opts: &ShopOptions) {
     };
     config::add_tls_facts(&mut tls, &[tls_host.as_str()], 86_400 * 40);
     w.cluster.add(tls);
+    let frontend_replicas = opts.frontend_scaled.map_or(3, |(r, _)| r);
     let mut frontend = AppSpec::new(
         ns,
         "frontend",
         "ghcr.io/acme-shop/frontend:7.3.1",
         8080,
-        3,
+        frontend_replicas,
         86_400 * 120,
         rollout,
     );
     frontend.main_container()["envFrom"] = json!([{"configMapRef": {"name": "frontend-config"}}]);
+    if let Some(ago) = opts.frontend_scaled_at {
+        frontend.scaled_out = Some((3, ago));
+    }
     let d = app::deploy_healthy(w, &frontend);
     for name in &d.pods {
         w.cluster.add_log(
@@ -123,6 +135,10 @@ pub fn shop(w: &mut World, ns: &str, opts: &ShopOptions) {
         {"name": "DB_USER", "valueFrom": {"secretKeyRef": {"name": "cart-db", "key": "username"}}},
         {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "cart-db", "key": "password"}}}
     ]);
+    if let Some((ago, revision)) = opts.cart_restarted {
+        cart.rollout_ago = ago;
+        cart.revision = revision;
+    }
     app::deploy_healthy(w, &cart);
     common::expose(w, &cart, "cart");
     let host = if ns == "shop" {
@@ -154,9 +170,16 @@ pub fn shop(w: &mut World, ns: &str, opts: &ShopOptions) {
         Some(("shop-tls", &[host.as_str()])),
         Some(LB_HOSTNAME),
     ));
-    let state = HpaState::Healthy {
-        utilization: 41,
-        average_millis: 103,
+    let state = match opts.frontend_scaled {
+        // 250m requested per frontend pod.
+        Some((_, utilization)) => HpaState::Healthy {
+            utilization,
+            average_millis: utilization * 250 / 100,
+        },
+        None => HpaState::Healthy {
+            utilization: 41,
+            average_millis: 103,
+        },
     };
     w.cluster.add(workload::hpa(
         ns,
@@ -166,7 +189,7 @@ pub fn shop(w: &mut World, ns: &str, opts: &ShopOptions) {
         3,
         12,
         70,
-        3,
+        frontend_replicas,
         &state,
     ));
     migration_job(w, ns);

@@ -15,6 +15,7 @@ mod healthy;
 mod jobs;
 mod logs;
 mod network;
+pub mod pairs;
 mod platform;
 mod pods;
 mod repeating;

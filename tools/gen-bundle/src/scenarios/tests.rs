@@ -227,3 +227,38 @@ fn no_node_is_overcommitted_and_unschedulable_pods_really_do_not_fit() {
         }
     }
 }
+
+#[test]
+fn pairs_verify_match_testdata_and_are_collected_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pairs");
+    for p in super::pairs::PAIRS {
+        let dir = super::pairs::write(p, tmp.path()).unwrap();
+        let mut last = None;
+        for (name, _, _) in p.snapshots {
+            let b = Bundle::open(dir.join(name)).unwrap();
+            assert!(b.verify().is_empty(), "{}/{name}: {:?}", p.name, b.verify());
+            check_types(&b);
+            let at = b.manifest().collection.finished_at;
+            assert!(
+                last.is_none_or(|l| l < at),
+                "{}/{name} is not later",
+                p.name
+            );
+            last = Some(at);
+            // What is committed is what the generator writes.
+            let theirs = Bundle::open(committed.join(p.name).join(name)).unwrap();
+            assert_eq!(
+                b.manifest().files,
+                theirs.manifest().files,
+                "{}/{name} differs from testdata/pairs: run `gen-bundle pairs --out testdata/pairs`",
+                p.name
+            );
+        }
+        assert!(
+            committed.join(p.name).join("expected-diff.json").is_file(),
+            "{}: no hand-written expected diff",
+            p.name
+        );
+    }
+}

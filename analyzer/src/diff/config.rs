@@ -1,0 +1,112 @@
+//! Configuration: ConfigMaps and Secrets whose content changed, compared by
+//! a hash of what the bundle holds and the last write (a Secret's values are
+//! never collected, so its last write tells a rotation), never by value; and
+//! the running pods that still predate the change.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use kpm_model::diff::{Change, ConfigDelta, FieldChange};
+use kpm_model::ObjectRef;
+
+use super::snapshot::{time_text, ConfigDigest};
+use super::Snapshot;
+
+fn object_of(key: &str) -> ObjectRef {
+    let mut parts = key.splitn(3, '/');
+    let kind = parts.next().unwrap_or_default();
+    let ns = parts.next().unwrap_or_default();
+    let name = parts.next().unwrap_or_default();
+    ObjectRef::namespaced(kind, ns, name)
+}
+
+fn pair(
+    name: &str,
+    b: Option<&ConfigDigest>,
+    a: Option<&ConfigDigest>,
+    get: fn(&ConfigDigest) -> Option<String>,
+) -> FieldChange {
+    FieldChange {
+        field: name.to_string(),
+        before: b.and_then(get),
+        after: a.and_then(get),
+    }
+}
+
+/// Running pods of a snapshot by what they consume (`ns/Kind/name`), with
+/// when each started: built once, only when some object changed.
+type Consumers<'a> = HashMap<String, Vec<(&'a str, Option<DateTime<Utc>>)>>;
+
+fn consumers(s: &Snapshot) -> Consumers<'_> {
+    let mut out: Consumers<'_> = HashMap::new();
+    for (key, p) in s.digest.pods.iter().filter(|(_, p)| p.running) {
+        let Some((ns, name)) = key.split_once('/') else {
+            continue;
+        };
+        for r in &p.consumes {
+            out.entry(format!("{ns}/{r}"))
+                .or_default()
+                .push((name, p.started));
+        }
+    }
+    out
+}
+
+/// Every ConfigMap and Secret added, removed or changed, sorted.
+pub fn compare(before: &Snapshot, after: &Snapshot) -> Vec<ConfigDelta> {
+    let mut keys: BTreeSet<&str> = before.digest.configs.keys().map(String::as_str).collect();
+    keys.extend(after.digest.configs.keys().map(String::as_str));
+    let mut index: Option<Consumers<'_>> = None;
+    let mut out = Vec::new();
+    for k in keys {
+        let obj = object_of(k);
+        let b = before.digest.configs.get(k);
+        let a = after.digest.configs.get(k);
+        let change = match (b, a) {
+            (Some(b), Some(a)) if b.content != a.content || b.written != a.written => {
+                Change::Changed
+            }
+            (None, Some(_)) if super::collected(before, &obj) => Change::Added,
+            (Some(_), None) if super::collected(after, &obj) => Change::Removed,
+            _ => continue,
+        };
+        let written = pair("last write", b, a, |c| time_text(c.written));
+        let stale_pods = match (change, a) {
+            (Change::Changed | Change::Added, Some(a)) => {
+                let index = index.get_or_insert_with(|| consumers(after));
+                stale(index, &obj, a)
+            }
+            _ => Vec::new(),
+        };
+        out.push(ConfigDelta {
+            change,
+            resource_version: pair("resourceVersion", b, a, |c| {
+                Some(c.resource_version.clone())
+            }),
+            content: pair("content", b, a, |c| Some(c.content.clone())),
+            written: (written.before != written.after).then_some(written),
+            stale_pods,
+            object: obj,
+        });
+    }
+    out
+}
+
+/// Running pods consuming `obj` that started before its last write.
+fn stale(index: &Consumers<'_>, obj: &ObjectRef, c: &ConfigDigest) -> Vec<ObjectRef> {
+    let Some(written) = c.written else {
+        return Vec::new();
+    };
+    let ns = obj.namespace.as_deref().unwrap_or_default();
+    let key = format!("{ns}/{}/{}", obj.kind, obj.name);
+    let mut pods: Vec<ObjectRef> = index
+        .get(&key)
+        .into_iter()
+        .flatten()
+        .filter(|(_, started)| started.is_some_and(|t| t < written))
+        .map(|(name, _)| ObjectRef::namespaced("Pod", ns, name))
+        .collect();
+    pods.sort();
+    pods
+}

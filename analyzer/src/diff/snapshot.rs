@@ -1,0 +1,532 @@
+//! What a diff keeps of one bundle besides its report: a compact digest of
+//! workloads, pods, ConfigMaps/Secrets, nodes, events and the collection,
+//! taken while the analysis streams over each namespace (the bundle is
+//! read once), keyed by identity for hash-map matching.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kpm_model::ObjectRef;
+use sha2::{Digest as _, Sha256};
+
+use crate::context::{ClusterData, NamespaceData};
+use crate::rules::config::{consumed, last_write, pod_started, ConfigKind};
+
+/// Label the Deployment controller puts on its pods and ReplicaSets.
+const TEMPLATE_HASH: &str = "pod-template-hash";
+/// Label StatefulSet and DaemonSet controllers put on their pods.
+const REVISION_HASH: &str = "controller-revision-hash";
+/// Annotation holding a Deployment's (and its ReplicaSets') revision.
+const REVISION: &str = "deployment.kubernetes.io/revision";
+
+/// One container of a pod template, as the diff compares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// Name.
+    pub name: String,
+    /// Image.
+    pub image: String,
+    /// `command` then `args`, space-joined.
+    pub args: String,
+    /// Environment variable names, each with a marker of its source
+    /// (`=` literal, `<-` reference), sorted; values never kept.
+    pub env: Vec<String>,
+    /// Hash of the literal env values, to tell a changed value by name.
+    pub env_values: BTreeMap<String, u64>,
+    /// Requests and limits, `requests cpu=100m,memory=64Mi; limits ...`.
+    pub resources: String,
+}
+
+/// A workload (Deployment, StatefulSet, DaemonSet) or HPA.
+#[derive(Debug, Clone, Default)]
+pub struct Workload {
+    /// Revision: the Deployment's revision annotation, a StatefulSet's
+    /// `updateRevision`, a DaemonSet's `observedGeneration`.
+    pub revision: Option<String>,
+    /// Desired replicas (an HPA: desired replicas it computed).
+    pub replicas: Option<i32>,
+    /// Ready replicas (an HPA: current replicas).
+    pub ready: Option<i32>,
+    /// Containers of the pod template (init containers prefixed `init:`).
+    pub containers: Vec<ContainerSpec>,
+    /// ConfigMaps and Secrets the template consumes, `Kind/name`, sorted.
+    pub config_refs: Vec<String>,
+}
+
+/// One container of a running pod.
+#[derive(Debug, Clone)]
+pub struct ContainerState {
+    /// Name.
+    pub name: String,
+    /// Restart count.
+    pub restarts: i32,
+    /// Waiting in a crash or start error (`CrashLoopBackOff`, `Error`,
+    /// `CreateContainerConfigError`...), or terminated with a failure.
+    pub crashing: bool,
+}
+
+/// One pod.
+#[derive(Debug, Clone)]
+pub struct PodDigest {
+    /// uid: the same name with another uid is another pod.
+    pub uid: String,
+    /// The workload key (`Kind/ns/name`) owning it, if any.
+    pub workload: Option<String>,
+    /// Its revision within the workload (pod-template-hash or
+    /// controller-revision-hash).
+    pub revision: Option<String>,
+    /// `Running` and every container running.
+    pub running: bool,
+    /// When its oldest running container started.
+    pub started: Option<DateTime<Utc>>,
+    /// Containers.
+    pub containers: Vec<ContainerState>,
+    /// `Kind/name` of each ConfigMap and Secret it consumes.
+    pub consumes: Vec<String>,
+}
+
+/// A ConfigMap or Secret.
+#[derive(Debug, Clone)]
+pub struct ConfigDigest {
+    /// resourceVersion.
+    pub resource_version: String,
+    /// First 12 hex digits of SHA-256 over sorted keys and values.
+    pub content: String,
+    /// Last write (`managedFields`).
+    pub written: Option<DateTime<Utc>>,
+}
+
+/// A node.
+#[derive(Debug, Clone)]
+pub struct NodeDigest {
+    /// uid.
+    pub uid: String,
+    /// Condition type → status, plus `Unschedulable` when cordoned.
+    pub conditions: BTreeMap<String, String>,
+}
+
+/// An event, as far as the diff needs it.
+#[derive(Debug, Clone)]
+pub struct EventDigest {
+    /// uid.
+    pub uid: String,
+    /// Involved object.
+    pub object: ObjectRef,
+    /// Involved object's uid.
+    pub object_uid: String,
+    /// `Normal` or `Warning`.
+    pub event_type: String,
+    /// Reason.
+    pub reason: String,
+    /// Message.
+    pub message: String,
+    /// First occurrence.
+    pub first: Option<DateTime<Utc>>,
+    /// Last occurrence.
+    pub last: Option<DateTime<Utc>>,
+    /// Occurrences.
+    pub count: i64,
+}
+
+/// Everything a diff compares, besides the report.
+#[derive(Debug, Default)]
+pub struct Digest {
+    /// kube-system namespace uid: the cluster's identity.
+    pub kube_system_uid: Option<String>,
+    /// Workloads by `Kind/ns/name`.
+    pub workloads: HashMap<String, Workload>,
+    /// Pods by `ns/name`.
+    pub pods: HashMap<String, PodDigest>,
+    /// ConfigMaps and Secrets by `Kind/ns/name`.
+    pub configs: HashMap<String, ConfigDigest>,
+    /// Nodes by name.
+    pub nodes: HashMap<String, NodeDigest>,
+    /// Events of every namespace.
+    pub events: Vec<EventDigest>,
+}
+
+impl crate::engine::Observer for Digest {
+    fn cluster(&mut self, cluster: &ClusterData) {
+        for node in &cluster.nodes {
+            let Some(name) = node.metadata.name.clone() else {
+                continue;
+            };
+            let mut conditions: BTreeMap<String, String> = node
+                .status
+                .iter()
+                .flat_map(|s| s.conditions.iter().flatten())
+                .map(|c| (c.type_.clone(), c.status.clone()))
+                .collect();
+            if node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
+                conditions.insert("Unschedulable".into(), "True".into());
+            }
+            let uid = node.metadata.uid.clone().unwrap_or_default();
+            self.nodes.insert(name, NodeDigest { uid, conditions });
+        }
+    }
+
+    fn namespace(&mut self, data: &NamespaceData) {
+        self.absorb_workloads(data);
+        self.absorb_pods(data);
+        self.absorb_configs(data);
+        self.absorb_events(data);
+    }
+}
+
+/// `Kind/ns/name`.
+pub fn key(kind: &str, ns: &str, name: &str) -> String {
+    format!("{kind}/{ns}/{name}")
+}
+
+fn name_of(meta: &ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or_default()
+}
+
+fn label<'a>(meta: &'a ObjectMeta, k: &str) -> Option<&'a str> {
+    meta.labels.as_ref()?.get(k).map(String::as_str)
+}
+
+fn annotation<'a>(meta: &'a ObjectMeta, k: &str) -> Option<&'a str> {
+    meta.annotations.as_ref()?.get(k).map(String::as_str)
+}
+
+/// FNV-1a: a cheap stable hash of an env value (never shown).
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn container_spec(c: &Container, prefix: &str) -> ContainerSpec {
+    let args: Vec<&str> = c
+        .command
+        .iter()
+        .flatten()
+        .chain(c.args.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    let mut env = Vec::new();
+    let mut env_values = BTreeMap::new();
+    for e in c.env.iter().flatten() {
+        if e.value_from.is_some() {
+            env.push(format!("{}<-ref", e.name));
+        } else {
+            env.push(format!("{}=", e.name));
+            env_values.insert(e.name.clone(), fnv(e.value.as_deref().unwrap_or("")));
+        }
+    }
+    env.sort();
+    let quantities =
+        |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
+            m.map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.0))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
+        };
+    let res = c.resources.as_ref();
+    let resources = format!(
+        "requests {}; limits {}",
+        quantities(res.and_then(|r| r.requests.as_ref())),
+        quantities(res.and_then(|r| r.limits.as_ref()))
+    );
+    ContainerSpec {
+        name: format!("{prefix}{}", c.name),
+        image: c.image.clone().unwrap_or_default(),
+        args: args.join(" "),
+        env,
+        env_values,
+        resources,
+    }
+}
+
+/// The comparable part of a pod template.
+fn template(t: Option<&PodTemplateSpec>) -> (Vec<ContainerSpec>, Vec<String>) {
+    let Some(spec) = t.and_then(|t| t.spec.as_ref()) else {
+        return (Vec::new(), Vec::new());
+    };
+    (containers_of(spec), refs_of(spec))
+}
+
+fn containers_of(spec: &PodSpec) -> Vec<ContainerSpec> {
+    let init = spec.init_containers.iter().flatten();
+    init.map(|c| container_spec(c, "init:"))
+        .chain(spec.containers.iter().map(|c| container_spec(c, "")))
+        .collect()
+}
+
+fn refs_of(spec: &PodSpec) -> Vec<String> {
+    let mut refs: Vec<String> = consumed(spec)
+        .into_iter()
+        .filter(|(_, name, _)| name != "kube-root-ca.crt")
+        .map(|(kind, name, _)| config_ref(kind, &name))
+        .collect();
+    refs.sort();
+    refs.dedup();
+    refs
+}
+
+fn config_ref(kind: ConfigKind, name: &str) -> String {
+    match kind {
+        ConfigKind::ConfigMap => format!("ConfigMap/{name}"),
+        ConfigKind::Secret => format!("Secret/{name}"),
+    }
+}
+
+impl Digest {
+    fn absorb_workloads(&mut self, data: &NamespaceData) {
+        let ns = data.name.as_str();
+        for d in &data.deployments {
+            let spec = d.spec.as_ref();
+            let (containers, config_refs) = template(spec.map(|s| &s.template));
+            let status = d.status.as_ref();
+            self.workloads.insert(
+                key("Deployment", ns, name_of(&d.metadata)),
+                Workload {
+                    revision: annotation(&d.metadata, REVISION).map(str::to_string),
+                    replicas: Some(spec.and_then(|s| s.replicas).unwrap_or(1)),
+                    ready: Some(status.and_then(|s| s.ready_replicas).unwrap_or(0)),
+                    containers,
+                    config_refs,
+                },
+            );
+        }
+        for s in &data.statefulsets {
+            let spec = s.spec.as_ref();
+            let (containers, config_refs) = template(spec.map(|s| &s.template));
+            let status = s.status.as_ref();
+            self.workloads.insert(
+                key("StatefulSet", ns, name_of(&s.metadata)),
+                Workload {
+                    revision: status.and_then(|s| s.update_revision.clone()),
+                    replicas: Some(spec.and_then(|s| s.replicas).unwrap_or(1)),
+                    ready: Some(status.and_then(|s| s.ready_replicas).unwrap_or(0)),
+                    containers,
+                    config_refs,
+                },
+            );
+        }
+        for d in &data.daemonsets {
+            let (containers, config_refs) = template(d.spec.as_ref().map(|s| &s.template));
+            let status = d.status.as_ref();
+            self.workloads.insert(
+                key("DaemonSet", ns, name_of(&d.metadata)),
+                Workload {
+                    revision: d.metadata.generation.map(|g| g.to_string()),
+                    replicas: status.map(|s| s.desired_number_scheduled),
+                    ready: status.map(|s| s.number_ready),
+                    containers,
+                    config_refs,
+                },
+            );
+        }
+        for h in &data.hpas {
+            let status = h.status.as_ref();
+            self.workloads.insert(
+                key("HorizontalPodAutoscaler", ns, name_of(&h.metadata)),
+                Workload {
+                    replicas: status.map(|s| s.desired_replicas),
+                    ready: status.and_then(|s| s.current_replicas),
+                    ..Workload::default()
+                },
+            );
+        }
+    }
+
+    fn absorb_pods(&mut self, data: &NamespaceData) {
+        let ns = data.name.as_str();
+        // ReplicaSet → owning Deployment, so pods are known by workload.
+        let rs_owner: HashMap<&str, &str> = data
+            .replicasets
+            .iter()
+            .filter_map(|rs| {
+                let owner = rs.metadata.owner_references.iter().flatten();
+                let d = owner.into_iter().find(|o| o.kind == "Deployment")?;
+                Some((name_of(&rs.metadata), d.name.as_str()))
+            })
+            .collect();
+        for p in &data.pods {
+            let (workload, revision) = owner_of(ns, p, &rs_owner);
+            let digest = PodDigest {
+                uid: p.metadata.uid.clone().unwrap_or_default(),
+                workload,
+                revision,
+                running: pod_running(p),
+                started: pod_started(p),
+                containers: container_states(p),
+                consumes: p.spec.as_ref().map(refs_of).unwrap_or_default(),
+            };
+            self.pods
+                .insert(format!("{ns}/{}", name_of(&p.metadata)), digest);
+        }
+    }
+
+    fn absorb_configs(&mut self, data: &NamespaceData) {
+        let ns = data.name.as_str();
+        for cm in &data.config_maps {
+            let mut h = Sha256::new();
+            for (k, v) in cm.data.iter().flatten() {
+                hash_entry(&mut h, k, v.as_bytes());
+            }
+            for (k, v) in cm.binary_data.iter().flatten() {
+                hash_entry(&mut h, k, &v.0);
+            }
+            self.configs.insert(
+                key("ConfigMap", ns, name_of(&cm.metadata)),
+                config_digest(&cm.metadata, h),
+            );
+        }
+        for s in &data.secrets {
+            let mut h = Sha256::new();
+            for (k, v) in s.data.iter().flatten() {
+                hash_entry(&mut h, k, &v.0);
+            }
+            self.configs.insert(
+                key("Secret", ns, name_of(&s.metadata)),
+                config_digest(&s.metadata, h),
+            );
+        }
+    }
+
+    fn absorb_events(&mut self, data: &NamespaceData) {
+        use kpm_semantics::events::{count, first_seen, last_seen};
+        for e in &data.events {
+            let o = &e.involved_object;
+            let object = ObjectRef {
+                kind: o.kind.clone().unwrap_or_default(),
+                namespace: o.namespace.clone(),
+                name: o.name.clone().unwrap_or_default(),
+            };
+            self.events.push(EventDigest {
+                uid: e.metadata.uid.clone().unwrap_or_default(),
+                object,
+                object_uid: o.uid.clone().unwrap_or_default(),
+                event_type: e.type_.clone().unwrap_or_default(),
+                reason: e.reason.clone().unwrap_or_default(),
+                message: e.message.clone().unwrap_or_default(),
+                first: first_seen(e),
+                last: last_seen(e),
+                count: i64::from(count(e)),
+            });
+        }
+    }
+}
+
+fn hash_entry(h: &mut Sha256, k: &str, v: &[u8]) {
+    h.update((k.len() as u64).to_le_bytes());
+    h.update(k.as_bytes());
+    h.update((v.len() as u64).to_le_bytes());
+    h.update(v);
+}
+
+fn config_digest(meta: &ObjectMeta, h: Sha256) -> ConfigDigest {
+    let content: String = h
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    ConfigDigest {
+        resource_version: meta.resource_version.clone().unwrap_or_default(),
+        content,
+        written: last_write(meta).map(|(t, _)| t),
+    }
+}
+
+/// The workload owning a pod and the pod's revision within it.
+fn owner_of(ns: &str, p: &Pod, rs_owner: &HashMap<&str, &str>) -> (Option<String>, Option<String>) {
+    let meta = &p.metadata;
+    let Some(owner) = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .or_else(|| meta.owner_references.iter().flatten().next())
+    else {
+        return (None, None);
+    };
+    let workload = match owner.kind.as_str() {
+        "ReplicaSet" => match rs_owner.get(owner.name.as_str()) {
+            Some(d) => key("Deployment", ns, d),
+            None => key("ReplicaSet", ns, &owner.name),
+        },
+        kind => key(kind, ns, &owner.name),
+    };
+    let revision = label(meta, TEMPLATE_HASH)
+        .or_else(|| label(meta, REVISION_HASH))
+        .map(str::to_string);
+    (Some(workload), revision)
+}
+
+fn pod_running(p: &Pod) -> bool {
+    let Some(status) = p.status.as_ref() else {
+        return false;
+    };
+    status.phase.as_deref() == Some("Running")
+        && status
+            .container_statuses
+            .iter()
+            .flatten()
+            .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+}
+
+/// Waiting reasons that mean the container cannot run.
+const CRASH_REASONS: &[&str] = &[
+    "CrashLoopBackOff",
+    "RunContainerError",
+    "CreateContainerError",
+    "CreateContainerConfigError",
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "StartError",
+];
+
+fn container_states(p: &Pod) -> Vec<ContainerState> {
+    let Some(status) = p.status.as_ref() else {
+        return Vec::new();
+    };
+    let restarting_pod = p.spec.as_ref().and_then(|s| s.restart_policy.as_deref()) != Some("Never");
+    status
+        .container_statuses
+        .iter()
+        .flatten()
+        .map(|c| {
+            let state = c.state.as_ref();
+            let waiting = state
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref())
+                .is_some_and(|r| CRASH_REASONS.contains(&r));
+            let failed = restarting_pod
+                && state
+                    .and_then(|s| s.terminated.as_ref())
+                    .is_some_and(|t| t.exit_code != 0);
+            ContainerState {
+                name: c.name.clone(),
+                restarts: c.restart_count,
+                crashing: waiting || failed,
+            }
+        })
+        .collect()
+}
+
+/// A timestamp as RFC 3339 (second precision), for field changes.
+pub fn time_text(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// The kube-system namespace's uid from `cluster/namespaces.json`, when
+/// collected: two snapshots with different ones are different clusters.
+pub fn kube_system_uid(bundle: &kpm_bundle::Bundle) -> Option<String> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let kind = kpm_bundle::layout::kind_by_plural("namespaces")?;
+    let list = bundle.read_kind_lean::<Namespace>(kind, None).ok()??;
+    list.items
+        .into_iter()
+        .find(|n| n.metadata.name.as_deref() == Some("kube-system"))
+        .and_then(|n| n.metadata.uid)
+}

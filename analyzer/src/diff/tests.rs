@@ -1,0 +1,234 @@
+//! Unit tests of the diff sections over testdata snapshots whose digests are
+//! edited to the case at hand.
+
+use chrono::Duration;
+use kpm_bundle::Bundle;
+use kpm_model::diff::{Change, DiffState, DiffVerdict};
+
+use super::snapshot::{ContainerState, EventDigest};
+use super::*;
+
+fn snap(dir: &str) -> Snapshot {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/").to_string() + dir;
+    let bundle = Bundle::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    snapshot(&bundle, &Options::default())
+}
+
+#[test]
+fn a_snapshot_against_itself_changes_nothing() {
+    let (a, b) = (snap("crashloop"), snap("crashloop"));
+    let d = compare(&a, &b);
+    assert!(d.is_empty(), "{d:#?}");
+    assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    assert_eq!(d.verdict.state, DiffState::Unchanged);
+    assert!(d.findings.iter().all(|f| f.change == Change::Persisting));
+}
+
+#[test]
+fn findings_on_replaced_pods_of_one_revision_are_the_same_incident() {
+    let before = snap("crashloop");
+    let mut after = snap("crashloop");
+    // The same findings on pods renamed as a ReplicaSet replacing them would.
+    let renamed: Vec<(String, String)> = after
+        .digest
+        .pods
+        .keys()
+        .filter(|k| k.starts_with("shop/checkout-"))
+        .map(|k| (k.clone(), format!("{k}x")))
+        .collect();
+    for (old, new) in &renamed {
+        if let Some(p) = after.digest.pods.remove(old) {
+            after.digest.pods.insert(new.clone(), p);
+        }
+    }
+    for f in &mut after.report.findings {
+        if f.object.kind == "Pod" && f.object.name.starts_with("checkout-") {
+            f.object.name.push('x');
+        }
+    }
+    let d = compare(&before, &after);
+    let crash: Vec<_> = d
+        .findings
+        .iter()
+        .filter(|f| f.rule == "pod-crashloop")
+        .collect();
+    assert_eq!(crash.len(), 1, "{crash:#?}");
+    assert_eq!(crash[0].change, Change::Persisting);
+    assert!(
+        crash[0].subject.starts_with("Deployment/shop/checkout@"),
+        "{}",
+        crash[0].subject
+    );
+    assert_eq!((crash[0].before, crash[0].after), (2, 2));
+}
+
+#[test]
+fn verdict_counts_incidents() {
+    assert_eq!(
+        DiffVerdict::new(2, 1, 1).text,
+        "mixed: 2 incidents resolved, 1 new, 1 persisting"
+    );
+    assert_eq!(
+        DiffVerdict::new(1, 0, 0).text,
+        "fixed: 1 incident resolved, 0 new, 0 persisting"
+    );
+    assert_eq!(DiffVerdict::new(0, 0, 3).state, DiffState::Unchanged);
+    assert_eq!(DiffVerdict::new(0, 2, 0).state, DiffState::Worse);
+}
+
+#[test]
+fn restarts_that_grew_and_containers_that_started_crashing() {
+    let before = snap("healthy");
+    let mut after = snap("healthy");
+    let key = after
+        .digest
+        .pods
+        .iter()
+        .find(|(_, p)| p.workload.as_deref() == Some("Deployment/shop/cart"))
+        .map(|(k, _)| k.clone())
+        .unwrap_or_default();
+    if let Some(p) = after.digest.pods.get_mut(&key) {
+        p.containers = vec![ContainerState {
+            name: "cart".into(),
+            restarts: 4,
+            crashing: true,
+        }];
+    }
+    let d = compare(&before, &after);
+    let cart = d
+        .workloads
+        .iter()
+        .find(|w| w.object.name == "cart")
+        .unwrap_or_else(|| panic!("{:#?}", d.workloads));
+    assert_eq!(cart.restarts.len(), 1);
+    assert_eq!((cart.restarts[0].before, cart.restarts[0].after), (0, 4));
+    assert_eq!(cart.started_crashing, vec!["cart".to_string()]);
+    let back = compare(&after, &before);
+    let cart = back
+        .workloads
+        .iter()
+        .find(|w| w.object.name == "cart")
+        .unwrap();
+    assert_eq!(cart.recovered, vec!["cart".to_string()]);
+    assert!(cart.restarts.is_empty(), "a count that fell did not grow");
+}
+
+#[test]
+fn events_already_in_before_count_only_their_growth() {
+    let before = snap("crashloop");
+    let mut after = snap("crashloop");
+    let since = before.collected_at;
+    let template = after
+        .digest
+        .events
+        .first()
+        .cloned()
+        .unwrap_or_else(|| EventDigest {
+            uid: String::new(),
+            object: ObjectRef::namespaced("Pod", "shop", "x"),
+            object_uid: String::new(),
+            event_type: "Warning".into(),
+            reason: "BackOff".into(),
+            message: String::new(),
+            first: None,
+            last: None,
+            count: 1,
+        });
+    // Seen again after BEFORE: 3 more occurrences of a known event.
+    let mut grown = template.clone();
+    grown.count += 3;
+    grown.last = Some(since + Duration::seconds(60));
+    // The same series recreated under another uid (same object, reason,
+    // first occurrence): 2 more.
+    let mut recreated = template.clone();
+    recreated.uid = "another-uid".into();
+    recreated.count += 2;
+    recreated.last = Some(since + Duration::seconds(90));
+    // A new event.
+    let mut fresh = template.clone();
+    fresh.uid = "fresh".into();
+    fresh.reason = "Killing".into();
+    fresh.first = Some(since + Duration::seconds(30));
+    fresh.last = fresh.first;
+    fresh.count = 1;
+    after.digest.events = vec![grown, recreated, fresh];
+    let d = compare(&before, &after);
+    let counts: Vec<(String, i64)> = d
+        .events
+        .iter()
+        .map(|e| (e.reason.clone(), e.count))
+        .collect();
+    let r = template.reason.clone();
+    assert_eq!(
+        counts,
+        vec![("Killing".to_string(), 1), (r.clone(), 3), (r, 2)]
+    );
+}
+
+#[test]
+fn a_kind_not_collected_is_not_a_removal() {
+    let before = snap("healthy");
+    let mut after = snap("healthy");
+    after
+        .digest
+        .configs
+        .retain(|k, _| !k.starts_with("Secret/shop/"));
+    after
+        .collection
+        .insert(("secrets".into(), Some("shop".into())), "forbidden".into());
+    let d = compare(&before, &after);
+    assert!(d.config.is_empty(), "{:#?}", d.config);
+    assert_eq!(d.collection.len(), 1);
+    assert_eq!(
+        (
+            d.collection[0].before.as_str(),
+            d.collection[0].after.as_str()
+        ),
+        ("ok", "forbidden")
+    );
+    // Collected in both and gone: removed.
+    after
+        .collection
+        .insert(("secrets".into(), Some("shop".into())), "ok".into());
+    let d = compare(&before, &after);
+    assert!(!d.config.is_empty() && d.config.iter().all(|c| c.change == Change::Removed));
+}
+
+#[test]
+fn a_secret_rewritten_after_its_pods_started_names_them() {
+    let before = snap("healthy");
+    let after = snap("secret-rotated");
+    let d = compare(&before, &after);
+    let cart_db = d
+        .config
+        .iter()
+        .find(|c| c.object.name == "cart-db")
+        .unwrap_or_else(|| panic!("{:#?}", d.config));
+    assert_eq!(cart_db.change, Change::Changed);
+    // Values are never collected: the content hash cannot tell, the write can.
+    assert_eq!(cart_db.content.before, cart_db.content.after);
+    assert!(cart_db.written.is_some());
+    assert_eq!(cart_db.stale_pods.len(), 2, "{:?}", cart_db.stale_pods);
+}
+
+#[test]
+fn another_cluster_is_a_warning() {
+    let before = snap("healthy");
+    let mut after = snap("healthy");
+    after.digest.kube_system_uid = Some("0000".into());
+    after.digest.nodes = std::mem::take(&mut after.digest.nodes)
+        .into_iter()
+        .map(|(k, v)| (format!("{k}-other"), v))
+        .collect();
+    let d = compare(&before, &after);
+    assert!(
+        d.warnings.iter().any(|w| w.contains("kube-system")),
+        "{:?}",
+        d.warnings
+    );
+    assert!(
+        d.warnings.iter().any(|w| w.contains("no node in common")),
+        "{:?}",
+        d.warnings
+    );
+}
