@@ -56,6 +56,18 @@ fn deploy_rbac_collects_everything_without_a_single_403() {
         assert!(got.contains("namespaces/shop/pods.json"), "{name}");
         assert!(got.entries().any(|e| e.starts_with("logs/")), "{name}");
         assert!(got.contains("cluster/nodes.json"), "{name}");
+        // The kinds around the workloads (#18), one per API group.
+        for path in [
+            "namespaces/shop/cronjobs.json",
+            "namespaces/shop/resourcequotas.json",
+            "namespaces/shop/poddisruptionbudgets.json",
+            "namespaces/shop/networkpolicies.json",
+            "cluster/storageclasses.json",
+            "cluster/priorityclasses.json",
+            "cluster/validatingwebhookconfigurations.json",
+        ] {
+            assert!(got.contains(path), "{name}: {path}");
+        }
         if name == "scoped" {
             let infra = m.steps.iter().filter(|s| s.what == "infra-pods");
             assert!(infra.clone().count() > 0 && infra.clone().all(|s| s.outcome == Outcome::Ok));

@@ -126,6 +126,24 @@ fn healthy_round_trip() {
     round_trip("healthy");
 }
 
+/// The #18 kinds: Jobs with failed pods, CronJobs, and every new list
+/// (empty ones included) come back through serve and the collector, and
+/// the analysis finds the same Job and CronJob findings.
+#[test]
+fn job_failures_round_trip() {
+    round_trip("job-failures");
+    let src = kpm_e2e::testdata().join("job-failures");
+    let served = serve(&src, Knobs::default());
+    let out = served.dir.path().join("jobs.zip");
+    collect_ok(&served, &out, &[]);
+    let want = finding_keys(&src);
+    assert!(
+        want.iter().any(|k| k.contains("cronjob-failing")),
+        "{want:?}"
+    );
+    assert_eq!(finding_keys(&out), want);
+}
+
 #[test]
 #[allow(
     clippy::too_many_lines,

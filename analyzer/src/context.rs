@@ -15,7 +15,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Endpoints, Event, Node, PersistentVolumeClaim, Pod, Secret, Service,
 };
@@ -318,6 +318,8 @@ pub struct NamespaceData {
     pub secrets: Vec<Secret>,
     /// PersistentVolumeClaims.
     pub pvcs: Vec<PersistentVolumeClaim>,
+    /// CronJobs (batch/v1).
+    pub cron_jobs: Vec<CronJob>,
     /// `metrics/namespaces/<ns>/pods.json`, when the metrics API answered.
     pub pod_metrics: Option<Vec<PodMetrics>>,
     /// Kinds (plural names) that are unavailable, and why.

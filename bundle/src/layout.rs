@@ -130,6 +130,51 @@ pub const CLUSTER_KINDS: &[ResourceKind] = &[
         Cluster,
         ["pv"]
     ),
+    kind!(
+        "storageclasses",
+        "storageclass",
+        "StorageClass",
+        "storage.k8s.io",
+        "v1",
+        Cluster,
+        ["sc"]
+    ),
+    kind!(
+        "volumeattachments",
+        "volumeattachment",
+        "VolumeAttachment",
+        "storage.k8s.io",
+        "v1",
+        Cluster,
+        []
+    ),
+    kind!(
+        "priorityclasses",
+        "priorityclass",
+        "PriorityClass",
+        "scheduling.k8s.io",
+        "v1",
+        Cluster,
+        ["pc"]
+    ),
+    kind!(
+        "validatingwebhookconfigurations",
+        "validatingwebhookconfiguration",
+        "ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        Cluster,
+        []
+    ),
+    kind!(
+        "mutatingwebhookconfigurations",
+        "mutatingwebhookconfiguration",
+        "MutatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        Cluster,
+        []
+    ),
 ];
 
 /// Namespaced kinds a bundle stores under `namespaces/<ns>/`.
@@ -236,6 +281,51 @@ pub const NAMESPACED_KINDS: &[ResourceKind] = &[
         "v1",
         Namespaced,
         ["pvc"]
+    ),
+    kind!(
+        "cronjobs",
+        "cronjob",
+        "CronJob",
+        "batch",
+        "v1",
+        Namespaced,
+        ["cj"]
+    ),
+    kind!(
+        "resourcequotas",
+        "resourcequota",
+        "ResourceQuota",
+        "",
+        "v1",
+        Namespaced,
+        ["quota"]
+    ),
+    kind!(
+        "limitranges",
+        "limitrange",
+        "LimitRange",
+        "",
+        "v1",
+        Namespaced,
+        ["limits"]
+    ),
+    kind!(
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        "PodDisruptionBudget",
+        "policy",
+        "v1",
+        Namespaced,
+        ["pdb"]
+    ),
+    kind!(
+        "networkpolicies",
+        "networkpolicy",
+        "NetworkPolicy",
+        "networking.k8s.io",
+        "v1",
+        Namespaced,
+        ["netpol"]
     ),
 ];
 

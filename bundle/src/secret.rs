@@ -12,6 +12,64 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 /// Annotation kpm adds to a Secret whose values it removed.
 pub const VALUES_REMOVED: &str = "kpm.dev/values-removed";
 
+/// Annotation holding the parsed facts of a `kubernetes.io/tls` Secret's
+/// certificate chain ([`TlsFacts`] as JSON). Written by the collector from
+/// `tls.crt` before [`strip_secret`] drops the value; the PEM and the key
+/// never reach a bundle, only these facts.
+pub const TLS_FACTS: &str = "kpm.dev/tls-certificates";
+
+/// The Secret type whose certificate facts are kept.
+pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
+
+/// What a bundle keeps of a TLS Secret's `tls.crt`: one entry per PEM
+/// `CERTIFICATE` block, in the file's order (the serving certificate first,
+/// as Ingress controllers expect), or why it could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TlsFacts {
+    /// The certificates that parsed.
+    #[serde(default)]
+    pub certificates: Vec<CertificateFacts>,
+    /// Set when `tls.crt` is missing, not PEM, or a block is not X.509.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Public facts of one certificate: nothing here is secret (a TLS
+/// handshake shows all of it to any client).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateFacts {
+    /// Subject distinguished name, RFC 4514 order as printed by OpenSSL.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Serial number, colon-separated hex bytes.
+    pub serial: String,
+    /// Start of validity, RFC 3339 UTC.
+    pub not_before: String,
+    /// End of validity, RFC 3339 UTC.
+    pub not_after: String,
+    /// DNS names of the subjectAltName extension.
+    #[serde(default)]
+    pub dns_names: Vec<String>,
+    /// IP addresses of the subjectAltName extension.
+    #[serde(default)]
+    pub ip_addresses: Vec<String>,
+    /// basicConstraints CA flag.
+    #[serde(default)]
+    pub is_ca: bool,
+}
+
+/// The facts a bundle holds for `secret`, if it has the annotation and it
+/// parses.
+pub fn tls_facts(secret: &Value) -> Option<TlsFacts> {
+    let text = secret
+        .pointer("/metadata/annotations")?
+        .get(TLS_FACTS)?
+        .as_str()?;
+    serde_json::from_str(text).ok()
+}
+
 /// Turns a Secret object into metadata and key names only: every value of
 /// `data` and `stringData` becomes the empty string and the last-applied
 /// annotation is dropped. Returns how many values were removed.
@@ -65,5 +123,25 @@ mod tests {
         assert_eq!(s["data"]["user"], "");
         assert_eq!(s["metadata"]["annotations"][VALUES_REMOVED], "true");
         assert!(s["metadata"]["annotations"].get(LAST_APPLIED).is_none());
+    }
+
+    #[test]
+    fn tls_facts_survive_stripping_and_read_back() {
+        let facts = TlsFacts {
+            certificates: vec![CertificateFacts {
+                subject: "CN=shop.example.com".into(),
+                not_after: "2026-12-01T00:00:00Z".into(),
+                dns_names: vec!["shop.example.com".into()],
+                ..CertificateFacts::default()
+            }],
+            error: None,
+        };
+        let text = serde_json::to_string(&facts).unwrap();
+        let mut s = serde_json::json!({"kind": "Secret", "type": TLS_SECRET_TYPE,
+            "metadata": {"name": "shop-tls", "annotations": {TLS_FACTS: text}},
+            "data": {"tls.crt": "LS0t", "tls.key": "LS0t"}});
+        strip_secret(&mut s);
+        assert_eq!(tls_facts(&s), Some(facts));
+        assert_eq!(s["data"]["tls.key"], "");
     }
 }

@@ -406,7 +406,7 @@ impl Ctx {
     /// found (`None` when the namespace list failed).
     pub async fn cluster(self: &Arc<Self>) -> Option<Vec<String>> {
         self.progress
-            .phase("cluster: nodes, namespaces, ingress classes, persistent volumes, node metrics");
+            .phase("cluster: nodes, namespaces, classes, volumes, webhooks, node metrics");
         let mut set: JoinSet<Option<Vec<String>>> = JoinSet::new();
         for kind in CLUSTER_KINDS {
             let Some(spec) = ListSpec::of(kind, None) else {

@@ -86,6 +86,9 @@ pub enum Layer {
     Dns,
     /// RBAC permissions of workloads.
     Rbac,
+    /// Controllers that own pods: Deployment rollouts, ReplicaSets,
+    /// StatefulSets, DaemonSets, Jobs and CronJobs.
+    Workload,
 }
 
 impl Layer {
@@ -102,6 +105,7 @@ impl Layer {
             Layer::Resources => "resources",
             Layer::Dns => "dns",
             Layer::Rbac => "rbac",
+            Layer::Workload => "workload",
         }
     }
 }

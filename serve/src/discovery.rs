@@ -24,6 +24,10 @@ const GROUP_ORDER: &[&str] = &[
     "autoscaling",
     "batch",
     "networking.k8s.io",
+    "policy",
+    "storage.k8s.io",
+    "admissionregistration.k8s.io",
+    "scheduling.k8s.io",
     "discovery.k8s.io",
     METRICS_GROUP,
 ];
@@ -38,6 +42,7 @@ fn categories(plural: &str) -> &'static [&'static str] {
         | "statefulsets"
         | "daemonsets"
         | "jobs"
+        | "cronjobs"
         | "horizontalpodautoscalers" => &["all"],
         _ => &[],
     }
@@ -59,7 +64,11 @@ fn subresources(plural: &str) -> &'static [&'static str] {
         | "horizontalpodautoscalers"
         | "ingresses"
         | "persistentvolumeclaims"
-        | "persistentvolumes" => &["status"],
+        | "persistentvolumes"
+        | "cronjobs"
+        | "resourcequotas"
+        | "poddisruptionbudgets"
+        | "volumeattachments" => &["status"],
         _ => &[],
     }
 }

@@ -35,6 +35,10 @@ def main():
     net = client.NetworkingV1Api(api)
     disc = client.DiscoveryV1Api(api)
     hpa = client.AutoscalingV2Api(api)
+    policy = client.PolicyV1Api(api)
+    storage = client.StorageV1Api(api)
+    sched = client.SchedulingV1Api(api)
+    adm = client.AdmissionregistrationV1Api(api)
     # plural -> (list call, typed model of the list)
     kinds = {
         "nodes": (core.list_node, "V1NodeList"),
@@ -64,6 +68,31 @@ def main():
         "persistentvolumeclaims": (
             core.list_persistent_volume_claim_for_all_namespaces,
             "V1PersistentVolumeClaimList",
+        ),
+        "storageclasses": (storage.list_storage_class, "V1StorageClassList"),
+        "volumeattachments": (storage.list_volume_attachment, "V1VolumeAttachmentList"),
+        "priorityclasses": (sched.list_priority_class, "V1PriorityClassList"),
+        "validatingwebhookconfigurations": (
+            adm.list_validating_webhook_configuration,
+            "V1ValidatingWebhookConfigurationList",
+        ),
+        "mutatingwebhookconfigurations": (
+            adm.list_mutating_webhook_configuration,
+            "V1MutatingWebhookConfigurationList",
+        ),
+        "cronjobs": (batch.list_cron_job_for_all_namespaces, "V1CronJobList"),
+        "resourcequotas": (
+            core.list_resource_quota_for_all_namespaces,
+            "V1ResourceQuotaList",
+        ),
+        "limitranges": (core.list_limit_range_for_all_namespaces, "V1LimitRangeList"),
+        "poddisruptionbudgets": (
+            policy.list_pod_disruption_budget_for_all_namespaces,
+            "V1PodDisruptionBudgetList",
+        ),
+        "networkpolicies": (
+            net.list_network_policy_for_all_namespaces,
+            "V1NetworkPolicyList",
         ),
     }
     out = {"lists": {}, "pods_read": 0, "logs": {}, "events_k8s_io": {}}

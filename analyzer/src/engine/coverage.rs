@@ -26,6 +26,7 @@ const CHECKS: &[(&str, &[&str])] = &[
     ("config rollout", &["configmaps"]),
     ("secret rotation", &["secrets"]),
     ("volume claims", &["persistentvolumeclaims"]),
+    ("failed jobs and cronjob runs", &["jobs", "cronjobs"]),
 ];
 
 /// Gaps of one namespace.

@@ -126,6 +126,11 @@ impl Candidates {
                     causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
                 }
                 Link::AppError => causes.extend(self.on(&object, *link)),
+                Link::JobFailing => {
+                    for job in f.related.iter().filter(|r| r.kind == "Job") {
+                        causes.extend(self.on(&job.to_string(), *link));
+                    }
+                }
                 Link::ClusterDnsDown => causes.extend(
                     (0..self.ids.len())
                         .filter(|i| self.causing(*i, *link))

@@ -44,6 +44,47 @@ fn read_cluster_kind<T: DeserializeOwned>(
     }
 }
 
+/// Reads the cluster kinds no rule reads yet, so that a missing or
+/// damaged file is reported all the same.
+fn check_cluster_kinds(
+    bundle: &Bundle,
+    unavailable: &mut BTreeMap<String, Unavailable>,
+    damage: &mut Vec<Damage>,
+) {
+    use k8s_openapi::api::{admissionregistration, core, scheduling, storage};
+    read_cluster_kind::<core::v1::PersistentVolume>(
+        bundle,
+        "persistentvolumes",
+        unavailable,
+        damage,
+    );
+    read_cluster_kind::<storage::v1::StorageClass>(bundle, "storageclasses", unavailable, damage);
+    read_cluster_kind::<storage::v1::VolumeAttachment>(
+        bundle,
+        "volumeattachments",
+        unavailable,
+        damage,
+    );
+    read_cluster_kind::<scheduling::v1::PriorityClass>(
+        bundle,
+        "priorityclasses",
+        unavailable,
+        damage,
+    );
+    read_cluster_kind::<admissionregistration::v1::ValidatingWebhookConfiguration>(
+        bundle,
+        "validatingwebhookconfigurations",
+        unavailable,
+        damage,
+    );
+    read_cluster_kind::<admissionregistration::v1::MutatingWebhookConfiguration>(
+        bundle,
+        "mutatingwebhookconfigurations",
+        unavailable,
+        damage,
+    );
+}
+
 /// Everything of [`ClusterData`] but the infra pass.
 fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData {
     let manifest = bundle.manifest();
@@ -58,12 +99,7 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
         damage,
     );
     let ingress_classes = read_cluster_kind(bundle, "ingressclasses", &mut unavailable, damage);
-    read_cluster_kind::<k8s_openapi::api::core::v1::PersistentVolume>(
-        bundle,
-        "persistentvolumes",
-        &mut unavailable,
-        damage,
-    );
+    check_cluster_kinds(bundle, &mut unavailable, damage);
 
     #[derive(Deserialize)]
     struct VersionInfo {

@@ -12,6 +12,7 @@ pub mod checklist;
 pub mod config;
 pub mod hpa;
 pub mod ingress;
+pub mod jobs;
 pub mod node;
 pub mod pod;
 pub mod pod_config;
@@ -41,6 +42,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(config::run(ctx));
     out.extend(resources::run(ctx));
     out.extend(checklist::run(ctx));
+    out.extend(jobs::run(ctx));
     out
 }
 

@@ -35,6 +35,9 @@ pub enum Link {
     AppError,
     /// Cluster DNS is down, so lookups fail everywhere (related: any).
     ClusterDnsDown,
+    /// A Job failed (related: the Jobs a finding names, e.g. the CronJob's
+    /// last scheduled run).
+    JobFailing,
 }
 
 /// One rule: everything about it that is not its code.
@@ -300,6 +303,21 @@ registry! {
         id: "rbac-forbidden", layer: Rbac, severity: Error,
         causes: [AppError], effects: [],
         fires_when: "`forbidden: User \"system:serviceaccount:…\" cannot …` in application logs",
+    },
+    JobFailed => {
+        id: "job-failed", layer: Workload, severity: Error,
+        causes: [JobFailing], effects: [PodNotServing],
+        fires_when: "a Job has the condition `Failed=True`: `BackoffLimitExceeded` (more pods failed than `backoffLimit`), `DeadlineExceeded` (active longer than `activeDeadlineSeconds`) or another reason of the job controller; names the reason and message, the failed pods and their containers' exit codes and the explaining line of the last one's log; not when a later run of the same CronJob succeeded or is still running; the failed pods' own findings are linked as its cause",
+    },
+    CronjobFailing => {
+        id: "cronjob-failing", layer: Workload, severity: Error,
+        causes: [], effects: [JobFailing],
+        fires_when: "the Job of a CronJob's `status.lastScheduleTime` (named `<cronjob>-<scheduled time in minutes>` by the CronJob controller) has `Failed=True` and `status.lastSuccessfulTime` is older or absent; a run still active or a later success is not a finding; the Job's `job-failed` finding is linked as its cause",
+    },
+    CronjobSuspended => {
+        id: "cronjob-suspended", layer: Workload, severity: Info,
+        causes: [], effects: [],
+        fires_when: "`spec.suspend: true`: no Job is created for its schedule; names when it last ran",
     },
 }
 

@@ -222,7 +222,23 @@ mod tests {
     fn resource_names_invert_the_mapping() {
         for kind in crate::layout::all_kinds() {
             let Some(name) = resource_name(kind.plural) else {
-                assert_eq!(kind.plural, "secrets");
+                // Secrets are never mapped; the kinds around the workloads
+                // (#18) are not mapped yet, so converted bundles say "not
+                // collected" for them.
+                let unmapped = [
+                    "secrets",
+                    "storageclasses",
+                    "volumeattachments",
+                    "priorityclasses",
+                    "validatingwebhookconfigurations",
+                    "mutatingwebhookconfigurations",
+                    "cronjobs",
+                    "resourcequotas",
+                    "limitranges",
+                    "poddisruptionbudgets",
+                    "networkpolicies",
+                ];
+                assert!(unmapped.contains(&kind.plural), "{}", kind.plural);
                 continue;
             };
             let path = match kind.path(Some("shop")) {

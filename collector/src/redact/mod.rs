@@ -5,7 +5,10 @@
 //!
 //! * Secrets: always reduced to metadata and key names by
 //!   [`kpm_bundle::secret::strip_secret`], even with `--no-redact`; kpm never
-//!   stores a Secret value (Helm release Secrets included).
+//!   stores a Secret value (Helm release Secrets included). A
+//!   `kubernetes.io/tls` Secret first gets the public facts of its
+//!   certificates as an annotation ([`tls`]); the PEM and key go with the
+//!   other values.
 //! * ConfigMaps: by default every `data`/`binaryData` value is replaced by
 //!   `""` and its SHA-256 and size kept in an annotation ([`configmap`]),
 //!   even with `--no-redact`. With `--configmap-values` values are kept and
@@ -52,6 +55,7 @@ use kpm_bundle::secret::{strip_secret, LAST_APPLIED};
 mod configmap;
 mod env;
 mod text;
+mod tls;
 mod token;
 mod user_rules;
 
@@ -173,6 +177,7 @@ impl Redactor {
     /// `patterns` says.
     pub fn object(&self, kind: &str, obj: &mut Value, counts: &mut Counts) {
         if kind == "Secret" {
+            tls::annotate(obj);
             bump(counts, rule::SECRET_VALUE, strip_secret(obj));
             return;
         }

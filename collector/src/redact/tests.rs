@@ -119,6 +119,39 @@ fn no_redact_keeps_env_but_strips_secrets() {
 }
 
 #[test]
+fn tls_secret_keeps_certificate_facts_and_no_pem_or_key_bytes() {
+    use base64::Engine as _;
+    let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+    let (cert, key) = (tls::tests::CERT, tls::tests::KEY);
+    let mut s = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"name": "shop-tls", "namespace": "shop"},
+        "data": {"tls.crt": b64(cert), "tls.key": b64(key), "ca.crt": b64(cert)}});
+    for patterns in [true, false] {
+        let mut obj = s.clone();
+        let mut counts = Counts::new();
+        redactor(patterns, false).object("Secret", &mut obj, &mut counts);
+        let stored = obj.to_string();
+        // No PEM armour, no base64 of the PEM or the key, no line of either.
+        assert!(!stored.contains("BEGIN"), "{stored}");
+        for pem in [cert, key] {
+            assert!(!stored.contains(&b64(pem)[..40]));
+            for line in pem
+                .lines()
+                .filter(|l| l.len() > 16 && !l.starts_with("-----"))
+            {
+                assert!(!stored.contains(line), "{line} leaked");
+            }
+        }
+        let facts = kpm_bundle::secret::tls_facts(&obj).expect("facts annotation");
+        assert_eq!(facts.certificates[0].dns_names[0], "shop.example.com");
+        assert_eq!(counts.get(rule::SECRET_VALUE), Some(&3));
+    }
+    s["data"]["tls.crt"] = json!("");
+    redactor(true, false).object("Secret", &mut s, &mut Counts::new());
+    assert!(kpm_bundle::secret::tls_facts(&s).is_none());
+}
+
+#[test]
 fn helm_release_secret_keeps_no_payload() {
     let mut s = json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
         "metadata": {"name": "sh.helm.release.v1.shop.v3", "namespace": "shop",

@@ -66,6 +66,7 @@ pub fn layer_label(l: Layer) -> &'static str {
         Layer::Resources => "Resources",
         Layer::Dns => "DNS",
         Layer::Rbac => "RBAC",
+        Layer::Workload => "Workloads",
     }
 }
 

@@ -2,12 +2,16 @@
 
 use std::borrow::Cow;
 
+use k8s_openapi::api::admissionregistration::v1 as admission;
 use k8s_openapi::api::apps::v1 as apps;
 use k8s_openapi::api::autoscaling::v2 as autoscaling;
 use k8s_openapi::api::batch::v1 as batch;
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
 use k8s_openapi::api::networking::v1 as networking;
+use k8s_openapi::api::policy::v1 as policy;
+use k8s_openapi::api::scheduling::v1 as scheduling;
+use k8s_openapi::api::storage::v1 as storage;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use k8s_openapi::schemars::{JsonSchema, SchemaGenerator};
 use kpm_bundle::layout::ResourceKind;
@@ -51,7 +55,7 @@ pub fn list_meta() -> Typed {
 }
 
 /// Every kind a schema is known for.
-fn all() -> [Typed; 19] {
+fn all() -> [Typed; 29] {
     [
         typed::<core::Node>(),
         typed::<core::Namespace>(),
@@ -72,6 +76,16 @@ fn all() -> [Typed; 19] {
         typed::<apps::StatefulSet>(),
         typed::<apps::DaemonSet>(),
         typed::<batch::Job>(),
+        typed::<batch::CronJob>(),
+        typed::<core::ResourceQuota>(),
+        typed::<core::LimitRange>(),
+        typed::<policy::PodDisruptionBudget>(),
+        typed::<networking::NetworkPolicy>(),
+        typed::<storage::StorageClass>(),
+        typed::<storage::VolumeAttachment>(),
+        typed::<scheduling::PriorityClass>(),
+        typed::<admission::ValidatingWebhookConfiguration>(),
+        typed::<admission::MutatingWebhookConfiguration>(),
     ]
 }
 

@@ -9,6 +9,7 @@
 
 mod core;
 mod network;
+mod policy;
 mod workloads;
 
 use std::collections::BTreeMap;
@@ -92,6 +93,7 @@ fn printer(plural: &str) -> Option<(&'static [Column], Printer)> {
     core::printer(plural)
         .or_else(|| workloads::printer(plural))
         .or_else(|| network::printer(plural))
+        .or_else(|| policy::printer(plural))
 }
 
 /// The top-level fields of an object, borrowed: for `includeObject` the

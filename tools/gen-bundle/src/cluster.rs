@@ -60,6 +60,24 @@ pub struct Cluster {
     pub logs: Vec<Log>,
 }
 
+/// Kinds added to the bundle format after the first scenarios were
+/// written (issue #18): their lists are written after all the others.
+fn is_later(kind: &ResourceKind) -> bool {
+    matches!(
+        kind.plural,
+        "storageclasses"
+            | "volumeattachments"
+            | "priorityclasses"
+            | "validatingwebhookconfigurations"
+            | "mutatingwebhookconfigurations"
+            | "cronjobs"
+            | "resourcequotas"
+            | "limitranges"
+            | "poddisruptionbudgets"
+            | "networkpolicies"
+    )
+}
+
 fn kind_of(obj: &Value) -> Option<&'static ResourceKind> {
     let kind = obj["kind"].as_str()?;
     layout::all_kinds().find(|k| k.kind == kind)
@@ -206,30 +224,34 @@ impl Cluster {
             1,
             rec.size,
         ));
-        for kind in CLUSTER_KINDS {
-            let items = if kind.plural == "namespaces" {
-                self.namespace_objects()
-            } else {
-                self.cluster_list(kind.plural).to_vec()
-            };
-            let path = format!("cluster/{}.json", kind.plural);
-            list_rv += 3;
-            let (n, size) = write_list(&mut w, &path, kind, &items, list_rv)?;
-            steps.push(ok_step(kind.plural, None, &path, n, size));
-        }
         let mut stripped = 0;
-        for (ns, data) in &self.namespaces {
-            for kind in NAMESPACED_KINDS {
-                let mut items = data.objects.get(kind.plural).cloned().unwrap_or_default();
-                if kind.plural == "secrets" {
-                    for s in &mut items {
-                        stripped += kpm_bundle::secret::strip_secret(s);
-                    }
-                }
-                let path = layout::namespaced_path(ns, kind.plural);
+        // Kinds the format gained later are listed last, so adding them
+        // left the revisions (and bytes) of every earlier list unchanged.
+        for later in [false, true] {
+            for kind in CLUSTER_KINDS.iter().filter(|k| is_later(k) == later) {
+                let items = if kind.plural == "namespaces" {
+                    self.namespace_objects()
+                } else {
+                    self.cluster_list(kind.plural).to_vec()
+                };
+                let path = format!("cluster/{}.json", kind.plural);
                 list_rv += 3;
                 let (n, size) = write_list(&mut w, &path, kind, &items, list_rv)?;
-                steps.push(ok_step(kind.plural, Some(ns), &path, n, size));
+                steps.push(ok_step(kind.plural, None, &path, n, size));
+            }
+            for (ns, data) in &self.namespaces {
+                for kind in NAMESPACED_KINDS.iter().filter(|k| is_later(k) == later) {
+                    let mut items = data.objects.get(kind.plural).cloned().unwrap_or_default();
+                    if kind.plural == "secrets" {
+                        for s in &mut items {
+                            stripped += kpm_bundle::secret::strip_secret(s);
+                        }
+                    }
+                    let path = layout::namespaced_path(ns, kind.plural);
+                    list_rv += 3;
+                    let (n, size) = write_list(&mut w, &path, kind, &items, list_rv)?;
+                    steps.push(ok_step(kind.plural, Some(ns), &path, n, size));
+                }
             }
         }
         self.write_metrics(&mut w, &mut steps)?;

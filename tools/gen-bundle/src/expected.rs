@@ -42,6 +42,7 @@ pub fn layer_of(rule: &str) -> &'static str {
         "resources" => "resources",
         "dns" => "dns",
         "rbac" => "rbac",
+        "job" | "cronjob" | "rollout" => "workload",
         _ => "unknown",
     }
 }

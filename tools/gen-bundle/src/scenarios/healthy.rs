@@ -77,7 +77,7 @@ pub fn shop(w: &mut World, ns: &str, opts: &ShopOptions) {
         "Opaque",
         &[("username", "cart"), ("password", "s3cr3t-cart-pw")],
     ));
-    w.cluster.add(config::secret(
+    let mut tls = config::secret(
         ns,
         "shop-tls",
         86_400 * 40,
@@ -88,7 +88,14 @@ pub fn shop(w: &mut World, ns: &str, opts: &ShopOptions) {
             ("tls.crt", "-----BEGIN CERTIFICATE-----"),
             ("tls.key", "-----BEGIN PRIVATE KEY-----"),
         ],
-    ));
+    );
+    let tls_host = if ns == "shop" {
+        "shop.acme.example".to_string()
+    } else {
+        format!("{ns}.acme.example")
+    };
+    config::add_tls_facts(&mut tls, &[tls_host.as_str()], 86_400 * 40);
+    w.cluster.add(tls);
     let frontend_replicas = opts.frontend_scaled.map_or(3, |(r, _)| r);
     let mut frontend = AppSpec::new(
         ns,

@@ -12,6 +12,7 @@ mod common;
 mod config;
 mod demo;
 mod healthy;
+mod jobs;
 mod logs;
 mod network;
 pub mod pairs;
@@ -44,6 +45,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(platform::SCENARIOS);
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
+    v.extend_from_slice(jobs::SCENARIOS);
     v
 }
 

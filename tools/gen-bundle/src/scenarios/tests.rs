@@ -4,15 +4,21 @@
 
 use std::collections::BTreeSet;
 
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
-    Secret, Service,
+    ConfigMap, Endpoints, Event, LimitRange, Namespace, Node, PersistentVolume,
+    PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
 use kpm_bundle::layout::{self, Entry};
 use kpm_bundle::Bundle;
 use serde::de::DeserializeOwned;
@@ -33,6 +39,15 @@ fn check_types(b: &Bundle) {
                 "Namespace" => parse_all::<Namespace>(b, path),
                 "IngressClass" => parse_all::<IngressClass>(b, path),
                 "PersistentVolume" => parse_all::<PersistentVolume>(b, path),
+                "StorageClass" => parse_all::<StorageClass>(b, path),
+                "VolumeAttachment" => parse_all::<VolumeAttachment>(b, path),
+                "PriorityClass" => parse_all::<PriorityClass>(b, path),
+                "ValidatingWebhookConfiguration" => {
+                    parse_all::<ValidatingWebhookConfiguration>(b, path)
+                }
+                "MutatingWebhookConfiguration" => {
+                    parse_all::<MutatingWebhookConfiguration>(b, path)
+                }
                 other => panic!("unexpected cluster kind {other}"),
             },
             Entry::NamespacedList { kind, .. } => match kind.kind {
@@ -51,6 +66,11 @@ fn check_types(b: &Bundle) {
                 "ConfigMap" => parse_all::<ConfigMap>(b, path),
                 "Secret" => parse_all::<Secret>(b, path),
                 "PersistentVolumeClaim" => parse_all::<PersistentVolumeClaim>(b, path),
+                "CronJob" => parse_all::<CronJob>(b, path),
+                "ResourceQuota" => parse_all::<ResourceQuota>(b, path),
+                "LimitRange" => parse_all::<LimitRange>(b, path),
+                "PodDisruptionBudget" => parse_all::<PodDisruptionBudget>(b, path),
+                "NetworkPolicy" => parse_all::<NetworkPolicy>(b, path),
                 other => panic!("unexpected kind {other}"),
             },
             _ => 0,
