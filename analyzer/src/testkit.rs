@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
-use kpm_bundle::manifest::{Collection, Tool};
 use kpm_bundle::{Bundle, BundleWriter, Manifest};
 use serde::de::DeserializeOwned;
 
@@ -59,26 +58,11 @@ impl Fixture {
             w.write_entry(path, text.as_bytes()).unwrap();
         }
         let manifest = Manifest {
-            format_version: 1,
-            tool: Tool {
-                name: "test".into(),
-                version: "0".into(),
-            },
-            collection: Collection {
-                started_at: now(),
-                finished_at: now(),
-                interrupted: false,
-                timed_out: false,
-            },
-            cluster: Default::default(),
             scope: kpm_bundle::manifest::CollectionScope {
                 all_namespaces,
                 namespaces: vec![ns.to_string()],
             },
-            options: Default::default(),
-            steps: Vec::new(),
-            redaction: BTreeMap::new(),
-            files: BTreeMap::new(),
+            ..Manifest::new(("test", "0"), now(), now())
         };
         w.finish(manifest).unwrap();
         let bundle = Bundle::open(&dir).unwrap();

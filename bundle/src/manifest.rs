@@ -258,6 +258,36 @@ impl<I: Iterator<Item = Step>> Serialize for StepsThen<'_, I> {
 }
 
 impl Manifest {
+    /// A manifest of the current format for a collection by `tool`
+    /// (name, version) that ran from `started_at` to `finished_at`, with no
+    /// steps, files or redaction counts and default cluster, scope and
+    /// options: the one starting point for writers that fill in the rest.
+    pub fn new(
+        tool: (&str, &str),
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+    ) -> Manifest {
+        Manifest {
+            format_version: crate::layout::FORMAT_VERSION,
+            tool: Tool {
+                name: tool.0.to_string(),
+                version: tool.1.to_string(),
+            },
+            collection: Collection {
+                started_at,
+                finished_at,
+                interrupted: false,
+                timed_out: false,
+            },
+            cluster: ClusterInfo::default(),
+            scope: CollectionScope::default(),
+            options: CollectionOptions::default(),
+            steps: Vec::new(),
+            redaction: BTreeMap::new(),
+            files: BTreeMap::new(),
+        }
+    }
+
     /// The steps for a kind (plural name) that did not end `ok`, so the
     /// analyzer can say which checks it could not run and why.
     pub fn failed_steps(&self) -> impl Iterator<Item = &Step> {

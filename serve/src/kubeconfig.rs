@@ -278,27 +278,12 @@ mod tests {
     fn manifest(context: Option<&str>, name: Option<&str>) -> Manifest {
         let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
         Manifest {
-            format_version: 1,
-            tool: kpm_bundle::manifest::Tool {
-                name: "kpm-collect".into(),
-                version: "0.1.0".into(),
-            },
-            collection: kpm_bundle::manifest::Collection {
-                started_at: epoch,
-                finished_at: epoch,
-                interrupted: false,
-                timed_out: false,
-            },
             cluster: kpm_bundle::manifest::ClusterInfo {
                 server_version: Some("v1.33.1".into()),
                 context: context.map(str::to_string),
                 name: name.map(str::to_string),
             },
-            scope: Default::default(),
-            options: Default::default(),
-            steps: vec![],
-            redaction: Default::default(),
-            files: Default::default(),
+            ..Manifest::new(("kpm-collect", "0.1.0"), epoch, epoch)
         }
     }
 

@@ -28,23 +28,8 @@ fn state(dir: &std::path::Path, rbac: Option<&str>) -> State {
     secrets.namespace = Some("shop".into());
     let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
     let manifest = kpm_bundle::Manifest {
-        format_version: 1,
-        tool: kpm_bundle::manifest::Tool {
-            name: "t".into(),
-            version: "0".into(),
-        },
-        collection: kpm_bundle::manifest::Collection {
-            started_at: epoch,
-            finished_at: epoch,
-            interrupted: false,
-            timed_out: false,
-        },
-        cluster: Default::default(),
-        scope: Default::default(),
-        options: Default::default(),
         steps: vec![secrets],
-        redaction: Default::default(),
-        files: Default::default(),
+        ..kpm_bundle::Manifest::new(("t", "0"), epoch, epoch)
     };
     w.finish(manifest).unwrap();
     let mut knobs = crate::knobs::Knobs::default();

@@ -95,23 +95,8 @@ fn state(dir: &std::path::Path) -> State {
 fn manifest(steps: Vec<kpm_bundle::Step>) -> kpm_bundle::Manifest {
     let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
     kpm_bundle::Manifest {
-        format_version: 1,
-        tool: kpm_bundle::manifest::Tool {
-            name: "t".into(),
-            version: "0".into(),
-        },
-        collection: kpm_bundle::manifest::Collection {
-            started_at: epoch,
-            finished_at: epoch,
-            interrupted: false,
-            timed_out: false,
-        },
-        cluster: Default::default(),
-        scope: Default::default(),
-        options: Default::default(),
         steps,
-        redaction: Default::default(),
-        files: Default::default(),
+        ..kpm_bundle::Manifest::new(("t", "0"), epoch, epoch)
     }
 }
 

@@ -31,26 +31,8 @@ fn state(dir: &std::path::Path) -> State {
     )
     .unwrap();
     let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-    w.finish(kpm_bundle::Manifest {
-        format_version: 1,
-        tool: kpm_bundle::manifest::Tool {
-            name: "t".into(),
-            version: "0".into(),
-        },
-        collection: kpm_bundle::manifest::Collection {
-            started_at: epoch,
-            finished_at: epoch,
-            interrupted: false,
-            timed_out: false,
-        },
-        cluster: Default::default(),
-        scope: Default::default(),
-        options: Default::default(),
-        steps: Vec::new(),
-        redaction: Default::default(),
-        files: Default::default(),
-    })
-    .unwrap();
+    w.finish(kpm_bundle::Manifest::new(("t", "0"), epoch, epoch))
+        .unwrap();
     State {
         store: Store::new(kpm_bundle::Bundle::open(&root).unwrap()),
         knobs: crate::knobs::Knobs::default(),
