@@ -1,4 +1,7 @@
 use super::*;
+use serde_json::Value;
+
+use crate::store::Store;
 
 fn res(g: &str, p: &str, ns: Option<&str>, name: Option<&str>, sub: Option<&str>) -> Route {
     Route::Resource {
