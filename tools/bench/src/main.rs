@@ -8,7 +8,8 @@
 //! Module map: [`env`] (where binaries and data are), [`data`] (generated
 //! bundles), [`measure`] (wait4/rusage), [`floor`] (raw parse floor),
 //! [`analyze`], [`injected`] (recall of injected failures), [`foreign`] (troubleshoot archive vs kpm zip), [`serve`] (server fixture, kubectl), [`collect`],
-//! [`gathered`] (counting what a collection holds), [`table`].
+//! [`gathered`] (counting what a collection holds), [`table`], [`prepared`]
+//! (the bundles a run uses), [`stages`] (what each subcommand runs).
 
 mod analyze;
 mod collect;
@@ -20,7 +21,9 @@ mod foreign;
 mod gathered;
 mod injected;
 mod measure;
+mod prepared;
 mod serve;
+mod stages;
 mod table;
 #[cfg(test)]
 mod testutil;
@@ -30,8 +33,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::data::{Spec, Stats};
 use crate::env::Env;
+use crate::prepared::{gen_table, prepare_all};
+use crate::stages::{
+    analyze_all, collect_all, diff_all, floor_all, foreign_all, report_analyses, require_recall,
+    run_all,
+};
 
 /// The analyzer's allocator, so the floor pass (`floor-run`) allocates the
 /// way the analysis it is compared with does.
@@ -196,17 +203,6 @@ impl Output {
     }
 }
 
-/// A bundle ready to benchmark.
-#[derive(Clone)]
-struct Prepared {
-    size: String,
-    path: PathBuf,
-    stats: Stats,
-    generation: Option<measure::Measured>,
-    /// Passed with --bundle rather than generated.
-    given: bool,
-}
-
 /// Parses `NAME=PATH` of `--bundle`.
 fn parse_named_bundle(s: &str) -> Result<(String, PathBuf), String> {
     match s.split_once('=') {
@@ -215,73 +211,6 @@ fn parse_named_bundle(s: &str) -> Result<(String, PathBuf), String> {
         }
         _ => Err(format!("expected SIZE=PATH, got {s:?}")),
     }
-}
-
-fn prepare(env: &Env, g: &Global, size: &str) -> Result<Prepared> {
-    if let Some((_, path)) = g.bundles.iter().find(|(name, _)| name == size) {
-        let stats = data::stats(path)?;
-        return Ok(Prepared {
-            size: size.to_string(),
-            path: path.clone(),
-            stats,
-            generation: None,
-            given: true,
-        });
-    }
-    let spec = Spec {
-        size: size.to_string(),
-        seed: g.seed,
-        failure_rate: g.failure_rate,
-    };
-    let generated = data::ensure(env, &spec, g.regen)?;
-    let stats = data::stats(&generated.path)?;
-    Ok(Prepared {
-        size: size.to_string(),
-        path: generated.path,
-        stats,
-        generation: generated.generation,
-        given: false,
-    })
-}
-
-fn prepare_all(env: &Env, g: &Global, sizes: &[String]) -> Result<Vec<Prepared>> {
-    sizes.iter().map(|s| prepare(env, g, s)).collect()
-}
-
-fn gen_table(prepared: &[Prepared]) -> table::Table {
-    let mut t = table::Table::new(&[
-        "size",
-        "bundle",
-        "pods",
-        "nodes",
-        "namespaces",
-        "files",
-        "log files",
-        "zip",
-        "JSON",
-        "generation",
-    ]);
-    for p in prepared {
-        t.row(vec![
-            p.size.clone(),
-            p.path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            p.stats.pods.to_string(),
-            p.stats.nodes.to_string(),
-            p.stats.namespaces.to_string(),
-            p.stats.entries.to_string(),
-            p.stats.log_files.to_string(),
-            table::bytes_mib(p.stats.zip_bytes),
-            table::bytes_mib(p.stats.json_bytes),
-            p.generation.map_or_else(
-                || if p.given { "given" } else { "cached" }.to_string(),
-                |m| format!("{} / {}", table::secs(m.wall), table::mib(m.max_rss_kib)),
-            ),
-        ]);
-    }
-    t
 }
 
 /// Describes the machine, since every figure depends on it.
@@ -396,202 +325,11 @@ fn run(cli: Cli) -> Result<()> {
     write_markdown(g, &out)
 }
 
-/// `diff`: each size's BEFORE (the usual bundle) and AFTER (the same seed
-/// at `after_rate`), the diff timed against the analysis.
-fn diff_all(
-    env: &Env,
-    g: &Global,
-    out: &mut Output,
-    sizes: &[String],
-    after_rate: f64,
-) -> Result<()> {
-    let mut benches = Vec::new();
-    for size in sizes {
-        let before = prepare(env, g, size)?;
-        let spec = Spec {
-            size: size.clone(),
-            seed: g.seed,
-            failure_rate: after_rate,
-        };
-        let after = data::ensure(env, &spec, g.regen)?;
-        benches.push(diff::run(
-            env,
-            size,
-            &before.path,
-            &after.path,
-            before.stats.pods,
-            g.reps,
-        )?);
-    }
-    out.section(
-        "kpm-analyze diff vs kpm-analyze",
-        &diff::table(&benches).render(),
-    );
-    Ok(())
-}
-
 /// Writes the Markdown collected so far to `--markdown FILE`, if given.
 fn write_markdown(g: &Global, out: &Output) -> Result<()> {
     if let Some(path) = &g.markdown {
         std::fs::write(path, &out.text)
             .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// Fails when an analysis missed one of its bundle's injected failures.
-fn require_recall(analyses: &[analyze::Analysis]) -> Result<()> {
-    injected::require_all_found(
-        analyses
-            .iter()
-            .filter_map(|a| a.recall.as_ref().map(|r| (a.size.as_str(), r))),
-    )
-}
-
-/// `all`: every stage over its sizes, each preparing its bundles once and
-/// reporting its own failure so one broken component does not hide the
-/// figures of the others.
-fn run_all(
-    env: &Env,
-    g: &Global,
-    out: &mut Output,
-    sizes: &[String],
-    collect_sizes: &[String],
-    serve_size: &str,
-) -> Result<()> {
-    let serve = [serve_size.to_string()];
-    let mut unique: Vec<String> = Vec::new();
-    for s in sizes.iter().chain(collect_sizes).chain(&serve) {
-        if !unique.contains(s) {
-            unique.push(s.clone());
-        }
-    }
-    let prepared = prepare_all(env, g, &unique)?;
-    out.section("Bundles", &gen_table(&prepared).render());
-    let pick = |names: &[String]| -> Vec<Prepared> {
-        prepared
-            .iter()
-            .filter(|p| names.contains(&p.size))
-            .cloned()
-            .collect()
-    };
-    let chosen = pick(sizes);
-    let analyses = match analyze_all(env, g, &chosen) {
-        Ok(a) => {
-            report_analyses(out, &a);
-            if let Err(e) = require_recall(&a) {
-                out.section("Injected failures", &format!("FAILED: {e:#}\n"));
-            }
-            a
-        }
-        Err(e) => {
-            out.section("kpm-analyze --format html", &format!("FAILED: {e:#}\n"));
-            Vec::new()
-        }
-    };
-    match floor_all(env, &chosen, &analyses) {
-        Ok(f) => out.section("Raw floor vs analysis", &analyze::floor_table(&f).render()),
-        Err(e) => out.section("Raw floor vs analysis", &format!("FAILED: {e:#}\n")),
-    }
-    for p in pick(&serve) {
-        match collect::serve(env, &p.size, &p.path, &p.stats, g.reps) {
-            Ok(b) => out.section(
-                "kubectl against kpm-analyze serve",
-                &collect::serve_table(&[b]).render(),
-            ),
-            Err(e) => out.section(
-                "kubectl against kpm-analyze serve",
-                &format!("FAILED: {e:#}\n"),
-            ),
-        }
-    }
-    if let Err(e) = collect_all(env, out, &pick(collect_sizes), None, &[]) {
-        out.section(
-            "kpm-collect vs kubectl cluster-info dump",
-            &format!("FAILED: {e:#}\n"),
-        );
-    }
-    Ok(())
-}
-
-/// `foreign`: each size's zip and its troubleshoot archive, analysed.
-fn foreign_all(env: &Env, g: &Global, out: &mut Output, sizes: &[String]) -> Result<()> {
-    let prepared = prepare_all(env, g, sizes)?;
-    out.section("Bundles", &gen_table(&prepared).render());
-    let comparisons = prepared
-        .iter()
-        .map(|p| foreign::compare(env, &p.size, &p.path, &p.stats, g.reps, g.regen))
-        .collect::<Result<Vec<_>>>()?;
-    let mut body = foreign::table(&comparisons).render();
-    let note = foreign::dropped_note(&comparisons);
-    if !note.is_empty() {
-        body.push('\n');
-        body.push_str(&note);
-    }
-    out.section("kpm-analyze: troubleshoot archive vs kpm zip", &body);
-    Ok(())
-}
-
-fn analyze_all(env: &Env, g: &Global, prepared: &[Prepared]) -> Result<Vec<analyze::Analysis>> {
-    prepared
-        .iter()
-        .map(|p| analyze::run(env, &p.size, &p.path, &p.stats, g.reps))
-        .collect()
-}
-
-fn report_analyses(out: &mut Output, analyses: &[analyze::Analysis]) {
-    out.section(
-        "kpm-analyze --format html",
-        &analyze::table(analyses).render(),
-    );
-    let growth = analyze::growth(analyses);
-    if !growth.is_empty() {
-        out.section(
-            "Growth of analysis time with pods",
-            &analyze::growth_table(&growth).render(),
-        );
-    }
-}
-
-fn floor_all(
-    env: &Env,
-    prepared: &[Prepared],
-    analyses: &[analyze::Analysis],
-) -> Result<Vec<analyze::Floor>> {
-    prepared
-        .iter()
-        .map(|p| {
-            analyze::floor(
-                env,
-                &p.size,
-                &p.path,
-                analyses.iter().find(|a| a.size == p.size),
-            )
-        })
-        .collect()
-}
-
-fn collect_all(
-    env: &Env,
-    out: &mut Output,
-    prepared: &[Prepared],
-    latency_ms: Option<u64>,
-    collect_args: &[String],
-) -> Result<()> {
-    let benches = prepared
-        .iter()
-        .map(|p| collect::collect(env, &p.size, &p.path, &p.stats, latency_ms, collect_args))
-        .collect::<Result<Vec<_>>>()?;
-    out.section(
-        "kpm-collect vs kubectl cluster-info dump",
-        &collect::collect_table(&benches).render(),
-    );
-    for b in &benches {
-        let mut body = collect::gathered_table(b).render();
-        if !b.shortfalls.is_empty() {
-            body.push_str(&format!("\nShortfalls: {}\n", b.shortfalls.join("; ")));
-        }
-        out.section(&format!("What each gathered ({})", b.size), &body);
     }
     Ok(())
 }
