@@ -340,22 +340,7 @@ fn node_pressure() -> (Cluster, Vec<Finding>) {
     ));
 
     // A node the autoscaler added 25 minutes ago, gone silent for 18.
-    let lost = NodeId::from_ip("10.0.1.208");
-    let mut lost_node = node::node(&lost, &M5_XLARGE, "general-20250410", 1_520);
-    node::make_unreachable(&mut lost_node, 1_080);
-    w.cluster.add(event::event(
-        "default",
-        &lost_node,
-        None,
-        "Normal",
-        "NodeNotReady",
-        &format!("Node {} status is now: NodeNotReady", lost.name),
-        &Source::controller("node-controller"),
-        1,
-        1_080,
-        1_080,
-    ));
-    crate::background::node_joined(&mut w, &lost_node, 1_480);
+    let (lost, lost_node) = lost_node(&mut w);
     w.cluster.add(lost_node);
     add_lost_kube_proxy(&mut w, &lost);
 
@@ -377,6 +362,29 @@ fn node_pressure() -> (Cluster, Vec<Finding>) {
 
 /// The kube-proxy DaemonSet pod on a node that stopped reporting: the node
 /// lifecycle controller marked it not ready.
+/// Node 10.0.1.208, added by the autoscaler 25 minutes ago and unreachable
+/// for the last 18: its join and NodeNotReady events are added to `w`, the
+/// node itself is returned so callers can add more events before it.
+pub(super) fn lost_node(w: &mut crate::world::World) -> (NodeId, Value) {
+    let lost = NodeId::from_ip("10.0.1.208");
+    let mut lost_node = node::node(&lost, &M5_XLARGE, "general-20250410", 1_520);
+    node::make_unreachable(&mut lost_node, 1_080);
+    w.cluster.add(event::event(
+        "default",
+        &lost_node,
+        None,
+        "Normal",
+        "NodeNotReady",
+        &format!("Node {} status is now: NodeNotReady", lost.name),
+        &Source::controller("node-controller"),
+        1,
+        1_080,
+        1_080,
+    ));
+    crate::background::node_joined(w, &lost_node, 1_480);
+    (lost, lost_node)
+}
+
 fn add_lost_kube_proxy(w: &mut crate::world::World, lost: &NodeId) {
     let Some(template) = w
         .cluster

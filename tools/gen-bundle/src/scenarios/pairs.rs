@@ -185,46 +185,16 @@ fn secret_after() -> Cluster {
 
 fn node_before() -> Cluster {
     let mut w = shop_world(&ShopOptions::default());
-    let lost = NodeId::from_ip("10.0.1.208");
-    let mut lost_node = node::node(&lost, &M5_XLARGE, "general-20250410", 1_520);
-    node::make_unreachable(&mut lost_node, 1_080);
-    w.cluster.add(event::event(
-        "default",
-        &lost_node,
-        None,
-        "Normal",
-        "NodeNotReady",
-        &format!("Node {} status is now: NodeNotReady", lost.name),
-        &Source::controller("node-controller"),
-        1,
-        1_080,
-        1_080,
-    ));
-    crate::background::node_joined(&mut w, &lost_node, 1_480);
+    let (_, lost_node) = super::capacity::lost_node(&mut w);
     w.cluster.add(lost_node);
     w.finish()
 }
 
 fn node_after() -> Cluster {
     let mut w = shop_world(&ShopOptions::default());
-    let lost = NodeId::from_ip("10.0.1.208");
-    let mut lost_node = node::node(&lost, &M5_XLARGE, "general-20250410", 1_520);
-    node::make_unreachable(&mut lost_node, 1_080);
-    // What BEFORE already held, and the node controller forgetting the node
+    // What BEFORE already held, then the node controller forgetting the node
     // (nodeutil.RecordNodeEvent prefixes "Node <name> event: ").
-    w.cluster.add(event::event(
-        "default",
-        &lost_node,
-        None,
-        "Normal",
-        "NodeNotReady",
-        &format!("Node {} status is now: NodeNotReady", lost.name),
-        &Source::controller("node-controller"),
-        1,
-        1_080,
-        1_080,
-    ));
-    crate::background::node_joined(&mut w, &lost_node, 1_480);
+    let (lost, lost_node) = super::capacity::lost_node(&mut w);
     w.cluster.add(event::event(
         "default",
         &lost_node,
