@@ -13,14 +13,21 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, Node, PersistentVolumeClaim, Pod, Secret, Service,
+    ConfigMap, Endpoints, Event, LimitRange, Namespace, Node, PersistentVolume,
+    PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
 use kpm_bundle::{Bundle, Outcome};
 use kpm_model::{Damage, Evidence, Finding, LogLine, NextStep, ObjectRef, Severity};
 
@@ -170,6 +177,25 @@ pub struct Infra {
     pub autoscalers: Vec<(AutoscalerKind, InfraPod)>,
 }
 
+/// The cluster-scoped kinds that sit beside the pods rather than in the
+/// request path: what storage, scheduling priority and admission rules read.
+#[derive(Debug, Clone, Default)]
+#[allow(dead_code)] // TODO(#18): each field goes once its rule layer reads it.
+pub struct Platform {
+    /// PersistentVolumes.
+    pub persistent_volumes: Vec<PersistentVolume>,
+    /// StorageClasses (storage.k8s.io/v1).
+    pub storage_classes: Vec<StorageClass>,
+    /// VolumeAttachments (storage.k8s.io/v1).
+    pub volume_attachments: Vec<VolumeAttachment>,
+    /// PriorityClasses (scheduling.k8s.io/v1).
+    pub priority_classes: Vec<PriorityClass>,
+    /// ValidatingWebhookConfigurations (admissionregistration.k8s.io/v1).
+    pub validating_webhooks: Vec<ValidatingWebhookConfiguration>,
+    /// MutatingWebhookConfigurations (admissionregistration.k8s.io/v1).
+    pub mutating_webhooks: Vec<MutatingWebhookConfiguration>,
+}
+
 /// Cluster-scoped data, alive for the whole run.
 #[derive(Debug, Clone)]
 pub struct ClusterData {
@@ -182,6 +208,13 @@ pub struct ClusterData {
     pub nodes: Vec<Node>,
     /// IngressClasses.
     pub ingress_classes: Vec<IngressClass>,
+    #[allow(dead_code)] // TODO(#18): read by the NetworkPolicy layer.
+    /// Namespaces (their labels are what NetworkPolicy namespace selectors
+    /// and Pod Security admission match).
+    pub namespaces: Vec<Namespace>,
+    /// Storage, priority and admission kinds.
+    #[allow(dead_code)] // TODO(#18): read by the storage and admission layers.
+    pub platform: Platform,
     /// `metrics/nodes.json`, when the metrics API answered.
     pub node_metrics: Option<Vec<NodeMetrics>>,
     /// `derived/node-allocation.json`: per node, requests and limits of
@@ -320,6 +353,14 @@ pub struct NamespaceData {
     pub pvcs: Vec<PersistentVolumeClaim>,
     /// CronJobs (batch/v1).
     pub cron_jobs: Vec<CronJob>,
+    /// ResourceQuotas.
+    pub resource_quotas: Vec<ResourceQuota>,
+    /// LimitRanges.
+    pub limit_ranges: Vec<LimitRange>,
+    /// PodDisruptionBudgets (policy/v1).
+    pub pdbs: Vec<PodDisruptionBudget>,
+    /// NetworkPolicies (networking.k8s.io/v1).
+    pub network_policies: Vec<NetworkPolicy>,
     /// `metrics/namespaces/<ns>/pods.json`, when the metrics API answered.
     pub pod_metrics: Option<Vec<PodMetrics>>,
     /// Kinds (plural names) that are unavailable, and why.

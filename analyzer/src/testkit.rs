@@ -71,6 +71,8 @@ impl Fixture {
             server_version: Some("v1.33.2".into()),
             nodes: Vec::new(),
             ingress_classes: Vec::new(),
+            namespaces: Vec::new(),
+            platform: Default::default(),
             node_metrics: None,
             node_allocation: None,
             unavailable: BTreeMap::new(),

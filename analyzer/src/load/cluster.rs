@@ -1,5 +1,5 @@
-//! The cluster-scoped files (nodes, namespaces, ingress classes,
-//! persistent volumes, version, node metrics and allocation) into
+//! The cluster-scoped files (nodes, namespaces, ingress classes, storage,
+//! priority and admission kinds, version, node metrics and allocation) into
 //! [`ClusterData`], beside the infra pass.
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,7 +13,7 @@ use kpm_semantics::NodeMetrics;
 
 use super::infra::infra_pass;
 use super::read::{kind, read_items, read_optional};
-use crate::context::{ClusterData, Infra, Unavailable};
+use crate::context::{ClusterData, Infra, Platform, Unavailable};
 
 /// Loads every cluster-scoped file and runs the cheap infra pass over the
 /// pods of every namespace. Damage is appended to `damage`.
@@ -44,45 +44,31 @@ fn read_cluster_kind<T: DeserializeOwned>(
     }
 }
 
-/// Reads the cluster kinds no rule reads yet, so that a missing or
-/// damaged file is reported all the same.
-fn check_cluster_kinds(
+/// The cluster-scoped kinds behind the pods: storage, scheduling priority
+/// and admission.
+fn read_platform(
     bundle: &Bundle,
     unavailable: &mut BTreeMap<String, Unavailable>,
     damage: &mut Vec<Damage>,
-) {
-    use k8s_openapi::api::{admissionregistration, core, scheduling, storage};
-    read_cluster_kind::<core::v1::PersistentVolume>(
-        bundle,
-        "persistentvolumes",
-        unavailable,
-        damage,
-    );
-    read_cluster_kind::<storage::v1::StorageClass>(bundle, "storageclasses", unavailable, damage);
-    read_cluster_kind::<storage::v1::VolumeAttachment>(
-        bundle,
-        "volumeattachments",
-        unavailable,
-        damage,
-    );
-    read_cluster_kind::<scheduling::v1::PriorityClass>(
-        bundle,
-        "priorityclasses",
-        unavailable,
-        damage,
-    );
-    read_cluster_kind::<admissionregistration::v1::ValidatingWebhookConfiguration>(
-        bundle,
-        "validatingwebhookconfigurations",
-        unavailable,
-        damage,
-    );
-    read_cluster_kind::<admissionregistration::v1::MutatingWebhookConfiguration>(
-        bundle,
-        "mutatingwebhookconfigurations",
-        unavailable,
-        damage,
-    );
+) -> Platform {
+    Platform {
+        persistent_volumes: read_cluster_kind(bundle, "persistentvolumes", unavailable, damage),
+        storage_classes: read_cluster_kind(bundle, "storageclasses", unavailable, damage),
+        volume_attachments: read_cluster_kind(bundle, "volumeattachments", unavailable, damage),
+        priority_classes: read_cluster_kind(bundle, "priorityclasses", unavailable, damage),
+        validating_webhooks: read_cluster_kind(
+            bundle,
+            "validatingwebhookconfigurations",
+            unavailable,
+            damage,
+        ),
+        mutating_webhooks: read_cluster_kind(
+            bundle,
+            "mutatingwebhookconfigurations",
+            unavailable,
+            damage,
+        ),
+    }
 }
 
 /// Everything of [`ClusterData`] but the infra pass.
@@ -90,16 +76,9 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
     let manifest = bundle.manifest();
     let mut unavailable = BTreeMap::new();
     let nodes = read_cluster_kind(bundle, "nodes", &mut unavailable, damage);
-    // No rule reads Namespaces or PersistentVolumes yet; they are read so
-    // that a missing or damaged file is reported all the same.
-    read_cluster_kind::<k8s_openapi::api::core::v1::Namespace>(
-        bundle,
-        "namespaces",
-        &mut unavailable,
-        damage,
-    );
+    let namespaces = read_cluster_kind(bundle, "namespaces", &mut unavailable, damage);
     let ingress_classes = read_cluster_kind(bundle, "ingressclasses", &mut unavailable, damage);
-    check_cluster_kinds(bundle, &mut unavailable, damage);
+    let platform = read_platform(bundle, &mut unavailable, damage);
 
     #[derive(Deserialize)]
     struct VersionInfo {
@@ -130,6 +109,8 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
         server_version,
         nodes,
         ingress_classes,
+        namespaces,
+        platform,
         node_metrics,
         node_allocation,
         unavailable,

@@ -42,25 +42,10 @@ pub fn load_namespace(bundle: &Bundle, name: &str) -> NamespaceData {
     load!(secrets, "secrets");
     load!(pvcs, "persistentvolumeclaims");
     load!(cron_jobs, "cronjobs");
-    // No rule reads these yet: read so that a missing or damaged file is
-    // reported all the same.
-    macro_rules! check {
-        ($ty:ty, $plural:literal) => {
-            if let Some(k) = kind($plural) {
-                read_items::<$ty>(bundle, k, Some(name), &mut unavailable, &mut damage);
-            }
-        };
-    }
-    check!(k8s_openapi::api::core::v1::ResourceQuota, "resourcequotas");
-    check!(k8s_openapi::api::core::v1::LimitRange, "limitranges");
-    check!(
-        k8s_openapi::api::policy::v1::PodDisruptionBudget,
-        "poddisruptionbudgets"
-    );
-    check!(
-        k8s_openapi::api::networking::v1::NetworkPolicy,
-        "networkpolicies"
-    );
+    load!(resource_quotas, "resourcequotas");
+    load!(limit_ranges, "limitranges");
+    load!(pdbs, "poddisruptionbudgets");
+    load!(network_policies, "networkpolicies");
     let metrics_path = layout::pod_metrics_path(name);
     ns.pod_metrics =
         read_optional::<kpm_bundle::List<PodMetrics>>(bundle, &metrics_path, &mut damage)
