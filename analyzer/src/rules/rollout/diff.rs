@@ -231,14 +231,17 @@ mod tests {
 
     #[test]
     fn image_args_env_and_config_references_are_named() {
-        let old = spec(json!({"containers": [{"name": "checkout", "image": "ghcr.io/a/checkout:3.14.2",
+        let old = spec(
+            json!({"containers": [{"name": "checkout", "image": "ghcr.io/a/checkout:3.14.2",
             "args": ["--port=8080"],
             "env": [{"name": "LOG_LEVEL", "value": "info"},
                     {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
                     {"name": "API_TOKEN", "value": "s3cr3t-old"}],
             "envFrom": [{"configMapRef": {"name": "checkout-config"}}]}],
-            "volumes": [{"name": "conf", "configMap": {"name": "checkout-v1"}}]}));
-        let new = spec(json!({"containers": [{"name": "checkout", "image": "ghcr.io/a/checkout:3.15.0",
+            "volumes": [{"name": "conf", "configMap": {"name": "checkout-v1"}}]}),
+        );
+        let new = spec(
+            json!({"containers": [{"name": "checkout", "image": "ghcr.io/a/checkout:3.15.0",
             "args": ["--port=80800"],
             "env": [{"name": "LOG_LEVEL", "value": "debug"},
                     {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db-v2", "key": "password"}}},
@@ -246,7 +249,8 @@ mod tests {
                     {"name": "FEATURE_X", "value": "on"}],
             "envFrom": [{"configMapRef": {"name": "checkout-config-v2"}}]}],
             "volumes": [{"name": "conf", "configMap": {"name": "checkout-v2"}},
-                        {"name": "tls", "secret": {"secretName": "checkout-tls"}}]}));
+                        {"name": "tls", "secret": {"secretName": "checkout-tls"}}]}),
+        );
         let got = template_changes(&old, &new);
         assert_eq!(
             got,

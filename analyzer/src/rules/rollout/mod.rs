@@ -202,7 +202,11 @@ impl<'a> Rollout<'a> {
         }
         if let Some(c) = self.timed_out() {
             b = b
-                .field(&self.object, "status.conditions[Progressing].reason", "ProgressDeadlineExceeded")
+                .field(
+                    &self.object,
+                    "status.conditions[Progressing].reason",
+                    "ProgressDeadlineExceeded",
+                )
                 .field(
                     &self.object,
                     "status.conditions[Progressing].message",
@@ -285,7 +289,10 @@ fn failure(p: &Pod) -> Option<String> {
             return Some(format!("{} {w} ({} restarts)", cs.name, cs.restart_count));
         }
         if cs.restart_count > 0 && !cs.ready {
-            return Some(format!("{} not ready after {} restarts", cs.name, cs.restart_count));
+            return Some(format!(
+                "{} not ready after {} restarts",
+                cs.name, cs.restart_count
+            ));
         }
     }
     None
@@ -350,8 +357,16 @@ fn failing(ctx: &NamespaceCtx<'_>, r: &Rollout<'_>) -> Option<Finding> {
             new.number, old.number
         ))
         .cause(cause)
-        .related(ObjectRef::namespaced("ReplicaSet", ctx.namespace(), new.name()))
-        .related(ObjectRef::namespaced("ReplicaSet", ctx.namespace(), old.name()));
+        .related(ObjectRef::namespaced(
+            "ReplicaSet",
+            ctx.namespace(),
+            new.name(),
+        ))
+        .related(ObjectRef::namespaced(
+            "ReplicaSet",
+            ctx.namespace(),
+            old.name(),
+        ));
     Some(undo_steps(ctx, r, b, old.number).build())
 }
 
@@ -388,7 +403,8 @@ fn undo_steps(
     )
     .next_command(
         "Roll back to the revision that still serves",
-        r.kubectl(ctx, &["rollout", "undo"]).map(|c| format!("{c} {to_revision}")),
+        r.kubectl(ctx, &["rollout", "undo"])
+            .map(|c| format!("{c} {to_revision}")),
     )
 }
 
@@ -423,9 +439,16 @@ fn blocked(ctx: &NamespaceCtx<'_>, r: &Rollout<'_>) -> Option<Finding> {
     );
     let b = r
         .finding(ctx, Rule::RolloutBlocked)
-        .symptom(format!("rollout to revision {} blocked by maxUnavailable 0", new.number))
+        .symptom(format!(
+            "rollout to revision {} blocked by maxUnavailable 0",
+            new.number
+        ))
         .cause(cause)
-        .related(ObjectRef::namespaced("ReplicaSet", ctx.namespace(), new.name()))
+        .related(ObjectRef::namespaced(
+            "ReplicaSet",
+            ctx.namespace(),
+            new.name(),
+        ))
         .next_command(
             "See the rollout's strategy and ReplicaSets",
             r.kubectl(ctx, &["describe"]),
@@ -474,9 +497,21 @@ fn deadline_exceeded(ctx: &NamespaceCtx<'_>, r: &Rollout<'_>) -> Option<Finding>
         .as_ref()
         .and_then(|s| s.progress_deadline_seconds)
         .unwrap_or(600);
+    let changed = r
+        .revisions
+        .get(1)
+        .map(|old| {
+            format!(
+                "; from revision {} to {} the pod template changed: {}",
+                old.number,
+                new.number,
+                changes_between(old, new)
+            )
+        })
+        .unwrap_or_default();
     let cause = format!(
         "the newest {} made no progress for progressDeadlineSeconds ({deadline} s): {} ({updated} of {desired} \
-         replicas updated, {} ready){pods}",
+         replicas updated, {} ready){pods}{changed}",
         new.describe(),
         c.message.as_deref().unwrap_or("ProgressDeadlineExceeded"),
         new.ready(),
@@ -485,8 +520,15 @@ fn deadline_exceeded(ctx: &NamespaceCtx<'_>, r: &Rollout<'_>) -> Option<Finding>
         .finding(ctx, Rule::RolloutDeadlineExceeded)
         .symptom("ProgressDeadlineExceeded")
         .cause(cause)
-        .related(ObjectRef::namespaced("ReplicaSet", ctx.namespace(), new.name()))
-        .next_command("See the rollout's state", r.kubectl(ctx, &["rollout", "status"]));
+        .related(ObjectRef::namespaced(
+            "ReplicaSet",
+            ctx.namespace(),
+            new.name(),
+        ))
+        .next_command(
+            "See the rollout's state",
+            r.kubectl(ctx, &["rollout", "status"]),
+        );
     if over {
         b = b.severity(Severity::Info);
     }

@@ -79,7 +79,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn deploy(replicas: i32, surge: serde_json::Value, unavailable: serde_json::Value) -> Deployment {
+    fn deploy(
+        replicas: i32,
+        surge: serde_json::Value,
+        unavailable: serde_json::Value,
+    ) -> Deployment {
         serde_json::from_value(json!({"metadata": {"name": "d"}, "spec": {"replicas": replicas,
             "selector": {}, "template": {},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}}}))

@@ -135,7 +135,10 @@ fn a_crashing_new_revision_beside_a_serving_old_one_names_both_and_the_change() 
     assert_eq!(f.severity, Severity::Error);
     let related: Vec<String> = f.related.iter().map(ToString::to_string).collect();
     assert!(related.contains(&"Pod/shop/checkout-5d8f7c9b4-k7l8m".to_string()));
-    assert!(!related.iter().any(|r| r.contains("6c4b8d5f7-")), "{related:?}");
+    assert!(
+        !related.iter().any(|r| r.contains("6c4b8d5f7-")),
+        "{related:?}"
+    );
     let commands: Vec<&str> = f.next_steps.iter().map(|s| s.command.as_str()).collect();
     assert_eq!(
         commands,
@@ -178,7 +181,11 @@ fn max_unavailable_zero_with_unschedulable_surge_pods_blocks_the_rollout() {
     assert!(found[0].cause.contains("3 Insufficient cpu"));
     // With 25 % (1 of 4) unavailable allowed, old pods can make room:
     // the unschedulable new pods are a failing rollout instead.
-    let fx = rollout(rolling(json!("25%"), json!("25%")), updating(), &unschedulable());
+    let fx = rollout(
+        rolling(json!("25%"), json!("25%")),
+        updating(),
+        &unschedulable(),
+    );
     assert_eq!(ids(&run(&fx.ctx())), ["rollout-failing"]);
 }
 
@@ -190,7 +197,13 @@ fn deadline_exceeded_alone_is_an_error_and_info_once_the_rollout_is_over() {
         timed_out(),
         &waiting_status("ImagePullBackOff", 0),
     );
-    fx.ns.pods.retain(|p| !p.metadata.name.as_deref().unwrap_or("").contains("6c4b8d5f7"));
+    fx.ns.pods.retain(|p| {
+        !p.metadata
+            .name
+            .as_deref()
+            .unwrap_or("")
+            .contains("6c4b8d5f7")
+    });
     fx.ns.replicasets[0] = obj(replica_set("6c4b8d5f7", 7, 0, 0, json!([])));
     let found = run(&fx.ctx());
     assert_eq!(ids(&found), ["rollout-deadline-exceeded"], "{found:#?}");
@@ -211,18 +224,32 @@ fn a_paused_deployment_with_a_waiting_change_is_a_warning() {
         json!({"type": "Progressing", "status": "Unknown", "reason": "DeploymentPaused", "message": "Deployment is paused"}),
         &ready_status(),
     );
-    fx.ns.replicasets.retain(|r| r.metadata.name.as_deref() == Some("checkout-6c4b8d5f7"));
-    fx.ns.pods.retain(|p| !p.metadata.name.as_deref().unwrap_or("").contains("5d8f7c9b4"));
+    fx.ns
+        .replicasets
+        .retain(|r| r.metadata.name.as_deref() == Some("checkout-6c4b8d5f7"));
+    fx.ns.pods.retain(|p| {
+        !p.metadata
+            .name
+            .as_deref()
+            .unwrap_or("")
+            .contains("5d8f7c9b4")
+    });
     if let Some(s) = fx.ns.deployments[0].spec.as_mut() {
         s.paused = Some(true);
     }
     let found = run(&fx.ctx());
     assert_eq!(ids(&found), ["rollout-paused"], "{found:#?}");
     assert_eq!(found[0].severity, Severity::Warning);
-    assert!(found[0].cause.contains("image ghcr.io/acme-shop/checkout:3.14.2 → ghcr.io/acme-shop/checkout:3.15.0"));
+    assert!(found[0]
+        .cause
+        .contains("image ghcr.io/acme-shop/checkout:3.14.2 → ghcr.io/acme-shop/checkout:3.15.0"));
     // Nothing waiting: info.
     if let Some(t) = fx.ns.deployments[0].spec.as_mut().map(|s| &mut s.template) {
-        t.spec = fx.ns.replicasets[0].spec.as_ref().and_then(|s| s.template.as_ref()).and_then(|t| t.spec.clone());
+        t.spec = fx.ns.replicasets[0]
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref())
+            .and_then(|t| t.spec.clone());
     }
     assert_eq!(run(&fx.ctx())[0].severity, Severity::Info);
 }
@@ -236,6 +263,12 @@ fn a_completed_rollout_is_silent() {
         &ready_status(),
     );
     fx.ns.replicasets[0] = obj(replica_set("6c4b8d5f7", 7, 0, 0, json!([])));
-    fx.ns.pods.retain(|p| !p.metadata.name.as_deref().unwrap_or("").contains("6c4b8d5f7"));
+    fx.ns.pods.retain(|p| {
+        !p.metadata
+            .name
+            .as_deref()
+            .unwrap_or("")
+            .contains("6c4b8d5f7")
+    });
     assert!(run(&fx.ctx()).is_empty());
 }

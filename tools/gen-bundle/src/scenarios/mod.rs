@@ -19,6 +19,7 @@ pub mod pairs;
 mod platform;
 mod pods;
 mod repeating;
+mod rollouts;
 mod start;
 mod startup;
 
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(rollouts::SCENARIOS);
     v
 }
 
