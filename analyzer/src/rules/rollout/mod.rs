@@ -155,7 +155,7 @@ impl<'a> Rollout<'a> {
                     .collect(),
             })
             .collect();
-        revisions.sort_by(|a, b| b.number.cmp(&a.number));
+        revisions.sort_by_key(|r| std::cmp::Reverse(r.number));
         Rollout {
             deploy: d,
             object: ObjectRef::namespaced("Deployment", ctx.namespace(), d.name_any()),
@@ -340,13 +340,16 @@ fn failing(ctx: &NamespaceCtx<'_>, r: &Rollout<'_>) -> Option<Finding> {
         failures_text(&failed)
     };
     let cause = format!(
-        "the newest {} has {} of {} pods ready ({pods}) while the older {} still serves {} ready pods; \
+        "the newest {} has {} of {} pods ready ({pods}) while the older {} still serves {}; \
          from revision {} to {} the pod template changed: {changes}{deadline}",
         new.describe(),
         new.pods.len() - unready.len(),
         new.desired().max(new.pods.len() as i32),
         old.describe(),
-        old.ready(),
+        match old.ready() {
+            1 => "1 ready pod".to_string(),
+            n => format!("{n} ready pods"),
+        },
         old.number,
         new.number,
     );

@@ -37,7 +37,7 @@ use crate::world::World;
 
 /// The rollout scenarios.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "rollout-stuck", description: "In shop, checkout's revision 8 (image 3.15.0 with a mistyped flag --db-pool-szie) exits with code 2 and crash-loops on 2 new pods while revision 7 still serves 3 ready pods; the rollout passed its 600 s progressDeadlineSeconds (ProgressDeadlineExceeded). recommender (Recreate) rolled out the typo'd tag 2.31 and cannot pull it; reviews is paused with image 1.8.0 waiting. In search, search-api (maxUnavailable 0, maxSurge 1, 2800m CPU per pod) cannot schedule its surge pod (Insufficient cpu) and may not scale an old pod down.", build: rollout_stuck },
+    Scenario { name: "rollout-stuck", description: "In shop, checkout's revision 8 (image 3.15.0 with a mistyped flag --db-pool-szie) exits with code 2 and crash-loops on 2 new pods while revision 7 still serves 3 ready pods; the rollout passed its 600 s progressDeadlineSeconds (ProgressDeadlineExceeded). recommender (Recreate) rolled out the typo'd tag 2.31 and cannot pull it; reviews is paused with image 1.8.0 waiting. In search, search-api (maxUnavailable 0, maxSurge 1, 2500m CPU per pod) cannot schedule its surge pod (Insufficient cpu) and may not scale an old pod down.", build: rollout_stuck },
     Scenario { name: "rollout-progressing", description: "Near miss: checkout is 40 s into a rolling update from revision 7 to 8 (25 % surge and unavailable): 3 old pods serve, one new pod is running and not yet ready, another is being created; Progressing=True ReplicaSetUpdated: nothing has failed.", build: rollout_progressing },
 ];
 
@@ -105,13 +105,16 @@ impl MidRollout<'_> {
     }
 }
 
+/// What becomes of new pod `i` named `name`, placed at `placement`.
+type NewPod<'a> = dyn FnMut(usize, &str, Placement) -> (PodFate, Vec<ContainerState>) + 'a;
+
 /// Builds the Deployment, both ReplicaSets, the old pods (ready since the
 /// old rollout) and one new pod per `new_states` entry, with the
 /// controllers' events. `progressing` is the Deployment's condition.
 fn mid_rollout(
     w: &mut World,
     m: &MidRollout<'_>,
-    new_states: &mut dyn FnMut(usize, &str, Placement) -> (PodFate, Vec<ContainerState>),
+    new_states: &mut NewPod<'_>,
     new_count: usize,
     progressing: Value,
 ) -> Built {
@@ -425,7 +428,7 @@ fn rollout_stuck() -> (Cluster, Vec<Finding>) {
     (w.finish(), findings)
 }
 
-/// search-api: 3 pods of 2800m CPU fill the three nodes; revision 5 only
+/// search-api: 3 pods of 2500m CPU fill the three nodes; revision 5 only
 /// bumps the image, but its surge pod fits nowhere and maxUnavailable 0
 /// keeps every old pod.
 fn search_blocked(w: &mut World) -> Vec<Finding> {
@@ -433,9 +436,9 @@ fn search_blocked(w: &mut World) -> Vec<Finding> {
         let mut c = app::container("search-api", image, 8080);
         app::resources(
             &mut c,
-            Some("2800m"),
+            Some("2500m"),
             Some("3Gi"),
-            Some("2800m"),
+            Some("2500m"),
             Some("3Gi"),
         );
         json!({"containers": [c]})
