@@ -319,6 +319,11 @@ registry! {
         causes: [], effects: [],
         fires_when: "`spec.suspend: true`: no Job is created for its schedule; names when it last ran",
     },
+    NetpolBlocksIngress => {
+        id: "netpol-blocks-ingress", layer: Network, severity: Error,
+        causes: [ServiceNotServing], effects: [],
+        fires_when: "a Service an Ingress routes to has ready pods that NetworkPolicies isolate for ingress, and no ingress rule of any policy selecting them admits the running controller pods of the Ingress's class on the resolved target port (peers: `podSelector` in the policy's namespace, `namespaceSelector` against the collected Namespace labels, both in one peer ANDed, `ipBlock` against the controller's pod IP; ports by protocol, number, `endPort` range or name declared on the pod); names each isolating policy and why each of its rules misses; not when the bundle cannot settle it (`ipBlock` without the controller's IP, a host-network controller, no Namespace labels); says that the drop needs a CNI that enforces NetworkPolicy; `critical` when the controller's logs show `upstream timed out` to one of the pods or `504` for the Service's upstream; Ingress findings about the Service link to it",
+    },
 }
 
 impl Rule {
