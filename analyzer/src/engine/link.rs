@@ -125,6 +125,11 @@ impl Candidates {
                 Link::NoPlaceForPod => {
                     causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
                 }
+                // A client pod (the ingress controller) whose traffic a
+                // policy drops: the finding naming it explains its errors.
+                Link::TrafficDropped => {
+                    causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
+                }
                 Link::AppError => causes.extend(self.on(&object, *link)),
                 Link::JobFailing => {
                     for job in f.related.iter().filter(|r| r.kind == "Job") {

@@ -209,7 +209,7 @@ fn rule_match(
         None
     } else {
         Some(format!(
-            "admits only {}; the traffic is {}/{}",
+            "it admits only {}, the traffic is {}/{}",
             ports.iter().map(port_text).collect::<Vec<_>>().join(", "),
             target.protocol,
             traffic_port_text(target)
@@ -288,11 +288,11 @@ fn peer_match(policy_ns: &str, p: &NetworkPolicyPeer, peer: &Peer<'_>) -> Match 
         return match (cidr_contains(&block.cidr, ip), except_contains(block, ip)) {
             (Some(true), Some(false)) => Match::Yes,
             (Some(true), Some(true)) => Match::No(format!(
-                "ipBlock {} excepts the source pod's IP {ip}",
+                "its ipBlock {} excepts the source pod's IP {ip}",
                 block.cidr
             )),
             (Some(false), _) => Match::No(format!(
-                "ipBlock {} does not contain the source pod's IP {ip}",
+                "its ipBlock {} does not contain the source pod's IP {ip}",
                 block.cidr
             )),
             _ => Match::Unknown(format!("ipBlock {} is not a CIDR kpm reads", block.cidr)),
@@ -302,7 +302,7 @@ fn peer_match(policy_ns: &str, p: &NetworkPolicyPeer, peer: &Peer<'_>) -> Match 
         (None, None) => return Match::No("an empty peer selects nothing".to_string()),
         (None, Some(_)) if peer.namespace != policy_ns => {
             return Match::No(format!(
-                "podSelector without namespaceSelector selects only pods of namespace {policy_ns}; the source is in {}",
+                "its podSelector without namespaceSelector selects only pods of namespace {policy_ns}, the source is in {}",
                 peer.namespace
             ))
         }
@@ -352,7 +352,7 @@ fn label_match(
     match Selector::from_label_selector(sel) {
         Ok(s) if s.matches(labels) => Match::Yes,
         Ok(s) => Match::No(format!(
-            "{what} {} does not match {whose} ({})",
+            "its {what} {} does not match {whose} ({})",
             if s.is_empty() {
                 "{}".to_string()
             } else {

@@ -139,9 +139,18 @@ fn check_service(ctx: &NamespaceCtx<'_>, name: &str, routes: &[Route<'_>]) -> Op
         if !judged.ingresses.contains(&ing) {
             judged.ingresses.push(ing);
         }
-        judged
-            .upstream_names
-            .push(format!("{}-{name}-{}", ctx.namespace(), sp.port));
+        // ingress-nginx's upstream name uses the backend port as the
+        // Ingress writes it: its name, else its number.
+        let written = route
+            .backend
+            .port
+            .as_ref()
+            .and_then(|p| p.name.clone().or_else(|| p.number.map(|n| n.to_string())));
+        if let Some(port) = written {
+            judged
+                .upstream_names
+                .push(format!("{}-{name}-{port}", ctx.namespace()));
+        }
         for pod in &b.ready {
             judge_pod(ctx, pod, sp, &route.controllers, &mut judged);
         }
@@ -302,10 +311,10 @@ fn isolation_text(iso: &Isolation<'_>) -> String {
         .map(|m| {
             let mut why: Vec<String> = m.peers.iter().flatten().cloned().collect();
             why.extend(m.ports.clone());
-            format!("rule {}: {}", m.rule + 1, why.join("; "))
+            format!("rule {} misses: {}", m.rule + 1, why.join(" and "))
         })
         .collect();
-    format!("{name} {}", rules.join("; "))
+    format!("{name}: {}", rules.join("; "))
 }
 
 /// Controller log lines showing requests to the Service failing: nginx's
@@ -386,7 +395,8 @@ fn finding(
         "the controller's logs show the requests timing out"
     };
     let cause = format!(
-        "NetworkPolicy {} isolate{} {} of {} ready pods of Service {name} for ingress and no ingress rule admits the {} controller pods ({}, namespace {controller_ns}) on {}/{}: {}; {effect}",
+        "NetworkPolic{} {} isolate{} {} of {} ready pods of Service {name} for ingress and no ingress rule admits the {} controller pods ({}, namespace {controller_ns}) on {}/{}: {}; {effect}",
+        if policies.len() == 1 { "y" } else { "ies" },
         policies.join(", "),
         if policies.len() == 1 { "s" } else { "" },
         pods.len(),
@@ -429,7 +439,9 @@ fn finding(
     for i in judged.ingresses {
         f = f.related(i);
     }
-    f = f.related(first.controller.pod.object.clone());
+    for d in &judged.denied {
+        f = f.related(d.controller.pod.object.clone());
+    }
     f.next_command(
         "Read the policies that select the pods",
         Kubectl::new()

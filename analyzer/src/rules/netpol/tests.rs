@@ -226,7 +226,7 @@ fn namespace_selector_matches_namespace_labels() {
     let peers = allow.misses[0].peers.clone().unwrap();
     assert_eq!(
         peers,
-        ["namespaceSelector name=ingress-nginx does not match namespace ingress-nginx (kubernetes.io/metadata.name=ingress-nginx)"]
+        ["its namespaceSelector name=ingress-nginx does not match namespace ingress-nginx (kubernetes.io/metadata.name=ingress-nginx)"]
     );
     assert_eq!(allow.misses[0].ports, None);
     // Without the Namespace objects it cannot be judged: no denial.
@@ -291,7 +291,7 @@ fn pod_selector_alone_stays_in_the_policy_namespace() {
     };
     let why = isos[0].misses[0].peers.clone().unwrap().join(" ");
     assert!(
-        why.contains("only pods of namespace shop; the source is in ingress-nginx"),
+        why.contains("only pods of namespace shop, the source is in ingress-nginx"),
         "{why}"
     );
     let frontend = labels(&[("app.kubernetes.io/name", "ingress-nginx")]);
@@ -331,7 +331,7 @@ fn named_ports_resolve_on_the_target_pod_and_protocols_must_agree() {
     };
     assert_eq!(
         isos[0].misses[0].ports.as_deref(),
-        Some("admits only TCP/metrics; the traffic is TCP/8080 (named http)")
+        Some("it admits only TCP/metrics, the traffic is TCP/8080 (named http)")
     );
     assert_eq!(isos[0].misses[0].peers, None, "no from: every source");
     let udp = with_port(json!({"port": 8080, "protocol": "UDP"}));

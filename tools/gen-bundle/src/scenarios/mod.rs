@@ -14,6 +14,7 @@ mod demo;
 mod healthy;
 mod jobs;
 mod logs;
+mod netpol;
 mod network;
 pub mod pairs;
 mod platform;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(netpol::SCENARIOS);
     v
 }
 
