@@ -418,3 +418,259 @@ fn cidrs_contain_addresses_of_their_family() {
     assert_eq!(cidr_contains("10.0.0.0/33", ip("10.0.0.1")), None);
     assert_eq!(cidr_contains("not-a-cidr", ip("10.0.0.1")), None);
 }
+
+// ---- The rule over a namespace ----
+
+mod rule {
+    use serde_json::{json, Value};
+
+    use super::super::run;
+    use crate::context::{InfraPod, IngressController, PodNetwork};
+    use crate::testkit::{obj, Fixture, PodFixture, ServiceFixture};
+    use kpm_model::{ObjectRef, Severity};
+
+    const LOG: &str = "logs/ingress-nginx/ingress-nginx-controller-5c9d7b8f4-q8wzt/controller.log";
+
+    fn controller() -> IngressController {
+        IngressController {
+            pod: InfraPod {
+                object: ObjectRef::namespaced(
+                    "Pod",
+                    "ingress-nginx",
+                    "ingress-nginx-controller-5c9d7b8f4-q8wzt",
+                ),
+                labels: [
+                    ("app.kubernetes.io/name", "ingress-nginx"),
+                    ("app.kubernetes.io/component", "controller"),
+                ]
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+                node: Some("worker-1".into()),
+                phase: "Running".into(),
+                running: true,
+                ready: true,
+                images: vec!["registry.k8s.io/ingress-nginx/controller:v1.12.1".into()],
+                args: vec!["/nginx-ingress-controller".into()],
+                log_files: vec![LOG.to_string()],
+            },
+            implementation: "ingress-nginx".into(),
+            controller_class: Some("k8s.io/ingress-nginx".into()),
+            ingress_class: None,
+        }
+    }
+
+    fn policy(name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": name, "namespace": "shop"}, "spec": spec})
+    }
+
+    fn deny() -> Value {
+        policy(
+            "default-deny-ingress",
+            json!({"podSelector": {}, "policyTypes": ["Ingress"]}),
+        )
+    }
+
+    /// shop/web (pod port 8080 named http) behind Ingress shop of class
+    /// nginx, the controller at 10.244.2.9 in ingress-nginx.
+    fn fixture(log: &str, policies: Vec<Value>) -> Fixture {
+        let mut fx = Fixture::with_logs("shop", &[(LOG, log)]);
+        fx.cluster.ingress_classes = vec![obj(json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+            "metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}}))];
+        let c = controller();
+        fx.cluster.infra.pod_network.insert(
+            c.pod.object.to_string(),
+            PodNetwork {
+                ip: "10.244.2.9".parse().ok(),
+                host_network: false,
+            },
+        );
+        fx.cluster.infra.ingress_controllers = vec![c];
+        fx.cluster.namespaces = ["shop", "ingress-nginx"]
+            .iter()
+            .map(|n| {
+                obj(json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": n, "labels": {"kubernetes.io/metadata.name": n}}}))
+            })
+            .collect();
+        fx.ns.pods = vec![obj(PodFixture::new("shop", "web-7c9d8f6b5-x2x7q")
+            .labels(json!({"app": "web"}))
+            .ports(json!([{"name": "http", "containerPort": 8080}]))
+            .build())];
+        fx.ns.services = vec![obj(ServiceFixture::new("shop", "web")
+            .selector(json!({"app": "web"}))
+            .ports(json!([{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]))
+            .build())];
+        fx.ns.ingresses = vec![obj(json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "shop", "namespace": "shop"},
+            "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example.com", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix",
+                 "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]}}))];
+        fx.ns.network_policies = policies.into_iter().map(obj).collect();
+        fx
+    }
+
+    fn allow_from(from: Value, ports: Value) -> Value {
+        policy(
+            "allow-ingress",
+            json!({"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"],
+                   "ingress": [{"from": from, "ports": ports}]}),
+        )
+    }
+
+    #[test]
+    fn an_isolated_service_names_the_policies_and_why_no_rule_admits_the_controller() {
+        let fx = fixture(
+            "",
+            vec![
+                deny(),
+                allow_from(
+                    json!([{"namespaceSelector": {"matchLabels": {"name": "ingress-nginx"}}}]),
+                    json!([{"port": "http"}]),
+                ),
+            ],
+        );
+        let out = run(&fx.ctx());
+        assert_eq!(out.len(), 1, "{out:#?}");
+        let f = &out[0];
+        assert_eq!(f.id, "netpol-blocks-ingress:Service/shop/web");
+        assert_eq!(f.severity, Severity::Error, "no symptom seen: not critical");
+        for part in [
+            "NetworkPolicies default-deny-ingress, allow-ingress isolate 1 of 1 ready pods of Service web",
+            "ingress-nginx controller pods (ingress-nginx-controller-5c9d7b8f4-q8wzt, namespace ingress-nginx) on TCP/8080",
+            "default-deny-ingress has no ingress rule",
+            "allow-ingress: rule 1 misses: its namespaceSelector name=ingress-nginx does not match namespace ingress-nginx",
+            "if your CNI enforces NetworkPolicy",
+        ] {
+            assert!(f.cause.contains(part), "{part:?} not in {}", f.cause);
+        }
+        for r in [
+            ObjectRef::namespaced("NetworkPolicy", "shop", "allow-ingress"),
+            ObjectRef::namespaced("Pod", "shop", "web-7c9d8f6b5-x2x7q"),
+            ObjectRef::namespaced("Ingress", "shop", "shop"),
+            ObjectRef::namespaced(
+                "Pod",
+                "ingress-nginx",
+                "ingress-nginx-controller-5c9d7b8f4-q8wzt",
+            ),
+        ] {
+            assert!(f.related.contains(&r), "{r} not related");
+        }
+        let commands: Vec<&str> = f.next_steps.iter().map(|s| s.command.as_str()).collect();
+        assert_eq!(
+            commands,
+            [
+                "kubectl -n shop get networkpolicy -o yaml",
+                "kubectl -n shop describe networkpolicy default-deny-ingress"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_correct_allow_or_no_policy_is_silent() {
+        let ok = fixture(
+            "",
+            vec![
+                deny(),
+                allow_from(
+                    json!([{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]),
+                    json!([{"port": "http", "protocol": "TCP"}]),
+                ),
+            ],
+        );
+        assert!(run(&ok.ctx()).is_empty(), "{:#?}", run(&ok.ctx()));
+        let none = fixture("", vec![]);
+        assert!(run(&none.ctx()).is_empty());
+    }
+
+    #[test]
+    fn the_wrong_port_is_named_with_the_port_the_pod_serves() {
+        let fx = fixture(
+            "",
+            vec![allow_from(
+                json!([{"namespaceSelector": {}}]),
+                json!([{"port": 80, "protocol": "TCP"}]),
+            )],
+        );
+        let out = run(&fx.ctx());
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0]
+                .cause
+                .contains("it admits only TCP/80, the traffic is TCP/8080 (named http)"),
+            "{}",
+            out[0].cause
+        );
+    }
+
+    /// What the bundle cannot settle is no finding.
+    #[test]
+    fn unknowns_stay_silent() {
+        let ip_rule = || {
+            vec![allow_from(
+                json!([{"ipBlock": {"cidr": "10.244.0.0/16"}}]),
+                json!([]),
+            )]
+        };
+        // The controller's IP is in the block: admitted.
+        assert!(run(&fixture("", ip_rule()).ctx()).is_empty());
+        // Its IP unknown: cannot tell.
+        let mut fx = fixture(
+            "",
+            vec![allow_from(
+                json!([{"ipBlock": {"cidr": "172.16.0.0/12"}}]),
+                json!([]),
+            )],
+        );
+        fx.cluster.infra.pod_network.clear();
+        assert!(run(&fx.ctx()).is_empty());
+        // On the host network: its packets carry the node's address.
+        let mut fx = fixture("", vec![deny()]);
+        for n in fx.cluster.infra.pod_network.values_mut() {
+            n.host_network = true;
+        }
+        assert!(run(&fx.ctx()).is_empty());
+        // Namespace labels not collected: a namespaceSelector cannot be
+        // judged, but a default deny alone still can.
+        let wrong = allow_from(
+            json!([{"namespaceSelector": {"matchLabels": {"name": "ingress-nginx"}}}]),
+            json!([]),
+        );
+        let mut fx = fixture("", vec![deny(), wrong]);
+        fx.cluster.namespaces.clear();
+        assert!(run(&fx.ctx()).is_empty());
+        let mut fx = fixture("", vec![deny()]);
+        fx.cluster.namespaces.clear();
+        assert_eq!(run(&fx.ctx()).len(), 1);
+    }
+
+    /// nginx's connect timeouts to the pod, or 504s for the Service's
+    /// upstream, make it critical and are quoted.
+    #[test]
+    fn controller_timeouts_to_the_pods_make_it_critical() {
+        let log = "2026/11/20 13:59:01 [error] 38#38: *48211 upstream timed out (110: Operation timed out) while connecting to upstream, client: 203.0.113.24, server: shop.example.com, request: \"GET / HTTP/2.0\", upstream: \"http://10.244.1.17:8080/\", host: \"shop.example.com\"\n\
+203.0.113.24 - - [20/Nov/2026:13:59:06 +0000] \"GET / HTTP/2.0\" 504 160 \"-\" \"curl/8.5.0\" 58 15.002 [shop-web-http] [] 10.244.1.17:8080 0 5.001 504 2ce62532fbedc2d199538441582f1a35\n\
+2026/11/20 13:59:09 [error] 38#38: *48300 upstream timed out (110: Operation timed out) while connecting to upstream, client: 203.0.113.24, server: other.example.com, request: \"GET / HTTP/2.0\", upstream: \"http://10.244.9.9:8080/\", host: \"other.example.com\"\n";
+        let fx = fixture(log, vec![deny()]);
+        let out = run(&fx.ctx());
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].severity, Severity::Critical);
+        assert!(out[0]
+            .cause
+            .contains("the controller's logs show the requests timing out"));
+        let quoted: Vec<usize> = out[0]
+            .evidence
+            .iter()
+            .filter_map(|e| match e {
+                kpm_model::Evidence::Log { lines, .. } => Some(lines.iter().map(|l| l.number)),
+                _ => None,
+            })
+            .flatten()
+            .map(|n| n as usize)
+            .collect();
+        assert_eq!(quoted, [1, 2], "another upstream's timeout is not quoted");
+    }
+}
