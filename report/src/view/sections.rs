@@ -75,7 +75,7 @@ fn state_names(s: LinkState) -> (&'static str, &'static str) {
         LinkState::Ok => ("ok", "OK"),
         LinkState::Degraded => ("degraded", "Degraded"),
         LinkState::Broken => ("broken", "Broken"),
-        LinkState::Absent => ("absent", "None"),
+        LinkState::Absent => ("absent", "none"),
         LinkState::Unknown => ("unknown", "Not checked"),
     }
 }
