@@ -13,6 +13,7 @@ pub mod config;
 pub mod hpa;
 pub mod ingress;
 pub mod jobs;
+pub mod netpol;
 pub mod node;
 pub mod pod;
 pub mod pod_config;
@@ -45,6 +46,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
     out.extend(rollout::run(ctx));
+    out.extend(netpol::run(ctx));
     out
 }
 

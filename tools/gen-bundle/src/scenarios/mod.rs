@@ -14,6 +14,7 @@ mod demo;
 mod healthy;
 mod jobs;
 mod logs;
+mod netpol;
 mod network;
 pub mod pairs;
 mod platform;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
     v.extend_from_slice(rollouts::SCENARIOS);
+    v.extend_from_slice(netpol::SCENARIOS);
     v
 }
 
