@@ -33,6 +33,8 @@
 mod diff;
 mod strategy;
 
+use std::collections::HashMap;
+
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -54,13 +56,44 @@ const NAMED_PODS: usize = 3;
 /// Every rollout finding of the namespace.
 pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
+    let owned = Owned {
+        replicasets: by_controller(&ctx.ns.replicasets, |r| &r.metadata, "Deployment"),
+        pods: by_controller(&ctx.ns.pods, |p| &p.metadata, "ReplicaSet"),
+    };
     for d in &ctx.ns.deployments {
-        let r = Rollout::of(ctx, d);
+        let r = Rollout::of(ctx, d, &owned);
         let stuck = blocked(ctx, &r)
             .or_else(|| failing(ctx, &r))
             .or_else(|| deadline_exceeded(ctx, &r));
         out.extend(stuck);
         out.extend(paused(ctx, &r));
+    }
+    out
+}
+
+/// The namespace's ReplicaSets and pods by the name of their controller,
+/// built once so each Deployment finds its own without scanning every pod.
+struct Owned<'a> {
+    replicasets: HashMap<&'a str, Vec<&'a ReplicaSet>>,
+    pods: HashMap<&'a str, Vec<&'a Pod>>,
+}
+
+/// `items` by the name of their controlling owner of `kind`.
+fn by_controller<'a, T>(
+    items: &'a [T],
+    meta: impl Fn(&'a T) -> &'a ObjectMeta,
+    kind: &str,
+) -> HashMap<&'a str, Vec<&'a T>> {
+    let mut out: HashMap<&str, Vec<&T>> = HashMap::new();
+    for item in items {
+        let owner = meta(item)
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.kind == kind && o.controller == Some(true));
+        if let Some(o) = owner {
+            out.entry(o.name.as_str()).or_default().push(item);
+        }
     }
     out
 }
@@ -130,11 +163,13 @@ struct Rollout<'a> {
 }
 
 impl<'a> Rollout<'a> {
-    fn of(ctx: &'a NamespaceCtx<'_>, d: &'a Deployment) -> Rollout<'a> {
-        let mut revisions: Vec<Revision<'a>> = ctx
-            .ns
+    fn of(ctx: &NamespaceCtx<'_>, d: &'a Deployment, owned: &Owned<'a>) -> Rollout<'a> {
+        let mut revisions: Vec<Revision<'a>> = owned
             .replicasets
-            .iter()
+            .get(d.name_any())
+            .into_iter()
+            .flatten()
+            .copied()
             .filter(|rs| controlled_by(&rs.metadata, "Deployment", d.name_any(), uid(&d.metadata)))
             .map(|rs| Revision {
                 rs,
@@ -145,10 +180,12 @@ impl<'a> Rollout<'a> {
                     .and_then(|a| a.get(REVISION))
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0),
-                pods: ctx
-                    .ns
+                pods: owned
                     .pods
-                    .iter()
+                    .get(rs.name_any())
+                    .into_iter()
+                    .flatten()
+                    .copied()
                     .filter(|p| {
                         controlled_by(&p.metadata, "ReplicaSet", rs.name_any(), uid(&rs.metadata))
                     })
