@@ -10,6 +10,7 @@ use crate::context::{ClusterCtx, NamespaceCtx};
 
 pub mod checklist;
 pub mod config;
+pub mod disruption;
 pub mod hpa;
 pub mod ingress;
 pub mod jobs;
@@ -43,6 +44,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(resources::run(ctx));
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
+    out.extend(disruption::run(ctx));
     out
 }
 

@@ -319,6 +319,21 @@ registry! {
         causes: [], effects: [],
         fires_when: "`spec.suspend: true`: no Job is created for its schedule; names when it last ran",
     },
+    PdbBlocksDrain => {
+        id: "pdb-blocks-drain", layer: Workload, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "a PodDisruptionBudget allows no disruption by its spec: `status.desiredHealthy >= status.expectedPods` with `disruptionsAllowed` 0 (`maxUnavailable: 0`, `minAvailable` equal to the replicas or `100%`, one replica with `minAvailable: 1`), so `kubectl drain` and node upgrades cannot evict its pods (`Cannot evict pod as it would violate the pod's disruption budget.`); not when the status is older than the spec or the controller's sync failed",
+    },
+    PdbDisruptionsExhausted => {
+        id: "pdb-disruptions-exhausted", layer: Workload, severity: Warning,
+        causes: [], effects: [PodNotServing],
+        fires_when: "a PodDisruptionBudget whose spec allows disruptions has `disruptionsAllowed` 0 because `currentHealthy <= desiredHealthy`: its not-ready pods are named and their own findings linked as its cause",
+    },
+    PdbNoPods => {
+        id: "pdb-no-pods", layer: Workload, severity: Info,
+        causes: [], effects: [],
+        fires_when: "a PodDisruptionBudget with `status.expectedPods` 0 whose selector matches no pod in the bundle (the controller's `NoPods` / `No matching pods found`)",
+    },
 }
 
 impl Rule {
