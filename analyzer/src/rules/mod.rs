@@ -8,6 +8,7 @@ use kpm_model::Finding;
 
 use crate::context::{ClusterCtx, NamespaceCtx};
 
+pub mod certificates;
 pub mod checklist;
 pub mod config;
 pub mod disruption;
@@ -45,6 +46,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
     out.extend(disruption::run(ctx));
+    out.extend(certificates::run(ctx));
     out
 }
 

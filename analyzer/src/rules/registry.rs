@@ -219,6 +219,26 @@ registry! {
         causes: [], effects: [],
         fires_when: "a `tls[].secretName` Secret does not exist in the namespace",
     },
+    IngressTlsCertExpired => {
+        id: "ingress-tls-cert-expired", layer: Ingress, severity: Critical,
+        causes: [], effects: [],
+        fires_when: "a `tls[].secretName` Secret's certificate (the first of `tls.crt`, from the facts `kpm-collect` keeps) has `notAfter` before the collection time: clients reject the handshake; names the Secret, subject, issuer and dates",
+    },
+    IngressTlsCertNotYetValid => {
+        id: "ingress-tls-cert-not-yet-valid", layer: Ingress, severity: Error,
+        causes: [], effects: [],
+        fires_when: "the certificate's `notBefore` is after the collection time",
+    },
+    IngressTlsCertExpiring => {
+        id: "ingress-tls-cert-expiring", layer: Ingress, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "the certificate's `notAfter` is within 14 days of the collection time",
+    },
+    IngressTlsCertHostMismatch => {
+        id: "ingress-tls-cert-host-mismatch", layer: Ingress, severity: Error,
+        causes: [], effects: [],
+        fires_when: "a host of the entry's `tls[].hosts` is covered by no DNS name of the certificate's subjectAltName (RFC 6125: case-insensitive; `*.example.com` covers `a.example.com`, not `a.b.example.com` nor `example.com`; the subject CN is ignored, as clients ignore it)",
+    },
     HpaMetricsUnavailable => {
         id: "hpa-metrics-unavailable", layer: Autoscaling, severity: Error,
         causes: [], effects: [],
