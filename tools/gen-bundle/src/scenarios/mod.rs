@@ -11,6 +11,7 @@ mod capacity;
 mod common;
 mod config;
 mod demo;
+mod disruption;
 mod healthy;
 mod jobs;
 mod logs;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(disruption::SCENARIOS);
     v
 }
 
