@@ -8,6 +8,7 @@ use crate::cluster::Cluster;
 use crate::expected::{Expected, Finding};
 
 mod capacity;
+mod certificates;
 mod common;
 mod config;
 mod demo;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
     v.extend_from_slice(disruption::SCENARIOS);
+    v.extend_from_slice(certificates::SCENARIOS);
     v
 }
 
