@@ -8,9 +8,11 @@ use crate::cluster::Cluster;
 use crate::expected::{Expected, Finding};
 
 mod capacity;
+mod certificates;
 mod common;
 mod config;
 mod demo;
+mod disruption;
 mod healthy;
 mod jobs;
 mod logs;
@@ -48,6 +50,8 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
     v.extend_from_slice(netpol::SCENARIOS);
+    v.extend_from_slice(disruption::SCENARIOS);
+    v.extend_from_slice(certificates::SCENARIOS);
     v
 }
 
