@@ -76,6 +76,9 @@ pub enum Layer {
     /// Controllers that own pods: Deployment rollouts, ReplicaSets,
     /// StatefulSets, DaemonSets, Jobs and CronJobs.
     Workload,
+    /// What the API server refuses to create: ResourceQuotas, LimitRanges,
+    /// Pod Security admission, admission webhooks, ServiceAccounts.
+    Admission,
 }
 
 impl Layer {
@@ -93,6 +96,7 @@ impl Layer {
             Layer::Dns => "dns",
             Layer::Rbac => "rbac",
             Layer::Workload => "workload",
+            Layer::Admission => "admission",
         }
     }
 }

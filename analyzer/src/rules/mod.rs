@@ -8,6 +8,7 @@ use kpm_model::Finding;
 
 use crate::context::{ClusterCtx, NamespaceCtx};
 
+pub mod admission;
 pub mod checklist;
 pub mod config;
 pub mod hpa;
@@ -43,6 +44,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(resources::run(ctx));
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
+    out.extend(admission::run(ctx));
     out
 }
 
