@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::cluster::Cluster;
 use crate::expected::{Expected, Finding};
 
+mod admission;
 mod capacity;
 mod common;
 mod config;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(admission::SCENARIOS);
     v
 }
 
