@@ -279,7 +279,7 @@ pub fn pod_security(ctx: &NamespaceCtx<'_>, policy: &str, checks: &[String]) -> 
 pub fn service_account(ctx: &NamespaceCtx<'_>, name: &str, error: &str) -> Facts {
     let mut f = Facts {
         cause: format!(
-            "the pod template's ServiceAccount {name} cannot be found in namespace {} ({error}); the ServiceAccount admission plugin refuses pods without theirs",
+            "the pod template's ServiceAccount {name} cannot be found in namespace {} ({error}); the ServiceAccount admission plugin refuses a pod whose ServiceAccount does not exist",
             ctx.namespace()
         ),
         ..Facts::default()

@@ -158,7 +158,7 @@ fn refusal(
         .filter(|e| e.event_type == "Warning" && e.reason == "FailedCreate")
         .cloned()
         .collect();
-    failed.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    failed.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
     let created_since = events
         .iter()
         .filter(|e| e.reason == "SuccessfulCreate")

@@ -120,7 +120,11 @@ pub fn facts(
             .webhook_backends
             .iter()
             .find(|b| b.namespace == svc.namespace && b.name == svc.name);
-        backend = format!("; {}", backend_state(b, &svc.namespace, &svc.name));
+        // A webhook that answered had a backend: its state only explains
+        // a failed call.
+        if error.is_some() {
+            backend = format!("; {}", backend_state(b, &svc.namespace, &svc.name));
+        }
         let sref = ObjectRef::namespaced("Service", &svc.namespace, &svc.name);
         f.fields.push((
             cref.clone(),
@@ -128,14 +132,16 @@ pub fn facts(
             format!("{}/{}", svc.namespace, svc.name),
         ));
         f.related.push(sref);
-        f.commands.push((
-            "Check the webhook Service's endpoints".into(),
-            Kubectl::new()
-                .namespace(&svc.namespace)
-                .args(["get", "endpoints"])
-                .value(Name::Label, &svc.name)
-                .build(),
-        ));
+        if error.is_some() {
+            f.commands.push((
+                "Check the webhook Service's endpoints".into(),
+                Kubectl::new()
+                    .namespace(&svc.namespace)
+                    .args(["get", "endpoints"])
+                    .value(Name::Label, &svc.name)
+                    .build(),
+            ));
+        }
     } else if let Some(url) = &h.client.url {
         backend = format!("; it is called at {url}");
     }

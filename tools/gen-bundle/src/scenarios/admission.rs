@@ -31,6 +31,7 @@ use crate::world::World;
 /// The admission scenarios.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario { name: "create-blocked", description: "In storefront, checkout was scaled from 4 to 6 replicas but ResourceQuota compute-quota caps requests.cpu at 2 and 4 pods of 500m use it all: the ReplicaSet's creations are refused (exceeded quota). In payments, payments-api's pods were deleted in a node drain and cannot be recreated: the ValidatingWebhookConfiguration policy-guard (failurePolicy Fail) calls Service policy-guard/policy-guard, whose only pod crashes at start (missing serving certificate), so every pod creation fails with 'no endpoints available for service' and Service payments-api has no endpoints: one incident from the webhook's pod to payments-api.", build: create_blocked },
+    Scenario { name: "create-refused", description: "Pods refused at admission for what they are: batch enforces Pod Security restricted and the nightly-migrate Job's pod sets no securityContext; in analytics the clickhouse StatefulSet asks for a CPU limit of 2 where LimitRange container-limits allows 1, and metrics-exporter names the ServiceAccount metrics-exporter, which does not exist; in observability Gatekeeper's webhook denies the log-shipper DaemonSet's docker.io image.", build: create_refused },
     Scenario { name: "quota-near-limit", description: "Near miss: storefront's compute-quota is 90 % used (requests.cpu 3600m of 4) with all 6 checkout pods created; an earlier refusal (exceeded quota, before the quota was raised) was followed by a successful creation. The MutatingWebhookConfiguration sidecar-injector has failurePolicy Ignore and its backend is scaled to 0, yet payments-api's pods were created: nothing is refused now.", build: quota_near_limit },
 ];
 
@@ -466,7 +467,13 @@ fn quota_near_limit() -> (Cluster, Vec<Finding>) {
         1_320,
         1_320,
     ));
-    // The sidecar injector is scaled to 0 and its webhook ignores failures.
+    injector_ignored(&mut w);
+    (w.finish(), Vec::new())
+}
+
+/// The sidecar injector is scaled to 0 and its webhook ignores failures:
+/// payments-api's pods were created all the same.
+fn injector_ignored(w: &mut World) {
     w.cluster.namespace("sidecar-injector", 86_400 * 300);
     let injector = AppSpec::new(
         "sidecar-injector",
@@ -477,7 +484,7 @@ fn quota_near_limit() -> (Cluster, Vec<Finding>) {
         86_400 * 300,
         86_400 * 2,
     );
-    app::deploy_healthy(&mut w, &injector);
+    app::deploy_healthy(w, &injector);
     let sel = injector.selector();
     w.cluster.add(network::service(
         "sidecar-injector",
@@ -505,7 +512,243 @@ fn quota_near_limit() -> (Cluster, Vec<Finding>) {
         86_400 * 90,
         1_000,
     );
-    app::deploy_healthy(&mut w, &payments);
-    common::expose(&mut w, &payments, "payments-api");
-    (w.finish(), Vec::new())
+    app::deploy_healthy(w, &payments);
+    common::expose(w, &payments, "payments-api");
+}
+
+/// A pod spec of one container with requests and limits.
+fn one_container(name: &str, image: &str, cpu_limit: &str) -> Value {
+    let mut c = crate::app::container(name, image, 8080);
+    if let Some(m) = c.as_object_mut() {
+        m.remove("readinessProbe");
+        m.remove("livenessProbe");
+    }
+    app::resources(
+        &mut c,
+        Some("250m"),
+        Some("256Mi"),
+        Some(cpu_limit),
+        Some("1Gi"),
+    );
+    json!({"containers": [c]})
+}
+
+/// batch enforces `restricted`: the nightly-migrate Job's pod (no
+/// securityContext) is refused by Pod Security admission.
+fn pod_security(w: &mut World) -> Vec<Finding> {
+    let ns = w.cluster.namespace("batch", 86_400 * 160);
+    ns.labels = vec![
+        (
+            "pod-security.kubernetes.io/enforce".into(),
+            "restricted".into(),
+        ),
+        (
+            "pod-security.kubernetes.io/enforce-version".into(),
+            "latest".into(),
+        ),
+    ];
+    let spec = one_container("migrate", "ghcr.io/acme-shop/ledger-tools:3.5.0", "1");
+    let mut job = crate::builders::workload::job("batch", "nightly-migrate", 900, &spec, 0);
+    job["status"] = json!({"active": 0, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {}, "startTime": crate::ids::ago(900)});
+    let checks = "allowPrivilegeEscalation != false (container \"migrate\" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container \"migrate\" must set securityContext.capabilities.drop=[\"ALL\"]), runAsNonRoot != true (pod or container \"migrate\" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container \"migrate\" must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")";
+    let src = Source::controller("job-controller");
+    for (i, ago) in [(0_i64, 899_i64), (1, 880), (2, 40)] {
+        let pod = format!(
+            "nightly-migrate-{}",
+            crate::ids::suffix(&format!("batch/nightly-migrate/{i}"), 5)
+        );
+        let msg = format!("Error creating: pods \"{pod}\" is forbidden: violates PodSecurity \"restricted:latest\": {checks}");
+        let count = if i == 2 { 12 } else { 1 };
+        w.cluster.add(event::event(
+            "batch",
+            &job,
+            None,
+            "Warning",
+            "FailedCreate",
+            &msg,
+            &src,
+            count,
+            ago + 20 * i,
+            ago,
+        ));
+    }
+    w.cluster.add(job);
+    vec![finding(
+        "admission-pod-security",
+        "Job/batch/nightly-migrate",
+        &[
+            "namespace batch enforces Pod Security level restricted",
+            "4 check(s): allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile",
+            "0 of 1 pods exist",
+        ],
+    )]
+}
+
+/// analytics: LimitRange container-limits allows 1 CPU per container, the
+/// clickhouse StatefulSet asks for a limit of 2; metrics-exporter names a
+/// ServiceAccount that does not exist.
+fn analytics(w: &mut World) -> Vec<Finding> {
+    w.cluster.namespace("analytics", 86_400 * 220);
+    let mut lr = meta::object(
+        "v1",
+        "LimitRange",
+        Some("analytics"),
+        "container-limits",
+        86_400 * 200,
+    );
+    lr["spec"] = json!({"limits": [{"type": "Container",
+        "max": {"cpu": "1", "memory": "2Gi"},
+        "default": {"cpu": "500m", "memory": "512Mi"},
+        "defaultRequest": {"cpu": "100m", "memory": "128Mi"}}]});
+    w.cluster.add(lr);
+    let spec = one_container(
+        "clickhouse",
+        "docker.io/clickhouse/clickhouse-server:24.8",
+        "2",
+    );
+    let sel = [("app.kubernetes.io/name", "clickhouse")];
+    let r = crate::builders::workload::Replicas {
+        desired: 1,
+        current: 0,
+        ready: 0,
+    };
+    let mut sts = crate::builders::workload::stateful_set(
+        "analytics",
+        "clickhouse",
+        1_800,
+        &sel,
+        &spec,
+        r,
+        "clickhouse",
+    );
+    sts["status"] = json!({"replicas": 0, "availableReplicas": 0, "currentReplicas": 0, "updatedReplicas": 0, "observedGeneration": 1, "collisionCount": 0,
+        "currentRevision": format!("clickhouse-{}", crate::ids::template_hash("sts/analytics/clickhouse")), "updateRevision": format!("clickhouse-{}", crate::ids::template_hash("sts/analytics/clickhouse"))});
+    let msg = "create Pod clickhouse-0 in StatefulSet clickhouse failed error: pods \"clickhouse-0\" is forbidden: maximum cpu usage per Container is 1, but limit is 2";
+    w.cluster.add(event::event(
+        "analytics",
+        &sts,
+        None,
+        "Warning",
+        "FailedCreate",
+        msg,
+        &Source::controller("statefulset-controller"),
+        19,
+        1_790,
+        55,
+    ));
+    w.cluster.add(sts);
+    let mut out = vec![finding(
+        "admission-limit-range",
+        "StatefulSet/analytics/clickhouse",
+        &[
+            "LimitRange container-limits",
+            "maximum cpu usage per Container is 1, but limit is 2",
+            "0 of 1 pods exist",
+        ],
+    )];
+    out.push(service_account_missing(w));
+    out
+}
+
+/// metrics-exporter names a ServiceAccount that does not exist.
+fn service_account_missing(w: &mut World) -> Finding {
+    let mut exporter = AppSpec::new(
+        "analytics",
+        "metrics-exporter",
+        "ghcr.io/acme-shop/metrics-exporter:0.9.0",
+        9100,
+        0,
+        86_400 * 40,
+        700,
+    );
+    exporter.pod_spec["serviceAccountName"] = json!("metrics-exporter");
+    let d = app::deploy_healthy(w, &exporter);
+    let rs = d.replica_set.clone();
+    let refused = |pod: &str| {
+        format!("pods \"{pod}\" is forbidden: error looking up service account analytics/metrics-exporter: serviceaccount \"metrics-exporter\" not found")
+    };
+    short_of_pods(
+        w,
+        "analytics",
+        "metrics-exporter",
+        &rs,
+        1,
+        &refused(&format!(
+            "{rs}-{}",
+            crate::ids::suffix(&format!("analytics/{rs}/refused/0"), 5)
+        )),
+        700,
+    );
+    let rs_obj = object_of(w, "analytics", "replicasets", &rs);
+    w.cluster.add_all(failed_creates(&rs_obj, refused, 699, 14));
+    finding(
+        "admission-service-account-missing",
+        &obj("ReplicaSet", "analytics", &rs),
+        &[
+            "ServiceAccount metrics-exporter",
+            "serviceaccount \"metrics-exporter\" not found",
+        ],
+    )
+}
+
+/// observability: Gatekeeper denies the log-shipper DaemonSet's image.
+fn webhook_denied(w: &mut World) -> Vec<Finding> {
+    w.cluster.namespace("observability", 86_400 * 260);
+    let image = "docker.io/fluent/fluent-bit:3.1.4";
+    let spec = one_container("log-shipper", image, "500m");
+    let nodes = w.cluster.cluster_list("nodes").len() as i64;
+    let sel = [("app.kubernetes.io/name", "log-shipper")];
+    let mut ds = crate::builders::workload::daemon_set(
+        "observability",
+        "log-shipper",
+        2_000,
+        &sel,
+        &spec,
+        nodes,
+        0,
+    );
+    ds["status"] = json!({"currentNumberScheduled": 0, "desiredNumberScheduled": nodes, "numberAvailable": 0, "numberMisscheduled": 0,
+        "numberReady": 0, "numberUnavailable": nodes, "observedGeneration": 1, "updatedNumberScheduled": 0});
+    let msg = format!("Error creating: admission webhook \"validation.gatekeeper.sh\" denied the request: [allowed-repos] container <log-shipper> has an invalid image repo <{image}>, allowed repos are [\"ghcr.io/acme-\"]");
+    w.cluster.add(event::event(
+        "observability",
+        &ds,
+        None,
+        "Warning",
+        "FailedCreate",
+        &msg,
+        &Source::controller("daemonset-controller"),
+        27,
+        1_990,
+        62,
+    ));
+    w.cluster.add(ds);
+    w.cluster.add(webhook_configuration(
+        "ValidatingWebhookConfiguration",
+        "gatekeeper-validating-webhook-configuration",
+        "validation.gatekeeper.sh",
+        "Ignore",
+        (
+            "gatekeeper-system",
+            "gatekeeper-webhook-service",
+            "/v1/admit",
+        ),
+        "observability",
+    ));
+    vec![finding(
+        "admission-webhook-denied",
+        "DaemonSet/observability/log-shipper",
+        &[
+            "webhook validation.gatekeeper.sh of ValidatingWebhookConfiguration gatekeeper-validating-webhook-configuration",
+            "invalid image repo <docker.io/fluent/fluent-bit:3.1.4>",
+        ],
+    )]
+}
+
+fn create_refused() -> (Cluster, Vec<Finding>) {
+    let mut w = baseline::world(&Baseline::default());
+    let mut findings = pod_security(&mut w);
+    findings.extend(analytics(&mut w));
+    findings.extend(webhook_denied(&mut w));
+    (w.finish(), findings)
 }
