@@ -9,6 +9,7 @@ use kpm_model::Finding;
 use crate::context::{ClusterCtx, NamespaceCtx};
 
 pub mod certificates;
+pub mod admission;
 pub mod checklist;
 pub mod config;
 pub mod disruption;
@@ -49,6 +50,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(netpol::run(ctx));
     out.extend(disruption::run(ctx));
     out.extend(certificates::run(ctx));
+    out.extend(admission::run(ctx));
     out
 }
 

@@ -42,6 +42,10 @@ pub enum Link {
     /// (related: the client pods a finding names, e.g. the ingress
     /// controller whose log repeats upstream timeouts).
     TrafficDropped,
+    /// A controller cannot create its pods: the API server refuses them
+    /// (related: the workloads — Deployment, ReplicaSet, StatefulSet,
+    /// DaemonSet, Job, CronJob — both findings name).
+    PodsNotCreated,
 }
 
 /// One rule: everything about it that is not its code.
@@ -190,7 +194,7 @@ registry! {
     },
     ServiceNoReadyEndpoints => {
         id: "service-no-ready-endpoints", layer: Endpoints, severity: Critical,
-        causes: [ServiceNotServing], effects: [PodNotServing],
+        causes: [ServiceNotServing], effects: [PodNotServing, PodsNotCreated],
         fires_when: "selector matches pods but none is ready; cause says why (probe failures, not running)",
     },
     ServiceTargetPortMismatch => {
@@ -362,6 +366,36 @@ registry! {
         id: "pdb-no-pods", layer: Workload, severity: Info,
         causes: [], effects: [],
         fires_when: "a PodDisruptionBudget with `status.expectedPods` 0 whose selector matches no pod in the bundle (the controller's `NoPods` / `No matching pods found`)",
+    },
+    AdmissionQuotaExceeded => {
+        id: "admission-quota-exceeded", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "a ReplicaSet, StatefulSet, DaemonSet or Job has fewer pods than it wants and its latest `FailedCreate` (event, or a ReplicaSet's `ReplicaFailure` condition; not followed by a `SuccessfulCreate`) says `exceeded quota: <q>, requested: …, used: …, limited: …` or `failed quota: <q>: must specify …`; names the ResourceQuota and each resource with its current `status.hard`/`status.used` against what one pod asks, or the containers that do not set the required requests/limits; `critical` when the controller has no ready pod, `warning` when the quota's current status has room again; the workload's consequences (a Service without endpoints) are linked to it",
+    },
+    AdmissionLimitRange => {
+        id: "admission-limit-range", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being a LimitRange bound (`maximum cpu usage per Container is 1, but limit is 2`, `minimum …`, `… max limit to request ratio …`); names the LimitRange and its bound",
+    },
+    AdmissionPodSecurity => {
+        id: "admission-pod-security", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being Pod Security admission (`violates PodSecurity \"restricted:latest\": …`); names the namespace's `pod-security.kubernetes.io/enforce` label and the violated checks",
+    },
+    AdmissionWebhookUnreachable => {
+        id: "admission-webhook-unreachable", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [ServiceNotServing],
+        fires_when: "as `admission-quota-exceeded`, the refusal being `failed calling webhook \"<name>\": …` (a webhook with `failurePolicy: Fail` that could not be called); names the webhook configuration, its failure policy and backend Service and whether that Service had ready endpoints at collection (read from its own namespace); a finding on that Service is linked as its cause",
+    },
+    AdmissionWebhookDenied => {
+        id: "admission-webhook-denied", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being `admission webhook \"<name>\" denied the request: …`; names the webhook configuration and quotes its reason",
+    },
+    AdmissionServiceAccountMissing => {
+        id: "admission-service-account-missing", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being `error looking up service account <ns>/<sa>: …`; names the ServiceAccount",
     },
 }
 

@@ -45,6 +45,7 @@ pub fn layer_of(rule: &str) -> &'static str {
         "job" | "cronjob" | "rollout" => "workload",
         "netpol" => "network",
         "pdb" => "workload",
+        "admission" => "admission",
         _ => "unknown",
     }
 }

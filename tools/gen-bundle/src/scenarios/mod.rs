@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::cluster::Cluster;
 use crate::expected::{Expected, Finding};
 
+mod admission;
 mod capacity;
 mod certificates;
 mod common;
@@ -52,6 +53,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(netpol::SCENARIOS);
     v.extend_from_slice(disruption::SCENARIOS);
     v.extend_from_slice(certificates::SCENARIOS);
+    v.extend_from_slice(admission::SCENARIOS);
     v
 }
 
