@@ -160,6 +160,8 @@ fn netpol_isolated_round_trip() {
         "{want:?}"
     );
     assert_eq!(finding_keys(&out), want);
+}
+
 /// create-blocked served and collected: the webhook configuration, the
 /// quota and the webhook's backend Endpoints come back, so the analysis
 /// finds the same admission findings with the same causes (the webhook's

@@ -8,8 +8,8 @@ use kpm_model::Finding;
 
 use crate::context::{ClusterCtx, NamespaceCtx};
 
-pub mod certificates;
 pub mod admission;
+pub mod certificates;
 pub mod checklist;
 pub mod config;
 pub mod disruption;
