@@ -10,6 +10,7 @@ use crate::context::{ClusterCtx, NamespaceCtx};
 
 pub mod checklist;
 pub mod config;
+pub mod daemonset;
 pub mod hpa;
 pub mod ingress;
 pub mod jobs;
@@ -30,6 +31,7 @@ pub mod pod_start;
 pub mod registry;
 pub mod resources;
 pub mod service;
+pub mod statefulset;
 
 /// Every namespaced rule layer, in the order of the troubleshooting chain.
 pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
@@ -43,6 +45,8 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(resources::run(ctx));
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
+    out.extend(statefulset::run(ctx));
+    out.extend(daemonset::run(ctx));
     out
 }
 

@@ -319,6 +319,26 @@ registry! {
         causes: [], effects: [],
         fires_when: "`spec.suspend: true`: no Job is created for its schedule; names when it last ran",
     },
+    StatefulsetNotReady => {
+        id: "statefulset-not-ready", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "`status.readyReplicas` < `spec.replicas` and a pod of an ordinal below `spec.replicas` is not ready 5 minutes after its creation; with `podManagementPolicy: OrderedReady` names the lowest broken ordinal and the ordinals it blocks, with `Parallel` every broken ordinal; the pods' own findings are linked as its cause",
+    },
+    StatefulsetUpdateStuck => {
+        id: "statefulset-update-stuck", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "`status.updateRevision` differs from `status.currentRevision` (`RollingUpdate`, ordinals at or above `partition`) and a pod of the update revision is not ready 5 minutes after its creation: the controller will not update the next ordinal; names both revisions and the pod (linked as cause) and suggests `kubectl rollout undo`; replaces `statefulset-not-ready` for that set",
+    },
+    DaemonsetNotReady => {
+        id: "daemonset-not-ready", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "`status.numberReady` < `status.desiredNumberScheduled` and, on a Ready node the DaemonSet controller's predicates select (nodeName, nodeSelector, required node affinity, taints tolerated after the tolerations the controller adds), the daemon pod is not ready 5 minutes after its creation, or no pod exists while `currentNumberScheduled` < `desiredNumberScheduled`; names nodes and pods; the pods' own findings are linked as its cause",
+    },
+    DaemonsetUntoleratedTaint => {
+        id: "daemonset-untolerated-taint", layer: Workload, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "a Ready node that the DaemonSet's nodeSelector and node affinity select carries a `NoSchedule` / `NoExecute` taint its pod template does not tolerate, so no daemon pod runs there; names node and taint (`key=value:Effect`); control-plane taints, the node lifecycle / cloud-provider / autoscaler taints and nodes outside the nodeSelector are normal and never reported",
+    },
 }
 
 impl Rule {
