@@ -10,6 +10,7 @@ use crate::context::{ClusterCtx, NamespaceCtx};
 
 pub mod checklist;
 pub mod config;
+pub mod cronjob;
 pub mod daemonset;
 pub mod hpa;
 pub mod ingress;
@@ -45,6 +46,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(resources::run(ctx));
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
+    out.extend(cronjob::run(ctx));
     out.extend(statefulset::run(ctx));
     out.extend(daemonset::run(ctx));
     out

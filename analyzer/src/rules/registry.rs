@@ -38,6 +38,9 @@ pub enum Link {
     /// A Job failed (related: the Jobs a finding names, e.g. the CronJob's
     /// last scheduled run).
     JobFailing,
+    /// The CronJob controller is not starting a CronJob's runs (related:
+    /// the same CronJob).
+    CronjobNotStarting,
 }
 
 /// One rule: everything about it that is not its code.
@@ -318,6 +321,16 @@ registry! {
         id: "cronjob-suspended", layer: Workload, severity: Info,
         causes: [], effects: [],
         fires_when: "`spec.suspend: true`: no Job is created for its schedule; names when it last ran",
+    },
+    CronjobNoRecentSuccess => {
+        id: "cronjob-no-recent-success", layer: Workload, severity: Error,
+        causes: [], effects: [CronjobNotStarting],
+        fires_when: "a CronJob not suspended, with a `status.lastScheduleTime`, whose `spec.schedule` (robfig/cron as the controller reads it: 5 fields, `@hourly`…, `CRON_TZ=`, `spec.timeZone`) came round at least 3 times since `status.lastSuccessfulTime` (or its creation when it never succeeded) and for longer than 3 of its longest gaps and an hour (one more fire time of margin outside UTC); names the runs, the last schedule and an active Job that blocks new runs under `concurrencyPolicy: Forbid`; silent when the last run failed (`cronjob-failing`)",
+    },
+    CronjobMissedStarts => {
+        id: "cronjob-missed-starts", layer: Workload, severity: Warning,
+        causes: [CronjobNotStarting], effects: [],
+        fires_when: "Warning events `TooManyMissedTimes` (`too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew`) or `MissSchedule` (`Missed scheduled time to start a job: …`) from the CronJob controller about a CronJob not suspended, with no success after the last one; quotes them and is linked as the cause of `cronjob-no-recent-success`",
     },
     StatefulsetNotReady => {
         id: "statefulset-not-ready", layer: Workload, severity: Error,

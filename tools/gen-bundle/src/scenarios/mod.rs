@@ -10,6 +10,7 @@ use crate::expected::{Expected, Finding};
 mod capacity;
 mod common;
 mod config;
+mod cronjobs;
 mod demo;
 mod healthy;
 mod jobs;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
     v.extend_from_slice(workloads::SCENARIOS);
+    v.extend_from_slice(cronjobs::SCENARIOS);
     v
 }
 

@@ -29,7 +29,7 @@ use crate::world::World;
 
 /// The StatefulSet and DaemonSet scenarios.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "statefulset-stuck", description: "In shop, the session-store StatefulSet (redis, OrderedReady) was scaled from 2 to 3 replicas: ordinal 1 crashloops (exit code 1, its append-only file is corrupt) so the controller never creates ordinal 2; readyReplicas 1 of 3.", build: statefulset_stuck },
+    Scenario { name: "statefulset-stuck", description: "In shop, the session-store StatefulSet (redis, OrderedReady) was scaled from 2 to 3 replicas: ordinal 1 crashloops (exit code 1, its append-only file is corrupt) so the controller never creates ordinal 2; readyReplicas 1 of 3. The rate-limiter StatefulSet's rolling update to a template with a mistyped --maxmemory-policy replaced ordinal 2, which crashloops, so ordinals 1 and 0 stay on the old revision.", build: statefulset_stuck },
     Scenario { name: "daemonset-untolerated", description: "A GPU node tainted dedicated=gpu:NoSchedule joined the cluster: the fluent-bit log shipper does not tolerate the taint, so no logs are shipped from it; node-exporter tolerates every taint but its pod on ip-10-0-2-41 crashloops (port 9100 already bound on the host).", build: daemonset_untolerated },
     Scenario { name: "daemonset-nodeselector", description: "Near miss: the same tainted GPU node, but fluent-bit is restricted by nodeSelector to the general node group (3 of 3 scheduled, ready) and the nvidia-device-plugin DaemonSet selects only GPU nodes and tolerates the taint: nothing is missing where it should run.", build: daemonset_nodeselector },
 ];
@@ -521,7 +521,8 @@ fn statefulset_stuck() -> (Cluster, Vec<Finding>) {
     w.cluster
         .add_log("shop", &broken, "session-store", true, &redis_aof_log(212));
     let key = pod_key("shop", &broken);
-    let findings = vec![
+    let mut findings = rate_limiter(&mut w);
+    findings.extend([
         finding("pod-crashloop", &key, &["exit code 1"]),
         finding(
             "statefulset-not-ready",
@@ -533,6 +534,143 @@ fn statefulset_stuck() -> (Cluster, Vec<Finding>) {
             ],
         )
         .caused_by("pod-crashloop", &key),
-    ];
+    ]);
     (w.finish(), findings)
+}
+
+/// redis refusing a config value (`config.c`): the fatal banner, the line
+/// and what the directive accepts.
+fn redis_config_log(started_ago: i64) -> String {
+    let t = ids::collection_started() - chrono::Duration::seconds(started_ago);
+    let stamp = t.format("%d %b %Y %H:%M:%S%.3f");
+    format!(
+        "1:C {stamp} * oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo\n\n\
+*** FATAL CONFIG FILE ERROR (Redis 7.4.2) ***\n\
+Reading the configuration file, at line 2\n\
+>>> 'maxmemory-policy \"allkeys-lfu2\"'\n\
+argument(s) must be one of the following: volatile-lru, allkeys-lru, volatile-lfu, allkeys-lfu, volatile-random, allkeys-random, volatile-ttl, noeviction\n"
+    )
+}
+
+/// rate-limiter: a 3-replica redis StatefulSet whose rolling update to a
+/// template with a mistyped `--maxmemory-policy` replaced ordinal 2 (the
+/// first one a rolling update takes) 25 minutes ago; that pod crashloops,
+/// so ordinals 1 and 0 keep the old revision.
+fn rate_limiter(w: &mut World) -> Vec<Finding> {
+    let mut app = AppSpec::new(
+        "shop",
+        "rate-limiter",
+        "docker.io/library/redis:7.4.2",
+        6379,
+        3,
+        86_400 * 80,
+        86_400 * 12,
+    );
+    let c = app.main_container();
+    c["ports"] = json!([{"name": "redis", "containerPort": 6379, "protocol": "TCP"}]);
+    c["readinessProbe"] = json!({"exec": {"command": ["redis-cli", "ping"]}, "periodSeconds": 10, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3});
+    c["livenessProbe"] = json!({"tcpSocket": {"port": "redis"}, "initialDelaySeconds": 15, "periodSeconds": 20, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3});
+    app::resources(c, Some("100m"), Some("128Mi"), Some("500m"), Some("256Mi"));
+    let names = crate::stateful::deploy_stateful(w, &app, "2Gi");
+    let (old_rev, new_rev) = ("rate-limiter-7b9d4c6f58", "rate-limiter-5f8c9d7b46");
+    let new_args = json!(["--maxmemory", "200mb", "--maxmemory-policy", "allkeys-lfu2"]);
+    for n in &names {
+        if let Some(p) = w.cluster.find_mut("shop", "pods", n) {
+            p["metadata"]["labels"]["controller-revision-hash"] = json!(old_rev);
+        }
+    }
+    let broken = names.get(2).cloned().unwrap_or_default();
+    let created = 1_500;
+    let Some(old) = w.cluster.find_mut("shop", "pods", &broken).cloned() else {
+        return Vec::new();
+    };
+    let placement = Placement {
+        node: old["spec"]["nodeName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        host_ip: old["status"]["hostIP"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        pod_ip: old["status"]["podIP"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        scheduled_ago: created - 1,
+    };
+    let node_name = placement.node.clone();
+    let mut spec = old["spec"].clone();
+    spec["containers"][0]["args"] = new_args.clone();
+    let state = ContainerState::Waiting {
+        reason: "CrashLoopBackOff".into(),
+        message: Some(crashloop_message(
+            &pod_ref("shop", &broken),
+            "rate-limiter",
+            "5m0s",
+        )),
+        restarts: 9,
+        last: Some(Terminated::new("Error", 1, 160, 160)),
+    };
+    let fresh = pod::pod(
+        "shop",
+        &broken,
+        created,
+        &spec,
+        &PodFate::Placed(placement),
+        &[state],
+    );
+    if let Some(p) = w.cluster.find_mut("shop", "pods", &broken) {
+        p["spec"] = spec;
+        p["status"] = fresh["status"].clone();
+        p["metadata"]["creationTimestamp"] = fresh["metadata"]["creationTimestamp"].clone();
+        p["metadata"]["uid"] = fresh["metadata"]["uid"].clone();
+        p["metadata"]["labels"]["controller-revision-hash"] = json!(new_rev);
+    }
+    if let Some(sts) = w.cluster.find_mut("shop", "statefulsets", "rate-limiter") {
+        sts["metadata"]["generation"] = json!(2);
+        sts["spec"]["template"]["spec"]["containers"][0]["args"] = new_args;
+        sts["status"]["observedGeneration"] = json!(2);
+        sts["status"]["readyReplicas"] = json!(2);
+        sts["status"]["availableReplicas"] = json!(2);
+        sts["status"]["currentReplicas"] = json!(2);
+        sts["status"]["updatedReplicas"] = json!(1);
+        sts["status"]["currentRevision"] = json!(old_rev);
+        sts["status"]["updateRevision"] = json!(new_rev);
+    }
+    let p = super::common::pod_obj(w, "shop", &broken);
+    w.cluster.add_all(crashloop_events(
+        &p,
+        "rate-limiter",
+        "docker.io/library/redis:7.4.2",
+        &node_name,
+        9,
+        created - 5,
+        70,
+    ));
+    w.cluster.add_log(
+        "shop",
+        &broken,
+        "rate-limiter",
+        true,
+        &redis_config_log(160),
+    );
+    let key = pod_key("shop", &broken);
+    vec![
+        finding(
+            "pod-crashloop",
+            &key,
+            &["exit code 1", "FATAL CONFIG FILE ERROR"],
+        ),
+        finding(
+            "statefulset-update-stuck",
+            "StatefulSet/shop/rate-limiter",
+            &[
+                &format!("from revision {old_rev} to {new_rev}"),
+                &format!("{broken} (ordinal 2) is CrashLoopBackOff"),
+                "before it updates ordinal 1",
+            ],
+        )
+        .caused_by("pod-crashloop", &key),
+    ]
 }
