@@ -125,6 +125,11 @@ impl Candidates {
                 Link::NoPlaceForPod => {
                     causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
                 }
+                // A client pod (the ingress controller) whose traffic a
+                // policy drops: the finding naming it explains its errors.
+                Link::TrafficDropped => {
+                    causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
+                }
                 Link::AppError => causes.extend(self.on(&object, *link)),
                 Link::CronjobNotStarting => causes.extend(self.on(&object, *link)),
                 Link::JobFailing => {
@@ -536,6 +541,34 @@ mod tests {
         );
         assert_eq!(incidents[1].root, "pod-oom-killed:Pod/shop/batch-1");
         assert!(incidents[1].same_cause.is_empty());
+    }
+
+    /// A policy isolating a Service from the ingress controller explains
+    /// the controller's repeated upstream errors: one incident.
+    #[test]
+    fn controller_log_errors_link_to_the_policy_that_drops_its_traffic() {
+        let svc = ObjectRef::namespaced("Service", "shop", "web");
+        let ctl = ObjectRef::namespaced("Pod", "ingress-nginx", "ingress-nginx-controller-x");
+        let other = ObjectRef::namespaced("Pod", "shop", "api-1");
+        let mut policy = f(Rule::NetpolBlocksIngress, svc);
+        policy.related.push(ctl.clone());
+        let mut fs = vec![
+            policy,
+            f(Rule::PodLogErrors, ctl),
+            f(Rule::PodLogErrors, other),
+        ];
+        link(&mut fs, &Links::default());
+        assert_eq!(fs[1].caused_by, ["netpol-blocks-ingress:Service/shop/web"]);
+        assert!(fs[2].caused_by.is_empty(), "a pod the policy does not name");
+        let incidents = incidents(&fs);
+        let root = incidents
+            .iter()
+            .find(|i| i.root == "netpol-blocks-ingress:Service/shop/web")
+            .unwrap();
+        assert_eq!(
+            root.consequences,
+            ["pod-log-errors:Pod/ingress-nginx/ingress-nginx-controller-x"]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod daemonset;
 pub mod hpa;
 pub mod ingress;
 pub mod jobs;
+pub mod netpol;
 pub mod node;
 pub mod pod;
 pub mod pod_config;
@@ -49,6 +50,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(cronjob::run(ctx));
     out.extend(statefulset::run(ctx));
     out.extend(daemonset::run(ctx));
+    out.extend(netpol::run(ctx));
     out
 }
 

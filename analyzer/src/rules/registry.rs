@@ -41,6 +41,10 @@ pub enum Link {
     /// The CronJob controller is not starting a CronJob's runs (related:
     /// the same CronJob).
     CronjobNotStarting,
+    /// NetworkPolicies drop a client pod's traffic to a Service's pods
+    /// (related: the client pods a finding names, e.g. the ingress
+    /// controller whose log repeats upstream timeouts).
+    TrafficDropped,
 }
 
 /// One rule: everything about it that is not its code.
@@ -159,7 +163,7 @@ registry! {
     },
     PodLogErrors => {
         id: "pod-log-errors", layer: Pod, severity: Warning,
-        causes: [], effects: [AppError],
+        causes: [], effects: [AppError, TrafficDropped],
         fires_when: "a running container with no other finding whose current log repeats the same error line (`ERROR`, `FATAL`, exception, panic) at least 5 times among its last 200 lines, up to its last lines; quotes the line and how often",
     },
     PodNotReady => {
@@ -351,6 +355,11 @@ registry! {
         id: "daemonset-untolerated-taint", layer: Workload, severity: Warning,
         causes: [], effects: [],
         fires_when: "a Ready node that the DaemonSet's nodeSelector and node affinity select carries a `NoSchedule` / `NoExecute` taint its pod template does not tolerate, so no daemon pod runs there; names node and taint (`key=value:Effect`); control-plane taints, the node lifecycle / cloud-provider / autoscaler taints and nodes outside the nodeSelector are normal and never reported",
+    },
+    NetpolBlocksIngress => {
+        id: "netpol-blocks-ingress", layer: Network, severity: Error,
+        causes: [ServiceNotServing, TrafficDropped], effects: [],
+        fires_when: "a Service an Ingress routes to has ready pods that NetworkPolicies isolate for ingress, and no ingress rule of any policy selecting them admits the running controller pods of the Ingress's class on the resolved target port (peers: `podSelector` in the policy's namespace, `namespaceSelector` against the collected Namespace labels, both in one peer ANDed, `ipBlock` against the controller's pod IP; ports by protocol, number, `endPort` range or name declared on the pod); names each isolating policy and why each of its rules misses; not when the bundle cannot settle it (`ipBlock` without the controller's IP, a host-network controller, no Namespace labels); says that the drop needs a CNI that enforces NetworkPolicy; `critical` when the controller's logs show `upstream timed out` to one of the pods or `504` for the Service's upstream; Ingress findings about the Service and `pod-log-errors` of the isolated controller pods link to it",
     },
 }
 

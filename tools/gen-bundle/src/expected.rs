@@ -44,6 +44,7 @@ pub fn layer_of(rule: &str) -> &'static str {
         "rbac" => "rbac",
         "job" | "cronjob" | "rollout" => "workload",
         "statefulset" | "daemonset" => "workload",
+        "netpol" => "network",
         _ => "unknown",
     }
 }

@@ -15,6 +15,7 @@ mod demo;
 mod healthy;
 mod jobs;
 mod logs;
+mod netpol;
 mod network;
 pub mod pairs;
 mod platform;
@@ -50,6 +51,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(jobs::SCENARIOS);
     v.extend_from_slice(workloads::SCENARIOS);
     v.extend_from_slice(cronjobs::SCENARIOS);
+    v.extend_from_slice(netpol::SCENARIOS);
     v
 }
 
