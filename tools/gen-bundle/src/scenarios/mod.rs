@@ -23,6 +23,7 @@ mod pods;
 mod repeating;
 mod start;
 mod startup;
+mod statefulsets;
 mod workloads;
 
 /// One scenario.
@@ -49,6 +50,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(statefulsets::SCENARIOS);
     v.extend_from_slice(workloads::SCENARIOS);
     v.extend_from_slice(cronjobs::SCENARIOS);
     v.extend_from_slice(netpol::SCENARIOS);

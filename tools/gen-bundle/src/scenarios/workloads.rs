@@ -1,14 +1,9 @@
-//! StatefulSets and DaemonSets: a StatefulSet whose ordinal 1 crashloops
-//! and blocks ordinal 2, a log shipper kept off a tainted GPU node, a
-//! node-exporter pod crashing on one node, and the near miss where a
-//! nodeSelector keeps daemons off the GPU node on purpose.
+//! DaemonSets: a log shipper kept off a tainted GPU node, a node-exporter
+//! pod crashing on one node, and the near miss where a nodeSelector keeps
+//! daemons off the GPU node on purpose.
 //!
-//! Shapes from the controllers: the StatefulSet controller
-//! (`pkg/controller/statefulset`) names pods `<set>-<ordinal>`, labels them
-//! `apps.kubernetes.io/pod-index` and `controller-revision-hash`, and with
-//! `OrderedReady` creates ordinal N+1 only when N is Running and Ready; the
-//! DaemonSet controller (`pkg/controller/daemon`) pins each pod to its node
-//! with a `matchFields metadata.name` node affinity, adds its tolerations
+//! Shapes from the DaemonSet controller (`pkg/controller/daemon`): it pins
+//! each pod to its node with a `matchFields metadata.name` node affinity, adds its tolerations
 //! (`AddOrUpdateDaemonPodTolerations`), and counts in
 //! `desiredNumberScheduled` only the nodes its predicates accept, so a node
 //! with an untolerated `NoSchedule` taint is simply not counted.
@@ -17,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::common::{crashloop_events, crashloop_message, pod_ref};
 use super::Scenario;
-use crate::app::{self, AppSpec};
+use crate::app;
 use crate::baseline::{self, daemon_pod_tolerations, Baseline};
 use crate::builders::node::{self, NodeId, NodeShape};
 use crate::builders::pod::{self, ContainerState, Placement, PodFate, Terminated};
@@ -27,9 +22,8 @@ use crate::expected::{finding, pod as pod_key, Finding};
 use crate::ids;
 use crate::world::World;
 
-/// The StatefulSet and DaemonSet scenarios.
+/// The DaemonSet scenarios.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "statefulset-stuck", description: "In shop, the session-store StatefulSet (redis, OrderedReady) was scaled from 2 to 3 replicas: ordinal 1 crashloops (exit code 1, its append-only file is corrupt) so the controller never creates ordinal 2; readyReplicas 1 of 3. The rate-limiter StatefulSet's rolling update to a template with a mistyped --maxmemory-policy replaced ordinal 2, which crashloops, so ordinals 1 and 0 stay on the old revision.", build: statefulset_stuck },
     Scenario { name: "daemonset-untolerated", description: "A GPU node tainted dedicated=gpu:NoSchedule joined the cluster: the fluent-bit log shipper does not tolerate the taint, so no logs are shipped from it; node-exporter tolerates every taint but its pod on ip-10-0-2-41 crashloops (port 9100 already bound on the host).", build: daemonset_untolerated },
     Scenario { name: "daemonset-nodeselector", description: "Near miss: the same tainted GPU node, but fluent-bit is restricted by nodeSelector to the general node group (3 of 3 scheduled, ready) and the nvidia-device-plugin DaemonSet selects only GPU nodes and tolerates the taint: nothing is missing where it should run.", build: daemonset_nodeselector },
 ];
@@ -294,76 +288,15 @@ fn daemonset_untolerated() -> (Cluster, Vec<Finding>) {
     let (ds, _) = shipper.deploy(&mut w, &general, |_| ContainerState::ready(86_400 * 20));
     w.cluster.add(ds);
     fluent_bit_config(&mut w);
-    let exporter = Daemon {
-        ns: "monitoring",
-        name: "node-exporter",
-        spec: node_exporter_spec(),
-        created_ago: 86_400 * 90,
-    };
-    let broken = general.get(1).map(|n| n.name.clone()).unwrap_or_default();
     let mut everywhere = general.clone();
     everywhere.push(gpu.clone());
-    let crash_ref =
-        |pod: &str| crashloop_message(&pod_ref("monitoring", pod), "node-exporter", "5m0s");
-    let (ds, pods) = exporter.deploy(&mut w, &everywhere, |id| {
-        if id.name == broken {
-            ContainerState::Waiting {
-                reason: "CrashLoopBackOff".into(),
-                message: Some(crash_ref(&format!(
-                    "node-exporter-{}",
-                    ids::suffix(&format!("node-exporter/{}", id.name), 5)
-                ))),
-                restarts: 14,
-                last: Some(Terminated::new("Error", 1, 170, 169)),
-            }
-        } else {
-            ContainerState::ready(86_400 * 20)
-        }
-    });
-    w.cluster.add(ds);
-    let crashing = pods
-        .iter()
-        .find(|(_, id)| id.name == broken)
-        .map(|(n, _)| n.clone())
-        .unwrap_or_default();
-    let p = super::common::pod_obj(&w, "monitoring", &crashing);
-    w.cluster.add_all(crashloop_events(
-        &p,
-        "node-exporter",
-        "quay.io/prometheus/node-exporter:v1.7.0",
-        &broken,
-        14,
-        3_400,
-        40,
-    ));
-    let log = format!(
-        "ts={} caller=node_exporter.go:192 level=info msg=\"Starting node_exporter\" version=\"(version=1.7.0, branch=HEAD, revision=7333465abf9efba81876303bb57e6fadb946041b)\"\n\
-ts={} caller=node_exporter.go:117 level=info collector=cpu\n\
-ts={} caller=node_exporter.go:223 level=error err=\"listen tcp 0.0.0.0:9100: bind: address already in use\"\n",
-        ids::ago(170),
-        ids::ago(170),
-        ids::ago(169)
-    );
-    w.cluster
-        .add_log("monitoring", &crashing, "node-exporter", true, &log);
-    let crash_key = pod_key("monitoring", &crashing);
-    let findings = vec![
-        finding(
-            "daemonset-untolerated-taint",
-            "DaemonSet/logging/fluent-bit",
-            &[&gpu.name, "dedicated=gpu:NoSchedule"],
-        ),
-        finding("pod-crashloop", &crash_key, &["exit code 1"]),
-        finding(
-            "daemonset-not-ready",
-            "DaemonSet/monitoring/node-exporter",
-            &[
-                &format!("pod {crashing} on node {broken} is CrashLoopBackOff"),
-                "numberReady 3 of desiredNumberScheduled 4",
-            ],
-        )
-        .caused_by("pod-crashloop", &crash_key),
-    ];
+    let mut findings = vec![finding(
+        "daemonset-untolerated-taint",
+        "DaemonSet/logging/fluent-bit",
+        &[&gpu.name, "dedicated=gpu:NoSchedule"],
+    )];
+    let broken = general.get(1).map(|n| n.name.clone()).unwrap_or_default();
+    findings.extend(crashing_exporter(&mut w, &everywhere, &broken));
     (w.finish(), findings)
 }
 
@@ -419,258 +352,69 @@ fn daemonset_nodeselector() -> (Cluster, Vec<Finding>) {
     (w.finish(), Vec::new())
 }
 
-/// A redis log whose append-only file is corrupt: redis refuses to load it
-/// and exits 1 (`aof.c`, `loadSingleAppendOnlyFile`).
-fn redis_aof_log(started_ago: i64) -> String {
-    let t = ids::collection_started() - chrono::Duration::seconds(started_ago);
-    let stamp = t.format("%d %b %Y %H:%M:%S%.3f");
-    format!(
-        "1:C {stamp} * oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo\n\
-1:C {stamp} * Redis version=7.4.2, bits=64, commit=00000000, modified=0, pid=1, just started\n\
-1:C {stamp} * Configuration loaded\n\
-1:S {stamp} * monotonic clock: POSIX clock_gettime\n\
-1:S {stamp} * Running mode=standalone, port=6379.\n\
-1:S {stamp} * Server initialized\n\
-1:S {stamp} * Reading RDB base file on AOF loading...\n\
-1:S {stamp} # Bad file format reading the append only file appendonly.aof.4.incr.aof: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>\n"
-    )
-}
-
-fn statefulset_stuck() -> (Cluster, Vec<Finding>) {
-    let mut w = baseline::world(&Baseline::default());
-    w.cluster.namespace("shop", 86_400 * 200);
-    let mut app = AppSpec::new(
-        "shop",
-        "session-store",
-        "docker.io/library/redis:7.4.2",
-        6379,
-        2,
-        86_400 * 110,
-        86_400 * 30,
-    );
-    let c = app.main_container();
-    c["ports"] = json!([{"name": "redis", "containerPort": 6379, "protocol": "TCP"}]);
-    c["args"] = json!(["--appendonly", "yes"]);
-    c["readinessProbe"] = json!({"exec": {"command": ["redis-cli", "ping"]}, "periodSeconds": 10, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3});
-    c["livenessProbe"] = json!({"tcpSocket": {"port": "redis"}, "initialDelaySeconds": 15, "periodSeconds": 20, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3});
-    app::resources(c, Some("100m"), Some("256Mi"), Some("500m"), Some("512Mi"));
-    let names = crate::stateful::deploy_stateful(&mut w, &app, "8Gi");
-    let broken = names.get(1).cloned().unwrap_or_default();
-    // Scaled to 3 forty minutes ago: ordinal 1 was recreated then (its node
-    // was replaced) and crashloops, so ordinal 2 is never created.
-    let created = 2_400;
-    let Some(old) = w.cluster.find_mut("shop", "pods", &broken).cloned() else {
-        return (w.finish(), Vec::new());
+/// node-exporter on every node in `on`, crashlooping on node `broken`
+/// (host port 9100 already bound there): its status, events and log.
+fn crashing_exporter(w: &mut World, on: &[NodeId], broken: &str) -> Vec<Finding> {
+    let exporter = Daemon {
+        ns: "monitoring",
+        name: "node-exporter",
+        spec: node_exporter_spec(),
+        created_ago: 86_400 * 90,
     };
-    let placement = Placement {
-        node: old["spec"]["nodeName"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        host_ip: old["status"]["hostIP"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        pod_ip: old["status"]["podIP"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        scheduled_ago: created - 1,
-    };
-    let node_name = placement.node.clone();
-    let state = ContainerState::Waiting {
-        reason: "CrashLoopBackOff".into(),
-        message: Some(crashloop_message(
-            &pod_ref("shop", &broken),
-            "session-store",
-            "5m0s",
-        )),
-        restarts: 12,
-        last: Some(Terminated::new("Error", 1, 212, 211)),
-    };
-    let fresh = pod::pod(
-        "shop",
-        &broken,
-        created,
-        &old["spec"],
-        &PodFate::Placed(placement),
-        &[state],
-    );
-    if let Some(p) = w.cluster.find_mut("shop", "pods", &broken) {
-        p["status"] = fresh["status"].clone();
-        p["metadata"]["creationTimestamp"] = fresh["metadata"]["creationTimestamp"].clone();
-        p["metadata"]["uid"] = fresh["metadata"]["uid"].clone();
-    }
-    if let Some(sts) = w.cluster.find_mut("shop", "statefulsets", "session-store") {
-        sts["metadata"]["generation"] = json!(2);
-        sts["spec"]["replicas"] = json!(3);
-        sts["status"]["observedGeneration"] = json!(2);
-        sts["status"]["readyReplicas"] = json!(1);
-        sts["status"]["availableReplicas"] = json!(1);
-    }
-    let p = super::common::pod_obj(&w, "shop", &broken);
-    w.cluster.add_all(crashloop_events(
-        &p,
-        "session-store",
-        "docker.io/library/redis:7.4.2",
-        &node_name,
-        12,
-        created - 5,
-        90,
-    ));
-    w.cluster
-        .add_log("shop", &broken, "session-store", true, &redis_aof_log(212));
-    let key = pod_key("shop", &broken);
-    let mut findings = rate_limiter(&mut w);
-    findings.extend([
-        finding("pod-crashloop", &key, &["exit code 1"]),
-        finding(
-            "statefulset-not-ready",
-            "StatefulSet/shop/session-store",
-            &[
-                &format!("{broken} (ordinal 1) is CrashLoopBackOff"),
-                "before it creates or updates ordinal 2",
-                "readyReplicas 1 of 3",
-            ],
-        )
-        .caused_by("pod-crashloop", &key),
-    ]);
-    (w.finish(), findings)
-}
-
-/// redis refusing a config value (`config.c`): the fatal banner, the line
-/// and what the directive accepts.
-fn redis_config_log(started_ago: i64) -> String {
-    let t = ids::collection_started() - chrono::Duration::seconds(started_ago);
-    let stamp = t.format("%d %b %Y %H:%M:%S%.3f");
-    format!(
-        "1:C {stamp} * oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo\n\n\
-*** FATAL CONFIG FILE ERROR (Redis 7.4.2) ***\n\
-Reading the configuration file, at line 2\n\
->>> 'maxmemory-policy \"allkeys-lfu2\"'\n\
-argument(s) must be one of the following: volatile-lru, allkeys-lru, volatile-lfu, allkeys-lfu, volatile-random, allkeys-random, volatile-ttl, noeviction\n"
-    )
-}
-
-/// rate-limiter: a 3-replica redis StatefulSet whose rolling update to a
-/// template with a mistyped `--maxmemory-policy` replaced ordinal 2 (the
-/// first one a rolling update takes) 25 minutes ago; that pod crashloops,
-/// so ordinals 1 and 0 keep the old revision.
-fn rate_limiter(w: &mut World) -> Vec<Finding> {
-    let mut app = AppSpec::new(
-        "shop",
-        "rate-limiter",
-        "docker.io/library/redis:7.4.2",
-        6379,
-        3,
-        86_400 * 80,
-        86_400 * 12,
-    );
-    let c = app.main_container();
-    c["ports"] = json!([{"name": "redis", "containerPort": 6379, "protocol": "TCP"}]);
-    c["readinessProbe"] = json!({"exec": {"command": ["redis-cli", "ping"]}, "periodSeconds": 10, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3});
-    c["livenessProbe"] = json!({"tcpSocket": {"port": "redis"}, "initialDelaySeconds": 15, "periodSeconds": 20, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3});
-    app::resources(c, Some("100m"), Some("128Mi"), Some("500m"), Some("256Mi"));
-    let names = crate::stateful::deploy_stateful(w, &app, "2Gi");
-    let (old_rev, new_rev) = ("rate-limiter-7b9d4c6f58", "rate-limiter-5f8c9d7b46");
-    let new_args = json!(["--maxmemory", "200mb", "--maxmemory-policy", "allkeys-lfu2"]);
-    for n in &names {
-        if let Some(p) = w.cluster.find_mut("shop", "pods", n) {
-            p["metadata"]["labels"]["controller-revision-hash"] = json!(old_rev);
+    let crash_ref =
+        |pod: &str| crashloop_message(&pod_ref("monitoring", pod), "node-exporter", "5m0s");
+    let (ds, pods) = exporter.deploy(w, on, |id| {
+        if id.name == *broken {
+            ContainerState::Waiting {
+                reason: "CrashLoopBackOff".into(),
+                message: Some(crash_ref(&format!(
+                    "node-exporter-{}",
+                    ids::suffix(&format!("node-exporter/{}", id.name), 5)
+                ))),
+                restarts: 14,
+                last: Some(Terminated::new("Error", 1, 170, 169)),
+            }
+        } else {
+            ContainerState::ready(86_400 * 20)
         }
-    }
-    let broken = names.get(2).cloned().unwrap_or_default();
-    let created = 1_500;
-    let Some(old) = w.cluster.find_mut("shop", "pods", &broken).cloned() else {
-        return Vec::new();
-    };
-    let placement = Placement {
-        node: old["spec"]["nodeName"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        host_ip: old["status"]["hostIP"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        pod_ip: old["status"]["podIP"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        scheduled_ago: created - 1,
-    };
-    let node_name = placement.node.clone();
-    let mut spec = old["spec"].clone();
-    spec["containers"][0]["args"] = new_args.clone();
-    let state = ContainerState::Waiting {
-        reason: "CrashLoopBackOff".into(),
-        message: Some(crashloop_message(
-            &pod_ref("shop", &broken),
-            "rate-limiter",
-            "5m0s",
-        )),
-        restarts: 9,
-        last: Some(Terminated::new("Error", 1, 160, 160)),
-    };
-    let fresh = pod::pod(
-        "shop",
-        &broken,
-        created,
-        &spec,
-        &PodFate::Placed(placement),
-        &[state],
-    );
-    if let Some(p) = w.cluster.find_mut("shop", "pods", &broken) {
-        p["spec"] = spec;
-        p["status"] = fresh["status"].clone();
-        p["metadata"]["creationTimestamp"] = fresh["metadata"]["creationTimestamp"].clone();
-        p["metadata"]["uid"] = fresh["metadata"]["uid"].clone();
-        p["metadata"]["labels"]["controller-revision-hash"] = json!(new_rev);
-    }
-    if let Some(sts) = w.cluster.find_mut("shop", "statefulsets", "rate-limiter") {
-        sts["metadata"]["generation"] = json!(2);
-        sts["spec"]["template"]["spec"]["containers"][0]["args"] = new_args;
-        sts["status"]["observedGeneration"] = json!(2);
-        sts["status"]["readyReplicas"] = json!(2);
-        sts["status"]["availableReplicas"] = json!(2);
-        sts["status"]["currentReplicas"] = json!(2);
-        sts["status"]["updatedReplicas"] = json!(1);
-        sts["status"]["currentRevision"] = json!(old_rev);
-        sts["status"]["updateRevision"] = json!(new_rev);
-    }
-    let p = super::common::pod_obj(w, "shop", &broken);
+    });
+    w.cluster.add(ds);
+    let crashing = pods
+        .iter()
+        .find(|(_, id)| id.name == broken)
+        .map(|(n, _)| n.clone())
+        .unwrap_or_default();
+    let p = super::common::pod_obj(w, "monitoring", &crashing);
     w.cluster.add_all(crashloop_events(
         &p,
-        "rate-limiter",
-        "docker.io/library/redis:7.4.2",
-        &node_name,
-        9,
-        created - 5,
-        70,
+        "node-exporter",
+        "quay.io/prometheus/node-exporter:v1.7.0",
+        broken,
+        14,
+        3_400,
+        40,
     ));
-    w.cluster.add_log(
-        "shop",
-        &broken,
-        "rate-limiter",
-        true,
-        &redis_config_log(160),
+    let log = format!(
+        "ts={} caller=node_exporter.go:192 level=info msg=\"Starting node_exporter\" version=\"(version=1.7.0, branch=HEAD, revision=7333465abf9efba81876303bb57e6fadb946041b)\"\n\
+ts={} caller=node_exporter.go:117 level=info collector=cpu\n\
+ts={} caller=node_exporter.go:223 level=error err=\"listen tcp 0.0.0.0:9100: bind: address already in use\"\n",
+        ids::ago(170),
+        ids::ago(170),
+        ids::ago(169)
     );
-    let key = pod_key("shop", &broken);
+    w.cluster
+        .add_log("monitoring", &crashing, "node-exporter", true, &log);
+    let crash_key = pod_key("monitoring", &crashing);
     vec![
+        finding("pod-crashloop", &crash_key, &["exit code 1"]),
         finding(
-            "pod-crashloop",
-            &key,
-            &["exit code 1", "FATAL CONFIG FILE ERROR"],
-        ),
-        finding(
-            "statefulset-update-stuck",
-            "StatefulSet/shop/rate-limiter",
+            "daemonset-not-ready",
+            "DaemonSet/monitoring/node-exporter",
             &[
-                &format!("from revision {old_rev} to {new_rev}"),
-                &format!("{broken} (ordinal 2) is CrashLoopBackOff"),
-                "before it updates ordinal 1",
+                &format!("pod {crashing} on node {broken} is CrashLoopBackOff"),
+                "numberReady 3 of desiredNumberScheduled 4",
             ],
         )
-        .caused_by("pod-crashloop", &key),
+        .caused_by("pod-crashloop", &crash_key),
     ]
 }
