@@ -594,4 +594,39 @@ mod tests {
             .iter()
             .all(|f| !f.caused_by.iter().any(|c| c.starts_with("node-not-ready"))));
     }
+
+    #[test]
+    fn node_pressure_evictions_and_exhausted_budgets_link_to_their_cause() {
+        let evicted = ObjectRef::namespaced("Pod", "analytics", "report-worker-1");
+        let crashing = ObjectRef::namespaced("Pod", "shop", "web-2");
+        let pdb = ObjectRef::namespaced("PodDisruptionBudget", "shop", "web");
+        let node = ObjectRef::cluster("Node", "n1");
+        let mut exhausted = f(Rule::PdbDisruptionsExhausted, pdb);
+        exhausted.related.push(crashing.clone());
+        let mut fs = vec![
+            f(Rule::PodEvicted, evicted.clone()),
+            f(Rule::NodePressure, node),
+            exhausted,
+            f(Rule::PodCrashloop, crashing),
+            f(
+                Rule::PdbBlocksDrain,
+                ObjectRef::namespaced("PodDisruptionBudget", "shop", "db"),
+            ),
+        ];
+        let mut links = Links::default();
+        links.pod_node.insert(evicted.to_string(), "n1".to_string());
+        link(&mut fs, &links);
+        let by = |rule: &str| {
+            fs.iter()
+                .find(|f| f.rule == rule)
+                .map(|f| f.caused_by.clone())
+                .unwrap()
+        };
+        assert_eq!(by("pod-evicted"), ["node-pressure:Node/n1"]);
+        assert_eq!(
+            by("pdb-disruptions-exhausted"),
+            ["pod-crashloop:Pod/shop/web-2"]
+        );
+        assert!(by("pdb-blocks-drain").is_empty());
+    }
 }

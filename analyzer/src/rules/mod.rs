@@ -8,10 +8,12 @@ use kpm_model::Finding;
 
 use crate::context::{ClusterCtx, NamespaceCtx};
 
+pub mod certificates;
 pub mod checklist;
 pub mod config;
 pub mod cronjob;
 pub mod daemonset;
+pub mod disruption;
 pub mod hpa;
 pub mod ingress;
 pub mod jobs;
@@ -51,6 +53,8 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(statefulset::run(ctx));
     out.extend(daemonset::run(ctx));
     out.extend(netpol::run(ctx));
+    out.extend(disruption::run(ctx));
+    out.extend(certificates::run(ctx));
     out
 }
 

@@ -45,6 +45,7 @@ pub fn layer_of(rule: &str) -> &'static str {
         "job" | "cronjob" | "rollout" => "workload",
         "statefulset" | "daemonset" => "workload",
         "netpol" => "network",
+        "pdb" => "workload",
         _ => "unknown",
     }
 }

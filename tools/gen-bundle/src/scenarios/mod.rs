@@ -8,10 +8,12 @@ use crate::cluster::Cluster;
 use crate::expected::{Expected, Finding};
 
 mod capacity;
+mod certificates;
 mod common;
 mod config;
 mod cronjobs;
 mod demo;
+mod disruption;
 mod healthy;
 mod jobs;
 mod logs;
@@ -54,6 +56,8 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(workloads::SCENARIOS);
     v.extend_from_slice(cronjobs::SCENARIOS);
     v.extend_from_slice(netpol::SCENARIOS);
+    v.extend_from_slice(disruption::SCENARIOS);
+    v.extend_from_slice(certificates::SCENARIOS);
     v
 }
 
