@@ -426,3 +426,27 @@ fn default_collection_of_every_scenario_hides_configmap_values_and_keeps_finding
         );
     }
 }
+
+/// StatefulSets, DaemonSets (with a tainted node) and CronJob schedules
+/// come back through serve and the collector with the same findings: the
+/// blocking ordinal, the untolerated taint, the crashing daemon pod, the
+/// missed starts and the run window without a success.
+#[test]
+fn workload_controllers_round_trip() {
+    for (scenario, rule) in [
+        ("statefulset-stuck", "statefulset-not-ready"),
+        ("daemonset-untolerated", "daemonset-untolerated-taint"),
+        ("cronjob-missed", "cronjob-no-recent-success"),
+    ] {
+        let src = kpm_e2e::testdata().join(scenario);
+        let served = serve(&src, Knobs::page_size(2));
+        let out = served.dir.path().join("controllers.zip");
+        collect_ok(&served, &out, &["--page-size", "3"]);
+        let want = finding_keys(&src);
+        assert!(
+            want.iter().any(|k| k.contains(rule)),
+            "{scenario}: {want:?}"
+        );
+        assert_eq!(finding_keys(&out), want, "{scenario}");
+    }
+}

@@ -159,6 +159,7 @@ impl Candidates {
                         causes.extend(self.causing_among(self.naming.get(&w.to_string()), *link));
                     }
                 }
+                Link::CronjobNotStarting => causes.extend(self.on(&object, *link)),
                 Link::JobFailing => {
                     for job in f.related.iter().filter(|r| r.kind == "Job") {
                         causes.extend(self.on(&job.to_string(), *link));

@@ -12,6 +12,8 @@ pub mod admission;
 pub mod certificates;
 pub mod checklist;
 pub mod config;
+pub mod cronjob;
+pub mod daemonset;
 pub mod disruption;
 pub mod hpa;
 pub mod ingress;
@@ -35,6 +37,7 @@ pub mod registry;
 pub mod resources;
 pub mod rollout;
 pub mod service;
+pub mod statefulset;
 
 /// Every namespaced rule layer, in the order of the troubleshooting chain.
 pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
@@ -49,6 +52,9 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
     out.extend(rollout::run(ctx));
+    out.extend(cronjob::run(ctx));
+    out.extend(statefulset::run(ctx));
+    out.extend(daemonset::run(ctx));
     out.extend(netpol::run(ctx));
     out.extend(disruption::run(ctx));
     out.extend(certificates::run(ctx));

@@ -38,6 +38,9 @@ pub enum Link {
     /// A Job failed (related: the Jobs a finding names, e.g. the CronJob's
     /// last scheduled run).
     JobFailing,
+    /// The CronJob controller is not starting a CronJob's runs (related:
+    /// the same CronJob).
+    CronjobNotStarting,
     /// NetworkPolicies drop a client pod's traffic to a Service's pods
     /// (related: the client pods a finding names, e.g. the ingress
     /// controller whose log repeats upstream timeouts).
@@ -366,6 +369,36 @@ registry! {
         id: "rollout-paused", layer: Workload, severity: Warning,
         causes: [], effects: [],
         fires_when: "`spec.paused: true` (or the `DeploymentPaused` condition) and the template differs from the newest ReplicaSet's, naming the changes that wait; `info` when nothing waits",
+    },
+    CronjobNoRecentSuccess => {
+        id: "cronjob-no-recent-success", layer: Workload, severity: Error,
+        causes: [], effects: [CronjobNotStarting],
+        fires_when: "a CronJob not suspended, with a `status.lastScheduleTime`, whose `spec.schedule` (robfig/cron as the controller reads it: 5 fields, `@hourly`…, `CRON_TZ=`, `spec.timeZone`) came round at least 3 times since `status.lastSuccessfulTime` (or its creation when it never succeeded) and for longer than 3 of its longest gaps and an hour (one more fire time of margin outside UTC); names the runs, the last schedule and an active Job that blocks new runs under `concurrencyPolicy: Forbid`; silent when the last run failed (`cronjob-failing`)",
+    },
+    CronjobMissedStarts => {
+        id: "cronjob-missed-starts", layer: Workload, severity: Warning,
+        causes: [CronjobNotStarting], effects: [],
+        fires_when: "Warning events `TooManyMissedTimes` (`too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew`) or `MissSchedule` (`Missed scheduled time to start a job: …`) from the CronJob controller about a CronJob not suspended, with no success after the last one; quotes them and is linked as the cause of `cronjob-no-recent-success`",
+    },
+    StatefulsetNotReady => {
+        id: "statefulset-not-ready", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "`status.readyReplicas` < `spec.replicas` and a pod of an ordinal below `spec.replicas` is not ready 5 minutes after its creation; with `podManagementPolicy: OrderedReady` names the lowest broken ordinal and the ordinals it blocks, with `Parallel` every broken ordinal; the pods' own findings are linked as its cause",
+    },
+    StatefulsetUpdateStuck => {
+        id: "statefulset-update-stuck", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "`status.updateRevision` differs from `status.currentRevision` (`RollingUpdate`, ordinals at or above `partition`) and a pod of the update revision is not ready 5 minutes after its creation: the controller will not update the next ordinal; names both revisions and the pod (linked as cause) and suggests `kubectl rollout undo`; replaces `statefulset-not-ready` for that set",
+    },
+    DaemonsetNotReady => {
+        id: "daemonset-not-ready", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "`status.numberReady` < `status.desiredNumberScheduled` and, on a Ready node the DaemonSet controller's predicates select (nodeName, nodeSelector, required node affinity, taints tolerated after the tolerations the controller adds), the daemon pod is not ready 5 minutes after its creation, or no pod exists while `currentNumberScheduled` < `desiredNumberScheduled`; names nodes and pods; the pods' own findings are linked as its cause",
+    },
+    DaemonsetUntoleratedTaint => {
+        id: "daemonset-untolerated-taint", layer: Workload, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "a Ready node that the DaemonSet's nodeSelector and node affinity select carries a `NoSchedule` / `NoExecute` taint its pod template does not tolerate, so no daemon pod runs there; names node and taint (`key=value:Effect`); control-plane taints, the node lifecycle / cloud-provider / autoscaler taints and nodes outside the nodeSelector are normal and never reported",
     },
     NetpolBlocksIngress => {
         id: "netpol-blocks-ingress", layer: Network, severity: Error,

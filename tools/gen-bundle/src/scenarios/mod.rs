@@ -12,6 +12,7 @@ mod capacity;
 mod certificates;
 mod common;
 mod config;
+mod cronjobs;
 mod demo;
 mod disruption;
 mod healthy;
@@ -26,6 +27,8 @@ mod repeating;
 mod rollouts;
 mod start;
 mod startup;
+mod statefulsets;
+mod workloads;
 
 /// One scenario.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +55,9 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
     v.extend_from_slice(rollouts::SCENARIOS);
+    v.extend_from_slice(statefulsets::SCENARIOS);
+    v.extend_from_slice(workloads::SCENARIOS);
+    v.extend_from_slice(cronjobs::SCENARIOS);
     v.extend_from_slice(netpol::SCENARIOS);
     v.extend_from_slice(disruption::SCENARIOS);
     v.extend_from_slice(certificates::SCENARIOS);
