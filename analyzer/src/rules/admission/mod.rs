@@ -108,7 +108,8 @@ fn controllers<'a>(ctx: &NamespaceCtx<'a>) -> Vec<Controller<'a>> {
 }
 
 /// A Job that is still running, with the pods it wants now
-/// (`min(parallelism, completions - succeeded)`); finished Jobs want none.
+/// (`min(parallelism, completions - succeeded)`); finished and suspended
+/// Jobs want none.
 fn job_controller(job: &k8s_openapi::api::batch::v1::Job) -> Option<Controller<'_>> {
     let st = job.status.as_ref();
     let finished = st
@@ -120,6 +121,10 @@ fn job_controller(job: &k8s_openapi::api::batch::v1::Job) -> Option<Controller<'
         return None;
     }
     let spec = job.spec.as_ref();
+    // A suspended Job wants no pods.
+    if spec.and_then(|s| s.suspend) == Some(true) {
+        return None;
+    }
     let parallelism = i64::from(spec.and_then(|s| s.parallelism).unwrap_or(1));
     let succeeded = i64::from(st.and_then(|s| s.succeeded).unwrap_or(0));
     let remaining = spec
@@ -169,18 +174,16 @@ fn refusal(
             return None;
         }
     }
-    for e in &failed {
-        if let Some(r) = message::classify(&e.message) {
-            let same: Vec<EventView> = failed
-                .iter()
-                .filter(|o| message::classify(&o.message).as_ref() == Some(&r))
-                .cloned()
-                .collect();
-            return Some((r, same, e.message.clone()));
-        }
-    }
-    if !failed.is_empty() {
-        return None;
+    // The latest refusal is the current one; an unclassified one (a
+    // timeout, a terminating namespace) is no admission finding.
+    if let Some(latest) = failed.first() {
+        let r = message::classify(&latest.message)?;
+        let same: Vec<EventView> = failed
+            .iter()
+            .filter(|o| message::classify(&o.message).as_ref() == Some(&r))
+            .cloned()
+            .collect();
+        return Some((r, same, latest.message.clone()));
     }
     let m = c.failure_condition?;
     Some((message::classify(m)?, Vec::new(), m.to_string()))

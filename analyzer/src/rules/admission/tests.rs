@@ -184,3 +184,30 @@ fn an_unreachable_webhook_names_its_configuration_and_backend() {
         .iter()
         .any(|r| r.to_string() == "Service/policy-guard/policy-guard"));
 }
+
+#[test]
+fn only_the_latest_refusal_counts_and_suspended_jobs_want_nothing() {
+    // Refused by the quota earlier, by a timeout last: not an admission
+    // finding now.
+    let mut fx = fixture(6, 4, 4);
+    let mut late = EventFixture::about("shop", "ReplicaSet", "checkout-5d8f7c9b6")
+        .says(
+            "FailedCreate",
+            "Error creating: Timeout: request did not complete within requested timeout - context deadline exceeded",
+        )
+        .build();
+    late["lastTimestamp"] = json!("2026-11-20T14:32:00Z");
+    fx.ns.events.push(obj(late));
+    assert!(run(&fx.ctx()).is_empty());
+    let mut fx = Fixture::new("shop");
+    fx.ns.jobs.push(obj(json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "migrate", "namespace": "shop"},
+        "spec": {"suspend": true, "template": {"spec": {"containers": [{"name": "m", "image": "x"}]}}},
+        "status": {}})));
+    fx.ns
+        .events
+        .push(obj(EventFixture::about("shop", "Job", "migrate")
+            .says("FailedCreate", QUOTA_MESSAGE)
+            .build()));
+    assert!(run(&fx.ctx()).is_empty());
+}
