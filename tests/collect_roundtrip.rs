@@ -450,3 +450,32 @@ fn workload_controllers_round_trip() {
         assert_eq!(finding_keys(&out), want, "{scenario}");
     }
 }
+
+/// PodDisruptionBudgets and the TLS facts of Secrets come back through
+/// serve and the collector (serve strips nothing more; the collector keeps
+/// the served facts of a `tls.crt` it receives empty), and the analysis
+/// finds the same PDB and certificate findings.
+#[test]
+fn pdb_and_tls_round_trip() {
+    for (scenario, rules) in [
+        (
+            "pdb-blocks-drain",
+            ["pdb-blocks-drain", "pdb-disruptions-exhausted"],
+        ),
+        (
+            "tls-expired",
+            ["ingress-tls-cert-expired", "ingress-tls-cert-host-mismatch"],
+        ),
+    ] {
+        round_trip(scenario);
+        let src = kpm_e2e::testdata().join(scenario);
+        let served = serve(&src, Knobs::default());
+        let out = served.dir.path().join("pdb-tls.zip");
+        collect_ok(&served, &out, &[]);
+        let want = finding_keys(&src);
+        for rule in rules {
+            assert!(want.iter().any(|k| k.contains(rule)), "{rule}: {want:?}");
+        }
+        assert_eq!(finding_keys(&out), want, "{scenario}");
+    }
+}

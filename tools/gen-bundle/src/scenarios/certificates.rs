@@ -19,7 +19,7 @@ use crate::world::World;
 
 /// The certificate scenarios.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "tls-expired", description: "In portal, the portal Ingress serves portal-tls, whose Let's Encrypt certificate expired 3 days ago (cert-manager stopped renewing); the status Ingress's certificate expires in 5 days; the docs Ingress serves docs.eu.acme.example with a *.acme.example certificate, which covers one label only.", build: tls_expired },
+    Scenario { name: "tls-expired", description: "In portal, the portal Ingress serves portal-tls, whose Let's Encrypt certificate expired 3 days ago (cert-manager stopped renewing); the status Ingress's certificate expires in 5 days; the docs Ingress serves docs.eu.acme.example with a *.acme.example certificate, which covers one label only; the billing certificate, uploaded by hand, is valid only from 2 days after collection.", build: tls_expired },
     Scenario { name: "tls-renewed", description: "Near miss: the portal certificate was renewed yesterday (valid 90 days), the status certificate has 20 days left (outside the 14-day warning), and the wiki Ingress serves wiki.acme.example with a *.acme.example wildcard, which covers it.", build: tls_renewed },
 ];
 
@@ -96,6 +96,50 @@ fn site(w: &mut World, name: &str, host: &str, cert_names: &[&str], issued_ago: 
     w.cluster.add(ing);
 }
 
+/// Turns the cert-manager certificate of the last Secret added into one a
+/// commercial CA issued for 397 days from `valid_from_ago` (negative: in the
+/// future), uploaded by hand with `kubectl create secret tls`.
+fn uploaded(w: &mut World, secret_name: &str, valid_from_ago: i64) {
+    use kpm_bundle::secret::{tls_facts, TLS_FACTS};
+    let objects = &mut w.cluster.namespace(NS, DAY * 210).objects;
+    // No cert-manager ingress-shim: it would overwrite the Secret.
+    let ingress = secret_name.trim_end_matches("-tls");
+    for ing in objects.get_mut("ingresses").into_iter().flatten() {
+        if meta::name_of(ing) == ingress {
+            if let Some(ann) = ing["metadata"]["annotations"].as_object_mut() {
+                ann.remove("cert-manager.io/cluster-issuer");
+            }
+            if let Some(m) = ing["metadata"].as_object_mut() {
+                m.remove("annotations");
+            }
+        }
+    }
+    let Some(secret) = objects
+        .get_mut("secrets")
+        .and_then(|l| l.iter_mut().find(|s| meta::name_of(s) == secret_name))
+    else {
+        return;
+    };
+    let Some(mut facts) = tls_facts(secret) else {
+        return;
+    };
+    for c in &mut facts.certificates {
+        c.issuer = "C=US, O=DigiCert Inc, CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1".into();
+        c.not_before = crate::ids::ago(valid_from_ago);
+        c.not_after = crate::ids::ago(valid_from_ago - 397 * DAY);
+    }
+    let text = serde_json::to_string(&facts).unwrap_or_default();
+    if let Some(ann) = secret["metadata"]["annotations"].as_object_mut() {
+        ann.retain(|k, _| !k.starts_with("cert-manager.io/"));
+        ann.insert(TLS_FACTS.into(), json!(text));
+    }
+    if let Some(m) = secret["metadata"]["managedFields"].as_array_mut() {
+        for e in m {
+            e["manager"] = json!("kubectl-create");
+        }
+    }
+}
+
 fn tls_expired() -> (Cluster, Vec<Finding>) {
     let mut w = baseline::world(&Baseline::default());
     w.cluster.namespace(NS, DAY * 210);
@@ -122,6 +166,16 @@ fn tls_expired() -> (Cluster, Vec<Finding>) {
         &["*.acme.example"],
         DAY * 30,
     );
+    // A certificate bought ahead and uploaded early: valid from 2 days and
+    // an hour after collection.
+    site(
+        &mut w,
+        "billing",
+        "billing.acme.example",
+        &["billing.acme.example"],
+        DAY * 30,
+    );
+    uploaded(&mut w, "billing-tls", -(2 * DAY + 3_600));
     let findings = vec![
         finding(
             "ingress-tls-cert-expired",
@@ -140,6 +194,15 @@ fn tls_expired() -> (Cluster, Vec<Finding>) {
             "ingress-tls-cert-host-mismatch",
             &obj("Ingress", NS, "docs"),
             &["does not cover docs.eu.acme.example", "*.acme.example"],
+        ),
+        finding(
+            "ingress-tls-cert-not-yet-valid",
+            &obj("Ingress", NS, "billing"),
+            &[
+                "Secret billing-tls",
+                "is not valid until 2d after collection",
+                "DigiCert",
+            ],
         ),
     ];
     (w.finish(), findings)
