@@ -669,7 +669,6 @@ mod rule {
                 _ => None,
             })
             .flatten()
-            .map(|n| n as usize)
             .collect();
         assert_eq!(quoted, [1, 2], "another upstream's timeout is not quoted");
     }
