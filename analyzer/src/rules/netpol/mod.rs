@@ -23,7 +23,7 @@ pub mod eval;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
 use k8s_openapi::api::networking::v1::{Ingress, IngressServiceBackend};
@@ -119,6 +119,9 @@ struct Judged<'a> {
     /// Pairs admitted or undecided, said beside the denials (a policy
     /// admitting one controller replica but not the other).
     others: Vec<String>,
+    /// Namespace labels looked up so far, by namespace: each lookup scans
+    /// every Namespace, and a Service has pods × controllers pairs.
+    ns_labels: HashMap<String, Option<&'a BTreeMap<String, String>>>,
 }
 
 fn check_service(ctx: &NamespaceCtx<'_>, name: &str, routes: &[Route<'_>]) -> Option<Finding> {
@@ -260,7 +263,10 @@ fn judge_pod<'a>(
         let peer = Peer {
             namespace: ns,
             labels: &c.pod.labels,
-            namespace_labels: namespace_labels(ctx, ns),
+            namespace_labels: *judged
+                .ns_labels
+                .entry(ns.to_string())
+                .or_insert_with(|| namespace_labels(ctx, ns)),
             ip: net.and_then(|n| n.ip),
         };
         let pair = format!(
