@@ -16,8 +16,10 @@
 //! stays `error`; it becomes `critical` when the controller's own logs show
 //! the symptom (`upstream timed out` to one of the pods, or `504` answers
 //! for the Service's upstream). It causes `ServiceNotServing`, so an
-//! Ingress finding about the Service links to it: one incident with the
-//! policy as its root.
+//! Ingress finding about the Service links to it, and `TrafficDropped`, so
+//! the `pod-log-errors` of a controller pod whose log shows those timeouts
+//! (such pods are related) links to it: one incident with the policy as
+//! its root.
 
 pub mod eval;
 #[cfg(test)]
@@ -463,6 +465,23 @@ fn finding(
     let why: Vec<String> = first.isolations.iter().map(isolation_text).collect();
     let logs = observed(ctx, &judged);
     let cause = cause_text(name, ready.len(), first, &n, &why, !logs.is_empty());
+    // Controller pods whose own logs show the symptom are related, so
+    // their `pod-log-errors` link here (`TrafficDropped`); an error of a
+    // controller that shows none is about something else.
+    let seen: Vec<&str> = logs
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::Log { file, .. } => Some(file.as_str()),
+            _ => None,
+        })
+        .collect();
+    let controllers: Vec<ObjectRef> = judged
+        .denied
+        .iter()
+        .map(|d| &d.controller.pod)
+        .filter(|p| p.log_files.iter().any(|f| seen.contains(&f.as_str())))
+        .map(|p| p.object.clone())
+        .collect();
     let mut f = ctx
         .finding(Rule::NetpolBlocksIngress, object)
         .symptom(format!(
@@ -477,10 +496,6 @@ fn finding(
     for w in why.iter().chain(&judged.others) {
         f = f.note(w.clone());
     }
-    let controllers = judged
-        .denied
-        .iter()
-        .map(|d| d.controller.pod.object.clone());
     let related = n
         .pods
         .iter()
