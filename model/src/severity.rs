@@ -78,6 +78,9 @@ pub enum Layer {
     Workload,
     /// NetworkPolicies: traffic the policies drop between pods.
     Network,
+    /// What the API server refuses to create: ResourceQuotas, LimitRanges,
+    /// Pod Security admission, admission webhooks, ServiceAccounts.
+    Admission,
 }
 
 impl Layer {
@@ -96,6 +99,7 @@ impl Layer {
             Layer::Rbac => "rbac",
             Layer::Workload => "workload",
             Layer::Network => "network",
+            Layer::Admission => "admission",
         }
     }
 }

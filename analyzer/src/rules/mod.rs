@@ -8,8 +8,11 @@ use kpm_model::Finding;
 
 use crate::context::{ClusterCtx, NamespaceCtx};
 
+pub mod admission;
+pub mod certificates;
 pub mod checklist;
 pub mod config;
+pub mod disruption;
 pub mod hpa;
 pub mod ingress;
 pub mod jobs;
@@ -45,6 +48,9 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
     out.extend(netpol::run(ctx));
+    out.extend(disruption::run(ctx));
+    out.extend(certificates::run(ctx));
+    out.extend(admission::run(ctx));
     out
 }
 

@@ -71,6 +71,7 @@ pub fn layer_label(l: Layer) -> &'static str {
         Layer::Rbac => "RBAC",
         Layer::Workload => "Workloads",
         Layer::Network => "Network policy",
+        Layer::Admission => "Admission",
     }
 }
 

@@ -44,6 +44,8 @@ pub fn layer_of(rule: &str) -> &'static str {
         "rbac" => "rbac",
         "job" | "cronjob" | "rollout" => "workload",
         "netpol" => "network",
+        "pdb" => "workload",
+        "admission" => "admission",
         _ => "unknown",
     }
 }

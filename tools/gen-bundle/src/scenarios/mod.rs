@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use crate::cluster::Cluster;
 use crate::expected::{Expected, Finding};
 
+mod admission;
 mod capacity;
+mod certificates;
 mod common;
 mod config;
 mod demo;
+mod disruption;
 mod healthy;
 mod jobs;
 mod logs;
@@ -48,6 +51,9 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
     v.extend_from_slice(netpol::SCENARIOS);
+    v.extend_from_slice(disruption::SCENARIOS);
+    v.extend_from_slice(certificates::SCENARIOS);
+    v.extend_from_slice(admission::SCENARIOS);
     v
 }
 
