@@ -144,6 +144,24 @@ fn job_failures_round_trip() {
     assert_eq!(finding_keys(&out), want);
 }
 
+/// Rollouts: both ReplicaSets of each Deployment with their revision
+/// annotations and templates, the pods of both, and the Deployments'
+/// conditions survive serve and the collector, so the analysis of the
+/// collected bundle finds the same rollout findings.
+#[test]
+fn rollout_stuck_round_trip() {
+    round_trip("rollout-stuck");
+    let src = kpm_e2e::testdata().join("rollout-stuck");
+    let served = serve(&src, Knobs::default());
+    let out = served.dir.path().join("rollouts.zip");
+    collect_ok(&served, &out, &[]);
+    let want = finding_keys(&src);
+    for rule in ["rollout-failing", "rollout-blocked", "rollout-paused"] {
+        assert!(want.iter().any(|k| k.contains(rule)), "{rule}: {want:?}");
+    }
+    assert_eq!(finding_keys(&out), want);
+}
+
 /// NetworkPolicies, Namespace labels and the controller's pod IPs and
 /// logs come back through serve and the collector: the same policy
 /// findings, linked to the same controller log findings.

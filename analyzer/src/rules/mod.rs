@@ -33,6 +33,7 @@ pub mod pod_sched;
 pub mod pod_start;
 pub mod registry;
 pub mod resources;
+pub mod rollout;
 pub mod service;
 
 /// Every namespaced rule layer, in the order of the troubleshooting chain.
@@ -47,6 +48,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(resources::run(ctx));
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
+    out.extend(rollout::run(ctx));
     out.extend(netpol::run(ctx));
     out.extend(disruption::run(ctx));
     out.extend(certificates::run(ctx));

@@ -347,6 +347,26 @@ registry! {
         causes: [], effects: [],
         fires_when: "`spec.suspend: true`: no Job is created for its schedule; names when it last ran",
     },
+    RolloutFailing => {
+        id: "rollout-failing", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "the newest ReplicaSet of a Deployment (by its `deployment.kubernetes.io/revision` annotation) has pods that are not ready and fail (waiting in `CrashLoopBackOff`, `ImagePullBackOff`, …, restarted, `Failed`, unschedulable) or the Deployment is `ProgressDeadlineExceeded`, while an older ReplicaSet still has ready pods; names both revisions (number, ReplicaSet, `pod-template-hash`), what changed between their pod templates (images, command/args, env names with literal values or `valueFrom` references, never a credential-looking literal, `envFrom`, ConfigMap/Secret volumes) and suggests `kubectl rollout history` and `kubectl rollout undo --to-revision`; pods merely starting (`ContainerCreating`, first instance before its readiness probe passed) within the deadline are not failing; the new pods' own findings are linked as its cause",
+    },
+    RolloutBlocked => {
+        id: "rollout-blocked", layer: Workload, severity: Warning,
+        causes: [], effects: [PodNotServing],
+        fires_when: "a RollingUpdate whose `maxUnavailable` resolves to 0 (`ResolveFenceposts`: percentages of `spec.replicas`, surge rounded up, unavailable down) while the older ReplicaSets' available pods are all the controller may keep and pods of the newest ReplicaSet cannot be scheduled for lack of room (`Insufficient cpu/memory`, `Too many pods`): the controller scales old pods down only as new ones become available, so the rollout waits forever; the pending pods' findings are linked as its cause",
+    },
+    RolloutDeadlineExceeded => {
+        id: "rollout-deadline-exceeded", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "`Progressing=False` with reason `ProgressDeadlineExceeded` (`ReplicaSet \"x\" has timed out progressing.`) and neither `rollout-failing` nor `rollout-blocked` explains the Deployment; names the newest ReplicaSet, updated/ready counts and its failing pods; `info` when the rollout itself is over (every replica is of the newest ReplicaSet and no older one has pods: the pods' own findings, linked as its cause, are the problem)",
+    },
+    RolloutPaused => {
+        id: "rollout-paused", layer: Workload, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "`spec.paused: true` (or the `DeploymentPaused` condition) and the template differs from the newest ReplicaSet's, naming the changes that wait; `info` when nothing waits",
+    },
     NetpolBlocksIngress => {
         id: "netpol-blocks-ingress", layer: Network, severity: Error,
         causes: [ServiceNotServing, TrafficDropped], effects: [],

@@ -23,6 +23,7 @@ pub mod pairs;
 mod platform;
 mod pods;
 mod repeating;
+mod rollouts;
 mod start;
 mod startup;
 
@@ -50,6 +51,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(rollouts::SCENARIOS);
     v.extend_from_slice(netpol::SCENARIOS);
     v.extend_from_slice(disruption::SCENARIOS);
     v.extend_from_slice(certificates::SCENARIOS);
