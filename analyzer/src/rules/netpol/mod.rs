@@ -16,14 +16,16 @@
 //! stays `error`; it becomes `critical` when the controller's own logs show
 //! the symptom (`upstream timed out` to one of the pods, or `504` answers
 //! for the Service's upstream). It causes `ServiceNotServing`, so an
-//! Ingress finding about the Service links to it: one incident with the
-//! policy as its root.
+//! Ingress finding about the Service links to it, and `TrafficDropped`, so
+//! the `pod-log-errors` of a controller pod whose log shows those timeouts
+//! (such pods are related) links to it: one incident with the policy as
+//! its root.
 
 pub mod eval;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
 use k8s_openapi::api::networking::v1::{Ingress, IngressServiceBackend};
@@ -33,7 +35,7 @@ use kpm_semantics::ObjectExt;
 
 use self::eval::{Isolation, Peer, Target, Verdict};
 use crate::command::Kubectl;
-use crate::context::{pod_ref, IngressController, NamespaceCtx};
+use crate::context::{pod_ref, FindingBuilder, IngressController, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::{backends, is_external_name, name_list};
 use crate::rules::service::ports::{resolve_target_port, PortResolution};
@@ -119,6 +121,9 @@ struct Judged<'a> {
     /// Pairs admitted or undecided, said beside the denials (a policy
     /// admitting one controller replica but not the other).
     others: Vec<String>,
+    /// Namespace labels looked up so far, by namespace: each lookup scans
+    /// every Namespace, and a Service has pods × controllers pairs.
+    ns_labels: HashMap<String, Option<&'a BTreeMap<String, String>>>,
 }
 
 fn check_service(ctx: &NamespaceCtx<'_>, name: &str, routes: &[Route<'_>]) -> Option<Finding> {
@@ -260,7 +265,10 @@ fn judge_pod<'a>(
         let peer = Peer {
             namespace: ns,
             labels: &c.pod.labels,
-            namespace_labels: namespace_labels(ctx, ns),
+            namespace_labels: *judged
+                .ns_labels
+                .entry(ns.to_string())
+                .or_insert_with(|| namespace_labels(ctx, ns)),
             ip: net.and_then(|n| n.ip),
         };
         let pair = format!(
@@ -353,6 +361,97 @@ fn observed(ctx: &NamespaceCtx<'_>, judged: &Judged<'_>) -> Vec<Evidence> {
     out
 }
 
+/// The distinct pods, controller pod names and policy names of the
+/// denials, in the order met.
+struct Named<'a> {
+    pods: Vec<&'a Pod>,
+    controllers: Vec<String>,
+    policies: Vec<String>,
+}
+
+fn named<'a>(denied: &[Denial<'a>]) -> Named<'a> {
+    let mut n = Named {
+        pods: Vec::new(),
+        controllers: Vec::new(),
+        policies: Vec::new(),
+    };
+    for d in denied {
+        if !n.pods.iter().any(|p| std::ptr::eq(*p, d.pod)) {
+            n.pods.push(d.pod);
+        }
+        let c = d.controller.pod.object.name.clone();
+        if !n.controllers.contains(&c) {
+            n.controllers.push(c);
+        }
+        for iso in &d.isolations {
+            let p = iso.policy.name_any().to_string();
+            if !n.policies.contains(&p) {
+                n.policies.push(p);
+            }
+        }
+    }
+    n
+}
+
+/// The cause sentence: which policies isolate how many pods from which
+/// controller pods on which port, why no rule admits them, and the effect
+/// (seen in the logs, or conditional on the CNI).
+fn cause_text(
+    service: &str,
+    ready: usize,
+    first: &Denial<'_>,
+    n: &Named<'_>,
+    why: &[String],
+    seen: bool,
+) -> String {
+    let controller_ns = first
+        .controller
+        .pod
+        .object
+        .namespace
+        .as_deref()
+        .unwrap_or_default();
+    let effect = if seen {
+        "the controller's logs show the requests timing out"
+    } else {
+        "if your CNI enforces NetworkPolicy, the controller's connections to these pods are dropped and requests time out (504)"
+    };
+    let one = n.policies.len() == 1;
+    format!(
+        "NetworkPolic{} {} isolate{} {} of {ready} ready pods of Service {service} for ingress and no ingress rule admits the {} controller pods ({}, namespace {controller_ns}) on {}/{}: {}; {effect}",
+        if one { "y" } else { "ies" },
+        n.policies.join(", "),
+        if one { "s" } else { "" },
+        n.pods.len(),
+        first.controller.implementation,
+        name_list(&n.controllers, 3),
+        first.protocol,
+        first.port,
+        why.join("; "),
+    )
+}
+
+/// Each policy as a related object with its `spec.podSelector`.
+fn with_policies(
+    ctx: &NamespaceCtx<'_>,
+    mut f: FindingBuilder,
+    policies: &[String],
+) -> FindingBuilder {
+    for p in policies {
+        let r = ObjectRef::namespaced("NetworkPolicy", ctx.namespace(), p);
+        if let Some(policy) = ctx.ns.network_policies.iter().find(|x| x.name_any() == p) {
+            let sel = policy
+                .spec
+                .as_ref()
+                .and_then(|s| s.pod_selector.as_ref())
+                .map_or_else(|| "{}".to_string(), eval::selector_text);
+            f = f.field(&r, "spec.podSelector", sel);
+        }
+        f = f.related(r);
+    }
+    f
+}
+
 fn finding(
     ctx: &NamespaceCtx<'_>,
     svc: &Service,
@@ -362,53 +461,29 @@ fn finding(
     let name = svc.name_any();
     let object = ObjectRef::namespaced("Service", ctx.namespace(), name);
     let first = judged.denied.first()?;
-    let mut pods: Vec<&Pod> = Vec::new();
-    let mut controllers: Vec<String> = Vec::new();
-    let mut policies: Vec<String> = Vec::new();
-    for d in &judged.denied {
-        if !pods.iter().any(|p| std::ptr::eq(*p, d.pod)) {
-            pods.push(d.pod);
-        }
-        let c = d.controller.pod.object.name.clone();
-        if !controllers.contains(&c) {
-            controllers.push(c);
-        }
-        for iso in &d.isolations {
-            let p = iso.policy.name_any().to_string();
-            if !policies.contains(&p) {
-                policies.push(p);
-            }
-        }
-    }
-    let controller_ns = first
-        .controller
-        .pod
-        .object
-        .namespace
-        .clone()
-        .unwrap_or_default();
+    let n = named(&judged.denied);
     let why: Vec<String> = first.isolations.iter().map(isolation_text).collect();
     let logs = observed(ctx, &judged);
-    let effect = if logs.is_empty() {
-        "if your CNI enforces NetworkPolicy, the controller's connections to these pods are dropped and requests time out (504)"
-    } else {
-        "the controller's logs show the requests timing out"
-    };
-    let cause = format!(
-        "NetworkPolic{} {} isolate{} {} of {} ready pods of Service {name} for ingress and no ingress rule admits the {} controller pods ({}, namespace {controller_ns}) on {}/{}: {}; {effect}",
-        if policies.len() == 1 { "y" } else { "ies" },
-        policies.join(", "),
-        if policies.len() == 1 { "s" } else { "" },
-        pods.len(),
-        ready.len(),
-        first.controller.implementation,
-        name_list(&controllers, 3),
-        first.protocol,
-        first.port,
-        why.join("; "),
-    );
+    let cause = cause_text(name, ready.len(), first, &n, &why, !logs.is_empty());
+    // Controller pods whose own logs show the symptom are related, so
+    // their `pod-log-errors` link here (`TrafficDropped`); an error of a
+    // controller that shows none is about something else.
+    let seen: Vec<&str> = logs
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::Log { file, .. } => Some(file.as_str()),
+            _ => None,
+        })
+        .collect();
+    let controllers: Vec<ObjectRef> = judged
+        .denied
+        .iter()
+        .map(|d| &d.controller.pod)
+        .filter(|p| p.log_files.iter().any(|f| seen.contains(&f.as_str())))
+        .map(|p| p.object.clone())
+        .collect();
     let mut f = ctx
-        .finding(Rule::NetpolBlocksIngress, object.clone())
+        .finding(Rule::NetpolBlocksIngress, object)
         .symptom(format!(
             "endpoints ready ({}), ingress traffic dropped by NetworkPolicy",
             ready.len()
@@ -417,30 +492,18 @@ fn finding(
     if !logs.is_empty() {
         f = f.severity(Severity::Critical).evidence_all(logs);
     }
-    for p in &policies {
-        let r = ObjectRef::namespaced("NetworkPolicy", ctx.namespace(), p);
-        if let Some(policy) = ctx.ns.network_policies.iter().find(|x| x.name_any() == p) {
-            let sel = policy
-                .spec
-                .as_ref()
-                .and_then(|s| s.pod_selector.as_ref())
-                .map(eval::selector_text)
-                .unwrap_or_else(|| "{}".to_string());
-            f = f.field(&r, "spec.podSelector", sel);
-        }
-        f = f.related(r);
-    }
+    f = with_policies(ctx, f, &n.policies);
     for w in why.iter().chain(&judged.others) {
         f = f.note(w.clone());
     }
-    for p in pods {
-        f = f.related(pod_ref(p));
-    }
-    for i in judged.ingresses {
-        f = f.related(i);
-    }
-    for d in &judged.denied {
-        f = f.related(d.controller.pod.object.clone());
+    let related = n
+        .pods
+        .iter()
+        .map(|p| pod_ref(p))
+        .chain(judged.ingresses.iter().cloned())
+        .chain(controllers);
+    for r in related {
+        f = f.related(r);
     }
     f.next_command(
         "Read the policies that select the pods",
@@ -454,7 +517,7 @@ fn finding(
         Kubectl::new()
             .namespace(ctx.namespace())
             .args(["describe", "networkpolicy"])
-            .name(policies.first().map_or("", String::as_str))
+            .name(n.policies.first().map_or("", String::as_str))
             .build(),
     )
     .build()

@@ -192,25 +192,26 @@ fn isolated() -> (Cluster, Vec<Finding>) {
             ],
         ),
     ];
-    // Each controller replica's log repeats the timeouts: a symptom of
-    // the policies (linked to either Service's finding; cart's is checked).
-    let controllers: Vec<String> = w
-        .cluster
+    findings.extend(controller_log_errors(&w));
+    (w.finish(), findings)
+}
+
+/// Each controller replica's log repeats the timeouts: `pod-log-errors`, a
+/// symptom of the policies (linked to either Service's finding; cart's is
+/// checked).
+fn controller_log_errors(w: &World) -> Vec<Finding> {
+    w.cluster
         .objects("ingress-nginx", "pods")
         .iter()
-        .map(|p| meta::name_of(p).to_string())
-        .collect();
-    for c in controllers {
-        findings.push(
+        .map(|p| {
             finding(
                 "pod-log-errors",
-                &pod("ingress-nginx", &c),
+                &pod("ingress-nginx", meta::name_of(p)),
                 &["upstream timed out"],
             )
-            .caused_by("netpol-blocks-ingress", &obj("Service", "shop", "cart")),
-        );
-    }
-    (w.finish(), findings)
+            .caused_by("netpol-blocks-ingress", &obj("Service", "shop", "cart"))
+        })
+        .collect()
 }
 
 fn allowed() -> (Cluster, Vec<Finding>) {
