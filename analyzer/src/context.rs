@@ -213,7 +213,6 @@ pub struct ClusterData {
     /// and Pod Security admission match).
     pub namespaces: Vec<Namespace>,
     /// Storage, priority and admission kinds.
-    #[allow(dead_code)] // TODO(#18): read by the storage and admission layers.
     pub platform: Platform,
     /// `metrics/nodes.json`, when the metrics API answered.
     pub node_metrics: Option<Vec<NodeMetrics>>,

@@ -76,6 +76,9 @@ pub enum Layer {
     /// Controllers that own pods: Deployment rollouts, ReplicaSets,
     /// StatefulSets, DaemonSets, Jobs and CronJobs.
     Workload,
+    /// PersistentVolumeClaims, PersistentVolumes, StorageClasses and
+    /// volume attachment: the storage a pod waits on.
+    Storage,
 }
 
 impl Layer {
@@ -93,6 +96,7 @@ impl Layer {
             Layer::Dns => "dns",
             Layer::Rbac => "rbac",
             Layer::Workload => "workload",
+            Layer::Storage => "storage",
         }
     }
 }

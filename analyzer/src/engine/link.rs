@@ -122,7 +122,7 @@ impl Candidates {
                         causes.extend(self.on(&pod, *link));
                     }
                 }
-                Link::NoPlaceForPod => {
+                Link::NoPlaceForPod | Link::VolumeBlocked => {
                     causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
                 }
                 Link::AppError => causes.extend(self.on(&object, *link)),

@@ -30,6 +30,7 @@ pub mod pod_start;
 pub mod registry;
 pub mod resources;
 pub mod service;
+pub mod storage;
 
 /// Every namespaced rule layer, in the order of the troubleshooting chain.
 pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
@@ -43,6 +44,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(resources::run(ctx));
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
+    out.extend(storage::run(ctx));
     out
 }
 

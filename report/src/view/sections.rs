@@ -67,6 +67,7 @@ pub fn layer_label(l: Layer) -> &'static str {
         Layer::Dns => "DNS",
         Layer::Rbac => "RBAC",
         Layer::Workload => "Workloads",
+        Layer::Storage => "Storage",
     }
 }
 

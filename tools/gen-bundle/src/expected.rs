@@ -43,6 +43,7 @@ pub fn layer_of(rule: &str) -> &'static str {
         "dns" => "dns",
         "rbac" => "rbac",
         "job" | "cronjob" | "rollout" => "workload",
+        "pvc" | "volume" => "storage",
         _ => "unknown",
     }
 }

@@ -21,6 +21,7 @@ mod pods;
 mod repeating;
 mod start;
 mod startup;
+mod storage;
 
 /// One scenario.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(storage::SCENARIOS);
     v
 }
 
