@@ -145,3 +145,6 @@ pub fn describe_claim(ctx: &NamespaceCtx<'_>, name: &str) -> Option<String> {
         .name(name)
         .build()
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,7 +26,7 @@ use crate::app::{self, AppSpec};
 use crate::baseline::{self, Baseline};
 use crate::builders::event::{self, Source};
 use crate::builders::node::M5_XLARGE;
-use crate::builders::pod::{self, ContainerState, PodFate};
+use crate::builders::pod::{self, ContainerState, Placement, PodFate};
 use crate::builders::{meta, workload};
 use crate::cluster::Cluster;
 use crate::expected::{finding, obj, pod, Finding};
@@ -122,53 +122,27 @@ fn pvc_pending() -> (Cluster, Vec<Finding>) {
 /// postgres-0's claim names fast-ssd: created 25 minutes ago, never bound.
 fn missing_class(w: &mut World) -> Vec<Finding> {
     let age = 1_500;
-    let sel = [("app.kubernetes.io/name", "postgres")];
-    let mut c = app::container("postgres", "docker.io/library/postgres:16.4", 5432);
-    c["volumeMounts"] = json!([{"name": "data", "mountPath": "/var/lib/postgresql/data"}]);
-    let spec = json!({"containers": [c]});
-    let r = workload::Replicas {
-        desired: 1,
-        current: 1,
-        ready: 0,
-    };
-    let mut sts = workload::stateful_set(NS, "postgres", age, &sel, &spec, r, "postgres");
-    sts["spec"]["volumeClaimTemplates"] = json!([{
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}, "storageClassName": "fast-ssd", "volumeMode": "Filesystem"},
-        "status": {"phase": "Pending"},
-    }]);
-    let mut claim = pending_claim("data-postgres-0", "fast-ssd", "20Gi", age - 1);
-    meta::add_labels(&mut claim, &sel);
-    let mut pspec = spec.clone();
-    pspec["hostname"] = json!("postgres-0");
-    pspec["subdomain"] = json!("postgres");
-    pspec["volumes"] =
-        json!([{"name": "data", "persistentVolumeClaim": {"claimName": "data-postgres-0"}}]);
     let message = "0/4 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.";
-    let mut p = pod::pod(
-        NS,
-        "postgres-0",
-        age - 1,
-        &pspec,
-        &PodFate::Unschedulable {
-            message: message.into(),
-            since_ago: age - 2,
-        },
-        &[],
-    );
-    meta::set_generate_name(&mut p, "postgres-");
-    let hash = workload::controller_revision_hash(&sts);
-    meta::add_labels(
-        &mut p,
-        &[
-            ("app.kubernetes.io/name", "postgres"),
-            ("apps.kubernetes.io/pod-index", "0"),
-            ("controller-revision-hash", &hash),
-            ("statefulset.kubernetes.io/pod-name", "postgres-0"),
-        ],
-    );
-    meta::set_owner(&mut p, &sts);
+    let member = Member {
+        name: "postgres",
+        image: "docker.io/library/postgres:16.4",
+        port: 5432,
+        created_ago: age,
+    };
+    let pod_name = unschedulable_member(w, &member, message, age - 1);
+    for sts in w.cluster.objects_mut(NS, "statefulsets") {
+        if meta::name_of(sts) == "postgres" {
+            sts["spec"]["volumeClaimTemplates"] = json!([{
+                "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}, "storageClassName": "fast-ssd", "volumeMode": "Filesystem"},
+                "status": {"phase": "Pending"},
+            }]);
+        }
+    }
+    let claim_name = format!("data-{pod_name}");
+    let mut claim = pending_claim(&claim_name, "fast-ssd", "20Gi", age - 1);
+    meta::add_labels(&mut claim, &[("app.kubernetes.io/name", "postgres")]);
     let failed = controller_event(
         &claim,
         "Warning",
@@ -178,52 +152,37 @@ fn missing_class(w: &mut World) -> Vec<Finding> {
         age - 1,
         7,
     );
-    let sched = event::series_event(
-        NS,
-        &p,
-        "Warning",
-        "FailedScheduling",
-        "Scheduling",
-        message,
-        "default-scheduler",
-        "default-scheduler-ip-10-0-0-12",
-        age - 2,
-        Some((6, 301)),
-    );
-    w.cluster.add_all([sts, claim, p, failed, sched]);
-    let claim_key = obj("PersistentVolumeClaim", NS, "data-postgres-0");
+    w.cluster.add_all([claim, failed]);
+    let claim_key = obj("PersistentVolumeClaim", NS, &claim_name);
     vec![
         finding(
             "pvc-pending",
             &claim_key,
-            &[
-                "\"fast-ssd\"",
-                "does not exist",
-                "gp3 (default)",
-                "postgres-0",
-            ],
+            &["\"fast-ssd\"", "does not exist", "gp3 (default)", &pod_name],
         ),
         finding(
             "pod-unschedulable",
-            &pod(NS, "postgres-0"),
+            &pod(NS, &pod_name),
             &["pod has unbound immediate PersistentVolumeClaims"],
         )
         .caused_by("pvc-pending", &claim_key),
     ]
 }
 
+/// A one-replica StatefulSet: its name, image, port and age.
+struct Member {
+    name: &'static str,
+    image: &'static str,
+    port: i32,
+    created_ago: i64,
+}
+
 /// A StatefulSet pod `<name>-0` the scheduler cannot place, with its
 /// claim `data-<name>-0`.
-fn unschedulable_member(
-    w: &mut World,
-    name: &str,
-    image: &str,
-    port: i32,
-    message: &str,
-    age: i64,
-) -> String {
+fn unschedulable_member(w: &mut World, m: &Member, message: &str, age: i64) -> String {
+    let name = m.name;
     let sel = [("app.kubernetes.io/name", name)];
-    let mut c = app::container(name, image, port);
+    let mut c = app::container(name, m.image, m.port);
     c["volumeMounts"] = json!([{"name": "data", "mountPath": "/data"}]);
     let spec = json!({"containers": [c]});
     let r = workload::Replicas {
@@ -231,7 +190,7 @@ fn unschedulable_member(
         current: 1,
         ready: 0,
     };
-    let sts = workload::stateful_set(NS, name, 86_400 * 30, &sel, &spec, r, name);
+    let sts = workload::stateful_set(NS, name, m.created_ago, &sel, &spec, r, name);
     let member = format!("{name}-0");
     let mut pspec = spec.clone();
     pspec["hostname"] = json!(member);
@@ -281,14 +240,13 @@ fn unschedulable_member(
 /// us-east-1d, where the node group has no node left.
 fn zone_conflict(w: &mut World) -> Vec<Finding> {
     let message = "0/4 nodes are available: 4 node(s) had volume node affinity conflict. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.";
-    let member = unschedulable_member(
-        w,
-        "search",
-        "docker.io/opensearchproject/opensearch:2.17.1",
-        9200,
-        message,
-        960,
-    );
+    let search = Member {
+        name: "search",
+        image: "docker.io/opensearchproject/opensearch:2.17.1",
+        port: 9200,
+        created_ago: 86_400 * 30,
+    };
+    let member = unschedulable_member(w, &search, message, 960);
     let (claim, pv) = crate::stateful::claim_and_volume(
         NS,
         &format!("data-{member}"),
@@ -343,7 +301,49 @@ fn multi_attach(w: &mut World) -> Vec<Finding> {
         )
     });
     let new_pod = d.pods.first().cloned().unwrap_or_default();
-    // The previous ReplicaSet keeps its pod until the new one is ready.
+    let old_pod = keep_old_replica(w, &app, &old_node);
+    let (claim, pv) =
+        crate::stateful::claim_and_volume(NS, "uploads-data", "50Gi", "us-east-1a", 86_400 * 60);
+    let pv_name = meta::name_of(&pv).to_string();
+    let va = attachment(&pv_name, &old_node.node);
+    let va_name = meta::name_of(&va).to_string();
+    w.cluster.add_all([claim, pv, va]);
+    let np = pod_obj(w, NS, &new_pod);
+    let k = Source::kubelet(&new_node.node);
+    let multi = format!(
+        "Multi-Attach error for volume \"{pv_name}\" Volume is already used by pod(s) {old_pod}"
+    );
+    w.cluster.add_all([
+        event::series_event(NS, &np, "Normal", "Scheduled", "Binding", &format!("Successfully assigned {NS}/{new_pod} to {}", new_node.node), "default-scheduler", "default-scheduler-ip-10-0-0-12", rollout - 1, None),
+        event::event(NS, &np, None, "Warning", "FailedAttachVolume", &multi, &Source::controller("attachdetach-controller"), 1, rollout - 1, rollout - 1),
+        event::event(NS, &np, None, "Warning", "FailedMount", "Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data]: timed out waiting for the condition", &k, 3, rollout - 122, 58),
+    ]);
+    let claim_key = obj("PersistentVolumeClaim", NS, "uploads-data");
+    vec![
+        finding(
+            "volume-multi-attach",
+            &claim_key,
+            &[
+                &pv_name,
+                &old_pod,
+                &old_node.node,
+                &va_name,
+                "same Deployment uploads",
+                "Recreate",
+            ],
+        ),
+        finding(
+            "pod-mount-failed",
+            &pod(NS, &new_pod),
+            &["Multi-Attach error"],
+        )
+        .caused_by("volume-multi-attach", &claim_key),
+    ]
+}
+
+/// During the rollout the previous ReplicaSet keeps its Running pod (on
+/// `node`) until the new one is ready; returns that pod's name.
+fn keep_old_replica(w: &mut World, app: &AppSpec, old_node: &Placement) -> String {
     let (old_rs, old_hash) = workload::replica_set_name(NS, "uploads", app.revision - 1);
     for rs in w.cluster.objects_mut(NS, "replicasets") {
         if meta::name_of(rs) == old_rs {
@@ -386,13 +386,12 @@ fn multi_attach(w: &mut World) -> Vec<Finding> {
     );
     meta::set_owner(&mut p, &old_rs_obj);
     w.cluster.add(p);
-    let (claim, pv) =
-        crate::stateful::claim_and_volume(NS, "uploads-data", "50Gi", "us-east-1a", 86_400 * 60);
-    let pv_name = meta::name_of(&pv).to_string();
-    let va_name = format!(
-        "csi-{}",
-        ids::hex64(&format!("va/{pv_name}/{}", old_node.node))
-    );
+    old_pod
+}
+
+/// The EBS CSI VolumeAttachment of `pv` on `node`, attached.
+fn attachment(pv_name: &str, node: &str) -> Value {
+    let va_name = format!("csi-{}", ids::hex64(&format!("va/{pv_name}/{}", node)));
     let mut va = meta::object(
         "storage.k8s.io/v1",
         "VolumeAttachment",
@@ -400,42 +399,12 @@ fn multi_attach(w: &mut World) -> Vec<Finding> {
         &va_name,
         86_400 * 9 + 5,
     );
-    va["metadata"]["annotations"] = json!({"csi.alpha.kubernetes.io/node-id": format!("i-0{}", &ids::hex64(&old_node.node)[..16])});
+    va["metadata"]["annotations"] =
+        json!({"csi.alpha.kubernetes.io/node-id": format!("i-0{}", &ids::hex64(node)[..16])});
     va["metadata"]["finalizers"] = json!(["external-attacher/ebs-csi-aws-com"]);
-    va["spec"] = json!({"attacher": "ebs.csi.aws.com", "nodeName": old_node.node, "source": {"persistentVolumeName": pv_name}});
+    va["spec"] = json!({"attacher": "ebs.csi.aws.com", "nodeName": node, "source": {"persistentVolumeName": pv_name}});
     va["status"] = json!({"attached": true, "attachmentMetadata": {"devicePath": "/dev/xvdaa"}});
-    w.cluster.add_all([claim, pv, va]);
-    let np = pod_obj(w, NS, &new_pod);
-    let k = Source::kubelet(&new_node.node);
-    let multi = format!(
-        "Multi-Attach error for volume \"{pv_name}\" Volume is already used by pod(s) {old_pod}"
-    );
-    w.cluster.add_all([
-        event::series_event(NS, &np, "Normal", "Scheduled", "Binding", &format!("Successfully assigned {NS}/{new_pod} to {}", new_node.node), "default-scheduler", "default-scheduler-ip-10-0-0-12", rollout - 1, None),
-        event::event(NS, &np, None, "Warning", "FailedAttachVolume", &multi, &Source::controller("attachdetach-controller"), 1, rollout - 1, rollout - 1),
-        event::event(NS, &np, None, "Warning", "FailedMount", "Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data]: timed out waiting for the condition", &k, 3, rollout - 122, 58),
-    ]);
-    let claim_key = obj("PersistentVolumeClaim", NS, "uploads-data");
-    vec![
-        finding(
-            "volume-multi-attach",
-            &claim_key,
-            &[
-                &pv_name,
-                &old_pod,
-                &old_node.node,
-                &va_name,
-                "same Deployment uploads",
-                "Recreate",
-            ],
-        ),
-        finding(
-            "pod-mount-failed",
-            &pod(NS, &new_pod),
-            &["Multi-Attach error"],
-        )
-        .caused_by("volume-multi-attach", &claim_key),
-    ]
+    va
 }
 
 fn pvc_wait_first_consumer() -> (Cluster, Vec<Finding>) {
