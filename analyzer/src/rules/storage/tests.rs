@@ -186,3 +186,60 @@ fn multi_attach_names_the_node_holding_the_volume() {
     f.ns.pods = vec![obj(PodFixture::new(NS, "web-2").build())];
     assert!(run(&f.ctx()).is_empty());
 }
+
+#[test]
+fn a_silent_external_provisioner_is_a_finding_after_five_minutes() {
+    let mut f = Fixture::new(NS);
+    f.cluster.platform.storage_classes = vec![obj(class("nfs", "Immediate", true))];
+    f.ns.pvcs = vec![obj(claim("shared", Some("nfs"), "Pending"))];
+    let waiting = "Waiting for a volume to be created either by the external provisioner 'nfs.csi.k8s.io' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.";
+    let mut ev = pvc_event("shared", "Normal", "ExternalProvisioning", waiting);
+    // Seen for the last 30 s only: still provisioning.
+    ev["firstTimestamp"] = json!("2026-11-20T14:31:40Z");
+    f.ns.events = vec![obj(ev.clone())];
+    assert!(rules_of(&f).is_empty());
+    // Seen since 13:01: 91 minutes without a volume.
+    ev["firstTimestamp"] = json!("2026-11-20T13:01:00Z");
+    f.ns.events = vec![obj(ev)];
+    let found = rules_of(&f);
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].1.contains("still waiting (ExternalProvisioning)"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn node_affinity_conflict_names_the_volume_zone_and_the_nodes() {
+    let mut f = Fixture::new(NS);
+    let mut c = claim("data-search-0", Some("gp3"), "Bound");
+    c["spec"]["volumeName"] = json!("pvc-7d");
+    f.ns.pvcs = vec![obj(c)];
+    f.ns.pods = vec![obj(pending_pod(
+        "search-0",
+        "data-search-0",
+        "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
+    ))];
+    f.cluster.platform.persistent_volumes = vec![obj(json!({
+        "metadata": {"name": "pvc-7d"},
+        "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["eu-west-1c"]}]}]}}},
+        "status": {"phase": "Bound"}
+    }))];
+    f.cluster.nodes = ["a", "b"]
+        .iter()
+        .map(|n| {
+            obj(json!({"metadata": {"name": format!("node-{n}"),
+                "labels": {"topology.kubernetes.io/zone": format!("eu-west-1{n}")}}}))
+        })
+        .collect();
+    let found = run(&f.ctx());
+    assert_eq!(found.len(), 1);
+    let cause = &found[0].cause;
+    assert!(
+        cause.contains("topology.kubernetes.io/zone In [eu-west-1c]"),
+        "{cause}"
+    );
+    assert!(cause.contains("eu-west-1a: node-a (NotReady)"), "{cause}");
+    assert!(found[0].related.iter().any(|r| r.name == "search-0"));
+}
