@@ -38,6 +38,14 @@ pub enum Link {
     /// A Job failed (related: the Jobs a finding names, e.g. the CronJob's
     /// last scheduled run).
     JobFailing,
+    /// NetworkPolicies drop a client pod's traffic to a Service's pods
+    /// (related: the client pods a finding names, e.g. the ingress
+    /// controller whose log repeats upstream timeouts).
+    TrafficDropped,
+    /// A controller cannot create its pods: the API server refuses them
+    /// (related: the workloads — Deployment, ReplicaSet, StatefulSet,
+    /// DaemonSet, Job, CronJob — both findings name).
+    PodsNotCreated,
     /// A pod waits on a volume: its claim does not bind or its volume
     /// cannot be attached on its node (related: a storage finding that
     /// names the pod).
@@ -160,7 +168,7 @@ registry! {
     },
     PodLogErrors => {
         id: "pod-log-errors", layer: Pod, severity: Warning,
-        causes: [], effects: [AppError],
+        causes: [], effects: [AppError, TrafficDropped],
         fires_when: "a running container with no other finding whose current log repeats the same error line (`ERROR`, `FATAL`, exception, panic) at least 5 times among its last 200 lines, up to its last lines; quotes the line and how often",
     },
     PodNotReady => {
@@ -190,7 +198,7 @@ registry! {
     },
     ServiceNoReadyEndpoints => {
         id: "service-no-ready-endpoints", layer: Endpoints, severity: Critical,
-        causes: [ServiceNotServing], effects: [PodNotServing],
+        causes: [ServiceNotServing], effects: [PodNotServing, PodsNotCreated],
         fires_when: "selector matches pods but none is ready; cause says why (probe failures, not running)",
     },
     ServiceTargetPortMismatch => {
@@ -222,6 +230,26 @@ registry! {
         id: "ingress-tls-secret-missing", layer: Ingress, severity: Error,
         causes: [], effects: [],
         fires_when: "a `tls[].secretName` Secret does not exist in the namespace",
+    },
+    IngressTlsCertExpired => {
+        id: "ingress-tls-cert-expired", layer: Ingress, severity: Critical,
+        causes: [], effects: [],
+        fires_when: "a `tls[].secretName` Secret's certificate (the first of `tls.crt`, from the facts `kpm-collect` keeps) has `notAfter` before the collection time: clients reject the handshake; names the Secret, subject, issuer and dates",
+    },
+    IngressTlsCertNotYetValid => {
+        id: "ingress-tls-cert-not-yet-valid", layer: Ingress, severity: Error,
+        causes: [], effects: [],
+        fires_when: "the certificate's `notBefore` is after the collection time",
+    },
+    IngressTlsCertExpiring => {
+        id: "ingress-tls-cert-expiring", layer: Ingress, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "the certificate's `notAfter` is within 14 days of the collection time",
+    },
+    IngressTlsCertHostMismatch => {
+        id: "ingress-tls-cert-host-mismatch", layer: Ingress, severity: Error,
+        causes: [], effects: [],
+        fires_when: "a host of the entry's `tls[].hosts` is covered by no DNS name of the certificate's subjectAltName (RFC 6125: case-insensitive; `*.example.com` covers `a.example.com`, not `a.b.example.com` nor `example.com`; the subject CN is ignored, as clients ignore it)",
     },
     HpaMetricsUnavailable => {
         id: "hpa-metrics-unavailable", layer: Autoscaling, severity: Error,
@@ -322,6 +350,56 @@ registry! {
         id: "cronjob-suspended", layer: Workload, severity: Info,
         causes: [], effects: [],
         fires_when: "`spec.suspend: true`: no Job is created for its schedule; names when it last ran",
+    },
+    NetpolBlocksIngress => {
+        id: "netpol-blocks-ingress", layer: Network, severity: Error,
+        causes: [ServiceNotServing, TrafficDropped], effects: [],
+        fires_when: "a Service an Ingress routes to has ready pods that NetworkPolicies isolate for ingress, and no ingress rule of any policy selecting them admits the running controller pods of the Ingress's class on the resolved target port (peers: `podSelector` in the policy's namespace, `namespaceSelector` against the collected Namespace labels, both in one peer ANDed, `ipBlock` against the controller's pod IP; ports by protocol, number, `endPort` range or name declared on the pod); names each isolating policy and why each of its rules misses; not when the bundle cannot settle it (`ipBlock` without the controller's IP, a host-network controller, no Namespace labels); says that the drop needs a CNI that enforces NetworkPolicy; `critical` when the controller's logs show `upstream timed out` to one of the pods or `504` for the Service's upstream; Ingress findings about the Service and `pod-log-errors` of the isolated controller pods link to it",
+    },
+    PdbBlocksDrain => {
+        id: "pdb-blocks-drain", layer: Workload, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "a PodDisruptionBudget allows no disruption by its spec: `status.desiredHealthy >= status.expectedPods` with `disruptionsAllowed` 0 (`maxUnavailable: 0`, `minAvailable` equal to the replicas or `100%`, one replica with `minAvailable: 1`), so `kubectl drain` and node upgrades cannot evict its pods (`Cannot evict pod as it would violate the pod's disruption budget.`); not when the status is older than the spec or the controller's sync failed",
+    },
+    PdbDisruptionsExhausted => {
+        id: "pdb-disruptions-exhausted", layer: Workload, severity: Warning,
+        causes: [], effects: [PodNotServing],
+        fires_when: "a PodDisruptionBudget whose spec allows disruptions has `disruptionsAllowed` 0 because `currentHealthy <= desiredHealthy`: its not-ready pods are named and their own findings linked as its cause",
+    },
+    PdbNoPods => {
+        id: "pdb-no-pods", layer: Workload, severity: Info,
+        causes: [], effects: [],
+        fires_when: "a PodDisruptionBudget with `status.expectedPods` 0 whose selector matches no pod in the bundle (the controller's `NoPods` / `No matching pods found`)",
+    },
+    AdmissionQuotaExceeded => {
+        id: "admission-quota-exceeded", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "a ReplicaSet, StatefulSet, DaemonSet or Job has fewer pods than it wants and its latest `FailedCreate` (event, or a ReplicaSet's `ReplicaFailure` condition; not followed by a `SuccessfulCreate`) says `exceeded quota: <q>, requested: …, used: …, limited: …` or `failed quota: <q>: must specify …`; names the ResourceQuota and each resource with its current `status.hard`/`status.used` against what one pod asks, or the containers that do not set the required requests/limits; `critical` when the controller has no ready pod, `warning` when the quota's current status has room again; the workload's consequences (a Service without endpoints) are linked to it",
+    },
+    AdmissionLimitRange => {
+        id: "admission-limit-range", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being a LimitRange bound (`maximum cpu usage per Container is 1, but limit is 2`, `minimum …`, `… max limit to request ratio …`); names the LimitRange and its bound",
+    },
+    AdmissionPodSecurity => {
+        id: "admission-pod-security", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being Pod Security admission (`violates PodSecurity \"restricted:latest\": …`); names the namespace's `pod-security.kubernetes.io/enforce` label and the violated checks",
+    },
+    AdmissionWebhookUnreachable => {
+        id: "admission-webhook-unreachable", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [ServiceNotServing],
+        fires_when: "as `admission-quota-exceeded`, the refusal being `failed calling webhook \"<name>\": …` (a webhook with `failurePolicy: Fail` that could not be called); names the webhook configuration, its failure policy and backend Service and whether that Service had ready endpoints at collection (read from its own namespace); a finding on that Service is linked as its cause",
+    },
+    AdmissionWebhookDenied => {
+        id: "admission-webhook-denied", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being `admission webhook \"<name>\" denied the request: …`; names the webhook configuration and quotes its reason",
+    },
+    AdmissionServiceAccountMissing => {
+        id: "admission-service-account-missing", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being `error looking up service account <ns>/<sa>: …`; names the ServiceAccount",
     },
     PvcPending => {
         id: "pvc-pending", layer: Storage, severity: Critical,

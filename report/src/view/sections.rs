@@ -70,6 +70,8 @@ pub fn layer_label(l: Layer) -> &'static str {
         Layer::Dns => "DNS",
         Layer::Rbac => "RBAC",
         Layer::Workload => "Workloads",
+        Layer::Network => "Network policy",
+        Layer::Admission => "Admission",
         Layer::Storage => "Storage",
     }
 }

@@ -7,13 +7,17 @@ use std::path::{Path, PathBuf};
 use crate::cluster::Cluster;
 use crate::expected::{Expected, Finding};
 
+mod admission;
 mod capacity;
+mod certificates;
 mod common;
 mod config;
 mod demo;
+mod disruption;
 mod healthy;
 mod jobs;
 mod logs;
+mod netpol;
 mod network;
 pub mod pairs;
 mod platform;
@@ -47,6 +51,10 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(netpol::SCENARIOS);
+    v.extend_from_slice(disruption::SCENARIOS);
+    v.extend_from_slice(certificates::SCENARIOS);
+    v.extend_from_slice(admission::SCENARIOS);
     v.extend_from_slice(storage::SCENARIOS);
     v
 }
