@@ -262,6 +262,27 @@ fn finding_links(bundle: &std::path::Path) -> std::collections::BTreeSet<String>
         .collect()
 }
 
+/// Storage: claims, PersistentVolumes, StorageClasses and
+/// VolumeAttachments come back through serve and the collector, and the
+/// analysis finds the same storage findings.
+#[test]
+fn pvc_pending_round_trip() {
+    round_trip("pvc-pending");
+    let src = kpm_e2e::testdata().join("pvc-pending");
+    let served = serve(&src, Knobs::default());
+    let out = served.dir.path().join("storage.zip");
+    collect_ok(&served, &out, &[]);
+    let want = finding_keys(&src);
+    for rule in [
+        "pvc-pending",
+        "volume-multi-attach",
+        "volume-node-affinity-conflict",
+    ] {
+        assert!(want.iter().any(|k| k.contains(rule)), "{rule}: {want:?}");
+    }
+    assert_eq!(finding_keys(&out), want);
+}
+
 #[test]
 #[allow(
     clippy::too_many_lines,

@@ -81,6 +81,9 @@ pub enum Layer {
     /// What the API server refuses to create: ResourceQuotas, LimitRanges,
     /// Pod Security admission, admission webhooks, ServiceAccounts.
     Admission,
+    /// PersistentVolumeClaims, PersistentVolumes, StorageClasses and
+    /// volume attachment: the storage a pod waits on.
+    Storage,
 }
 
 impl Layer {
@@ -100,6 +103,7 @@ impl Layer {
             Layer::Workload => "workload",
             Layer::Network => "network",
             Layer::Admission => "admission",
+            Layer::Storage => "storage",
         }
     }
 }

@@ -144,7 +144,7 @@ impl Candidates {
                         causes.extend(self.on(&pod, *link));
                     }
                 }
-                Link::NoPlaceForPod => {
+                Link::NoPlaceForPod | Link::VolumeBlocked => {
                     causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
                 }
                 // A client pod (the ingress controller) whose traffic a

@@ -38,6 +38,7 @@ pub mod resources;
 pub mod rollout;
 pub mod service;
 pub mod statefulset;
+pub mod storage;
 
 /// Every namespaced rule layer, in the order of the troubleshooting chain.
 pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
@@ -59,6 +60,7 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(disruption::run(ctx));
     out.extend(certificates::run(ctx));
     out.extend(admission::run(ctx));
+    out.extend(storage::run(ctx));
     out
 }
 

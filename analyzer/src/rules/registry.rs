@@ -49,6 +49,10 @@ pub enum Link {
     /// (related: the workloads — Deployment, ReplicaSet, StatefulSet,
     /// DaemonSet, Job, CronJob — both findings name).
     PodsNotCreated,
+    /// A pod waits on a volume: its claim does not bind or its volume
+    /// cannot be attached on its node (related: a storage finding that
+    /// names the pod).
+    VolumeBlocked,
 }
 
 /// One rule: everything about it that is not its code.
@@ -137,12 +141,12 @@ registry! {
     },
     PodUnschedulable => {
         id: "pod-unschedulable", layer: Pod, severity: Critical,
-        causes: [PodNotServing], effects: [NoPlaceForPod],
+        causes: [PodNotServing], effects: [NoPlaceForPod, VolumeBlocked],
         fires_when: "pod `Pending` with `PodScheduled=False`/`FailedScheduling`; message parsed (`0/N nodes are available: …`) and cross-checked with node allocation",
     },
     PodMountFailed => {
         id: "pod-mount-failed", layer: Pod, severity: Critical,
-        causes: [PodNotServing], effects: [NodeBroken],
+        causes: [PodNotServing], effects: [NodeBroken, VolumeBlocked],
         fires_when: "a pod not started (`ContainerCreating`, `Pending`, `Init:`) with `FailedMount` / `FailedAttachVolume` events, for any volume type (hostPath type checks, Secret, ConfigMap, PVC, projected, NFS, CSI, `Multi-Attach error`); names the volume and its source and quotes the kubelet's specific message (`hostPath type check failed: …`) over the generic `Unable to attach or mount volumes: … timed out`",
     },
     PodConfigError => {
@@ -449,6 +453,21 @@ registry! {
         id: "admission-service-account-missing", layer: Admission, severity: Error,
         causes: [PodsNotCreated], effects: [],
         fires_when: "as `admission-quota-exceeded`, the refusal being `error looking up service account <ns>/<sa>: …`; names the ServiceAccount",
+    },
+    PvcPending => {
+        id: "pvc-pending", layer: Storage, severity: Critical,
+        causes: [VolumeBlocked], effects: [],
+        fires_when: "a PersistentVolumeClaim stays `Pending` for a reason the bundle shows: its `storageClassName` names a StorageClass that does not exist (or `ProvisioningFailed`: `storageclass.storage.k8s.io \"x\" not found`); it has no class, no StorageClass is annotated `storageclass.kubernetes.io/is-default-class: \"true\"` and no PersistentVolume is available (`FailedBinding`: `no persistent volumes available for this claim and no storage class is set`); its provisioner fails (`ProvisioningFailed` with the provisioner's message, for 1 minute or more) or has not created a volume after 5 minutes (`ExternalProvisioning`); or a `WaitForFirstConsumer` claim's pod finds no node with a volume to bind. A `WaitForFirstConsumer` claim no scheduled pod uses is normal and not a finding, nor is one whose pod is pending for another reason (that pod's finding says why); the pods waiting on the claim are linked to it",
+    },
+    VolumeMultiAttach => {
+        id: "volume-multi-attach", layer: Storage, severity: Critical,
+        causes: [VolumeBlocked], effects: [],
+        fires_when: "a pod that has not started has a `FailedAttachVolume` `Multi-Attach error for volume \"pv\"` (`Volume is already used by pod(s) …` / `Volume is already exclusively attached to one node and can't be attached to another`): names the claim, the pods and nodes still holding the volume and its VolumeAttachment (node, `status.attached`, `status.attachError`); the blocked pod's `pod-mount-failed` is linked to it",
+    },
+    VolumeNodeAffinityConflict => {
+        id: "volume-node-affinity-conflict", layer: Storage, severity: Critical,
+        causes: [VolumeBlocked], effects: [],
+        fires_when: "a pending pod's scheduler message says `node(s) had volume node affinity conflict` (or `didn't match PersistentVolume's node affinity`) and one of its claims is bound to a PersistentVolume with `spec.nodeAffinity`: names the PersistentVolume's required zone or hostname against the nodes' labels; the pod's `pod-unschedulable` is linked to it",
     },
 }
 

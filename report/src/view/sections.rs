@@ -72,6 +72,7 @@ pub fn layer_label(l: Layer) -> &'static str {
         Layer::Workload => "Workloads",
         Layer::Network => "Network policy",
         Layer::Admission => "Admission",
+        Layer::Storage => "Storage",
     }
 }
 

@@ -47,6 +47,7 @@ pub fn layer_of(rule: &str) -> &'static str {
         "netpol" => "network",
         "pdb" => "workload",
         "admission" => "admission",
+        "pvc" | "volume" => "storage",
         _ => "unknown",
     }
 }

@@ -11,8 +11,8 @@ use crate::builders::workload::{self, Replicas};
 use crate::ids;
 use crate::world::World;
 
-/// A bound claim and its volume for `<claim>-<sts>-<ordinal>`.
-fn claim_and_volume(
+/// A bound claim and its volume (EBS CSI, `gp3`, zonal) for `claim`.
+pub fn claim_and_volume(
     ns: &str,
     claim: &str,
     size: &str,

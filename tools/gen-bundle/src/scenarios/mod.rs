@@ -29,6 +29,7 @@ mod start;
 mod startup;
 mod statefulsets;
 mod workloads;
+mod storage;
 
 /// One scenario.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +63,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(disruption::SCENARIOS);
     v.extend_from_slice(certificates::SCENARIOS);
     v.extend_from_slice(admission::SCENARIOS);
+    v.extend_from_slice(storage::SCENARIOS);
     v
 }
 
