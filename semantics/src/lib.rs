@@ -14,6 +14,7 @@
 //!   `derived/node-allocation.json` bundle file.
 //! - [`events`]: the timestamps and counts kubectl shows for core/v1 Events.
 //! - [`names`]: object name validation (`IsDNS1123Label`, `IsDNS1123Subdomain`).
+//! - [`cron`]: CronJob schedules as robfig/cron v3's `ParseStandard` reads them.
 //! - [`time`]: conversion from k8s-openapi timestamps to `chrono`.
 //! - [`object`], [`pod`], [`node`]: one accessor per Kubernetes fact
 //!   (`ObjectExt::name_any`, `PodExt::is_ready`, `NodeExt::is_cordoned`...),
@@ -21,6 +22,7 @@
 //! - [`metrics`]: the `metrics.k8s.io` `NodeMetrics` / `PodMetrics` objects.
 
 pub mod allocation;
+pub mod cron;
 pub mod duration;
 pub mod events;
 pub mod metrics;

@@ -8,11 +8,17 @@ use kpm_model::Finding;
 
 use crate::context::{ClusterCtx, NamespaceCtx};
 
+pub mod admission;
+pub mod certificates;
 pub mod checklist;
 pub mod config;
+pub mod cronjob;
+pub mod daemonset;
+pub mod disruption;
 pub mod hpa;
 pub mod ingress;
 pub mod jobs;
+pub mod netpol;
 pub mod node;
 pub mod pod;
 pub mod pod_config;
@@ -29,7 +35,9 @@ pub mod pod_sched;
 pub mod pod_start;
 pub mod registry;
 pub mod resources;
+pub mod rollout;
 pub mod service;
+pub mod statefulset;
 
 /// Every namespaced rule layer, in the order of the troubleshooting chain.
 pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
@@ -43,6 +51,14 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(resources::run(ctx));
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
+    out.extend(rollout::run(ctx));
+    out.extend(cronjob::run(ctx));
+    out.extend(statefulset::run(ctx));
+    out.extend(daemonset::run(ctx));
+    out.extend(netpol::run(ctx));
+    out.extend(disruption::run(ctx));
+    out.extend(certificates::run(ctx));
+    out.extend(admission::run(ctx));
     out
 }
 

@@ -43,6 +43,10 @@ pub fn layer_of(rule: &str) -> &'static str {
         "dns" => "dns",
         "rbac" => "rbac",
         "job" | "cronjob" | "rollout" => "workload",
+        "statefulset" | "daemonset" => "workload",
+        "netpol" => "network",
+        "pdb" => "workload",
+        "admission" => "admission",
         _ => "unknown",
     }
 }

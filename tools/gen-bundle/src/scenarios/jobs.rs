@@ -32,7 +32,7 @@ const BACKOFF_MESSAGE: &str = "Job has reached the specified backoff limit";
 const DEADLINE_MESSAGE: &str = "Job was active longer than specified deadline";
 
 /// The container of the reports Jobs: no ports or probes, as Jobs have.
-fn job_spec(name: &str, image: &str, command: &[&str]) -> Value {
+pub(super) fn job_spec(name: &str, image: &str, command: &[&str]) -> Value {
     let mut c = app::container(name, image, 8080);
     if let Some(m) = c.as_object_mut() {
         m.remove("ports");
@@ -68,7 +68,7 @@ fn fail_job(job: &mut Value, reason: &str, message: &str, failed: i64, failed_ag
 }
 
 /// One pod of `job` whose container ended with `exit` (`Error` when not 0).
-fn job_pod(
+pub(super) fn job_pod(
     w: &mut World,
     job: &Value,
     index: usize,
@@ -135,7 +135,7 @@ fn job_failures() -> (Cluster, Vec<Finding>) {
 
 /// A `batch/v1` CronJob with the controller's status: last scheduled and
 /// last successful run, seconds before collection started.
-fn cron_job(
+pub(super) fn cron_job(
     name: &str,
     schedule: &str,
     created_ago: i64,
@@ -168,7 +168,7 @@ fn cron_job(
 /// The Job the CronJob controller creates for the run scheduled
 /// `scheduled_ago` seconds before collection (`<cronjob>-<minutes>`), owned
 /// by `cj`, completed `ran` seconds later (or still running when `None`).
-fn scheduled_job(cj: &Value, scheduled_ago: i64, ran: Option<i64>) -> Value {
+pub(super) fn scheduled_job(cj: &Value, scheduled_ago: i64, ran: Option<i64>) -> Value {
     let cj_name = meta::name_of(cj);
     let scheduled = crate::ids::collection_started() - chrono::Duration::seconds(scheduled_ago);
     let name = format!("{cj_name}-{}", scheduled.timestamp().div_euclid(60));
