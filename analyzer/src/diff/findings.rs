@@ -31,7 +31,7 @@ pub fn subject(f: &Finding, digest: &Digest) -> String {
             if let Some(w) = &p.workload {
                 return match &p.revision {
                     Some(r) => format!("{w}@{r}"),
-                    None => w.clone(),
+                    None => w.to_string(),
                 };
             }
         }

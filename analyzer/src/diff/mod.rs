@@ -18,6 +18,7 @@
 
 pub mod collection;
 pub mod config;
+pub mod event_digest;
 pub mod events;
 pub mod findings;
 pub mod nodes;
@@ -49,13 +50,20 @@ pub struct Snapshot {
     pub collected_at: DateTime<Utc>,
 }
 
-/// Analyses `bundle` and takes its digest in the same pass.
-pub fn snapshot(bundle: &Bundle, options: &Options) -> Snapshot {
+/// Analyses `bundle` and takes its digest in the same pass. `previous` is
+/// when the snapshot it follows was collected: its events last seen after
+/// that are kept for the timeline (none when it follows nothing).
+pub fn snapshot(bundle: &Bundle, options: &Options, previous: Option<DateTime<Utc>>) -> Snapshot {
     let mut digest = Digest {
         kube_system_uid: snapshot::kube_system_uid(bundle),
+        events_after: previous,
         ..Digest::default()
     };
-    let mut report = analyze_observed(bundle, options, &mut digest);
+    let options = Options {
+        findings_only: true,
+        ..options.clone()
+    };
+    let mut report = analyze_observed(bundle, &options, &mut digest);
     // What no section reads is dropped while the next bundle is analysed.
     report.timeline = Vec::new();
     report.applications = Vec::new();
@@ -80,14 +88,21 @@ pub fn snapshot(bundle: &Bundle, options: &Options) -> Snapshot {
     }
 }
 
-/// Analyses two bundles, one after the other: each analysis already keeps
-/// every core busy (namespaces load on background threads), and one at a
-/// time keeps peak memory at one analysis plus the other's compact
-/// snapshot, within the analysis's own memory target.
-pub fn snapshot_pair(before: &Bundle, after: &Bundle, options: &Options) -> (Snapshot, Snapshot) {
-    let b = snapshot(before, options);
-    let a = snapshot(after, options);
-    (b, a)
+/// Analyses bundles (oldest first) one after the other: each analysis
+/// already keeps every core busy (namespaces load on background threads),
+/// and one at a time keeps peak memory at one analysis plus the compact
+/// digests of those before it. Each snapshot keeps the events of the
+/// timeline from the one before.
+pub fn snapshots(bundles: &[Bundle], options: &Options) -> Vec<Snapshot> {
+    let mut previous = None;
+    bundles
+        .iter()
+        .map(|b| {
+            let s = snapshot(b, options, previous);
+            previous = Some(s.collected_at);
+            s
+        })
+        .collect()
 }
 
 /// The plural resource name of a kind, as collection steps name it.

@@ -3,14 +3,16 @@
 //! taken while the analysis streams over each namespace (the bundle is
 //! read once), keyed by identity for hash-map matching.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kpm_model::ObjectRef;
 use sha2::{Digest as _, Sha256};
 
+use super::event_digest::fnv;
+pub use super::event_digest::{series_key, uid_key, EventDigest, KnownEvents};
 use crate::context::{ClusterData, NamespaceData};
 use crate::rules::config::{consumed, last_write, pod_started, ConfigKind};
 
@@ -58,8 +60,8 @@ pub struct Workload {
 /// One container of a running pod.
 #[derive(Debug, Clone)]
 pub struct ContainerState {
-    /// Name.
-    pub name: String,
+    /// Name (shared by every pod of the workload).
+    pub name: Shared,
     /// Restart count.
     pub restarts: i32,
     /// Waiting in a crash or start error (`CrashLoopBackOff`, `Error`,
@@ -67,16 +69,18 @@ pub struct ContainerState {
     pub crashing: bool,
 }
 
-/// One pod.
+/// One pod. Kept for every pod of both snapshots, so it holds hashes and
+/// shared strings rather than text of its own.
 #[derive(Debug, Clone)]
 pub struct PodDigest {
-    /// uid: the same name with another uid is another pod.
-    pub uid: String,
+    /// Hash of its uid: the same name with another uid is another pod
+    /// (only ever compared for equality).
+    pub uid: u64,
     /// The workload key (`Kind/ns/name`) owning it, if any.
-    pub workload: Option<String>,
+    pub workload: Option<Shared>,
     /// Its revision within the workload (pod-template-hash or
     /// controller-revision-hash).
-    pub revision: Option<String>,
+    pub revision: Option<Shared>,
     /// `Running` and every container running.
     pub running: bool,
     /// When its oldest running container started.
@@ -84,7 +88,7 @@ pub struct PodDigest {
     /// Containers.
     pub containers: Vec<ContainerState>,
     /// `Kind/name` of each ConfigMap and Secret it consumes.
-    pub consumes: Vec<String>,
+    pub consumes: Vec<Shared>,
 }
 
 /// A ConfigMap or Secret.
@@ -107,27 +111,24 @@ pub struct NodeDigest {
     pub conditions: BTreeMap<String, String>,
 }
 
-/// An event, as far as the diff needs it.
-#[derive(Debug, Clone)]
-pub struct EventDigest {
-    /// uid.
-    pub uid: String,
-    /// Involved object.
-    pub object: ObjectRef,
-    /// Involved object's uid.
-    pub object_uid: String,
-    /// `Normal` or `Warning`.
-    pub event_type: String,
-    /// Reason.
-    pub reason: String,
-    /// Message.
-    pub message: String,
-    /// First occurrence.
-    pub first: Option<DateTime<Utc>>,
-    /// Last occurrence.
-    pub last: Option<DateTime<Utc>>,
-    /// Occurrences.
-    pub count: i64,
+/// A string many digest entries share (workload keys, revisions, container
+/// names, config references), stored once per snapshot.
+pub type Shared = Arc<str>;
+
+/// One copy of each [`Shared`] string of a snapshot.
+#[derive(Debug, Default)]
+pub struct Interner(HashSet<Shared>);
+
+impl Interner {
+    /// The shared copy of `s`.
+    pub fn get(&mut self, s: &str) -> Shared {
+        if let Some(v) = self.0.get(s) {
+            return Arc::clone(v);
+        }
+        let v: Shared = Arc::from(s);
+        self.0.insert(Arc::clone(&v));
+        v
+    }
 }
 
 /// Everything a diff compares, besides the report.
@@ -143,8 +144,16 @@ pub struct Digest {
     pub configs: HashMap<String, ConfigDigest>,
     /// Nodes by name.
     pub nodes: HashMap<String, NodeDigest>,
-    /// Events of every namespace.
+    /// The events last seen after [`Digest::events_after`]: those a
+    /// timeline from the previous snapshot can show (none when unset).
     pub events: Vec<EventDigest>,
+    /// Every event, as the next snapshot deduplicates against it.
+    pub known_events: KnownEvents,
+    /// When the previous snapshot was collected: events last seen after
+    /// it are kept in full in [`Digest::events`].
+    pub events_after: Option<DateTime<Utc>>,
+    /// Shared strings.
+    pub strings: Interner,
 }
 
 impl crate::engine::Observer for Digest {
@@ -190,13 +199,6 @@ fn label<'a>(meta: &'a ObjectMeta, k: &str) -> Option<&'a str> {
 
 fn annotation<'a>(meta: &'a ObjectMeta, k: &str) -> Option<&'a str> {
     meta.annotations.as_ref()?.get(k).map(String::as_str)
-}
-
-/// FNV-1a: a cheap stable hash of an env value (never shown).
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 fn container_spec(c: &Container, prefix: &str) -> ContainerSpec {
@@ -349,16 +351,19 @@ impl Digest {
                 Some((name_of(&rs.metadata), d.name.as_str()))
             })
             .collect();
+        self.pods.reserve(data.pods.len());
         for p in &data.pods {
             let (workload, revision) = owner_of(ns, p, &rs_owner);
+            let strings = &mut self.strings;
+            let consumes = p.spec.as_ref().map(refs_of).unwrap_or_default();
             let digest = PodDigest {
-                uid: p.metadata.uid.clone().unwrap_or_default(),
-                workload,
-                revision,
+                uid: fnv(p.metadata.uid.as_deref().unwrap_or_default()),
+                workload: workload.map(|w| strings.get(&w)),
+                revision: revision.map(|r| strings.get(r)),
                 running: pod_running(p),
                 started: pod_started(p),
-                containers: container_states(p),
-                consumes: p.spec.as_ref().map(refs_of).unwrap_or_default(),
+                containers: container_states(p, strings),
+                consumes: consumes.iter().map(|c| strings.get(c)).collect(),
             };
             self.pods
                 .insert(format!("{ns}/{}", name_of(&p.metadata)), digest);
@@ -391,29 +396,6 @@ impl Digest {
             );
         }
     }
-
-    fn absorb_events(&mut self, data: &NamespaceData) {
-        use kpm_semantics::events::{count, first_seen, last_seen};
-        for e in &data.events {
-            let o = &e.involved_object;
-            let object = ObjectRef {
-                kind: o.kind.clone().unwrap_or_default(),
-                namespace: o.namespace.clone(),
-                name: o.name.clone().unwrap_or_default(),
-            };
-            self.events.push(EventDigest {
-                uid: e.metadata.uid.clone().unwrap_or_default(),
-                object,
-                object_uid: o.uid.clone().unwrap_or_default(),
-                event_type: e.type_.clone().unwrap_or_default(),
-                reason: e.reason.clone().unwrap_or_default(),
-                message: e.message.clone().unwrap_or_default(),
-                first: first_seen(e),
-                last: last_seen(e),
-                count: i64::from(count(e)),
-            });
-        }
-    }
 }
 
 fn hash_entry(h: &mut Sha256, k: &str, v: &[u8]) {
@@ -438,7 +420,11 @@ fn config_digest(meta: &ObjectMeta, h: Sha256) -> ConfigDigest {
 }
 
 /// The workload owning a pod and the pod's revision within it.
-fn owner_of(ns: &str, p: &Pod, rs_owner: &HashMap<&str, &str>) -> (Option<String>, Option<String>) {
+fn owner_of<'p>(
+    ns: &str,
+    p: &'p Pod,
+    rs_owner: &HashMap<&str, &str>,
+) -> (Option<String>, Option<&'p str>) {
     let meta = &p.metadata;
     let Some(owner) = meta
         .owner_references
@@ -456,9 +442,7 @@ fn owner_of(ns: &str, p: &Pod, rs_owner: &HashMap<&str, &str>) -> (Option<String
         },
         kind => key(kind, ns, &owner.name),
     };
-    let revision = label(meta, TEMPLATE_HASH)
-        .or_else(|| label(meta, REVISION_HASH))
-        .map(str::to_string);
+    let revision = label(meta, TEMPLATE_HASH).or_else(|| label(meta, REVISION_HASH));
     (Some(workload), revision)
 }
 
@@ -486,7 +470,7 @@ const CRASH_REASONS: &[&str] = &[
     "StartError",
 ];
 
-fn container_states(p: &Pod) -> Vec<ContainerState> {
+fn container_states(p: &Pod, strings: &mut Interner) -> Vec<ContainerState> {
     let Some(status) = p.status.as_ref() else {
         return Vec::new();
     };
@@ -506,7 +490,7 @@ fn container_states(p: &Pod) -> Vec<ContainerState> {
                     .and_then(|s| s.terminated.as_ref())
                     .is_some_and(|t| t.exit_code != 0);
             ContainerState {
-                name: c.name.clone(),
+                name: strings.get(&c.name),
                 restarts: c.restart_count,
                 crashing: waiting || failed,
             }

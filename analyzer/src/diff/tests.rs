@@ -11,7 +11,8 @@ use super::*;
 fn snap(dir: &str) -> Snapshot {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/").to_string() + dir;
     let bundle = Bundle::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    snapshot(&bundle, &Options::default())
+    // Every event kept, as when following a snapshot collected long before.
+    snapshot(&bundle, &Options::default(), Some(DateTime::<Utc>::MIN_UTC))
 }
 
 #[test]

@@ -19,7 +19,7 @@ fn pods_by_workload(s: &Snapshot) -> HashMap<&str, PodsOf<'_>> {
     for (key, p) in &s.digest.pods {
         if let Some(w) = &p.workload {
             let name = key.split_once('/').map_or(key.as_str(), |(_, n)| n);
-            out.entry(w.as_str()).or_default().insert(name, p);
+            out.entry(w).or_default().insert(name, p);
         }
     }
     out
@@ -185,7 +185,7 @@ fn compare_pods(d: &mut WorkloadDelta, b: &PodsOf<'_>, a: &PodsOf<'_>) {
                     if let Some(cb) = before.filter(|cb| ca.restarts > cb.restarts) {
                         d.restarts.push(RestartGrowth {
                             pod: (*name).to_string(),
-                            container: ca.name.clone(),
+                            container: ca.name.to_string(),
                             before: cb.restarts,
                             after: ca.restarts,
                         });
@@ -204,7 +204,7 @@ fn compare_pods(d: &mut WorkloadDelta, b: &PodsOf<'_>, a: &PodsOf<'_>) {
         pods.values()
             .flat_map(|p| p.containers.iter())
             .filter(|c| c.crashing)
-            .map(|c| c.name.clone())
+            .map(|c| c.name.to_string())
             .collect()
     };
     // A workload with no pod on one side neither started crashing nor

@@ -39,6 +39,10 @@ pub struct Options {
     pub bundle_sha256: Option<String>,
     /// What the team accepts (`--config`): mutes and re-grades, counted.
     pub policy: Option<Policy>,
+    /// Leave out what only the report's overview shows (applications and
+    /// the timeline): a diff's analyses compare findings, not those, and
+    /// keep two analyses' worth of memory less busy without them.
+    pub findings_only: bool,
 }
 
 /// Whether a pod waits for a node: `Pending` with no `nodeName`.
@@ -114,9 +118,13 @@ impl<'o> NamespacePass<'o> {
         }
         let (ns_findings, aside) = system::set_aside(ctx, &self.facts, ns_findings);
         self.remarks.extend(aside);
-        self.skeletons.extend(apps::build(ctx, &mut self.links));
-        self.timeline_entries
-            .extend(timeline::namespace_entries(ctx, &ns_findings));
+        // Applications also link objects (`links`), which findings need.
+        let skeletons = apps::build(ctx, &mut self.links);
+        if !self.options.findings_only {
+            self.skeletons.extend(skeletons);
+            self.timeline_entries
+                .extend(timeline::namespace_entries(ctx, &ns_findings));
+        }
         self.usage.add_namespace(ctx);
         self.damage.extend(ctx.take_damage());
         self.pending

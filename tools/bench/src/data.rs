@@ -22,14 +22,22 @@ pub struct Spec {
     pub seed: u64,
     /// Fraction of workloads the generator breaks.
     pub failure_rate: f64,
+    /// `gen-bundle scale --perturb`: the same cluster an hour later with
+    /// this fraction of apps changed (a diff's AFTER); 0 for none.
+    pub perturb: f64,
 }
 
 impl Spec {
     /// File name in the cache; every generator input is in it so a cached
     /// bundle is never reused for different parameters.
     pub fn file_name(&self) -> String {
+        let perturbed = if self.perturb > 0.0 {
+            format!("-perturb{}", self.perturb)
+        } else {
+            String::new()
+        };
         format!(
-            "scale-{}-seed{}-fail{}.zip",
+            "scale-{}-seed{}-fail{}{perturbed}.zip",
             self.size, self.seed, self.failure_rate
         )
     }
@@ -73,6 +81,7 @@ pub fn ensure(env: &Env, spec: &Spec, regenerate: bool) -> Result<Generated> {
         .args(["--size", &spec.size])
         .args(["--seed", &spec.seed.to_string()])
         .args(["--failure-rate", &spec.failure_rate.to_string()])
+        .args(["--perturb", &spec.perturb.to_string()])
         .arg("--out")
         .arg(&partial)
         .stdout(Stdio::null());
@@ -263,6 +272,7 @@ mod tests {
             size: "large".into(),
             seed: 7,
             failure_rate: 0.05,
+            perturb: 0.0,
         };
         let b = Spec {
             seed: 8,
@@ -274,6 +284,11 @@ mod tests {
         };
         assert_ne!(a.file_name(), b.file_name());
         assert_ne!(a.file_name(), c.file_name());
+        let d = Spec {
+            perturb: 0.03,
+            ..a.clone()
+        };
+        assert_ne!(a.file_name(), d.file_name());
         assert!(a.file_name().contains("large"));
     }
 }

@@ -1,6 +1,8 @@
 //! `kpm-bench diff` (issue 19): `kpm-analyze diff BEFORE AFTER --format html`
-//! of two generated bundles of one size (the same seed; AFTER with a higher
-//! failure rate, so a few percent of workloads differ) against
+//! of two generated bundles of one size (the same seed; AFTER the same
+//! cluster an hour later with `--perturb` of its apps changed: rollouts,
+//! restarts, pods replaced, ConfigMaps and Secrets edited, a node
+//! replaced) against
 //! `kpm-analyze BEFORE --format html`. Target: the diff within 2× the
 //! analysis, peak RSS within the analysis target.
 

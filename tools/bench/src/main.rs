@@ -125,15 +125,15 @@ enum Cmd {
         sizes: Vec<String>,
     },
     /// `kpm-analyze diff BEFORE AFTER` of two generated bundles of a size
-    /// (AFTER: the same seed at --after-failure-rate) against analysing
-    /// BEFORE alone (issue 19: within 2×).
+    /// (AFTER: the same cluster an hour later, `--perturb` of its apps
+    /// changed) against analysing BEFORE alone (issue 19: within 2×).
     Diff {
         /// Sizes (repeatable or comma separated).
         #[arg(long = "size", value_delimiter = ',', default_values = ["large"])]
         sizes: Vec<String>,
-        /// Failure rate of the AFTER bundle.
-        #[arg(long, default_value_t = 0.08)]
-        after_failure_rate: f64,
+        /// Fraction of apps changed in AFTER (`gen-bundle scale --perturb`).
+        #[arg(long, default_value_t = 0.03)]
+        perturb: f64,
     },
     /// kubectl get pods -A / describe node against `kpm-analyze serve`.
     Serve {
@@ -293,10 +293,7 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Cmd::Foreign { sizes } => foreign_all(&env, g, &mut out, sizes)?,
-        Cmd::Diff {
-            sizes,
-            after_failure_rate,
-        } => diff_all(&env, g, &mut out, sizes, *after_failure_rate)?,
+        Cmd::Diff { sizes, perturb } => diff_all(&env, g, &mut out, sizes, *perturb)?,
         Cmd::Serve { sizes } => {
             let prepared = prepare_all(&env, g, sizes)?;
             let benches = prepared

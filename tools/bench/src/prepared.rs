@@ -41,6 +41,7 @@ pub(crate) fn prepare(env: &Env, g: &Global, size: &str) -> Result<Prepared> {
         size: size.to_string(),
         seed: g.seed,
         failure_rate: g.failure_rate,
+        perturb: 0.0,
     };
     let generated = data::ensure(env, &spec, g.regen)?;
     let stats = data::stats(&generated.path)?;

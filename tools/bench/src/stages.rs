@@ -8,14 +8,15 @@ use crate::env::Env;
 use crate::prepared::{gen_table, prepare, prepare_all, Prepared};
 use crate::{analyze, collect, diff, foreign, injected, Global, Output};
 
-/// `diff`: each size's BEFORE (the usual bundle) and AFTER (the same seed
-/// at `after_rate`), the diff timed against the analysis.
+/// `diff`: each size's BEFORE (the usual bundle) and AFTER (the same
+/// cluster an hour later with a fraction `perturb` of its apps changed),
+/// the diff timed against the analysis.
 pub(crate) fn diff_all(
     env: &Env,
     g: &Global,
     out: &mut Output,
     sizes: &[String],
-    after_rate: f64,
+    perturb: f64,
 ) -> Result<()> {
     let mut benches = Vec::new();
     for size in sizes {
@@ -23,7 +24,8 @@ pub(crate) fn diff_all(
         let spec = Spec {
             size: size.clone(),
             seed: g.seed,
-            failure_rate: after_rate,
+            failure_rate: g.failure_rate,
+            perturb,
         };
         let after = data::ensure(env, &spec, g.regen)?;
         benches.push(diff::run(

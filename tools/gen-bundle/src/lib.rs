@@ -18,6 +18,7 @@ pub mod revisions;
 pub mod scale;
 pub mod scale_apps;
 pub mod scale_injected;
+pub mod scale_perturb;
 pub mod scale_plan;
 pub mod scenarios;
 pub mod stateful;

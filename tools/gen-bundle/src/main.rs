@@ -62,6 +62,12 @@ enum Command {
         /// Fraction of apps (and a tenth of it of nodes) given a failure.
         #[arg(long, default_value_t = 0.05)]
         failure_rate: f64,
+        /// Write the same cluster collected an hour later with this fraction
+        /// of apps changed (rollouts, restarts, pods replaced, ConfigMaps and
+        /// Secrets edited) and one node replaced: the AFTER of a benchmark
+        /// diff whose BEFORE is the same command without it.
+        #[arg(long, default_value_t = 0.0)]
+        perturb: f64,
         /// Output zip.
         #[arg(long)]
         out: PathBuf,
@@ -118,6 +124,7 @@ fn main() -> Result<()> {
             pods,
             seed,
             failure_rate,
+            perturb,
             out,
         } => {
             let preset = match size.as_str() {
@@ -131,6 +138,7 @@ fn main() -> Result<()> {
                 pods: pods.unwrap_or(p),
                 seed,
                 failure_rate,
+                perturb,
             };
             let (summary, secs) = scale::timed(&opts, &out)
                 .with_context(|| format!("generating {}", out.display()))?;

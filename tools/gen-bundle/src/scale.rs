@@ -57,6 +57,9 @@ pub struct ScaleOptions {
     pub seed: u64,
     /// Fraction (0..=1) of apps and nodes given a failure.
     pub failure_rate: f64,
+    /// Fraction (0..=1) of apps changed since the same bundle without it,
+    /// collected [`crate::scale_perturb::LATER_SECS`] later (0: none).
+    pub perturb: f64,
 }
 
 /// What was written.
@@ -83,6 +86,8 @@ pub struct Fleet {
     count: u64,
     seed: u64,
     failure_rate: f64,
+    /// The node replaced by `--perturb`: another name, Ready, joined later.
+    replaced: Option<u64>,
 }
 
 /// A node's generated trouble.
@@ -97,8 +102,13 @@ pub enum NodeTrouble {
 }
 
 impl Fleet {
-    /// The id of node `i`: `10.<16+i/250>.<..>` addresses, EKS names.
+    /// The id of node `i`: `10.<16+i/250>.<..>` addresses, EKS names; the
+    /// replaced node's successor gets an address past the fleet's.
     pub fn id(&self, i: u64) -> NodeId {
+        let i = match self.replaced {
+            Some(r) if r == i => crate::scale_perturb::replacement_index(self.count, i),
+            _ => i,
+        };
         NodeId::from_ip(&format!(
             "10.{}.{}.{}",
             16 + i / 62_500,
@@ -109,6 +119,9 @@ impl Fleet {
 
     /// Node `i`'s trouble; a tenth of the failure rate so a few nodes break.
     pub fn trouble(&self, i: u64) -> NodeTrouble {
+        if self.replaced == Some(i) {
+            return NodeTrouble::None;
+        }
         let mut rng = Rng::new(self.seed ^ ids::hash(&format!("node/{i}")));
         if rng.unit() >= self.failure_rate / 10.0 {
             NodeTrouble::None
@@ -122,12 +135,12 @@ impl Fleet {
     /// The node object.
     pub fn node(&self, i: u64) -> Value {
         let id = self.id(i);
-        let mut n = node::node(
-            &id,
-            &M5_2XLARGE,
-            "general-20250410",
-            86_400 * (1 + (i % 40) as i64) + i as i64 % 3_600,
-        );
+        let created_ago = if self.replaced == Some(i) {
+            crate::scale_perturb::NODE_JOINED_AGO
+        } else {
+            86_400 * (1 + (i % 40) as i64) + i as i64 % 3_600
+        };
+        let mut n = node::node(&id, &M5_2XLARGE, "general-20250410", created_ago);
         match self.trouble(i) {
             NodeTrouble::None => {}
             NodeTrouble::NotReady => node::make_unreachable(&mut n, 600 + (i % 3_000) as i64),
@@ -202,24 +215,37 @@ fn stream_list(
     Ok((n, rec.size))
 }
 
-/// Writes a generated cluster as a zip at `dest`.
+/// Writes a generated cluster as a zip at `dest` (with `perturb`, the
+/// same cluster collected later with a few apps changed).
 pub fn generate(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleError> {
-    if opts.nodes == 0 || !(0.0..=1.0).contains(&opts.failure_rate) {
+    if opts.nodes == 0
+        || !(0.0..=1.0).contains(&opts.failure_rate)
+        || !(0.0..=1.0).contains(&opts.perturb)
+    {
         return Err(ScaleError::Options(
-            "need at least one node and a failure rate between 0 and 1".into(),
+            "need at least one node, and a failure rate and a perturbation between 0 and 1".into(),
         ));
     }
+    if opts.perturb > 0.0 {
+        return ids::collected_later(crate::scale_perturb::LATER_SECS, || {
+            generate_now(opts, dest)
+        });
+    }
+    generate_now(opts, dest)
+}
+
+fn generate_now(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleError> {
     let err = |source| ScaleError::Bundle {
         path: dest.to_path_buf(),
         source,
     };
     let mut w = BundleWriter::create_zip(dest, true).map_err(err)?;
-    let fleet = Fleet {
-        count: opts.nodes,
-        seed: opts.seed,
-        failure_rate: opts.failure_rate,
-    };
-    let plan = scale_apps::plan(opts);
+    let fleet = fleet(opts);
+    let mut plan = scale_apps::plan(opts);
+    if opts.perturb > 0.0 {
+        let node = fleet.replaced;
+        crate::scale_perturb::apply(&mut plan, opts.seed, opts.perturb, opts.nodes, node);
+    }
     let system_nodes = (0..fleet.count().min(3)).map(|i| fleet.id(i)).collect();
     let system = crate::baseline::system_world(system_nodes).finish();
     let mut summary = ScaleSummary {
@@ -538,13 +564,21 @@ pub fn app_pods(ns: &scale_apps::NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<Va
     scale_apps::objects("pods", ns, app, fleet)
 }
 
-/// A fleet for tests and callers that need node ids.
+/// The fleet of `opts` (with `perturb`, one node replaced).
 pub fn fleet(opts: &ScaleOptions) -> Fleet {
-    Fleet {
+    let mut f = Fleet {
         count: opts.nodes,
         seed: opts.seed,
         failure_rate: opts.failure_rate,
+        replaced: None,
+    };
+    if opts.perturb > 0.0 {
+        let node = crate::scale_perturb::replaced_node(opts.nodes, |i| {
+            f.trouble(i) == NodeTrouble::NotReady
+        });
+        f.replaced = node;
     }
+    f
 }
 
 /// Kinds of the injected failures (for the summary printout).

@@ -11,6 +11,7 @@ use crate::builders::workload::{self, HpaState, Replicas};
 use crate::builders::{config, meta, metrics};
 use crate::ids;
 use crate::scale::Fleet;
+use crate::scale_perturb::{self, Change};
 pub use crate::scale_plan::{plan, AppDesc, Failure, NsDesc, Plan};
 
 fn has(app: &AppDesc, f: Failure) -> bool {
@@ -65,24 +66,63 @@ fn pod_spec(app: &AppDesc) -> Value {
 fn placement(app: &AppDesc, r: u64, fleet: &Fleet) -> Placement {
     let g = app.first_pod + r;
     let id = fleet.id(g % fleet.count().max(1));
+    // A recreated replica (`--perturb`) was scheduled with the changes.
+    let scheduled_ago = if app.replaced.contains(&r) && app.revision == 1 {
+        scale_perturb::CHANGED_AGO - r as i64
+    } else {
+        app.rollout_ago - r as i64
+    };
     Placement {
         node: id.name,
         host_ip: id.ip,
         pod_ip: format!("100.{}.{}.{}", 64 + g / 65_536, (g / 256) % 256, g % 256),
-        scheduled_ago: app.rollout_ago - r as i64,
+        scheduled_ago,
     }
 }
 
 /// Name of replica `r` of an app and its `pod-template-hash`.
 pub(crate) fn pod_name(ns: &NsDesc, app: &AppDesc, r: u64) -> (String, String) {
-    let (rs, hash) = workload::replica_set_name(&ns.name, &app.name, 1);
-    (
-        format!(
-            "{rs}-{}",
-            ids::suffix(&format!("{}/{}/{r}", ns.name, app.name), 5)
-        ),
-        hash,
-    )
+    let (rs, hash) = workload::replica_set_name(&ns.name, &app.name, app.revision);
+    let mut key = format!("{}/{}/{r}", ns.name, app.name);
+    if app.replaced.contains(&r) {
+        key = scale_perturb::incarnation_key(&key);
+    }
+    (format!("{rs}-{}", ids::suffix(&key, 5)), hash)
+}
+
+/// `state` after the container restarted (`--perturb`): a crash loop has
+/// gone on (12 more restarts), a running container restarted once.
+fn restarted(state: ContainerState) -> ContainerState {
+    match state {
+        ContainerState::Waiting {
+            reason,
+            message,
+            restarts,
+            last,
+        } => ContainerState::Waiting {
+            reason,
+            message,
+            restarts: restarts + 12,
+            last,
+        },
+        ContainerState::Running {
+            started_ago,
+            ready,
+            restarts,
+            ..
+        } => ContainerState::Running {
+            started_ago: scale_perturb::RESTARTED_AGO,
+            ready,
+            restarts: restarts + 1,
+            last: Some(Terminated::new(
+                "Error",
+                2,
+                started_ago,
+                scale_perturb::RESTARTED_AGO + 1,
+            )),
+        },
+        done @ ContainerState::Done(_) => done,
+    }
 }
 
 fn fate(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet) -> (PodFate, Vec<ContainerState>) {
@@ -108,6 +148,11 @@ fn fate(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet) -> (PodFate, Vec<Cont
         Some(Failure::ConfigError) => ContainerState::waiting("CreateContainerConfigError", Some(format!("couldn't find key FEATURE_FLAGS in ConfigMap {}/{}-config", ns.name, app.name))),
         Some(Failure::NotReady | Failure::ProbePortMismatch) => ContainerState::Running { started_ago: started, ready: false, restarts: 0, last: None },
         _ => ContainerState::ready(started),
+    };
+    let st = if app.change == Some(Change::Restarted) {
+        restarted(st)
+    } else {
+        st
     };
     (PodFate::Placed(pl), vec![st])
 }
@@ -149,11 +194,31 @@ fn deployment_and_rs(ns: &NsDesc, app: &AppDesc, pods: &[Value]) -> (Value, Valu
         &[("app.kubernetes.io/name", &app.name)],
         &pod_spec(app),
         r,
-        1,
+        app.revision,
         app.rollout_ago,
     );
-    let rs = workload::replica_set(&d, 1, app.rollout_ago, r);
+    let rs = workload::replica_set(&d, app.revision, app.rollout_ago, r);
     (d, rs)
+}
+
+/// The ReplicaSet a rollout replaced, scaled down to 0 and kept as history.
+fn previous_rs(ns: &NsDesc, app: &AppDesc) -> Option<Value> {
+    let (image, rollout_ago) = app.previous.clone()?;
+    let old = AppDesc {
+        image,
+        rollout_ago,
+        revision: 1,
+        previous: None,
+        change: None,
+        ..app.clone()
+    };
+    let zero = Replicas {
+        desired: 0,
+        current: 0,
+        ready: 0,
+    };
+    let (d, _) = deployment_and_rs(ns, &old, &[]);
+    Some(workload::replica_set(&d, 1, rollout_ago, zero))
 }
 
 /// Replica `r` of an app, alone (for the per-node allocation pass).
@@ -259,6 +324,42 @@ fn events(ns: &NsDesc, app: &AppDesc, pods: &[Value]) -> Vec<Value> {
     out
 }
 
+/// The Deployment controller's events of a `--perturb` rollout: the new
+/// ReplicaSet scaled up, the old one down (`Scaled %s replica set %s to %d
+/// from %d`, pkg/controller/deployment/sync.go).
+fn rollout_events(ns: &NsDesc, app: &AppDesc, pods: &[Value]) -> Vec<Value> {
+    let Some(old) = previous_rs(ns, app) else {
+        return Vec::new();
+    };
+    let (d, rs) = deployment_and_rs(ns, app, pods);
+    let n = app.replicas;
+    let source = Source::controller("deployment-controller");
+    let at = app.rollout_ago + 5;
+    [
+        format!("Scaled up replica set {} to {n} from 0", meta::name_of(&rs)),
+        format!(
+            "Scaled down replica set {} to 0 from {n}",
+            meta::name_of(&old)
+        ),
+    ]
+    .iter()
+    .map(|m| {
+        event::event(
+            &ns.name,
+            &d,
+            None,
+            "Normal",
+            "ScalingReplicaSet",
+            m,
+            &source,
+            1,
+            at,
+            at,
+        )
+    })
+    .collect()
+}
+
 /// The objects of one kind (plural) an app contributes to its namespace.
 #[allow(
     clippy::too_many_lines,
@@ -270,9 +371,17 @@ pub fn objects(plural: &str, ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<V
         "deployments" | "replicasets" => {
             let pods = pods_of(ns, app, fleet);
             let (d, rs) = deployment_and_rs(ns, app, &pods);
-            vec![if plural == "deployments" { d } else { rs }]
+            if plural == "deployments" {
+                return vec![d];
+            }
+            previous_rs(ns, app).into_iter().chain([rs]).collect()
         }
-        "events" => events(ns, app, &pods_of(ns, app, fleet)),
+        "events" => {
+            let pods = pods_of(ns, app, fleet);
+            let mut out = events(ns, app, &pods);
+            out.extend(rollout_events(ns, app, &pods));
+            out
+        }
         "services" => vec![service(ns, app)],
         "endpoints" => vec![network::endpoints(
             &service(ns, app),
@@ -338,22 +447,28 @@ pub fn objects(plural: &str, ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<V
             )]
         }
         "configmaps" => {
-            let changed = if has(app, Failure::StaleConfigMap) {
+            let edited = app.change == Some(Change::ConfigEdited);
+            let changed = if edited {
+                scale_perturb::CHANGED_AGO
+            } else if has(app, Failure::StaleConfigMap) {
                 900
             } else {
                 app.rollout_ago + 300
             };
+            let level = if edited { "debug" } else { "info" };
             vec![config::config_map(
                 &ns.name,
                 &format!("{}-config", app.name),
                 app.created_ago,
                 changed.min(app.created_ago),
                 "helm",
-                &[("LOG_LEVEL", "info"), ("MAX_CONNECTIONS", "64")],
+                &[("LOG_LEVEL", level), ("MAX_CONNECTIONS", "64")],
             )]
         }
         "secrets" => {
-            let rotated = if has(app, Failure::StaleSecret) {
+            let rotated = if app.change == Some(Change::SecretRotated) {
+                scale_perturb::CHANGED_AGO
+            } else if has(app, Failure::StaleSecret) {
                 600
             } else {
                 app.created_ago
@@ -422,6 +537,7 @@ mod tests {
             pods: 700,
             seed: 11,
             failure_rate: 1.0,
+            perturb: 0.0,
         }
     }
 
@@ -474,6 +590,7 @@ mod tests {
             pods: 60,
             seed: 5,
             failure_rate: 0.5,
+            perturb: 0.0,
         };
         let a = scale::generate(&o, &tmp.path().join("a.zip")).unwrap();
         let b = scale::generate(&o, &tmp.path().join("b.zip")).unwrap();

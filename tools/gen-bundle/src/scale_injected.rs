@@ -104,6 +104,7 @@ mod tests {
             pods: 700,
             seed: 11,
             failure_rate: 1.0,
+            perturb: 0.0,
         };
         let p = plan(&o);
         let ns = p.namespaces.first().unwrap();

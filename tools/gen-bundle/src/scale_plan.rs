@@ -114,6 +114,14 @@ pub struct AppDesc {
     pub ingress: bool,
     /// Has an HPA.
     pub hpa: bool,
+    /// Revision of its current ReplicaSet (2 after a `--perturb` rollout).
+    pub revision: u32,
+    /// Image and rollout age of revision 1, when a rollout replaced it.
+    pub previous: Option<(String, i64)>,
+    /// What `--perturb` changed (None without it, and for most apps).
+    pub change: Option<crate::scale_perturb::Change>,
+    /// Replicas recreated since the plan (another name and uid).
+    pub replaced: Vec<u64>,
 }
 
 /// One namespace of the plan.
@@ -199,6 +207,10 @@ pub fn plan(opts: &ScaleOptions) -> Plan {
                 failure,
                 ingress: rng.below(4) == 0,
                 hpa: rng.below(3) == 0,
+                revision: 1,
+                previous: None,
+                change: None,
+                replaced: Vec::new(),
             });
             next_pod += replicas;
             pods += replicas;

@@ -321,6 +321,7 @@ pub fn run(cli: Cli) -> ExitCode {
             None
         },
         policy,
+        findings_only: false,
     };
     let report = analyze(&bundle, &options);
     let format = choose_format(cli.format, cli.output.as_deref());

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use kpm_analyzer::diff::{self, Snapshot};
+use kpm_analyzer::diff;
 use kpm_analyzer::Options;
 use kpm_bundle::Bundle;
 use kpm_model::diff::DiffReport;
@@ -49,15 +49,10 @@ fn open_all(args: &DiffArgs) -> Result<Vec<Bundle>, String> {
 
 /// The diff of the opened bundles: a pair side by side, a series in turn.
 fn build(bundles: &[Bundle], options: &Options) -> Option<DiffReport> {
-    match bundles {
-        [before, after] => {
-            let (b, a) = diff::snapshot_pair(before, after, options);
-            Some(diff::compare(&b, &a))
-        }
-        _ => {
-            let snaps: Vec<Snapshot> = bundles.iter().map(|b| diff::snapshot(b, options)).collect();
-            diff::series(&snaps)
-        }
+    let snaps = diff::snapshots(bundles, options);
+    match snaps.as_slice() {
+        [before, after] => Some(diff::compare(before, after)),
+        _ => diff::series(&snaps),
     }
 }
 
