@@ -12,6 +12,7 @@ mod common;
 mod config;
 mod demo;
 mod healthy;
+mod ingress404;
 mod jobs;
 mod logs;
 mod network;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(ingress404::SCENARIOS);
     v
 }
 
