@@ -144,6 +144,24 @@ fn job_failures_round_trip() {
     assert_eq!(finding_keys(&out), want);
 }
 
+/// NetworkPolicies, Namespace labels and the controller's pod IPs and
+/// logs come back through serve and the collector: the same policy
+/// findings, linked to the same controller log findings.
+#[test]
+fn netpol_isolated_round_trip() {
+    round_trip("netpol-isolated");
+    let src = kpm_e2e::testdata().join("netpol-isolated");
+    let served = serve(&src, Knobs::default());
+    let out = served.dir.path().join("netpol.zip");
+    collect_ok(&served, &out, &[]);
+    let want = finding_keys(&src);
+    assert!(
+        want.iter().any(|k| k.contains("netpol-blocks-ingress")),
+        "{want:?}"
+    );
+    assert_eq!(finding_keys(&out), want);
+}
+
 #[test]
 #[allow(
     clippy::too_many_lines,

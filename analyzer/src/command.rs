@@ -196,6 +196,15 @@ impl Kubectl {
         self.with(&format!("{kind}/"), Name::Subdomain, name, "")
     }
 
+    /// Pipes the output so far into a fixed command of kpm's own words
+    /// (`base64 -d`, `openssl x509 -noout -dates`): a bare `|` then the
+    /// words, quoted like [`Kubectl::args`]. Never pass bundle data here.
+    pub fn pipe<'a>(mut self, words: impl IntoIterator<Item = &'a str>) -> Kubectl {
+        self.words.push("|".to_string());
+        self.words.extend(words.into_iter().map(quote));
+        self
+    }
+
     /// The command line, or `None` when a value was not a valid name of its
     /// kind (then no command is offered at all).
     pub fn build(self) -> Option<String> {
@@ -324,5 +333,28 @@ mod tests {
             sel.as_deref(),
             Some("kubectl --field-selector=spec.nodeName=n1")
         );
+    }
+
+    #[test]
+    fn a_pipe_keeps_every_bundle_value_checked_and_quoted() {
+        let cert = Kubectl::new()
+            .namespace("shop")
+            .args(["get", "secret"])
+            .name("shop-tls")
+            .args(["-o", r"jsonpath={.data.tls\.crt}"])
+            .pipe(["base64", "-d"])
+            .pipe(["openssl", "x509", "-noout", "-dates"])
+            .build();
+        assert_eq!(
+            cert.as_deref(),
+            Some(
+                r"kubectl -n shop get secret shop-tls -o 'jsonpath={.data.tls\.crt}' | base64 -d | openssl x509 -noout -dates"
+            )
+        );
+        let hostile = Kubectl::new()
+            .args(["get", "secret"])
+            .name("x|sh")
+            .pipe(["base64", "-d"]);
+        assert_eq!(hostile.build(), None);
     }
 }

@@ -175,6 +175,19 @@ pub struct Infra {
     pub pod_metrics_problem: Option<String>,
     /// Cluster Autoscaler / Karpenter pods.
     pub autoscalers: Vec<(AutoscalerKind, InfraPod)>,
+    /// Where each infrastructure pod sits on the pod network, by its
+    /// `Pod/<ns>/<name>`: what NetworkPolicy peers (`ipBlock`, host
+    /// network) are judged on.
+    pub pod_network: HashMap<String, PodNetwork>,
+}
+
+/// A pod's place on the network, as its spec and status say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodNetwork {
+    /// `status.podIP`, when it parses.
+    pub ip: Option<std::net::IpAddr>,
+    /// `spec.hostNetwork`: its traffic leaves with the node's address.
+    pub host_network: bool,
 }
 
 /// The cluster-scoped kinds that sit beside the pods rather than in the
@@ -208,7 +221,6 @@ pub struct ClusterData {
     pub nodes: Vec<Node>,
     /// IngressClasses.
     pub ingress_classes: Vec<IngressClass>,
-    #[allow(dead_code)] // TODO(#18): read by the NetworkPolicy layer.
     /// Namespaces (their labels are what NetworkPolicy namespace selectors
     /// and Pod Security admission match).
     pub namespaces: Vec<Namespace>,

@@ -76,6 +76,8 @@ pub enum Layer {
     /// Controllers that own pods: Deployment rollouts, ReplicaSets,
     /// StatefulSets, DaemonSets, Jobs and CronJobs.
     Workload,
+    /// NetworkPolicies: traffic the policies drop between pods.
+    Network,
 }
 
 impl Layer {
@@ -93,6 +95,7 @@ impl Layer {
             Layer::Dns => "dns",
             Layer::Rbac => "rbac",
             Layer::Workload => "workload",
+            Layer::Network => "network",
         }
     }
 }

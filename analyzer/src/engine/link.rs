@@ -125,6 +125,11 @@ impl Candidates {
                 Link::NoPlaceForPod => {
                     causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
                 }
+                // A client pod (the ingress controller) whose traffic a
+                // policy drops: the finding naming it explains its errors.
+                Link::TrafficDropped => {
+                    causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
+                }
                 Link::AppError => causes.extend(self.on(&object, *link)),
                 Link::JobFailing => {
                     for job in f.related.iter().filter(|r| r.kind == "Job") {
@@ -537,6 +542,34 @@ mod tests {
         assert!(incidents[1].same_cause.is_empty());
     }
 
+    /// A policy isolating a Service from the ingress controller explains
+    /// the controller's repeated upstream errors: one incident.
+    #[test]
+    fn controller_log_errors_link_to_the_policy_that_drops_its_traffic() {
+        let svc = ObjectRef::namespaced("Service", "shop", "web");
+        let ctl = ObjectRef::namespaced("Pod", "ingress-nginx", "ingress-nginx-controller-x");
+        let other = ObjectRef::namespaced("Pod", "shop", "api-1");
+        let mut policy = f(Rule::NetpolBlocksIngress, svc);
+        policy.related.push(ctl.clone());
+        let mut fs = vec![
+            policy,
+            f(Rule::PodLogErrors, ctl),
+            f(Rule::PodLogErrors, other),
+        ];
+        link(&mut fs, &Links::default());
+        assert_eq!(fs[1].caused_by, ["netpol-blocks-ingress:Service/shop/web"]);
+        assert!(fs[2].caused_by.is_empty(), "a pod the policy does not name");
+        let incidents = incidents(&fs);
+        let root = incidents
+            .iter()
+            .find(|i| i.root == "netpol-blocks-ingress:Service/shop/web")
+            .unwrap();
+        assert_eq!(
+            root.consequences,
+            ["pod-log-errors:Pod/ingress-nginx/ingress-nginx-controller-x"]
+        );
+    }
+
     #[test]
     fn cycles_are_cut_and_dangling_links_pruned() {
         let (mut fs, links) = chain();
@@ -559,5 +592,40 @@ mod tests {
         assert!(fs
             .iter()
             .all(|f| !f.caused_by.iter().any(|c| c.starts_with("node-not-ready"))));
+    }
+
+    #[test]
+    fn node_pressure_evictions_and_exhausted_budgets_link_to_their_cause() {
+        let evicted = ObjectRef::namespaced("Pod", "analytics", "report-worker-1");
+        let crashing = ObjectRef::namespaced("Pod", "shop", "web-2");
+        let pdb = ObjectRef::namespaced("PodDisruptionBudget", "shop", "web");
+        let node = ObjectRef::cluster("Node", "n1");
+        let mut exhausted = f(Rule::PdbDisruptionsExhausted, pdb);
+        exhausted.related.push(crashing.clone());
+        let mut fs = vec![
+            f(Rule::PodEvicted, evicted.clone()),
+            f(Rule::NodePressure, node),
+            exhausted,
+            f(Rule::PodCrashloop, crashing),
+            f(
+                Rule::PdbBlocksDrain,
+                ObjectRef::namespaced("PodDisruptionBudget", "shop", "db"),
+            ),
+        ];
+        let mut links = Links::default();
+        links.pod_node.insert(evicted.to_string(), "n1".to_string());
+        link(&mut fs, &links);
+        let by = |rule: &str| {
+            fs.iter()
+                .find(|f| f.rule == rule)
+                .map(|f| f.caused_by.clone())
+                .unwrap()
+        };
+        assert_eq!(by("pod-evicted"), ["node-pressure:Node/n1"]);
+        assert_eq!(
+            by("pdb-disruptions-exhausted"),
+            ["pod-crashloop:Pod/shop/web-2"]
+        );
+        assert!(by("pdb-blocks-drain").is_empty());
     }
 }

@@ -8,11 +8,14 @@ use kpm_model::Finding;
 
 use crate::context::{ClusterCtx, NamespaceCtx};
 
+pub mod certificates;
 pub mod checklist;
 pub mod config;
+pub mod disruption;
 pub mod hpa;
 pub mod ingress;
 pub mod jobs;
+pub mod netpol;
 pub mod node;
 pub mod pod;
 pub mod pod_config;
@@ -43,6 +46,9 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(resources::run(ctx));
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
+    out.extend(netpol::run(ctx));
+    out.extend(disruption::run(ctx));
+    out.extend(certificates::run(ctx));
     out
 }
 

@@ -38,6 +38,10 @@ pub enum Link {
     /// A Job failed (related: the Jobs a finding names, e.g. the CronJob's
     /// last scheduled run).
     JobFailing,
+    /// NetworkPolicies drop a client pod's traffic to a Service's pods
+    /// (related: the client pods a finding names, e.g. the ingress
+    /// controller whose log repeats upstream timeouts).
+    TrafficDropped,
 }
 
 /// One rule: everything about it that is not its code.
@@ -156,7 +160,7 @@ registry! {
     },
     PodLogErrors => {
         id: "pod-log-errors", layer: Pod, severity: Warning,
-        causes: [], effects: [AppError],
+        causes: [], effects: [AppError, TrafficDropped],
         fires_when: "a running container with no other finding whose current log repeats the same error line (`ERROR`, `FATAL`, exception, panic) at least 5 times among its last 200 lines, up to its last lines; quotes the line and how often",
     },
     PodNotReady => {
@@ -228,6 +232,26 @@ registry! {
         id: "ingress-tls-secret-missing", layer: Ingress, severity: Error,
         causes: [], effects: [],
         fires_when: "a `tls[].secretName` Secret does not exist in the namespace",
+    },
+    IngressTlsCertExpired => {
+        id: "ingress-tls-cert-expired", layer: Ingress, severity: Critical,
+        causes: [], effects: [],
+        fires_when: "a `tls[].secretName` Secret's certificate (the first of `tls.crt`, from the facts `kpm-collect` keeps) has `notAfter` before the collection time: clients reject the handshake; names the Secret, subject, issuer and dates",
+    },
+    IngressTlsCertNotYetValid => {
+        id: "ingress-tls-cert-not-yet-valid", layer: Ingress, severity: Error,
+        causes: [], effects: [],
+        fires_when: "the certificate's `notBefore` is after the collection time",
+    },
+    IngressTlsCertExpiring => {
+        id: "ingress-tls-cert-expiring", layer: Ingress, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "the certificate's `notAfter` is within 14 days of the collection time",
+    },
+    IngressTlsCertHostMismatch => {
+        id: "ingress-tls-cert-host-mismatch", layer: Ingress, severity: Error,
+        causes: [], effects: [],
+        fires_when: "a host of the entry's `tls[].hosts` is covered by no DNS name of the certificate's subjectAltName (RFC 6125: case-insensitive; `*.example.com` covers `a.example.com`, not `a.b.example.com` nor `example.com`; the subject CN is ignored, as clients ignore it)",
     },
     HpaMetricsUnavailable => {
         id: "hpa-metrics-unavailable", layer: Autoscaling, severity: Error,
@@ -328,6 +352,26 @@ registry! {
         id: "cronjob-suspended", layer: Workload, severity: Info,
         causes: [], effects: [],
         fires_when: "`spec.suspend: true`: no Job is created for its schedule; names when it last ran",
+    },
+    NetpolBlocksIngress => {
+        id: "netpol-blocks-ingress", layer: Network, severity: Error,
+        causes: [ServiceNotServing, TrafficDropped], effects: [],
+        fires_when: "a Service an Ingress routes to has ready pods that NetworkPolicies isolate for ingress, and no ingress rule of any policy selecting them admits the running controller pods of the Ingress's class on the resolved target port (peers: `podSelector` in the policy's namespace, `namespaceSelector` against the collected Namespace labels, both in one peer ANDed, `ipBlock` against the controller's pod IP; ports by protocol, number, `endPort` range or name declared on the pod); names each isolating policy and why each of its rules misses; not when the bundle cannot settle it (`ipBlock` without the controller's IP, a host-network controller, no Namespace labels); says that the drop needs a CNI that enforces NetworkPolicy; `critical` when the controller's logs show `upstream timed out` to one of the pods or `504` for the Service's upstream; Ingress findings about the Service and `pod-log-errors` of the isolated controller pods link to it",
+    },
+    PdbBlocksDrain => {
+        id: "pdb-blocks-drain", layer: Workload, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "a PodDisruptionBudget allows no disruption by its spec: `status.desiredHealthy >= status.expectedPods` with `disruptionsAllowed` 0 (`maxUnavailable: 0`, `minAvailable` equal to the replicas or `100%`, one replica with `minAvailable: 1`), so `kubectl drain` and node upgrades cannot evict its pods (`Cannot evict pod as it would violate the pod's disruption budget.`); not when the status is older than the spec or the controller's sync failed",
+    },
+    PdbDisruptionsExhausted => {
+        id: "pdb-disruptions-exhausted", layer: Workload, severity: Warning,
+        causes: [], effects: [PodNotServing],
+        fires_when: "a PodDisruptionBudget whose spec allows disruptions has `disruptionsAllowed` 0 because `currentHealthy <= desiredHealthy`: its not-ready pods are named and their own findings linked as its cause",
+    },
+    PdbNoPods => {
+        id: "pdb-no-pods", layer: Workload, severity: Info,
+        causes: [], effects: [],
+        fires_when: "a PodDisruptionBudget with `status.expectedPods` 0 whose selector matches no pod in the bundle (the controller's `NoPods` / `No matching pods found`)",
     },
 }
 

@@ -43,6 +43,8 @@ pub fn layer_of(rule: &str) -> &'static str {
         "dns" => "dns",
         "rbac" => "rbac",
         "job" | "cronjob" | "rollout" => "workload",
+        "netpol" => "network",
+        "pdb" => "workload",
         _ => "unknown",
     }
 }

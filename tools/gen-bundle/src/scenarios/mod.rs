@@ -8,13 +8,16 @@ use crate::cluster::Cluster;
 use crate::expected::{Expected, Finding};
 
 mod capacity;
+mod certificates;
 mod common;
 mod config;
 mod demo;
+mod disruption;
 mod healthy;
 mod ingress404;
 mod jobs;
 mod logs;
+mod netpol;
 mod network;
 pub mod pairs;
 mod platform;
@@ -47,6 +50,9 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(netpol::SCENARIOS);
+    v.extend_from_slice(disruption::SCENARIOS);
+    v.extend_from_slice(certificates::SCENARIOS);
     v.extend_from_slice(ingress404::SCENARIOS);
     v
 }
