@@ -373,6 +373,10 @@ fn describe_other_kinds_without_errors() {
 /// `pdb-allows-one` scenario (which holds a PDB), with an Event about the
 /// StorageClass and one about the PDB: `(plural, list kind, apiVersion,
 /// namespace, items)`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one object per kind, clearer as a single table than split"
+)]
 fn platform_objects() -> Vec<(
     &'static str,
     &'static str,
@@ -547,6 +551,10 @@ fn write_platform_bundle(parent: &std::path::Path) -> std::path::PathBuf {
 /// PriorityClass and webhook configurations) prints the object's fields and
 /// finds its Events through serve's field selectors, without an error.
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one table of commands and the texts each must print"
+)]
 fn describe_the_kinds_around_the_workloads() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bundle = write_platform_bundle(dir.path());
