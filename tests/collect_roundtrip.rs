@@ -500,3 +500,24 @@ fn pdb_and_tls_round_trip() {
         assert_eq!(finding_keys(&out), want, "{scenario}");
     }
 }
+
+/// Ingress 404s: the controller's access log and its
+/// `--default-backend-service` flag come back through serve and the
+/// collector, and the analysis finds the same unrouted-request and
+/// default-backend findings.
+#[test]
+fn ingress_404_round_trip() {
+    round_trip("ingress-404");
+    let src = kpm_e2e::testdata().join("ingress-404");
+    let served = serve(&src, Knobs::default());
+    let out = served.dir.path().join("ingress-404.zip");
+    collect_ok(&served, &out, &[]);
+    let want = finding_keys(&src);
+    for rule in [
+        "ingress-request-unrouted",
+        "ingress-default-backend-missing",
+    ] {
+        assert!(want.iter().any(|k| k.contains(rule)), "{rule}: {want:?}");
+    }
+    assert_eq!(finding_keys(&out), want);
+}

@@ -778,3 +778,92 @@ fn top_gaps(r: &Report) -> Vec<String> {
         .map(|g| format!("{}: {}", g.check, g.reason))
         .collect()
 }
+
+/// `(namespace, name)` of every item in the troubleshoot list files at
+/// `cluster-resources/<name>/*.json` (namespaced) or `<name>.json`.
+fn troubleshoot_items(folder: &Path, name: &str) -> BTreeSet<(String, String)> {
+    let dir = folder.join("cluster-resources");
+    let files: Vec<PathBuf> = if dir.join(name).is_dir() {
+        std::fs::read_dir(dir.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .map(|e| e.unwrap_or_else(|e| panic!("{e}")).path())
+            .collect()
+    } else {
+        vec![dir.join(format!("{name}.json"))]
+    };
+    let mut items = BTreeSet::new();
+    for file in files {
+        let text = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let list: serde_json::Value =
+            serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for item in list["items"].as_array().into_iter().flatten() {
+            let meta = &item["metadata"];
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            items.insert((text(&meta["namespace"]), text(&meta["name"])));
+        }
+    }
+    items
+}
+
+/// The kinds around the workloads (#18) a troubleshoot capture holds are
+/// what kubectl lists against `serve` of it: NetworkPolicies, StorageClasses
+/// and PriorityClasses item for item, empty CronJob / quota / LimitRange /
+/// VolumeAttachment lists as empty (exit 0, not "not collected"); PDBs, whose listing
+/// failed in the capture (`pod-disruption-budgets-errors.json`), and webhook
+/// configurations, which troubleshoot never collects, as not collected.
+#[test]
+fn kubectl_lists_the_kinds_around_the_workloads_of_a_troubleshoot_capture() {
+    let folder = corpus().join("foreign/troubleshoot/kind-1.33-llm-test-2025-08");
+    let served = crate::support::serve::serve(&folder, None, &[]);
+    let columns = "custom-columns=NS:.metadata.namespace,NAME:.metadata.name";
+    for (resource, name) in [
+        ("networkpolicies", "network-policy"),
+        ("storageclasses", "storage-classes"),
+        ("priorityclasses", "priorityclasses"),
+        ("cronjobs", "cronjobs"),
+        ("resourcequotas", "resource-quota"),
+        ("limitranges", "limitranges"),
+        ("volumeattachments", "volumeattachments"),
+    ] {
+        let want = troubleshoot_items(&folder, name);
+        let run = served.kubectl(&["get", resource, "-A", "-o", columns, "--no-headers"]);
+        assert_eq!(run.code, Some(0), "{resource}: {}", run.stderr);
+        let got: BTreeSet<(String, String)> = run
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(ns, n)| (ns.replace("<none>", ""), n.trim().to_string()))
+            .collect();
+        assert_eq!(got, want, "{resource}");
+    }
+    assert_eq!(
+        troubleshoot_items(&folder, "network-policy").len(),
+        2,
+        "the capture's NetworkPolicies"
+    );
+    for resource in ["poddisruptionbudgets", "validatingwebhookconfigurations"] {
+        let stderr = served.fails(&["get", resource, "-A"]);
+        assert!(
+            stderr.contains("was not collected in this snapshot"),
+            "{stderr}"
+        );
+    }
+    let describe = served.ok(&["describe", "storageclass", "standard"]);
+    assert!(describe.contains("rancher.io/local-path"), "{describe}");
+}
+
+/// A 2022 archive (troubleshoot v0.50) named the quota folder
+/// `resource-quotas` and listed PDBs as `policy/v1beta1`: both read as
+/// collected (empty), not as missing.
+#[test]
+fn an_old_troubleshoot_archive_lists_quotas_and_pdbs() {
+    let archive = corpus().join("foreign/troubleshoot/k3d-k3s-1.24-2022.tar.gz");
+    let served = crate::support::serve::serve(&archive, None, &[]);
+    for resource in ["resourcequotas", "poddisruptionbudgets", "cronjobs"] {
+        let run = served.kubectl(&["get", resource, "-A"]);
+        assert_eq!(run.code, Some(0), "{resource}: {}", run.stderr);
+        assert!(run.stderr.contains("No resources found"), "{resource}");
+    }
+    let classes = served.ok(&["get", "storageclasses", "-o", "name"]);
+    assert_eq!(classes.trim(), "storageclass.storage.k8s.io/local-path");
+}

@@ -368,3 +368,286 @@ fn describe_other_kinds_without_errors() {
     let hpa = s.ok(&["describe", "hpa", "web", "-n", "shop"]);
     assert!(hpa.contains("FailedGetResourceMetric"), "{hpa}");
 }
+
+/// Objects of the kinds around the workloads (#18) added to a copy of the
+/// `pdb-allows-one` scenario (which holds a PDB), with an Event about the
+/// StorageClass and one about the PDB: `(plural, list kind, apiVersion,
+/// namespace, items)`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one object per kind, clearer as a single table than split"
+)]
+fn platform_objects() -> Vec<(
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Value,
+)> {
+    let meta = |name: &str, ns: Option<&str>| {
+        let mut m = serde_json::json!({"name": name, "uid": format!("uid-{name}"), "resourceVersion": "48213700",
+            "creationTimestamp": "2026-10-01T09:00:00Z"});
+        if let Some(ns) = ns {
+            m["namespace"] = serde_json::json!(ns);
+        }
+        m
+    };
+    let webhook = |name: &str| {
+        serde_json::json!({"name": name, "admissionReviewVersions": ["v1"], "sideEffects": "None", "failurePolicy": "Fail",
+            "clientConfig": {"service": {"name": "policy-webhook", "namespace": "shop", "port": 443, "path": "/validate"}},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"], "scope": "*"}]})
+    };
+    vec![
+        (
+            "cronjobs",
+            "CronJobList",
+            "batch/v1",
+            Some("shop"),
+            serde_json::json!([{"metadata": meta("nightly-report", Some("shop")),
+            "spec": {"schedule": "0 2 * * *", "concurrencyPolicy": "Forbid", "suspend": false, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
+                     "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": "report", "image": "ghcr.io/acme-shop/report:2.1.0"}]}}}}},
+            "status": {"lastScheduleTime": "2026-11-20T02:00:00Z", "lastSuccessfulTime": "2026-11-20T02:03:11Z"}}]),
+        ),
+        (
+            "networkpolicies",
+            "NetworkPolicyList",
+            "networking.k8s.io/v1",
+            Some("shop"),
+            serde_json::json!([{"metadata": meta("allow-ingress-nginx", Some("shop")),
+            "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "checkout"}}, "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}], "ports": [{"port": "http", "protocol": "TCP"}]}]}}]),
+        ),
+        (
+            "resourcequotas",
+            "ResourceQuotaList",
+            "v1",
+            Some("shop"),
+            serde_json::json!([{"metadata": meta("compute", Some("shop")),
+            "spec": {"hard": {"pods": "20", "requests.cpu": "4"}}, "status": {"hard": {"pods": "20", "requests.cpu": "4"}, "used": {"pods": "7", "requests.cpu": "1750m"}}}]),
+        ),
+        (
+            "limitranges",
+            "LimitRangeList",
+            "v1",
+            Some("shop"),
+            serde_json::json!([{"metadata": meta("defaults", Some("shop")),
+            "spec": {"limits": [{"type": "Container", "default": {"memory": "512Mi"}, "defaultRequest": {"memory": "256Mi"}, "max": {"memory": "2Gi"}}]}}]),
+        ),
+        (
+            "storageclasses",
+            "StorageClassList",
+            "storage.k8s.io/v1",
+            None,
+            serde_json::json!([{"metadata": meta("gp3", None),
+            "provisioner": "ebs.csi.aws.com", "parameters": {"type": "gp3"}, "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer", "allowVolumeExpansion": true}]),
+        ),
+        (
+            "persistentvolumes",
+            "PersistentVolumeList",
+            "v1",
+            None,
+            serde_json::json!([{"metadata": meta("pvc-5d1c9e0a", None),
+            "spec": {"capacity": {"storage": "20Gi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "gp3",
+                     "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "shop", "name": "data-redis-0"},
+                     "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-0a1b2c3d4e5f60718", "fsType": "ext4"}},
+            "status": {"phase": "Bound"}}]),
+        ),
+        (
+            "volumeattachments",
+            "VolumeAttachmentList",
+            "storage.k8s.io/v1",
+            None,
+            serde_json::json!([{"metadata": meta("csi-3f1e2d", None),
+            "spec": {"attacher": "ebs.csi.aws.com", "nodeName": "ip-10-0-1-17.ec2.internal", "source": {"persistentVolumeName": "pvc-5d1c9e0a"}},
+            "status": {"attached": true}}]),
+        ),
+        (
+            "priorityclasses",
+            "PriorityClassList",
+            "scheduling.k8s.io/v1",
+            None,
+            serde_json::json!([{"metadata": meta("shop-critical", None),
+            "value": 100000, "globalDefault": false, "preemptionPolicy": "PreemptLowerPriority", "description": "Checkout and cart."}]),
+        ),
+        (
+            "validatingwebhookconfigurations",
+            "ValidatingWebhookConfigurationList",
+            "admissionregistration.k8s.io/v1",
+            None,
+            serde_json::json!([{"metadata": meta("policy-validator", None), "webhooks": [webhook("validate.policy.acme.example")]}]),
+        ),
+        (
+            "mutatingwebhookconfigurations",
+            "MutatingWebhookConfigurationList",
+            "admissionregistration.k8s.io/v1",
+            None,
+            serde_json::json!([{"metadata": meta("policy-mutator", None), "webhooks": [webhook("mutate.policy.acme.example")]}]),
+        ),
+    ]
+}
+
+/// A copy of `pdb-allows-one` with [`platform_objects`] and two Events.
+fn write_platform_bundle(parent: &std::path::Path) -> std::path::PathBuf {
+    use kpm_bundle::{layout, Bundle, BundleWriter};
+    let src = Bundle::open(kpm_e2e::testdata().join("pdb-allows-one")).expect("scenario opens");
+    let root = parent.join("platform");
+    let mut w = BundleWriter::create_dir(&root, false).expect("bundle dir");
+    let objects = platform_objects();
+    let path_of = |plural: &str, ns: Option<&str>| match ns {
+        Some(ns) => layout::namespaced_path(ns, plural),
+        None => format!("cluster/{plural}.json"),
+    };
+    let replaced: Vec<String> = objects
+        .iter()
+        .map(|(p, _, _, ns, _)| path_of(p, *ns))
+        .collect();
+    let events_path = layout::namespaced_path("shop", "events");
+    for entry in src.entries() {
+        if entry == "manifest.json" || replaced.iter().any(|r| r == entry) || entry == events_path {
+            continue;
+        }
+        let bytes = src.read_bytes(entry).expect("entry reads");
+        w.write_entry(entry, &bytes).expect("entry written");
+    }
+    for (plural, kind, api_version, ns, items) in &objects {
+        let list = serde_json::json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": "48213701"}, "items": items});
+        w.write_json(&path_of(plural, *ns), &list)
+            .expect("list written");
+    }
+    // kubectl's describers select Events by the object's uid too.
+    let pdbs: Value = serde_json::from_slice(
+        &src.read_bytes(&layout::namespaced_path("shop", "poddisruptionbudgets"))
+            .expect("PDBs read"),
+    )
+    .expect("PDB list");
+    let pdb_uid = pdbs["items"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let event = |name: &str, kind: &str, object: &str, ns: &str, reason: &str, message: &str| {
+        let uid = if kind == "PodDisruptionBudget" {
+            pdb_uid.clone()
+        } else {
+            format!("uid-{object}")
+        };
+        serde_json::json!({"metadata": {"name": name, "namespace": "shop", "uid": format!("uid-{name}"), "creationTimestamp": "2026-11-20T14:20:00Z"},
+            "involvedObject": {"kind": kind, "name": object, "namespace": ns, "uid": uid},
+            "reason": reason, "message": message, "type": "Normal", "count": 1, "source": {"component": "controllermanager"},
+            "firstTimestamp": "2026-11-20T14:20:00Z", "lastTimestamp": "2026-11-20T14:20:00Z"})
+    };
+    let events = serde_json::json!({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": "48213702"}, "items": [
+        event("checkout.1879a2b3c4d5e6f7", "PodDisruptionBudget", "checkout", "shop", "NoPods", "No matching pods found"),
+        event("gp3.1879a2b3c4d5e6f8", "StorageClass", "gp3", "", "ProvisioningSucceeded", "Successfully provisioned volume pvc-5d1c9e0a"),
+    ]});
+    w.write_json(&events_path, &events).expect("events written");
+    let mut manifest = src.manifest().clone();
+    manifest.files = Default::default();
+    w.finish(manifest).expect("finish")
+}
+
+/// `kubectl describe` of every kind around the workloads (#18) against
+/// serve: each describer (CronJob, PDB, NetworkPolicy, ResourceQuota,
+/// LimitRange, StorageClass, PV, and the generic one of VolumeAttachment,
+/// PriorityClass and webhook configurations) prints the object's fields and
+/// finds its Events through serve's field selectors, without an error.
+#[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one table of commands and the texts each must print"
+)]
+fn describe_the_kinds_around_the_workloads() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bundle = write_platform_bundle(dir.path());
+    let s = serve(&bundle, None, &[]);
+    let cases: [(&[&str], &[&str]); 11] = [
+        (
+            &["-n", "shop", "describe", "cronjob", "nightly-report"],
+            &[
+                "Schedule: 0 2 * * *",
+                "Concurrency Policy: Forbid",
+                "ghcr.io/acme-shop/report:2.1.0",
+            ],
+        ),
+        (
+            &["-n", "shop", "describe", "pdb", "checkout"],
+            &["Name: checkout", "NoPods", "No matching pods found"],
+        ),
+        (
+            &[
+                "-n",
+                "shop",
+                "describe",
+                "networkpolicy",
+                "allow-ingress-nginx",
+            ],
+            &[
+                "PodSelector: app.kubernetes.io/name=checkout",
+                "NamespaceSelector: kubernetes.io/metadata.name=ingress-nginx",
+                "To Port: http/TCP",
+            ],
+        ),
+        (
+            &["-n", "shop", "describe", "resourcequota", "compute"],
+            &["pods 7 20", "requests.cpu 1750m 4"],
+        ),
+        (
+            &["-n", "shop", "describe", "limitrange", "defaults"],
+            &["Container memory - 2Gi 256Mi 512Mi -"],
+        ),
+        (
+            &["describe", "storageclass", "gp3"],
+            &[
+                "Provisioner: ebs.csi.aws.com",
+                "VolumeBindingMode: WaitForFirstConsumer",
+                "ProvisioningSucceeded",
+            ],
+        ),
+        (
+            &["describe", "pv", "pvc-5d1c9e0a"],
+            &[
+                "StorageClass: gp3",
+                "Claim: shop/data-redis-0",
+                "VolumeHandle: vol-0a1b2c3d4e5f60718",
+            ],
+        ),
+        (
+            &["describe", "volumeattachment", "csi-3f1e2d"],
+            &[
+                "Attacher: ebs.csi.aws.com",
+                "Persistent Volume Name: pvc-5d1c9e0a",
+                "Attached: true",
+            ],
+        ),
+        (
+            &["describe", "priorityclass", "shop-critical"],
+            &["Value: 100000", "PreemptionPolicy: PreemptLowerPriority"],
+        ),
+        (
+            &[
+                "describe",
+                "validatingwebhookconfiguration",
+                "policy-validator",
+            ],
+            &["Name: validate.policy.acme.example", "Failure Policy: Fail"],
+        ),
+        (
+            &["describe", "mutatingwebhookconfiguration", "policy-mutator"],
+            &["Name: mutate.policy.acme.example", "Path: /validate"],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let out = rows(&s.ok(args)).join("\n");
+        for w in wanted {
+            assert!(out.contains(w), "kubectl {args:?} lacks {w:?}:\n{out}");
+        }
+    }
+    let listed = s.ok(&[
+        "get",
+        "pdb,networkpolicy,quota,limits,cronjob",
+        "-n",
+        "shop",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(listed.lines().count(), 5, "{listed}");
+}

@@ -265,6 +265,9 @@ pub struct ClusterData {
     /// recorded in (`default` in practice). Filled during the namespace
     /// pass, like `pending_pods`.
     pub node_events: BTreeMap<String, Vec<EventView>>,
+    /// The rules of every Ingress, filled during the namespace pass like
+    /// `pending_pods`: what access-log requests are compared against.
+    pub ingress_routing: Vec<crate::rules::ingress::unrouted::IngressRouting>,
     pub(crate) node_index: HashMap<String, usize>,
     /// Free cpu and memory per node, computed on first use: scheduling
     /// evidence for each pending pod compares it against every node, and

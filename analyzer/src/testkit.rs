@@ -79,6 +79,7 @@ impl Fixture {
             infra: Infra::default(),
             pending_pods: Vec::new(),
             node_events: BTreeMap::new(),
+            ingress_routing: Vec::new(),
             node_index: HashMap::new(),
             node_free: Default::default(),
         };

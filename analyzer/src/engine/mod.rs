@@ -71,6 +71,8 @@ struct NamespacePass<'o> {
     /// Pods waiting for a node, for the cluster rules.
     pending: Vec<k8s_openapi::api::core::v1::Pod>,
     node_events: BTreeMap<String, Vec<crate::context::EventView>>,
+    /// Every Ingress's rules, for the access-log rule.
+    ingress_routing: Vec<crate::rules::ingress::unrouted::IngressRouting>,
     pods_seen: usize,
     remarks: Vec<system::SetAside>,
     tally: policy::Tally,
@@ -96,6 +98,7 @@ impl<'o> NamespacePass<'o> {
             usage: usage::UsageAccumulator::default(),
             pending: Vec::new(),
             node_events: BTreeMap::new(),
+            ingress_routing: Vec::new(),
             pods_seen: 0,
             remarks: Vec::new(),
             tally: policy::Tally::default(),
@@ -132,6 +135,8 @@ impl<'o> NamespacePass<'o> {
         for (node, event) in ctx.node_events() {
             self.node_events.entry(node).or_default().push(event);
         }
+        self.ingress_routing
+            .extend(rules::ingress::unrouted::routing(ctx));
         self.pods_seen += data.pods.len();
         self.findings.extend(ns_findings);
     }
@@ -223,6 +228,7 @@ pub(crate) fn analyze_observed(
     );
     drop(freed);
     cluster.pending_pods = std::mem::take(&mut pass.pending);
+    cluster.ingress_routing = std::mem::take(&mut pass.ingress_routing);
     cluster.node_events = std::mem::take(&mut pass.node_events)
         .into_iter()
         .map(|(node, events)| (node, crate::engine::index::merge_events(events)))

@@ -119,6 +119,7 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
         infra: Infra::default(),
         pending_pods: Vec::new(),
         node_events: BTreeMap::new(),
+        ingress_routing: Vec::new(),
         node_index,
         node_free: Default::default(),
     }

@@ -69,5 +69,6 @@ pub fn run_cluster(ctx: &ClusterCtx<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(node::run_cluster(ctx));
     out.extend(checklist::run_cluster(ctx));
+    out.extend(ingress::unrouted::run_cluster(ctx));
     out
 }

@@ -229,6 +229,16 @@ registry! {
         causes: [], effects: [],
         fires_when: "no running, ready controller pod for the Ingress's class",
     },
+    IngressDefaultBackendMissing => {
+        id: "ingress-default-backend-missing", layer: Ingress, severity: Warning,
+        causes: [], effects: [ServiceNotServing],
+        fires_when: "an ingress controller's `--default-backend-service=<namespace>/<name>` names a Service that does not exist or has no ready endpoints (`$(POD_NAMESPACE)` resolved to the controller's namespace): ingress-nginx then answers requests no rule matches with its built-in 404 (`getDefaultUpstream` falls back to 127.0.0.1:8181) instead of that backend; one finding per Service on the controller pod first by name (an Ingress's own `spec.defaultBackend` is judged by the three backend rules above)",
+    },
+    IngressRequestUnrouted => {
+        id: "ingress-request-unrouted", layer: Ingress, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "the access logs of a class's ingress-nginx controllers (default `log-format-upstream`) show requests proxied to `upstream-default-backend` (no rule matched, 404): a host (when the line carries one: an absolute URI in `$request`), or without one a first path element, with at least 10 such requests and at least 10% of every logged request of the class; compared against every Ingress of the class (host wildcards and `Prefix` / `Exact` / `ImplementationSpecific` path semantics) to say whether the host has no rule, the path matches none of the host's paths, or the path is routed for another host so the requests named a host without rule; a few scanner probes stay below both bounds",
+    },
     IngressTlsSecretMissing => {
         id: "ingress-tls-secret-missing", layer: Ingress, severity: Error,
         causes: [], effects: [],

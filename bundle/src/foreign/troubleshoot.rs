@@ -15,7 +15,11 @@
 
 use super::Target;
 
-/// troubleshoot's folder names for the kinds kpm stores, and kpm's plural.
+/// troubleshoot's folder names for the kinds kpm stores, and kpm's plural
+/// (the `CLUSTER_RESOURCES_*` constants of troubleshoot's
+/// `pkg/constants/constants.go`). troubleshoot does not collect webhook
+/// configurations or Secrets (only `image-pull-secrets`, which are not
+/// lists).
 const NAMESPACED: &[(&str, &str)] = &[
     ("pods", "pods"),
     ("events", "events"),
@@ -31,6 +35,14 @@ const NAMESPACED: &[(&str, &str)] = &[
     ("jobs", "jobs"),
     ("configmaps", "configmaps"),
     ("pvcs", "persistentvolumeclaims"),
+    ("cronjobs", "cronjobs"),
+    ("pod-disruption-budgets", "poddisruptionbudgets"),
+    ("network-policy", "networkpolicies"),
+    // `resource-quota` today; troubleshoot v0.50 wrote `resource-quotas`
+    // (the corpus's k3d 1.24 archive of 2022).
+    ("resource-quota", "resourcequotas"),
+    ("resource-quotas", "resourcequotas"),
+    ("limitranges", "limitranges"),
 ];
 
 /// troubleshoot's file names for the cluster kinds kpm stores.
@@ -39,6 +51,9 @@ const CLUSTER: &[(&str, &str)] = &[
     ("namespaces", "namespaces"),
     ("pvs", "persistentvolumes"),
     ("ingressclasses", "ingressclasses"),
+    ("storage-classes", "storageclasses"),
+    ("priorityclasses", "priorityclasses"),
+    ("volumeattachments", "volumeattachments"),
 ];
 
 /// troubleshoot's name for kpm's resource `plural`: the folder of a
@@ -222,21 +237,13 @@ mod tests {
     fn resource_names_invert_the_mapping() {
         for kind in crate::layout::all_kinds() {
             let Some(name) = resource_name(kind.plural) else {
-                // Secrets are never mapped; the kinds around the workloads
-                // (#18) are not mapped yet, so converted bundles say "not
-                // collected" for them.
+                // troubleshoot's clusterResources collector lists neither
+                // Secrets nor webhook configurations, so converted bundles
+                // say "not collected" for them.
                 let unmapped = [
                     "secrets",
-                    "storageclasses",
-                    "volumeattachments",
-                    "priorityclasses",
                     "validatingwebhookconfigurations",
                     "mutatingwebhookconfigurations",
-                    "cronjobs",
-                    "resourcequotas",
-                    "limitranges",
-                    "poddisruptionbudgets",
-                    "networkpolicies",
                 ];
                 assert!(unmapped.contains(&kind.plural), "{}", kind.plural);
                 continue;
@@ -259,6 +266,48 @@ mod tests {
         }
         assert_eq!(resource_name("ingresses"), Some("ingress"));
         assert_eq!(resource_name("persistentvolumes"), Some("pvs"));
+        assert_eq!(resource_name("resourcequotas"), Some("resource-quota"));
+    }
+
+    /// The names troubleshoot writes for the kinds around the workloads
+    /// (#18), as found in the corpus archives.
+    #[test]
+    fn names_of_the_kinds_around_the_workloads() {
+        let namespaced = [
+            ("cronjobs", "cronjobs"),
+            ("pod-disruption-budgets", "poddisruptionbudgets"),
+            ("network-policy", "networkpolicies"),
+            ("resource-quota", "resourcequotas"),
+            ("resource-quotas", "resourcequotas"),
+            ("limitranges", "limitranges"),
+        ];
+        for (dir, plural) in namespaced {
+            assert_eq!(
+                target(&format!("cluster-resources/{dir}/wg-easy.json")),
+                list(plural, Some("wg-easy")),
+                "{dir}"
+            );
+        }
+        let cluster = [
+            ("storage-classes", "storageclasses"),
+            ("priorityclasses", "priorityclasses"),
+            ("volumeattachments", "volumeattachments"),
+        ];
+        for (file, plural) in cluster {
+            assert_eq!(
+                target(&format!("cluster-resources/{file}.json")),
+                list(plural, None),
+                "{file}"
+            );
+        }
+        assert_eq!(
+            target("cluster-resources/validatingwebhookconfigurations.json"),
+            Target::Extra
+        );
+        assert_eq!(
+            target("cluster-resources/image-pull-secrets/default.json"),
+            Target::Extra
+        );
     }
 
     #[test]
@@ -279,8 +328,12 @@ mod tests {
         );
         assert_eq!(
             target("cluster-resources/pod-disruption-budgets-errors.json"),
-            Target::Extra
+            Target::Errors {
+                plural: "poddisruptionbudgets",
+                namespace: None
+            }
         );
+        assert_eq!(target("cluster-resources/roles-errors.json"), Target::Extra);
     }
 
     #[test]

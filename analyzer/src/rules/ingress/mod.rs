@@ -12,6 +12,9 @@
 //!   Ingress's class.
 //! - `ingress-tls-secret-missing`: a `tls[].secretName` Secret does not exist.
 //!
+//! - `ingress-default-backend-missing`, `ingress-request-unrouted`: see
+//!   [`unrouted`].
+//!
 //! One finding per Ingress and rule, listing every broken backend, so an
 //! Ingress with ten paths to a dead Service is one line in the report.
 
@@ -47,6 +50,7 @@ pub fn run(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
         out.extend(check_tls(ctx, ing));
         out.extend(check_controller(ctx, ing));
     }
+    out.extend(unrouted::default_backend(ctx));
     out
 }
 
@@ -202,7 +206,7 @@ fn ports_text(ports: &[ServicePort]) -> String {
 }
 
 /// Why the Service has no ready endpoint, or `None` when it has one.
-fn why_no_endpoints(ctx: &NamespaceCtx<'_>, svc: &Service) -> Option<String> {
+pub(super) fn why_no_endpoints(ctx: &NamespaceCtx<'_>, svc: &Service) -> Option<String> {
     let b = backends(ctx, svc);
     if b.has_ready() {
         None
@@ -578,6 +582,9 @@ fn describe_ingress(ns: &str, name: &str) -> Option<String> {
         .name(name)
         .build()
 }
+
+mod access_log;
+pub mod unrouted;
 
 #[cfg(test)]
 mod tests;

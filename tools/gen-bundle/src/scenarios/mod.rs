@@ -16,6 +16,7 @@ mod cronjobs;
 mod demo;
 mod disruption;
 mod healthy;
+mod ingress404;
 mod jobs;
 mod logs;
 mod netpol;
@@ -28,8 +29,8 @@ mod rollouts;
 mod start;
 mod startup;
 mod statefulsets;
-mod workloads;
 mod storage;
+mod workloads;
 
 /// One scenario.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +65,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(certificates::SCENARIOS);
     v.extend_from_slice(admission::SCENARIOS);
     v.extend_from_slice(storage::SCENARIOS);
+    v.extend_from_slice(ingress404::SCENARIOS);
     v
 }
 
