@@ -144,6 +144,124 @@ fn job_failures_round_trip() {
     assert_eq!(finding_keys(&out), want);
 }
 
+/// Rollouts: both ReplicaSets of each Deployment with their revision
+/// annotations and templates, the pods of both, and the Deployments'
+/// conditions survive serve and the collector, so the analysis of the
+/// collected bundle finds the same rollout findings.
+#[test]
+fn rollout_stuck_round_trip() {
+    round_trip("rollout-stuck");
+    let src = kpm_e2e::testdata().join("rollout-stuck");
+    let served = serve(&src, Knobs::default());
+    let out = served.dir.path().join("rollouts.zip");
+    collect_ok(&served, &out, &[]);
+    let want = finding_keys(&src);
+    for rule in ["rollout-failing", "rollout-blocked", "rollout-paused"] {
+        assert!(want.iter().any(|k| k.contains(rule)), "{rule}: {want:?}");
+    }
+    assert_eq!(finding_keys(&out), want);
+}
+
+/// NetworkPolicies, Namespace labels and the controller's pod IPs and
+/// logs come back through serve and the collector: the same policy
+/// findings, linked to the same controller log findings.
+#[test]
+fn netpol_isolated_round_trip() {
+    round_trip("netpol-isolated");
+    let src = kpm_e2e::testdata().join("netpol-isolated");
+    let served = serve(&src, Knobs::default());
+    let out = served.dir.path().join("netpol.zip");
+    collect_ok(&served, &out, &[]);
+    let want = finding_keys(&src);
+    assert!(
+        want.iter().any(|k| k.contains("netpol-blocks-ingress")),
+        "{want:?}"
+    );
+    assert_eq!(finding_keys(&out), want);
+}
+
+/// create-blocked served and collected: the webhook configuration, the
+/// quota and the webhook's backend Endpoints come back, so the analysis
+/// finds the same admission findings with the same causes (the webhook's
+/// crashing pod → its Service → the refused ReplicaSet → payments-api).
+#[test]
+fn create_blocked_round_trip() {
+    round_trip("create-blocked");
+    let want = served_and_collected_links("create-blocked");
+    assert!(
+        want.iter()
+            .any(|k| k.starts_with("admission-webhook-unreachable:")
+                && k.contains("<- service-no-ready-endpoints:Service/policy-guard/policy-guard")),
+        "{want:?}"
+    );
+    assert!(
+        want.iter()
+            .any(|k| k.starts_with("admission-quota-exceeded:")),
+        "{want:?}"
+    );
+}
+
+/// create-refused served and collected: the namespace's Pod Security label,
+/// the LimitRange and the webhook configuration come back, so the same
+/// admission findings do.
+#[test]
+fn create_refused_round_trip() {
+    let want = served_and_collected_links("create-refused");
+    for rule in [
+        "admission-pod-security:",
+        "admission-limit-range:",
+        "admission-service-account-missing:",
+        "admission-webhook-denied:",
+    ] {
+        assert!(want.iter().any(|k| k.starts_with(rule)), "{rule} {want:?}");
+    }
+}
+
+/// The finding links of `scenario`, asserted equal to those of its bundle
+/// served and collected with default flags.
+fn served_and_collected_links(scenario: &str) -> std::collections::BTreeSet<String> {
+    let src = kpm_e2e::testdata().join(scenario);
+    let served = serve(&src, Knobs::default());
+    let out = served.dir.path().join("admission.zip");
+    collect_ok(&served, &out, &[]);
+    let want = finding_links(&src);
+    assert_eq!(finding_links(&out), want);
+    want
+}
+
+/// `<id> <- <causes>` of every finding of the analysis of `bundle`.
+fn finding_links(bundle: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let out = std::process::Command::new(kpm_e2e::bin("kpm-analyze"))
+        .arg(bundle)
+        .output()
+        .expect("kpm-analyze runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let causes: Vec<&str> = f["caused_by"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str())
+                .collect();
+            format!(
+                "{} <- {}",
+                f["id"].as_str().unwrap_or_default(),
+                causes.join(",")
+            )
+        })
+        .collect()
+}
+
 #[test]
 #[allow(
     clippy::too_many_lines,

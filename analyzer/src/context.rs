@@ -175,25 +175,60 @@ pub struct Infra {
     pub pod_metrics_problem: Option<String>,
     /// Cluster Autoscaler / Karpenter pods.
     pub autoscalers: Vec<(AutoscalerKind, InfraPod)>,
+    /// Where each infrastructure pod sits on the pod network, by its
+    /// `Pod/<ns>/<name>`: what NetworkPolicy peers (`ipBlock`, host
+    /// network) are judged on.
+    pub pod_network: HashMap<String, PodNetwork>,
+}
+
+/// A pod's place on the network, as its spec and status say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodNetwork {
+    /// `status.podIP`, when it parses.
+    pub ip: Option<std::net::IpAddr>,
+    /// `spec.hostNetwork`: its traffic leaves with the node's address.
+    pub host_network: bool,
 }
 
 /// The cluster-scoped kinds that sit beside the pods rather than in the
 /// request path: what storage, scheduling priority and admission rules read.
 #[derive(Debug, Clone, Default)]
-#[allow(dead_code)] // TODO(#18): each field goes once its rule layer reads it.
 pub struct Platform {
     /// PersistentVolumes.
+    #[allow(dead_code)] // TODO(#18): read by the storage layer.
     pub persistent_volumes: Vec<PersistentVolume>,
     /// StorageClasses (storage.k8s.io/v1).
+    #[allow(dead_code)] // TODO(#18): read by the storage layer.
     pub storage_classes: Vec<StorageClass>,
     /// VolumeAttachments (storage.k8s.io/v1).
+    #[allow(dead_code)] // TODO(#18): read by the storage layer.
     pub volume_attachments: Vec<VolumeAttachment>,
     /// PriorityClasses (scheduling.k8s.io/v1).
+    #[allow(dead_code)] // TODO(#18): each field goes once its rule layer reads it.
     pub priority_classes: Vec<PriorityClass>,
     /// ValidatingWebhookConfigurations (admissionregistration.k8s.io/v1).
     pub validating_webhooks: Vec<ValidatingWebhookConfiguration>,
     /// MutatingWebhookConfigurations (admissionregistration.k8s.io/v1).
     pub mutating_webhooks: Vec<MutatingWebhookConfiguration>,
+    /// The Services the webhook configurations call, as their namespaces
+    /// hold them (read once at load: they live in other namespaces than
+    /// the pods they admit).
+    pub webhook_backends: Vec<WebhookBackend>,
+}
+
+/// A webhook's backend Service and its Endpoints, read at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookBackend {
+    /// Namespace of the Service.
+    pub namespace: String,
+    /// Name of the Service.
+    pub name: String,
+    /// Whether the Service exists; `None` when its namespace's Services
+    /// are not in the bundle.
+    pub service_exists: Option<bool>,
+    /// Ready and not-ready addresses of its Endpoints; `None` when its
+    /// namespace's Endpoints are not in the bundle.
+    pub addresses: Option<(usize, usize)>,
 }
 
 /// Cluster-scoped data, alive for the whole run.
@@ -208,12 +243,10 @@ pub struct ClusterData {
     pub nodes: Vec<Node>,
     /// IngressClasses.
     pub ingress_classes: Vec<IngressClass>,
-    #[allow(dead_code)] // TODO(#18): read by the NetworkPolicy layer.
     /// Namespaces (their labels are what NetworkPolicy namespace selectors
     /// and Pod Security admission match).
     pub namespaces: Vec<Namespace>,
     /// Storage, priority and admission kinds.
-    #[allow(dead_code)] // TODO(#18): read by the storage and admission layers.
     pub platform: Platform,
     /// `metrics/nodes.json`, when the metrics API answered.
     pub node_metrics: Option<Vec<NodeMetrics>>,

@@ -76,6 +76,11 @@ pub enum Layer {
     /// Controllers that own pods: Deployment rollouts, ReplicaSets,
     /// StatefulSets, DaemonSets, Jobs and CronJobs.
     Workload,
+    /// NetworkPolicies: traffic the policies drop between pods.
+    Network,
+    /// What the API server refuses to create: ResourceQuotas, LimitRanges,
+    /// Pod Security admission, admission webhooks, ServiceAccounts.
+    Admission,
 }
 
 impl Layer {
@@ -93,6 +98,8 @@ impl Layer {
             Layer::Dns => "dns",
             Layer::Rbac => "rbac",
             Layer::Workload => "workload",
+            Layer::Network => "network",
+            Layer::Admission => "admission",
         }
     }
 }

@@ -406,16 +406,20 @@ fn chain_of(s: &AppSkeleton, fs: &[&Finding]) -> Vec<ChainLink> {
         None if s.services.is_empty() => String::new(),
         None => "no Endpoints object".to_string(),
     };
+    let node_summary = match s.nodes.len() {
+        0 if !s.pods.is_empty() => "not scheduled".to_string(),
+        n => counted(n, "node", "nodes"),
+    };
     vec![
         link(
             Layer::Ingress,
             s.ingresses.clone(),
-            format!("{} ingress(es)", s.ingresses.len()),
+            counted(s.ingresses.len(), "ingress", "ingresses"),
         ),
         link(
             Layer::Service,
             s.services.clone(),
-            format!("{} service(s)", s.services.len()),
+            counted(s.services.len(), "service", "services"),
         ),
         link(Layer::Endpoints, endpoints, ep_summary),
         link(
@@ -423,6 +427,17 @@ fn chain_of(s: &AppSkeleton, fs: &[&Finding]) -> Vec<ChainLink> {
             pods,
             format!("{}/{} ready", s.pods_ready, s.pods.len()),
         ),
-        link(Layer::Node, nodes, format!("{} node(s)", s.nodes.len())),
+        link(Layer::Node, nodes, node_summary),
     ]
+}
+
+/// `n` things in words for a chain link's summary: empty for none (the
+/// link's state already says the layer is absent), else "1 ingress",
+/// "2 ingresses".
+fn counted(n: usize, one: &str, many: &str) -> String {
+    match n {
+        0 => String::new(),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
 }

@@ -43,12 +43,24 @@ struct Candidates {
     /// objects or as their object (node-no-room, autoscaler-no-scale-up name
     /// the pending pods they explain).
     naming_pod: HashMap<String, Vec<usize>>,
+    /// Workload display → indices of findings naming it as their object or
+    /// among their related objects.
+    naming: HashMap<String, Vec<usize>>,
+}
+
+/// Kinds that own pods, along which `PodsNotCreated` links.
+fn is_workload(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob"
+    )
 }
 
 impl Candidates {
     fn new(findings: &[Finding]) -> Self {
         let mut by_object: HashMap<String, Vec<usize>> = HashMap::new();
         let mut naming_pod: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut naming: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, f) in findings.iter().enumerate() {
             by_object.entry(f.object.to_string()).or_default().push(i);
         }
@@ -57,12 +69,17 @@ impl Candidates {
             for r in pods.filter(|r| r.kind == "Pod") {
                 naming_pod.entry(r.to_string()).or_default().push(i);
             }
+            let workloads = f.related.iter().chain(std::iter::once(&f.object));
+            for r in workloads.filter(|r| is_workload(&r.kind)) {
+                naming.entry(r.to_string()).or_default().push(i);
+            }
         }
         Candidates {
             rules: findings.iter().map(|f| Rule::from_id(&f.rule)).collect(),
             ids: findings.iter().map(|f| f.id.clone()).collect(),
             by_object,
             naming_pod,
+            naming,
         }
     }
 
@@ -105,6 +122,11 @@ impl Candidates {
                     for svc in links.ingress_services.get(&object).into_iter().flatten() {
                         causes.extend(self.on(svc, *link));
                     }
+                    // A Service the finding itself names (an admission
+                    // webhook's backend).
+                    for svc in f.related.iter().filter(|r| r.kind == "Service") {
+                        causes.extend(self.on(&svc.to_string(), *link));
+                    }
                 }
                 Link::PodNotServing => {
                     let named = f
@@ -125,7 +147,18 @@ impl Candidates {
                 Link::NoPlaceForPod => {
                     causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
                 }
+                // A client pod (the ingress controller) whose traffic a
+                // policy drops: the finding naming it explains its errors.
+                Link::TrafficDropped => {
+                    causes.extend(self.causing_among(self.naming_pod.get(&object), *link));
+                }
                 Link::AppError => causes.extend(self.on(&object, *link)),
+                Link::PodsNotCreated => {
+                    let named = f.related.iter().chain(std::iter::once(&f.object));
+                    for w in named.filter(|r| is_workload(&r.kind)) {
+                        causes.extend(self.causing_among(self.naming.get(&w.to_string()), *link));
+                    }
+                }
                 Link::JobFailing => {
                     for job in f.related.iter().filter(|r| r.kind == "Job") {
                         causes.extend(self.on(&job.to_string(), *link));
@@ -535,6 +568,34 @@ mod tests {
         );
         assert_eq!(incidents[1].root, "pod-oom-killed:Pod/shop/batch-1");
         assert!(incidents[1].same_cause.is_empty());
+    }
+
+    /// A policy isolating a Service from the ingress controller explains
+    /// the controller's repeated upstream errors: one incident.
+    #[test]
+    fn controller_log_errors_link_to_the_policy_that_drops_its_traffic() {
+        let svc = ObjectRef::namespaced("Service", "shop", "web");
+        let ctl = ObjectRef::namespaced("Pod", "ingress-nginx", "ingress-nginx-controller-x");
+        let other = ObjectRef::namespaced("Pod", "shop", "api-1");
+        let mut policy = f(Rule::NetpolBlocksIngress, svc);
+        policy.related.push(ctl.clone());
+        let mut fs = vec![
+            policy,
+            f(Rule::PodLogErrors, ctl),
+            f(Rule::PodLogErrors, other),
+        ];
+        link(&mut fs, &Links::default());
+        assert_eq!(fs[1].caused_by, ["netpol-blocks-ingress:Service/shop/web"]);
+        assert!(fs[2].caused_by.is_empty(), "a pod the policy does not name");
+        let incidents = incidents(&fs);
+        let root = incidents
+            .iter()
+            .find(|i| i.root == "netpol-blocks-ingress:Service/shop/web")
+            .unwrap();
+        assert_eq!(
+            root.consequences,
+            ["pod-log-errors:Pod/ingress-nginx/ingress-nginx-controller-x"]
+        );
     }
 
     #[test]

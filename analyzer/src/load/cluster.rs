@@ -68,6 +68,7 @@ fn read_platform(
             unavailable,
             damage,
         ),
+        webhook_backends: Vec::new(),
     }
 }
 
@@ -78,7 +79,8 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
     let nodes = read_cluster_kind(bundle, "nodes", &mut unavailable, damage);
     let namespaces = read_cluster_kind(bundle, "namespaces", &mut unavailable, damage);
     let ingress_classes = read_cluster_kind(bundle, "ingressclasses", &mut unavailable, damage);
-    let platform = read_platform(bundle, &mut unavailable, damage);
+    let mut platform = read_platform(bundle, &mut unavailable, damage);
+    platform.webhook_backends = super::webhooks::webhook_backends(bundle, &platform);
 
     #[derive(Deserialize)]
     struct VersionInfo {

@@ -6,9 +6,13 @@ use kpm_bundle::{layout, Bundle, LenientList, Outcome};
 use kpm_model::ObjectRef;
 
 use super::role::{role, Role, SlimList, SlimPod};
-use crate::context::{Infra, InfraPod, IngressController};
+use crate::context::{Infra, InfraPod, IngressController, PodNetwork};
 
-fn infra_pod(bundle: &Bundle, namespace: &str, pod: SlimPod) -> InfraPod {
+fn infra_pod(bundle: &Bundle, namespace: &str, pod: SlimPod) -> (InfraPod, PodNetwork) {
+    let network = PodNetwork {
+        ip: pod.status.pod_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        host_network: pod.spec.host_network,
+    };
     let running = !pod.status.container_statuses.is_empty()
         && pod
             .status
@@ -26,7 +30,7 @@ fn infra_pod(bundle: &Bundle, namespace: &str, pod: SlimPod) -> InfraPod {
         .into_iter()
         .map(|(_, _, path)| path)
         .collect();
-    InfraPod {
+    let p = InfraPod {
         object: ObjectRef::namespaced("Pod", namespace, &pod.metadata.name),
         labels: pod.metadata.labels,
         node: pod.spec.node_name,
@@ -46,7 +50,8 @@ fn infra_pod(bundle: &Bundle, namespace: &str, pod: SlimPod) -> InfraPod {
             .flat_map(|c| c.command.into_iter().chain(c.args))
             .collect(),
         log_files,
-    }
+    };
+    (p, network)
 }
 
 /// Every label value and image fragment [`role`] looks for contains one of
@@ -66,7 +71,7 @@ fn mentions_infra(bytes: &[u8]) -> bool {
 }
 
 /// One namespace's infrastructure pods.
-fn infra_pods(bundle: &Bundle, ns: &str) -> Vec<(Role, InfraPod)> {
+fn infra_pods(bundle: &Bundle, ns: &str) -> Vec<(Role, (InfraPod, PodNetwork))> {
     let path = layout::namespaced_path(ns, "pods");
     // Damage of pods.json is reported when the namespace is loaded.
     let Ok(bytes) = bundle.read_bytes(&path) else {
@@ -97,7 +102,8 @@ pub(super) fn infra_pass(bundle: &Bundle) -> Infra {
     // results come back in bundle order.
     let per_namespace = crate::par::map_ordered(&namespaces, |ns| infra_pods(bundle, ns));
     for pods in per_namespace {
-        for (r, p) in pods {
+        for (r, (p, network)) in pods {
+            infra.pod_network.insert(p.object.to_string(), network);
             match r {
                 Role::Dns => infra.dns_pods.push(p),
                 Role::MetricsServer => infra.metrics_server_pods.push(p),

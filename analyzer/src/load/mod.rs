@@ -9,7 +9,8 @@
 //! - [`cluster`]: the cluster-scoped files into [`ClusterData`];
 //! - [`namespace`]: one namespace's files into [`NamespaceData`];
 //! - [`infra`]: the cheap pass over every pods file that finds DNS, metrics,
-//!   autoscaler and ingress controller pods, recognised by [`role`].
+//!   autoscaler and ingress controller pods, recognised by [`role`];
+//! - [`webhooks`]: the admission webhooks' backend Services and Endpoints.
 //!
 //! [`ClusterData`]: crate::context::ClusterData
 //! [`NamespaceData`]: crate::context::NamespaceData
@@ -21,6 +22,7 @@ mod infra;
 mod namespace;
 mod read;
 mod role;
+mod webhooks;
 
 pub use cluster::load_cluster;
 pub use namespace::load_namespace;

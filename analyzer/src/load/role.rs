@@ -34,6 +34,8 @@ pub(super) struct SlimSpec {
     pub(super) containers: Vec<SlimContainer>,
     #[serde(default)]
     pub(super) node_name: Option<String>,
+    #[serde(default)]
+    pub(super) host_network: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -55,6 +57,8 @@ pub(super) struct SlimStatus {
     pub(super) conditions: Vec<SlimCondition>,
     #[serde(default)]
     pub(super) container_statuses: Vec<SlimContainerStatus>,
+    #[serde(default, rename = "podIP")]
+    pub(super) pod_ip: Option<String>,
 }
 
 #[derive(Deserialize)]

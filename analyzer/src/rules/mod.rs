@@ -8,6 +8,7 @@ use kpm_model::Finding;
 
 use crate::context::{ClusterCtx, NamespaceCtx};
 
+pub mod admission;
 pub mod certificates;
 pub mod checklist;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod disruption;
 pub mod hpa;
 pub mod ingress;
 pub mod jobs;
+pub mod netpol;
 pub mod node;
 pub mod pod;
 pub mod pod_config;
@@ -31,6 +33,7 @@ pub mod pod_sched;
 pub mod pod_start;
 pub mod registry;
 pub mod resources;
+pub mod rollout;
 pub mod service;
 
 /// Every namespaced rule layer, in the order of the troubleshooting chain.
@@ -45,8 +48,11 @@ pub fn run_namespace(ctx: &NamespaceCtx<'_>) -> Vec<Finding> {
     out.extend(resources::run(ctx));
     out.extend(checklist::run(ctx));
     out.extend(jobs::run(ctx));
+    out.extend(rollout::run(ctx));
+    out.extend(netpol::run(ctx));
     out.extend(disruption::run(ctx));
     out.extend(certificates::run(ctx));
+    out.extend(admission::run(ctx));
     out
 }
 

@@ -38,6 +38,14 @@ pub enum Link {
     /// A Job failed (related: the Jobs a finding names, e.g. the CronJob's
     /// last scheduled run).
     JobFailing,
+    /// NetworkPolicies drop a client pod's traffic to a Service's pods
+    /// (related: the client pods a finding names, e.g. the ingress
+    /// controller whose log repeats upstream timeouts).
+    TrafficDropped,
+    /// A controller cannot create its pods: the API server refuses them
+    /// (related: the workloads — Deployment, ReplicaSet, StatefulSet,
+    /// DaemonSet, Job, CronJob — both findings name).
+    PodsNotCreated,
 }
 
 /// One rule: everything about it that is not its code.
@@ -156,7 +164,7 @@ registry! {
     },
     PodLogErrors => {
         id: "pod-log-errors", layer: Pod, severity: Warning,
-        causes: [], effects: [AppError],
+        causes: [], effects: [AppError, TrafficDropped],
         fires_when: "a running container with no other finding whose current log repeats the same error line (`ERROR`, `FATAL`, exception, panic) at least 5 times among its last 200 lines, up to its last lines; quotes the line and how often",
     },
     PodNotReady => {
@@ -186,7 +194,7 @@ registry! {
     },
     ServiceNoReadyEndpoints => {
         id: "service-no-ready-endpoints", layer: Endpoints, severity: Critical,
-        causes: [ServiceNotServing], effects: [PodNotServing],
+        causes: [ServiceNotServing], effects: [PodNotServing, PodsNotCreated],
         fires_when: "selector matches pods but none is ready; cause says why (probe failures, not running)",
     },
     ServiceTargetPortMismatch => {
@@ -339,6 +347,31 @@ registry! {
         causes: [], effects: [],
         fires_when: "`spec.suspend: true`: no Job is created for its schedule; names when it last ran",
     },
+    RolloutFailing => {
+        id: "rollout-failing", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "the newest ReplicaSet of a Deployment (by its `deployment.kubernetes.io/revision` annotation) has pods that are not ready and fail (waiting in `CrashLoopBackOff`, `ImagePullBackOff`, …, restarted, `Failed`, unschedulable) or the Deployment is `ProgressDeadlineExceeded`, while an older ReplicaSet still has ready pods; names both revisions (number, ReplicaSet, `pod-template-hash`), what changed between their pod templates (images, command/args, env names with literal values or `valueFrom` references, never a credential-looking literal, `envFrom`, ConfigMap/Secret volumes) and suggests `kubectl rollout history` and `kubectl rollout undo --to-revision`; pods merely starting (`ContainerCreating`, first instance before its readiness probe passed) within the deadline are not failing; the new pods' own findings are linked as its cause",
+    },
+    RolloutBlocked => {
+        id: "rollout-blocked", layer: Workload, severity: Warning,
+        causes: [], effects: [PodNotServing],
+        fires_when: "a RollingUpdate whose `maxUnavailable` resolves to 0 (`ResolveFenceposts`: percentages of `spec.replicas`, surge rounded up, unavailable down) while the older ReplicaSets' available pods are all the controller may keep and pods of the newest ReplicaSet cannot be scheduled for lack of room (`Insufficient cpu/memory`, `Too many pods`): the controller scales old pods down only as new ones become available, so the rollout waits forever; the pending pods' findings are linked as its cause",
+    },
+    RolloutDeadlineExceeded => {
+        id: "rollout-deadline-exceeded", layer: Workload, severity: Error,
+        causes: [], effects: [PodNotServing],
+        fires_when: "`Progressing=False` with reason `ProgressDeadlineExceeded` (`ReplicaSet \"x\" has timed out progressing.`) and neither `rollout-failing` nor `rollout-blocked` explains the Deployment; names the newest ReplicaSet, updated/ready counts and its failing pods; `info` when the rollout itself is over (every replica is of the newest ReplicaSet and no older one has pods: the pods' own findings, linked as its cause, are the problem)",
+    },
+    RolloutPaused => {
+        id: "rollout-paused", layer: Workload, severity: Warning,
+        causes: [], effects: [],
+        fires_when: "`spec.paused: true` (or the `DeploymentPaused` condition) and the template differs from the newest ReplicaSet's, naming the changes that wait; `info` when nothing waits",
+    },
+    NetpolBlocksIngress => {
+        id: "netpol-blocks-ingress", layer: Network, severity: Error,
+        causes: [ServiceNotServing, TrafficDropped], effects: [],
+        fires_when: "a Service an Ingress routes to has ready pods that NetworkPolicies isolate for ingress, and no ingress rule of any policy selecting them admits the running controller pods of the Ingress's class on the resolved target port (peers: `podSelector` in the policy's namespace, `namespaceSelector` against the collected Namespace labels, both in one peer ANDed, `ipBlock` against the controller's pod IP; ports by protocol, number, `endPort` range or name declared on the pod); names each isolating policy and why each of its rules misses; not when the bundle cannot settle it (`ipBlock` without the controller's IP, a host-network controller, no Namespace labels); says that the drop needs a CNI that enforces NetworkPolicy; `critical` when the controller's logs show `upstream timed out` to one of the pods or `504` for the Service's upstream; Ingress findings about the Service and `pod-log-errors` of the isolated controller pods link to it",
+    },
     PdbBlocksDrain => {
         id: "pdb-blocks-drain", layer: Workload, severity: Warning,
         causes: [], effects: [],
@@ -353,6 +386,36 @@ registry! {
         id: "pdb-no-pods", layer: Workload, severity: Info,
         causes: [], effects: [],
         fires_when: "a PodDisruptionBudget with `status.expectedPods` 0 whose selector matches no pod in the bundle (the controller's `NoPods` / `No matching pods found`)",
+    },
+    AdmissionQuotaExceeded => {
+        id: "admission-quota-exceeded", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "a ReplicaSet, StatefulSet, DaemonSet or Job has fewer pods than it wants and its latest `FailedCreate` (event, or a ReplicaSet's `ReplicaFailure` condition; not followed by a `SuccessfulCreate`) says `exceeded quota: <q>, requested: …, used: …, limited: …` or `failed quota: <q>: must specify …`; names the ResourceQuota and each resource with its current `status.hard`/`status.used` against what one pod asks, or the containers that do not set the required requests/limits; `critical` when the controller has no ready pod, `warning` when the quota's current status has room again; the workload's consequences (a Service without endpoints) are linked to it",
+    },
+    AdmissionLimitRange => {
+        id: "admission-limit-range", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being a LimitRange bound (`maximum cpu usage per Container is 1, but limit is 2`, `minimum …`, `… max limit to request ratio …`); names the LimitRange and its bound",
+    },
+    AdmissionPodSecurity => {
+        id: "admission-pod-security", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being Pod Security admission (`violates PodSecurity \"restricted:latest\": …`); names the namespace's `pod-security.kubernetes.io/enforce` label and the violated checks",
+    },
+    AdmissionWebhookUnreachable => {
+        id: "admission-webhook-unreachable", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [ServiceNotServing],
+        fires_when: "as `admission-quota-exceeded`, the refusal being `failed calling webhook \"<name>\": …` (a webhook with `failurePolicy: Fail` that could not be called); names the webhook configuration, its failure policy and backend Service and whether that Service had ready endpoints at collection (read from its own namespace); a finding on that Service is linked as its cause",
+    },
+    AdmissionWebhookDenied => {
+        id: "admission-webhook-denied", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being `admission webhook \"<name>\" denied the request: …`; names the webhook configuration and quotes its reason",
+    },
+    AdmissionServiceAccountMissing => {
+        id: "admission-service-account-missing", layer: Admission, severity: Error,
+        causes: [PodsNotCreated], effects: [],
+        fires_when: "as `admission-quota-exceeded`, the refusal being `error looking up service account <ns>/<sa>: …`; names the ServiceAccount",
     },
 }
 

@@ -19,6 +19,9 @@ pub struct RootRef {
     pub severity: String,
     pub object: String,
     pub cause: String,
+    /// Further objects with the same rule and cause (two replicas OOMKilled
+    /// alike), folded into this line instead of repeating it.
+    pub same_elsewhere: usize,
 }
 
 /// One box of the Ingress → Service → Endpoints → Pods → Nodes drawing.
@@ -67,6 +70,8 @@ pub fn layer_label(l: Layer) -> &'static str {
         Layer::Dns => "DNS",
         Layer::Rbac => "RBAC",
         Layer::Workload => "Workloads",
+        Layer::Network => "Network policy",
+        Layer::Admission => "Admission",
     }
 }
 
@@ -75,7 +80,7 @@ fn state_names(s: LinkState) -> (&'static str, &'static str) {
         LinkState::Ok => ("ok", "OK"),
         LinkState::Degraded => ("degraded", "Degraded"),
         LinkState::Broken => ("broken", "Broken"),
-        LinkState::Absent => ("absent", "None"),
+        LinkState::Absent => ("absent", "none"),
         LinkState::Unknown => ("unknown", "Not checked"),
     }
 }
@@ -120,18 +125,26 @@ pub fn app_view(a: &Application, pos: usize, index: &FindingIndex<'_>, limits: &
             .unwrap_or_default(),
         links: a.chain.iter().map(|l| link_view(l, a, limits)).collect(),
         root_causes: {
-            let roots: Vec<RootRef> = a
-                .root_causes
-                .iter()
-                .filter_map(|id| index.get(id))
-                .map(|(f, anchor)| RootRef {
+            let mut roots: Vec<RootRef> = Vec::new();
+            for (f, anchor) in a.root_causes.iter().filter_map(|id| index.get(id)) {
+                let rule = clip(&f.rule, limits.name);
+                let cause = clip(&f.cause, limits.short_text);
+                if let Some(same) = roots
+                    .iter_mut()
+                    .find(|r| r.rule == rule && r.cause == cause)
+                {
+                    same.same_elsewhere += 1;
+                    continue;
+                }
+                roots.push(RootRef {
                     anchor,
-                    rule: clip(&f.rule, limits.name),
+                    rule,
                     severity: f.severity.as_str().to_string(),
                     object: clip_ref(&f.object, limits.name),
-                    cause: clip(&f.cause, limits.short_text),
-                })
-                .collect();
+                    cause,
+                    same_elsewhere: 0,
+                });
+            }
             Capped::take(&roots, limits.roots_per_app, Clone::clone)
         },
     }

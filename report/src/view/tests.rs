@@ -231,3 +231,45 @@ fn nodes_needing_attention_come_first() {
     assert!(bar.hot);
     assert_eq!((bar.limits_percent, bar.limits_width), (200, 100));
 }
+
+#[test]
+fn alike_root_causes_of_one_application_fold_into_one_line() {
+    let mut r = report();
+    let twin = finding(
+        "pod-crashloop:Pod/shop/web-6d4cf56db6-9qz7w",
+        "pod-crashloop",
+        Severity::Critical,
+        ObjectRef::namespaced("Pod", "shop", "web-6d4cf56db6-9qz7w"),
+        vec![],
+    );
+    let mut other = finding(
+        "pod-oom-killed:Pod/shop/web-6d4cf56db6-k2m4d",
+        "pod-oom-killed",
+        Severity::Critical,
+        ObjectRef::namespaced("Pod", "shop", "web-6d4cf56db6-k2m4d"),
+        vec![],
+    );
+    other.cause = "Container web was OOMKilled.".into();
+    let roots = vec![r.findings[0].id.clone(), twin.id.clone(), other.id.clone()];
+    r.findings.extend([twin, other]);
+    r.applications.push(Application {
+        key: "shop/web".into(),
+        namespace: "shop".into(),
+        name: "web".into(),
+        workload: Some(ObjectRef::namespaced("Deployment", "shop", "web")),
+        chain: vec![],
+        first_broken: Some(Layer::Pod),
+        root_causes: roots,
+        severity: Some(Severity::Critical),
+    });
+    let v = build(&r, &Limits::html());
+    let app = &v.applications.items[0];
+    let lines: Vec<(&str, usize)> = app
+        .root_causes
+        .items
+        .iter()
+        .map(|r| (r.rule.as_str(), r.same_elsewhere))
+        .collect();
+    assert_eq!(lines, [("pod-crashloop", 1), ("pod-oom-killed", 0)]);
+    assert!(app.root_causes.items[0].object.contains("2xk8p"));
+}

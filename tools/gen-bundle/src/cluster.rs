@@ -28,6 +28,9 @@ pub struct Namespace {
     pub objects: BTreeMap<&'static str, Vec<Value>>,
     /// `PodMetrics` items.
     pub pod_metrics: Vec<Value>,
+    /// Labels of the Namespace object beyond `kubernetes.io/metadata.name`
+    /// (e.g. Pod Security admission's `pod-security.kubernetes.io/enforce`).
+    pub labels: Vec<(String, String)>,
 }
 
 /// A container log to write.
@@ -207,7 +210,13 @@ impl Cluster {
     fn namespace_objects(&self) -> Vec<Value> {
         self.namespaces
             .iter()
-            .map(|(name, ns)| namespace_object(name, ns.created_ago))
+            .map(|(name, ns)| {
+                let mut o = namespace_object(name, ns.created_ago);
+                for (k, v) in &ns.labels {
+                    o["metadata"]["labels"][k] = Value::String(v.clone());
+                }
+                o
+            })
             .collect()
     }
 

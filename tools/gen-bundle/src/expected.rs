@@ -43,7 +43,9 @@ pub fn layer_of(rule: &str) -> &'static str {
         "dns" => "dns",
         "rbac" => "rbac",
         "job" | "cronjob" | "rollout" => "workload",
+        "netpol" => "network",
         "pdb" => "workload",
+        "admission" => "admission",
         _ => "unknown",
     }
 }

@@ -429,7 +429,7 @@ fn check_tls(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<Finding> {
 
 /// The IngressClass name an Ingress uses: `spec.ingressClassName`, the
 /// legacy annotation, or the cluster's default class.
-fn class_of(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<String> {
+pub(crate) fn class_of(ctx: &NamespaceCtx<'_>, ing: &Ingress) -> Option<String> {
     ing.spec
         .as_ref()
         .and_then(|s| s.ingress_class_name.clone())

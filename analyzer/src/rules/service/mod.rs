@@ -14,7 +14,7 @@
 
 pub mod backends;
 pub mod closest;
-mod ports;
+pub mod ports;
 #[cfg(test)]
 mod tests;
 

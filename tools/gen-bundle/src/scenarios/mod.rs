@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::cluster::Cluster;
 use crate::expected::{Expected, Finding};
 
+mod admission;
 mod capacity;
 mod certificates;
 mod common;
@@ -16,11 +17,13 @@ mod disruption;
 mod healthy;
 mod jobs;
 mod logs;
+mod netpol;
 mod network;
 pub mod pairs;
 mod platform;
 mod pods;
 mod repeating;
+mod rollouts;
 mod start;
 mod startup;
 
@@ -48,8 +51,11 @@ pub fn all() -> Vec<Scenario> {
     v.extend_from_slice(logs::SCENARIOS);
     v.extend_from_slice(repeating::SCENARIOS);
     v.extend_from_slice(jobs::SCENARIOS);
+    v.extend_from_slice(rollouts::SCENARIOS);
+    v.extend_from_slice(netpol::SCENARIOS);
     v.extend_from_slice(disruption::SCENARIOS);
     v.extend_from_slice(certificates::SCENARIOS);
+    v.extend_from_slice(admission::SCENARIOS);
     v
 }
 

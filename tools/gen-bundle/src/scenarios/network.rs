@@ -145,7 +145,7 @@ fn readiness_failing() -> (Cluster, Vec<Finding>) {
 }
 
 /// Appends a controller log line complaining about a backend.
-fn controller_log(w: &mut World, lines: &[String]) {
+pub(super) fn controller_log(w: &mut World, lines: &[String]) {
     let pods: Vec<String> = w
         .cluster
         .objects("ingress-nginx", "pods")
