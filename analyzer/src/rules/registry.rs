@@ -366,17 +366,17 @@ registry! {
     },
     RolloutFailing => {
         id: "rollout-failing", layer: Workload, severity: Error,
-        causes: [], effects: [PodNotServing],
+        causes: [], effects: [PodNotServing, PodsNotCreated],
         fires_when: "the newest ReplicaSet of a Deployment (by its `deployment.kubernetes.io/revision` annotation) has pods that are not ready and fail (waiting in `CrashLoopBackOff`, `ImagePullBackOff`, …, restarted, `Failed`, unschedulable) or the Deployment is `ProgressDeadlineExceeded`, while an older ReplicaSet still has ready pods; names both revisions (number, ReplicaSet, `pod-template-hash`), what changed between their pod templates (images, command/args, env names with literal values or `valueFrom` references, never a credential-looking literal, `envFrom`, ConfigMap/Secret volumes) and suggests `kubectl rollout history` and `kubectl rollout undo --to-revision`; pods merely starting (`ContainerCreating`, first instance before its readiness probe passed) within the deadline are not failing; the new pods' own findings are linked as its cause",
     },
     RolloutBlocked => {
         id: "rollout-blocked", layer: Workload, severity: Warning,
-        causes: [], effects: [PodNotServing],
+        causes: [], effects: [PodNotServing, PodsNotCreated],
         fires_when: "a RollingUpdate whose `maxUnavailable` resolves to 0 (`ResolveFenceposts`: percentages of `spec.replicas`, surge rounded up, unavailable down) while the older ReplicaSets' available pods are all the controller may keep and pods of the newest ReplicaSet cannot be scheduled for lack of room (`Insufficient cpu/memory`, `Too many pods`): the controller scales old pods down only as new ones become available, so the rollout waits forever; the pending pods' findings are linked as its cause",
     },
     RolloutDeadlineExceeded => {
         id: "rollout-deadline-exceeded", layer: Workload, severity: Error,
-        causes: [], effects: [PodNotServing],
+        causes: [], effects: [PodNotServing, PodsNotCreated],
         fires_when: "`Progressing=False` with reason `ProgressDeadlineExceeded` (`ReplicaSet \"x\" has timed out progressing.`) and neither `rollout-failing` nor `rollout-blocked` explains the Deployment; names the newest ReplicaSet, updated/ready counts and its failing pods; `info` when the rollout itself is over (every replica is of the newest ReplicaSet and no older one has pods: the pods' own findings, linked as its cause, are the problem)",
     },
     RolloutPaused => {
@@ -396,17 +396,17 @@ registry! {
     },
     StatefulsetNotReady => {
         id: "statefulset-not-ready", layer: Workload, severity: Error,
-        causes: [], effects: [PodNotServing],
+        causes: [], effects: [PodNotServing, PodsNotCreated],
         fires_when: "`status.readyReplicas` < `spec.replicas` and a pod of an ordinal below `spec.replicas` is not ready 5 minutes after its creation; with `podManagementPolicy: OrderedReady` names the lowest broken ordinal and the ordinals it blocks, with `Parallel` every broken ordinal; the pods' own findings are linked as its cause",
     },
     StatefulsetUpdateStuck => {
         id: "statefulset-update-stuck", layer: Workload, severity: Error,
-        causes: [], effects: [PodNotServing],
+        causes: [], effects: [PodNotServing, PodsNotCreated],
         fires_when: "`status.updateRevision` differs from `status.currentRevision` (`RollingUpdate`, ordinals at or above `partition`) and a pod of the update revision is not ready 5 minutes after its creation: the controller will not update the next ordinal; names both revisions and the pod (linked as cause) and suggests `kubectl rollout undo`; replaces `statefulset-not-ready` for that set",
     },
     DaemonsetNotReady => {
         id: "daemonset-not-ready", layer: Workload, severity: Error,
-        causes: [], effects: [PodNotServing],
+        causes: [], effects: [PodNotServing, PodsNotCreated],
         fires_when: "`status.numberReady` < `status.desiredNumberScheduled` and, on a Ready node the DaemonSet controller's predicates select (nodeName, nodeSelector, required node affinity, taints tolerated after the tolerations the controller adds), the daemon pod is not ready 5 minutes after its creation, or no pod exists while `currentNumberScheduled` < `desiredNumberScheduled`; names nodes and pods; the pods' own findings are linked as its cause",
     },
     DaemonsetUntoleratedTaint => {

@@ -742,6 +742,17 @@ fn webhook_denied(w: &mut World) -> Vec<Finding> {
             "webhook validation.gatekeeper.sh of ValidatingWebhookConfiguration gatekeeper-validating-webhook-configuration",
             "invalid image repo <docker.io/fluent/fluent-bit:3.1.4>",
         ],
+    ),
+    // What users see: no log-shipper pod on any of the three nodes; the
+    // refusal is why.
+    finding(
+        "daemonset-not-ready",
+        "DaemonSet/observability/log-shipper",
+        &["numberReady 0 of desiredNumberScheduled 3"],
+    )
+    .caused_by(
+        "admission-webhook-denied",
+        "DaemonSet/observability/log-shipper",
     )]
 }
 

@@ -166,6 +166,12 @@ fn missing_class(w: &mut World) -> Vec<Finding> {
             &["pod has unbound immediate PersistentVolumeClaims"],
         )
         .caused_by("pvc-pending", &claim_key),
+        finding(
+            "statefulset-not-ready",
+            &obj("StatefulSet", NS, "postgres"),
+            &["postgres-0 (ordinal 0) is Pending"],
+        )
+        .caused_by("pod-unschedulable", &pod(NS, &pod_name)),
     ]
 }
 
@@ -272,6 +278,14 @@ fn zone_conflict(w: &mut World) -> Vec<Finding> {
             &["volume node affinity conflict"],
         )
         .caused_by("volume-node-affinity-conflict", &claim_key),
+        // The StatefulSet's only ordinal never starts: the set is not ready
+        // because of its pending pod.
+        finding(
+            "statefulset-not-ready",
+            &obj("StatefulSet", NS, "search"),
+            &["search-0 (ordinal 0) is Pending"],
+        )
+        .caused_by("pod-unschedulable", &pod(NS, &member)),
     ]
 }
 
