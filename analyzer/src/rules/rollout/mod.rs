@@ -422,7 +422,9 @@ fn changes_between(old: &Revision<'_>, new: &Revision<'_>) -> String {
     };
     let changes = template_changes(&spec(old), &spec(new));
     if changes.is_empty() {
-        "no change in images, command, args, env or config references (see kubectl rollout history)"
+        "only outside the fields compared here: images, command, args, env and config references \
+         are the same (a `kubectl rollout restart` changes only an annotation; see kubectl rollout \
+         history)"
             .to_string()
     } else {
         changes.join("; ")
