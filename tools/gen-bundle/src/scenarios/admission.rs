@@ -221,7 +221,7 @@ fn quota_exceeded(w: &mut World) -> Vec<Finding> {
         None,
         "Normal",
         "ScalingReplicaSet",
-        &format!("Scaled up replica set {rs} from 4 to 6"),
+        &format!("Scaled up replica set {rs} to 6 from 4"),
         &Source::controller("deployment-controller"),
         1,
         1_500,

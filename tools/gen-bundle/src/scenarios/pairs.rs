@@ -250,7 +250,7 @@ fn hpa_after() -> Cluster {
         None,
         "Normal",
         "ScalingReplicaSet",
-        &format!("Scaled up replica set {rs} from 3 to 5"),
+        &format!("Scaled up replica set {rs} to 5 from 3"),
         &Source::controller("deployment-controller"),
         1,
         -240,
