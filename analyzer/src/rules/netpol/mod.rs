@@ -38,7 +38,7 @@ use crate::command::Kubectl;
 use crate::context::{pod_ref, FindingBuilder, IngressController, NamespaceCtx};
 use crate::rules::registry::Rule;
 use crate::rules::service::backends::{backends, is_external_name, name_list};
-use crate::rules::service::ports::{resolve_target_port, PortResolution};
+use crate::rules::service::ports::{declared_ports, resolve_target_port, PortResolution};
 
 /// Controller log lines quoted as the observed symptom, per file.
 const LOG_LINES: usize = 5;
@@ -199,18 +199,9 @@ fn pod_port(sp: &ServicePort, pod: &Pod) -> Option<i32> {
 /// Names of `pod`'s declared container ports `port`/`protocol` (what a
 /// named policy port resolves against).
 fn port_names(pod: &Pod, port: i32, protocol: &str) -> Vec<String> {
-    let Some(spec) = pod.spec.as_ref() else {
-        return Vec::new();
-    };
-    let sidecars = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
-    spec.containers
-        .iter()
-        .chain(sidecars)
-        .flat_map(|c| c.ports.iter().flatten())
+    declared_ports(pod)
+        .into_iter()
+        .map(|(_, p)| p)
         .filter(|p| p.container_port == port && p.protocol.as_deref().unwrap_or("TCP") == protocol)
         .filter_map(|p| p.name.clone())
         .collect()

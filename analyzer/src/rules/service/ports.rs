@@ -66,7 +66,9 @@ pub fn resolve_target_port(port: &ServicePort, pod: &Pod) -> PortResolution {
     }
 }
 
-fn declared_ports(pod: &Pod) -> Vec<(&str, &k8s_openapi::api::core::v1::ContainerPort)> {
+/// Every port `pod` declares, with its container's name: the regular
+/// containers' and the restartable init containers' (sidecars).
+pub(crate) fn declared_ports(pod: &Pod) -> Vec<(&str, &k8s_openapi::api::core::v1::ContainerPort)> {
     let Some(spec) = pod.spec.as_ref() else {
         return Vec::new();
     };
