@@ -32,7 +32,7 @@ use kpm_semantics::time::to_chrono;
 use kpm_semantics::ObjectExt;
 
 use crate::command::Kubectl;
-use crate::context::NamespaceCtx;
+use crate::context::{FindingBuilder, NamespaceCtx};
 use crate::engine::index::EventView;
 use crate::rules::jobs::{failed_condition, scheduled_job_name};
 use crate::rules::registry::Rule;
@@ -129,16 +129,18 @@ fn missed_starts(ctx: &NamespaceCtx<'_>, cj: &CronJob) -> Option<Finding> {
     if let Some(t) = scheduled {
         b = b.field(&object, "status.lastScheduleTime", t.to_rfc3339());
     }
-    Some(
-        b.next_command(
-            "See the CronJob's status, active Jobs and events",
-            Kubectl::new()
-                .namespace(ctx.namespace())
-                .args(["describe", "cronjob"])
-                .name(name)
-                .build(),
-        )
-        .build(),
+    Some(describe_cronjob(ctx, b, name).build())
+}
+
+/// Both CronJob findings end with `kubectl describe cronjob`.
+fn describe_cronjob(ctx: &NamespaceCtx<'_>, b: FindingBuilder, name: &str) -> FindingBuilder {
+    b.next_command(
+        "See the CronJob's status, active Jobs and events",
+        Kubectl::new()
+            .namespace(ctx.namespace())
+            .args(["describe", "cronjob"])
+            .name(name)
+            .build(),
     )
 }
 
@@ -264,17 +266,7 @@ fn no_recent_success(ctx: &NamespaceCtx<'_>, cj: &CronJob) -> Option<Finding> {
                 .build(),
         );
     }
-    Some(
-        b.next_command(
-            "See the CronJob's status, active Jobs and events",
-            Kubectl::new()
-                .namespace(ctx.namespace())
-                .args(["describe", "cronjob"])
-                .name(name)
-                .build(),
-        )
-        .build(),
-    )
+    Some(describe_cronjob(ctx, b, name).build())
 }
 
 #[cfg(test)]

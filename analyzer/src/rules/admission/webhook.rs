@@ -3,6 +3,7 @@
 //! was collected.
 
 use k8s_openapi::api::admissionregistration::v1::WebhookClientConfig;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kpm_model::ObjectRef;
 
 use super::facts::Facts;
@@ -24,30 +25,50 @@ struct Hook<'a> {
     client: &'a WebhookClientConfig,
 }
 
+impl<'a> Hook<'a> {
+    /// One webhook of configuration `config`, with the API's defaults for
+    /// what it leaves out.
+    fn new(
+        kind: &'static str,
+        config: &'a ObjectMeta,
+        failure_policy: Option<&'a str>,
+        timeout: Option<i32>,
+        client: &'a WebhookClientConfig,
+    ) -> Hook<'a> {
+        Hook {
+            kind,
+            config: config.name.as_deref().unwrap_or_default(),
+            failure_policy: failure_policy.unwrap_or("Fail"),
+            timeout: timeout.unwrap_or(10),
+            client,
+        }
+    }
+}
+
 /// The webhook named `name` in the bundle's configurations.
 fn find<'a>(cluster: &'a ClusterData, name: &str) -> Option<Hook<'a>> {
     let p = &cluster.platform;
     let validating = p.validating_webhooks.iter().flat_map(|c| {
         c.webhooks.iter().flatten().map(move |w| {
-            let hook = Hook {
-                kind: "ValidatingWebhookConfiguration",
-                config: c.metadata.name.as_deref().unwrap_or_default(),
-                failure_policy: w.failure_policy.as_deref().unwrap_or("Fail"),
-                timeout: w.timeout_seconds.unwrap_or(10),
-                client: &w.client_config,
-            };
+            let hook = Hook::new(
+                "ValidatingWebhookConfiguration",
+                &c.metadata,
+                w.failure_policy.as_deref(),
+                w.timeout_seconds,
+                &w.client_config,
+            );
             (w.name.as_str(), hook)
         })
     });
     let mutating = p.mutating_webhooks.iter().flat_map(|c| {
         c.webhooks.iter().flatten().map(move |w| {
-            let hook = Hook {
-                kind: "MutatingWebhookConfiguration",
-                config: c.metadata.name.as_deref().unwrap_or_default(),
-                failure_policy: w.failure_policy.as_deref().unwrap_or("Fail"),
-                timeout: w.timeout_seconds.unwrap_or(10),
-                client: &w.client_config,
-            };
+            let hook = Hook::new(
+                "MutatingWebhookConfiguration",
+                &c.metadata,
+                w.failure_policy.as_deref(),
+                w.timeout_seconds,
+                &w.client_config,
+            );
             (w.name.as_str(), hook)
         })
     });
