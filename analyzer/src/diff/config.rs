@@ -60,9 +60,14 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Vec<ConfigDelta> {
     let mut index: Option<Consumers<'_>> = None;
     let mut out = Vec::new();
     for k in keys {
-        let obj = object_of(k);
         let b = before.digest.configs.get(k);
         let a = after.digest.configs.get(k);
+        if let (Some(b), Some(a)) = (b, a) {
+            if b.content == a.content && b.written == a.written {
+                continue; // most of them: unchanged
+            }
+        }
+        let obj = object_of(k);
         let change = match (b, a) {
             (Some(b), Some(a)) if b.content != a.content || b.written != a.written => {
                 Change::Changed

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use sha2::{Digest as _, Sha256};
 
 use super::event_digest::fnv;
@@ -351,19 +351,34 @@ impl Digest {
                 Some((name_of(&rs.metadata), d.name.as_str()))
             })
             .collect();
+        // Pods share owners and configuration: each key is spelled once.
+        let mut owners: HashMap<(&str, &str), Shared> = HashMap::new();
+        let mut refs: HashMap<(ConfigKind, String), Shared> = HashMap::new();
         self.pods.reserve(data.pods.len());
         for p in &data.pods {
-            let (workload, revision) = owner_of(ns, p, &rs_owner);
             let strings = &mut self.strings;
-            let consumes = p.spec.as_ref().map(refs_of).unwrap_or_default();
+            let workload = owner_of(p).map(|o| {
+                let shared = owners
+                    .entry((o.kind.as_str(), o.name.as_str()))
+                    .or_insert_with(|| strings.get(&workload_key(ns, o, &rs_owner)));
+                Arc::clone(shared)
+            });
+            let meta = &p.metadata;
+            let revision = workload
+                .as_ref()
+                .and(label(meta, TEMPLATE_HASH).or_else(|| label(meta, REVISION_HASH)));
             let digest = PodDigest {
                 uid: fnv(p.metadata.uid.as_deref().unwrap_or_default()),
-                workload: workload.map(|w| strings.get(&w)),
+                workload,
                 revision: revision.map(|r| strings.get(r)),
                 running: pod_running(p),
                 started: pod_started(p),
                 containers: container_states(p, strings),
-                consumes: consumes.iter().map(|c| strings.get(c)).collect(),
+                consumes: p
+                    .spec
+                    .as_ref()
+                    .map(|spec| pod_refs(spec, &mut refs, strings))
+                    .unwrap_or_default(),
             };
             self.pods
                 .insert(format!("{ns}/{}", name_of(&p.metadata)), digest);
@@ -419,31 +434,49 @@ fn config_digest(meta: &ObjectMeta, h: Sha256) -> ConfigDigest {
     }
 }
 
-/// The workload owning a pod and the pod's revision within it.
-fn owner_of<'p>(
-    ns: &str,
-    p: &'p Pod,
-    rs_owner: &HashMap<&str, &str>,
-) -> (Option<String>, Option<&'p str>) {
-    let meta = &p.metadata;
-    let Some(owner) = meta
-        .owner_references
-        .iter()
-        .flatten()
+/// The reference to the workload owning a pod: its controller, else its
+/// first owner.
+fn owner_of(p: &Pod) -> Option<&OwnerReference> {
+    let mut owners = p.metadata.owner_references.iter().flatten();
+    owners
+        .clone()
         .find(|o| o.controller == Some(true))
-        .or_else(|| meta.owner_references.iter().flatten().next())
-    else {
-        return (None, None);
-    };
-    let workload = match owner.kind.as_str() {
+        .or_else(|| owners.next())
+}
+
+/// The workload key of a pod's owner: a ReplicaSet's Deployment when it
+/// has one.
+fn workload_key(ns: &str, owner: &OwnerReference, rs_owner: &HashMap<&str, &str>) -> String {
+    match owner.kind.as_str() {
         "ReplicaSet" => match rs_owner.get(owner.name.as_str()) {
             Some(d) => key("Deployment", ns, d),
             None => key("ReplicaSet", ns, &owner.name),
         },
         kind => key(kind, ns, &owner.name),
-    };
-    let revision = label(meta, TEMPLATE_HASH).or_else(|| label(meta, REVISION_HASH));
-    (Some(workload), revision)
+    }
+}
+
+/// [`refs_of`] for a pod, each reference shared: sorted, deduplicated,
+/// `kube-root-ca.crt` left out. `seen` spells each reference once per
+/// namespace.
+fn pod_refs(
+    spec: &PodSpec,
+    seen: &mut HashMap<(ConfigKind, String), Shared>,
+    strings: &mut Interner,
+) -> Vec<Shared> {
+    let mut refs: Vec<Shared> = consumed(spec)
+        .into_iter()
+        .filter(|(_, name, _)| name != "kube-root-ca.crt")
+        .map(|(kind, name, _)| {
+            let shared = seen
+                .entry((kind, name))
+                .or_insert_with_key(|(kind, name)| strings.get(&config_ref(*kind, name)));
+            Arc::clone(shared)
+        })
+        .collect();
+    refs.sort();
+    refs.dedup();
+    refs
 }
 
 fn pod_running(p: &Pod) -> bool {

@@ -108,22 +108,33 @@ fn compare_specs(d: &mut WorkloadDelta, b: &Workload, a: &Workload) {
     d.revision = field("revision", b.revision.clone(), a.revision.clone());
     d.replicas = field("replicas", num(b.replicas), num(a.replicas));
     d.ready = field("ready", num(b.ready), num(a.ready));
-    let by_name = |v: &[ContainerSpec]| -> BTreeMap<String, ContainerSpec> {
-        v.iter().map(|c| (c.name.clone(), c.clone())).collect()
-    };
-    let cb = by_name(&b.containers);
-    let ca = by_name(&a.containers);
-    let names: BTreeSet<&String> = cb.keys().chain(ca.keys()).collect();
-    for name in names {
-        d.template
-            .extend(container_changes(name, cb.get(name), ca.get(name)));
+    // Most templates did not change: compare in place, build text only
+    // for what differs.
+    if b.containers != a.containers {
+        let cb = by_name(&b.containers);
+        let ca = by_name(&a.containers);
+        let names: BTreeSet<&str> = cb.keys().chain(ca.keys()).copied().collect();
+        for name in names {
+            d.template.extend(container_changes(
+                name,
+                cb.get(name).copied(),
+                ca.get(name).copied(),
+            ));
+        }
     }
-    let refs = |v: &[String]| (!v.is_empty()).then(|| v.join(", "));
-    d.template.extend(field(
-        "config references",
-        refs(&b.config_refs),
-        refs(&a.config_refs),
-    ));
+    if b.config_refs != a.config_refs {
+        let refs = |v: &[String]| (!v.is_empty()).then(|| v.join(", "));
+        d.template.extend(field(
+            "config references",
+            refs(&b.config_refs),
+            refs(&a.config_refs),
+        ));
+    }
+}
+
+/// A template's containers by name.
+fn by_name(v: &[ContainerSpec]) -> BTreeMap<&str, &ContainerSpec> {
+    v.iter().map(|c| (c.name.as_str(), c)).collect()
 }
 
 fn container_changes(
@@ -131,20 +142,24 @@ fn container_changes(
     b: Option<&ContainerSpec>,
     a: Option<&ContainerSpec>,
 ) -> Vec<FieldChange> {
-    let f = |what: &str, get: &dyn Fn(&ContainerSpec) -> String| {
-        field(
-            &format!("containers[{name}].{what}"),
+    let f = |what: &str, get: &dyn Fn(&ContainerSpec) -> &str| {
+        let (vb, va) = (
             b.map(get).filter(|s| !s.is_empty()),
             a.map(get).filter(|s| !s.is_empty()),
-        )
+        );
+        (vb != va).then(|| FieldChange {
+            field: format!("containers[{name}].{what}"),
+            before: vb.map(str::to_string),
+            after: va.map(str::to_string),
+        })
     };
     let (Some(cb), Some(ca)) = (b, a) else {
-        return f("image", &|c| c.image.clone()).into_iter().collect();
+        return f("image", &|c| &c.image).into_iter().collect();
     };
     let mut out: Vec<FieldChange> = [
-        f("image", &|c| c.image.clone()),
-        f("args", &|c| c.args.clone()),
-        f("resources", &|c| c.resources.clone()),
+        f("image", &|c| &c.image),
+        f("args", &|c| &c.args),
+        f("resources", &|c| &c.resources),
     ]
     .into_iter()
     .flatten()

@@ -39,9 +39,9 @@ pub struct Options {
     pub bundle_sha256: Option<String>,
     /// What the team accepts (`--config`): mutes and re-grades, counted.
     pub policy: Option<Policy>,
-    /// Leave out what only the report's overview shows (applications and
-    /// the timeline): a diff's analyses compare findings, not those, and
-    /// keep two analyses' worth of memory less busy without them.
+    /// Leave out what only the report's overview shows (applications, the
+    /// timeline and top pods): a diff's analyses compare findings, not
+    /// those, and keep two analyses' worth of memory less busy without them.
     pub findings_only: bool,
 }
 
@@ -128,7 +128,7 @@ impl<'o> NamespacePass<'o> {
             self.timeline_entries
                 .extend(timeline::namespace_entries(ctx, &ns_findings));
         }
-        self.usage.add_namespace(ctx);
+        self.usage.add_namespace(ctx, self.options.findings_only);
         self.damage.extend(ctx.take_damage());
         self.pending
             .extend(data.pods.iter().filter(|p| is_unscheduled(p)).cloned());

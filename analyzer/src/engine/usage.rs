@@ -45,16 +45,19 @@ fn q(
 }
 
 impl UsageAccumulator {
-    /// Adds one namespace's pods and pod metrics.
-    pub fn add_namespace(&mut self, ctx: &NamespaceCtx<'_>) {
+    /// Adds one namespace's pods and, unless `node_totals_only` (no top
+    /// pods wanted: a diff compares node summaries only), its pod metrics.
+    pub fn add_namespace(&mut self, ctx: &NamespaceCtx<'_>, node_totals_only: bool) {
         // The collector's derived allocation saw every pod of every
         // namespace and is what the node summaries use; summing the pods
         // again is only needed without it.
         if ctx.cluster.node_allocation.is_none() {
             self.add_node_totals(ctx);
         }
-        self.add_pod_metrics(ctx);
-        self.trim();
+        if !node_totals_only {
+            self.add_pod_metrics(ctx);
+            self.trim();
+        }
     }
 
     /// Sums requests and limits of the namespace's non-terminated pods per node.
@@ -262,7 +265,7 @@ mod tests {
             for ns in bundle.namespaces() {
                 let data = load_namespace(&bundle, &ns);
                 let ctx = NamespaceCtx::new(&bundle, &cluster, &data);
-                acc.add_namespace(&ctx);
+                acc.add_namespace(&ctx, false);
             }
             for node in acc.node_summaries(&cluster) {
                 let d = derived.node(&node.name).unwrap();

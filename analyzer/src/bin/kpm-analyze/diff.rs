@@ -50,10 +50,15 @@ fn open_all(args: &DiffArgs) -> Result<Vec<Bundle>, String> {
 /// The diff of the opened bundles: a pair side by side, a series in turn.
 fn build(bundles: &[Bundle], options: &Options) -> Option<DiffReport> {
     let snaps = diff::snapshots(bundles, options);
-    match snaps.as_slice() {
+    let d = match snaps.as_slice() {
         [before, after] => Some(diff::compare(before, after)),
         _ => diff::series(&snaps),
-    }
+    };
+    // The command ends once the diff is written: the digests (every pod and
+    // event of every snapshot) go with the process instead of being freed
+    // one allocation at a time.
+    std::mem::forget(snaps);
+    d
 }
 
 /// Renders `d` in `format`.
