@@ -34,9 +34,9 @@ fn pair(
     }
 }
 
-/// Running pods of a snapshot by what they consume (`ns/Kind/name`), with
-/// when each started: built once, only when some object changed.
-type Consumers<'a> = HashMap<String, Vec<(&'a str, Option<DateTime<Utc>>)>>;
+/// Running pods of a snapshot by what they consume (namespace, `Kind/name`),
+/// with when each started: built once, only when some object changed.
+type Consumers<'a> = HashMap<(&'a str, &'a str), Vec<(&'a str, Option<DateTime<Utc>>)>>;
 
 fn consumers(s: &Snapshot) -> Consumers<'_> {
     let mut out: Consumers<'_> = HashMap::new();
@@ -45,9 +45,7 @@ fn consumers(s: &Snapshot) -> Consumers<'_> {
             continue;
         };
         for r in &p.consumes {
-            out.entry(format!("{ns}/{r}"))
-                .or_default()
-                .push((name, p.started));
+            out.entry((ns, r)).or_default().push((name, p.started));
         }
     }
     out
@@ -104,9 +102,9 @@ fn stale(index: &Consumers<'_>, obj: &ObjectRef, c: &ConfigDigest) -> Vec<Object
         return Vec::new();
     };
     let ns = obj.namespace.as_deref().unwrap_or_default();
-    let key = format!("{ns}/{}/{}", obj.kind, obj.name);
+    let config = format!("{}/{}", obj.kind, obj.name);
     let mut pods: Vec<ObjectRef> = index
-        .get(&key)
+        .get(&(ns, config.as_str()))
         .into_iter()
         .flatten()
         .filter(|(_, started)| started.is_some_and(|t| t < written))

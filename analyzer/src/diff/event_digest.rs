@@ -3,6 +3,7 @@
 //! full only those a timeline from the previous snapshot can show.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, Utc};
 use kpm_model::ObjectRef;
@@ -60,9 +61,33 @@ impl EventDigest {
 #[derive(Debug, Default)]
 pub struct KnownEvents {
     /// Hash of the event uid → count.
-    pub by_uid: HashMap<u64, i64>,
+    pub by_uid: HashMap<u64, i64, Prehashed>,
     /// Hash of the series → count.
-    pub by_series: HashMap<u64, i64>,
+    pub by_series: HashMap<u64, i64, Prehashed>,
+}
+
+/// Keys that are already hashes ([`fnv`]) are used as they are, instead of
+/// being hashed once more for every event of both snapshots.
+pub type Prehashed = BuildHasherDefault<KeyIsHash>;
+
+/// The [`Hasher`] of [`Prehashed`]: the `u64` key is the hash.
+#[derive(Debug, Default)]
+pub struct KeyIsHash(u64);
+
+impl Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are written ([`Hasher::write_u64`]); anything else
+        // still hashes, if slowly.
+        self.0 = fnv_more(self.0 ^ FNV_START, bytes);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;

@@ -4,6 +4,7 @@
 //! read once), keyed by identity for hash-map matching.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 use super::event_digest::fnv;
 pub use super::event_digest::{series_key, uid_key, EventDigest, KnownEvents};
 use crate::context::{ClusterData, NamespaceData};
-use crate::rules::config::{consumed, last_write, pod_started, ConfigKind};
+use crate::rules::config::{consumed, consumed_refs, last_write, pod_started, ConfigKind};
 
 /// Label the Deployment controller puts on its pods and ReplicaSets.
 const TEMPLATE_HASH: &str = "pod-template-hash";
@@ -353,7 +354,7 @@ impl Digest {
             .collect();
         // Pods share owners and configuration: each key is spelled once.
         let mut owners: HashMap<(&str, &str), Shared> = HashMap::new();
-        let mut refs: HashMap<(ConfigKind, String), Shared> = HashMap::new();
+        let mut refs: HashMap<(ConfigKind, &str), Shared> = HashMap::new();
         self.pods.reserve(data.pods.len());
         for p in &data.pods {
             let strings = &mut self.strings;
@@ -421,12 +422,10 @@ fn hash_entry(h: &mut Sha256, k: &str, v: &[u8]) {
 }
 
 fn config_digest(meta: &ObjectMeta, h: Sha256) -> ConfigDigest {
-    let content: String = h
-        .finalize()
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let mut content = String::with_capacity(12);
+    for b in h.finalize().iter().take(6) {
+        let _ = write!(content, "{b:02x}");
+    }
     ConfigDigest {
         resource_version: meta.resource_version.clone().unwrap_or_default(),
         content,
@@ -459,14 +458,14 @@ fn workload_key(ns: &str, owner: &OwnerReference, rs_owner: &HashMap<&str, &str>
 /// [`refs_of`] for a pod, each reference shared: sorted, deduplicated,
 /// `kube-root-ca.crt` left out. `seen` spells each reference once per
 /// namespace.
-fn pod_refs(
-    spec: &PodSpec,
-    seen: &mut HashMap<(ConfigKind, String), Shared>,
+fn pod_refs<'a>(
+    spec: &'a PodSpec,
+    seen: &mut HashMap<(ConfigKind, &'a str), Shared>,
     strings: &mut Interner,
 ) -> Vec<Shared> {
-    let mut refs: Vec<Shared> = consumed(spec)
+    let mut refs: Vec<Shared> = consumed_refs(spec)
         .into_iter()
-        .filter(|(_, name, _)| name != "kube-root-ca.crt")
+        .filter(|(_, name, _)| *name != "kube-root-ca.crt")
         .map(|(kind, name, _)| {
             let shared = seen
                 .entry((kind, name))

@@ -80,6 +80,14 @@ type Consumer<'a> = (&'a Pod, Usage, Option<DateTime<Utc>>);
 
 /// Every (kind, name) a pod spec consumes, with how.
 pub fn consumed(spec: &PodSpec) -> Vec<Consumed> {
+    consumed_refs(spec)
+        .into_iter()
+        .map(|(kind, name, usage)| (kind, name.to_string(), usage))
+        .collect()
+}
+
+/// [`consumed`], the names borrowed from the spec.
+pub fn consumed_refs(spec: &PodSpec) -> Vec<(ConfigKind, &str, Usage)> {
     let mut out = Vec::new();
     let containers = spec
         .containers
@@ -92,18 +100,18 @@ pub fn consumed(spec: &PodSpec) -> Vec<Consumed> {
                 continue;
             };
             if let Some(r) = &from.config_map_key_ref {
-                out.push((ConfigKind::ConfigMap, r.name.clone(), Usage::Env));
+                out.push((ConfigKind::ConfigMap, r.name.as_str(), Usage::Env));
             }
             if let Some(r) = &from.secret_key_ref {
-                out.push((ConfigKind::Secret, r.name.clone(), Usage::Env));
+                out.push((ConfigKind::Secret, r.name.as_str(), Usage::Env));
             }
         }
         for e in c.env_from.iter().flatten() {
             if let Some(r) = &e.config_map_ref {
-                out.push((ConfigKind::ConfigMap, r.name.clone(), Usage::Env));
+                out.push((ConfigKind::ConfigMap, r.name.as_str(), Usage::Env));
             }
             if let Some(r) = &e.secret_ref {
-                out.push((ConfigKind::Secret, r.name.clone(), Usage::Env));
+                out.push((ConfigKind::Secret, r.name.as_str(), Usage::Env));
             }
         }
         for m in c.volume_mounts.iter().flatten() {
@@ -119,17 +127,17 @@ pub fn consumed(spec: &PodSpec) -> Vec<Consumed> {
             Usage::Volume
         };
         if let Some(cm) = &v.config_map {
-            out.push((ConfigKind::ConfigMap, cm.name.clone(), usage));
+            out.push((ConfigKind::ConfigMap, cm.name.as_str(), usage));
         }
-        if let Some(name) = v.secret.as_ref().and_then(|s| s.secret_name.clone()) {
+        if let Some(name) = v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) {
             out.push((ConfigKind::Secret, name, usage));
         }
         for src in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
             if let Some(cm) = &src.config_map {
-                out.push((ConfigKind::ConfigMap, cm.name.clone(), usage));
+                out.push((ConfigKind::ConfigMap, cm.name.as_str(), usage));
             }
             if let Some(s) = &src.secret {
-                out.push((ConfigKind::Secret, s.name.clone(), usage));
+                out.push((ConfigKind::Secret, s.name.as_str(), usage));
             }
         }
     }
