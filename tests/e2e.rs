@@ -24,6 +24,7 @@ mod hostile_bundle;
 mod hostile_render;
 mod msrv;
 mod real_corpus;
+mod scale_precision;
 mod serve_discovery;
 mod serve_gaps;
 mod serve_hostile;

@@ -257,7 +257,7 @@ fn metrics_server(w: &mut World) {
 }
 
 /// The EKS kube-proxy add-on's pod spec: a CPU request and no limits.
-fn kube_proxy_spec() -> Value {
+pub fn kube_proxy_spec() -> Value {
     json!({
         "containers": [{
             "name": "kube-proxy",
@@ -325,7 +325,7 @@ fn kube_proxy(w: &mut World) {
 }
 
 /// The kube-proxy pod the DaemonSet controller created for node `id`.
-fn kube_proxy_pod(
+pub fn kube_proxy_pod(
     spec: &Value,
     id: &NodeId,
     placement: pod::Placement,

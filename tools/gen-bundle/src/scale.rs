@@ -23,6 +23,7 @@ use crate::cluster::{manifest, namespace_object, ok_step, version_info, Cluster}
 use crate::ids::{self, Rng};
 use crate::scale_apps::{self, AppDesc, Failure};
 use crate::scale_injected::{self, Injected, InjectedFile};
+use crate::{scale_batch, scale_daemons, scale_policy, scale_stateful};
 
 /// A cluster size preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,7 +256,7 @@ fn generate_now(opts: &ScaleOptions, dest: &Path) -> Result<ScaleSummary, ScaleE
     };
     let mut steps: Vec<Step> = Vec::new();
     write_cluster(&mut w, &mut steps, &fleet, &system, &plan).map_err(err)?;
-    write_system_namespaces(&mut w, &mut steps, &mut summary, &system).map_err(err)?;
+    write_system_namespaces(&mut w, &mut steps, &mut summary, &system, &fleet).map_err(err)?;
     for ns in &plan.namespaces {
         write_planned_namespace(&mut w, &mut steps, &mut summary, ns, &fleet).map_err(err)?;
     }
@@ -294,7 +295,9 @@ fn write_injected(bundle: &Path, injected: &[Injected]) -> Result<(), ScaleError
 }
 
 /// `/version` and the cluster-scoped lists: the fleet's nodes, every
-/// namespace, the nginx ingress class; the other cluster kinds empty.
+/// namespace, the nginx ingress class, the StatefulSets' volumes and their
+/// attachments, the StorageClasses and the built-in PriorityClasses (no
+/// admission webhooks: the generated cluster runs none).
 fn write_cluster(
     w: &mut BundleWriter,
     steps: &mut Vec<Step>,
@@ -335,6 +338,22 @@ fn write_cluster(
                     86_400 * 300,
                 ))
             }),
+            "persistentvolumes" => stream_list(w, &path, kind, &mut |push| {
+                scale_stateful::persistent_volumes(plan, fleet).try_for_each(|pv| push(&pv))
+            }),
+            "volumeattachments" => stream_list(w, &path, kind, &mut |push| {
+                scale_stateful::volume_attachments(plan, fleet).try_for_each(|va| push(&va))
+            }),
+            "storageclasses" => stream_list(w, &path, kind, &mut |push| {
+                scale_stateful::storage_classes()
+                    .iter()
+                    .try_for_each(&mut *push)
+            }),
+            "priorityclasses" => stream_list(w, &path, kind, &mut |push| {
+                scale_daemons::priority_classes()
+                    .iter()
+                    .try_for_each(&mut *push)
+            }),
             _ => stream_list(w, &path, kind, &mut |_| Ok(())),
         }?;
         steps.push(ok_step(kind.plural, None, &path, n, size));
@@ -343,19 +362,26 @@ fn write_cluster(
 }
 
 /// Every namespaced list of the system namespaces (`kube-system` and the
-/// like), from the hand-built baseline world.
+/// like), from the hand-built baseline world, plus the fleet's kube-proxy.
 fn write_system_namespaces(
     w: &mut BundleWriter,
     steps: &mut Vec<Step>,
     summary: &mut ScaleSummary,
     system: &Cluster,
+    fleet: &Fleet,
 ) -> kpm_bundle::Result<()> {
     for (name, data) in &system.namespaces {
         for kind in NAMESPACED_KINDS {
             let path = layout::namespaced_path(name, kind.plural);
             let items = data.objects.get(kind.plural).cloned().unwrap_or_default();
+            let daemons = name == scale_daemons::NAMESPACE;
             let (n, size) = stream_list(w, &path, kind, &mut |push| {
-                items.iter().try_for_each(&mut *push)
+                items.iter().try_for_each(&mut *push)?;
+                match kind.plural {
+                    "pods" if daemons => scale_daemons::pods(fleet).try_for_each(|p| push(&p)),
+                    "daemonsets" if daemons => push(&scale_daemons::daemon_set(fleet)),
+                    _ => Ok(()),
+                }
             })?;
             summary.pods += if kind.plural == "pods" { n } else { 0 };
             steps.push(ok_step(kind.plural, Some(name), &path, n, size));
@@ -380,6 +406,12 @@ fn write_planned_namespace(
                     push(&obj)?;
                 }
             }
+            for obj in scale_policy::objects(kind.plural, ns, fleet) {
+                push(&obj)?;
+            }
+            for obj in scale_batch::objects(kind.plural, &ns.name, fleet) {
+                push(&obj)?;
+            }
             Ok(())
         })?;
         match kind.plural {
@@ -394,6 +426,9 @@ fn write_planned_namespace(
             *summary.failures.entry(f.name().to_string()).or_default() += 1;
         }
         summary.injected.extend(scale_injected::of_app(ns, app));
+        summary
+            .injected
+            .extend(scale_policy::injected(ns, app, fleet));
         for (pod, container, previous, text) in scale_apps::logs(ns, app) {
             let path = layout::log_path(&ns.name, &pod, &container, previous);
             let rec = w.write_entry(&path, text.as_bytes())?;
@@ -501,6 +536,9 @@ fn write_allocation(
         .sum();
     let mut order: Vec<(String, u64)> = (0..fleet.count()).map(|i| (fleet.id(i).name, i)).collect();
     order.sort();
+    let daemons = scale_daemons::daemon_set(fleet);
+    let daemon_spec = crate::baseline::kube_proxy_spec();
+    let daemon_hash = crate::builders::workload::controller_revision_hash(&daemons);
     let mut entry = w.start_entry(layout::NODE_ALLOCATION)?;
     entry.write_all(b"{\"nodes\":[").map_err(io)?;
     let mut first = true;
@@ -513,6 +551,13 @@ fn write_allocation(
         {
             a.add_pod(p);
         }
+        a.add_pod(&scale_daemons::pod(
+            fleet,
+            *i,
+            &daemons,
+            &daemon_spec,
+            &daemon_hash,
+        ));
         a.add_node(&node);
         let mut g = *i;
         while g < total {

@@ -13,6 +13,7 @@ use crate::ids;
 use crate::scale::Fleet;
 use crate::scale_perturb::{self, Change};
 pub use crate::scale_plan::{plan, AppDesc, Failure, NsDesc, Plan};
+use crate::scale_stateful;
 
 fn has(app: &AppDesc, f: Failure) -> bool {
     app.failure == Some(f)
@@ -82,6 +83,9 @@ fn placement(app: &AppDesc, r: u64, fleet: &Fleet) -> Placement {
 
 /// Name of replica `r` of an app and its `pod-template-hash`.
 pub(crate) fn pod_name(ns: &NsDesc, app: &AppDesc, r: u64) -> (String, String) {
+    if app.stateful {
+        return scale_stateful::pod_name(ns, app, r);
+    }
     let (rs, hash) = workload::replica_set_name(&ns.name, &app.name, app.revision);
     let mut key = format!("{}/{}/{r}", ns.name, app.name);
     if app.replaced.contains(&r) {
@@ -157,7 +161,8 @@ fn fate(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet) -> (PodFate, Vec<Cont
     (PodFate::Placed(pl), vec![st])
 }
 
-fn build_pod(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet, rs: &Value) -> Value {
+/// Replica `r` of an app, owned by `owner` (its ReplicaSet or StatefulSet).
+fn build_pod(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet, owner: &Value) -> Value {
     let (name, hash) = pod_name(ns, app, r);
     let (f, states) = fate(ns, app, r, fleet);
     let mut p = pod::pod(
@@ -168,15 +173,14 @@ fn build_pod(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet, rs: &Value) -> V
         &f,
         &states,
     );
-    meta::set_generate_name(&mut p, &format!("{}-", meta::name_of(rs)));
-    meta::add_labels(
-        &mut p,
-        &[
-            ("app.kubernetes.io/name", &app.name),
-            ("pod-template-hash", &hash),
-        ],
-    );
-    meta::set_owner(&mut p, rs);
+    meta::add_labels(&mut p, &[("app.kubernetes.io/name", &app.name)]);
+    if app.stateful {
+        scale_stateful::adapt_pod(&mut p, ns, app, r);
+    } else {
+        meta::set_generate_name(&mut p, &format!("{}-", meta::name_of(owner)));
+        meta::add_labels(&mut p, &[("pod-template-hash", &hash)]);
+    }
+    meta::set_owner(&mut p, owner);
     p
 }
 
@@ -221,17 +225,24 @@ fn previous_rs(ns: &NsDesc, app: &AppDesc) -> Option<Value> {
     Some(workload::replica_set(&d, 1, rollout_ago, zero))
 }
 
+/// The controller of an app's pods, provisional: its owner reference
+/// only depends on names, so the status is not computed.
+fn owner(ns: &NsDesc, app: &AppDesc) -> Value {
+    if app.stateful {
+        return scale_stateful::stateful_set(ns, app, &pod_spec(app), &[]);
+    }
+    deployment_and_rs(ns, app, &[]).1
+}
+
 /// Replica `r` of an app, alone (for the per-node allocation pass).
 pub fn pod_at(ns: &NsDesc, app: &AppDesc, r: u64, fleet: &Fleet) -> Value {
-    let (_, rs) = deployment_and_rs(ns, app, &[]);
-    build_pod(ns, app, r, fleet, &rs)
+    build_pod(ns, app, r, fleet, &owner(ns, app))
 }
 
 fn pods_of(ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<Value> {
-    // The owner uid only depends on names, so a provisional RS is enough.
-    let (_, rs) = deployment_and_rs(ns, app, &[]);
+    let owner = owner(ns, app);
     (0..app.replicas)
-        .map(|r| build_pod(ns, app, r, fleet, &rs))
+        .map(|r| build_pod(ns, app, r, fleet, &owner))
         .collect()
 }
 
@@ -368,6 +379,15 @@ fn rollout_events(ns: &NsDesc, app: &AppDesc, pods: &[Value]) -> Vec<Value> {
 pub fn objects(plural: &str, ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<Value> {
     match plural {
         "pods" => pods_of(ns, app, fleet),
+        "deployments" | "replicasets" if app.stateful => vec![],
+        "statefulsets" if app.stateful => {
+            let pods = pods_of(ns, app, fleet);
+            vec![scale_stateful::stateful_set(ns, app, &pod_spec(app), &pods)]
+        }
+        "persistentvolumeclaims" if app.stateful => scale_stateful::claims(ns, app, fleet)
+            .into_iter()
+            .map(|(pvc, _)| pvc)
+            .collect(),
         "deployments" | "replicasets" => {
             let pods = pods_of(ns, app, fleet);
             let (d, rs) = deployment_and_rs(ns, app, &pods);
@@ -551,8 +571,28 @@ mod tests {
             .flat_map(|n| &n.apps)
             .map(|a| a.replicas)
             .sum();
+        // Daemon pods (one per node) and the CronJobs' finished pods are
+        // taken from the pods asked for.
+        let batch: u64 = p
+            .namespaces
+            .iter()
+            .map(|n| crate::scale_batch::pods_in(&n.name))
+            .sum();
+        let budget = o.pods - o.nodes - batch;
+        // Pod indexes (node placement, pod IPs) follow each other without
+        // gaps or overlaps, StatefulSets' included.
+        let apps: Vec<&AppDesc> = p.namespaces.iter().flat_map(|n| &n.apps).collect();
+        for w in apps.windows(2) {
+            assert_eq!(
+                w[1].first_pod,
+                w[0].first_pod + w[0].replicas,
+                "{}",
+                w[1].name
+            );
+        }
+        assert!(apps.iter().any(|a| a.stateful));
         assert!(
-            total >= o.pods - p.namespaces.len() as u64 && total <= o.pods,
+            total >= budget - p.namespaces.len() as u64 && total <= budget,
             "{total}"
         );
         let fleet = scale::fleet(&o);
@@ -594,8 +634,10 @@ mod tests {
         };
         let a = scale::generate(&o, &tmp.path().join("a.zip")).unwrap();
         let b = scale::generate(&o, &tmp.path().join("b.zip")).unwrap();
-        // 60 app pods plus CoreDNS (2), metrics-server (1), ingress-nginx (2).
-        assert_eq!(a.pods, 65);
+        // 56 pods in two namespaces (60 asked for, less one kube-proxy per
+        // node, split evenly; the CronJob's finished pods among them), plus
+        // kube-proxy (3), CoreDNS (2), metrics-server (1), ingress-nginx (2).
+        assert_eq!(a.pods, 64);
         assert_eq!(a.nodes, 3);
         let ba = kpm_bundle::Bundle::open(&a.path).unwrap();
         let bb = kpm_bundle::Bundle::open(&b.path).unwrap();

@@ -1,7 +1,7 @@
 //! The plan of a generated cluster: namespaces of apps, each a small
 //! description with an optional injected failure.
 
-use crate::ids::Rng;
+use crate::ids::{self, Rng};
 use crate::scale::ScaleOptions;
 
 /// A failure injected into an app; one per rule family the analyzer knows.
@@ -122,6 +122,9 @@ pub struct AppDesc {
     pub change: Option<crate::scale_perturb::Change>,
     /// Replicas recreated since the plan (another name and uid).
     pub replaced: Vec<u64>,
+    /// A StatefulSet (a database with one volume per replica) instead of a
+    /// Deployment; never given a failure or a `--perturb` change.
+    pub stateful: bool,
 }
 
 /// One namespace of the plan.
@@ -141,6 +144,10 @@ pub struct Plan {
     /// Namespaces.
     pub namespaces: Vec<NsDesc>,
 }
+
+/// One app in this many is a StatefulSet (databases, queues), as in a
+/// typical microservice cluster where ~5 % of workloads keep state.
+const STATEFUL_ONE_IN: u64 = 20;
 
 const TEAMS: &[&str] = &[
     "checkout", "catalog", "payments", "search", "identity", "billing", "shipping", "media",
@@ -165,7 +172,9 @@ const APPS: &[&str] = &[
 pub fn plan(opts: &ScaleOptions) -> Plan {
     let mut rng = Rng::new(opts.seed);
     let ns_count = (opts.pods / 300).max(2);
-    let per_ns = opts.pods / ns_count;
+    // The daemon pods (one per node) and the finished Jobs' pods count
+    // among the pods asked for.
+    let per_ns = opts.pods.saturating_sub(opts.nodes) / ns_count;
     let mut next_pod = 0;
     let mut namespaces = Vec::new();
     for n in 0..ns_count {
@@ -177,6 +186,9 @@ pub fn plan(opts: &ScaleOptions) -> Plan {
         let mut apps = Vec::new();
         let mut pods = 0;
         let mut a = 0;
+        let per_ns = per_ns
+            .saturating_sub(crate::scale_batch::pods_in(&name))
+            .max(1);
         while pods < per_ns {
             let replicas = (2 + rng.below(5)).min(per_ns - pods).max(1);
             let base = APPS
@@ -190,7 +202,10 @@ pub fn plan(opts: &ScaleOptions) -> Plan {
             };
             let created_ago = 86_400 * (5 + rng.below(200) as i64);
             let rollout_ago = 3_600 * (2 + rng.below(24 * 4) as i64);
-            apps.push(AppDesc {
+            // Keyed by name, not drawn from `rng`: the other apps stay as
+            // they were before StatefulSets were generated.
+            let stateful = ids::hash(&format!("sts/{name}/{a}")).is_multiple_of(STATEFUL_ONE_IN);
+            let mut app = AppDesc {
                 name: format!("{base}-{a}"),
                 replicas,
                 first_pod: next_pod,
@@ -211,9 +226,15 @@ pub fn plan(opts: &ScaleOptions) -> Plan {
                 previous: None,
                 change: None,
                 replaced: Vec::new(),
-            });
-            next_pod += replicas;
-            pods += replicas;
+                stateful: false,
+            };
+            if stateful {
+                app = crate::scale_stateful::as_stateful(app);
+                app.replicas = app.replicas.min(per_ns - pods);
+            }
+            next_pod += app.replicas;
+            pods += app.replicas;
+            apps.push(app);
             a += 1;
         }
         namespaces.push(NsDesc {

@@ -159,6 +159,37 @@ pub fn deploy_stateful(w: &mut World, app: &AppSpec, storage: &str) -> Vec<Strin
     names
 }
 
+/// A `WaitForFirstConsumer` StorageClass, as EKS and the EBS CSI add-on
+/// create them.
+pub fn storage_class(name: &str, provisioner: &str, created_ago: i64) -> Value {
+    let mut sc = meta::object("storage.k8s.io/v1", "StorageClass", None, name, created_ago);
+    if let Some(m) = sc.as_object_mut() {
+        m.insert("provisioner".into(), json!(provisioner));
+        m.insert("reclaimPolicy".into(), json!("Delete"));
+        m.insert("volumeBindingMode".into(), json!("WaitForFirstConsumer"));
+        m.insert("allowVolumeExpansion".into(), json!(true));
+    }
+    sc
+}
+
+/// The EBS CSI VolumeAttachment of `pv` on `node`, attached.
+pub fn attachment(pv_name: &str, node: &str) -> Value {
+    let va_name = format!("csi-{}", ids::hex64(&format!("va/{pv_name}/{}", node)));
+    let mut va = meta::object(
+        "storage.k8s.io/v1",
+        "VolumeAttachment",
+        None,
+        &va_name,
+        86_400 * 9 + 5,
+    );
+    va["metadata"]["annotations"] =
+        json!({"csi.alpha.kubernetes.io/node-id": format!("i-0{}", &ids::hex64(node)[..16])});
+    va["metadata"]["finalizers"] = json!(["external-attacher/ebs-csi-aws-com"]);
+    va["spec"] = json!({"attacher": "ebs.csi.aws.com", "nodeName": node, "source": {"persistentVolumeName": pv_name}});
+    va["status"] = json!({"attached": true, "attachmentMetadata": {"devicePath": "/dev/xvdaa"}});
+    va
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

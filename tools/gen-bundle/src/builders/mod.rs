@@ -10,4 +10,5 @@ pub mod metrics;
 pub mod network;
 pub mod node;
 pub mod pod;
+pub mod policy;
 pub mod workload;

@@ -24,6 +24,7 @@ use crate::builders::event::{self, Source};
 use crate::builders::meta;
 use crate::builders::network::{self, ServicePort};
 use crate::builders::pod::{ContainerState, PodFate, Terminated};
+use crate::builders::policy::resource_quota;
 use crate::cluster::Cluster;
 use crate::expected::{finding, obj, pod, Finding};
 use crate::world::World;
@@ -37,22 +38,6 @@ pub const SCENARIOS: &[Scenario] = &[
 
 const CHECKOUT_IMAGE: &str = "ghcr.io/acme-shop/checkout:3.15.0";
 const PAYMENTS_IMAGE: &str = "ghcr.io/acme-pay/payments-api:4.7.3";
-
-/// A `v1` ResourceQuota with the same `spec.hard` and `status.hard`.
-fn resource_quota(ns: &str, name: &str, hard: &[(&str, &str)], used: &[(&str, &str)]) -> Value {
-    let mut q = meta::object("v1", "ResourceQuota", Some(ns), name, 86_400 * 120);
-    let map = |pairs: &[(&str, &str)]| {
-        Value::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), json!(v)))
-                .collect(),
-        )
-    };
-    q["spec"] = json!({"hard": map(hard)});
-    q["status"] = json!({"hard": map(hard), "used": map(used)});
-    q
-}
 
 /// The checkout app: `replicas` pods each requesting `cpu`.
 fn checkout(replicas: i64, cpu: &str) -> AppSpec {

@@ -11,14 +11,14 @@
 //! budget matching no pod counts 0 expected pods (its `NoPods` events are
 //! long expired, as events live one hour).
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::common::{self, crashloop_events, pod_obj, pod_ref};
 use super::Scenario;
 use crate::app::{self, AppSpec};
 use crate::baseline::{self, Baseline};
-use crate::builders::meta;
 use crate::builders::pod::{ContainerState, PodFate, Terminated};
+use crate::builders::policy::pdb;
 use crate::cluster::Cluster;
 use crate::expected::{finding, obj, pod, Finding};
 use crate::world::World;
@@ -28,62 +28,6 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { name: "pdb-blocks-drain", description: "In payments, the ledger PDB has maxUnavailable 0 over 3 replicas and the fraud-scorer PDB minAvailable 1 over its single replica: both allow 0 disruptions by design, so kubectl drain cannot evict their pods; the settlement PDB (minAvailable 1 over 2) allows 0 because one settlement pod crashes; the legacy-batch PDB selects no pod.", build: pdb_blocks_drain },
     Scenario { name: "pdb-allows-one", description: "Near miss: the checkout PDB has maxUnavailable 1 over 3 ready replicas, the EKS CoreDNS add-on's PDB maxUnavailable 1 over 2 and the ingress-nginx chart's controller PDB minAvailable 1 over 2: every budget allows 1 disruption.", build: pdb_allows_one },
 ];
-
-/// When the budgets were created (and last synced with a transition).
-const PDB_AGE: i64 = 86_400 * 30;
-
-/// A `policy/v1` PodDisruptionBudget over `selector` with the controller's
-/// status: `expected` pods counted, `desired` needed healthy, `current`
-/// healthy.
-fn pdb(
-    ns: &str,
-    name: &str,
-    budget: (&str, Value),
-    selector: &[(&str, &str)],
-    (expected, desired, current): (i64, i64, i64),
-    transition_ago: i64,
-) -> Value {
-    let mut p = meta::object("policy/v1", "PodDisruptionBudget", Some(ns), name, PDB_AGE);
-    meta::meta_mut(&mut p).insert("generation".into(), json!(1));
-    meta::add_labels(&mut p, &[("app.kubernetes.io/managed-by", "Helm")]);
-    meta::add_managed(
-        &mut p,
-        "helm",
-        "Update",
-        PDB_AGE,
-        json!({"f:spec": {format!("f:{}", budget.0): {}, "f:selector": {}}}),
-        None,
-    );
-    meta::add_managed(
-        &mut p,
-        "kube-controller-manager",
-        "Update",
-        transition_ago,
-        json!({"f:status": {"f:conditions": {}, "f:currentHealthy": {}, "f:desiredHealthy": {}, "f:disruptionsAllowed": {}, "f:expectedPods": {}, "f:observedGeneration": {}}}),
-        Some("status"),
-    );
-    let labels: serde_json::Map<String, Value> = selector
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), json!(v)))
-        .collect();
-    p["spec"] = json!({budget.0: budget.1, "selector": {"matchLabels": labels}});
-    let allowed = (current - desired).max(0);
-    let (status, reason) = if allowed > 0 {
-        ("True", "SufficientPods")
-    } else {
-        ("False", "InsufficientPods")
-    };
-    p["status"] = json!({
-        "observedGeneration": 1,
-        "disruptionsAllowed": allowed,
-        "currentHealthy": current,
-        "desiredHealthy": desired,
-        "expectedPods": expected,
-        "conditions": [{"type": "DisruptionAllowed", "status": status, "reason": reason, "message": "",
-            "observedGeneration": 1, "lastTransitionTime": crate::ids::ago(transition_ago)}],
-    });
-    p
-}
 
 /// A healthy Deployment of `replicas` in `ns`, labelled by `name`.
 fn healthy_app(w: &mut World, ns: &str, name: &str, image: &str, replicas: i64) -> AppSpec {

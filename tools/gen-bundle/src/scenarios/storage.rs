@@ -31,6 +31,7 @@ use crate::builders::{meta, workload};
 use crate::cluster::Cluster;
 use crate::expected::{finding, obj, pod, Finding};
 use crate::ids;
+use crate::stateful::{attachment, storage_class};
 use crate::world::World;
 
 /// The storage scenarios.
@@ -59,19 +60,6 @@ fn world() -> World {
     gp2["parameters"] = json!({"type": "gp2", "fsType": "ext4"});
     w.cluster.add_all([gp3, gp2]);
     w
-}
-
-/// A `WaitForFirstConsumer` StorageClass, as EKS and the EBS CSI add-on
-/// create them.
-fn storage_class(name: &str, provisioner: &str, created_ago: i64) -> Value {
-    let mut sc = meta::object("storage.k8s.io/v1", "StorageClass", None, name, created_ago);
-    if let Some(m) = sc.as_object_mut() {
-        m.insert("provisioner".into(), json!(provisioner));
-        m.insert("reclaimPolicy".into(), json!("Delete"));
-        m.insert("volumeBindingMode".into(), json!("WaitForFirstConsumer"));
-        m.insert("allowVolumeExpansion".into(), json!(true));
-    }
-    sc
 }
 
 /// A Pending claim as the API server stores it.
@@ -401,24 +389,6 @@ fn keep_old_replica(w: &mut World, app: &AppSpec, old_node: &Placement) -> Strin
     meta::set_owner(&mut p, &old_rs_obj);
     w.cluster.add(p);
     old_pod
-}
-
-/// The EBS CSI VolumeAttachment of `pv` on `node`, attached.
-fn attachment(pv_name: &str, node: &str) -> Value {
-    let va_name = format!("csi-{}", ids::hex64(&format!("va/{pv_name}/{}", node)));
-    let mut va = meta::object(
-        "storage.k8s.io/v1",
-        "VolumeAttachment",
-        None,
-        &va_name,
-        86_400 * 9 + 5,
-    );
-    va["metadata"]["annotations"] =
-        json!({"csi.alpha.kubernetes.io/node-id": format!("i-0{}", &ids::hex64(node)[..16])});
-    va["metadata"]["finalizers"] = json!(["external-attacher/ebs-csi-aws-com"]);
-    va["spec"] = json!({"attacher": "ebs.csi.aws.com", "nodeName": node, "source": {"persistentVolumeName": pv_name}});
-    va["status"] = json!({"attached": true, "attachmentMetadata": {"devicePath": "/dev/xvdaa"}});
-    va
 }
 
 fn pvc_wait_first_consumer() -> (Cluster, Vec<Finding>) {
