@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 use super::event_digest::fnv;
 pub use super::event_digest::{series_key, uid_key, EventDigest, KnownEvents};
 use crate::context::{ClusterData, NamespaceData};
-use crate::rules::config::{consumed, consumed_refs, last_write, pod_started, ConfigKind};
+use crate::rules::config::{consumed_refs, last_write, pod_started, ConfigKind};
 
 /// Label the Deployment controller puts on its pods and ReplicaSets.
 const TEMPLATE_HASH: &str = "pod-template-hash";
@@ -263,14 +263,21 @@ fn containers_of(spec: &PodSpec) -> Vec<ContainerSpec> {
 }
 
 fn refs_of(spec: &PodSpec) -> Vec<String> {
-    let mut refs: Vec<String> = consumed(spec)
-        .into_iter()
-        .filter(|(_, name, _)| name != "kube-root-ca.crt")
-        .map(|(kind, name, _)| config_ref(kind, &name))
+    let mut refs: Vec<String> = config_names(spec)
+        .map(|(kind, name)| config_ref(kind, name))
         .collect();
     refs.sort();
     refs.dedup();
     refs
+}
+
+/// The ConfigMaps and Secrets a pod spec consumes, the cluster's
+/// `kube-root-ca.crt` (in every pod's token volume) left out.
+fn config_names(spec: &PodSpec) -> impl Iterator<Item = (ConfigKind, &str)> {
+    consumed_refs(spec)
+        .into_iter()
+        .filter(|(_, name, _)| *name != "kube-root-ca.crt")
+        .map(|(kind, name, _)| (kind, name))
 }
 
 fn config_ref(kind: ConfigKind, name: &str) -> String {
@@ -455,18 +462,15 @@ fn workload_key(ns: &str, owner: &OwnerReference, rs_owner: &HashMap<&str, &str>
     }
 }
 
-/// [`refs_of`] for a pod, each reference shared: sorted, deduplicated,
-/// `kube-root-ca.crt` left out. `seen` spells each reference once per
-/// namespace.
+/// [`refs_of`] for a pod, each reference shared: sorted, deduplicated.
+/// `seen` spells each reference once per namespace.
 fn pod_refs<'a>(
     spec: &'a PodSpec,
     seen: &mut HashMap<(ConfigKind, &'a str), Shared>,
     strings: &mut Interner,
 ) -> Vec<Shared> {
-    let mut refs: Vec<Shared> = consumed_refs(spec)
-        .into_iter()
-        .filter(|(_, name, _)| *name != "kube-root-ca.crt")
-        .map(|(kind, name, _)| {
+    let mut refs: Vec<Shared> = config_names(spec)
+        .map(|(kind, name)| {
             let shared = seen
                 .entry((kind, name))
                 .or_insert_with_key(|(kind, name)| strings.get(&config_ref(*kind, name)));

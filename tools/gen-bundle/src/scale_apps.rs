@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use crate::app;
 use crate::builders::event::{self, Source};
 use crate::builders::network::{self, Route, ServicePort};
+use crate::builders::node::NodeId;
 use crate::builders::pod::{self, ContainerState, Placement, PodFate, Terminated};
 use crate::builders::workload::{self, HpaState, Replicas};
 use crate::builders::{config, meta, metrics};
@@ -64,9 +65,15 @@ fn pod_spec(app: &AppDesc) -> Value {
     spec
 }
 
+/// The node replica `r` of an app runs on: round robin by global pod
+/// index over the fleet.
+pub(crate) fn node_of(app: &AppDesc, r: u64, fleet: &Fleet) -> NodeId {
+    fleet.id((app.first_pod + r) % fleet.count().max(1))
+}
+
 fn placement(app: &AppDesc, r: u64, fleet: &Fleet) -> Placement {
     let g = app.first_pod + r;
-    let id = fleet.id(g % fleet.count().max(1));
+    let id = node_of(app, r, fleet);
     // A recreated replica (`--perturb`) was scheduled with the changes.
     let scheduled_ago = if app.replaced.contains(&r) && app.revision == 1 {
         scale_perturb::CHANGED_AGO - r as i64
@@ -384,9 +391,9 @@ pub fn objects(plural: &str, ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<V
             let pods = pods_of(ns, app, fleet);
             vec![scale_stateful::stateful_set(ns, app, &pod_spec(app), &pods)]
         }
-        "persistentvolumeclaims" if app.stateful => scale_stateful::claims(ns, app, fleet)
+        "persistentvolumeclaims" if app.stateful => scale_stateful::volumes_of(ns, app, fleet)
             .into_iter()
-            .map(|(pvc, _)| pvc)
+            .map(|v| v.claim)
             .collect(),
         "deployments" | "replicasets" => {
             let pods = pods_of(ns, app, fleet);

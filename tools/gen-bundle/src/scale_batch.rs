@@ -95,11 +95,18 @@ fn cron_job(ns: &str) -> Value {
     cj
 }
 
+/// The name the CronJob controller gives the Job of the run scheduled
+/// `scheduled_ago` seconds before the anchor: `<cronjob>-<minutes since
+/// the epoch>`.
+fn job_name(scheduled_ago: i64) -> String {
+    let scheduled = ids::anchor() - Duration::seconds(scheduled_ago);
+    format!("{NAME}-{}", scheduled.timestamp().div_euclid(60))
+}
+
 /// The Job of the run `k` slots before the latest, and its pod.
 fn run(ns: &str, cj: &Value, k: i64, fleet: &Fleet) -> (Value, Value) {
     let scheduled_ago = latest_slot_ago() + k * EVERY_MINUTES * 60;
-    let scheduled = ids::anchor() - Duration::seconds(scheduled_ago);
-    let name = format!("{NAME}-{}", scheduled.timestamp().div_euclid(60));
+    let name = job_name(scheduled_ago);
     let spec = job_spec(ns);
     let mut job = workload::job(ns, &name, scheduled_ago, &spec, scheduled_ago - RUN_SECS);
     meta::add_annotations(
@@ -111,8 +118,8 @@ fn run(ns: &str, cj: &Value, k: i64, fleet: &Fleet) -> (Value, Value) {
     );
     meta::set_owner(&mut job, cj);
     let key = format!("job/{ns}/{name}");
-    let node = fleet.id(ids::hash(&key) % fleet.count().max(1));
     let h = ids::hash(&key);
+    let node = fleet.id(h % fleet.count().max(1));
     let placement = Placement {
         node: node.name,
         host_ip: node.ip,
@@ -183,11 +190,10 @@ fn started_events(ns: &str, cj: &Value, job: &Value, pod_name: &str, at: i64) ->
 /// The Job and CronJob controllers' events when that run completed.
 fn completed_events(ns: &str, cj: &Value, job: &Value, at: i64) -> Vec<Value> {
     let cron = Source::controller("cronjob-controller");
-    let job_name = meta::name_of(job);
     let done = at - RUN_SECS;
     // The run that fell out of the history when this one completed.
-    let dropped = ids::anchor() - Duration::seconds(at + HISTORY * EVERY_MINUTES * 60);
-    let dropped = format!("{NAME}-{}", dropped.timestamp().div_euclid(60));
+    let dropped = job_name(at + HISTORY * EVERY_MINUTES * 60);
+    let job_name = meta::name_of(job);
     vec![
         normal(
             ns,

@@ -202,8 +202,8 @@ pub fn plan(opts: &ScaleOptions) -> Plan {
             };
             let created_ago = 86_400 * (5 + rng.below(200) as i64);
             let rollout_ago = 3_600 * (2 + rng.below(24 * 4) as i64);
-            // Keyed by name, not drawn from `rng`: the other apps stay as
-            // they were before StatefulSets were generated.
+            // Keyed by name, not drawn from `rng`: every other app's draws
+            // stay what they were before StatefulSets were generated.
             let stateful = ids::hash(&format!("sts/{name}/{a}")).is_multiple_of(STATEFUL_ONE_IN);
             let mut app = AppDesc {
                 name: format!("{base}-{a}"),

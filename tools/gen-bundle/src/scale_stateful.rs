@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::builders::meta;
 use crate::builders::workload::{self, Replicas};
 use crate::scale::Fleet;
+use crate::scale_apps;
 use crate::scale_plan::{AppDesc, NsDesc, Plan};
 use crate::stateful::{attachment, claim_and_volume, storage_class};
 
@@ -109,34 +110,45 @@ pub fn adapt_pod(pod: &mut Value, ns: &NsDesc, app: &AppDesc, r: u64) {
     }
 }
 
+/// One replica's storage: its bound claim, the volume and the node the
+/// volume is attached to (its pod's).
+pub struct ReplicaVolume {
+    /// The PersistentVolumeClaim (namespaced).
+    pub claim: Value,
+    /// The PersistentVolume it is bound to.
+    pub volume: Value,
+    /// The node of the replica's pod.
+    pub node: String,
+}
+
 /// Each replica's bound claim and volume, in the zone of its pod's node.
-pub fn claims(ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<(Value, Value)> {
+pub fn volumes_of(ns: &NsDesc, app: &AppDesc, fleet: &Fleet) -> Vec<ReplicaVolume> {
     (0..app.replicas)
         .map(|r| {
-            let node = fleet.id((app.first_pod + r) % fleet.count().max(1));
-            claim_and_volume(
+            let node = scale_apps::node_of(app, r, fleet);
+            let (claim, volume) = claim_and_volume(
                 &ns.name,
                 &claim_name(app, r),
                 VOLUME_SIZE,
                 &node.zone,
                 app.created_ago - 30 * r as i64,
-            )
+            );
+            ReplicaVolume {
+                claim,
+                volume,
+                node: node.name,
+            }
         })
         .collect()
 }
 
 /// Every stateful app's volumes, for the cluster-scoped lists.
-fn volumes<'p>(plan: &'p Plan, fleet: &'p Fleet) -> impl Iterator<Item = (String, Value)> + 'p {
+fn volumes<'p>(plan: &'p Plan, fleet: &'p Fleet) -> impl Iterator<Item = ReplicaVolume> + 'p {
     plan.namespaces.iter().flat_map(move |ns| {
-        ns.apps.iter().filter(|a| a.stateful).flat_map(move |app| {
-            claims(ns, app, fleet)
-                .into_iter()
-                .enumerate()
-                .map(move |(r, (_, pv))| {
-                    let node = fleet.id((app.first_pod + r as u64) % fleet.count().max(1));
-                    (node.name, pv)
-                })
-        })
+        ns.apps
+            .iter()
+            .filter(|a| a.stateful)
+            .flat_map(move |app| volumes_of(ns, app, fleet))
     })
 }
 
@@ -145,7 +157,7 @@ pub fn persistent_volumes<'p>(
     plan: &'p Plan,
     fleet: &'p Fleet,
 ) -> impl Iterator<Item = Value> + 'p {
-    volumes(plan, fleet).map(|(_, pv)| pv)
+    volumes(plan, fleet).map(|v| v.volume)
 }
 
 /// The attachment of every volume to the node its pod runs on.
@@ -153,7 +165,7 @@ pub fn volume_attachments<'p>(
     plan: &'p Plan,
     fleet: &'p Fleet,
 ) -> impl Iterator<Item = Value> + 'p {
-    volumes(plan, fleet).map(|(node, pv)| attachment(meta::name_of(&pv), &node))
+    volumes(plan, fleet).map(|v| attachment(meta::name_of(&v.volume), &v.node))
 }
 
 /// The StorageClasses of an EKS cluster with the EBS CSI add-on: `gp3`
