@@ -252,7 +252,7 @@ pub struct ClusterData {
     pub node_metrics: Option<Vec<NodeMetrics>>,
     /// `derived/node-allocation.json`: per node, requests and limits of
     /// non-terminated pods against allocatable, as `kubectl describe node`.
-    pub node_allocation: Option<kpm_semantics::allocation::NodeAllocationFile>,
+    pub node_allocation: Option<kpm_semantics::allocation::SystemAllocationFile>,
     /// Cluster kinds that are unavailable, by plural name.
     pub unavailable: BTreeMap<String, Unavailable>,
     /// Cross-namespace infrastructure facts.

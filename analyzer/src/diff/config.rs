@@ -3,14 +3,14 @@
 //! never collected, so its last write tells a rotation), never by value; and
 //! the running pods that still predate the change.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
 use kpm_model::diff::{Change, ConfigDelta, FieldChange};
 use kpm_model::ObjectRef;
 
-use super::snapshot::{time_text, ConfigDigest};
+use super::snapshot::{time_text, ConfigDigest, FastMap};
 use super::Snapshot;
 
 fn object_of(key: &str) -> ObjectRef {
@@ -36,10 +36,10 @@ fn pair(
 
 /// Running pods of a snapshot by what they consume (namespace, `Kind/name`),
 /// with when each started: built once, only when some object changed.
-type Consumers<'a> = HashMap<(&'a str, &'a str), Vec<(&'a str, Option<DateTime<Utc>>)>>;
+type Consumers<'a> = FastMap<(&'a str, &'a str), Vec<(&'a str, Option<DateTime<Utc>>)>>;
 
 fn consumers(s: &Snapshot) -> Consumers<'_> {
-    let mut out: Consumers<'_> = HashMap::new();
+    let mut out: Consumers<'_> = FastMap::default();
     for (key, p) in s.digest.pods.iter().filter(|(_, p)| p.running) {
         let Some((ns, name)) = key.split_once('/') else {
             continue;

@@ -3,19 +3,19 @@
 //! started crashing or recovered. Pods are grouped by workload in one pass
 //! over each snapshot's pod map (hash maps, linear in pods).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use kpm_model::diff::{Change, FieldChange, RestartGrowth, WorkloadDelta};
 use kpm_model::ObjectRef;
 
-use super::snapshot::{ContainerSpec, PodDigest, Workload};
+use super::snapshot::{ContainerSpec, FastMap, PodDigest, Workload};
 use super::Snapshot;
 
 /// Pods of one workload in one snapshot, by pod name.
 type PodsOf<'a> = BTreeMap<&'a str, &'a PodDigest>;
 
-fn pods_by_workload(s: &Snapshot) -> HashMap<&str, PodsOf<'_>> {
-    let mut out: HashMap<&str, PodsOf<'_>> = HashMap::new();
+fn pods_by_workload(s: &Snapshot) -> FastMap<&str, PodsOf<'_>> {
+    let mut out: FastMap<&str, PodsOf<'_>> = FastMap::default();
     for (key, p) in &s.digest.pods {
         if let Some(w) = &p.workload {
             let name = key.split_once('/').map_or(key.as_str(), |(_, n)| n);

@@ -94,7 +94,7 @@ fn load_cluster_files(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData 
     let node_metrics =
         read_optional::<kpm_bundle::List<NodeMetrics>>(bundle, layout::NODE_METRICS, damage)
             .map(|l| l.items);
-    let node_allocation = read_optional::<kpm_semantics::allocation::NodeAllocationFile>(
+    let node_allocation = read_optional::<kpm_semantics::allocation::SystemAllocationFile>(
         bundle,
         layout::NODE_ALLOCATION,
         damage,

@@ -21,8 +21,10 @@
 //!   prints 0%.)
 //!
 //! The collector and the testdata generator write the file (streaming through
-//! [`AllocationBuilder`] so they need not hold every pod); the analyzer and
-//! `serve` read it back with serde. Quantities are strings exactly as kubectl
+//! [`AllocationBuilder`] so they need not hold every pod); the analyzer reads
+//! it back with serde as [`SystemAllocationFile`], keeping of the pod lines
+//! only the kube-system ones its rules read (on a 150,000-pod cluster the
+//! other lines would cost more memory than every node object together). Quantities are strings exactly as kubectl
 //! prints them; [`NodeAllocation::requested`] and friends parse them back.
 //!
 //! ```text
@@ -65,18 +67,27 @@ pub const FILE_PATH: &str = "derived/node-allocation.json";
 /// The resources describe always prints, in its order.
 pub const STANDARD_RESOURCES: [&str; 3] = ["cpu", "memory", "ephemeral-storage"];
 
-/// Content of `derived/node-allocation.json`.
+/// Content of `derived/node-allocation.json`; `Pods` is how each node's
+/// "Non-terminated Pods" lines are held (all of them unless a reader picks
+/// [`SystemPods`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeAllocationFile {
+#[serde(
+    rename_all = "camelCase",
+    bound(deserialize = "Pods: Deserialize<'de> + Default")
+)]
+pub struct NodeAllocationFile<Pods = Vec<PodAllocation>> {
     /// One entry per node, sorted by node name.
-    pub nodes: Vec<NodeAllocation>,
+    pub nodes: Vec<NodeAllocation<Pods>>,
 }
+
+/// The file as the analyzer holds it: every node's totals, and of its pod
+/// lines only the kube-system ones.
+pub type SystemAllocationFile = NodeAllocationFile<SystemPods>;
 
 /// One node's "Allocated resources" and "Non-terminated Pods".
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NodeAllocation {
+pub struct NodeAllocation<Pods = Vec<PodAllocation>> {
     /// Node name.
     pub node: String,
     /// `status.allocatable`, canonical quantity strings.
@@ -108,7 +119,7 @@ pub struct NodeAllocation {
     pub rows: Vec<AllocatedRow>,
     /// The "Non-terminated Pods" lines in API list order.
     #[serde(default)]
-    pub pods: Vec<PodAllocation>,
+    pub pods: Pods,
 }
 
 /// One line of "Allocated resources": `cpu  1850m (46%)  3 (75%)`.
@@ -172,12 +183,85 @@ fn parse_or_zero(s: Option<&String>) -> Quantity {
         .unwrap_or(Quantity::ZERO)
 }
 
-impl NodeAllocationFile {
+/// The kube-system lines of a node's "Non-terminated Pods", in API list
+/// order. Reading skips every other line as it goes, so a reader that needs
+/// only the system pods (what a node keeps once movable pods are evicted)
+/// never holds the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SystemPods(Vec<PodAllocation>);
+
+impl SystemPods {
+    /// The kube-system pods' lines.
+    pub fn iter(&self) -> std::slice::Iter<'_, PodAllocation> {
+        self.0.iter()
+    }
+}
+
+impl From<Vec<PodAllocation>> for SystemPods {
+    /// Keeps the kube-system lines of a full list.
+    fn from(pods: Vec<PodAllocation>) -> Self {
+        SystemPods(pods.into_iter().filter(is_system).collect())
+    }
+}
+
+fn is_system(p: &PodAllocation) -> bool {
+    p.namespace == "kube-system"
+}
+
+impl<'de> Deserialize<'de> for SystemPods {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Lines;
+        impl<'de> serde::de::Visitor<'de> for Lines {
+            type Value = SystemPods;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of pod allocation lines")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<SystemPods, A::Error> {
+                let mut kept = Vec::new();
+                while let Some(line) = seq.next_element::<PodAllocation>()? {
+                    if is_system(&line) {
+                        kept.push(line);
+                    }
+                }
+                Ok(SystemPods(kept))
+            }
+        }
+        deserializer.deserialize_seq(Lines)
+    }
+}
+
+impl<Pods> NodeAllocationFile<Pods> {
+    /// The same file holding each node's pod lines as `f` makes them.
+    pub fn map_pods<Other>(self, f: impl Fn(Pods) -> Other) -> NodeAllocationFile<Other> {
+        NodeAllocationFile {
+            nodes: self
+                .nodes
+                .into_iter()
+                .map(|n| NodeAllocation {
+                    node: n.node,
+                    allocatable: n.allocatable,
+                    capacity: n.capacity,
+                    non_terminated_pods: n.non_terminated_pods,
+                    allocatable_pods: n.allocatable_pods,
+                    requests: n.requests,
+                    limits: n.limits,
+                    requests_percent: n.requests_percent,
+                    limits_percent: n.limits_percent,
+                    rows: n.rows,
+                    pods: f(n.pods),
+                })
+                .collect(),
+        }
+    }
+
     /// The entry for node `name`. Files are written sorted by node name, so
     /// this is a binary search (callers look nodes up per node and per
     /// pending pod on 5,000-node clusters); a file that is not sorted still
     /// answers correctly through the linear fallback.
-    pub fn node(&self, name: &str) -> Option<&NodeAllocation> {
+    pub fn node(&self, name: &str) -> Option<&NodeAllocation<Pods>> {
         match self.nodes.binary_search_by(|n| n.node.as_str().cmp(name)) {
             Ok(i) => self.nodes.get(i),
             Err(_) => self.nodes.iter().find(|n| n.node == name),
@@ -185,7 +269,7 @@ impl NodeAllocationFile {
     }
 }
 
-impl NodeAllocation {
+impl<Pods> NodeAllocation<Pods> {
     /// Total requests of `resource` (zero if none).
     pub fn requested(&self, resource: &str) -> Quantity {
         parse_or_zero(self.requests.get(resource))

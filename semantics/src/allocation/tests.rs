@@ -272,6 +272,38 @@ fn file_round_trips_with_camel_case_keys() {
 }
 
 #[test]
+fn system_reading_keeps_totals_and_only_kube_system_lines() {
+    let (nodes, pods) = cluster();
+    let file = compute_at(&nodes, &pods, now());
+    let text = serde_json::to_string(&file).unwrap();
+    let system: SystemAllocationFile = serde_json::from_str(&text).unwrap();
+    let w1 = system.node("worker-1").unwrap();
+    // Totals still count every pod (shop's checkout and train-0 included).
+    assert_eq!(w1.non_terminated_pods, 5);
+    assert_eq!(w1.requests, file.node("worker-1").unwrap().requests);
+    let kept: Vec<&str> = w1.pods.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        kept,
+        [
+            "coredns-7db6d8ff4d-4tq9m",
+            "kindnet-9qf7d",
+            "kube-proxy-8xk2p"
+        ]
+    );
+    assert_eq!(system.node("worker-2").unwrap().pods.iter().count(), 0);
+    // Reading and filtering a full file in memory agree.
+    assert_eq!(system, file.map_pods(SystemPods::from));
+}
+
+#[test]
+fn system_reading_rejects_a_line_of_the_wrong_shape() {
+    let bad = r#"{"nodes":[{"node":"n","nonTerminatedPods":1,"allocatablePods":110,
+        "pods":[{"namespace":"shop","name":7}]}]}"#;
+    let err = serde_json::from_str::<SystemAllocationFile>(bad).unwrap_err();
+    assert!(err.to_string().contains("invalid type"), "{err}");
+}
+
+#[test]
 fn empty_node_prints_zeros() {
     let file = compute(&[node("idle", json!({}))], &[]);
     let idle = &file.nodes[0];

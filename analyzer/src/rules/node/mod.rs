@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
 use kpm_model::{Evidence, Finding, ObjectRef};
-use kpm_semantics::allocation::NodeAllocationFile;
+use kpm_semantics::allocation::SystemAllocationFile;
 use kpm_semantics::quantity::Quantity;
 
 use kpm_semantics::time::to_chrono;
@@ -339,7 +339,7 @@ fn node_events(ctx: &ClusterCtx<'_>, name: &str) -> Vec<Evidence> {
         .collect()
 }
 
-fn allocation<'a>(ctx: &ClusterCtx<'a>) -> Option<&'a NodeAllocationFile> {
+fn allocation<'a>(ctx: &ClusterCtx<'a>) -> Option<&'a SystemAllocationFile> {
     ctx.cluster.node_allocation.as_ref()
 }
 

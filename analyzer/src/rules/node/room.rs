@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::Pod;
-use kpm_semantics::allocation::{NodeAllocation, NodeAllocationFile};
+use kpm_semantics::allocation::{NodeAllocation, SystemAllocationFile, SystemPods};
 use kpm_semantics::quantity::Quantity;
 use kpm_semantics::ObjectExt;
 
@@ -14,9 +14,9 @@ use crate::context::ClusterCtx;
 
 /// What a node could offer a pod once every movable pod is gone:
 /// allocatable minus the requests of kube-system pods.
-pub(super) fn room_after_freeing(n: &NodeAllocation, resource: &str) -> Quantity {
+pub(super) fn room_after_freeing(n: &NodeAllocation<SystemPods>, resource: &str) -> Quantity {
     let mut room = n.allocatable_of(resource);
-    for p in n.pods.iter().filter(|p| p.namespace == "kube-system") {
+    for p in n.pods.iter() {
         if let Some(q) = p
             .requests
             .get(resource)
@@ -57,19 +57,19 @@ pub(super) enum Fit {
 /// computed once: pending pods × nodes would otherwise re-scan every node's
 /// pods and re-parse quantities for every pod.
 pub(super) struct RoomIndex<'a> {
-    by_name: HashMap<&'a str, &'a NodeAllocation>,
+    by_name: HashMap<&'a str, &'a NodeAllocation<SystemPods>>,
     room: HashMap<(&'a str, String), Quantity>,
 }
 
 impl<'a> RoomIndex<'a> {
-    pub(super) fn new(alloc: &'a NodeAllocationFile) -> Self {
+    pub(super) fn new(alloc: &'a SystemAllocationFile) -> Self {
         RoomIndex {
             by_name: alloc.nodes.iter().map(|n| (n.node.as_str(), n)).collect(),
             room: HashMap::new(),
         }
     }
 
-    fn room(&mut self, node: &'a str, n: &NodeAllocation, resource: &str) -> Quantity {
+    fn room(&mut self, node: &'a str, n: &NodeAllocation<SystemPods>, resource: &str) -> Quantity {
         *self
             .room
             .entry((node, resource.to_string()))

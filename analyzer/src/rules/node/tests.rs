@@ -66,7 +66,8 @@ fn cluster(nodes: Vec<serde_json::Value>, pods: Vec<serde_json::Value>) -> Fixtu
     let mut fx = Fixture::new("shop");
     let nodes: Vec<Node> = nodes.into_iter().map(obj).collect();
     let pods: Vec<Pod> = pods.into_iter().map(obj).collect();
-    fx.cluster.node_allocation = Some(kpm_semantics::allocation::compute_at(&nodes, &pods, now()));
+    fx.cluster.node_allocation =
+        Some(kpm_semantics::allocation::compute_at(&nodes, &pods, now()).map_pods(Into::into));
     fx.cluster.nodes = nodes;
     fx
 }
