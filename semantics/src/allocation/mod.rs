@@ -24,8 +24,9 @@
 //! [`AllocationBuilder`] so they need not hold every pod); the analyzer reads
 //! it back with serde as [`SystemAllocationFile`], keeping of the pod lines
 //! only the kube-system ones its rules read (on a 150,000-pod cluster the
-//! other lines would cost more memory than every node object together). Quantities are strings exactly as kubectl
-//! prints them; [`NodeAllocation::requested`] and friends parse them back.
+//! other lines would cost more memory than every node object together).
+//! Quantities are strings exactly as kubectl prints them;
+//! [`NodeAllocation::requested`] and friends parse them back.
 //!
 //! ```text
 //! {"nodes": [{
