@@ -136,9 +136,20 @@ fn info(s: &Snapshot) -> SnapshotInfo {
     }
 }
 
-/// What changed from `before` to `after`.
+/// What changed from `before` to `after`. The workloads section (every
+/// pod of both snapshots) runs on a second thread beside the others: the
+/// analyses are over and the other core would idle.
 pub fn compare(before: &Snapshot, after: &Snapshot) -> DiffReport {
-    let findings = findings::compare(before, after);
+    let (workloads, findings, config) = std::thread::scope(|scope| {
+        let workloads = scope.spawn(|| workloads::compare(before, after));
+        let findings = findings::compare(before, after);
+        let config = config::compare(before, after);
+        match workloads.join() {
+            Ok(w) => (w, findings, config),
+            // A panic there is a bug; surface it where it happened.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
     let (resolved, new, persisting) = findings::incident_counts(&findings);
     DiffReport {
         schema_version: DIFF_SCHEMA_VERSION,
@@ -147,8 +158,8 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> DiffReport {
         verdict: DiffVerdict::new(resolved, new, persisting),
         warnings: collection::warnings(before, after),
         findings,
-        workloads: workloads::compare(before, after),
-        config: config::compare(before, after),
+        workloads,
+        config,
         nodes: nodes::compare(before, after),
         capacity: nodes::capacity(before, after),
         events: events::compare(before, after),

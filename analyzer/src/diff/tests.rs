@@ -115,6 +115,46 @@ fn restarts_that_grew_and_containers_that_started_crashing() {
 }
 
 #[test]
+fn pods_group_by_workload_name_not_by_shared_copy() {
+    let before = snap("healthy");
+    let mut after = snap("healthy");
+    // Every pod of cart gets its own copy of the workload key, as a digest
+    // not built by one interner would have: still one workload, and one
+    // pod replaced is one pod created and one deleted.
+    let cart: Vec<String> = after
+        .digest
+        .pods
+        .iter()
+        .filter(|(_, p)| p.workload.as_deref() == Some("Deployment/shop/cart"))
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert!(
+        cart.len() >= 2,
+        "healthy runs cart on several pods: {cart:?}"
+    );
+    for k in &cart {
+        if let Some(p) = after.digest.pods.get_mut(k) {
+            p.workload = Some(std::sync::Arc::from("Deployment/shop/cart"));
+        }
+    }
+    assert!(compare(&before, &after).workloads.is_empty());
+    if let Some(p) = after.digest.pods.get_mut(&cart[0]) {
+        p.uid ^= 1;
+    }
+    let d = compare(&before, &after);
+    let [w] = d.workloads.as_slice() else {
+        panic!("{:#?}", d.workloads);
+    };
+    let pod = cart[0].split_once('/').map(|(_, n)| n.to_string());
+    assert_eq!(w.object.to_string(), "Deployment/shop/cart");
+    assert_eq!(
+        Some(&w.pods_created),
+        pod.as_ref().map(|p| vec![p.clone()]).as_ref()
+    );
+    assert_eq!(w.pods_deleted, w.pods_created);
+}
+
+#[test]
 fn events_already_in_before_count_only_their_growth() {
     let before = snap("crashloop");
     let mut after = snap("crashloop");
