@@ -149,19 +149,21 @@ impl Digest {
             let (object_uid, reason) = (o.uid.as_deref(), e.reason.as_deref());
             let uid = e.metadata.uid.as_deref().unwrap_or_default();
             let (first, last, n) = (first_seen(e), last_seen(e), i64::from(count(e)));
-            if let Some(k) = uid_key(uid) {
-                self.known_events.by_uid.insert(k, n);
-            }
-            let series = series_key(
-                kind.unwrap_or_default(),
-                o.namespace.as_deref(),
-                name.unwrap_or_default(),
-                object_uid.unwrap_or_default(),
-                reason.unwrap_or_default(),
-                first,
-            );
-            if let Some(k) = series {
-                self.known_events.by_series.insert(k, n);
+            if self.remember_events {
+                if let Some(k) = uid_key(uid) {
+                    self.known_events.by_uid.insert(k, n);
+                }
+                let series = series_key(
+                    kind.unwrap_or_default(),
+                    o.namespace.as_deref(),
+                    name.unwrap_or_default(),
+                    object_uid.unwrap_or_default(),
+                    reason.unwrap_or_default(),
+                    first,
+                );
+                if let Some(k) = series {
+                    self.known_events.by_series.insert(k, n);
+                }
             }
             let in_timeline = self
                 .events_after

@@ -23,6 +23,7 @@ pub mod events;
 pub mod findings;
 pub mod nodes;
 pub mod snapshot;
+pub mod template;
 pub mod workloads;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -52,13 +53,23 @@ pub struct Snapshot {
 
 /// Analyses `bundle` and takes its digest in the same pass. `previous` is
 /// when the snapshot it follows was collected: its events last seen after
-/// that are kept for the timeline (none when it follows nothing).
+/// that are kept for the timeline (none when it follows nothing). Every
+/// event is remembered, as for a snapshot another follows.
 pub fn snapshot(bundle: &Bundle, options: &Options, previous: Option<DateTime<Utc>>) -> Snapshot {
-    let mut digest = Digest {
-        kube_system_uid: snapshot::kube_system_uid(bundle),
-        events_after: previous,
-        ..Digest::default()
-    };
+    snapshot_followed(bundle, options, previous, true)
+}
+
+/// [`snapshot`], remembering every event only when `followed` by another
+/// snapshot (the last of a series needs none).
+fn snapshot_followed(
+    bundle: &Bundle,
+    options: &Options,
+    previous: Option<DateTime<Utc>>,
+    followed: bool,
+) -> Snapshot {
+    let mut digest = Digest::sized_for(bundle.manifest(), followed);
+    digest.kube_system_uid = snapshot::kube_system_uid(bundle);
+    digest.events_after = previous;
     let options = Options {
         findings_only: true,
         ..options.clone()
@@ -92,13 +103,16 @@ pub fn snapshot(bundle: &Bundle, options: &Options, previous: Option<DateTime<Ut
 /// already keeps every core busy (namespaces load on background threads),
 /// and one at a time keeps peak memory at one analysis plus the compact
 /// digests of those before it. Each snapshot keeps the events of the
-/// timeline from the one before.
+/// timeline from the one before; all but the last remember every event
+/// for the next to deduplicate against.
 pub fn snapshots(bundles: &[Bundle], options: &Options) -> Vec<Snapshot> {
     let mut previous = None;
+    let last = bundles.len().saturating_sub(1);
     bundles
         .iter()
-        .map(|b| {
-            let s = snapshot(b, options, previous);
+        .enumerate()
+        .map(|(i, b)| {
+            let s = snapshot_followed(b, options, previous, i < last);
             previous = Some(s.collected_at);
             s
         })

@@ -8,14 +8,16 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use sha2::{Digest as _, Sha256};
 
 use super::event_digest::fnv;
 pub use super::event_digest::{series_key, uid_key, EventDigest, KnownEvents};
+pub use super::template::ContainerSpec;
+use super::template::{config_names, config_ref, template};
 use crate::context::{ClusterData, NamespaceData};
-use crate::rules::config::{consumed_refs, last_write, pod_started, ConfigKind};
+use crate::rules::config::{last_write, pod_started, ConfigKind};
 
 /// Label the Deployment controller puts on its pods and ReplicaSets.
 const TEMPLATE_HASH: &str = "pod-template-hash";
@@ -23,24 +25,6 @@ const TEMPLATE_HASH: &str = "pod-template-hash";
 const REVISION_HASH: &str = "controller-revision-hash";
 /// Annotation holding a Deployment's (and its ReplicaSets') revision.
 const REVISION: &str = "deployment.kubernetes.io/revision";
-
-/// One container of a pod template, as the diff compares it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerSpec {
-    /// Name.
-    pub name: String,
-    /// Image.
-    pub image: String,
-    /// `command` then `args`, space-joined.
-    pub args: String,
-    /// Environment variable names, each with a marker of its source
-    /// (`=` literal, `<-` reference), sorted; values never kept.
-    pub env: Vec<String>,
-    /// Hash of the literal env values, to tell a changed value by name.
-    pub env_values: BTreeMap<String, u64>,
-    /// Requests and limits, `requests cpu=100m,memory=64Mi; limits ...`.
-    pub resources: String,
-}
 
 /// A workload (Deployment, StatefulSet, DaemonSet) or HPA.
 #[derive(Debug, Clone, Default)]
@@ -154,13 +138,66 @@ pub struct Digest {
     /// The events last seen after [`Digest::events_after`]: those a
     /// timeline from the previous snapshot can show (none when unset).
     pub events: Vec<EventDigest>,
-    /// Every event, as the next snapshot deduplicates against it.
+    /// Every event, as the next snapshot deduplicates against it (empty
+    /// unless [`Digest::remember_events`]).
     pub known_events: KnownEvents,
+    /// Whether a later snapshot follows, so [`Digest::known_events`] is
+    /// filled: the last of a series needs none.
+    pub remember_events: bool,
     /// When the previous snapshot was collected: events last seen after
     /// it are kept in full in [`Digest::events`].
     pub events_after: Option<DateTime<Utc>>,
     /// Shared strings.
     pub strings: Interner,
+}
+
+/// The most entries a digest map is sized for from the manifest's counts:
+/// they are a hint, which a hostile manifest must not turn into a huge
+/// allocation (past it the maps grow as usual).
+pub(crate) const PRESIZE_LIMIT: u64 = 1 << 18;
+
+impl Digest {
+    /// An empty digest whose maps are sized from the objects the manifest
+    /// says were collected: filled as they grow, the pod map alone would be
+    /// rehashed a dozen times, each time reading every key again.
+    /// `remember_events` when a later snapshot will deduplicate its events
+    /// against this one.
+    pub fn sized_for(manifest: &kpm_bundle::Manifest, remember_events: bool) -> Digest {
+        let items = |kinds: &[&str]| -> usize {
+            let listed = manifest
+                .steps
+                .iter()
+                .filter(|s| s.object.is_none() && kinds.contains(&s.what.as_str()));
+            let n = listed.fold(0, |n: u64, s| n.saturating_add(s.items));
+            usize::try_from(n.min(PRESIZE_LIMIT)).unwrap_or(0)
+        };
+        let events = if remember_events {
+            items(&["events"])
+        } else {
+            0
+        };
+        Digest {
+            workloads: sized(items(&[
+                "deployments",
+                "statefulsets",
+                "daemonsets",
+                "horizontalpodautoscalers",
+            ])),
+            pods: sized(items(&["pods"])),
+            configs: sized(items(&["configmaps", "secrets"])),
+            known_events: KnownEvents {
+                by_uid: HashMap::with_capacity_and_hasher(events, Default::default()),
+                by_series: HashMap::with_capacity_and_hasher(events, Default::default()),
+            },
+            remember_events,
+            ..Digest::default()
+        }
+    }
+}
+
+/// An empty map with room for `n` entries.
+fn sized<V>(n: usize) -> FastMap<String, V> {
+    FastMap::with_capacity_and_hasher(n, Default::default())
 }
 
 impl crate::engine::Observer for Digest {
@@ -191,9 +228,10 @@ impl crate::engine::Observer for Digest {
     }
 }
 
-/// `Kind/ns/name`.
+/// `Kind/ns/name`. Joined rather than formatted: there is one per
+/// workload, ConfigMap and Secret of the bundle.
 pub fn key(kind: &str, ns: &str, name: &str) -> String {
-    format!("{kind}/{ns}/{name}")
+    [kind, ns, name].join("/")
 }
 
 fn name_of(meta: &ObjectMeta) -> &str {
@@ -206,91 +244,6 @@ fn label<'a>(meta: &'a ObjectMeta, k: &str) -> Option<&'a str> {
 
 fn annotation<'a>(meta: &'a ObjectMeta, k: &str) -> Option<&'a str> {
     meta.annotations.as_ref()?.get(k).map(String::as_str)
-}
-
-fn container_spec(c: &Container, prefix: &str) -> ContainerSpec {
-    let args: Vec<&str> = c
-        .command
-        .iter()
-        .flatten()
-        .chain(c.args.iter().flatten())
-        .map(String::as_str)
-        .collect();
-    let mut env = Vec::new();
-    let mut env_values = BTreeMap::new();
-    for e in c.env.iter().flatten() {
-        if e.value_from.is_some() {
-            env.push(format!("{}<-ref", e.name));
-        } else {
-            env.push(format!("{}=", e.name));
-            env_values.insert(e.name.clone(), fnv(e.value.as_deref().unwrap_or("")));
-        }
-    }
-    env.sort();
-    let quantities =
-        |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
-            m.map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={}", v.0))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default()
-        };
-    let res = c.resources.as_ref();
-    let resources = format!(
-        "requests {}; limits {}",
-        quantities(res.and_then(|r| r.requests.as_ref())),
-        quantities(res.and_then(|r| r.limits.as_ref()))
-    );
-    ContainerSpec {
-        name: format!("{prefix}{}", c.name),
-        image: c.image.clone().unwrap_or_default(),
-        args: args.join(" "),
-        env,
-        env_values,
-        resources,
-    }
-}
-
-/// The comparable part of a pod template.
-fn template(t: Option<&PodTemplateSpec>) -> (Vec<ContainerSpec>, Vec<String>) {
-    let Some(spec) = t.and_then(|t| t.spec.as_ref()) else {
-        return (Vec::new(), Vec::new());
-    };
-    (containers_of(spec), refs_of(spec))
-}
-
-fn containers_of(spec: &PodSpec) -> Vec<ContainerSpec> {
-    let init = spec.init_containers.iter().flatten();
-    init.map(|c| container_spec(c, "init:"))
-        .chain(spec.containers.iter().map(|c| container_spec(c, "")))
-        .collect()
-}
-
-fn refs_of(spec: &PodSpec) -> Vec<String> {
-    let mut refs: Vec<String> = config_names(spec)
-        .map(|(kind, name)| config_ref(kind, name))
-        .collect();
-    refs.sort();
-    refs.dedup();
-    refs
-}
-
-/// The ConfigMaps and Secrets a pod spec consumes, the cluster's
-/// `kube-root-ca.crt` (in every pod's token volume) left out.
-fn config_names(spec: &PodSpec) -> impl Iterator<Item = (ConfigKind, &str)> {
-    consumed_refs(spec)
-        .into_iter()
-        .filter(|(_, name, _)| *name != "kube-root-ca.crt")
-        .map(|(kind, name, _)| (kind, name))
-}
-
-fn config_ref(kind: ConfigKind, name: &str) -> String {
-    match kind {
-        ConfigKind::ConfigMap => format!("ConfigMap/{name}"),
-        ConfigKind::Secret => format!("Secret/{name}"),
-    }
 }
 
 impl Digest {
@@ -395,7 +348,7 @@ impl Digest {
                     .unwrap_or_default(),
             };
             self.pods
-                .insert(format!("{ns}/{}", name_of(&p.metadata)), digest);
+                .insert([ns, name_of(&p.metadata)].join("/"), digest);
         }
     }
 

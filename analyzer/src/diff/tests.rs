@@ -273,3 +273,72 @@ fn another_cluster_is_a_warning() {
         d.warnings
     );
 }
+
+fn open(dir: &str) -> Bundle {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/").to_string() + dir;
+    Bundle::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn a_series_is_analysed_in_turn_each_as_if_alone() {
+    let bundles = [
+        open("pairs/secret-rotation/earlier"),
+        open("pairs/secret-rotation/before"),
+        open("pairs/secret-rotation/after"),
+    ];
+    let snaps = snapshots(&bundles, &Options::default());
+    assert_eq!(snaps.len(), bundles.len());
+    // Each one keeps the timeline from the one before it, the first none.
+    assert_eq!(snaps[0].digest.events_after, None);
+    for (s, previous) in snaps[1..].iter().zip(&bundles) {
+        let finished = previous.manifest().collection.finished_at;
+        assert_eq!(s.digest.events_after, Some(finished));
+    }
+    for (s, bundle) in snaps.iter().zip(&bundles) {
+        let alone = snapshot(bundle, &Options::default(), s.digest.events_after);
+        assert_eq!(s.report.findings, alone.report.findings);
+        assert_eq!(s.digest.pods.len(), alone.digest.pods.len());
+        assert_eq!(s.digest.events.len(), alone.digest.events.len());
+        assert_eq!(s.collected_at, alone.collected_at);
+    }
+    // Every event is remembered by those a later one deduplicates against.
+    for s in &snaps[..2] {
+        assert!(s.digest.known_events.by_uid.len() > s.digest.events.len());
+    }
+    // The last is followed by none: it keeps only its timeline.
+    assert!(snaps[2].digest.known_events.by_uid.is_empty());
+    assert!(snaps[2].digest.known_events.by_series.is_empty());
+    assert!(!snaps[2].digest.events.is_empty());
+}
+
+#[test]
+fn digest_maps_are_sized_from_the_manifest_up_to_a_limit() {
+    let bundle = open("crashloop");
+    let mut manifest = bundle.manifest().clone();
+    let listed = |m: &kpm_bundle::Manifest, what: &str| -> u64 {
+        let steps = m
+            .steps
+            .iter()
+            .filter(|s| s.what == what && s.object.is_none());
+        steps.map(|s| s.items).sum()
+    };
+    let pods = listed(&manifest, "pods");
+    let events = listed(&manifest, "events");
+    assert!(pods > 0 && events > 0, "{manifest:#?}");
+    let d = Digest::sized_for(&manifest, true);
+    assert!(d.pods.capacity() as u64 >= pods);
+    assert!(d.known_events.by_uid.capacity() as u64 >= events);
+    // The last snapshot of a series remembers no event: no room kept.
+    let last = Digest::sized_for(&manifest, false);
+    assert_eq!(last.known_events.by_uid.capacity(), 0);
+    assert!(last.pods.capacity() as u64 >= pods);
+    // A manifest claiming absurd counts gets bounded maps, not an abort.
+    for step in &mut manifest.steps {
+        step.items = u64::MAX;
+    }
+    let d = Digest::sized_for(&manifest, true);
+    let bound = 2 * usize::try_from(snapshot::PRESIZE_LIMIT).unwrap_or(usize::MAX);
+    assert!(d.pods.capacity() <= bound, "{}", d.pods.capacity());
+    assert!(d.known_events.by_series.capacity() <= bound);
+    assert!(d.configs.capacity() <= bound && d.workloads.capacity() <= bound);
+}
