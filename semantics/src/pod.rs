@@ -2,7 +2,7 @@
 //! `podutil.IsPodReady` decides it (`pkg/api/v1/pod/util.go`: the `Ready`
 //! condition's status is `True`), conditions, phase and container statuses.
 
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodCondition};
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodCondition};
 
 /// Whether `(type, status)` condition pairs make a pod ready: the first
 /// `Ready` condition is `True` (`GetPodReadyCondition` + `IsPodReady`).
@@ -12,6 +12,16 @@ pub fn ready_in<'a>(conditions: impl IntoIterator<Item = (&'a str, &'a str)>) ->
         .into_iter()
         .find(|(type_, _)| *type_ == "Ready")
         .is_some_and(|(_, status)| status == "True")
+}
+
+/// A container spec's `command` then `args`, word by word: what the
+/// container runs (the image's entrypoint when both are empty).
+pub fn command_words(c: &Container) -> impl Iterator<Item = &str> {
+    c.command
+        .iter()
+        .flatten()
+        .chain(c.args.iter().flatten())
+        .map(String::as_str)
 }
 
 /// Status accessors for a [`Pod`].
@@ -93,6 +103,20 @@ mod tests {
         assert!(!pod(serde_json::json!({})).is_ready());
         assert!(Pod::default().container_statuses().is_empty());
         assert!(Pod::default().init_container_statuses().is_empty());
+    }
+
+    #[test]
+    fn command_words_are_the_command_then_the_args() {
+        let c: Container = serde_json::from_value(serde_json::json!({
+            "name": "app",
+            "command": ["/bin/sh", "-c"],
+            "args": ["exec app --port=8080"]
+        }))
+        .unwrap();
+        let words: Vec<&str> = command_words(&c).collect();
+        assert_eq!(words, ["/bin/sh", "-c", "exec app --port=8080"]);
+        let bare: Container = serde_json::from_value(serde_json::json!({"name": "app"})).unwrap();
+        assert_eq!(command_words(&bare).count(), 0);
     }
 
     #[test]

@@ -28,13 +28,7 @@ pub struct ContainerSpec {
 }
 
 fn container_spec(c: &Container, prefix: &str) -> ContainerSpec {
-    let args: Vec<&str> = c
-        .command
-        .iter()
-        .flatten()
-        .chain(c.args.iter().flatten())
-        .map(String::as_str)
-        .collect();
+    let args: Vec<&str> = kpm_semantics::pod::command_words(c).collect();
     let mut env = Vec::new();
     let mut env_values = BTreeMap::new();
     for e in c.env.iter().flatten() {

@@ -76,13 +76,7 @@ fn runtime_message(facts: &PodFacts<'_>, cs: &ContainerStatus) -> Option<String>
 /// `command` and `args` of a container spec, as one line.
 fn command_line(facts: &PodFacts<'_>, container: &str) -> Option<String> {
     let c = facts.container(container)?;
-    let words: Vec<&str> = c
-        .command
-        .iter()
-        .flatten()
-        .chain(c.args.iter().flatten())
-        .map(String::as_str)
-        .collect();
+    let words: Vec<&str> = kpm_semantics::pod::command_words(c).collect();
     (!words.is_empty()).then(|| words.join(" "))
 }
 
