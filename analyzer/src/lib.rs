@@ -7,6 +7,7 @@
 //! with [`Options`], [`Policy`] for `--config` files, and the rule
 //! registry ([`RULES`]).
 
+mod ahead;
 mod command;
 mod context;
 pub mod diff;

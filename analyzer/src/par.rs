@@ -6,15 +6,60 @@
 //! rules, always in bundle order: the report is identical whatever the
 //! number of cores, and only a few namespaces are in memory at once.
 
+use std::cell::Cell;
 use std::sync::mpsc;
 
+thread_local! {
+    /// Set on a thread whose work must stay on it ([`alone`]).
+    static ALONE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with this module's helpers working on the calling thread
+/// only: work read ahead at idle priority ([`crate::ahead`]) is one thread
+/// whose priority can be raised, not a tree of threads that inherited it.
+pub fn alone<R>(f: impl FnOnce() -> R) -> R {
+    /// Puts the flag back however `f` ends.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ALONE.with(|a| a.set(self.0));
+        }
+    }
+    let _restore = Restore(ALONE.with(|a| a.replace(true)));
+    f()
+}
+
 /// Threads to use besides the calling one (at least one, at most four:
-/// beyond that the calling thread's rules are the bottleneck).
+/// beyond that the calling thread's rules are the bottleneck; one within
+/// [`alone`]).
 pub fn workers() -> usize {
+    if ALONE.with(Cell::get) {
+        return 1;
+    }
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 4)
+}
+
+/// `a` on another thread beside `b` on this one (both here, one after the
+/// other, when [`workers`] allows no other thread).
+pub fn both<A, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B)
+where
+    A: Send,
+{
+    if workers() <= 1 {
+        return (a(), b());
+    }
+    std::thread::scope(|scope| {
+        let a = scope.spawn(a);
+        let b = b();
+        match a.join() {
+            Ok(a) => (a, b),
+            // A panic in `a` is a bug; surface it where it happened.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// `f` over `items` on [`workers`] threads; results in input order.
@@ -195,6 +240,28 @@ mod tests {
             }
         }
         assert_eq!(FREED.load(Ordering::SeqCst), 10);
+    }
+
+    #[test]
+    fn alone_keeps_the_helpers_on_the_calling_thread_until_it_returns() {
+        let before = workers();
+        let here = std::thread::current().id();
+        let (a, b) = alone(|| {
+            assert_eq!(workers(), 1);
+            both(
+                || std::thread::current().id(),
+                || std::thread::current().id(),
+            )
+        });
+        assert_eq!((a, b), (here, here));
+        assert_eq!(workers(), before);
+        let items: Vec<u32> = (0..10).collect();
+        let (doubled, sum) = both(
+            || map_ordered(&items, |i| i * 2),
+            || items.iter().sum::<u32>(),
+        );
+        assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(sum, 45);
     }
 
     #[test]

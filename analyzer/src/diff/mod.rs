@@ -35,7 +35,8 @@ use kpm_model::{ObjectRef, Report, Severity};
 
 pub use snapshot::Digest;
 
-use crate::engine::{analyze_observed, Options};
+use crate::ahead::Ahead;
+use crate::engine::{analyze_loaded, LoadedCluster, Options};
 
 /// One analysed bundle and what the diff keeps of it.
 #[derive(Debug)]
@@ -56,16 +57,18 @@ pub struct Snapshot {
 /// that are kept for the timeline (none when it follows nothing). Every
 /// event is remembered, as for a snapshot another follows.
 pub fn snapshot(bundle: &Bundle, options: &Options, previous: Option<DateTime<Utc>>) -> Snapshot {
-    snapshot_followed(bundle, options, previous, true)
+    snapshot_followed(bundle, options, previous, true, LoadedCluster::read(bundle))
 }
 
-/// [`snapshot`], remembering every event only when `followed` by another
-/// snapshot (the last of a series needs none).
+/// [`snapshot`] from `bundle`'s cluster data read beforehand, remembering
+/// every event only when `followed` by another snapshot (the last of a
+/// series needs none).
 fn snapshot_followed(
     bundle: &Bundle,
     options: &Options,
     previous: Option<DateTime<Utc>>,
     followed: bool,
+    loaded: LoadedCluster,
 ) -> Snapshot {
     let mut digest = Digest::sized_for(bundle.manifest(), followed);
     digest.kube_system_uid = snapshot::kube_system_uid(bundle);
@@ -74,7 +77,7 @@ fn snapshot_followed(
         findings_only: true,
         ..options.clone()
     };
-    let mut report = analyze_observed(bundle, &options, &mut digest);
+    let mut report = analyze_loaded(bundle, &options, &mut digest, loaded);
     // What no section reads is dropped while the next bundle is analysed.
     report.timeline = Vec::new();
     report.applications = Vec::new();
@@ -102,21 +105,39 @@ fn snapshot_followed(
 /// Analyses bundles (oldest first) one after the other: each analysis
 /// already keeps every core busy (namespaces load on background threads),
 /// and one at a time keeps peak memory at one analysis plus the compact
-/// digests of those before it. Each snapshot keeps the events of the
+/// digests of those before it and the next one's cluster data. Each snapshot keeps the events of the
 /// timeline from the one before; all but the last remember every event
 /// for the next to deduplicate against.
+///
+/// While one is analysed, the next one's cluster data is read at idle
+/// priority ([`crate::ahead`]): an analysis leaves a core idle for a while
+/// (its cluster files' tail, its largest namespace's rules, its cluster
+/// rules), and what is read there the next analysis need not read.
 pub fn snapshots(bundles: &[Bundle], options: &Options) -> Vec<Snapshot> {
-    let mut previous = None;
     let last = bundles.len().saturating_sub(1);
-    bundles
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let s = snapshot_followed(b, options, previous, i < last);
-            previous = Some(s.collected_at);
-            s
-        })
-        .collect()
+    std::thread::scope(|scope| {
+        let mut out: Vec<Snapshot> = Vec::with_capacity(bundles.len());
+        let mut this: Option<Ahead<'_, LoadedCluster>> = None;
+        for (i, bundle) in bundles.iter().enumerate() {
+            // Started before this one's own read, whose tail leaves a core idle.
+            let next = bundles
+                .get(i + 1)
+                .map(|following| Ahead::start(scope, || LoadedCluster::read(following)));
+            let loaded = match std::mem::replace(&mut this, next) {
+                Some(ahead) => ahead.wait(),
+                None => LoadedCluster::read(bundle),
+            };
+            let previous = out.last().map(|s| s.collected_at);
+            out.push(snapshot_followed(
+                bundle,
+                options,
+                previous,
+                i < last,
+                loaded,
+            ));
+        }
+        out
+    })
 }
 
 /// The plural resource name of a kind, as collection steps name it.

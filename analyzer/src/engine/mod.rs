@@ -192,19 +192,53 @@ pub fn analyze(bundle: &Bundle, options: &Options) -> Report {
     analyze_observed(bundle, options, &mut NoObserver)
 }
 
+/// A bundle's cluster-scoped data, read before its namespaces: what
+/// [`analyze_loaded`] starts from. A diff reads the next bundle's while the
+/// one before is analysed.
+#[derive(Debug)]
+pub(crate) struct LoadedCluster {
+    cluster: crate::context::ClusterData,
+    /// What reading the cluster files found damaged.
+    damage: Vec<Damage>,
+}
+
+impl LoadedCluster {
+    /// Reads `bundle`'s cluster-scoped files and runs the infra pass.
+    pub(crate) fn read(bundle: &Bundle) -> LoadedCluster {
+        let mut damage = Vec::new();
+        let cluster = load_cluster(bundle, &mut damage);
+        LoadedCluster { cluster, damage }
+    }
+}
+
 /// [`analyze`], showing `observer` the cluster and each namespace.
 pub(crate) fn analyze_observed(
     bundle: &Bundle,
     options: &Options,
     observer: &mut dyn Observer,
 ) -> Report {
+    analyze_loaded(bundle, options, observer, LoadedCluster::read(bundle))
+}
+
+/// [`analyze_observed`] from `loaded`, `bundle`'s cluster data read
+/// beforehand.
+pub(crate) fn analyze_loaded(
+    bundle: &Bundle,
+    options: &Options,
+    observer: &mut dyn Observer,
+    loaded: LoadedCluster,
+) -> Report {
     // What opening found (ignored manifest fields, refused entries) is
-    // damage whatever the options.
+    // damage whatever the options, listed before what loading found.
     let mut damage: Vec<Damage> = bundle.problems().iter().map(to_damage).collect();
     if options.verify {
         damage.extend(bundle.verify().iter().map(to_damage));
     }
-    let mut cluster = load_cluster(bundle, &mut damage);
+    let LoadedCluster {
+        mut cluster,
+        damage: load_damage,
+    } = loaded;
+    damage.extend(load_damage);
     let mut coverage: Vec<CoverageGap> = coverage::cluster_gaps(&cluster);
     let in_bundle = bundle.namespaces();
     let namespaces = selected_namespaces(options, &in_bundle, &mut coverage);

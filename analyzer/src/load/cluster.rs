@@ -20,15 +20,9 @@ use crate::context::{ClusterData, Infra, Platform, Unavailable};
 pub fn load_cluster(bundle: &Bundle, damage: &mut Vec<Damage>) -> ClusterData {
     // The infra pass re-reads every pods file: run it beside the (large)
     // cluster files instead of after them.
-    std::thread::scope(|scope| {
-        let infra = scope.spawn(|| infra_pass(bundle));
-        let cluster = load_cluster_files(bundle, damage);
-        let infra = match infra.join() {
-            Ok(infra) => infra,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        ClusterData { infra, ..cluster }
-    })
+    let (infra, cluster) =
+        crate::par::both(|| infra_pass(bundle), || load_cluster_files(bundle, damage));
+    ClusterData { infra, ..cluster }
 }
 
 /// Reads a cluster-scoped list.
