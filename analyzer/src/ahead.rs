@@ -21,7 +21,10 @@ use std::thread::{Scope, ScopedJoinHandle};
 
 /// Where the thread working ahead stands, shared with the one that will
 /// need the result: the lock orders "lower" against "raise", so a thread
-/// that starts late never lowers itself after it was raised.
+/// that starts late never lowers itself after it was raised. (A thread
+/// preempted just after lowering itself, lock still held, delays `wait`
+/// until it next gets a core; it lowers itself first thing, long before its
+/// result is wanted, so that window is hard to hit.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stand {
     /// Not yet running.
