@@ -92,10 +92,7 @@ impl<'scope, R: Send + 'scope> Ahead<'scope, R> {
                     }
                     *s = Stand::Needed;
                 }
-                match handle.join() {
-                    Ok(r) => r,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
+                crate::par::join(handle)
             }
         }
     }

@@ -54,12 +54,17 @@ where
     std::thread::scope(|scope| {
         let a = scope.spawn(a);
         let b = b();
-        match a.join() {
-            Ok(a) => (a, b),
-            // A panic in `a` is a bug; surface it where it happened.
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
+        (join(a), b)
     })
+}
+
+/// What a scoped thread returned. A panic there is a bug: it is raised
+/// again here, where the caller waits, instead of becoming a value.
+pub fn join<R>(handle: std::thread::ScopedJoinHandle<'_, R>) -> R {
+    match handle.join() {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// `f` over `items` on [`workers`] threads; results in input order.
@@ -85,14 +90,7 @@ where
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(part) => part,
-                // A panic in `f` is a bug; surface it where it happened.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
+        handles.into_iter().map(join).collect()
     });
     let mut all: Vec<(usize, R)> = parts.iter_mut().flat_map(std::mem::take).collect();
     all.sort_by_key(|(i, _)| *i);

@@ -105,9 +105,9 @@ fn snapshot_followed(
 /// Analyses bundles (oldest first) one after the other: each analysis
 /// already keeps every core busy (namespaces load on background threads),
 /// and one at a time keeps peak memory at one analysis plus the compact
-/// digests of those before it and the next one's cluster data. Each snapshot keeps the events of the
-/// timeline from the one before; all but the last remember every event
-/// for the next to deduplicate against.
+/// digests of those before it and the next one's cluster data. Each
+/// snapshot keeps the events of the timeline from the one before; all but
+/// the last remember every event for the next to deduplicate against.
 ///
 /// While one is analysed, the next one's cluster data is read at idle
 /// priority ([`crate::ahead`]): an analysis leaves a core idle for a while
@@ -175,16 +175,15 @@ fn info(s: &Snapshot) -> SnapshotInfo {
 /// pod of both snapshots) runs on a second thread beside the others: the
 /// analyses are over and the other core would idle.
 pub fn compare(before: &Snapshot, after: &Snapshot) -> DiffReport {
-    let (workloads, findings, config) = std::thread::scope(|scope| {
-        let workloads = scope.spawn(|| workloads::compare(before, after));
-        let findings = findings::compare(before, after);
-        let config = config::compare(before, after);
-        match workloads.join() {
-            Ok(w) => (w, findings, config),
-            // A panic there is a bug; surface it where it happened.
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    });
+    let (workloads, (findings, config)) = crate::par::both(
+        || workloads::compare(before, after),
+        || {
+            (
+                findings::compare(before, after),
+                config::compare(before, after),
+            )
+        },
+    );
     let (resolved, new, persisting) = findings::incident_counts(&findings);
     DiffReport {
         schema_version: DIFF_SCHEMA_VERSION,
