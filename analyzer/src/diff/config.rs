@@ -9,7 +9,7 @@ use kpm_model::diff::{Change, ConfigDelta, FieldChange};
 use kpm_model::ObjectRef;
 
 use super::snapshot::{time_text, ConfigDigest, FastMap};
-use super::Snapshot;
+use super::Side;
 
 fn object_of(key: &str) -> ObjectRef {
     let mut parts = key.splitn(3, '/');
@@ -36,7 +36,7 @@ fn pair(
 /// with when each started: built once, only when some object changed.
 type Consumers<'a> = FastMap<(&'a str, &'a str), Vec<(&'a str, Option<DateTime<Utc>>)>>;
 
-fn consumers(s: &Snapshot) -> Consumers<'_> {
+fn consumers(s: Side<'_>) -> Consumers<'_> {
     let mut out: Consumers<'_> = FastMap::default();
     for (key, p) in s.digest.pods.iter().filter(|(_, p)| p.running) {
         let Some((ns, name)) = key.split_once('/') else {
@@ -50,7 +50,7 @@ fn consumers(s: &Snapshot) -> Consumers<'_> {
 }
 
 /// Every ConfigMap and Secret added, removed or changed, sorted.
-pub fn compare(before: &Snapshot, after: &Snapshot) -> Vec<ConfigDelta> {
+pub fn compare(before: Side<'_>, after: Side<'_>) -> Vec<ConfigDelta> {
     // Sorted and deduplicated in place, cheaper than a tree set.
     let mut keys: Vec<&str> = (before.digest.configs.keys())
         .chain(after.digest.configs.keys())

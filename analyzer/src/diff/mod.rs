@@ -30,13 +30,19 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use kpm_bundle::Bundle;
-use kpm_model::diff::{DiffReport, DiffVerdict, IncidentTrack, SnapshotInfo, DIFF_SCHEMA_VERSION};
+use kpm_model::diff::{
+    ConfigDelta, DiffReport, DiffVerdict, IncidentTrack, SnapshotInfo, WorkloadDelta,
+    DIFF_SCHEMA_VERSION,
+};
 use kpm_model::{ObjectRef, Report, Severity};
 
 pub use snapshot::Digest;
 
 use crate::ahead::Ahead;
-use crate::engine::{analyze_loaded, LoadedCluster, Options};
+use crate::engine::{pass_namespaces, LoadedCluster, Options};
+
+/// `(what, namespace)` → outcome of each collection step of a bundle.
+pub type Collection = BTreeMap<(String, Option<String>), String>;
 
 /// One analysed bundle and what the diff keeps of it.
 #[derive(Debug)]
@@ -47,7 +53,7 @@ pub struct Snapshot {
     pub digest: Digest,
     /// `(what, namespace)` → outcome of each collection step, plus
     /// `("namespace", ns)` → `ok` for every namespace in the bundle.
-    pub collection: BTreeMap<(String, Option<String>), String>,
+    pub collection: Collection,
     /// When collection finished.
     pub collected_at: DateTime<Utc>,
 }
@@ -70,22 +76,54 @@ fn snapshot_followed(
     followed: bool,
     loaded: LoadedCluster,
 ) -> Snapshot {
+    snapshot_beside(bundle, options, previous, followed, loaded, |_| ()).0
+}
+
+/// [`snapshot_followed`], running `beside` on another thread with the
+/// finished digest while the cluster rules and the report's assembly run
+/// here: what reads only digests need not wait for them, and the other
+/// core would idle.
+fn snapshot_beside<T: Send>(
+    bundle: &Bundle,
+    options: &Options,
+    previous: Option<DateTime<Utc>>,
+    followed: bool,
+    loaded: LoadedCluster,
+    beside: impl FnOnce(Side<'_>) -> T + Send,
+) -> (Snapshot, T) {
     let mut digest = Digest::sized_for(bundle.manifest(), followed);
     digest.kube_system_uid = snapshot::kube_system_uid(bundle);
     digest.events_after = previous;
+    let collection = collection_of(bundle);
     let options = Options {
         findings_only: true,
         ..options.clone()
     };
-    let mut report = analyze_loaded(bundle, &options, &mut digest, loaded);
+    let passed = pass_namespaces(bundle, &options, &mut digest, loaded);
+    let side = Side {
+        digest: &digest,
+        collection: &collection,
+    };
+    let (beside, mut report) = crate::par::both(|| beside(side), || passed.finish());
     // What no section reads is dropped while the next bundle is analysed.
     report.timeline = Vec::new();
     report.applications = Vec::new();
     report.top_pods = Vec::new();
     report.system_remarks = Vec::new();
-    let manifest = bundle.manifest();
-    let mut collection = BTreeMap::new();
-    for step in manifest.steps.iter().filter(|s| s.object.is_none()) {
+    let snapshot = Snapshot {
+        report,
+        digest,
+        collection,
+        collected_at: bundle.manifest().collection.finished_at,
+    };
+    (snapshot, beside)
+}
+
+/// What `bundle` collected: each step's outcome, and every namespace.
+fn collection_of(bundle: &Bundle) -> Collection {
+    let mut collection = Collection::new();
+    let steps = bundle.manifest().steps.iter();
+    for step in steps.filter(|s| s.object.is_none()) {
         collection.insert(
             (step.what.clone(), step.namespace.clone()),
             step.outcome.as_str().to_string(),
@@ -94,12 +132,7 @@ fn snapshot_followed(
     for ns in bundle.namespaces() {
         collection.insert(("namespace".to_string(), Some(ns)), "ok".to_string());
     }
-    Snapshot {
-        report,
-        digest,
-        collection,
-        collected_at: manifest.collection.finished_at,
-    }
+    collection
 }
 
 /// Analyses bundles (oldest first) one after the other: each analysis
@@ -114,9 +147,35 @@ fn snapshot_followed(
 /// (its cluster files' tail, its largest namespace's rules, its cluster
 /// rules), and what is read there the next analysis need not read.
 pub fn snapshots(bundles: &[Bundle], options: &Options) -> Vec<Snapshot> {
+    in_turn(bundles, options, |_, _| ()).0
+}
+
+/// What changed across `bundles` (oldest first, at least two): a pair
+/// compared, or a series ([`series`]). The sections that read only the
+/// first and the last digests run beside the last analysis's cluster rules.
+/// The snapshots come back with the report, for the caller to free or not.
+pub fn diff(bundles: &[Bundle], options: &Options) -> Option<(DiffReport, Vec<Snapshot>)> {
+    let (snaps, sections) = in_turn(bundles, options, digest_sections);
+    let sections = sections?;
+    let report = match snaps.as_slice() {
+        [before, after] => compare_with(before, after, sections),
+        _ => series_with(&snaps, sections)?,
+    };
+    Some((report, snaps))
+}
+
+/// [`snapshots`], with `beside_last` run on the first snapshot and the
+/// last one's digest beside the last analysis's cluster rules (not run
+/// for fewer than two bundles).
+fn in_turn<T: Send>(
+    bundles: &[Bundle],
+    options: &Options,
+    beside_last: impl Fn(Side<'_>, Side<'_>) -> T + Sync,
+) -> (Vec<Snapshot>, Option<T>) {
     let last = bundles.len().saturating_sub(1);
     std::thread::scope(|scope| {
         let mut out: Vec<Snapshot> = Vec::with_capacity(bundles.len());
+        let mut beside = None;
         let mut this: Option<Ahead<'_, LoadedCluster>> = None;
         for (i, bundle) in bundles.iter().enumerate() {
             // Started before this one's own read, whose tail leaves a core idle.
@@ -128,16 +187,58 @@ pub fn snapshots(bundles: &[Bundle], options: &Options) -> Vec<Snapshot> {
                 None => LoadedCluster::read(bundle),
             };
             let previous = out.last().map(|s| s.collected_at);
-            out.push(snapshot_followed(
-                bundle,
-                options,
-                previous,
-                i < last,
-                loaded,
-            ));
+            let snapshot = match out.first() {
+                Some(first) if i == last => {
+                    let beside_first = |side: Side<'_>| beside_last(first.side(), side);
+                    let (s, t) =
+                        snapshot_beside(bundle, options, previous, false, loaded, beside_first);
+                    beside = Some(t);
+                    s
+                }
+                _ => snapshot_followed(bundle, options, previous, i < last, loaded),
+            };
+            out.push(snapshot);
         }
-        out
+        (out, beside)
     })
+}
+
+/// What the digest sections read of one snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    /// The digest.
+    pub digest: &'a Digest,
+    /// What was collected.
+    pub collection: &'a Collection,
+}
+
+impl Snapshot {
+    /// The part the digest sections read.
+    pub fn side(&self) -> Side<'_> {
+        Side {
+            digest: &self.digest,
+            collection: &self.collection,
+        }
+    }
+}
+
+/// The sections that read only digests and collections, not reports.
+#[derive(Debug)]
+pub struct DigestSections {
+    /// [`workloads::compare`].
+    pub workloads: Vec<WorkloadDelta>,
+    /// [`config::compare`].
+    pub config: Vec<ConfigDelta>,
+}
+
+/// The workloads section (every pod of both snapshots) on a second thread
+/// beside the config section.
+pub fn digest_sections(before: Side<'_>, after: Side<'_>) -> DigestSections {
+    let (workloads, config) = crate::par::both(
+        || workloads::compare(before, after),
+        || config::compare(before, after),
+    );
+    DigestSections { workloads, config }
 }
 
 /// The plural resource name of a kind, as collection steps name it.
@@ -146,7 +247,7 @@ fn plural(kind: &str) -> String {
 }
 
 /// Whether `s` collected the kind of `obj` in its namespace.
-pub(crate) fn collected(s: &Snapshot, obj: &ObjectRef) -> bool {
+pub(crate) fn collected(s: Side<'_>, obj: &ObjectRef) -> bool {
     let key = (plural(&obj.kind), obj.namespace.clone());
     s.collection.get(&key).is_some_and(|o| o == "ok")
 }
@@ -171,19 +272,14 @@ fn info(s: &Snapshot) -> SnapshotInfo {
     }
 }
 
-/// What changed from `before` to `after`. The workloads section (every
-/// pod of both snapshots) runs on a second thread beside the others: the
-/// analyses are over and the other core would idle.
+/// What changed from `before` to `after`.
 pub fn compare(before: &Snapshot, after: &Snapshot) -> DiffReport {
-    let (workloads, (findings, config)) = crate::par::both(
-        || workloads::compare(before, after),
-        || {
-            (
-                findings::compare(before, after),
-                config::compare(before, after),
-            )
-        },
-    );
+    compare_with(before, after, digest_sections(before.side(), after.side()))
+}
+
+/// [`compare`], with the digest sections already compared.
+fn compare_with(before: &Snapshot, after: &Snapshot, sections: DigestSections) -> DiffReport {
+    let findings = findings::compare(before, after);
     let (resolved, new, persisting) = findings::incident_counts(&findings);
     DiffReport {
         schema_version: DIFF_SCHEMA_VERSION,
@@ -192,8 +288,8 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> DiffReport {
         verdict: DiffVerdict::new(resolved, new, persisting),
         warnings: collection::warnings(before, after),
         findings,
-        workloads,
-        config,
+        workloads: sections.workloads,
+        config: sections.config,
         nodes: nodes::compare(before, after),
         capacity: nodes::capacity(before, after),
         events: events::compare(before, after),
@@ -207,10 +303,16 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> DiffReport {
 /// is tracked across all snapshots.
 pub fn series(snapshots: &[Snapshot]) -> Option<DiffReport> {
     let (first, last) = (snapshots.first()?, snapshots.last()?);
+    series_with(snapshots, digest_sections(first.side(), last.side()))
+}
+
+/// [`series`], with the first and last digests already compared.
+fn series_with(snapshots: &[Snapshot], sections: DigestSections) -> Option<DiffReport> {
+    let (first, last) = (snapshots.first()?, snapshots.last()?);
     if snapshots.len() < 2 {
         return None;
     }
-    let mut report = compare(first, last);
+    let mut report = compare_with(first, last, sections);
     report.snapshots = snapshots.iter().map(info).collect();
     report.events = snapshots
         .windows(2)

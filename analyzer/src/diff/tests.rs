@@ -342,3 +342,38 @@ fn digest_maps_are_sized_from_the_manifest_up_to_a_limit() {
     assert!(d.known_events.by_series.capacity() <= bound);
     assert!(d.configs.capacity() <= bound && d.workloads.capacity() <= bound);
 }
+
+#[test]
+fn sections_compared_beside_the_last_analysis_equal_those_compared_after_it() {
+    let json = |d: &DiffReport| serde_json::to_value(d).unwrap_or_default();
+    let mut workloads_changed = false;
+    for pair in ["bad-deploy-rollback", "secret-rotation", "node-replaced"] {
+        let bundles = [
+            open(&format!("pairs/{pair}/before")),
+            open(&format!("pairs/{pair}/after")),
+        ];
+        let (beside, snaps) = diff(&bundles, &Options::default()).unwrap();
+        let after = compare(&snaps[0], &snaps[1]);
+        assert_eq!(json(&beside), json(&after), "{pair}");
+        // Swapped sides would give the mirror image, not this.
+        let fresh = snapshots(&bundles, &Options::default());
+        assert_eq!(
+            json(&beside),
+            json(&compare(&fresh[0], &fresh[1])),
+            "{pair}"
+        );
+        workloads_changed |= !beside.workloads.is_empty();
+    }
+    assert!(workloads_changed, "the pairs change workloads");
+    let series_bundles = [
+        open("pairs/secret-rotation/earlier"),
+        open("pairs/secret-rotation/before"),
+        open("pairs/secret-rotation/after"),
+    ];
+    let (beside, snaps) = diff(&series_bundles, &Options::default()).unwrap();
+    let after = series(&snaps).unwrap();
+    assert_eq!(json(&beside), json(&after));
+    // The Secret was rotated between the first two: the series says so.
+    assert!(!beside.config.is_empty());
+    assert!(diff(&series_bundles[..1], &Options::default()).is_none());
+}

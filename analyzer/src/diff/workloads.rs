@@ -12,7 +12,7 @@ use kpm_model::diff::{Change, FieldChange, RestartGrowth, WorkloadDelta};
 use kpm_model::ObjectRef;
 
 use super::snapshot::{ContainerSpec, FastMap, PodDigest, Shared, Workload};
-use super::Snapshot;
+use super::Side;
 
 /// Pods of one workload in one snapshot, sorted by pod name (names are
 /// unique: a workload lives in one namespace).
@@ -38,7 +38,7 @@ impl PartialEq for ByAddress<'_> {
 impl Eq for ByAddress<'_> {}
 
 /// Each workload's pods, sorted by name.
-fn pods_by_workload(s: &Snapshot) -> FastMap<&str, PodsOf<'_>> {
+fn pods_by_workload(s: Side<'_>) -> FastMap<&str, PodsOf<'_>> {
     let mut by_address: FastMap<ByAddress<'_>, PodsOf<'_>> = FastMap::default();
     for (key, p) in &s.digest.pods {
         if let Some(w) = &p.workload {
@@ -81,7 +81,7 @@ pub fn field(name: &str, before: Option<String>, after: Option<String>) -> Optio
 }
 
 /// Every workload that changed, sorted by object.
-pub fn compare(before: &Snapshot, after: &Snapshot) -> Vec<WorkloadDelta> {
+pub fn compare(before: Side<'_>, after: Side<'_>) -> Vec<WorkloadDelta> {
     let pb = pods_by_workload(before);
     let pa = pods_by_workload(after);
     let empty = PodsOf::new();

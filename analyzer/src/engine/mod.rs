@@ -228,6 +228,28 @@ pub(crate) fn analyze_loaded(
     observer: &mut dyn Observer,
     loaded: LoadedCluster,
 ) -> Report {
+    pass_namespaces(bundle, options, observer, loaded).finish()
+}
+
+/// An analysis whose namespaces were all seen, before its cluster rules
+/// and assembly: the observer has seen everything it will see, so a diff
+/// can compare what it observed while [`Passed::finish`] runs.
+pub(crate) struct Passed<'a> {
+    bundle: &'a Bundle,
+    options: &'a Options,
+    cluster: crate::context::ClusterData,
+    in_bundle: Vec<String>,
+    pass: NamespacePass<'a>,
+}
+
+/// The first part of [`analyze_loaded`]: every namespace, in order,
+/// shown to `observer` and through the namespace rules.
+pub(crate) fn pass_namespaces<'a>(
+    bundle: &'a Bundle,
+    options: &'a Options,
+    observer: &mut dyn Observer,
+    loaded: LoadedCluster,
+) -> Passed<'a> {
     // What opening found (ignored manifest fields, refused entries) is
     // damage whatever the options, listed before what loading found.
     let mut damage: Vec<Damage> = bundle.problems().iter().map(to_damage).collect();
@@ -235,7 +257,7 @@ pub(crate) fn analyze_loaded(
         damage.extend(bundle.verify().iter().map(to_damage));
     }
     let LoadedCluster {
-        mut cluster,
+        cluster,
         damage: load_damage,
     } = loaded;
     damage.extend(load_damage);
@@ -261,17 +283,38 @@ pub(crate) fn analyze_loaded(
         },
     );
     drop(freed);
-    cluster.pending_pods = std::mem::take(&mut pass.pending);
-    cluster.ingress_routing = std::mem::take(&mut pass.ingress_routing);
-    cluster.node_events = std::mem::take(&mut pass.node_events)
-        .into_iter()
-        .map(|(node, events)| (node, crate::engine::index::merge_events(events)))
-        .collect();
-    let cctx = ClusterCtx::new(bundle, &cluster);
-    let cluster_findings = cluster_findings(&cctx, options, &mut pass.tally);
-    pass.findings.extend(cluster_findings);
-    pass.damage.extend(cctx.take_damage());
-    assemble(bundle, options, &cluster, in_bundle, pass)
+    Passed {
+        bundle,
+        options,
+        cluster,
+        in_bundle,
+        pass,
+    }
+}
+
+impl Passed<'_> {
+    /// The second part of [`analyze_loaded`]: the cluster rules over what
+    /// the namespaces left, then links, order and the report.
+    pub(crate) fn finish(self) -> Report {
+        let Passed {
+            bundle,
+            options,
+            mut cluster,
+            in_bundle,
+            mut pass,
+        } = self;
+        cluster.pending_pods = std::mem::take(&mut pass.pending);
+        cluster.ingress_routing = std::mem::take(&mut pass.ingress_routing);
+        cluster.node_events = std::mem::take(&mut pass.node_events)
+            .into_iter()
+            .map(|(node, events)| (node, crate::engine::index::merge_events(events)))
+            .collect();
+        let cctx = ClusterCtx::new(bundle, &cluster);
+        let cluster_findings = cluster_findings(&cctx, options, &mut pass.tally);
+        pass.findings.extend(cluster_findings);
+        pass.damage.extend(cctx.take_damage());
+        assemble(bundle, options, &cluster, in_bundle, pass)
+    }
 }
 
 /// The cluster rules' findings, after the policy.

@@ -49,16 +49,12 @@ fn open_all(args: &DiffArgs) -> Result<Vec<Bundle>, String> {
 
 /// The diff of the opened bundles: a pair side by side, a series in turn.
 fn build(bundles: &[Bundle], options: &Options) -> Option<DiffReport> {
-    let snaps = diff::snapshots(bundles, options);
-    let d = match snaps.as_slice() {
-        [before, after] => Some(diff::compare(before, after)),
-        _ => diff::series(&snaps),
-    };
+    let (d, snaps) = diff::diff(bundles, options)?;
     // The command ends once the diff is written: the digests (every pod and
     // event of every snapshot) go with the process instead of being freed
     // one allocation at a time.
     std::mem::forget(snaps);
-    d
+    Some(d)
 }
 
 /// Renders `d` in `format`.
