@@ -302,16 +302,18 @@ fn compare_with(before: &Snapshot, after: &Snapshot, sections: DigestSections) -
 /// with the last, the timeline runs through every step, and each incident
 /// is tracked across all snapshots.
 pub fn series(snapshots: &[Snapshot]) -> Option<DiffReport> {
-    let (first, last) = (snapshots.first()?, snapshots.last()?);
+    // Fewer than two snapshots compare nothing: checked before any section runs.
+    let [first, .., last] = snapshots else {
+        return None;
+    };
     series_with(snapshots, digest_sections(first.side(), last.side()))
 }
 
 /// [`series`], with the first and last digests already compared.
 fn series_with(snapshots: &[Snapshot], sections: DigestSections) -> Option<DiffReport> {
-    let (first, last) = (snapshots.first()?, snapshots.last()?);
-    if snapshots.len() < 2 {
+    let [first, .., last] = snapshots else {
         return None;
-    }
+    };
     let mut report = compare_with(first, last, sections);
     report.snapshots = snapshots.iter().map(info).collect();
     report.events = snapshots

@@ -375,5 +375,6 @@ fn sections_compared_beside_the_last_analysis_equal_those_compared_after_it() {
     assert_eq!(json(&beside), json(&after));
     // The Secret was rotated between the first two: the series says so.
     assert!(!beside.config.is_empty());
+    assert!(series(&snaps[..1]).is_none());
     assert!(diff(&series_bundles[..1], &Options::default()).is_none());
 }
